@@ -1,0 +1,246 @@
+"""What kata tests assert with, so that every failure explains itself.
+
+A kata test calls the learner's code through :func:`call` (which also catches
+in-place mutation of inputs and a wrong signature), asks the reference engine
+for the expected value, and compares with :func:`assert_close`. Each helper
+raises :class:`KataFailure` with a message written for the learner: what was
+called, what came back, what was expected, and, where a known mistake
+explains the difference, that mistake by name.
+
+Tolerances (forward ``rtol=1e-6``, gradients ``rtol=1e-5``) are float64
+tolerances: TensorFlow and a correct NumPy implementation agree to ~1e-15 on
+these operations, so 1e-6 leaves room for another correct formula (a loop, a
+different stable form) while still rejecting every real mistake we know of,
+which are off by far more.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+FORWARD_RTOL = 1e-6
+GRADIENT_RTOL = 1e-5
+
+
+class KataFailure(AssertionError):
+    """A kata's check failed; the message is shown to the learner as it is."""
+
+
+def fail(message: str) -> None:
+    raise KataFailure(message)
+
+
+def check(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        fail(message)
+
+
+# ---------------------------------------------------------------- describing
+
+
+def show(value: Any, precision: int = 4, limit: int = 12) -> str:
+    """A short, readable rendering of a value for a failure message."""
+    if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and _is_numeric_seq(value)):
+        array = np.asarray(value)
+        if array.ndim == 0:
+            return _number(array.item(), precision)
+        if array.size <= limit:
+            return np.array2string(array, precision=precision, separator=", ", suppress_small=False,
+                                   floatmode="maxprec")
+        return f"<array of shape {array.shape}, dtype {array.dtype}>"
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        return _number(value, precision)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(value: Any, precision: int) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    value = float(value)
+    if value != 0 and (abs(value) < 10 ** -precision or abs(value) >= 1e6):
+        return f"{value:.{precision}e}"
+    return f"{value:.{precision + 2}g}"
+
+
+def _is_numeric_seq(value: Any) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except Exception:
+        return False
+
+
+# -------------------------------------------------------------------- calling
+
+
+def call(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's ``function`` and check that it left its inputs alone.
+
+    Katas are pure functions (DESIGN.md, contract 7): a function that changes
+    the arrays it was given breaks the caller's data in ways that are hard to
+    find later (a training set that slowly drifts, a gradient that is applied
+    twice). Raises KataFailure naming the argument that changed.
+    """
+    name = getattr(function, "__name__", "your function")
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except TypeError as error:
+        try:
+            signature = str(inspect.signature(function))
+        except (TypeError, ValueError):
+            signature = "(...)"
+        fail(f"`{name}{signature}` cannot be called the way the kata calls it ({error}). "
+             f"Keep the signature from the stub.")
+    except ValueError:  # builtins without a signature
+        bound = None
+    before = {key: copy.deepcopy(value) for key, value in (bound.arguments.items() if bound else [])
+              if _holds_array(value)}
+    result = function(*args, **kwargs)
+    for key, original in before.items():
+        if not _same(bound.arguments[key], original):
+            fail(f"`{name}` changed its input `{key}` in place. Build a new array instead "
+                 f"(for example `out = x * 2`, not `x *= 2`), or copy first (`x = x.copy()`).")
+    return result
+
+
+def _holds_array(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_array(item) for item in value) or _is_numeric_seq(value)
+    return False
+
+
+def _same(now: Any, before: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return isinstance(now, np.ndarray) and now.shape == before.shape and np.array_equal(now, before, equal_nan=True)
+    if isinstance(before, (list, tuple)):
+        return len(now) == len(before) and all(_same(a, b) for a, b in zip(now, before))
+    return True
+
+
+# ------------------------------------------------------------------ comparing
+
+
+def as_array(got: Any, call_text: str) -> np.ndarray:
+    """Turn what the learner returned into an array, or say why it cannot be one."""
+    if got is None:
+        fail(f"{call_text} returned None: did you forget `return`?")
+    try:
+        array = np.asarray(got)
+    except Exception:
+        fail(f"{call_text} returned {type(got).__name__}, which is not a number or array")
+    if array.dtype == object or array.dtype.kind not in "biufc":
+        fail(f"{call_text} returned {show(got)} ({type(got).__name__}), expected numbers in a NumPy array")
+    return array
+
+
+def shape_hint(got: tuple, expected: tuple) -> str:
+    """Name the usual reason for a shape mismatch."""
+    if len(got) == len(expected) and got == expected[::-1]:
+        return ": is something transposed?"
+    if got == () and expected != ():
+        return ": you returned one number; keep one value per element (no sum or mean over everything)"
+    if expected == () and got != ():
+        return ": the result should be a single number (a scalar)"
+    if len(got) == len(expected) - 1:
+        return ": a dimension is missing. Did you reduce over an axis that must stay, or forget keepdims=True?"
+    if len(got) == len(expected) + 1 and 1 in got:
+        return ": there is an extra dimension of size 1. Squeeze it, or drop keepdims=True"
+    if int(np.prod(got)) == int(np.prod(expected)):
+        return ": the right number of values in the wrong shape. Check the reshape or transpose"
+    return ""
+
+
+def assert_close(
+    got: Any,
+    expected: Any,
+    *,
+    call: str = "your function",
+    rtol: float = FORWARD_RTOL,
+    atol: float = 1e-12,
+    mistakes: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    what: str = "returned",
+) -> np.ndarray:
+    """Compare the learner's result with the reference's and explain any difference.
+
+    Args:
+        got: what the learner's code returned.
+        expected: what the reference engine computed (float64).
+        call: how the call reads in a message, e.g. ``"softmax([[2.0, 1.0, 0.1]])"``.
+        rtol, atol: as in ``np.allclose``.
+        mistakes: known wrong answers, as ``{explanation: wrong_value}``; if the
+            learner's result matches one of them (and it is not also the right
+            answer), the explanation is the message.
+        what: the verb in messages ("returned", "gave dx =").
+
+    Returns:
+        ``got`` as a NumPy array, for further checks.
+    """
+    expected = np.asarray(expected)
+    array = as_array(got, call)
+    # A known mistake explains a result better than any generic diagnosis, so
+    # it is looked for first (its shape may differ from the expected one).
+    items = mistakes.items() if isinstance(mistakes, Mapping) else mistakes
+    for explanation, wrong in items:
+        wrong = np.asarray(wrong)
+        if wrong.shape == array.shape and array.dtype.kind in "biuf" \
+                and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) \
+                and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
+            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}")
+    if array.shape != expected.shape:
+        fail(f"{call} {what} shape {array.shape}, expected {expected.shape}"
+             f"{shape_hint(array.shape, expected.shape)}")
+    if expected.dtype.kind == "f" and array.dtype.kind == "f" and array.dtype.itemsize < expected.dtype.itemsize:
+        fail(f"{call} {what} {array.dtype} values, expected {expected.dtype}: do not cast down "
+             f"(a float32 loses the precision the reference compares to)")
+    bad = ~np.isfinite(array) & np.isfinite(expected) if array.dtype.kind in "fc" else np.zeros(array.shape, bool)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(array[index]) else "inf"
+        where = f" at index {index}" if index else ""
+        fail(f"{call} {what} {kind}{where} where the answer is {show(expected[index])}: "
+             f"an overflow or a 0/0? Look for exp() of a large number or a log/division by zero, "
+             f"and use a numerically stable form")
+    if not np.allclose(array, expected, rtol=rtol, atol=atol, equal_nan=True):
+        fail(_difference(array, expected, call, what, rtol, atol))
+    return array
+
+
+def _difference(array: np.ndarray, expected: np.ndarray, call: str, what: str, rtol: float, atol: float) -> str:
+    if expected.ndim == 0 or expected.size <= 12:
+        return (f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}"
+                f"  (rtol={rtol:g})")
+    error = np.abs(array.astype(np.float64) - expected) - rtol * np.abs(expected)
+    index = np.unravel_index(int(np.nanargmax(error)), expected.shape)
+    index = tuple(int(i) for i in index)
+    wrong = int((~np.isclose(array, expected, rtol=rtol, atol=atol)).sum())
+    return (f"{call} {what} a wrong value at index {index}: {show(array[index], 6)}, "
+            f"expected {show(expected[index], 6)} ({wrong} of {expected.size} values differ, rtol={rtol:g})")
+
+
+def assert_raises(function: Callable, exception: type[BaseException], *args: Any,
+                  call: str = "your function", match: str | None = None, **kwargs: Any) -> BaseException:
+    """The learner's code must raise ``exception`` (as Keras does) for these arguments."""
+    import re
+
+    try:
+        function(*args, **kwargs)
+    except exception as error:
+        if match and not re.search(match, str(error)):
+            fail(f"{call} raised {type(error).__name__}({str(error)!r}); "
+                 f"the message should mention {match!r}")
+        return error
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        fail(f"{call} raised {type(error).__name__}: {error}; expected {exception.__name__}")
+    fail(f"{call} returned normally; it should raise {exception.__name__}"
+         + (f" (mentioning {match!r})" if match else ""))
+    raise AssertionError("unreachable")

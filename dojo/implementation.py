@@ -1,0 +1,126 @@
+"""Load an implementation folder (``katas/``, ``solutions/``, a learner's copy).
+
+An implementation is a folder of modules with the curriculum's layout
+(``neuron.py``, ``activations.py``, ...). It is imported as a package under a
+private name, so that:
+
+* the same tests can run against ``katas/``, ``solutions/`` or any other copy
+  in one process without their modules colliding in ``sys.modules``;
+* modules inside it can import each other relatively
+  (``from .activations import sigmoid``), whatever the folder is called.
+
+A module that does not import (a learner's syntax error, a bad import) is not a
+crash of the test run: it becomes a :class:`KataLoadError` that says which file
+and line, and the harness reports it against the kata it blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+import traceback
+import types
+from pathlib import Path
+
+
+class KataLoadError(Exception):
+    """A module of the implementation could not be imported."""
+
+    def __init__(self, path: Path, line: int | None, summary: str):
+        self.path = path
+        self.line = line
+        self.summary = summary
+        where = f"{path}, line {line}" if line else f"{path}"
+        super().__init__(f"{where}: {summary}")
+
+
+class MissingKataError(Exception):
+    """The module imports, but the function or class the kata needs is not in it."""
+
+
+class Implementation:
+    """A folder of kata modules, imported lazily module by module."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder).resolve()
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"implementation folder {self.folder} does not exist")
+        digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
+        self.package = f"_kata_impl_{self.folder.name}_{digest}"
+        self._errors: dict[str, KataLoadError] = {}
+
+    def __repr__(self) -> str:
+        return f"Implementation({str(self.folder)!r})"
+
+    def _ensure_package(self) -> None:
+        if self.package not in sys.modules:
+            package = types.ModuleType(self.package)
+            package.__path__ = [str(self.folder)]
+            package.__file__ = None
+            sys.modules[self.package] = package
+
+    def module(self, name: str) -> types.ModuleType:
+        """Import ``<folder>/<name>.py``; raise KataLoadError if it is broken."""
+        if name in self._errors:
+            raise self._errors[name]
+        self._ensure_package()
+        qualified = f"{self.package}.{name}"
+        if qualified in sys.modules:
+            return sys.modules[qualified]
+        path = self.folder / f"{name}.py"
+        if not path.exists():
+            error = KataLoadError(path, None, f"file not found (expected {name}.py in {self.folder})")
+            self._errors[name] = error
+            raise error
+        try:
+            return importlib.import_module(qualified)
+        except Exception as exc:  # the learner's code may raise anything at import time
+            sys.modules.pop(qualified, None)
+            error = self._describe(exc, name)
+            self._errors[name] = error
+            raise error from None
+
+    def _describe(self, exc: BaseException, name: str) -> KataLoadError:
+        if isinstance(exc, KataLoadError):
+            return exc
+        if isinstance(exc, SyntaxError) and exc.filename:
+            detail = exc.msg
+            if exc.text:
+                text = exc.text.rstrip("\n")
+                detail += f"\n    {text}"
+                if exc.offset:
+                    detail += "\n    " + " " * (exc.offset - 1) + "^"
+            return KataLoadError(Path(exc.filename), exc.lineno, f"{type(exc).__name__}: {detail}")
+        # Any other error: blame the deepest frame inside this implementation.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if f.filename and Path(f.filename).resolve().is_relative_to(self.folder)]
+        frame = frames[-1] if frames else None
+        path = Path(frame.filename) if frame else self.folder / f"{name}.py"
+        return KataLoadError(path, frame.lineno if frame else None, f"{type(exc).__name__}: {exc}")
+
+    def get(self, module: str, target: str):
+        """Return ``<module>.<target>`` (a function or class the kata asks for)."""
+        mod = self.module(module)
+        try:
+            return getattr(mod, target)
+        except AttributeError:
+            raise MissingKataError(
+                f"{self.folder.name}/{module}.py has no `{target}`: "
+                f"define it (the tests import it by that exact name)"
+            ) from None
+
+    def unload(self) -> None:
+        """Forget imported modules, so a later call sees edits on disk."""
+        for key in [k for k in sys.modules if k == self.package or k.startswith(self.package + ".")]:
+            del sys.modules[key]
+        self._errors.clear()
+        importlib.invalidate_caches()
+
+
+def resolve(folder: str | Path, root: Path) -> Implementation:
+    """Turn ``--impl`` / ``KATAS_IMPL`` (absolute, or relative to the root) into an Implementation."""
+    path = Path(folder)
+    if not path.is_absolute():
+        path = root / path
+    return Implementation(path)

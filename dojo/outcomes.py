@@ -1,0 +1,100 @@
+"""Turn what happened in a kata's test into a state and one message a learner can act on.
+
+States, from best to worst:
+
+* ``passed``      every check of the kata passed;
+* ``skipped``     the kata needs something this machine lacks (a GPU);
+* ``not started`` the stub still raises ``NotImplementedError``;
+* ``failing``     a check failed (a wrong value, shape, a mutated input, ...);
+* ``error``       the learner's code raised, did not import, or ran too long.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checks import KataFailure
+from .implementation import KataLoadError, MissingKataError
+from .timeout import KataTimeout
+
+PASSED = "passed"
+SKIPPED = "skipped"
+NOT_STARTED = "not started"
+FAILING = "failing"
+ERROR = "error"
+
+#: Worse states win when a kata's tests disagree.
+SEVERITY = {PASSED: 0, SKIPPED: 1, NOT_STARTED: 2, FAILING: 3, ERROR: 4}
+
+
+@dataclass
+class Outcome:
+    state: str
+    message: str = ""
+    check: str = ""  # the test function that produced it
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | None = None) -> Outcome:
+    """Classify the exception a kata test raised."""
+    for link in _chain(exc):
+        if isinstance(link, NotImplementedError):
+            return Outcome(NOT_STARTED, "not started: the stub still raises NotImplementedError")
+    if isinstance(exc, KataLoadError):
+        return Outcome(ERROR, f"{_relative(exc.path, root)}, line {exc.line}: {exc.summary}"
+                       if exc.line else f"{_relative(exc.path, root)}: {exc.summary}")
+    if isinstance(exc, MissingKataError):
+        return Outcome(ERROR, str(exc))
+    if isinstance(exc, KataTimeout):
+        where = _learner_frame(exc, impl_folder, root)
+        return Outcome(ERROR, f"{where}: {exc}" if where else str(exc))
+    if isinstance(exc, KataFailure):
+        return Outcome(FAILING, str(exc))
+    if isinstance(exc, AssertionError):
+        return Outcome(FAILING, str(exc).split("\nassert ")[0] or "a check failed")
+    where = _learner_frame(exc, impl_folder, root)
+    summary = f"{type(exc).__name__}: {exc}"
+    if where:
+        return Outcome(ERROR, f"your code raised {summary}\n  at {where}")
+    # Raised outside the learner's code: usually a test choking on an odd return value.
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    place = f" ({_relative(Path(frame.filename), root)}, line {frame.lineno})" if frame else ""
+    return Outcome(ERROR, f"the check could not use what your code returned: {summary}{place}")
+
+
+def _learner_frame(exc: BaseException, impl_folder: Path | None, root: Path | None) -> str:
+    """'katas/neuron.py, line 12, in weighted_sum' for the deepest frame in the learner's folder."""
+    if impl_folder is None or exc.__traceback__ is None:
+        return ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename and _inside(Path(f.filename), impl_folder)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    line = f"\n    {frame.line}" if frame.line else ""
+    return f"{_relative(Path(frame.filename), root)}, line {frame.lineno}, in {frame.name}{line}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder)
+    except OSError:
+        return False
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)

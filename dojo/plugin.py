@@ -1,0 +1,236 @@
+"""The pytest plugin: curriculum order, implementation selection, stop, report.
+
+``conftest.py`` registers this module. What it adds to pytest:
+
+* ``--impl PATH`` (or ``KATAS_IMPL``): the folder whose code the kata tests
+  run against; ``katas/`` by default, ``solutions`` for the answer key.
+* Kata tests (marked ``@pytest.mark.kata("<id>")``) run in curriculum order.
+  Without ``--all`` the run stops after the first kata that does not pass,
+  and the report shows that kata alone: progress, title, file and function,
+  the failure message and a hint.
+* ``--all`` runs every kata and prints a table by track.
+* ``--kata ID`` / ``--track N`` select one kata or one track.
+* Each kata test runs under a time limit (``--kata-timeout``, or the kata's
+  own ``timeout`` in the manifest), so an infinite loop ends with a message.
+
+Tests without the ``kata`` marker (the project's self-tests) run as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from . import outcomes, report
+from .curriculum import Curriculum, Kata, load
+from .implementation import Implementation, resolve
+from .timeout import time_limit
+
+KATA_KEY = pytest.StashKey[Kata]()
+DEFAULT_TIMEOUT = 30.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("katas", "Neural Katas")
+    group.addoption("--impl", default=None, metavar="PATH",
+                    help="implementation folder to test (default: $KATAS_IMPL or katas/)")
+    group.addoption("--all", action="store_true", dest="katas_all",
+                    help="run every kata without stopping and print a table by track")
+    group.addoption("--kata", action="append", default=[], dest="katas_only", metavar="ID",
+                    help="run only this kata (id like neuron.weighted_sum, or number like 1.1)")
+    group.addoption("--track", action="append", default=[], dest="katas_tracks", metavar="N",
+                    help="run only this track (number or module name)")
+    group.addoption("--kata-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"time limit for each kata test (default {DEFAULT_TIMEOUT:g} s, "
+                         f"or the kata's own limit from the curriculum)")
+    parser.addini("katas_curriculum", "folder of the curriculum manifest", default="curriculum")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kata(id): the test checks this kata of the curriculum")
+    folder = config.rootpath / config.getini("katas_curriculum")
+    if not folder.is_dir():
+        return
+    plugin = KataPlugin(config, load(folder))
+    config.pluginmanager.register(plugin, "neural-katas")
+
+
+class KataPlugin:
+    """State of one run: which katas ran, with what outcome."""
+
+    def __init__(self, config: pytest.Config, curriculum: Curriculum):
+        self.config = config
+        self.curriculum = curriculum
+        self.root = config.rootpath
+        chosen = config.getoption("impl") or os.environ.get("KATAS_IMPL") or "katas"
+        self.implementation = resolve(chosen, self.root)
+        self.stop_mode = not config.getoption("katas_all")
+        self.timeout = config.getoption("kata_timeout")
+        self.collected: dict[str, list[pytest.Item]] = {}
+        self.results: dict[str, list[outcomes.Outcome]] = {}
+        self.stopped_at: Kata | None = None
+
+    # ------------------------------------------------------------ collection
+
+    def _kata_of(self, item: pytest.Item) -> Kata | None:
+        return item.stash.get(KATA_KEY, None)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        wanted = self._selection()
+        keep, drop = [], []
+        for index, item in enumerate(items):
+            marker = item.get_closest_marker("kata")
+            if marker is None:
+                keep.append((len(self.curriculum.katas), index, item))
+                continue
+            try:
+                kata = self.curriculum.by_id[marker.args[0]]
+            except (KeyError, IndexError):
+                raise pytest.UsageError(f"{item.nodeid}: kata marker {marker.args!r} names no kata "
+                                        f"in the curriculum") from None
+            item.stash[KATA_KEY] = kata
+            if wanted is not None and kata.id not in wanted:
+                drop.append(item)
+                continue
+            if kata.requires == "gpu":
+                import kernels
+
+                if not kernels.gpu_available():
+                    item.add_marker(pytest.mark.skip(reason=kernels.why_no_gpu()))
+            keep.append((kata.position, index, item))
+            self.collected.setdefault(kata.id, []).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
+        if self.collected and config.option.tbstyle == "auto":
+            # The kata report says what failed; tracebacks from inside the
+            # checks would only bury it. `--tb=short` brings them back.
+            config.option.tbstyle = "no"
+            terminal = config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                terminal.reportchars = ""
+
+    def _selection(self) -> set[str] | None:
+        only = self.config.getoption("katas_only")
+        tracks = self.config.getoption("katas_tracks")
+        if not only and not tracks:
+            return None
+        chosen: set[str] = set()
+        try:
+            for key in only:
+                chosen.add(self.curriculum.get(key).id)
+            for key in tracks:
+                track = self.curriculum.track(int(key) if key.isdigit() else key)
+                chosen.update(kata.id for kata in self.curriculum.in_track(track))
+        except KeyError as error:
+            raise pytest.UsageError(str(error.args[0])) from None
+        return chosen
+
+    # --------------------------------------------------------------- running
+
+    @pytest.fixture(scope="session")
+    def impl(self) -> Implementation:
+        """The implementation under test (katas/, solutions/ or --impl PATH)."""
+        return self.implementation
+
+    @pytest.fixture
+    def kata(self, request: pytest.FixtureRequest):
+        """The learner's function or class that this test's kata is about."""
+        kata = self._kata_of(request.node)
+        if kata is None:
+            raise pytest.UsageError(f"{request.node.nodeid} uses the `kata` fixture "
+                                    f"without a @pytest.mark.kata(...) marker")
+        return self.implementation.get(kata.module, kata.target)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
+        if self.stopped_at is not None and self._kata_of(item) is not None:
+            return True  # the run stopped at an unfinished kata: leave the rest unrun and unreported
+        return None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item):
+        with time_limit(self._limit(item)):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        with time_limit(self._limit(item)):
+            return (yield)
+
+    def _limit(self, item: pytest.Item) -> float:
+        kata = self._kata_of(item)
+        if kata is None:
+            return 0
+        if self.timeout is not None:
+            return self.timeout
+        return kata.timeout or DEFAULT_TIMEOUT
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        rep = yield
+        kata = self._kata_of(item)
+        if kata is None:
+            return rep
+        if rep.failed:
+            outcome = outcomes.classify(call.excinfo.value, self.implementation.folder, self.root)
+            outcome.check = item.name
+            self.results.setdefault(kata.id, []).append(outcome)
+            rep.longrepr = f"[kata {kata.number} {outcome.state}] {outcome.message}"
+        elif rep.when == "call" or rep.skipped:
+            state = outcomes.SKIPPED if rep.skipped else outcomes.PASSED
+            self.results.setdefault(kata.id, []).append(outcomes.Outcome(state, check=item.name))
+        return rep
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):
+        yield
+        kata = self._kata_of(item)
+        if not self.stop_mode or kata is None:
+            return
+        next_kata = self._kata_of(nextitem) if nextitem is not None else None
+        if next_kata is not kata and self.state(kata.id) not in (outcomes.PASSED, outcomes.SKIPPED):
+            self.stopped_at = kata
+
+    # -------------------------------------------------------------- outcomes
+
+    def state(self, kata_id: str) -> str:
+        results = self.results.get(kata_id)
+        if not results:
+            return "not run"
+        return max((r.state for r in results), key=outcomes.SEVERITY.__getitem__)
+
+    def summary(self, kata_id: str) -> report.KataSummary:
+        results = self.results.get(kata_id, [])
+        passed = sum(1 for r in results if r.state == outcomes.PASSED)
+        worst = max(results, key=lambda r: outcomes.SEVERITY[r.state], default=None)
+        return report.KataSummary(
+            kata=self.curriculum.by_id[kata_id],
+            state=self.state(kata_id),
+            message=worst.message if worst else "",
+            check=worst.check if worst else "",
+            passed=passed,
+            total=len(self.collected.get(kata_id, [])),
+        )
+
+    # --------------------------------------------------------------- report
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
+        if not self.collected:
+            return
+        summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
+        writer = report.Writer(terminalreporter, impl_name=self._impl_label())
+        if self.stop_mode:
+            writer.focus(self.curriculum, summaries, self.stopped_at)
+        else:
+            writer.table(self.curriculum, summaries)
+
+    def _impl_label(self) -> str:
+        try:
+            return str(self.implementation.folder.relative_to(self.root))
+        except ValueError:
+            return str(self.implementation.folder)

@@ -1,0 +1,145 @@
+"""What a learner reads at the end of a run: the focused report and the table.
+
+Written with pytest's own terminal writer, so ``--color=no`` and ``NO_COLOR``
+are respected and the output is plain text when piped.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from . import outcomes
+from .curriculum import Curriculum, Kata
+
+BAR_WIDTH = 30
+MESSAGE_WIDTH = 96
+
+STATE_MARKUP = {
+    outcomes.PASSED: {"green": True},
+    outcomes.SKIPPED: {"cyan": True},
+    outcomes.NOT_STARTED: {"yellow": True},
+    outcomes.FAILING: {"red": True, "bold": True},
+    outcomes.ERROR: {"red": True, "bold": True},
+    "not run": {},
+}
+
+
+@dataclass
+class KataSummary:
+    kata: Kata
+    state: str
+    message: str
+    check: str
+    passed: int
+    total: int
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """A text progress bar: ``█████░░░░░``."""
+    filled = round(width * done / total) if total else 0
+    return "█" * filled + "░" * (width - filled)
+
+
+def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
+    """Wrap long lines of a message and indent every line after the first."""
+    lines = []
+    for raw in text.splitlines() or [""]:
+        wrapped = textwrap.wrap(raw, width, break_long_words=False, replace_whitespace=False,
+                                drop_whitespace=False) if len(raw) > width and not raw.startswith(" ") else [raw]
+        lines.extend(wrapped or [""])
+    return ("\n" + prefix).join(line.rstrip() for line in lines)
+
+
+class Writer:
+    def __init__(self, terminalreporter, impl_name: str, hint_level: int = 0):
+        self.tr = terminalreporter
+        self.impl_name = impl_name
+        self.hint_level = hint_level
+
+    def line(self, text: str = "", **markup) -> None:
+        self.tr.write_line(text, **markup)
+
+    # ------------------------------------------------------------- progress
+
+    def progress(self, curriculum: Curriculum, done: set[str]) -> None:
+        total = len(curriculum.katas)
+        self.line(f"progress  {bar(len(done), total)}  {len(done)}/{total} katas done", bold=True)
+        cells = []
+        for track in curriculum.tracks:
+            katas = curriculum.in_track(track)
+            finished = sum(1 for kata in katas if kata.id in done)
+            cells.append(f"{track.number:>2} {track.name:<14} {bar(finished, len(katas), 6)} {finished:>2}/{len(katas):<2}")
+        for start in range(0, len(cells), 3):
+            self.line("  " + "   ".join(cells[start:start + 3]))
+
+    # ---------------------------------------------------------------- focus
+
+    def focus(self, curriculum: Curriculum, summaries: dict[str, KataSummary], stopped_at: Kata | None) -> None:
+        """The default report: progress, then the one kata to work on now."""
+        done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
+        self.tr.write_sep("─", "Neural Katas", bold=True)
+        self.progress(curriculum, done)
+        self.line()
+        if stopped_at is None:
+            failing = [s for s in summaries.values() if s.state not in (outcomes.PASSED, outcomes.SKIPPED)]
+            if failing:  # e.g. a --kata selection of a kata in the middle
+                stopped_at = failing[0].kata
+            else:
+                if len(done) == len(curriculum.katas):
+                    self.line("Every kata passes. You built a deep learning library from scratch.", green=True, bold=True)
+                else:
+                    self.line(f"All {len(done)} katas in this run pass.", green=True, bold=True)
+                return
+        self.kata_card(summaries[stopped_at.id])
+
+    def kata_card(self, summary: KataSummary) -> None:
+        kata = summary.kata
+        checks = ""
+        if summary.state in (outcomes.FAILING, outcomes.ERROR) and summary.total:
+            checks = f" ({summary.passed} of {summary.total} checks pass)"
+        header = f"kata {kata.number}  {kata.title}"
+        if kata.kind == "capstone":
+            header += "  [capstone]"
+        self.tr.write(header + "   ", bold=True)
+        self.tr.write(summary.state + checks, **STATE_MARKUP.get(summary.state, {}))
+        self.line()
+        self.line(f"  edit   {self.impl_name}/{kata.path}, {kata.target}")
+        if kata.goal:
+            self.line(f"  task   {indent(kata.goal, '         ')}")
+        if summary.state != outcomes.NOT_STARTED:
+            self.line(f"  check  {summary.check}")
+            self.line(f"  why    {indent(summary.message, '         ')}", **STATE_MARKUP[summary.state])
+        level = min(self.hint_level, len(kata.hints) - 1)
+        self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
+        self.line()
+        self.line(f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
+                  f"`pytest --all` for every kata.")
+
+    # ---------------------------------------------------------------- table
+
+    def table(self, curriculum: Curriculum, summaries: dict[str, KataSummary]) -> None:
+        """``--all``: every kata that ran, by track, with its state."""
+        self.tr.write_sep("─", "Neural Katas: every kata", bold=True)
+        done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
+        self.progress(curriculum, done)
+        self.line()
+        counts: dict[str, int] = {}
+        for track in curriculum.tracks:
+            rows = [summaries[k.id] for k in curriculum.in_track(track) if k.id in summaries]
+            if not rows:
+                continue
+            self.line(f"{track.number} {track.name}", bold=True)
+            for s in rows:
+                counts[s.state] = counts.get(s.state, 0) + 1
+                label = f"  {s.kata.number:<5} {s.kata.title:<44.44}"
+                self.tr.write(label)
+                self.tr.write(f" {s.state:<12}", **STATE_MARKUP.get(s.state, {}))
+                self.tr.write(f" {s.passed}/{s.total}")
+                if s.state in (outcomes.FAILING, outcomes.ERROR):
+                    first = s.message.splitlines()[0] if s.message else ""
+                    self.tr.write(f"  {first[:70]}", red=True)
+                self.line()
+        self.line()
+        order = [outcomes.PASSED, outcomes.FAILING, outcomes.ERROR, outcomes.NOT_STARTED, outcomes.SKIPPED]
+        self.line("  ".join(f"{counts.get(state, 0)} {state}" for state in order), bold=True)

@@ -1,0 +1,49 @@
+"""A per-kata time limit, so that a learner's infinite loop ends with a message.
+
+It uses ``SIGALRM``: the signal handler raises :class:`KataTimeout` in the
+main thread, in the middle of whatever Python loop the learner wrote. Where
+``SIGALRM`` does not exist (Windows) or tests do not run on the main thread,
+the limit is not enforced; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class KataTimeout(Exception):
+    """The kata ran longer than its time limit."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(
+            f"stopped after {seconds:g} s. Is there a loop that never ends (a `while` whose "
+            f"condition never changes, an index that is never incremented)? "
+            f"If your code is only slow, vectorise it with NumPy."
+        )
+
+
+def supported() -> bool:
+    return hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise KataTimeout in the enclosed block after ``seconds`` (0 means no limit)."""
+    if not seconds or seconds <= 0 or not supported():
+        yield
+        return
+
+    def on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KataTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,41 @@
+"""Is there a CUDA device here? Probed once, by asking the runtime.
+
+Whether ``import cupy`` works says little: CuPy installs fine on a laptop
+without a GPU and only fails at the first kernel launch. So the probe asks the
+CUDA runtime for a device count and remembers why it said no.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _probe() -> tuple[bool, str]:
+    try:
+        import cupy
+    except Exception as error:  # ImportError, or a broken CUDA install raising anything
+        return False, f"CuPy is not installed ({type(error).__name__}); pip install -e '.[gpu]' on a CUDA machine"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:
+        return False, f"CuPy found no usable CUDA runtime ({type(error).__name__}: {error})"
+    if count < 1:
+        return False, "the CUDA runtime reports no device"
+    return True, f"{count} CUDA device(s)"
+
+
+def gpu_available() -> bool:
+    """True when CuPy can run kernels on a CUDA device."""
+    return _probe()[0]
+
+
+def why_no_gpu() -> str:
+    """A sentence for skipped GPU tests: why there is no GPU backend here."""
+    available, reason = _probe()
+    return "a CUDA device is available" if available else f"no GPU: {reason}"
+
+
+def backend() -> str:
+    """``"cupy"`` where kernels run on a GPU, ``"numpy"`` where the fallback runs."""
+    return "cupy" if gpu_available() else "numpy"

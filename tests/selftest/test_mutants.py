@@ -1,0 +1,46 @@
+"""Every kata's tests reject its mutants with the right message and accept its alternatives."""
+
+import re
+
+import pytest
+
+import mutants  # noqa: F401 - fills the registry
+from dojo.curriculum import load
+from mutation import REGISTRY, ROOT, build_implementation, run_kata
+
+CURRICULUM = load(ROOT / "curriculum")
+
+
+def _implementation(variant, tmp_path):
+    kata = CURRICULUM.by_id[variant.kata_id]
+    return build_implementation(variant, kata.module, kata.target, tmp_path / "impl")
+
+
+@pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "mutant"], ids=str)
+def test_mutant_is_caught_and_explained(variant, tmp_path):
+    verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
+    assert verdict.state in ("failing", "error"), \
+        f"mutant {variant} passed every check of its kata ({verdict.passed}/{verdict.total}): the tests are too weak"
+    if variant.expect:
+        assert re.search(variant.expect, verdict.message), \
+            f"mutant {variant} was caught, but the learner is told:\n{verdict.message}\n" \
+            f"which does not mention {variant.expect!r}"
+
+
+@pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "alternative"], ids=str)
+def test_alternative_is_accepted(variant, tmp_path):
+    verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
+    assert verdict.state == "passed", \
+        f"correct alternative {variant} was rejected ({verdict.state}):\n{verdict.message}"
+
+
+@pytest.mark.parametrize("kata", CURRICULUM.katas, ids=lambda k: k.id)
+def test_every_kata_has_a_mutant_and_an_alternative(kata):
+    kinds = {v.kind for v in REGISTRY if v.kata_id == kata.id}
+    assert "mutant" in kinds, f"kata {kata.id} has no mutant in tests/selftest/mutants/{kata.module}.py"
+    assert "alternative" in kinds, f"kata {kata.id} has no alternative in tests/selftest/mutants/{kata.module}.py"
+
+
+def test_variants_name_existing_katas():
+    unknown = sorted({v.kata_id for v in REGISTRY} - set(CURRICULUM.by_id))
+    assert not unknown, f"mutants registered for katas not in the curriculum: {unknown}"
