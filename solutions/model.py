@@ -1,0 +1,495 @@
+"""Track 7 — Your own Keras: the answer key.
+
+A ``Sequential`` model is a list of layers. Every layer follows one small
+protocol (the ``Layer`` class below), which is also what the convolutional
+and recurrent layers of tracks 8 and 9 implement, so they plug into the same
+``Sequential``:
+
+* ``build(input_shape, rng)`` creates ``self.weights`` (Keras order) from the
+  per-sample input shape (no batch dimension);
+* ``forward(x, training=False)`` computes the output and remembers what the
+  backward pass needs;
+* ``backward(dout)`` takes d loss / d output, fills ``self.grads`` (same order
+  and shapes as ``self.weights``) and returns d loss / d input;
+* ``compute_output_shape(input_shape)`` gives the per-sample output shape.
+
+The optimizer updates ``self.weights`` arrays in place, so a layer must never
+rebind them (``set_weights`` copies values into the existing arrays).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from . import losses as losses_module
+from . import optimizers as optimizers_module
+from .activations import (
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    softmax,
+    softmax_backward,
+    tanh,
+    tanh_backward,
+)
+from .backprop import dense_backward, glorot_uniform
+from .training import accuracy, batch_indices, train_val_split
+
+# ------------------------------------------------------------- activations
+
+
+def _identity(x):
+    return x
+
+
+def _identity_backward(dout, x):
+    return dout
+
+
+ACTIVATIONS = {
+    None: (_identity, _identity_backward),
+    "linear": (_identity, _identity_backward),
+    "relu": (relu, relu_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "tanh": (tanh, tanh_backward),
+    "softmax": (softmax, softmax_backward),
+}
+
+
+def get_activation(name):
+    """``(forward, backward)`` for an activation name (as Keras spells it)."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"Unknown activation: {name!r}. Use one of {sorted(k for k in ACTIVATIONS if k)}") from None
+
+
+# ------------------------------------------------------------------ layers
+
+
+class Layer:
+    """Base class: weight bookkeeping shared by every layer."""
+
+    def __init__(self, name=None, input_shape=None):
+        self.name = name
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.weights: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.built = False
+
+    def build(self, input_shape, rng):
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        return self.forward(x, training=training)
+
+    def count_params(self):
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        if len(weights) != len(self.weights):
+            raise ValueError(f"Layer {self.name} expects {len(self.weights)} weights, received {len(weights)}")
+        for mine, new in zip(self.weights, weights):
+            new = np.asarray(new, dtype=float)
+            if mine.shape != new.shape:
+                raise ValueError(f"Layer {self.name}: weight shape {mine.shape} does not match received {new.shape}")
+            mine[...] = new  # in place: the optimizer's state refers to these arrays
+
+
+class Input(Layer):
+    """Declares the per-sample input shape, like ``keras.Input(shape=...)``; no weights."""
+
+    def __init__(self, shape, name=None):
+        super().__init__(name=name, input_shape=shape)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+class Dense(Layer):
+    """``activation(x @ kernel + bias)``. Kernel ``(input_dim, units)`` Glorot-uniform, bias zeros.
+
+    Input shape: ``(batch, input_dim)``. Output shape: ``(batch, units)``.
+    """
+
+    def __init__(self, units, activation=None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: units={units}")
+        self.units = int(units)
+        self.activation = activation
+        self._forward_activation, self._backward_activation = get_activation(activation)
+
+    def build(self, input_shape, rng):
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng), np.zeros(self.units)]
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        kernel, bias = self.weights
+        self._x = x
+        self._z = x @ kernel + bias
+        return self._forward_activation(self._z)
+
+    def backward(self, dout):
+        return self.backward_from_logits(self._backward_activation(dout, self._z))
+
+    def backward_from_logits(self, dz):
+        """Backward pass from d loss / d z (the pre-activation), skipping the activation."""
+        dx, dkernel, dbias = dense_backward(dz, self._x, self.weights[0])
+        self.grads = [dkernel, dbias]
+        return dx
+
+
+# ----------------------------------------------------------------- history
+
+
+class History:
+    """What ``fit`` returns: ``history.history["loss"]`` is a list, one value per epoch."""
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.params: dict = {}
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+# -------------------------------------------------------------- Sequential
+
+_LOSS_ALIASES = {"mse": "mean_squared_error"}
+_FROM_LOGITS = {  # loss -> the final activation whose logits Keras uses instead
+    "binary_crossentropy": "sigmoid",
+    "categorical_crossentropy": "softmax",
+    "sparse_categorical_crossentropy": "softmax",
+}
+
+
+class Sequential:
+    """A stack of layers trained like ``keras.Sequential``."""
+
+    def __init__(self, layers=None, seed=None, name="sequential"):
+        self.layers: list[Layer] = []
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.built = False
+        self.optimizer = None
+        self.loss_name = None
+        self.metrics: list[str] = []
+        self.stop_training = False
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if isinstance(layer, Input) and self.layers:
+            raise ValueError("Input must be the first layer")
+        self.layers.append(layer)
+        self.built = False
+
+    # ---- building
+
+    def _declared_input_shape(self):
+        return self.layers[0].input_shape if self.layers else None
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for per-sample ``input_shape``."""
+        shape = tuple(input_shape) if input_shape is not None else self._declared_input_shape()
+        if shape is None:
+            raise ValueError("The model has no input shape yet: pass input_shape to the first layer "
+                             "(or Input(shape=...)), or call build(input_shape), fit or predict first")
+        counts: dict[str, int] = {}
+        for layer in self.layers:
+            if layer.name is None:
+                base = "".join("_" + c.lower() if c.isupper() else c for c in type(layer).__name__).lstrip("_")
+                base = base.replace("2_d", "2d")
+                layer.name = base if base not in counts else f"{base}_{counts[base]}"
+                counts[base] = counts.get(base, 0) + 1
+            if not layer.built:
+                layer.build(shape, self.rng)
+            layer.output_shape = layer.compute_output_shape(shape)
+            shape = layer.output_shape
+        self.input_shape = input_shape
+        self.built = True
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build(self._declared_input_shape() or np.asarray(x).shape[1:])
+
+    @property
+    def trainable_layers(self):
+        return [layer for layer in self.layers if layer.weights]
+
+    # ---- weights
+
+    def count_params(self):
+        return int(sum(layer.count_params() for layer in self.layers))
+
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"The model expects {expected} weight arrays, received {len(weights)}")
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+
+    def save_weights(self, path):
+        """Save the weights (Keras order) to an ``.npz`` file."""
+        path = str(path)
+        if not path.endswith(".npz"):
+            raise ValueError(f"save_weights writes .npz files. Received: filepath={path}")
+        np.savez(path, *self.get_weights())
+
+    def load_weights(self, path):
+        with np.load(str(path)) as data:
+            self.set_weights([data[f"arr_{i}"] for i in range(len(data.files))])
+
+    # ---- compile
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if isinstance(optimizer, str):
+            classes = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}
+            try:
+                optimizer = getattr(optimizers_module, classes[optimizer.lower()])()
+            except KeyError:
+                raise ValueError(f"Unknown optimizer: {optimizer!r}. Use 'sgd', 'rmsprop' or 'adam'") from None
+        self.optimizer = optimizer
+        name = loss if isinstance(loss, str) else getattr(loss, "__name__", None)
+        name = _LOSS_ALIASES.get(name, name)
+        if name is None or not hasattr(losses_module, name) or not hasattr(losses_module, name + "_grad"):
+            raise ValueError(f"Unknown loss: {loss!r}")
+        self.loss_name = name
+        self._loss = getattr(losses_module, name)
+        self._loss_grad = getattr(losses_module, name + "_grad")
+        self.metrics = ["accuracy" if m in ("accuracy", "acc") else m for m in (metrics or [])]
+        for metric in self.metrics:
+            if metric != "accuracy":
+                raise ValueError(f"Unknown metric: {metric!r}. Only 'accuracy' is supported")
+
+    # ---- forward and backward
+
+    def forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def __call__(self, x, training=False):
+        self._ensure_built(x)
+        return self.forward(np.asarray(x, dtype=float), training=training)
+
+    def _fused(self):
+        """True when the loss is computed from the last layer's logits, as Keras does
+        after a softmax (or sigmoid) layer: more accurate, and no clipping."""
+        last = self.layers[-1]
+        return _FROM_LOGITS.get(self.loss_name) == getattr(last, "activation", None) \
+            and hasattr(last, "backward_from_logits")
+
+    def _loss_and_output(self, xb, yb, training):
+        out = self.forward(xb, training=training)
+        if self._fused():
+            logits = self.layers[-1]._z
+            return self._loss(yb, logits, from_logits=True), out
+        return self._loss(yb, out), out
+
+    def _backward(self, xb, yb, out):
+        if self._fused():
+            dz = self._loss_grad(yb, self.layers[-1]._z, from_logits=True)
+            dout = self.layers[-1].backward_from_logits(dz)
+            layers = self.layers[:-1]
+        else:
+            dout = self._loss_grad(yb, out)
+            layers = self.layers
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+
+    def train_on_batch(self, xb, yb):
+        """One step: forward, loss, backward, update. Returns (loss, output)."""
+        loss, out = self._loss_and_output(xb, yb, training=True)
+        self._backward(xb, yb, out)
+        params = [w for layer in self.trainable_layers for w in layer.weights]
+        grads = [g for layer in self.trainable_layers for g in layer.grads]
+        self.optimizer.apply(params, grads)
+        return loss, out
+
+    # ---- fit / evaluate / predict
+
+    def _check_compiled(self):
+        if self.optimizer is None:
+            raise RuntimeError("You must call compile() before fit() or evaluate()")
+
+    def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+            shuffle=True, callbacks=None, verbose=1):
+        """Train for ``epochs`` passes over the data; returns a History.
+
+        As Keras: validation is the last ``validation_split`` of the data, cut
+        before shuffling; ``loss`` is the mean of the batch losses weighted by
+        batch size (the mean over samples), computed while the weights change.
+        """
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        if validation_data is not None:
+            x_val, y_val = np.asarray(validation_data[0], dtype=float), np.asarray(validation_data[1])
+        elif validation_split:
+            x, y, x_val, y_val = train_val_split(x, y, validation_split)
+        else:
+            x_val = y_val = None
+        self._ensure_built(x)
+        callbacks = list(callbacks or [])
+        history = History()
+        history.params = {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        self.stop_training = False
+        for callback in callbacks:
+            callback.set_model(self) if hasattr(callback, "set_model") else setattr(callback, "model", self)
+            if hasattr(callback, "on_train_begin"):
+                callback.on_train_begin()
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            batches = batch_indices(len(x), batch_size, shuffle, self.rng)
+            progress = _Progress(epoch, epochs, len(batches), verbose)
+            totals = {"loss": 0.0, "accuracy": 0.0}
+            seen = 0
+            for step, index in enumerate(batches, start=1):
+                xb, yb = x[index], y[index]
+                loss, out = self.train_on_batch(xb, yb)
+                seen += len(index)
+                totals["loss"] += loss * len(index)
+                if "accuracy" in self.metrics:
+                    totals["accuracy"] += accuracy(yb, out) * len(index)
+                progress.update(step, {k: totals[k] / seen for k in self._log_keys()}, started)
+            logs = {key: totals[key] / seen for key in self._log_keys()}
+            if x_val is not None:
+                val = self._evaluate(x_val, y_val, batch_size)
+                logs.update({f"val_{key}": value for key, value in val.items()})
+            history.append(epoch, logs)
+            progress.finish(logs, started)
+            for callback in callbacks:
+                if hasattr(callback, "on_epoch_end"):
+                    callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callbacks:
+            if hasattr(callback, "on_train_end"):
+                callback.on_train_end()
+        self.history = history
+        return history
+
+    def _log_keys(self):
+        return ["loss"] + self.metrics
+
+    def _evaluate(self, x, y, batch_size):
+        totals = {key: 0.0 for key in self._log_keys()}
+        for index in batch_indices(len(x), batch_size, False, None):
+            loss, out = self._loss_and_output(x[index], y[index], training=False)
+            totals["loss"] += loss * len(index)
+            if "accuracy" in self.metrics:
+                totals["accuracy"] += accuracy(y[index], out) * len(index)
+        return {key: value / len(x) for key, value in totals.items()}
+
+    def evaluate(self, x, y, batch_size=32, verbose=0):
+        """The loss (and metrics) on ``x, y``: a number, or ``[loss, metric, ...]`` with metrics."""
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self._ensure_built(x)
+        results = self._evaluate(x, y, batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        values = [results[key] for key in self._log_keys()]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        outputs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(outputs, axis=0)
+
+    # ---- summary
+
+    def summary(self, print_fn=print):
+        """Print a table like ``keras.Model.summary()``; also returns it as a string."""
+        if not self.built:
+            self.build()
+        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
+                 f"{layer.count_params():,}") for layer in self.layers if not isinstance(layer, Input)]
+        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13]
+        header = ("Layer (type)", "Output Shape", "Param #")
+
+        def line(left, mid, right, fill):
+            return left + mid.join(fill * (w + 2) for w in widths) + right
+
+        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"),
+               "┃ " + " ┃ ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]), header[2].rjust(widths[2])]) + " ┃",
+               line("┡", "╇", "┩", "━")]
+        for i, row in enumerate(rows):
+            out.append("│ " + " │ ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]) + " │")
+            if i < len(rows) - 1:
+                out.append(line("├", "┼", "┤", "─"))
+        out.append(line("└", "┴", "┘", "─"))
+        total = self.count_params()
+        size = _bytes(total * 8)  # float64
+        out += [f" Total params: {total:,} ({size})", f" Trainable params: {total:,} ({size})",
+                " Non-trainable params: 0 (0.00 B)"]
+        text = "\n".join(out)
+        print_fn(text)
+        return text
+
+
+def _bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+
+
+class _Progress:
+    """Keras-style progress: ``Epoch 1/5`` then ``38/38 ━━━━━━━━━━ 0s 2ms/step - loss: 0.4512``."""
+
+    def __init__(self, epoch, epochs, steps, verbose):
+        self.steps, self.verbose = steps, verbose
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+
+    def _line(self, step, logs, started):
+        elapsed = time.perf_counter() - started
+        filled = int(20 * step / self.steps)
+        bar = "━" * filled + " " * (20 - filled)
+        metrics = " - ".join(f"{k}: {v:.4f}" for k, v in sorted(logs.items()))
+        per_step = 1000 * elapsed / max(step, 1)
+        return f"{step:>{len(str(self.steps))}}/{self.steps} {bar} {elapsed:.0f}s {per_step:.0f}ms/step - {metrics}"
+
+    def update(self, step, logs, started):
+        if self.verbose == 1:
+            print("\r" + self._line(step, logs, started), end="", file=sys.stdout, flush=True)
+
+    def finish(self, logs, started):
+        if self.verbose == 1:
+            print("\r" + self._line(self.steps, logs, started), file=sys.stdout, flush=True)
+        elif self.verbose == 2:
+            print(self._line(self.steps, logs, started), file=sys.stdout)
