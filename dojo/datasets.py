@@ -1,0 +1,70 @@
+"""Real data for the capstones, offline.
+
+``load_digits()`` serves the 1,797 handwritten digits that ship inside
+scikit-learn (8x8 images, 16 grey levels), upscaled to 28x28 so that the
+seed's MNIST-shaped models apply unchanged. Nothing is downloaded.
+
+``load_mnist()`` serves MNIST through ``keras.datasets.mnist`` only when it is
+already in the Keras cache (``~/.keras/datasets/mnist.npz``); otherwise it
+raises with a message that says how to get it, instead of trying the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: The fixed split: this fraction of each class is the test set, chosen with this seed.
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0
+
+
+def _upscale(images: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear upscaling of (n, 8, 8) images to (n, size, size), values kept in [0, 1]."""
+    from scipy.ndimage import zoom
+
+    factor = size / images.shape[1]
+    return np.clip(zoom(images, (1, factor, factor), order=1), 0.0, 1.0)
+
+
+def load_digits(size: int = 28, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED):
+    """The scikit-learn digits as MNIST-like arrays, with a fixed stratified split.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: ``x`` float64 of shape
+        ``(n, size, size)`` with values in [0, 1]; ``y`` int64 labels 0-9.
+        With the defaults: 1,437 training and 360 test images, the same every time.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    images = digits.images.astype(np.float64) / 16.0  # 16 grey levels -> [0, 1]
+    if size != 8:
+        images = _upscale(images, size)
+    labels = digits.target.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(labels), dtype=bool)
+    for digit in range(10):  # stratified: the same fraction of every class
+        members = np.flatnonzero(labels == digit)
+        chosen = rng.choice(members, size=int(round(test_fraction * len(members))), replace=False)
+        test[chosen] = True
+    return (images[~test], labels[~test]), (images[test], labels[test])
+
+
+class DatasetNotCached(RuntimeError):
+    """MNIST is not in the local Keras cache, and this project never downloads at run time."""
+
+
+def load_mnist():
+    """MNIST from the Keras cache, scaled to [0, 1] float64: ``(x_train, y_train), (x_test, y_test)``."""
+    cached = Path.home() / ".keras" / "datasets" / "mnist.npz"
+    if not cached.exists():
+        raise DatasetNotCached(
+            f"MNIST is not cached at {cached}. On a machine with internet, run once:\n"
+            f"    python -c \"import keras; keras.datasets.mnist.load_data()\"\n"
+            f"then copy that file here. Or use dojo.datasets.load_digits(), which ships with scikit-learn."
+        )
+    with np.load(cached) as data:
+        return ((data["x_train"] / 255.0, data["y_train"].astype(np.int64)),
+                (data["x_test"] / 255.0, data["y_test"].astype(np.int64)))
