@@ -34,7 +34,7 @@ def load_digits(size: int = 28, test_fraction: float = TEST_FRACTION, seed: int 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: ``x`` float64 of shape
         ``(n, size, size)`` with values in [0, 1]; ``y`` int64 labels 0-9.
-        With the defaults: 1,437 training and 360 test images, the same every time.
+        With the defaults: 1,438 training and 359 test images, the same every time.
     """
     from sklearn.datasets import load_digits as sklearn_digits
 

@@ -1,0 +1,264 @@
+"""The harness's contract (DESIGN.md), tested on tiny kata suites built with pytester.
+
+Each test writes a two- or three-kata course (a curriculum file, an
+implementation folder, kata tests), runs pytest on it, and checks the lines a
+learner would read.
+"""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mutation import ROOT
+
+CURRICULUM = """
+[track]
+number = 1
+name = "Toys"
+module = "toy"
+
+[[kata]]
+name = "double"
+title = "Double it"
+goal = "Return 2 * x."
+hints = ["What is twice x?", "Multiply by two.", "return 2 * x"]
+
+[[kata]]
+name = "square"
+title = "Square it"
+goal = "Return x * x."
+hints = ["What is x times itself?", "Use *.", "return x * x"]
+
+[[kata]]
+name = "cube"
+title = "Cube it"
+goal = "Return x ** 3."
+hints = ["Three factors?", "Use **.", "return x ** 3"]
+"""
+
+# Defined out of curriculum order on purpose: the harness must reorder them.
+KATA_TESTS = """
+import numpy as np
+import pytest
+from dojo.checks import assert_close, call
+
+@pytest.mark.kata("toy.cube")
+def test_cube(kata):
+    assert_close(call(kata, np.array([2.0, 3.0])), np.array([8.0, 27.0]), call="cube([2, 3])")
+
+@pytest.mark.kata("toy.square")
+def test_square(kata):
+    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 9.0]), call="square([2, 3])")
+
+@pytest.mark.kata("toy.double")
+def test_double(kata):
+    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 6.0]), call="double([2, 3])")
+
+@pytest.mark.kata("toy.double")
+def test_double_zero(kata):
+    assert_close(call(kata, np.zeros(2)), np.zeros(2), call="double([0, 0])")
+"""
+
+SOLVED = {
+    "double": "def double(x):\n    return 2 * x\n",
+    "square": "def square(x):\n    return x * x\n",
+    "cube": "def cube(x):\n    return x ** 3\n",
+}
+STUB = 'def {name}(x):\n    raise NotImplementedError("kata: {name}")\n'
+
+
+@pytest.fixture
+def course(pytester):
+    """A tiny course: curriculum, tests, and a helper to write implementation folders."""
+    pytester.makeconftest('pytest_plugins = ["dojo.plugin"]')
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "curriculum").mkdir()
+    (pytester.path / "curriculum" / "01_toys.toml").write_text(CURRICULUM)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_toy.py").write_text(KATA_TESTS)
+
+    def write(folder="katas", **bodies):
+        path = pytester.path / folder
+        path.mkdir(exist_ok=True)
+        source = "import numpy as np\n\n" + "\n\n".join(
+            bodies.get(name, SOLVED[name]) if name in bodies or name in SOLVED else "" for name in SOLVED)
+        (path / "toy.py").write_text(source)
+        return path
+
+    pytester.write_impl = write
+    return pytester
+
+
+def stubs(*names):
+    return {name: STUB.format(name=name) for name in names}
+
+
+def test_untouched_stubs_stop_at_the_first_kata(course):
+    course.write_impl(**stubs("double", "square", "cube"))
+    result = course.runpytest("tests")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*progress*0/3 katas done*",
+        "kata 1.1  Double it*not started*",
+        "*edit*katas/toy.py, double*",
+        "*task*Return 2 * x.*",
+        "*hint*(1 of 3) What is twice x?*",
+    ])
+    result.stdout.no_fnmatch_line("*kata 1.2*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.assert_outcomes(failed=2)  # both checks of kata 1.1 ran; nothing after it did
+
+
+def test_stops_after_the_first_kata_that_does_not_pass(course):
+    course.write_impl(square="def square(x):\n    return x * 2\n")
+    result = course.runpytest("tests")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*progress*1/3 katas done*",
+        "kata 1.2  Square it*failing (0 of 1 checks pass)*",
+        "*why*square(?2, 3?) returned ?4., 6.?",
+    ])
+    result.assert_outcomes(passed=2, failed=1)  # cube (kata 1.3) never ran
+
+
+def test_runs_katas_in_curriculum_order_not_file_order(course):
+    course.write_impl()
+    result = course.runpytest("tests", "-v")
+    assert result.ret == 0
+    lines = [line for line in result.outlines if "PASSED" in line]
+    assert [line.split("::")[1].split()[0] for line in lines] == \
+        ["test_double", "test_double_zero", "test_square", "test_cube"]
+    result.stdout.fnmatch_lines(["*Every kata passes*"])
+
+
+def test_all_runs_everything_and_prints_a_table(course):
+    course.write_impl(**stubs("square"), cube="def cube(x):\n    return x * x\n")
+    result = course.runpytest("tests", "--all")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*Neural Katas: every kata*",
+        "1 Toys",
+        "*1.1*Double it*passed*2/2*",
+        "*1.2*Square it*not started*0/1*",
+        "*1.3*Cube it*failing*0/1*cube(?2, 3?) returned*",
+        "1 passed  1 failing  0 error  1 not started  0 skipped",
+    ])
+
+
+def test_impl_option_and_environment_variable_choose_the_folder(course, monkeypatch):
+    course.write_impl("katas", **stubs("double", "square", "cube"))
+    course.write_impl("answers")
+    assert course.runpytest("tests", "--impl", "answers").ret == 0
+    monkeypatch.setenv("KATAS_IMPL", "answers")
+    assert course.runpytest("tests").ret == 0
+    monkeypatch.delenv("KATAS_IMPL")
+    assert course.runpytest("tests").ret == 1
+
+
+def test_kata_and_track_options_select(course):
+    course.write_impl(**stubs("double"))
+    result = course.runpytest("tests", "--kata", "toy.square", "--kata", "1.3")
+    assert result.ret == 0
+    result.assert_outcomes(passed=2, deselected=2)
+    assert course.runpytest("tests", "--track", "1").ret == 1
+    result = course.runpytest("tests", "--kata", "nope")
+    result.stderr.fnmatch_lines(["*no kata 'nope'*"])
+
+
+def test_syntax_error_names_file_line_and_the_blocked_kata(course):
+    course.write_impl(double="def double(x)\n    return 2 * x\n")
+    result = course.runpytest("tests")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "kata 1.1  Double it*error*",
+        "*why*katas/toy.py, line 3: SyntaxError*",
+    ])
+    result.stdout.no_fnmatch_line("*ERROR collecting*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_exception_in_learner_code_points_at_their_line(course):
+    course.write_impl(double="def double(x):\n    return x.doubled()\n")
+    result = course.runpytest("tests")
+    result.stdout.fnmatch_lines([
+        "*why*your code raised AttributeError*",
+        "*at katas/toy.py, line 4, in double*",
+    ])
+
+
+def test_infinite_loop_is_stopped_by_the_time_limit(course):
+    course.write_impl(double="def double(x):\n    while True:\n        pass\n")
+    result = course.runpytest("tests", "--kata-timeout", "0.5")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "kata 1.1  Double it*error*",
+        "*katas/toy.py, line [45], in double*",
+        "*stopped after 0.5 s*loop that never ends*",
+    ])
+
+
+def test_missing_function_is_named(course):
+    course.write_impl(double="def twice(x):\n    return 2 * x\n")
+    result = course.runpytest("tests")
+    result.stdout.fnmatch_lines(["*katas/toy.py has no `double`*"])
+
+
+def test_input_changed_in_place_is_named(course):
+    course.write_impl(double="def double(x):\n    x *= 2\n    return x\n")
+    result = course.runpytest("tests")
+    result.stdout.fnmatch_lines(["*`double` changed its input `x` in place*"])
+
+
+def test_tests_without_kata_marker_run_as_usual(course):
+    course.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    course.write_impl(**stubs("double", "square", "cube"))
+    result = course.runpytest("test_plain.py")
+    assert result.ret == 0
+    result.stdout.no_fnmatch_line("*Neural Katas*")
+
+
+# --------------------------------------------------------- the real project
+
+
+def _pristine_stubs(tmp_path):
+    """The stubs as committed (falls back to the working tree outside git)."""
+    target = tmp_path / "stubs"
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "katas"], capture_output=True)
+    if archive.returncode == 0:
+        subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+        (tmp_path / "katas").rename(target)
+    else:
+        import shutil
+        shutil.copytree(ROOT / "katas", target)
+    return target
+
+
+def test_plain_pytest_on_the_shipped_stubs_shows_kata_1_1(tmp_path):
+    """The README's first command: what a learner sees on a fresh clone."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--impl={_pristine_stubs(tmp_path)}", "--color=no"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "kata 1.1  The weighted sum" in out and "not started" in out, out
+    assert "weighted_sum" in out and "hint   (1 of" in out and "progress" in out, out
+    assert "kata 1.2" not in out and "Traceback" not in out, out
+    assert "tensorflow" not in (out + result.stderr).lower(), "a stub run should not import TensorFlow"
+
+
+def test_every_stub_raises_not_implemented(tmp_path):
+    """rustlings's check, one direction: every kata is unsolved as shipped."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--impl={_pristine_stubs(tmp_path)}", "--all", "--color=no",
+         "-p", "no:randomly"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    table = result.stdout
+    rows = [line for line in table.splitlines() if re.match(r"^  \d+\.\d+ ", line)]
+    started = [line for line in rows if "not started" not in line and "skipped" not in line]
+    assert result.returncode == 1
+    assert not started, "katas that do not read as 'not started' on the shipped stubs:\n" + "\n".join(started)
