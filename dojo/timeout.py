@@ -14,8 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class KataTimeout(Exception):
-    """The kata ran longer than its time limit."""
+class KataTimeout(BaseException):
+    """The kata ran longer than its time limit.
+
+    A BaseException, like KeyboardInterrupt, so that a learner's
+    ``except Exception:`` inside the loop cannot swallow it.
+    """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -41,7 +45,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         raise KataTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # After the first alarm, fire again every second: a bare `except:` in the
+    # learner's loop may swallow one, but not all of them.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:

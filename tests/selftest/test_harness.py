@@ -200,6 +200,20 @@ def test_infinite_loop_is_stopped_by_the_time_limit(course):
     ])
 
 
+def test_time_limit_is_not_swallowed_by_a_broad_except(course):
+    course.write_impl(double="def double(x):\n    while True:\n        try:\n            pass\n"
+                             "        except Exception:\n            pass\n")
+    result = course.runpytest("tests", "--kata-timeout", "0.3")
+    result.stdout.fnmatch_lines(["*stopped after 0.3 s*"])
+
+
+def test_sys_exit_in_learner_code_is_reported_not_fatal(course):
+    course.write_impl(double="import sys\ndef double(x):\n    sys.exit('bye')\n")
+    result = course.runpytest("tests")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*your code raised SystemExit: bye*"])
+
+
 def test_missing_function_is_named(course):
     course.write_impl(double="def twice(x):\n    return 2 * x\n")
     result = course.runpytest("tests")
