@@ -114,13 +114,28 @@ class _Recorder:
         self.verdict = Verdict(summary.state, summary.message, summary.passed, summary.total)
 
 
+def _forget_kata_test_modules() -> None:
+    """Drop the kata test modules from ``sys.modules`` so that the next session
+    imports them afresh: a mutant that changed a module-level array in place
+    must not leak into the next variant's run."""
+    import sys
+
+    folder = str(ROOT / "tests" / "katas")
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(folder):
+            del sys.modules[name]
+
+
 def run_kata(kata_id: str, implementation: Path, *extra: str) -> Verdict:
     """Run one kata's tests against ``implementation`` in a nested pytest session."""
     recorder = _Recorder(kata_id)
     args = [str(ROOT / "tests" / "katas"), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
             "--impl", str(implementation), "--all", "--kata", kata_id, "-qq", "-p", "no:cacheprovider",
             "--benchmark-disable", *extra]
-    code = pytest.main(args, plugins=[recorder])
+    try:
+        code = pytest.main(args, plugins=[recorder])
+    finally:
+        _forget_kata_test_modules()
     if recorder.verdict is None:
         raise RuntimeError(f"nested pytest for {kata_id} ended with {code!r} and no verdict")
     return recorder.verdict
