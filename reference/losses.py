@@ -35,6 +35,11 @@ def loss(name: str, y_true, y_pred, **kwargs) -> float:
     return float(_loss_object(name, **kwargs)(_labels(name, y_true), constant(y_pred)).numpy())
 
 
+def per_sample(name: str, y_true, y_pred, **kwargs) -> np.ndarray:
+    """The same loss before the batch mean (``reduction=None``): one value per sample."""
+    return _loss_object(name, reduction=None, **kwargs)(_labels(name, y_true), constant(y_pred)).numpy()
+
+
 def loss_grad(name: str, y_true, y_pred, **kwargs) -> np.ndarray:
     """d loss / d y_pred (or d loss / d logits) of that same scalar, by ``tf.GradientTape``."""
     function, labels = _loss_object(name, **kwargs), _labels(name, y_true)

@@ -99,8 +99,9 @@ def categorical_crossentropy_grad(y_true, y_pred, from_logits=False):
     y_true, y_pred = _f(y_true), _f(y_pred)
     n = _batch_size(y_pred)
     if from_logits:
-        # softmax(z) * sum(t) - t; with one-hot t that is the familiar softmax(z) - t.
-        return (softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true) / n
+        # The softmax's Jacobian cancels the log's derivative: softmax(z) - t. (That assumes rows of
+        # t that sum to 1, as one-hot labels do; TF's fused op uses this formula for any t.)
+        return (softmax(y_pred) - y_true) / n
     total = y_pred.sum(axis=-1, keepdims=True)
     p = y_pred / total
     dp = np.where(_inside_clip(p), -y_true / _clip(p), 0.0)  # d loss / d p
