@@ -8,6 +8,11 @@ import numpy as np
 from scipy.special import erf
 
 
+def linear(x):
+    """The identity, as a float64 array (the solved example of katas/activations.py)."""
+    return np.array(x, dtype=float)
+
+
 def relu(x):
     """``max(x, 0)``."""
     return np.maximum(np.asarray(x, dtype=float), 0.0)
