@@ -108,14 +108,17 @@ def _compare(label, params, history, expected_history, rtol, mistakes=()):
             if _close(got, expected, rtol):
                 continue
             where = f"{label}: step {step + 1} of {len(expected_updates)}, params[{i}] (shape {expected.shape})"
+            worst = np.unravel_index(int(np.argmax(np.abs(got - expected))), expected.shape) \
+                if got.shape == expected.shape else None
+            worst = tuple(int(k) for k in worst) if worst is not None else None
+            detail = (f"your update at index {worst} is {got[worst]:.9e}, Keras's is {expected[worst]:.9e}"
+                      if worst is not None else f"your update has shape {got.shape}")
             for text, wrong in wrong_updates:
                 candidate = wrong[step][i]
                 if _close(got, candidate, rtol) and not _close(candidate, expected, rtol):
-                    fail(f"{where} moved by {show(got)}, Keras moves it by {show(expected)}: {text}")
-            worst = np.unravel_index(int(np.argmax(np.abs(got - expected))), expected.shape)
-            worst = tuple(int(k) for k in worst)
+                    fail(f"{where}: {detail}: {text}")
             scale = np.max(np.abs(expected))
-            fail(f"{where}: your update at index {worst} is {got[worst]:.6e}, Keras's is {expected[worst]:.6e} "
+            fail(f"{where}: {detail} "
                  f"(difference {abs(got[worst] - expected[worst]) / scale:.1e} of the largest step; "
                  f"tolerance {rtol:g}). Compare your formula with the docstring, term by term")
 
