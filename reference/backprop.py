@@ -49,10 +49,6 @@ def gradient_of(name: str, x) -> np.ndarray:
     return tape.gradient(value, x).numpy()
 
 
-def value_of(name: str, x) -> float:
-    return float(_FUNCTIONS[name](constant(x)).numpy())
-
-
 def glorot_fans(shape) -> tuple[int, int]:
     """``(fan_in, fan_out)`` as Keras computes them for a kernel of this shape."""
     keras()
