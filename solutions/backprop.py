@@ -3,6 +3,11 @@
 import numpy as np
 
 
+def square_backward(dout, x):
+    """d loss / d x for ``y = x ** 2`` (the solved example): ``2 * x * dout``."""
+    return 2.0 * np.asarray(x, dtype=float) * np.asarray(dout, dtype=float)
+
+
 def dense_backward(dout, x, kernel):
     """Gradients of a Dense layer ``y = x @ kernel + bias``.
 
@@ -53,5 +58,6 @@ def glorot_uniform(shape, rng):
     else:
         receptive_field = int(np.prod(shape[:-2]))
         fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    # Keras guards the average fan with max(1, ...) for degenerate shapes.
+    limit = np.sqrt(6.0 / max(2.0, fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape)
