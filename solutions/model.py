@@ -19,6 +19,7 @@ rebind them (``set_weights`` copies values into the existing arrays).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -66,6 +67,20 @@ def get_activation(name):
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"Unknown activation: {name!r}. Use one of {sorted(k for k in ACTIVATIONS if k)}") from None
+
+
+# ------------------------------------------------------------------ naming
+
+
+def snake_case(class_name):
+    """A layer class name as Keras spells its default layer name.
+
+    ``Dense -> dense``, ``Conv2D -> conv2d``, ``MaxPooling2D -> max_pooling2d``,
+    ``SimpleRNN -> simple_rnn``, ``LSTM -> lstm`` (the rule of
+    ``keras/src/utils/naming.py``).
+    """
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ------------------------------------------------------------------ layers
@@ -148,18 +163,26 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         kernel, bias = self.weights
-        self._x = x
-        self._z = x @ kernel + bias
-        return self._forward_activation(self._z)
+        self.inputs = x
+        self.z = x @ kernel + bias  # the pre-activation ("logits"): backward and the loss need it
+        return self._forward_activation(self.z)
 
     def backward(self, dout):
-        return self.backward_from_logits(self._backward_activation(dout, self._z))
+        return self.backward_from_logits(self._backward_activation(dout, self.z))
 
     def backward_from_logits(self, dz):
-        """Backward pass from d loss / d z (the pre-activation), skipping the activation."""
-        dx, dkernel, dbias = dense_backward(dz, self._x, self.weights[0])
+        """Backward pass from d loss / d z (the pre-activation), skipping the activation.
+
+        ``Sequential`` uses it after a softmax or sigmoid whose loss was computed
+        from the logits. Inputs with more axes than ``(batch, input_dim)`` (a
+        Dense after a sequence layer) are flattened to rows first: every row is
+        one more sample for the kernel.
+        """
+        kernel = self.weights[0]
+        x = self.inputs.reshape(-1, kernel.shape[0])
+        dx, dkernel, dbias = dense_backward(dz.reshape(-1, self.units), x, kernel)
         self.grads = [dkernel, dbias]
-        return dx
+        return dx.reshape(self.inputs.shape)
 
 
 # ----------------------------------------------------------------- history
@@ -223,9 +246,8 @@ class Sequential:
                              "(or Input(shape=...)), or call build(input_shape), fit or predict first")
         counts: dict[str, int] = {}
         for layer in self.layers:
-            if layer.name is None:
-                base = "".join("_" + c.lower() if c.isupper() else c for c in type(layer).__name__).lstrip("_")
-                base = base.replace("2_d", "2d")
+            if layer.name is None:  # Keras in a fresh session: dense, dense_1, dense_2, ...
+                base = snake_case(type(layer).__name__)
                 layer.name = base if base not in counts else f"{base}_{counts[base]}"
                 counts[base] = counts.get(base, 0) + 1
             if not layer.built:
@@ -252,6 +274,9 @@ class Sequential:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """Copy ``weights`` (Keras order) into the model's arrays, in place."""
+        if not self.built:
+            self.build()
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self.layers)
         if len(weights) != expected:
@@ -315,13 +340,13 @@ class Sequential:
     def _loss_and_output(self, xb, yb, training):
         out = self.forward(xb, training=training)
         if self._fused():
-            logits = self.layers[-1]._z
+            logits = self.layers[-1].z
             return self._loss(yb, logits, from_logits=True), out
         return self._loss(yb, out), out
 
     def _backward(self, xb, yb, out):
         if self._fused():
-            dz = self._loss_grad(yb, self.layers[-1]._z, from_logits=True)
+            dz = self._loss_grad(yb, self.layers[-1].z, from_logits=True)
             dout = self.layers[-1].backward_from_logits(dz)
             layers = self.layers[:-1]
         else:
@@ -330,7 +355,7 @@ class Sequential:
         for layer in reversed(layers):
             dout = layer.backward(dout)
 
-    def train_on_batch(self, xb, yb):
+    def _train_step(self, xb, yb):
         """One step: forward, loss, backward, update. Returns (loss, output)."""
         loss, out = self._loss_and_output(xb, yb, training=True)
         self._backward(xb, yb, out)
@@ -338,6 +363,19 @@ class Sequential:
         grads = [g for layer in self.trainable_layers for g in layer.grads]
         self.optimizer.apply(params, grads)
         return loss, out
+
+    def train_on_batch(self, x, y):
+        """One gradient step on one batch, as ``keras.Model.train_on_batch``.
+
+        Returns the batch's loss (computed before the update), or
+        ``[loss, accuracy]`` when metrics were compiled.
+        """
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self._ensure_built(x)
+        loss, out = self._train_step(x, y)
+        values = [loss] + [accuracy(y, out) for _ in self.metrics]
+        return values[0] if len(values) == 1 else values
 
     # ---- fit / evaluate / predict
 
@@ -371,25 +409,24 @@ class Sequential:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin()
         for epoch in range(epochs):
-            started = time.perf_counter()
             batches = batch_indices(len(x), batch_size, shuffle, self.rng)
             progress = _Progress(epoch, epochs, len(batches), verbose)
             totals = {"loss": 0.0, "accuracy": 0.0}
             seen = 0
             for step, index in enumerate(batches, start=1):
                 xb, yb = x[index], y[index]
-                loss, out = self.train_on_batch(xb, yb)
+                loss, out = self._train_step(xb, yb)
                 seen += len(index)
                 totals["loss"] += loss * len(index)
                 if "accuracy" in self.metrics:
                     totals["accuracy"] += accuracy(yb, out) * len(index)
-                progress.update(step, {k: totals[k] / seen for k in self._log_keys()}, started)
+                progress.update(step, {k: totals[k] / seen for k in self._log_keys()})
             logs = {key: totals[key] / seen for key in self._log_keys()}
             if x_val is not None:
                 val = self._evaluate(x_val, y_val, batch_size)
                 logs.update({f"val_{key}": value for key, value in val.items()})
             history.append(epoch, logs)
-            progress.finish(logs, started)
+            progress.finish(logs)
             for callback in callbacks:
                 if hasattr(callback, "on_epoch_end"):
                     callback.on_epoch_end(epoch, logs)
@@ -469,27 +506,71 @@ def _bytes(n):
 
 
 class _Progress:
-    """Keras-style progress: ``Epoch 1/5`` then ``38/38 ━━━━━━━━━━ 0s 2ms/step - loss: 0.4512``."""
+    """Keras's per-epoch progress bar (``keras/src/utils/progbar.py``), one epoch at a time.
 
-    def __init__(self, epoch, epochs, steps, verbose):
+    ``verbose=1``: ``Epoch 1/5`` then one line redrawn in place (``\\r``) while
+    the batches run, ending as ``38/38 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step -
+    accuracy: 0.8125 - loss: 0.4512 - val_accuracy: ... - val_loss: ...``.
+    ``verbose=2``: only the final line, without the bar. ``verbose=0``: silent.
+    Values above 1e-3 print with 4 decimals, smaller ones in scientific notation.
+    """
+
+    WIDTH = 20  # characters of the bar, as Keras
+    INTERVAL = 0.05  # seconds between redraws, as Keras
+
+    def __init__(self, epoch, epochs, steps, verbose, stream=None):
         self.steps, self.verbose = steps, verbose
+        self.stream = stream or sys.stdout
+        self.started = time.perf_counter()
+        self.last_drawn = -1.0
+        self.width_drawn = 0
+        self.colour = hasattr(self.stream, "isatty") and self.stream.isatty()
         if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            print(f"Epoch {epoch + 1}/{epochs}", file=self.stream)
 
-    def _line(self, step, logs, started):
-        elapsed = time.perf_counter() - started
-        filled = int(20 * step / self.steps)
-        bar = "━" * filled + " " * (20 - filled)
-        metrics = " - ".join(f"{k}: {v:.4f}" for k, v in sorted(logs.items()))
-        per_step = 1000 * elapsed / max(step, 1)
-        return f"{step:>{len(str(self.steps))}}/{self.steps} {bar} {elapsed:.0f}s {per_step:.0f}ms/step - {metrics}"
+    @staticmethod
+    def _number(value):
+        return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
-    def update(self, step, logs, started):
+    @staticmethod
+    def _per_step(seconds):
+        if seconds >= 1 or seconds == 0:
+            return f"{seconds:.0f}s/step"
+        if seconds >= 1e-3:
+            return f"{seconds * 1e3:.0f}ms/step"
+        return f"{seconds * 1e6:.0f}us/step"
+
+    def _line(self, step, logs, final):
+        elapsed = time.perf_counter() - self.started
+        per_step = elapsed / max(step, 1)
+        count = f"{step:>{len(str(self.steps))}}/{self.steps}"
+        filled = int(self.WIDTH * step / self.steps)
+        if self.colour:  # bold count, green done, grey to do: Keras's ANSI codes
+            bar = f"\x1b[32m{'━' * filled}\x1b[0m\x1b[37m{'━' * (self.WIDTH - filled)}\x1b[0m"
+        else:
+            bar = "━" * filled + " " * (self.WIDTH - filled)
+        clock = f"{elapsed:.0f}s" if final else f"{per_step * (self.steps - step):.0f}s"  # ETA while running
+        metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
+        return f"{count} {bar} {clock} {self._per_step(per_step)}{metrics}"
+
+    def update(self, step, logs):
+        now = time.perf_counter()
+        if self.verbose != 1 or now - self.last_drawn < self.INTERVAL:
+            return
+        self.last_drawn = now
+        self._draw(self._line(step, logs, final=False), end="")
+
+    def _draw(self, line, end):
+        visible = len(re.sub(r"\x1b\[[0-9;]*m", "", line))
+        padding = " " * max(self.width_drawn - visible, 0)  # wipe the rest of a longer earlier line
+        self.width_drawn = visible
+        print("\r" + line + padding, end=end, file=self.stream, flush=True)
+
+    def finish(self, logs):
         if self.verbose == 1:
-            print("\r" + self._line(step, logs, started), end="", file=sys.stdout, flush=True)
-
-    def finish(self, logs, started):
-        if self.verbose == 1:
-            print("\r" + self._line(self.steps, logs, started), file=sys.stdout, flush=True)
+            self._draw(self._line(self.steps, logs, final=True), end="\n")
         elif self.verbose == 2:
-            print(self._line(self.steps, logs, started), file=sys.stdout)
+            elapsed = time.perf_counter() - self.started
+            metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
+            print(f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
+                  file=self.stream)
