@@ -334,8 +334,8 @@ class Sequential:
         """True when the loss is computed from the last layer's logits, as Keras does
         after a softmax (or sigmoid) layer: more accurate, and no clipping."""
         last = self.layers[-1]
-        return _FROM_LOGITS.get(self.loss_name) == getattr(last, "activation", None) \
-            and hasattr(last, "backward_from_logits")
+        return self.loss_name in _FROM_LOGITS and hasattr(last, "backward_from_logits") \
+            and getattr(last, "activation", None) == _FROM_LOGITS[self.loss_name]
 
     def _loss_and_output(self, xb, yb, training):
         out = self.forward(xb, training=training)
@@ -475,27 +475,33 @@ class Sequential:
             self.build()
         rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
                  f"{layer.count_params():,}") for layer in self.layers if not isinstance(layer, Input)]
-        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13]
-        header = ("Layer (type)", "Output Shape", "Param #")
-
-        def line(left, mid, right, fill):
-            return left + mid.join(fill * (w + 2) for w in widths) + right
-
-        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"),
-               "┃ " + " ┃ ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]), header[2].rjust(widths[2])]) + " ┃",
-               line("┡", "╇", "┩", "━")]
-        for i, row in enumerate(rows):
-            out.append("│ " + " │ ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]) + " │")
-            if i < len(rows) - 1:
-                out.append(line("├", "┼", "┤", "─"))
-        out.append(line("└", "┴", "┘", "─"))
         total = self.count_params()
-        size = _bytes(total * 8)  # float64
-        out += [f" Total params: {total:,} ({size})", f" Trainable params: {total:,} ({size})",
-                " Non-trainable params: 0 (0.00 B)"]
-        text = "\n".join(out)
+        size = _bytes(8 * total)  # float64: 8 bytes a number
+        text = "\n".join([f'Model: "{self.name}"', _table(rows),
+                          f" Total params: {total:,} ({size})",
+                          f" Trainable params: {total:,} ({size})",
+                          " Non-trainable params: 0 (0.00 B)"])
         print_fn(text)
         return text
+
+
+def _table(rows, header=("Layer (type)", "Output Shape", "Param #")):
+    """The box Keras draws around a summary: three columns, the last right-aligned."""
+    widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)),
+              max(13, *(len(r[2]) for r in rows))]
+
+    def rule(left, mid, right, fill):
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(row, bar):
+        parts = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]
+        return f"{bar} " + f" {bar} ".join(parts) + f" {bar}"
+
+    lines = [rule("┏", "┳", "┓", "━"), cells(header, "┃"), rule("┡", "╇", "┩", "━")]
+    for i, row in enumerate(rows):
+        lines.append(cells(row, "│"))
+        lines.append(rule("├", "┼", "┤", "─") if i < len(rows) - 1 else rule("└", "┴", "┘", "─"))
+    return "\n".join(lines)
 
 
 def _bytes(n):
