@@ -221,6 +221,7 @@ class Sequential:
         self.rng = np.random.default_rng(seed)
         self.built = False
         self.optimizer = None
+        self.loss = None
         self.loss_name = None
         self.metrics: list[str] = []
         self.stop_training = False
@@ -307,6 +308,7 @@ class Sequential:
             except KeyError:
                 raise ValueError(f"Unknown optimizer: {optimizer!r}. Use 'sgd', 'rmsprop' or 'adam'") from None
         self.optimizer = optimizer
+        self.loss = loss
         name = loss if isinstance(loss, str) else getattr(loss, "__name__", None)
         name = _LOSS_ALIASES.get(name, name)
         if name is None or not hasattr(losses_module, name) or not hasattr(losses_module, name + "_grad"):
