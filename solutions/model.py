@@ -394,13 +394,7 @@ class Sequential:
         batch size (the mean over samples), computed while the weights change.
         """
         self._check_compiled()
-        x, y = np.asarray(x, dtype=float), np.asarray(y)
-        if validation_data is not None:
-            x_val, y_val = np.asarray(validation_data[0], dtype=float), np.asarray(validation_data[1])
-        elif validation_split:
-            x, y, x_val, y_val = train_val_split(x, y, validation_split)
-        else:
-            x_val = y_val = None
+        x, y, x_val, y_val = self._split(np.asarray(x, dtype=float), np.asarray(y), validation_split, validation_data)
         self._ensure_built(x)
         callbacks = list(callbacks or [])
         history = History()
@@ -411,19 +405,9 @@ class Sequential:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin()
         for epoch in range(epochs):
-            batches = batch_indices(len(x), batch_size, shuffle, self.rng)
+            batches = self._training_batches(len(x), batch_size, shuffle)
             progress = _Progress(epoch, epochs, len(batches), verbose)
-            totals = {"loss": 0.0, "accuracy": 0.0}
-            seen = 0
-            for step, index in enumerate(batches, start=1):
-                xb, yb = x[index], y[index]
-                loss, out = self._train_step(xb, yb)
-                seen += len(index)
-                totals["loss"] += loss * len(index)
-                if "accuracy" in self.metrics:
-                    totals["accuracy"] += accuracy(yb, out) * len(index)
-                progress.update(step, {k: totals[k] / seen for k in self._log_keys()})
-            logs = {key: totals[key] / seen for key in self._log_keys()}
+            logs = self._run_batches(x, y, batches, self._train_step, progress)
             if x_val is not None:
                 val = self._evaluate(x_val, y_val, batch_size)
                 logs.update({f"val_{key}": value for key, value in val.items()})
@@ -440,17 +424,41 @@ class Sequential:
         self.history = history
         return history
 
+    def _split(self, x, y, validation_split, validation_data):
+        """``(x, y, x_val, y_val)``: Keras validates on ``validation_data`` if given,
+        else on the last ``validation_split`` of the data, cut before any shuffling."""
+        if validation_data is not None:
+            return x, y, np.asarray(validation_data[0], dtype=float), np.asarray(validation_data[1])
+        if validation_split:
+            return train_val_split(x, y, validation_split)
+        return x, y, None, None
+
+    def _training_batches(self, n, batch_size, shuffle):
+        """One epoch's index arrays: a new order every epoch when shuffling; the last batch may be short."""
+        return batch_indices(n, batch_size, shuffle, self.rng)
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        """Run ``step(xb, yb) -> (loss, output)`` on each batch; return the mean loss
+        (and accuracy) over the samples, i.e. batch values weighted by batch size,
+        as Keras's ``Mean`` metrics accumulate them."""
+        totals = dict.fromkeys(self._log_keys(), 0.0)
+        seen = 0
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            seen += len(index)
+            totals["loss"] += loss * len(index)
+            if "accuracy" in totals:
+                totals["accuracy"] += accuracy(y[index], out) * len(index)
+            if progress is not None:
+                progress.update(number, {key: value / seen for key, value in totals.items()})
+        return {key: value / seen for key, value in totals.items()}
+
     def _log_keys(self):
         return ["loss"] + self.metrics
 
     def _evaluate(self, x, y, batch_size):
-        totals = {key: 0.0 for key in self._log_keys()}
-        for index in batch_indices(len(x), batch_size, False, None):
-            loss, out = self._loss_and_output(x[index], y[index], training=False)
-            totals["loss"] += loss * len(index)
-            if "accuracy" in self.metrics:
-                totals["accuracy"] += accuracy(y[index], out) * len(index)
-        return {key: value / len(x) for key, value in totals.items()}
+        return self._run_batches(x, y, batch_indices(len(x), batch_size, False, None),
+                                 lambda xb, yb: self._loss_and_output(xb, yb, training=False))
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
         """The loss (and metrics) on ``x, y``: a number, or ``[loss, metric, ...]`` with metrics."""
