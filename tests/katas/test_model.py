@@ -109,6 +109,19 @@ def saturate(weights, factor=60.0):
 # ------------------------------------------------------------------ kata 7.1
 
 
+def built_dense(kata, kernel, bias, activation):
+    """The learner's Dense built for ``kernel``'s shape, then given ``kernel`` and ``bias``."""
+    layer = kata(kernel.shape[1], activation=activation)
+    layer.build((kernel.shape[0],), np.random.default_rng(0))
+    shapes = [np.shape(w) for w in getattr(layer, "weights", [])]
+    check(shapes == [kernel.shape, bias.shape],
+          f"Dense({kernel.shape[1]}).build(({kernel.shape[0]},)) made weights of shapes {shapes}; Keras's are "
+          f"[{kernel.shape}, {bias.shape}] (kernel (input_dim, units), then bias)"
+          + (": the kernel is transposed" if shapes and shapes[0] == kernel.shape[::-1] else ""))
+    layer.set_weights([kernel, bias])
+    return layer
+
+
 @pytest.mark.kata("model.dense_layer")
 def test_dense_build_makes_keras_shaped_glorot_weights(kata):
     layer = kata(128, activation="relu")
@@ -158,9 +171,7 @@ def test_dense_compute_output_shape(kata, input_shape, units):
 def test_dense_forward_matches_keras(kata, activation):
     rng = np.random.default_rng(11)
     x, kernel, bias = rng.normal(size=(6, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
-    layer = kata(3, activation=activation)
-    layer.build((4,), np.random.default_rng(0))
-    layer.set_weights([kernel, bias])
+    layer = built_dense(kata, kernel, bias, activation)
     got = call(layer.forward, x)
     text = f"Dense(3, activation={activation!r}).forward(x (6, 4))"
     mistakes = {"the bias is missing: add it before the activation": ref.dense_forward(x, kernel, 0 * bias, activation)}
@@ -172,8 +183,7 @@ def test_dense_forward_matches_keras(kata, activation):
 @pytest.mark.kata("model.dense_layer")
 def test_dense_forward_batch_of_one_and_the_seed_layer(kata):
     rng = np.random.default_rng(12)
-    layer = kata(128, activation="relu")
-    layer.build((784,), np.random.default_rng(1))
+    layer = built_dense(kata, *random_weights(((784,), [(128, "relu")]), 12), "relu")
     for batch in (1, 33):
         x = rng.uniform(size=(batch, 784))
         got = call(layer.forward, x)
@@ -184,10 +194,7 @@ def test_dense_forward_batch_of_one_and_the_seed_layer(kata):
 
 
 def _layer_with(kata, kernel, bias, activation):
-    layer = kata(kernel.shape[1], activation=activation)
-    layer.build((kernel.shape[0],), np.random.default_rng(0))
-    layer.set_weights([kernel, bias])
-    return layer
+    return built_dense(kata, kernel, bias, activation)
 
 
 @pytest.mark.kata("model.dense_layer_backward")
@@ -726,15 +733,20 @@ def test_save_and_load_weights_round_trip(kata, impl, tmp_path):
     fresh = build_model(impl, SIX_LAYERS, seed=1)
     fresh.build()
     arrays_before = [w for layer in dense_layers(fresh) for w in layer.weights]
-    call(fresh.load_weights, str(path))
-    loaded = fresh.get_weights()
     wrong_order = [weights[int(name[4:])] for name in sorted(f"arr_{i}" for i in range(12))]
+    order_lost = (f"the order was lost: np.load names the arrays arr_0 .. arr_11, and sorted as strings arr_10 "
+                  f"comes before arr_2. Read them as data[f'arr_{{i}}'] for i in range(len(data.files))")
+    try:
+        call(fresh.load_weights, str(path))
+    except ValueError as error:
+        if [w.shape for w in wrong_order] != [w.shape for w in weights]:
+            fail(f"load_weights of a file your save_weights wrote raised ValueError({error}): {order_lost}")
+        raise
+    loaded = fresh.get_weights()
     for index, (got, want) in enumerate(zip(loaded, weights)):
         if got.shape == want.shape and not np.array_equal(got, want) and any(
                 got.shape == w.shape and np.array_equal(got, w) for w in wrong_order):
-            fail(f"after load_weights, array {index} holds another array's values: the order was lost. "
-                 f"np.load names them arr_0 .. arr_11; sorted as strings arr_10 comes before arr_2. "
-                 f"Read them as data[f'arr_{{i}}'] for i in range(len(data.files))")
+            fail(f"after load_weights, array {index} holds another array's values: {order_lost}")
         check(got.shape == want.shape and np.array_equal(got, want),
               f"after save_weights then load_weights, array {index} differs from what was saved")
     check(all(a is b for a, b in zip(arrays_before, [w for layer in dense_layers(fresh) for w in layer.weights])),
