@@ -229,6 +229,22 @@ def test_dense_backward_matches_gradient_tape(kata, activation):
 
 
 @pytest.mark.kata("model.dense_layer_backward")
+def test_dense_backward_from_logits_skips_the_activation(kata):
+    rng = np.random.default_rng(24)
+    x, kernel, bias, dz = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))
+    layer = _layer_with(kata, kernel, bias, "softmax")
+    layer.forward(x)
+    dx = call(layer.backward_from_logits, dz)
+    expected = ref.dense_backward(x, kernel, bias, None, dz)  # d/dz of the affine part only
+    text = "Dense(3, 'softmax').backward_from_logits(dz)"
+    through = ref.dense_backward(x, kernel, bias, "softmax", dz)
+    mistake = {"backward_from_logits went through the softmax's derivative; dz is already d loss / d z": through[0]}
+    assert_close(dx, expected[0], call=text, rtol=GRADIENT_RTOL, what="returned dx =", mistakes=mistake)
+    assert_close(layer.grads[0], expected[1], call=text, rtol=GRADIENT_RTOL, what="set dkernel =")
+    assert_close(layer.grads[1], expected[2], call=text, rtol=GRADIENT_RTOL, what="set dbias =")
+
+
+@pytest.mark.kata("model.dense_layer_backward")
 def test_dense_backward_uses_the_latest_forward(kata):
     rng = np.random.default_rng(22)
     kernel, bias = rng.normal(size=(3, 2)), rng.normal(size=2)
