@@ -255,7 +255,7 @@ class Sequential:
                 layer.build(shape, self.rng)
             layer.output_shape = layer.compute_output_shape(shape)
             shape = layer.output_shape
-        self.input_shape = input_shape
+        self.input_shape = shape
         self.built = True
 
     def _ensure_built(self, x):
