@@ -19,6 +19,7 @@ rebind them (``set_weights`` copies values into the existing arrays).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -66,6 +67,20 @@ def get_activation(name):
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"Unknown activation: {name!r}. Use one of {sorted(k for k in ACTIVATIONS if k)}") from None
+
+
+# ------------------------------------------------------------------ naming
+
+
+def snake_case(class_name):
+    """A layer class name as Keras spells its default layer name.
+
+    ``Dense -> dense``, ``Conv2D -> conv2d``, ``MaxPooling2D -> max_pooling2d``,
+    ``SimpleRNN -> simple_rnn``, ``LSTM -> lstm`` (the rule of
+    ``keras/src/utils/naming.py``).
+    """
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ------------------------------------------------------------------ layers
@@ -148,18 +163,26 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         kernel, bias = self.weights
-        self._x = x
-        self._z = x @ kernel + bias
-        return self._forward_activation(self._z)
+        self.inputs = x
+        self.z = x @ kernel + bias  # the pre-activation ("logits"): backward and the loss need it
+        return self._forward_activation(self.z)
 
     def backward(self, dout):
-        return self.backward_from_logits(self._backward_activation(dout, self._z))
+        return self.backward_from_logits(self._backward_activation(dout, self.z))
 
     def backward_from_logits(self, dz):
-        """Backward pass from d loss / d z (the pre-activation), skipping the activation."""
-        dx, dkernel, dbias = dense_backward(dz, self._x, self.weights[0])
+        """Backward pass from d loss / d z (the pre-activation), skipping the activation.
+
+        ``Sequential`` uses it after a softmax or sigmoid whose loss was computed
+        from the logits. Inputs with more axes than ``(batch, input_dim)`` (a
+        Dense after a sequence layer) are flattened to rows first: every row is
+        one more sample for the kernel.
+        """
+        kernel = self.weights[0]
+        x = self.inputs.reshape(-1, kernel.shape[0])
+        dx, dkernel, dbias = dense_backward(dz.reshape(-1, self.units), x, kernel)
         self.grads = [dkernel, dbias]
-        return dx
+        return dx.reshape(self.inputs.shape)
 
 
 # ----------------------------------------------------------------- history
@@ -198,6 +221,7 @@ class Sequential:
         self.rng = np.random.default_rng(seed)
         self.built = False
         self.optimizer = None
+        self.loss = None
         self.loss_name = None
         self.metrics: list[str] = []
         self.stop_training = False
@@ -223,16 +247,15 @@ class Sequential:
                              "(or Input(shape=...)), or call build(input_shape), fit or predict first")
         counts: dict[str, int] = {}
         for layer in self.layers:
-            if layer.name is None:
-                base = "".join("_" + c.lower() if c.isupper() else c for c in type(layer).__name__).lstrip("_")
-                base = base.replace("2_d", "2d")
+            if layer.name is None:  # Keras in a fresh session: dense, dense_1, dense_2, ...
+                base = snake_case(type(layer).__name__)
                 layer.name = base if base not in counts else f"{base}_{counts[base]}"
                 counts[base] = counts.get(base, 0) + 1
             if not layer.built:
                 layer.build(shape, self.rng)
             layer.output_shape = layer.compute_output_shape(shape)
             shape = layer.output_shape
-        self.input_shape = input_shape
+        self.input_shape = shape
         self.built = True
 
     def _ensure_built(self, x):
@@ -252,6 +275,9 @@ class Sequential:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """Copy ``weights`` (Keras order) into the model's arrays, in place."""
+        if not self.built:
+            self.build()
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self.layers)
         if len(weights) != expected:
@@ -282,6 +308,7 @@ class Sequential:
             except KeyError:
                 raise ValueError(f"Unknown optimizer: {optimizer!r}. Use 'sgd', 'rmsprop' or 'adam'") from None
         self.optimizer = optimizer
+        self.loss = loss
         name = loss if isinstance(loss, str) else getattr(loss, "__name__", None)
         name = _LOSS_ALIASES.get(name, name)
         if name is None or not hasattr(losses_module, name) or not hasattr(losses_module, name + "_grad"):
@@ -309,19 +336,19 @@ class Sequential:
         """True when the loss is computed from the last layer's logits, as Keras does
         after a softmax (or sigmoid) layer: more accurate, and no clipping."""
         last = self.layers[-1]
-        return _FROM_LOGITS.get(self.loss_name) == getattr(last, "activation", None) \
-            and hasattr(last, "backward_from_logits")
+        return self.loss_name in _FROM_LOGITS and hasattr(last, "backward_from_logits") \
+            and getattr(last, "activation", None) == _FROM_LOGITS[self.loss_name]
 
     def _loss_and_output(self, xb, yb, training):
         out = self.forward(xb, training=training)
         if self._fused():
-            logits = self.layers[-1]._z
+            logits = self.layers[-1].z
             return self._loss(yb, logits, from_logits=True), out
         return self._loss(yb, out), out
 
     def _backward(self, xb, yb, out):
         if self._fused():
-            dz = self._loss_grad(yb, self.layers[-1]._z, from_logits=True)
+            dz = self._loss_grad(yb, self.layers[-1].z, from_logits=True)
             dout = self.layers[-1].backward_from_logits(dz)
             layers = self.layers[:-1]
         else:
@@ -330,7 +357,7 @@ class Sequential:
         for layer in reversed(layers):
             dout = layer.backward(dout)
 
-    def train_on_batch(self, xb, yb):
+    def _train_step(self, xb, yb):
         """One step: forward, loss, backward, update. Returns (loss, output)."""
         loss, out = self._loss_and_output(xb, yb, training=True)
         self._backward(xb, yb, out)
@@ -338,6 +365,19 @@ class Sequential:
         grads = [g for layer in self.trainable_layers for g in layer.grads]
         self.optimizer.apply(params, grads)
         return loss, out
+
+    def train_on_batch(self, x, y):
+        """One gradient step on one batch, as ``keras.Model.train_on_batch``.
+
+        Returns the batch's loss (computed before the update), or
+        ``[loss, accuracy]`` when metrics were compiled.
+        """
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self._ensure_built(x)
+        loss, out = self._train_step(x, y)
+        values = [loss] + [accuracy(y, out) for _ in self.metrics]
+        return values[0] if len(values) == 1 else values
 
     # ---- fit / evaluate / predict
 
@@ -354,13 +394,7 @@ class Sequential:
         batch size (the mean over samples), computed while the weights change.
         """
         self._check_compiled()
-        x, y = np.asarray(x, dtype=float), np.asarray(y)
-        if validation_data is not None:
-            x_val, y_val = np.asarray(validation_data[0], dtype=float), np.asarray(validation_data[1])
-        elif validation_split:
-            x, y, x_val, y_val = train_val_split(x, y, validation_split)
-        else:
-            x_val = y_val = None
+        x, y, x_val, y_val = self._split(np.asarray(x, dtype=float), np.asarray(y), validation_split, validation_data)
         self._ensure_built(x)
         callbacks = list(callbacks or [])
         history = History()
@@ -371,25 +405,14 @@ class Sequential:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin()
         for epoch in range(epochs):
-            started = time.perf_counter()
-            batches = batch_indices(len(x), batch_size, shuffle, self.rng)
+            batches = self._training_batches(len(x), batch_size, shuffle)
             progress = _Progress(epoch, epochs, len(batches), verbose)
-            totals = {"loss": 0.0, "accuracy": 0.0}
-            seen = 0
-            for step, index in enumerate(batches, start=1):
-                xb, yb = x[index], y[index]
-                loss, out = self.train_on_batch(xb, yb)
-                seen += len(index)
-                totals["loss"] += loss * len(index)
-                if "accuracy" in self.metrics:
-                    totals["accuracy"] += accuracy(yb, out) * len(index)
-                progress.update(step, {k: totals[k] / seen for k in self._log_keys()}, started)
-            logs = {key: totals[key] / seen for key in self._log_keys()}
+            logs = self._run_batches(x, y, batches, self._train_step, progress)
             if x_val is not None:
                 val = self._evaluate(x_val, y_val, batch_size)
                 logs.update({f"val_{key}": value for key, value in val.items()})
             history.append(epoch, logs)
-            progress.finish(logs, started)
+            progress.finish(logs)
             for callback in callbacks:
                 if hasattr(callback, "on_epoch_end"):
                     callback.on_epoch_end(epoch, logs)
@@ -401,17 +424,41 @@ class Sequential:
         self.history = history
         return history
 
+    def _split(self, x, y, validation_split, validation_data):
+        """``(x, y, x_val, y_val)``: Keras validates on ``validation_data`` if given,
+        else on the last ``validation_split`` of the data, cut before any shuffling."""
+        if validation_data is not None:
+            return x, y, np.asarray(validation_data[0], dtype=float), np.asarray(validation_data[1])
+        if validation_split:
+            return train_val_split(x, y, validation_split)
+        return x, y, None, None
+
+    def _training_batches(self, n, batch_size, shuffle):
+        """One epoch's index arrays: a new order every epoch when shuffling; the last batch may be short."""
+        return batch_indices(n, batch_size, shuffle, self.rng)
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        """Run ``step(xb, yb) -> (loss, output)`` on each batch; return the mean loss
+        (and accuracy) over the samples, i.e. batch values weighted by batch size,
+        as Keras's ``Mean`` metrics accumulate them."""
+        totals = dict.fromkeys(self._log_keys(), 0.0)
+        seen = 0
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            seen += len(index)
+            totals["loss"] += loss * len(index)
+            if "accuracy" in totals:
+                totals["accuracy"] += accuracy(y[index], out) * len(index)
+            if progress is not None:
+                progress.update(number, {key: value / seen for key, value in totals.items()})
+        return {key: value / seen for key, value in totals.items()}
+
     def _log_keys(self):
         return ["loss"] + self.metrics
 
     def _evaluate(self, x, y, batch_size):
-        totals = {key: 0.0 for key in self._log_keys()}
-        for index in batch_indices(len(x), batch_size, False, None):
-            loss, out = self._loss_and_output(x[index], y[index], training=False)
-            totals["loss"] += loss * len(index)
-            if "accuracy" in self.metrics:
-                totals["accuracy"] += accuracy(y[index], out) * len(index)
-        return {key: value / len(x) for key, value in totals.items()}
+        return self._run_batches(x, y, batch_indices(len(x), batch_size, False, None),
+                                 lambda xb, yb: self._loss_and_output(xb, yb, training=False))
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
         """The loss (and metrics) on ``x, y``: a number, or ``[loss, metric, ...]`` with metrics."""
@@ -438,27 +485,33 @@ class Sequential:
             self.build()
         rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
                  f"{layer.count_params():,}") for layer in self.layers if not isinstance(layer, Input)]
-        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13]
-        header = ("Layer (type)", "Output Shape", "Param #")
-
-        def line(left, mid, right, fill):
-            return left + mid.join(fill * (w + 2) for w in widths) + right
-
-        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"),
-               "┃ " + " ┃ ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]), header[2].rjust(widths[2])]) + " ┃",
-               line("┡", "╇", "┩", "━")]
-        for i, row in enumerate(rows):
-            out.append("│ " + " │ ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]) + " │")
-            if i < len(rows) - 1:
-                out.append(line("├", "┼", "┤", "─"))
-        out.append(line("└", "┴", "┘", "─"))
         total = self.count_params()
-        size = _bytes(total * 8)  # float64
-        out += [f" Total params: {total:,} ({size})", f" Trainable params: {total:,} ({size})",
-                " Non-trainable params: 0 (0.00 B)"]
-        text = "\n".join(out)
+        size = _bytes(8 * total)  # float64: 8 bytes a number
+        text = "\n".join([f'Model: "{self.name}"', _table(rows),
+                          f" Total params: {total:,} ({size})",
+                          f" Trainable params: {total:,} ({size})",
+                          " Non-trainable params: 0 (0.00 B)"])
         print_fn(text)
         return text
+
+
+def _table(rows, header=("Layer (type)", "Output Shape", "Param #")):
+    """The box Keras draws around a summary: three columns, the last right-aligned."""
+    widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)),
+              max(13, *(len(r[2]) for r in rows))]
+
+    def rule(left, mid, right, fill):
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(row, bar):
+        parts = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]
+        return f"{bar} " + f" {bar} ".join(parts) + f" {bar}"
+
+    lines = [rule("┏", "┳", "┓", "━"), cells(header, "┃"), rule("┡", "╇", "┩", "━")]
+    for i, row in enumerate(rows):
+        lines.append(cells(row, "│"))
+        lines.append(rule("├", "┼", "┤", "─") if i < len(rows) - 1 else rule("└", "┴", "┘", "─"))
+    return "\n".join(lines)
 
 
 def _bytes(n):
@@ -469,27 +522,71 @@ def _bytes(n):
 
 
 class _Progress:
-    """Keras-style progress: ``Epoch 1/5`` then ``38/38 ━━━━━━━━━━ 0s 2ms/step - loss: 0.4512``."""
+    """Keras's per-epoch progress bar (``keras/src/utils/progbar.py``), one epoch at a time.
 
-    def __init__(self, epoch, epochs, steps, verbose):
+    ``verbose=1``: ``Epoch 1/5`` then one line redrawn in place (``\\r``) while
+    the batches run, ending as ``38/38 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step -
+    accuracy: 0.8125 - loss: 0.4512 - val_accuracy: ... - val_loss: ...``.
+    ``verbose=2``: only the final line, without the bar. ``verbose=0``: silent.
+    Values above 1e-3 print with 4 decimals, smaller ones in scientific notation.
+    """
+
+    WIDTH = 20  # characters of the bar, as Keras
+    INTERVAL = 0.05  # seconds between redraws, as Keras
+
+    def __init__(self, epoch, epochs, steps, verbose, stream=None):
         self.steps, self.verbose = steps, verbose
+        self.stream = stream or sys.stdout
+        self.started = time.perf_counter()
+        self.last_drawn = -1.0
+        self.width_drawn = 0
+        self.colour = hasattr(self.stream, "isatty") and self.stream.isatty()
         if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            print(f"Epoch {epoch + 1}/{epochs}", file=self.stream)
 
-    def _line(self, step, logs, started):
-        elapsed = time.perf_counter() - started
-        filled = int(20 * step / self.steps)
-        bar = "━" * filled + " " * (20 - filled)
-        metrics = " - ".join(f"{k}: {v:.4f}" for k, v in sorted(logs.items()))
-        per_step = 1000 * elapsed / max(step, 1)
-        return f"{step:>{len(str(self.steps))}}/{self.steps} {bar} {elapsed:.0f}s {per_step:.0f}ms/step - {metrics}"
+    @staticmethod
+    def _number(value):
+        return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
-    def update(self, step, logs, started):
+    @staticmethod
+    def _per_step(seconds):
+        if seconds >= 1 or seconds == 0:
+            return f"{seconds:.0f}s/step"
+        if seconds >= 1e-3:
+            return f"{seconds * 1e3:.0f}ms/step"
+        return f"{seconds * 1e6:.0f}us/step"
+
+    def _line(self, step, logs, final):
+        elapsed = time.perf_counter() - self.started
+        per_step = elapsed / max(step, 1)
+        count = f"{step:>{len(str(self.steps))}}/{self.steps}"
+        filled = int(self.WIDTH * step / self.steps)
+        if self.colour:  # bold count, green done, grey to do: Keras's ANSI codes
+            bar = f"\x1b[32m{'━' * filled}\x1b[0m\x1b[37m{'━' * (self.WIDTH - filled)}\x1b[0m"
+        else:
+            bar = "━" * filled + " " * (self.WIDTH - filled)
+        clock = f"{elapsed:.0f}s" if final else f"{per_step * (self.steps - step):.0f}s"  # ETA while running
+        metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
+        return f"{count} {bar} {clock} {self._per_step(per_step)}{metrics}"
+
+    def update(self, step, logs):
+        now = time.perf_counter()
+        if self.verbose != 1 or now - self.last_drawn < self.INTERVAL:
+            return
+        self.last_drawn = now
+        self._draw(self._line(step, logs, final=False), end="")
+
+    def _draw(self, line, end):
+        visible = len(re.sub(r"\x1b\[[0-9;]*m", "", line))
+        padding = " " * max(self.width_drawn - visible, 0)  # wipe the rest of a longer earlier line
+        self.width_drawn = visible
+        print("\r" + line + padding, end=end, file=self.stream, flush=True)
+
+    def finish(self, logs):
         if self.verbose == 1:
-            print("\r" + self._line(step, logs, started), end="", file=sys.stdout, flush=True)
-
-    def finish(self, logs, started):
-        if self.verbose == 1:
-            print("\r" + self._line(self.steps, logs, started), file=sys.stdout, flush=True)
+            self._draw(self._line(self.steps, logs, final=True), end="\n")
         elif self.verbose == 2:
-            print(self._line(self.steps, logs, started), file=sys.stdout)
+            elapsed = time.perf_counter() - self.started
+            metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
+            print(f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
+                  file=self.stream)

@@ -1,0 +1,446 @@
+"""Wrong and right ways to write track 7 (katas/model.py).
+
+Each variant subclasses the answer key's class and changes only the method
+where the mistake lives; the docstring says what the learner's code looks like.
+The self-test splices a variant's source into a copy of solutions/model.py, so
+its base class and the names in its methods are that module's; the import
+below only lets this file define the classes.
+"""
+
+import numpy as np
+from mutation import alternative, mutant
+
+from solutions.model import Dense, Sequential
+
+# ------------------------------------------------------------------ 7.1 Dense
+
+
+@mutant("model.dense_layer", expect="transposed")
+class DenseWithTransposedKernel(Dense):
+    """kernel = glorot_uniform((units, input_dim), rng), as in the maths books' W x."""
+
+    def build(self, input_shape, rng):
+        self.weights = [glorot_uniform((self.units, input_shape[-1]), rng), np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("model.dense_layer", expect="activation was not applied")
+class DenseWithoutActivation(Dense):
+    def forward(self, x, training=False):
+        kernel, bias = self.weights
+        self.inputs, self.z = x, x @ kernel + bias
+        return self.z
+
+
+@mutant("model.dense_layer", expect="draw the kernel from `rng`")
+class DenseWithGlobalRandom(Dense):
+    """np.random.uniform(...) instead of the rng it was given."""
+
+    def build(self, input_shape, rng):
+        limit = np.sqrt(6.0 / (input_shape[-1] + self.units))
+        self.weights = [np.random.uniform(-limit, limit, size=(input_shape[-1], self.units)), np.zeros(self.units)]
+        self.built = True
+
+
+@alternative("model.dense_layer")
+class DenseWithEinsum(Dense):
+    def build(self, input_shape, rng):
+        fan_in, fan_out = input_shape[-1], self.units
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        self.weights = [rng.uniform(-limit, limit, size=(fan_in, fan_out)), np.zeros(fan_out)]
+        self.built = True
+
+    def forward(self, x, training=False):
+        self.inputs = x
+        self.z = np.einsum("bi,iu->bu", x, self.weights[0]) + self.weights[1]
+        return self._forward_activation(self.z)
+
+
+# --------------------------------------------------------- 7.2 Dense backward
+
+
+@mutant("model.dense_layer_backward", expect="derivative is missing")
+class DenseBackwardWithoutActivationDerivative(Dense):
+    def backward(self, dout):
+        return self.backward_from_logits(dout)
+
+
+@mutant("model.dense_layer_backward", expect=r"\[dbias, dkernel\]")
+class DenseBackwardGradsSwapped(Dense):
+    def backward_from_logits(self, dz):
+        dx, dkernel, dbias = dense_backward(dz, self.inputs, self.weights[0])  # noqa: F821
+        self.grads = [dbias, dkernel]
+        return dx
+
+
+@mutant("model.dense_layer_backward", expect="sum dz over the batch")
+class DenseBackwardAveragingTheBias(Dense):
+    def backward_from_logits(self, dz):
+        dx, dkernel, _ = dense_backward(dz, self.inputs, self.weights[0])  # noqa: F821
+        self.grads = [dkernel, dz.mean(axis=0)]
+        return dx
+
+
+@mutant("model.dense_layer_backward", expect="older forward call")
+class DenseBackwardRemembersOnlyTheFirstInput(Dense):
+    def forward(self, x, training=False):
+        if getattr(self, "inputs", None) is None:
+            self.inputs = x
+        self.z = self.inputs @ self.weights[0] + self.weights[1]
+        out = x @ self.weights[0] + self.weights[1]
+        return self._forward_activation(out)
+
+
+@alternative("model.dense_layer_backward")
+class DenseBackwardWithEinsum(Dense):
+    def backward(self, dout):
+        dz = self._backward_activation(dout, self.z)
+        self.grads = [np.einsum("bi,bu->iu", self.inputs, dz), np.einsum("bu->u", dz)]
+        return np.einsum("bu,iu->bi", dz, self.weights[0])
+
+
+# --------------------------------------------------------- 7.3 build, predict
+
+
+@mutant("model.sequential_predict", expect="only the first batch")
+class SequentialPredictingOneBatch(Sequential):
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        return self.forward(x[:batch_size])
+
+
+@mutant("model.sequential_predict", expect="Keras names them")
+class SequentialNamingFromOne(Sequential):
+    """f"{name}_{i}" for every layer: dense_1, dense_2, dense_3."""
+
+    def build(self, input_shape=None):
+        for i, layer in enumerate(self.layers):
+            if layer.name is None:
+                layer.name = f"{snake_case(type(layer).__name__)}_{i}"  # noqa: F821
+        super().build(input_shape)
+
+
+@alternative("model.sequential_predict")
+class SequentialPredictingWithAWhileLoop(Sequential):
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        outputs, start = [], 0
+        while start < len(x):
+            outputs.append(self.forward(x[start:start + batch_size]))
+            start += batch_size
+        return np.vstack(outputs)
+
+
+# ---------------------------------------------------------------- 7.4 weights
+
+
+@mutant("model.sequential_weights", expect="biases .*missing")
+class SequentialCountingKernelsOnly(Sequential):
+    def count_params(self):
+        return sum(layer.weights[0].size for layer in self.layers if layer.weights)
+
+
+@mutant("model.sequential_weights", expect="kernel, then bias")
+class SequentialGettingBiasFirst(Sequential):
+    def get_weights(self):
+        return [w.copy() for layer in self.layers for w in reversed(layer.weights)]
+
+
+@mutant("model.sequential_weights", expect="replaced the layers' arrays")
+class SequentialRebindingWeights(Sequential):
+    """layer.weights = weights[i:i + 2]: the layer now holds the caller's arrays."""
+
+    def set_weights(self, weights):
+        if not self.built:
+            self.build()
+        weights = list(weights)
+        if len(weights) != sum(len(layer.weights) for layer in self.layers):
+            raise ValueError("wrong number of weights")
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.weights, weights = weights[:n], weights[n:]
+
+
+@alternative("model.sequential_weights")
+class SequentialWeightsWithIndexes(Sequential):
+    def count_params(self):
+        total = 0
+        for layer in self.layers:
+            for w in layer.weights:
+                total += int(np.prod(w.shape))
+        return total
+
+    def set_weights(self, weights):
+        if not self.built:
+            self.build()
+        slots = [w for layer in self.layers for w in layer.weights]
+        if len(weights) != len(slots):
+            raise ValueError(f"expected {len(slots)} arrays, received {len(weights)}")
+        for i, slot in enumerate(slots):
+            if np.shape(weights[i]) != slot.shape:
+                raise ValueError(f"array {i}: shape {np.shape(weights[i])}, expected {slot.shape}")
+            np.copyto(slot, weights[i])
+
+
+# ---------------------------------------------------------------- 7.5 compile
+
+
+@mutant("model.sequential_compile", expect="that very object")
+class SequentialAlwaysMakingAdam(Sequential):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        super().compile("adam" if not isinstance(optimizer, str) else optimizer, loss, metrics)
+
+
+@mutant("model.sequential_compile", expect="accepted an unknown metric")
+class SequentialIgnoringMetrics(Sequential):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        super().compile(optimizer, loss, [m for m in (metrics or []) if m in ("accuracy", "acc")])
+
+
+@alternative("model.sequential_compile")
+class SequentialCompilingWithADict(Sequential):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        makers = {"adam": optimizers_module.Adam, "sgd": optimizers_module.SGD,  # noqa: F821
+                  "rmsprop": optimizers_module.RMSprop}  # noqa: F821
+        if isinstance(optimizer, str):
+            if optimizer.lower() not in makers:
+                raise ValueError(f"Unknown optimizer: {optimizer}")
+            optimizer = makers[optimizer.lower()]()
+        unknown = [m for m in (metrics or []) if m not in ("accuracy", "acc")]
+        if unknown:
+            raise ValueError(f"Unknown metric: {unknown[0]}")
+        super().compile(optimizer, loss, metrics)
+
+
+# --------------------------------------------------------------- 7.6 evaluate
+
+
+@mutant("model.sequential_evaluate", expect="weight each by its batch size")
+class SequentialAveragingBatchesEqually(Sequential):
+    """np.mean(batch_losses): a batch of 6 counts as much as a batch of 32."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        values = {key: [] for key in self._log_keys()}
+        for index in batches:
+            loss, out = step(x[index], y[index])
+            values["loss"].append(loss)
+            if "accuracy" in values:
+                values["accuracy"].append(accuracy(y[index], out))  # noqa: F821
+        return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+@mutant("model.sequential_evaluate", expect="from the logits")
+class SequentialLossFromProbabilities(Sequential):
+    """loss(y, model.forward(x)): the clipped probabilities, never the logits."""
+
+    def _fused(self):
+        return False
+
+
+@alternative("model.sequential_evaluate")
+class SequentialEvaluatingSampleBySample(Sequential):
+    """A loop over samples: the mean over samples is what Keras reports."""
+
+    def _evaluate(self, x, y, batch_size):
+        losses, hits = [], []
+        for i in range(len(x)):
+            loss, out = self._loss_and_output(x[i:i + 1], y[i:i + 1], training=False)
+            losses.append(loss)
+            hits.append(accuracy(y[i:i + 1], out))  # noqa: F821
+        results = {"loss": float(np.mean(losses))}
+        if "accuracy" in self.metrics:
+            results["accuracy"] = float(np.mean(hits))
+        return results
+
+
+# -------------------------------------------------------------------- 7.7 fit
+
+
+@mutant("model.sequential_fit", expect="batch .*dropped")
+class SequentialDroppingTheLastBatch(Sequential):
+    """for step in range(len(x) // batch_size): the last, smaller batch never trains."""
+
+    def _training_batches(self, n, batch_size, shuffle):
+        return [b for b in super()._training_batches(n, batch_size, shuffle) if len(b) == batch_size]
+
+
+@mutant("model.sequential_fit", expect="from the front")
+class SequentialValidatingOnTheFront(Sequential):
+    def _split(self, x, y, validation_split, validation_data):
+        if validation_split and validation_data is None:
+            n_val = len(x) - int(len(x) * (1.0 - validation_split))
+            return x[n_val:], y[n_val:], x[:n_val], y[:n_val]
+        return super()._split(x, y, validation_split, validation_data)
+
+
+@mutant("model.sequential_fit", expect="not weighted by its size")
+class SequentialFitAveragingBatchesEqually(Sequential):
+    """The epoch's loss as np.mean(batch_losses); evaluate is right."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        if progress is None:
+            return super()._run_batches(x, y, batches, step, progress)
+        values = {key: [] for key in self._log_keys()}
+        for index in batches:
+            loss, out = step(x[index], y[index])
+            values["loss"].append(loss)
+            if "accuracy" in values:
+                values["accuracy"].append(accuracy(y[index], out))  # noqa: F821
+        return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+@mutant("model.sequential_fit", expect="saturates")
+class SequentialGradientThroughClippedProbabilities(Sequential):
+    """The loss from the logits, but backward from d loss / d probabilities (clipped at 1e-7)."""
+
+    def _backward(self, xb, yb, out):
+        dout = self._loss_grad(yb, out)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+
+
+@mutant("model.sequential_fit", expect="as given, cut before any shuffling")
+class SequentialShufflingBeforeTheSplit(Sequential):
+    def fit(self, x, y, *args, shuffle=True, **kwargs):
+        if shuffle:
+            order = self.rng.permutation(len(x))
+            x, y = np.asarray(x)[order], np.asarray(y)[order]
+        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
+
+
+@mutant("model.sequential_fit", expect="shuffle the batches every epoch")
+class SequentialNeverShuffling(Sequential):
+    def _training_batches(self, n, batch_size, shuffle):
+        return super()._training_batches(n, batch_size, False)
+
+
+@mutant("model.sequential_fit", expect="Keras calls set_model, on_train_begin")
+class SequentialForgettingCallbacks(Sequential):
+    """fit(..., callbacks=None) accepted, then never used."""
+
+    def fit(self, *args, **kwargs):
+        return super().fit(*args, **{**kwargs, "callbacks": None})
+
+
+@alternative("model.sequential_fit")
+class SequentialFitWithNpAverage(Sequential):
+    """Batch values collected in lists, then np.average(..., weights=sizes)."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        losses, hits, sizes = [], [], []
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            losses.append(loss)
+            hits.append(accuracy(y[index], out))  # noqa: F821
+            sizes.append(len(index))
+            logs = {"loss": np.average(losses, weights=sizes)}
+            if "accuracy" in self.metrics:
+                logs["accuracy"] = np.average(hits, weights=sizes)
+            if progress is not None:
+                progress.update(number, logs)
+        return {key: float(value) for key, value in logs.items()}
+
+
+# ---------------------------------------------------------------- 7.8 summary
+
+
+@mutant("model.sequential_summary", expect="biases are missing")
+class SequentialSummaryWithoutBiases(Sequential):
+    def summary(self, print_fn=print):
+        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
+                 f"{layer.weights[0].size:,}") for layer in self.layers if layer.weights]
+        total = sum(layer.weights[0].size for layer in self.layers if layer.weights)
+        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {total:,}')  # noqa: F821
+
+
+@mutant("model.sequential_summary", expect="thousands separator")
+class SequentialSummaryWithoutSeparators(Sequential):
+    def summary(self, print_fn=print):
+        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
+                 str(layer.count_params())) for layer in self.layers if layer.weights]
+        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {self.count_params()}')  # noqa: F821
+
+
+@alternative("model.sequential_summary")
+class SequentialPlainTextSummary(Sequential):
+    """No box drawing: the same facts in plain columns."""
+
+    def summary(self, print_fn=print):
+        lines = [f"Model: {self.name}", f"{'Layer (type)':<32}{'Output Shape':<24}{'Param #':>12}"]
+        for layer in self.layers:
+            if isinstance(layer, Input):  # noqa: F821
+                continue
+            lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
+                         f"{str((None,) + tuple(layer.output_shape)):<24}{layer.count_params():>12,}")
+        lines.append(f"Total params: {self.count_params():,}")
+        print_fn("\n".join(lines))
+
+
+# ------------------------------------------------------------ 7.9 save / load
+
+
+@mutant("model.sequential_save_load", expect="order was lost")
+class SequentialLoadingInSortedOrder(Sequential):
+    def load_weights(self, path):
+        with np.load(str(path)) as data:
+            self.set_weights([data[name] for name in sorted(data.files)])
+
+
+@mutant("model.sequential_save_load", expect="npz")
+class SequentialSavingAnySuffix(Sequential):
+    def save_weights(self, path):
+        np.savez(str(path), *self.get_weights())
+
+
+@alternative("model.sequential_save_load")
+class SequentialSavingNamedArrays(Sequential):
+    """Arrays saved under zero-padded names, so that sorting them is safe."""
+
+    def save_weights(self, path):
+        if not str(path).endswith(".npz"):
+            raise ValueError(f"expected a .npz path, received {path}")
+        np.savez(str(path), **{f"weight_{i:04d}": w for i, w in enumerate(self.get_weights())})
+
+    def load_weights(self, path):
+        with np.load(str(path)) as data:
+            self.set_weights([data[name] for name in sorted(data.files)])
+
+
+# -------------------------------------------------------------- 7.10 capstone
+
+
+@mutant("model.seed_mlp", expect="smaller batch dropped")
+class SeedMlpDroppingTheLastBatch(Sequential):
+    """240 training digits are 7 batches of 32 and one of 16; this fit skips the 16."""
+
+    def _training_batches(self, n, batch_size, shuffle):
+        return [b for b in super()._training_batches(n, batch_size, shuffle) if len(b) == batch_size]
+
+
+@mutant("model.seed_mlp", expect="validation taken")
+class SeedMlpValidatingOnTheFront(Sequential):
+    def _split(self, x, y, validation_split, validation_data):
+        if validation_split and validation_data is None:
+            n_val = len(x) - int(len(x) * (1.0 - validation_split))
+            return x[n_val:], y[n_val:], x[:n_val], y[:n_val]
+        return super()._split(x, y, validation_split, validation_data)
+
+
+@alternative("model.seed_mlp")
+class SeedMlpWithRunningMeans(Sequential):
+    """Running means updated batch by batch (mean += (value - mean) * size / seen)."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        means = dict.fromkeys(self._log_keys(), 0.0)
+        seen = 0
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            seen += len(index)
+            means["loss"] += (loss - means["loss"]) * len(index) / seen
+            if "accuracy" in means:
+                means["accuracy"] += (accuracy(y[index], out) - means["accuracy"]) * len(index) / seen  # noqa: F821
+            if progress is not None:
+                progress.update(number, dict(means))
+        return means
