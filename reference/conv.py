@@ -83,6 +83,15 @@ def flatten(x) -> np.ndarray:
     return keras().layers.Flatten(dtype="float64")(constant(x)).numpy()
 
 
+def flatten_backward(dout, x) -> np.ndarray:
+    """d ``sum(Flatten(x) * dout)`` / d x by ``tf.GradientTape``."""
+    t = tf()
+    x_var = t.Variable(np.asarray(x, dtype=np.float64))
+    with t.GradientTape() as tape:
+        target = t.reduce_sum(keras().layers.Flatten(dtype="float64")(x_var) * constant(dout))
+    return tape.gradient(target, x_var).numpy()
+
+
 def output_shape(layer_kind: str, input_shape, **config) -> tuple:
     """Per-sample output shape of a Keras layer (``"Conv2D"``, ``"MaxPooling2D"``, ``"Flatten"``)."""
     layer = getattr(keras().layers, layer_kind)(**config, dtype="float64")
