@@ -138,9 +138,12 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
         out = (cols @ K + bias).reshape(batch, out_h, out_w, filters)
 
     Speed goal (kata 8.4): at batch 64, 28x28x32 in, 64 filters 3x3, this
-    should be at least 20x faster than ``conv2d_naive``. The test checks only
-    that it is right at that size; ``pytest --bench`` measures the speed
-    (against the answer key, TensorFlow and the GPU kernels).
+    should be at least 20x faster than ``conv2d_naive`` written with four
+    loops (batch, rows, columns, filters). The test checks only that it is
+    right at that size; ``pytest --bench`` measures the speed (against
+    ``conv2d_naive``, the answer key, TensorFlow and the GPU kernels). The
+    rule of thumb: loop over the kh*kw kernel offsets if you must, never over
+    pixels, and let one big matrix product do the multiply-adds.
 
     Args and Returns: as ``conv2d_naive``.
     """

@@ -81,12 +81,12 @@ def _pad(x, pads_h, pads_w, value=0.0):
 
 
 def conv2d_naive(x, kernel, bias, strides=(1, 1), padding="valid"):
-    """Keras ``Conv2D`` forward with a loop over output positions.
+    """Keras ``Conv2D`` forward, one output value at a time: the definition, written as loops.
 
-    At each output position the window of the padded input, ``(batch, kh, kw,
-    in_ch)``, is multiplied elementwise with the kernel and summed over the
-    three window axes: ``np.tensordot(window, kernel, axes=3)`` does exactly
-    that for all batch items and all filters at once.
+    ``out[b, i, j, f]`` is the window of the padded input that starts at row
+    ``i * sh``, column ``j * sw``, multiplied elementwise by filter ``f`` and
+    summed, plus ``bias[f]``. Deliberately slow (four Python loops): it is the
+    yardstick that ``conv2d`` is timed against.
     """
     x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
     kh, kw, _, filters = kernel.shape
@@ -94,10 +94,12 @@ def conv2d_naive(x, kernel, bias, strides=(1, 1), padding="valid"):
     out_h, out_w, pads_h, pads_w = _geometry(x.shape, (kh, kw), (sh, sw), padding)
     padded = _pad(x, pads_h, pads_w)
     out = np.empty((x.shape[0], out_h, out_w, filters))
-    for i in range(out_h):
-        for j in range(out_w):
-            window = padded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
-            out[:, i, j, :] = np.tensordot(window, kernel, axes=3) + bias
+    for b in range(x.shape[0]):
+        for i in range(out_h):
+            for j in range(out_w):
+                window = padded[b, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+                for f in range(filters):
+                    out[b, i, j, f] = np.sum(window * kernel[:, :, :, f]) + bias[f]
     return out
 
 
