@@ -674,8 +674,14 @@ PARITY_SAMPLES, PARITY_EPOCHS = 128, 3
 PARITY_RTOL = 1e-4
 
 
+#: Implementation folders whose parity check failed in this session: their learning run is not worth
+#: the wait (a mutant, or a learner, hears about the cheap failure only).
+_PARITY_FAILED: set = set()
+
+
 @pytest.mark.kata("conv.seed_cnn")
 def test_seed_cnn_fit_matches_keras(kata, impl):
+    _PARITY_FAILED.add(impl.folder)  # cleared below once parity holds
     (x, y), _ = _digits()
     x, y = x[:PARITY_SAMPLES], y[:PARITY_SAMPLES]
     network = build_seed_cnn(impl)
@@ -703,6 +709,7 @@ def test_seed_cnn_fit_matches_keras(kata, impl):
                 "for example a skipped relu derivative, or grads not in the order of the weights)" if first_off else
                 "\n  close at first, drifting later: look at the optimizer's update (Adam) and the running mean "
                 "of the loss")) from None
+    _PARITY_FAILED.discard(impl.folder)
 
 
 def _one_blas_thread():
@@ -716,23 +723,31 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-#: The learning run: all 1,438 training digits, reshuffled by the test each epoch, 10 epochs of Adam.
-LEARN_EPOCHS, LEARN_TARGET = 10, 0.97
+#: The learning run: all 1,438 training digits, reshuffled by the test each epoch; 8 epochs of Adam at
+#: 1e-3, then 3 at 1e-4 (a new compile). At 1e-3 alone the test accuracy swings by +-1% from epoch to
+#: epoch around 97.5%; the smaller steps settle it: 98.1-98.6% for four different seeds, 98.3% with this one.
+LEARN_SCHEDULE, LEARN_TARGET = ((1e-3, 8), (1e-4, 3)), 0.97
 
 
 @pytest.mark.kata("conv.seed_cnn")
 def test_seed_cnn_learns_the_digits(kata, impl):
+    check(impl.folder not in _PARITY_FAILED, "the training run was not started: the seed CNN does not yet match "
+                                             "Keras's fit from the same weights (see that check's message); fix that first")
     (x, y), (x_test, y_test) = _digits()
     network = build_seed_cnn(impl)
+    shapes, keras_shapes = [tuple(np.shape(w)) for w in network.get_weights()], ref.seed_cnn_weight_shapes()
+    check(shapes == keras_shapes, f"model.get_weights() shapes are {shapes}, Keras's are {keras_shapes}")
     rng = np.random.default_rng(0)
     network.set_weights(_glorot_weights([np.shape(w) for w in network.get_weights()], rng))
-    network.compile(optimizer=impl.get("optimizers", "Adam")(learning_rate=0.001),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with contextlib.redirect_stdout(io.StringIO()), _one_blas_thread():
-        for _ in range(LEARN_EPOCHS):
-            order = rng.permutation(len(x))
-            network.fit(x[order], y[order], epochs=1, batch_size=32, shuffle=False, verbose=0)
+        for learning_rate, epochs in LEARN_SCHEDULE:
+            network.compile(optimizer=impl.get("optimizers", "Adam")(learning_rate=learning_rate),
+                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            for _ in range(epochs):
+                order = rng.permutation(len(x))
+                network.fit(x[order], y[order], epochs=1, batch_size=32, shuffle=False, verbose=0)
     predictions = np.asarray(network.predict(x_test)).argmax(axis=-1)
     accuracy = float(np.mean(predictions == y_test))
-    check(accuracy >= LEARN_TARGET, f"after {LEARN_EPOCHS} epochs the seed CNN classifies {accuracy:.1%} of the "
-                                    f"{len(y_test)} test digits correctly; the goal is at least {LEARN_TARGET:.0%}")
+    check(accuracy >= LEARN_TARGET, f"after 11 epochs (8 of Adam at 1e-3, 3 at 1e-4) the seed CNN classifies "
+                                    f"{accuracy:.1%} of the {len(y_test)} test digits correctly; the goal is at "
+                                    f"least {LEARN_TARGET:.0%}")
