@@ -45,18 +45,24 @@ def embedding_backward(dout, ids, vocab_size) -> np.ndarray:
 # ------------------------------------------------------------ recurrent layers
 
 
-def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=False):
-    """A built Keras layer of ``kind`` ("simple_rnn", "lstm", "gru") holding these weights."""
+def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=False, **options):
+    """A built Keras layer of ``kind`` ("simple_rnn", "lstm", "gru") holding these weights.
+
+    ``options`` go to the Keras constructor (``recurrent_activation="tanh"``,
+    ``reset_after=False``): that is how the tests name a learner's mistake with
+    a value Keras itself computes.
+    """
     kernel = _f64(kernel)
     units = _f64(recurrent_kernel).shape[0]
-    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64")
+    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64",
+                                                   **options)
     layer.build((None, None, kernel.shape[0]))
     layer.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
     return layer
 
 
-def recurrent_forward(kind, x, kernel, recurrent_kernel, bias, return_sequences=False) -> np.ndarray:
-    layer = recurrent_layer(kind, kernel, recurrent_kernel, bias, return_sequences)
+def recurrent_forward(kind, x, kernel, recurrent_kernel, bias, return_sequences=False, **options) -> np.ndarray:
+    layer = recurrent_layer(kind, kernel, recurrent_kernel, bias, return_sequences, **options)
     return layer(constant(x)).numpy()
 
 
@@ -86,14 +92,43 @@ def lstm_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=Fals
     return recurrent_backward("lstm", dout, x, kernel, recurrent_kernel, bias, return_sequences)
 
 
-def lstm_cell_forward(x_t, h, c, kernel, recurrent_kernel, bias):
+def lstm_cell_forward(x_t, h, c, kernel, recurrent_kernel, bias, **options):
     """One step of ``keras.layers.LSTMCell``: ``(h_t, c_t)``."""
     kernel = _f64(kernel)
-    cell = keras().layers.LSTMCell(_f64(recurrent_kernel).shape[0], dtype="float64")
+    cell = keras().layers.LSTMCell(_f64(recurrent_kernel).shape[0], dtype="float64", **options)
     cell.build((None, kernel.shape[0]))
     cell.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
     _, (h_t, c_t) = cell(constant(x_t), [constant(h), constant(c)])
     return h_t.numpy(), c_t.numpy()
+
+
+def lstm_backward_cut(dout, x, kernel, recurrent_kernel, bias, cut: str, return_sequences=False):
+    """The gradients of a Keras LSTM cell unrolled by hand with one path between steps cut.
+
+    ``cut="c"`` stops the gradient flowing from ``c_t`` back to ``c_{t-1}``;
+    ``cut="h"`` stops it from ``h_t`` back to ``h_{t-1}``. The forward values are
+    unchanged (``tf.stop_gradient``), so this is exactly a BPTT that forgot
+    that path: the tests use it to name that mistake.
+    """
+    t = tf()
+    kernel = _f64(kernel)
+    units = _f64(recurrent_kernel).shape[0]
+    cell = keras().layers.LSTMCell(units, dtype="float64")
+    cell.build((None, kernel.shape[0]))
+    cell.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
+    xv = t.Variable(_f64(x))
+    with t.GradientTape() as tape:
+        h = c = t.zeros((xv.shape[0], units), dtype="float64")
+        outputs = []
+        for step in range(xv.shape[1]):
+            h_in = t.stop_gradient(h) if cut == "h" else h
+            c_in = t.stop_gradient(c) if cut == "c" else c
+            h, (h, c) = cell(xv[:, step], [h_in, c_in])
+            outputs.append(h)
+        out = t.stack(outputs, axis=1) if return_sequences else h
+        target = t.reduce_sum(out * constant(dout))
+    grads = tape.gradient(target, [xv, *cell.trainable_weights])
+    return tuple(g.numpy() for g in grads)
 
 
 def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
