@@ -530,15 +530,16 @@ def test_lstm_remembers_negation_where_bag_of_words_cannot(impl):
     x_test, y_test = sequences.negation_sentiment(500, timesteps=10, seed=1)
     vocab = len(sequences.VOCABULARY)
 
-    bag = Sequential([Dense(16, activation="relu"), Dense(1, activation="sigmoid")], seed=0)
-    bag.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"])
-    bag.fit(sequences.bag_of_words(x_train), y_train, epochs=15, batch_size=32, verbose=0)
-    _, bag_accuracy = bag.evaluate(sequences.bag_of_words(x_test), y_test)
-
     model = _text_model(impl, vocab, 8, 16, seed=0)
     model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=15, batch_size=32, verbose=0)
     _, lstm_accuracy = model.evaluate(x_test, y_test)
+
+
+    bag = Sequential([Dense(16, activation="relu"), Dense(1, activation="sigmoid")], seed=0)
+    bag.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"])
+    bag.fit(sequences.bag_of_words(x_train), y_train, epochs=15, batch_size=32, verbose=0)
+    _, bag_accuracy = bag.evaluate(sequences.bag_of_words(x_test), y_test)
 
     print(f"\nnegation task, test accuracy: LSTM {lstm_accuracy:.3f}, bag of words {bag_accuracy:.3f}")
     check(bag_accuracy < 0.65, f"the bag-of-words model reached {bag_accuracy:.3f} test accuracy; it should not "
