@@ -118,7 +118,7 @@ def _forward_case(kata, kind, batch, steps, features, units, rs, seed, x_scale=1
     x = _sequence(batch, steps, features, seed, x_scale)
     got = call(kata, x, kernel, recurrent, bias, return_sequences=rs)
     expected = ref.recurrent_forward(kind, x, kernel, recurrent, bias, rs)
-    text = f"{kata.__name__}({_shapes(batch, steps, features, units, rs)})"
+    text = f"{kind}_forward({_shapes(batch, steps, features, units, rs)})"
     mistakes = {
         ("return_sequences=True must return every step's h, shape (batch, timesteps, units)" if rs else
          "return_sequences=False returns only the last h, shape (batch, units)"):
@@ -139,6 +139,12 @@ def _forward_case(kata, kind, batch, steps, features, units, rs, seed, x_scale=1
         mistakes["the reset gate was applied before the matmul, (r * h) @ U_h: Keras's default "
                  "reset_after=True computes r * (h @ U_h + recurrent bias)"] = ref.recurrent_forward(
             kind, x, kernel, recurrent, bias[0] + bias[1], rs, reset_after=False)
+        mistakes["bias[1], the recurrent bias, is missing: add it to h_{t-1} @ recurrent_kernel"] = \
+            ref.recurrent_forward(kind, x, kernel, recurrent, np.stack([bias[0], 0 * bias[1]]), rs)
+        flip_z = np.concatenate([-np.ones(units), np.ones(2 * units)])  # sigmoid(-a) = 1 - sigmoid(a)
+        mistakes["h_t = (1 - z) * h_{t-1} + z * candidate is the other convention: Keras keeps "
+                 "z * h_{t-1} + (1 - z) * candidate"] = ref.recurrent_forward(
+            kind, x, kernel * flip_z, recurrent * flip_z, bias * flip_z, rs)
         z, r, h = np.split(kernel, 3, axis=1)
         rz, rr, rh = np.split(recurrent, 3, axis=1)
         bz, br, bh = np.split(bias, 3, axis=1)
@@ -174,19 +180,16 @@ def test_simple_rnn_random(kata, batch, steps, features, units, rs):
 # ------------------------------------------------------------------ 9.4 lstm_cell_forward
 
 
-def _cell_case(kata, batch, features, units, seed, h_scale=1.0):
-    kernel, recurrent, bias = _weights("lstm", features, units, seed)
-    rng = np.random.default_rng(seed + 7)
-    x_t, h, c = rng.normal(size=(batch, features)), h_scale * rng.normal(size=(batch, units)), rng.normal(size=(batch, units))
-    got = call(kata, x_t, h, c, kernel, recurrent, bias)
-    text = f"lstm_cell_forward(x_t ({batch}, {features}), h ({batch}, {units}), c, kernel {kernel.shape}, ...)"
+def _check_cell(got, x_t, h, c, kernel, recurrent, bias, text):
+    units = np.shape(recurrent)[0]
     check(isinstance(got, (tuple, list)) and len(got) == 2,
           f"{text} returned {show(got)}; return the pair (h_t, c_t)")
     expected = ref.lstm_cell_forward(x_t, h, c, kernel, recurrent, bias)
     swapped = ref.lstm_cell_forward(x_t, h, c, *(_swap_last_two_gates(w, units) for w in (kernel, recurrent, bias)))
     tanh_gates = ref.lstm_cell_forward(x_t, h, c, kernel, recurrent, bias, recurrent_activation="tanh")
     no_recurrent = ref.lstm_cell_forward(x_t, h, c, kernel, np.zeros_like(recurrent), bias)
-    for index, name in enumerate(("h_t", "c_t")):
+    for index in (1, 0):  # c_t first: most mistakes show there
+        name = ("h_t", "c_t")[index]
         assert_close(got[index], expected[index], call=text, what=f"gave {name} =", mistakes={
             "the gates are in the order i, f, o, c; Keras's columns are i, f, c, o "
             "(the 3rd block is the candidate c, the 4th the output gate o)": swapped[index],
@@ -194,6 +197,15 @@ def _cell_case(kata, batch, features, units, seed, h_scale=1.0):
             "the recurrent term h @ recurrent_kernel is missing from z": no_recurrent[index],
             "(h_t, c_t) came back as (c_t, h_t)": expected[1 - index],
         })
+
+
+def _cell_case(kata, batch, features, units, seed):
+    kernel, recurrent, bias = _weights("lstm", features, units, seed)
+    rng = np.random.default_rng(seed + 7)
+    x_t, h, c = rng.normal(size=(batch, features)), rng.normal(size=(batch, units)), rng.normal(size=(batch, units))
+    got = call(kata, x_t, h, c, kernel, recurrent, bias)
+    _check_cell(got, x_t, h, c, kernel, recurrent, bias,
+                f"lstm_cell_forward(x_t ({batch}, {features}), h ({batch}, {units}), c, kernel {kernel.shape}, ...)")
 
 
 @pytest.mark.kata("rnn.lstm_cell_forward")
@@ -204,10 +216,7 @@ def test_lstm_cell_one_unit_by_hand(kata):
     bias = np.array([0.0, 1.0, 0.0, 0.0])
     x_t, h, c = np.array([[0.5]]), np.array([[0.2]]), np.array([[-1.0]])
     got = call(kata, x_t, h, c, kernel, recurrent, bias)
-    expected = ref.lstm_cell_forward(x_t, h, c, kernel, recurrent, bias)
-    check(isinstance(got, (tuple, list)) and len(got) == 2, f"lstm_cell_forward returned {show(got)}; return (h_t, c_t)")
-    assert_close(got[1], expected[1], call="lstm_cell_forward(one unit, c=-1)", what="gave c_t =")
-    assert_close(got[0], expected[0], call="lstm_cell_forward(one unit, c=-1)", what="gave h_t =")
+    _check_cell(got, x_t, h, c, kernel, recurrent, bias, "lstm_cell_forward(one unit, x_t=0.5, h=0.2, c=-1)")
 
 
 @pytest.mark.kata("rnn.lstm_cell_forward")
@@ -325,12 +334,11 @@ def _layer_case(impl, class_name, kind, batch, steps, features, units, rs, seed)
     layer.set_weights(list(weights))
     x = _sequence(batch, steps, features, seed)
     out = layer.forward(x, training=True)
-    rng = np.random.default_rng(seed + 1)
-    dout = rng.normal(size=np.shape(out)) if np.ndim(out) else None
-    dx = layer.backward(dout) if dout is not None else None
     expected = ref.recurrent_forward(kind, x, *weights, rs)
     assert_close(out, expected, call=f"{text}: forward(x {x.shape})", mistakes={
         "return_sequences is ignored": ref.recurrent_forward(kind, x, *weights, not rs)})
+    dout = np.random.default_rng(seed + 1).normal(size=expected.shape)
+    dx = layer.backward(dout)
     grads = ref.recurrent_backward(kind, dout, x, *weights, rs)
     names = ("kernel", "recurrent_kernel", "bias")
     check(isinstance(layer.grads, list) and len(layer.grads) == 3,
@@ -380,6 +388,12 @@ def test_embedding_layer_forward_backward(impl):
                  **GRAD)
 
 
+def _float_ids_hint(error):
+    return KataFailure(f"Embedding.forward raised {type(error).__name__}: {error}, given ids as floats "
+                       f"([[3., 1., 4.]]). Sequential casts inputs to float64, so the ids can arrive as floats: "
+                       f"turn them back into integers (x.astype(int)) before indexing")
+
+
 @pytest.mark.kata("rnn.Embedding")
 def test_embedding_layer_accepts_ids_as_floats(impl):
     # Sequential.fit and predict cast x to float64; the ids then arrive as 3.0, 1.0, ...
@@ -390,9 +404,7 @@ def test_embedding_layer_accepts_ids_as_floats(impl):
     try:
         out = layer.forward(ids.astype(np.float64))
     except (IndexError, TypeError) as error:
-        raise KataFailure(f"Embedding(5, 2).forward(np.array([[3., 1., 4.]])) raised {type(error).__name__}: "
-                          f"{error}. Sequential casts inputs to float64, so the ids can arrive as floats: "
-                          f"turn them back into integers (x.astype(int)) before indexing") from None
+        raise _float_ids_hint(error) from None
     assert_close(out, ref.embedding_forward(ids, layer.weights[0]), call="Embedding(5, 2).forward(float ids)")
 
 
@@ -401,7 +413,10 @@ def test_embedding_first_in_sequential(impl):
     Sequential, Embedding = impl.get("model", "Sequential"), impl.get("rnn", "Embedding")
     model = Sequential([Embedding(6, 2)])
     ids = np.array([[0, 5], [5, 5]])
-    out = model.predict(ids)
+    try:
+        out = model.predict(ids)
+    except (IndexError, TypeError) as error:
+        raise _float_ids_hint(error) from None
     table = model.get_weights()[0]
     assert_close(out, ref.embedding_forward(ids, table), call="Sequential([Embedding(6, 2)]).predict([[0, 5], [5, 5]])")
 
