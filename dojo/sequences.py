@@ -13,7 +13,9 @@ A bag of words sees the same counts (one ``not``, one sentiment word) for
 "not good" and for "good ... not", so it cannot beat chance (50%); a
 recurrent model that remembers the previous word can reach 100%.
 
-``random_reviews`` gives random token sequences for shape and parity checks.
+``noisy_sine_windows`` cuts a noisy sine wave into windows and the value that
+follows each (one-step-ahead forecasting). ``random_reviews`` gives random
+token sequences for parity checks.
 """
 
 from __future__ import annotations
@@ -78,3 +80,22 @@ def random_reviews(n: int, timesteps: int, vocab_size: int, seed: int = 0):
 def decode(ids) -> str:
     """Token ids as words, for messages and docstrings."""
     return " ".join(VOCABULARY[int(i)] for i in ids)
+
+
+def noisy_sine_windows(n: int, timesteps: int = 20, noise: float = 0.1, seed: int = 0):
+    """Windows of a noisy sine wave and the value that follows each: one-step-ahead forecasting.
+
+    The series is ``sin(2*pi*t / period) + noise * N(0, 1)`` with a period drawn
+    per window between 15 and 30 steps and a random phase, so a model must read
+    the window to know where the wave is going.
+
+    Returns:
+        ``(x, y)``: ``x`` float64 ``(n, timesteps, 1)``, ``y`` float64 ``(n, 1)``,
+        the noisy value at the step after the window.
+    """
+    rng = np.random.default_rng(seed)
+    period = rng.uniform(15.0, 30.0, size=(n, 1))
+    phase = rng.uniform(0.0, 2 * np.pi, size=(n, 1))
+    steps = np.arange(timesteps + 1)[None, :]
+    series = np.sin(2 * np.pi * steps / period + phase) + noise * rng.normal(size=(n, timesteps + 1))
+    return series[:, :timesteps, None], series[:, timesteps:]

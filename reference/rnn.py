@@ -159,11 +159,24 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return model
 
 
-def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32) -> dict:
-    """``model.fit(..., shuffle=False)`` with binary cross-entropy; the per-epoch history."""
+def forecaster(units=16, timesteps=20, seed=0):
+    """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
+    k = keras()
+    k.utils.set_random_seed(seed)
+    return k.Sequential([
+        k.Input(shape=(timesteps, 1), dtype="float64"),
+        k.layers.SimpleRNN(units, dtype="float64"),
+        k.layers.Dense(1, dtype="float64"),
+    ])
+
+
+def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                loss="binary_crossentropy") -> dict:
+    """``model.fit(..., shuffle=False)``; the per-epoch history."""
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss="binary_crossentropy")
-    history = model.fit(np.asarray(x, dtype=np.int64), _f64(y), epochs=epochs, batch_size=batch_size,
+    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=loss)
+    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+    history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size,
                         shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}

@@ -568,3 +568,38 @@ def test_lstm_remembers_negation_where_bag_of_words_cannot(impl):
           f"your Embedding -> LSTM(16) -> Dense(1) reached {lstm_accuracy:.3f} test accuracy on the negation task "
           f"(e.g. '{sequences.decode(x_test[0])}'); it should reach 0.95 after 15 epochs, where the bag of words "
           f"stays at {bag_accuracy:.3f}. Check the LSTM backward (BPTT) and the Embedding backward")
+
+
+@pytest.mark.kata("rnn.forecast")
+def test_simple_rnn_forecasts_a_noisy_sine(impl):
+    Sequential, Dense = impl.get("model", "Sequential"), impl.get("model", "Dense")
+    SimpleRNN, optimizers = impl.get("rnn", "SimpleRNN"), impl.module("optimizers")
+    x_train, y_train = sequences.noisy_sine_windows(1000, timesteps=20, noise=0.1, seed=0)
+    x_test, y_test = sequences.noisy_sine_windows(300, timesteps=20, noise=0.1, seed=1)
+    # A "linear" output (Keras's default for Dense): the loss is the plain MSE of the output.
+    model = Sequential([SimpleRNN(16), Dense(1, activation="linear")], seed=0)
+    model.build((20, 1))
+
+    # First, two epochs in step with Keras from Keras's initial weights (the loss goes through
+    # Keras's float32 metric, and Adam's float32 betas drift by ~1e-6: rtol 1e-5).
+    keras_model = ref.forecaster(units=16, timesteps=20)
+    initial = keras_model.get_weights()
+    mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
+    check(mine == theirs, f"SimpleRNN(16) -> Dense(1) has weights {mine}; Keras's {theirs}")
+    model.set_weights(initial)
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
+    history = model.fit(x_train[:256], y_train[:256], epochs=2, batch_size=32, shuffle=False, verbose=0)
+    expected = ref.fit_history(keras_model, x_train[:256], y_train[:256], learning_rate=0.01, epochs=2, loss="mse")
+    assert_close(history.history["loss"], expected["loss"], rtol=1e-5,
+                 call="fit (SimpleRNN(16) -> Dense(1), Adam(0.01), mse, 2 epochs, shuffle=False)", what="logged loss")
+
+    # Then it learns: better than repeating the last value of the window, by a wide margin.
+    model.set_weights(initial)
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
+    model.fit(x_train, y_train, epochs=10, batch_size=32, verbose=0)
+    mse = float(np.mean((model.predict(x_test) - y_test) ** 2))
+    naive = float(np.mean((x_test[:, -1] - y_test) ** 2))
+    print(f"\nnoisy sine, test MSE: SimpleRNN {mse:.4f}, last value {naive:.4f}, noise floor {0.1 ** 2:.4f}")
+    check(mse < 0.5 * naive, f"after 10 epochs your SimpleRNN forecaster's test MSE is {mse:.4f}; repeating the "
+                             f"last value scores {naive:.4f}, and it should do at least twice as well "
+                             f"(the noise alone costs {0.1 ** 2:.4f})")

@@ -605,3 +605,44 @@ class LSTMRecomputingEverything(LSTM):
     def backward(self, dout):
         dx, *self.grads = lstm_backward(dout, self._x, *self.weights, return_sequences=self.return_sequences)
         return dx
+
+
+@mutant("rnn.forecast", expect="logged loss")
+class SimpleRNNForecastWithoutTime(SimpleRNN):
+    def backward(self, dout):
+        kernel, recurrent, _ = self.weights
+        steps = self._x.shape[1]
+        hs = _simple_rnn_states(self._x, *self.weights)
+        dz = np.zeros(self._x.shape[:2] + (self.units,))
+        drecurrent = np.zeros_like(recurrent)
+        for t in range(steps):  # MISTAKE: the gradient does not flow back through h
+            arriving = dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0 * dout)
+            dz[:, t] = arriving * (1 - hs[t + 1] ** 2)
+            drecurrent += hs[t].T @ dz[:, t]
+        self.grads = [np.einsum("bti,btu->iu", self._x, dz), drecurrent, dz.sum(axis=(0, 1))]
+        return dz @ kernel.T
+
+
+@alternative("rnn.forecast")
+class SimpleRNNForecastWithStoredStates(SimpleRNN):
+    def forward(self, x, training=False):
+        self._x = np.asarray(x, dtype=float)
+        self._states = _simple_rnn_states(self._x, *self.weights)
+        return _outputs(self._states, self.return_sequences)
+
+    def backward(self, dout):
+        kernel, recurrent, _ = self.weights
+        steps = self._x.shape[1]
+        grads = [np.zeros_like(w) for w in self.weights]
+        dx = np.zeros_like(self._x)
+        dh = 0.0
+        for t in range(steps - 1, -1, -1):
+            dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
+            dz = dh * (1 - self._states[t + 1] ** 2)
+            grads[0] += self._x[:, t].T @ dz
+            grads[1] += self._states[t].T @ dz
+            grads[2] += dz.sum(axis=0)
+            dx[:, t] = dz @ kernel.T
+            dh = dz @ recurrent.T
+        self.grads = grads
+        return dx
