@@ -514,8 +514,18 @@ def _parity(impl, x, y, optimizer, learning_rate, epochs, rtol, what):
                   loss="binary_crossentropy")
     history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
     expected = ref.fit_history(keras_model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs)
-    assert_close(history.history["loss"], expected["loss"], rtol=rtol,
-                 call=f"fit ({what}, {epochs} epochs, batch 32, shuffle=False)", what="logged loss")
+    _assert_history(history.history["loss"], expected["loss"], rtol,
+                    f"fit ({what}, {epochs} epochs, batch 32, shuffle=False)")
+
+
+def _assert_history(got, expected, rtol, text):
+    """Per-epoch losses; the forward pass was already checked, so a difference points at a backward pass."""
+    try:
+        assert_close(got, expected, rtol=rtol, call=text, what="logged loss")
+    except KataFailure as failure:
+        raise KataFailure(f"{failure}\n  Your model's predictions match Keras's for the same weights, so "
+                          f"a backward pass (grads or dx of a layer) or the update differs. Run the layer "
+                          f"katas of this track again: pytest --track 9") from None
 
 
 @pytest.mark.kata("rnn.text_classifier")
@@ -587,11 +597,13 @@ def test_simple_rnn_forecasts_a_noisy_sine(impl):
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
     check(mine == theirs, f"SimpleRNN(16) -> Dense(1) has weights {mine}; Keras's {theirs}")
     model.set_weights(initial)
+    assert_close(model.predict(x_train[:64]), keras_model.predict(x_train[:64], verbose=0),
+                 call="predict of SimpleRNN(16) -> Dense(1) with Keras's initial weights")
     model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
     history = model.fit(x_train[:256], y_train[:256], epochs=2, batch_size=32, shuffle=False, verbose=0)
     expected = ref.fit_history(keras_model, x_train[:256], y_train[:256], learning_rate=0.01, epochs=2, loss="mse")
-    assert_close(history.history["loss"], expected["loss"], rtol=1e-5,
-                 call="fit (SimpleRNN(16) -> Dense(1), Adam(0.01), mse, 2 epochs, shuffle=False)", what="logged loss")
+    _assert_history(history.history["loss"], expected["loss"], 1e-5,
+                    "fit (SimpleRNN(16) -> Dense(1), Adam(0.01), mse, 2 epochs, shuffle=False)")
 
     # Then it learns: better than repeating the last value of the window, by a wide margin.
     model.set_weights(initial)
