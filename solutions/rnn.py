@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, tanh
+from .activations import sigmoid
 from .backprop import glorot_uniform
 from .model import Layer
 
