@@ -54,7 +54,8 @@ def float_dtype(*arrays) -> np.dtype:
     kernels exist in float32 and float64 only, and a hidden cast would hide a
     bug in the caller's data pipeline.
     """
-    dtypes = [np.dtype(a.dtype) for a in arrays if a is not None]
+    dtypes = [np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
+              for a in arrays if a is not None]
     for dtype in dtypes:
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"kernels work in float32 or float64; received dtype={dtype}. "
@@ -63,8 +64,12 @@ def float_dtype(*arrays) -> np.dtype:
 
 
 def as_float(xp, array, dtype):
-    """``array`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
-    return xp.ascontiguousarray(xp.asarray(array), dtype=dtype)
+    """``array`` as a C-contiguous array of ``dtype`` (no copy when it already is one).
+
+    Not ``ascontiguousarray`` alone: it turns a 0-d array into shape (1,).
+    """
+    array = xp.asarray(array, dtype=dtype)
+    return array if array.flags.c_contiguous else xp.ascontiguousarray(array)
 
 
 def output(xp, shape, dtype):
