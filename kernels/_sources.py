@@ -67,6 +67,47 @@ ELEMENTWISE: dict[str, ElementwiseSpec] = {
 }
 
 
+_C_TYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
+
+
+def _params(text: str) -> list[tuple[str, str]]:
+    return [(_C_TYPES[part.split()[0]], part.split()[1]) for part in text.split(",")]
+
+
+def elementwise_standalone_source(name: str) -> str:
+    """One ElementwiseKernel body inside a plain CUDA kernel, for compilers other than CuPy's.
+
+    The kernel is shaped like the one CuPy generates around the body: a
+    ``typedef <type> T;``, each array input bound as ``const T&``, each output
+    as ``T&``, scalars passed by value, a grid-stride loop over ``i``. It is
+    emitted once per float type, named ``<spec.name>_float`` and
+    ``<spec.name>_double``; arrays are not broadcast (pass full-size arrays).
+    The tests compile it with ``nvcc -ptx`` and run it on the CPU.
+    """
+    spec = ELEMENTWISE[name]
+    inputs, outputs = _params(spec.in_params), _params(spec.out_params)
+    kernels = []
+    for ctype in FLOAT_TYPES:
+        arguments, bindings = [], []
+        for c, param in inputs:
+            if c == "T":
+                arguments.append(f"const {ctype}* _raw_{param}")
+                bindings.append(f"const T& {param} = _raw_{param}[i];")
+            else:
+                arguments.append(f"{c} {param}")
+        for c, param in outputs:
+            arguments.append(f"{ctype if c == 'T' else c}* _raw_{param}")
+            bindings.append(f"{'T' if c == 'T' else c}& {param} = _raw_{param}[i];")
+        kernels.append(
+            f'extern "C" __global__ void {spec.name}_{ctype}({", ".join(arguments)}, long long n) {{\n'
+            f"    typedef {ctype} T;\n"
+            f"    for (long long i = kernels_thread_index(); i < n; i += kernels_grid_stride()) {{\n"
+            f"        {' '.join(bindings)}\n"
+            f"        {spec.operation};\n"
+            f"    }}\n}}\n")
+    return "\n".join(kernels)
+
+
 def cuda_source(filename: str) -> str:
     """The text of ``kernels/cuda/<filename>``, read as package data (works from a wheel too)."""
     return resources.files("kernels").joinpath("cuda", filename).read_text(encoding="utf-8")

@@ -8,9 +8,12 @@ someone has a GPU. Here the very source text CuPy hands NVRTC is compiled by
 barriers and shared memory within a block), launched with deliberately small
 grids so that the grid-stride loops wrap, and compared with TensorFlow.
 
+The ElementwiseKernel bodies run the same way, inside the CuPy-shaped kernel
+of ``kernels._sources.elementwise_standalone_source`` (CuPy's own generated
+loop and broadcasting are CuPy's, not checked here).
+
 What this does not check: NVRTC itself (``nvcc -ptx`` covers compiling),
-the ElementwiseKernels (CuPy generates their loops), speed, or data races
-that only real hardware would expose.
+speed, or data races that only real hardware would expose.
 """
 
 from __future__ import annotations
@@ -57,6 +60,22 @@ extern "C" void lstm_##S(const T* zx, const T* zh, const T* bias, const T* c, T*
 }
 LAUNCHERS(float, f32)
 LAUNCHERS(double, f64)
+
+#define ELEMENTWISE_LAUNCHERS(T, S)                                                              \
+extern "C" void relu_##S(const T* x, T* y, long long n) {                                      \
+    host_cuda_launch(kernels_relu_##T, HOST_GRID, HOST_BLOCK, x, y, n);                                    \
+}                                                                                               \
+extern "C" void sigmoid_##S(const T* x, T* y, long long n) {                                   \
+    host_cuda_launch(kernels_sigmoid_##T, HOST_GRID, HOST_BLOCK, x, y, n);                                 \
+}                                                                                               \
+extern "C" void tanh_##S(const T* x, T* y, long long n) {                                      \
+    host_cuda_launch(kernels_tanh_##T, HOST_GRID, HOST_BLOCK, x, y, n);                                    \
+}                                                                                               \
+extern "C" void bias_activation_##S(const T* z, const T* b, int activation, T* y, long long n) { \
+    host_cuda_launch(kernels_bias_activation_##T, HOST_GRID, HOST_BLOCK, z, b, activation, y, n);          \
+}
+ELEMENTWISE_LAUNCHERS(float, f32)
+ELEMENTWISE_LAUNCHERS(double, f64)
 """
 
 
@@ -66,7 +85,9 @@ def host(tmp_path_factory):
     folder = tmp_path_factory.mktemp("host_cuda")
     source = ['#include "host_cuda.h"', _sources.preamble()]
     source += [_sources.cuda_source(f"{module}.cu") for module in sorted(_sources.RAW_MODULES)]
-    (folder / "kernels_host.cpp").write_text("\n".join(source) + _LAUNCHERS)
+    source += [_sources.elementwise_standalone_source(name) for name in sorted(_sources.ELEMENTWISE)]
+    launchers = f"\n#define HOST_GRID {GRID}\n#define HOST_BLOCK {BLOCK}\n" + _LAUNCHERS
+    (folder / "kernels_host.cpp").write_text("\n".join(source) + launchers)
     library = folder / "kernels_host.so"
     command = [CXX, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-Wall", "-Werror",
                f"-I{HERE}", "-o", str(library), str(folder / "kernels_host.cpp")]
@@ -171,3 +192,26 @@ def test_lstm_cell_kernel(host, dtype, batch, input_dim, units):
     h_expected, c_expected = reference.lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias)
     _check(h_new, h_expected, dtype)
     _check(c_new, c_expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+def test_elementwise_bodies(host, dtype, name):
+    (x,) = _inputs(dtype, (1001,), seed=4, scale=6.0)
+    x[:4] = [-1000.0, 1000.0, 0.0, -0.0]
+    y = np.full(x.shape, np.nan, dtype)
+    getattr(host, f"{name}_{_suffix(dtype)}")(_ptr(x), _ptr(y), ctypes.c_longlong(x.size))
+    _check(y, getattr(reference, name)(x), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh"])
+def test_bias_activation_body(host, dtype, activation):
+    z, bias = _inputs(dtype, (37, 11), (11,), seed=5, scale=3.0)
+    full_bias = np.ascontiguousarray(np.broadcast_to(bias, z.shape))  # CuPy broadcasts; this shim does not
+    y = np.full(z.shape, np.nan, dtype)
+    code = _sources.ACTIVATION_CODES[activation]
+    getattr(host, f"bias_activation_{_suffix(dtype)}")(_ptr(z), _ptr(full_bias), ctypes.c_int(code), _ptr(y),
+                                                       ctypes.c_longlong(z.size))
+    identity = np.eye(z.shape[1], dtype=np.float64)  # Dense(x = z, kernel = I) is activation(z + bias)
+    _check(y, reference.dense_forward(z, identity, bias, activation), dtype)

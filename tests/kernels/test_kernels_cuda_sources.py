@@ -38,9 +38,6 @@ ARCH = os.environ.get("KERNELS_NVCC_ARCH", "compute_75")
 needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH: install the CUDA toolkit "
                                                       "to compile-check the kernels")
 
-_C_TYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
-
-
 def nvcc_ptx(source: str, tmp_path, stem: str) -> str:
     """Compile ``source`` to PTX; fail the test with nvcc's own message if it does not compile."""
     path = tmp_path / f"{stem}.cu"
@@ -96,44 +93,10 @@ def test_softmax_block_size_agrees_with_the_cu_source():
 # -------------------------------------------------------- ElementwiseKernels
 
 
-def _params(text: str) -> list[tuple[str, str]]:
-    params = []
-    for part in text.split(","):
-        dtype, name = part.split()
-        params.append((_C_TYPES[dtype], name))
-    return params
-
-
-def elementwise_check_source(name: str) -> str:
-    """The body of one ElementwiseKernel inside a kernel shaped like CuPy's, for float and double."""
-    spec = _sources.ELEMENTWISE[name]
-    inputs, outputs = _params(spec.in_params), _params(spec.out_params)
-    kernels = []
-    for ctype in _sources.FLOAT_TYPES:
-        arguments, bindings = [], []
-        for c, param in inputs:
-            if c == "T":  # an array argument: CuPy binds the element as a const reference
-                arguments.append(f"const {ctype}* _raw_{param}")
-                bindings.append(f"const T& {param} = _raw_{param}[i];")
-            else:  # a scalar argument
-                arguments.append(f"{c} {param}")
-        for c, param in outputs:
-            arguments.append(f"{ctype if c == 'T' else c}* _raw_{param}")
-            bindings.append(f"{'T' if c == 'T' else c}& {param} = _raw_{param}[i];")
-        kernels.append(
-            f'extern "C" __global__ void {spec.name}_{ctype}({", ".join(arguments)}, long long n) {{\n'
-            f"    typedef {ctype} T;\n"
-            f"    for (long long i = kernels_thread_index(); i < n; i += kernels_grid_stride()) {{\n"
-            f"        {' '.join(bindings)}\n"
-            f"        {spec.operation};\n"
-            f"    }}\n}}\n")
-    return _sources.preamble() + "\n" + "\n".join(kernels)
-
-
 @needs_nvcc
 @pytest.mark.parametrize("name", sorted(_sources.ELEMENTWISE))
 def test_elementwise_body_compiles_for_float_and_double(name, tmp_path):
-    ptx = nvcc_ptx(elementwise_check_source(name), tmp_path, name)
+    ptx = nvcc_ptx(_sources.preamble() + "\n" + _sources.elementwise_standalone_source(name), tmp_path, name)
     spec = _sources.ELEMENTWISE[name]
     assert sorted(entry_points(ptx)) == sorted(f"{spec.name}_{c}" for c in _sources.FLOAT_TYPES)
 
