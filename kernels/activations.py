@@ -69,6 +69,8 @@ def softmax(x):
     y = output(xp, x.shape, dtype)
     if xp is np:
         record("numpy")
+        if y.size == 0:  # max() of an empty axis would raise
+            return y
         shifted = x - x.max(axis=-1, keepdims=True)
         np.exp(shifted, out=y)
         y /= y.sum(axis=-1, keepdims=True)

@@ -110,6 +110,7 @@ def test_non_contiguous_inputs_are_read_correctly():
 def test_empty_inputs_give_empty_outputs():
     assert kernels.relu(np.ones((0, 3))).shape == (0, 3)
     assert kernels.softmax(np.ones((0, 3))).shape == (0, 3)
+    assert kernels.softmax(np.ones((3, 0))).shape == (3, 0)
     assert kernels.im2col(np.ones((1, 2, 2, 1)), (3, 3)).shape == (0, 9)  # no window fits
     assert kernels.max_pool2d_backward(np.ones((0, 2, 2, 1)), np.ones((0, 4, 4, 1))).shape == (0, 4, 4, 1)
 
