@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _sources
-from ._dispatch import array_module, as_float, blocks_for, float_dtype, output, record
+from ._dispatch import MAX_BLOCKS, array_module, as_float, float_dtype, output, record
 
 SOFTMAX_BLOCK = 256  # must equal KERNELS_SOFTMAX_BLOCK in cuda/softmax.cu
 
@@ -80,5 +80,5 @@ def softmax(x):
     rows = x.size // cols if cols else 0
     if rows and cols:
         kernel = _sources.raw_kernel("kernels_softmax_rows", dtype)
-        kernel((min(rows, 65535 * 16),), (SOFTMAX_BLOCK,), (x, y, np.int64(rows), np.int64(cols)))
+        kernel((min(rows, MAX_BLOCKS),), (SOFTMAX_BLOCK,), (x, y, np.int64(rows), np.int64(cols)))
     return y

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _sources
-from ._dispatch import array_module, as_float, blocks_for, float_dtype, output, record, \
-    THREADS_PER_BLOCK
+from ._dispatch import THREADS_PER_BLOCK, array_module, as_float, blocks_for, float_dtype, output, record
 from ._geometry import check_nhwc, pair, window
 from .dense import _add_bias_and_activate
 

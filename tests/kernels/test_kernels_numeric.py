@@ -191,6 +191,7 @@ POOL_CASES = [
     ((3, 9, 10, 4), (2, 3), (1, 2), "valid"),  # overlapping windows along the height
     ((2, 5, 5, 2), (3, 3), (1, 1), "same"),    # every input in up to 9 windows
     ((1, 3, 7, 1), (2, 2), None, "same"),      # odd sizes: padded last row/column
+    ((1, 6, 5, 2), (3, 2), (1, 1), "same"),    # padding 1 on top, 0 on the left
     ((8, 33, 31, 16), (2, 2), None, "valid"),
 ]
 POOL_IDS = [f"{s}-p{p}-s{st}-{pad}" for s, p, st, pad in POOL_CASES]
