@@ -16,7 +16,7 @@ reason, where ``nvcc`` is not on PATH).
 
 The architecture is pinned to ``compute_75`` (Turing), the oldest one nvcc 13
 still accepts and one CUDA 12 accepts too: code that compiles for it compiles
-for every newer GPU. ``-std=c++14`` keeps the sources free of newer C++
+for every newer GPU. ``-std=c++11`` keeps the sources free of newer C++
 than older NVRTC versions take by default; warnings are errors.
 ``KERNELS_NVCC_ARCH`` overrides the architecture.
 """
@@ -43,7 +43,7 @@ def nvcc_ptx(source: str, tmp_path, stem: str) -> str:
     path = tmp_path / f"{stem}.cu"
     path.write_text(source)
     ptx = tmp_path / f"{stem}.ptx"
-    command = [NVCC, "-ptx", f"-arch={ARCH}", "-std=c++14", "-Werror", "all-warnings", "-o", str(ptx), str(path)]
+    command = [NVCC, "-ptx", f"-arch={ARCH}", "-std=c++11", "-Werror", "all-warnings", "-o", str(ptx), str(path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}"
     return ptx.read_text()

@@ -44,11 +44,12 @@ def run_kernel(backend, function, *arrays, **options):
     """Call ``function`` on ``backend`` with NaN-filled outputs; return its outputs as NumPy.
 
     Checks on the way: inputs unchanged, backend recorded, every output element written.
+    Only NumPy arrays move to the GPU; sizes and strides stay Python tuples.
     """
     if backend == "cupy":
         import cupy
 
-        arrays = tuple(cupy.asarray(a) for a in arrays)
+        arrays = tuple(cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in arrays)
     before = [_to_numpy(a).copy() for a in arrays]
     with kernels.nan_filled_outputs():
         result = function(*arrays, **options)
