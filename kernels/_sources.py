@@ -110,7 +110,7 @@ def elementwise_standalone_source(name: str) -> str:
 
 def cuda_source(filename: str) -> str:
     """The text of ``kernels/cuda/<filename>``, read as package data (works from a wheel too)."""
-    return resources.files("kernels").joinpath("cuda", filename).read_text(encoding="utf-8")
+    return resources.files("kernels").joinpath("cuda").joinpath(filename).read_text(encoding="utf-8")
 
 
 def cuda_filenames() -> list[str]:
