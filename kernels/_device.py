@@ -39,3 +39,43 @@ def why_no_gpu() -> str:
 def backend() -> str:
     """``"cupy"`` where kernels run on a GPU, ``"numpy"`` where the fallback runs."""
     return "cupy" if gpu_available() else "numpy"
+
+
+def describe() -> dict:
+    """What runs the kernels here, for benchmark headers and bug reports.
+
+    Keys: ``backend`` ("cupy" | "numpy"), ``device`` (the GPU's name, or a
+    note that the NumPy fallback runs on the CPU), ``compute_capability``
+    (e.g. "9.0", None without a GPU), ``cupy_version``, ``cuda_runtime``
+    (e.g. "12.4"), ``numpy_version``, and ``reason`` (why_no_gpu()).
+    """
+    import platform
+
+    import numpy
+
+    info = {
+        "backend": backend(),
+        "device": f"CPU ({platform.processor() or platform.machine()}), NumPy fallback",
+        "compute_capability": None,
+        "cupy_version": None,
+        "cuda_runtime": None,
+        "numpy_version": numpy.__version__,
+        "reason": why_no_gpu(),
+    }
+    try:
+        import cupy
+
+        info["cupy_version"] = cupy.__version__
+    except Exception:
+        return info
+    if not gpu_available():
+        return info
+    device = cupy.cuda.Device()
+    properties = cupy.cuda.runtime.getDeviceProperties(device.id)
+    name = properties["name"]
+    info["device"] = name.decode() if isinstance(name, bytes) else str(name)
+    major, minor = properties["major"], properties["minor"]
+    info["compute_capability"] = f"{major}.{minor}"
+    runtime = cupy.cuda.runtime.runtimeGetVersion()  # e.g. 12040 for 12.4
+    info["cuda_runtime"] = f"{runtime // 1000}.{runtime % 1000 // 10}"
+    return info
