@@ -33,8 +33,9 @@ class Prepared:
 class Field:
     """Everything the contenders need, made once per run."""
 
-    def __init__(self, root: Path, learner: Implementation | None, gate=None):
+    def __init__(self, root: Path, learner: Implementation | None, gate=None, threads: int | None = None):
         self.root = root
+        self.threads = threads
         self.learner = learner
         self.answer_key = Implementation(root / "solutions")
         self.gate = gate
@@ -43,13 +44,22 @@ class Field:
     def tf(self):
         from reference._engine import tf
 
-        return tf()
+        module = tf()
+        if self.threads:
+            try:  # only possible before TensorFlow runs its first operation in this process
+                module.config.threading.set_intra_op_parallelism_threads(self.threads)
+                module.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:
+                self.threads_note = "TensorFlow was already running: its thread count is unchanged"
+        return module
 
     @cached_property
     def kernels(self):
         import kernels
 
         return kernels
+
+    threads_note = ""
 
     def tf_label(self) -> str:
         device = "GPU" if self.tf.config.list_physical_devices("GPU") else "CPU"

@@ -31,6 +31,13 @@ class BenchPlugin:
         self.records = Records()
         self._inputs: dict[str, tuple] = {}
         self._field: Field | None = None
+        self.threads = config.getoption("bench_threads")
+        self._blas_limit = None
+        if self.threads:
+            # threadpoolctl (a scikit-learn dependency) limits OpenBLAS/MKL inside NumPy for the whole run.
+            from threadpoolctl import threadpool_limits
+
+            self._blas_limit = threadpool_limits(limits=self.threads)
 
     # ------------------------------------------------------------- contenders
 
@@ -42,7 +49,7 @@ class BenchPlugin:
             if katas is not None and not self.config.getoption("bench_skip_learner"):
                 learner = katas.implementation
                 gate = Gate(root, katas.curriculum, learner.folder)
-            self._field = Field(root, learner, gate)
+            self._field = Field(root, learner, gate, threads=self.threads)
         return self._field
 
     def inputs(self, operation: Operation) -> tuple:
@@ -116,6 +123,10 @@ class BenchPlugin:
             return
         timing = not self.config.getoption("benchmark_disable", False)
         table.write(terminalreporter, self.records, timing)
+        if self.threads:
+            note = self._field.threads_note if self._field is not None else ""
+            terminalreporter.write_line(f"threads: NumPy BLAS and TensorFlow limited to {self.threads} each"
+                                        + (f" ({note})" if note else ""))
         chart_path = self.config.getoption("bench_chart")
         if chart_path:
             drawn = chart.draw(self.records, chart_path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .records import SUSPICIOUS_SPEEDUP, Records, Row, Table
 
-LABEL_WIDTH = 42
+LABEL_WIDTH = 50
 
 
 def format_time(seconds: float | None) -> str:
@@ -26,7 +26,7 @@ def format_time(seconds: float | None) -> str:
 
 
 def format_speedup(speedup: float | None) -> str:
-    return "-" if speedup is None else f"{speedup:.2f}x"
+    return "-" if speedup is None else f"{speedup:.3g}x"
 
 
 def render(table: Table, timing: bool = True) -> list[str]:
