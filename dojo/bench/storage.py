@@ -30,7 +30,9 @@ def apply_defaults(config: pytest.Config) -> None:
     if getattr(option, "benchmark_storage", None) == PYTEST_BENCHMARK_DEFAULT_STORAGE:
         option.benchmark_storage = f"file://{storage_folder(config)}"
     disabled = getattr(option, "benchmark_disable", False)
-    if not disabled and not getattr(option, "benchmark_save", None) and not getattr(option, "benchmark_autosave", None):
+    if disabled or getattr(option, "collectonly", False):
+        pass  # nothing will be timed: nothing to save
+    elif not getattr(option, "benchmark_save", None) and not getattr(option, "benchmark_autosave", None):
         from pytest_benchmark.utils import get_tag
 
         option.benchmark_autosave = get_tag()  # what --benchmark-autosave stores: commit, date, dirty flag
