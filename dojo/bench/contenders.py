@@ -147,7 +147,9 @@ class Field:
 
     def cost(self, operation: Operation, inputs: tuple) -> tuple[float, float] | None:
         """(bytes moved, FLOPs): ``kernels.cost`` when it knows the operation, else the module's estimate."""
-        cost = getattr(self.kernels, "cost", None) if operation.kernel else None
+        # kernels.cost takes the kernel's own arguments: only where the kernel is called on these inputs.
+        same_call = operation.kernel and KERNELS not in operation.build
+        cost = getattr(self.kernels, "cost", None) if same_call else None
         if cost is not None:
             try:
                 return tuple(float(v) for v in cost(operation.kernel, *inputs))
