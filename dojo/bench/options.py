@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _enabled(config):
         return
     storage.apply_defaults(config)
-    if config.args_source == pytest.Config.ArgsSource.TESTPATHS or not config.args:
+    if config.args_source != pytest.Config.ArgsSource.ARGS or not config.args:
         # `pytest --bench` with no paths: the benchmarks, not the katas.
         config.args = [str(_bench_root(config))]
     from .race import BenchPlugin
