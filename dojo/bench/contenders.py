@@ -73,14 +73,17 @@ class Field:
     def learner_label(self) -> str:
         return f"your code ({_short(self.learner.folder, self.root)}/)"
 
-    def label(self, contender: Contender) -> str:
+    def label(self, contender: Contender, operation: Operation | None = None) -> str:
         """The row's label, also for a contender that will not race."""
         if contender.kind == TENSORFLOW:
             return self.tf_label()
         if contender.kind == KERNELS:
             return self.kernels_label()
         if contender.kind == ANSWER_KEY:
-            return f"answer key ({contender.target})" if contender.target else "answer key (solutions/)"
+            if contender.target or (operation is not None and operation.extra):
+                # several answer-key functions in one table: name each
+                return f"answer key ({contender.target or operation.kata[1]})"
+            return "answer key (solutions/)"
         return self.learner_label() if self.learner is not None else LEARNER
 
     # -------------------------------------------------------------- prepare
@@ -93,7 +96,7 @@ class Field:
             return self._kernels(operation, inputs)
         if contender.kind == ANSWER_KEY:
             function = self._function(self.answer_key, operation, contender, "the answer key")
-            return Prepared(self._build(ANSWER_KEY, operation, function, inputs), self.label(contender))
+            return Prepared(self._build(ANSWER_KEY, operation, function, inputs), self.label(contender, operation))
         if contender.kind == LEARNER:
             if self.learner is None:
                 raise CannotRace("--bench-skip-learner")

@@ -68,5 +68,5 @@ class Gate:
             state, message = verdicts.states.get(kata.id, ("not run", ""))
             if state != "passed":
                 first_line = message.splitlines()[0] if message else ""
-                return f"kata {kata.number} {kata.name} is {state}" + (f" ({first_line[:60]})" if first_line else "")
+                return f"kata {kata.number} {kata.name} is {state}" + (f" ({first_line[:90]})" if first_line else "")
         return None

@@ -50,6 +50,8 @@ class BenchPlugin:
                 learner = katas.implementation
                 gate = Gate(root, katas.curriculum, learner.folder)
             self._field = Field(root, learner, gate, threads=self.threads)
+            if self.threads:
+                self._field.tf  # noqa: B018 - set TensorFlow's threads before a kata check starts it
         return self._field
 
     def inputs(self, operation: Operation) -> tuple:
@@ -78,7 +80,7 @@ class BenchPlugin:
     def _race(self, benchmark, operation: Operation, contender: Contender) -> None:
         field = self.field()
         inputs = self.inputs(operation)
-        label = field.label(contender)
+        label = field.label(contender, operation)
         try:
             prepared = field.prepare(contender, operation, inputs)
         except CannotRace as reason:
