@@ -15,10 +15,14 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_here(pytester, *args):
-    """Run pytest on the real project (its conftest, its benchmarks) from pytester's temporary folder."""
-    return pytester.runpytest_inprocess(f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
-                                        "-p", "no:cacheprovider", *args)
+def run_here(pytester, *args, subprocess=False):
+    """Run pytest on the real project (its conftest, its benchmarks) from pytester's temporary folder.
+
+    A run that imports TensorFlow goes to a subprocess: pytester drops the
+    modules an in-process run imported, and TensorFlow cannot be imported twice.
+    """
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest_inprocess
+    return run(f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", *args)
 
 
 # ------------------------------------------------------------- collection
@@ -41,7 +45,7 @@ def test_smoke_run_prints_one_table_per_operation(pytester, tmp_path):
     summary = tmp_path / "bench.json"
     result = run_here(pytester, "--bench", str(ROOT / "benchmarks"), "--benchmark-disable",
                       "-k", "test_activations_and_dense and relu",
-                      f"--bench-json={summary}")
+                      f"--bench-json={summary}", subprocess=True)
     result.stdout.fnmatch_lines([
         "*Neural Katas benchmarks*",
         "relu · x (1000, 1000) float64*",
