@@ -19,6 +19,7 @@ def draw(records: Records, path: str | Path) -> Path | None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
+    import matplotlib.ticker
     import matplotlib.pyplot as plt
 
     columns = 2 if len(tables) > 1 else 1
@@ -28,8 +29,14 @@ def draw(records: Records, path: str | Path) -> Path | None:
         timed = [r for r in table.rows if r.median]
         labels = [r.label for r in timed]
         values = [r.median * 1e3 for r in timed]
-        ax.barh(labels, values, color=[COLOURS.get(r.kind, "tab:purple") for r in timed])
+        # Log scale (the rows differ by orders of magnitude); bars start a decade below the
+        # fastest row, so their lengths compare, and only whole decades are labelled.
+        floor = 10 ** math.floor(math.log10(min(values)) - 1)
+        ax.barh(labels, [v - floor for v in values], left=floor,
+                color=[COLOURS.get(r.kind, "tab:purple") for r in timed])
         ax.set_xscale("log")
+        ax.set_xlim(floor, max(values) * 8)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         ax.set_title(f"{table.name}: {table.size}", fontsize=9)
         ax.set_xlabel("median (ms, log scale): shorter is faster", fontsize=8)
@@ -37,7 +44,7 @@ def draw(records: Records, path: str | Path) -> Path | None:
         for y, row in enumerate(timed):
             speedup = table.speedup(row)
             if speedup is not None:
-                ax.annotate(f" {speedup:.2f}x vs TF", (row.median * 1e3, y), va="center", fontsize=7)
+                ax.annotate(f" {speedup:.3g}x vs TF", (row.median * 1e3, y), va="center", fontsize=7)
     for ax in list(axes.flat)[len(tables):]:
         ax.axis("off")
     figure.tight_layout()
