@@ -11,6 +11,15 @@ from mutation import REGISTRY, ROOT, build_implementation, run_kata
 CURRICULUM = load(ROOT / "curriculum")
 
 
+def _skip_without_gpu(variant):
+    """A GPU kata's variants can only run where its tests run: on a CUDA device."""
+    if CURRICULUM.by_id[variant.kata_id].requires == "gpu":
+        import kernels
+
+        if not kernels.gpu_available():
+            pytest.skip(f"{variant.kata_id} needs a GPU ({kernels.why_no_gpu()})")
+
+
 def _implementation(variant, tmp_path):
     kata = CURRICULUM.by_id[variant.kata_id]
     return build_implementation(variant, kata.module, kata.target, tmp_path / "impl")
@@ -18,6 +27,7 @@ def _implementation(variant, tmp_path):
 
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "mutant"], ids=str)
 def test_mutant_is_caught_and_explained(variant, tmp_path):
+    _skip_without_gpu(variant)
     verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
     assert verdict.state in ("failing", "error"), \
         f"mutant {variant} passed every check of its kata ({verdict.passed}/{verdict.total}): the tests are too weak"
@@ -29,6 +39,7 @@ def test_mutant_is_caught_and_explained(variant, tmp_path):
 
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "alternative"], ids=str)
 def test_alternative_is_accepted(variant, tmp_path):
+    _skip_without_gpu(variant)
     verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
     assert verdict.state == "passed", \
         f"correct alternative {variant} was rejected ({verdict.state}):\n{verdict.message}"

@@ -1,0 +1,91 @@
+"""Track 10 (Speed): your vectorised code against Python loops, the answer key and TensorFlow.
+
+``pairwise_squared_distances`` races at 2,000 x 2,000 points of 64 features;
+the solved loop version (one Python step per pair) would take seconds there,
+so its table runs everyone at 200 x 200. ``attention`` races at batch 32,
+128 positions, 4 heads of 32. ``leaky_relu_gpu`` (kata 10.3) races only where
+a CUDA device is present, with inputs already on the device and the device
+synchronised after each call.
+"""
+
+import pytest
+
+from dojo.bench import ANSWER_KEY, LEARNER, Contender, Operation, race_cases
+from dojo.bench.contenders import CannotRace
+
+
+def _points(n, d=64):
+    return lambda rng: (rng.normal(size=(n, d)), rng.normal(size=(n, d)))
+
+
+def _tf_distances(tf, a, b):
+    # What a TensorFlow user writes for this: the same expanded form, compiled.
+    def distances():
+        squared = (tf.reduce_sum(a * a, axis=1)[:, None] - 2.0 * tf.matmul(a, b, transpose_b=True)
+                   + tf.reduce_sum(b * b, axis=1)[None, :])
+        return tf.maximum(squared, 0.0)
+    return tf.function(distances)
+
+
+def _distance_cost(a, b):
+    return a.nbytes + b.nbytes + 8 * len(a) * len(b), 2 * len(a) * len(b) * a.shape[1]
+
+
+DISTANCES = Operation(
+    name="pairwise_squared_distances", size="a (2000, 64), b (2000, 64) -> (2000, 2000), float64",
+    inputs=_points(2000), kata=("speed", "pairwise_squared_distances"),
+    tensorflow=_tf_distances, cost=_distance_cost,
+)
+
+DISTANCES_VS_LOOPS = Operation(
+    name="pairwise_squared_distances (vs loops)", size="a (200, 64), b (200, 64) -> (200, 200), float64",
+    note="the loop version makes 40,000 Python steps here; every row runs at this small size, 3 rounds",
+    inputs=_points(200), kata=("speed", "pairwise_squared_distances"),
+    extra=(Contender(ANSWER_KEY, "pairwise_squared_distances_loops"),),
+    tensorflow=_tf_distances, cost=_distance_cost, rounds=3,
+)
+
+ATTENTION_SHAPE = (32, 128, 4, 32)  # batch, positions, heads, head size
+
+
+def _tf_attention(tf, query, key, value):
+    from reference._engine import keras
+
+    scale = tf.constant(1.0 / ATTENTION_SHAPE[-1] ** 0.5, dtype=tf.float64)
+    ops = keras().ops
+    return tf.function(lambda: ops.dot_product_attention(query, key, value, scale=scale))
+
+
+ATTENTION = Operation(
+    name="attention", size=f"query, key, value {ATTENTION_SHAPE} (batch, positions, heads, head size), float64",
+    inputs=lambda rng: tuple(rng.normal(size=ATTENTION_SHAPE) for _ in range(3)),
+    kata=("speed", "attention"), tensorflow=_tf_attention,
+    cost=lambda q, k, v: (4 * q.nbytes + 8 * q.shape[0] * q.shape[2] * q.shape[1] ** 2,
+                          4 * q.shape[0] * q.shape[2] * q.shape[1] ** 2 * q.shape[3]),
+)
+
+
+def _on_gpu(function, inputs):
+    import kernels
+
+    if not kernels.gpu_available():
+        raise CannotRace(kernels.why_no_gpu())
+    from dojo.bench import gpu
+
+    device_inputs = gpu.to_device(inputs)
+    return gpu.synchronised(lambda: function(*device_inputs))
+
+
+LEAKY_RELU_GPU = Operation(
+    name="leaky_relu_gpu", size="x (1000, 1000) float64 on the GPU: 1,000,000 values",
+    inputs=lambda rng: (rng.normal(size=(1000, 1000)),), kata=("speed", "leaky_relu_gpu"),
+    build={LEARNER: _on_gpu, ANSWER_KEY: _on_gpu},
+    tensorflow=lambda tf, x: lambda: tf.nn.leaky_relu(x, alpha=0.2),
+    cost=lambda x: (2 * x.nbytes, x.size),
+)
+
+
+@pytest.mark.parametrize("operation, contender",
+                         race_cases(DISTANCES, DISTANCES_VS_LOOPS, ATTENTION, LEAKY_RELU_GPU))
+def test_speed(race, operation, contender):
+    race(operation, contender)

@@ -1,0 +1,216 @@
+"""Kata tests for track 10 (katas/speed.py), checked against TensorFlow/Keras.
+
+Speed itself is never asserted here (a test that depends on the machine's
+load is not a test); `pytest --bench -k speed` shows it. What is asserted,
+besides the values: that the amount of Python the function runs does not grow
+with the batch, i.e. there is no Python loop over rows or batch items.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dojo.checks import assert_close, call, check, show
+from reference import speed as ref
+
+# ------------------------------------------------------------------ helpers
+
+
+def python_lines(function, folder: Path, *args) -> int:
+    """How many lines of Python inside ``folder`` (the implementation) ran during the call.
+
+    Deterministic, unlike a clock: a loop over n rows runs about n times as
+    many lines for n rows as for one, vectorised code the same number.
+    """
+    folder = str(folder)
+    count = 0
+
+    def in_frame(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return in_frame
+
+    def on_call(frame, event, arg):
+        return in_frame if frame.f_code.co_filename.startswith(folder) else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        function(*args)
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def check_no_python_loop(function, folder, small_args, large_args, what: str, small: int, large: int):
+    """The Python line count must not grow from ``small`` to ``large`` items."""
+    few = python_lines(function, folder, *small_args)
+    many = python_lines(function, folder, *large_args)
+    check(many <= few + 10,
+          f"your code ran {few:,} lines of Python for {small} {what} and {many:,} for {large} {what}: "
+          f"that is a Python loop over the {what}. Let NumPy do the loop "
+          f"(a matrix product, broadcasting, or np.einsum), so the Python part stays the same for any size")
+
+
+# ------------------------------------------------------------------ kata 10.1
+
+HAND_A = [[0.0, 0.0], [1.0, 1.0]]
+HAND_B = [[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]]
+
+
+def _distance_mistakes(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    exact = ref.pairwise_squared_distances(a, b)
+    return {
+        "these are distances, not squared distances: drop the square root": np.sqrt(exact),
+        "the cross term is 2 * a.b (from (a - b)^2 = a^2 - 2ab + b^2); the factor 2 is missing":
+            (a * a).sum(1)[:, None] - a @ b.T + (b * b).sum(1)[None, :],
+        "the result is (m, n), the transpose: rows of the result are the rows of a": exact.T,
+    }
+
+
+@pytest.mark.kata("speed.pairwise_squared_distances")
+def test_distances_hand_example(kata):
+    got = call(kata, HAND_A, HAND_B)
+    assert_close(got, ref.pairwise_squared_distances(HAND_A, HAND_B),
+                 call="pairwise_squared_distances([[0, 0], [1, 1]], [[1, 0], [0, 0], [3, 4]])",
+                 mistakes=_distance_mistakes(HAND_A, HAND_B))
+
+
+@pytest.mark.kata("speed.pairwise_squared_distances")
+@pytest.mark.parametrize("n, m, d, seed", [(1, 1, 1, 0), (1, 7, 3, 1), (500, 300, 64, 2)])
+def test_distances_random_points(kata, n, m, d, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(n, d)), rng.normal(size=(m, d))
+    got = call(kata, a, b)
+    # The expanded form |a|^2 - 2ab + |b|^2 rounds at about eps * |a|^2, absolutely;
+    # the reference works from the differences. atol covers that rounding, nothing more.
+    scale = max((a * a).sum(1).max(), (b * b).sum(1).max())
+    assert_close(got, ref.pairwise_squared_distances(a, b), atol=1e-12 * scale,
+                 call=f"pairwise_squared_distances(a {a.shape}, b {b.shape})", mistakes=_distance_mistakes(a, b))
+
+
+@pytest.mark.kata("speed.pairwise_squared_distances")
+def test_distances_of_points_to_themselves_are_never_negative(kata):
+    rng = np.random.default_rng(3)
+    a = rng.normal(scale=100.0, size=(200, 32))
+    got = call(kata, a, a)
+    got = assert_close(got, ref.pairwise_squared_distances(a, a), atol=1e-12 * (a * a).sum(1).max(),
+                       call="pairwise_squared_distances(a, a) with values around 100")
+    check(got.min() >= 0.0,
+          f"pairwise_squared_distances(a, a) returned {show(got.min())} somewhere: below zero. "
+          f"In |a|^2 - 2ab + |b|^2 the terms cancel where a point meets itself, and rounding can leave "
+          f"a tiny negative number; a squared distance is never negative: clip with np.maximum(d, 0.0)")
+
+
+@pytest.mark.kata("speed.pairwise_squared_distances")
+def test_distances_have_no_python_loop_over_rows(kata, impl):
+    rng = np.random.default_rng(4)
+    small = (rng.normal(size=(4, 8)), rng.normal(size=(4, 8)))
+    large = (rng.normal(size=(64, 8)), rng.normal(size=(64, 8)))
+    check_no_python_loop(kata, impl.folder, small, large, "rows", 4, 64)
+
+
+# ------------------------------------------------------------------ kata 10.2
+
+
+def _attention_inputs(rng, batch, t, s, heads, size, scale=1.0):
+    return (scale * rng.normal(size=(batch, t, heads, size)), rng.normal(size=(batch, s, heads, size)),
+            rng.normal(size=(batch, s, heads, size)))
+
+
+def _attention_mistakes(query, key, value):
+    """Wrong answers learners really produce (the scaled-by-1 one from Keras itself)."""
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
+    over_queries = np.exp(scores - scores.max(axis=2, keepdims=True))
+    over_queries /= over_queries.sum(axis=2, keepdims=True)
+    return {
+        "the scores are not scaled: divide Q K^T by sqrt(H), the head size (Keras's default scale)":
+            ref.attention(query, key, value, scale=1.0),
+        "the softmax ran over the queries (axis T); it must run over the keys (the last axis, S), "
+        "so that each query's weights sum to 1": np.einsum("bnts,bsnh->btnh", over_queries, value),
+    }
+
+
+@pytest.mark.kata("speed.attention")
+def test_attention_with_zero_queries_averages_the_values(kata):
+    rng = np.random.default_rng(10)
+    _, key, value = _attention_inputs(rng, 2, 3, 5, 2, 4)
+    query = np.zeros((2, 3, 2, 4))
+    got = call(kata, query, key, value)
+    assert_close(got, ref.attention(query, key, value),
+                 call="attention(query all zeros (2, 3, 2, 4), key (2, 5, 2, 4), value (2, 5, 2, 4))",
+                 mistakes={**_attention_mistakes(query, key, value),
+                           "with all-zero queries every key gets weight 1/S, so each output is the mean of "
+                           "the values over S; the weights must sum to 1 (softmax over the keys)":
+                           value.sum(axis=1, keepdims=True).repeat(3, axis=1)})
+
+
+@pytest.mark.kata("speed.attention")
+@pytest.mark.parametrize("batch, t, s, heads, size, seed",
+                         [(1, 1, 1, 1, 1, 0), (2, 3, 5, 1, 4, 1), (8, 64, 48, 4, 32, 2)])
+def test_attention_random(kata, batch, t, s, heads, size, seed):
+    query, key, value = _attention_inputs(np.random.default_rng(seed), batch, t, s, heads, size)
+    got = call(kata, query, key, value)
+    assert_close(got, ref.attention(query, key, value), mistakes=_attention_mistakes(query, key, value),
+                 call=f"attention(query {query.shape}, key {key.shape}, value {value.shape})")
+
+
+@pytest.mark.kata("speed.attention")
+def test_attention_with_large_scores_is_stable(kata):
+    query, key, value = _attention_inputs(np.random.default_rng(5), 2, 4, 6, 2, 8, scale=400.0)
+    got = call(kata, query, key, value)
+    assert_close(got, ref.attention(query, key, value),
+                 call="attention(query with values around 400: scores in the thousands)")
+
+
+@pytest.mark.kata("speed.attention")
+def test_attention_has_no_python_loop_over_the_batch(kata, impl):
+    rng = np.random.default_rng(6)
+    check_no_python_loop(kata, impl.folder, _attention_inputs(rng, 2, 4, 4, 2, 4),
+                         _attention_inputs(rng, 16, 4, 4, 2, 4), "batch items", 2, 16)
+
+
+# ------------------------------------------------------------------ kata 10.3 (GPU)
+
+
+def _cupy():
+    import cupy
+
+    return cupy
+
+
+@pytest.mark.kata("speed.leaky_relu_gpu")
+@pytest.mark.parametrize("slope", [None, 0.01, 0.5])
+def test_leaky_relu_gpu_matches_keras(kata, slope):
+    cupy = _cupy()
+    host = np.random.default_rng(7).normal(scale=3.0, size=(1000, 1000))
+    host[0, :3] = [0.0, -0.0, 1e300]
+    x = cupy.asarray(host)
+    args = (x,) if slope is None else (x, slope)
+    got = kata(*args)
+    text = f"leaky_relu_gpu(x (1000, 1000) on the GPU{'' if slope is None else f', negative_slope={slope}'})"
+    check(isinstance(got, cupy.ndarray),
+          f"{text} returned {type(got).__name__}: return the CuPy array your kernel made, so the result "
+          f"stays on the GPU (no cupy.asnumpy)")
+    check(bool(cupy.array_equal(x, cupy.asarray(host))),
+          f"{text} changed its input x in place: let the kernel write into its own output `y`")
+    keras_slope = 0.2 if slope is None else slope
+    expected = ref.leaky_relu(host, keras_slope)
+    assert_close(cupy.asnumpy(got), expected, call=text, mistakes={
+        "the slope went to the positive side: y = x for x >= 0, negative_slope * x below":
+            np.where(host >= 0, keras_slope * host, host),
+        "Keras's default negative_slope is 0.2 (not 0.01)": np.where(host >= 0, host, 0.01 * host),
+    })
+
+
+@pytest.mark.kata("speed.leaky_relu_gpu")
+def test_leaky_relu_gpu_uses_an_elementwise_kernel(kata, impl):
+    cupy = _cupy()
+    module = impl.module("speed")
+    kernels = [name for name, value in vars(module).items() if isinstance(value, cupy.ElementwiseKernel)]
+    check(bool(kernels), "speed.py defines no cupy.ElementwiseKernel at module level: this kata is about "
+                         "writing your own kernel (define it once, outside the function, and call it there)")

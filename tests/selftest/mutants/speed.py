@@ -1,0 +1,141 @@
+"""Wrong and right ways to write track 10 (katas/speed.py).
+
+The GPU kata's variants run only where a CUDA device is present: on other
+machines the mutation self-test skips them with the reason.
+"""
+
+import numpy as np
+from mutation import alternative, mutant
+
+# ---------------------------------------------------------------- 10.1
+
+
+@mutant("speed.pairwise_squared_distances", expect="loop over the rows")
+def distances_with_a_loop_over_rows(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.array([((row - b) ** 2).sum(axis=1) for row in a]).reshape(len(a), len(b))
+
+
+@mutant("speed.pairwise_squared_distances", expect="below zero")
+def distances_without_the_clip(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return (a * a).sum(axis=1)[:, None] - 2.0 * (a @ b.T) + (b * b).sum(axis=1)[None, :]
+
+
+@mutant("speed.pairwise_squared_distances", expect="square root")
+def distances_not_squared(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    squared = (a * a).sum(axis=1)[:, None] - 2.0 * (a @ b.T) + (b * b).sum(axis=1)[None, :]
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+@mutant("speed.pairwise_squared_distances", expect="factor 2")
+def distances_without_the_factor_two(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.maximum((a * a).sum(axis=1)[:, None] - a @ b.T + (b * b).sum(axis=1)[None, :], 0.0)
+
+
+@alternative("speed.pairwise_squared_distances")
+def distances_by_broadcasting_the_differences(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)
+
+
+@alternative("speed.pairwise_squared_distances")
+def distances_with_einsum(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    squared = np.einsum("id,id->i", a, a)[:, None] - 2.0 * np.einsum("id,jd->ij", a, b) + np.einsum("jd,jd->j", b, b)
+    return np.clip(squared, 0.0, None)
+
+
+# ---------------------------------------------------------------- 10.2
+
+
+@mutant("speed.attention", expect="not scaled")
+def attention_without_the_scale(query, key, value):
+    scores = np.einsum("btnh,bsnh->bnts", query, key)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, value)
+
+
+@mutant("speed.attention", expect="over the queries")
+def attention_softmax_over_queries(query, key, value):
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
+    weights = np.exp(scores - scores.max(axis=2, keepdims=True))
+    weights /= weights.sum(axis=2, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, value)
+
+
+@mutant("speed.attention", expect="overflow|NaN|stable")
+def attention_with_an_unshifted_softmax(query, key, value):
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
+    weights = np.exp(scores)
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, value)
+
+
+@mutant("speed.attention", expect="loop over the batch")
+def attention_with_a_loop_over_the_batch(query, key, value):
+    out = np.empty(np.shape(query))
+    for b in range(len(query)):
+        q, k, v = (np.asarray(t[b], dtype=float).transpose(1, 0, 2) for t in (query, key, value))
+        scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        out[b] = (weights @ v).transpose(1, 0, 2)
+    return out
+
+
+@alternative("speed.attention")
+def attention_with_einsum(query, key, value):
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(np.shape(query)[-1])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, value, optimize=True)
+
+
+@alternative("speed.attention")
+def attention_with_a_loop_over_heads_only(query, key, value):
+    # A loop over a fixed, small axis (heads) does not grow with the batch: allowed.
+    query, key, value = (np.asarray(t, dtype=float) for t in (query, key, value))
+    out = np.empty(query.shape)
+    for n in range(query.shape[2]):
+        scores = query[:, :, n] @ key[:, :, n].transpose(0, 2, 1) / np.sqrt(query.shape[-1])
+        scores -= scores.max(axis=-1, keepdims=True)
+        weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+        out[:, :, n] = weights @ value[:, :, n]
+    return out
+
+
+# ---------------------------------------------------------------- 10.3 (GPU only)
+
+
+@mutant("speed.leaky_relu_gpu", expect="positive side")
+def leaky_relu_gpu_slope_on_the_wrong_side(x, negative_slope=0.2):
+    kernel = cupy.ElementwiseKernel("T x, T slope", "T y", "y = x >= 0 ? slope * x : x", "katas_mutant_wrong_side")
+    return kernel(x, x.dtype.type(negative_slope))
+
+
+@mutant("speed.leaky_relu_gpu", expect="default negative_slope is 0.2")
+def leaky_relu_gpu_with_the_pytorch_default(x, negative_slope=0.01):
+    return _leaky_relu_kernel(x, x.dtype.type(negative_slope))
+
+
+@mutant("speed.leaky_relu_gpu", expect="stays on the GPU")
+def leaky_relu_gpu_copied_to_the_host(x, negative_slope=0.2):
+    return cupy.asnumpy(_leaky_relu_kernel(x, x.dtype.type(negative_slope)))
+
+
+@mutant("speed.leaky_relu_gpu", expect="in place")
+def leaky_relu_gpu_in_place(x, negative_slope=0.2):
+    kernel = cupy.ElementwiseKernel("T slope", "T x", "x = x >= 0 ? x : slope * x", "katas_mutant_in_place")
+    kernel(x.dtype.type(negative_slope), x)
+    return x
+
+
+@alternative("speed.leaky_relu_gpu")
+def leaky_relu_gpu_with_max_and_min(x, negative_slope=0.2):
+    kernel = cupy.ElementwiseKernel("T x, T slope", "T y", "y = max(x, T(0)) + slope * min(x, T(0))",
+                                    "katas_alternative_max_min")
+    return kernel(x, x.dtype.type(negative_slope))
