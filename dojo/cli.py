@@ -382,7 +382,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to dojo.bench, options included
+        args = argparse.Namespace(verb="bench", handler=cmd_bench, bench_args=argv[1:])
+    else:
+        args = parser().parse_args(argv)
     # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100
     console = Console(highlight=False, width=width)

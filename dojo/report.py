@@ -140,7 +140,7 @@ class Writer:
                 self.line(f"  artifact: {path}", cyan=True)
         if self.newly_passed and self.pair_prompt:
             self.line("⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
-                      magenta=True, bold=True)
+                      purple=True, bold=True)
         if self.newly_passed or self.artifacts:
             self.line()
 

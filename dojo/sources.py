@@ -57,6 +57,15 @@ def same_code(a: str | None, b: str | None) -> bool:
     return [line.rstrip() for line in a.strip().splitlines()] == [line.rstrip() for line in b.strip().splitlines()]
 
 
+def contains(text: str, block: str | None) -> bool:
+    """``block``'s lines appear in ``text`` unchanged (works on a file that does not parse)."""
+    if not block:
+        return False
+    lines = [line.rstrip() for line in text.splitlines()]
+    wanted = [line.rstrip() for line in block.strip("\n").splitlines()]
+    return any(lines[i:i + len(wanted)] == wanted for i in range(len(lines) - len(wanted) + 1))
+
+
 def is_stub(text: str | None) -> bool:
     return text is not None and "NotImplementedError" in text
 
