@@ -141,7 +141,8 @@ def splice(target_source: str, donor_source: str, name: str) -> str:
     needed.sort(key=lambda stmt: stmt.lineno)  # keep the donor's order, so helpers precede their users
     imports = [text(s) for s in needed if isinstance(s, (ast.Import, ast.ImportFrom))]
     helpers = [text(s) for s in needed if not isinstance(s, (ast.Import, ast.ImportFrom))]
-    body = "\n\n\n".join(helpers + [definition(donor_source, name).rstrip("\n")])
+    spliced = _with_docstring(donor_lines, node, target_source.splitlines(), _top_level(target_tree, name))
+    body = "\n\n\n".join(helpers + [spliced])
     result = replace_definition(target_source, name, body)
     if imports:
         lines = result.splitlines()
@@ -155,6 +156,28 @@ def splice(target_source: str, donor_source: str, name: str) -> str:
         lines[anchor:anchor] = imports
         result = "\n".join(lines) + "\n"
     return result
+
+
+def _docstring_span(node: ast.stmt | None) -> tuple[int, int] | None:
+    body = getattr(node, "body", None)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].lineno, body[0].end_lineno
+    return None
+
+
+def _with_docstring(donor_lines: list[str], donor: ast.stmt, target_lines: list[str], target: ast.stmt | None) -> str:
+    """The donor's definition, but with the target's docstring (the kata's teaching text) kept."""
+    first, last = _span(donor)
+    donor_doc, target_doc = _docstring_span(donor), _docstring_span(target)
+    if target_doc is None:
+        return "\n".join(donor_lines[first - 1:last])
+    if donor_doc is None:  # the answer key has no docstring: put the kata's after the `def` line(s)
+        body_start = donor.body[0].lineno
+        return "\n".join(donor_lines[first - 1:body_start - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
+                         + donor_lines[body_start - 1:last])
+    return "\n".join(donor_lines[first - 1:donor_doc[0] - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
+                     + donor_lines[donor_doc[1]:last])
 
 
 # ---------------------------------------------------------------- pristine

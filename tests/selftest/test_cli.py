@@ -117,7 +117,7 @@ def kata(repo: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
 
 
 def run_pytest(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", *args], cwd=repo,
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=repo,
                           capture_output=True, text=True, env=_env(repo), timeout=300)
 
 
