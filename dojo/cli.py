@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -107,7 +108,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
         finished = sum(1 for k in katas if k.id in done)
         pending = next((k for k in katas if k.id not in done), None)
         table.add_row(f"{track.number:>2} {track.name}", f"{finished}/{len(katas)}", bar(finished, len(katas), 10),
-                      f"{pending.number} {pending.title}" if pending else "[green]done[/]")
+                      f"{pending.number} {escape(pending.title)}" if pending else "[green]done[/]")
     console.print(table)
     nxt = progress.next_kata(ctx.curriculum)
     if nxt is None:
@@ -116,7 +117,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     entry = progress.entry(nxt.id)
     state = entry.get("state", "not started")
     streak = entry.get("streak", 0)
-    console.print(f"\n[bold]next[/]  kata {nxt.number}  {nxt.title}   {_state_text(state)}"
+    console.print(f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
                   + (f"  ({streak} failing runs in a row)" if streak else ""))
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
@@ -136,7 +137,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     for kata in katas:
         entry = progress.entry(kata.id)
         marker = "→ " if nxt is not None and kata.id == nxt.id else "  "
-        table.add_row(marker + kata.number, kata.id, kata.title, _state_text(entry.get("state", "not started")),
+        table.add_row(marker + kata.number, kata.id, escape(kata.title), _state_text(entry.get("state", "not started")),
                       entry.get("checks", ""), str(entry.get("last_run", ""))[:16].replace("T", " "))
     ctx.console.print(table)
     return 0
@@ -159,14 +160,14 @@ def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
     level = progress.reveal_hint(kata)
     progress.save()
     console = ctx.console
-    console.print(f"[bold]kata {kata.number}  {kata.title}[/]   (katas/{kata.path}, {kata.target})")
+    console.print(f"[bold]kata {kata.number}  {escape(kata.title)}[/]   (katas/{kata.path}, {kata.target})")
     hints = Table.grid(padding=(0, 2))
     hints.add_column(no_wrap=True)
     hints.add_column()
     for index in range(level + 1):
         style = "bold cyan" if index == level else "dim"
         hints.add_row(f"  [{style}]hint {index + 1} of {len(kata.hints)}[/]",
-                      f"[{style}]{kata.hints[index]}[/]" if index < level else kata.hints[index])
+                      f"[{style}]{escape(kata.hints[index])}[/]" if index < level else escape(kata.hints[index]))
     console.print(hints)
     if level == before == len(kata.hints) - 1:
         console.print(f"\nThat was the last hint. Still stuck? `kata solution {kata.number} --force` "
@@ -217,9 +218,9 @@ def cmd_reset(ctx: Context, args: argparse.Namespace) -> int:
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     if change.backup is None:
-        ctx.console.print(f"kata {kata.number} {kata.title}: {change.note}")
+        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: {change.note}")
         return 0
-    ctx.console.print(f"kata {kata.number} {kata.title}: [bold]{kata.target}[/] in katas/{kata.path} "
+    ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
                       f"is the original stub again.")
     ctx.console.print(f"  your previous file is saved as {change.backup.relative_to(ctx.root)}")
     if change.note:
@@ -248,7 +249,7 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     ctx.console.print(Panel(Syntax(text, "python", line_numbers=False, word_wrap=True),
-                            title=f"kata {kata.number} {kata.title}: solutions/{kata.path}", expand=False))
+                            title=f"kata {kata.number} {escape(kata.title)}: solutions/{kata.path}", expand=False))
     return 0
 
 
@@ -285,11 +286,11 @@ def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
         ctx.console.print(f"Nothing to fill in: every kata before {start.number} is done or already the answer key.")
         return 0
     for change in changes:
-        ctx.console.print(f"  filled in kata {change.kata.number} {change.kata.title} ({change.kata.target})"
-                          + (f"  [yellow]{change.note}[/]" if change.note else ""))
+        ctx.console.print(f"  filled in kata {change.kata.number} {escape(change.kata.title)} ({change.kata.target})"
+                          + (f"  [yellow]{escape(change.note)}[/]" if change.note else ""))
     for copy in sorted({str(c.backup.relative_to(ctx.root)) for c in changes}):
         ctx.console.print(f"  backup: {copy}")
-    ctx.console.print(f"\nYou can start at kata {start.number} {start.title}: run `pytest`.")
+    ctx.console.print(f"\nYou can start at kata {start.number} {escape(start.title)}: run `pytest`.")
     return 0
 
 
@@ -399,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             args.export = False
         return handler(ctx, args)
     except CliError as error:
-        console.print(f"[bold red]kata:[/] {error}")
+        console.print(f"[bold red]kata:[/] {escape(str(error))}")
         return 2
 
 

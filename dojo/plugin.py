@@ -260,6 +260,10 @@ class KataPlugin:
         elif ran:
             self.progress.current = None
         try:
+            targets: dict[str, list[str]] = {}
+            for kata in self.curriculum.katas:
+                targets.setdefault(kata.module, []).append(kata.target)
+            sources.snapshot_pristine(self.root, self.implementation.folder, targets)
             self.progress.save()
         except OSError as error:  # a read-only checkout still gets its report
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")

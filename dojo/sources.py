@@ -208,6 +208,24 @@ def pristine_definition(root: Path, module: str, name: str) -> str | None:
     return None
 
 
+def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
+    """Keep a copy of each module that is still all stubs, for checkouts without git.
+
+    ``targets`` maps a module to the functions/classes its katas ask for. A
+    module is copied to ``.katas/pristine/`` once, the first time a run sees
+    every one of them still raising ``NotImplementedError``.
+    """
+    for module, names in targets.items():
+        copy = root / STATE_DIR / "pristine" / f"{module}.py"
+        source = folder / f"{module}.py"
+        if copy.exists() or not source.exists():
+            continue
+        text = source.read_text(encoding="utf-8")
+        if all(is_stub(definition(text, name)) for name in names):
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+
+
 # ------------------------------------------------------------------ backups
 
 

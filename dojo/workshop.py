@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -52,8 +53,8 @@ def table(exports: list[dict]) -> Table:
             text = f"{mine['done']}/{mine['total']}"
             cells.append(f"[{style}]{text}[/]" if style else text)
         nxt = export.get("next")
-        board.add_row(export["name"], f"{export['done']}/{export['total']}", *cells,
-                      f"{nxt['number']} {nxt['title']}" if nxt else "[green]all done[/]",
+        board.add_row(escape(str(export["name"])), f"{export['done']}/{export['total']}", *cells,
+                      escape(f"{nxt['number']} {nxt['title']}") if nxt else "[green]all done[/]",
                       str(export.get("exported", ""))[11:16])
     return board
 

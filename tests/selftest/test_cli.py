@@ -35,7 +35,7 @@ module = "extra"
 name = "double"
 title = "Double it"
 goal = "Return 2 * x."
-hints = ["What is x + x?", "Multiply by two.", "`return 2 * x`"]
+hints = ["What is x + x?", "Multiply x[0] by two? No: all of x.", "`return 2 * x`"]
 """
 
 EXTRA_STUB = '''"""Track 99: a kata for the tool's own tests."""
@@ -213,6 +213,10 @@ def test_status_and_list_show_the_next_kata(repo):
     assert "99.1" in only.stdout and "neuron.weighted_sum" not in only.stdout
 
 
+def test_hints_are_printed_as_written(repo):
+    assert "Multiply x[0] by two? No: all of x." in kata(repo, "hint", "99.1").stdout  # no markup eaten
+
+
 def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(repo):
     assert "katas done" in kata(repo).stdout
     bad = kata(repo, "hint", "no.such_kata")
@@ -269,14 +273,17 @@ def test_reset_finds_the_stub_even_after_the_learner_committed_work(repo):
     assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
 
 
-def test_reset_without_git_uses_a_shipped_pristine_copy(repo):
+def test_reset_without_git_uses_the_copy_kept_by_the_first_run(repo):
     pristine = (repo / "katas" / "neuron.py").read_text()
     shutil.rmtree(repo / ".git")
     replace(repo, "neuron", STUB_1_1, "    return 42.0")
     missing = kata(repo, "reset", "1.1")
     assert missing.returncode == 2 and "no pristine copy" in missing.stdout
-    (repo / ".katas" / "pristine").mkdir(parents=True)
-    (repo / ".katas" / "pristine" / "neuron.py").write_text(pristine)
+    (repo / "katas" / "neuron.py").write_text(pristine)
+    run_pytest(repo)  # a run on untouched stubs keeps a copy in .katas/pristine/
+    assert (repo / ".katas" / "pristine" / "neuron.py").read_text() == pristine
+    replace(repo, "neuron", STUB_1_1, "    return 42.0")
+    run_pytest(repo)  # edited: the copy is not replaced
     assert kata(repo, "reset", "1.1").returncode == 0
     assert (repo / "katas" / "neuron.py").read_text() == pristine
 
