@@ -14,6 +14,7 @@ work. A copy in ``.katas/pristine/<module>.py`` is used where there is no git.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 from datetime import datetime
@@ -70,15 +71,42 @@ def is_stub(text: str | None) -> bool:
     return text is not None and "NotImplementedError" in text
 
 
+def _span_by_indentation(lines: list[str], name: str) -> tuple[int, int] | None:
+    """Where ``def name``/``class name`` is in a file that does not parse: from its
+    line (and decorators) to the last indented line before the next top-level statement."""
+    header = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(name)}\b")
+    for index, line in enumerate(lines):
+        if header.match(line):
+            first = index
+            while first > 0 and lines[first - 1].startswith("@"):
+                first -= 1
+            last = index
+            for after in range(index + 1, len(lines)):
+                text = lines[after]
+                if text.strip() and not text[0].isspace() and not text.startswith((")", "]", "}", "#")):
+                    break
+                if text.strip():
+                    last = after
+            return first + 1, last + 1
+    return None
+
+
 def replace_definition(source: str, name: str, new_text: str) -> str:
-    """``source`` with the definition ``name`` replaced by ``new_text`` (appended if absent)."""
-    tree = ast.parse(source)  # a SyntaxError here is reported to the learner by the caller
-    node = _top_level(tree, name)
+    """``source`` with the definition ``name`` replaced by ``new_text`` (appended if absent).
+
+    A file with a syntax error (perhaps in this very definition, which is why
+    the learner resets it) is handled by indentation instead of by the parser.
+    """
     lines = source.splitlines()
+    try:
+        node = _top_level(ast.parse(source), name)
+        span = _span(node) if node is not None else None
+    except SyntaxError:
+        span = _span_by_indentation(lines, name)
     new_lines = new_text.rstrip("\n").splitlines()
-    if node is None:
+    if span is None:
         return source.rstrip("\n") + "\n\n\n" + "\n".join(new_lines) + "\n"
-    first, last = _span(node)
+    first, last = span
     return "\n".join(lines[:first - 1] + new_lines + lines[last:]) + "\n"
 
 

@@ -52,11 +52,7 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
                              f"Neural Katas and {root / '.katas' / 'pristine' / kata.path} does not exist")
     if sources.same_code(sources.definition(text, kata.target), stub):
         return Change(kata, path, None, "already the original stub: nothing to do")
-    try:
-        new_text = sources.replace_definition(text, kata.target, stub)
-    except SyntaxError as error:
-        raise WorkspaceError(f"{path} has a syntax error at line {error.lineno}: fix it first "
-                             f"(reset replaces one definition and needs to read the file)") from None
+    new_text = sources.replace_definition(text, kata.target, stub)
     copy = sources.backup(root, path)
     _write(path, new_text)
     _forget(root, kata)
@@ -98,7 +94,8 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
         try:
             new_text = sources.splice(text, donor, kata.target)
         except SyntaxError as error:
-            raise WorkspaceError(f"{path} has a syntax error at line {error.lineno}: fix it first") from None
+            raise WorkspaceError(f"{path} has a syntax error at line {error.lineno}: fix it, or `kata reset` "
+                                 f"the kata it is in, then catch up") from None
         if path not in backups:
             backups[path] = sources.backup(root, path)
         _write(path, new_text)

@@ -266,6 +266,14 @@ def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
     assert "nothing to do" in kata(repo, "reset", "1.2").stdout  # a second reset changes nothing
 
 
+def test_reset_repairs_a_kata_with_a_syntax_error(repo):
+    replace(repo, "neuron", STUB_1_1, "    return (inputs *")
+    result = kata(repo, "reset", "1.1")
+    assert result.returncode == 0, result.stdout
+    assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
+    assert "return (inputs *" in next((repo / ".katas" / "backups").glob("neuron-*.py")).read_text()
+
+
 def test_reset_finds_the_stub_even_after_the_learner_committed_work(repo):
     replace(repo, "neuron", STUB_1_1, "    return 42.0")
     _git(repo, "commit", "-qam", "my work")
