@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             args.export = False
         return handler(ctx, args)
     except CliError as error:
-        console.print(f"[bold red]kata:[/] {escape(str(error))}")
+        console.print(f"[bold red]kata:[/] {escape(str(error))}", soft_wrap=True)
         return 2
 
 

@@ -91,7 +91,6 @@ def template(tmp_path_factory) -> Path:
     (repo / "solutions" / "extra.py").write_text(EXTRA_STUB.replace(
         '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")', "    return 2 * x"))
     (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
-    (repo / "dojo" / "bench.py").unlink(missing_ok=True)  # the bench tests bring their own
     return repo
 
 
@@ -133,6 +132,7 @@ def replace(repo: Path, module: str, old: str, new: str) -> None:
 
 
 STUB_1_1 = '    # TODO: kata 1.1\n    raise NotImplementedError("kata 1.1: weighted_sum")'
+STUB_99_1 = '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")'
 
 
 # --------------------------------------------------------------- pytest itself
@@ -156,12 +156,13 @@ def test_answer_key_runs_leave_the_learners_progress_alone(repo):
 
 
 def test_hint_level_rises_every_three_failing_runs(repo):
-    replace(repo, "neuron", STUB_1_1, "    return 0.0")
-    reports = [run_pytest(repo).stdout for _ in range(3)]
-    assert all("kata 1.1  The weighted sum   failing" in r for r in reports)
+    replace(repo, "extra", STUB_99_1, "    return 0")  # wrong, and fails without TensorFlow: fast
+    reports = [run_pytest(repo, "--track", "99").stdout for _ in range(3)]
+    assert all("kata 99.1  Double it   failing" in r for r in reports)
+    assert "double(3) returned 0, expected 6" in reports[0]
     assert "hint   (1 of 3)" in reports[1]
     assert "hint   (2 of 3)" in reports[2] and "3 failing runs in a row" in reports[2]
-    assert progress(repo)["katas"]["neuron.weighted_sum"]["streak"] == 3
+    assert progress(repo)["katas"]["extra.double"]["streak"] == 3
 
 
 def test_kata_hint_reveals_the_next_hint_and_the_report_follows(repo):
@@ -229,8 +230,7 @@ def test_track_runs_alone_with_earlier_katas_counted_done(repo):
     assert f"{TOTAL}/{TOTAL + 1} katas done" in stub.stdout
     assert "kata 99.1  Double it   not started" in stub.stdout
     assert "kata 1.1" not in stub.stdout
-    replace(repo, "extra", '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")',
-            "    return x + x")
+    replace(repo, "extra", STUB_99_1, "    return x + x")
     done = run_pytest(repo, "--track", "99")
     assert done.returncode == 0
     assert f"{TOTAL + 1}/{TOTAL + 1} katas done" in done.stdout
@@ -239,8 +239,7 @@ def test_track_runs_alone_with_earlier_katas_counted_done(repo):
 
 def test_workshop_mode_prompts_a_swap_and_shows_artifacts(repo):
     assert "workshop mode is on" in kata(repo, "workshop", "on", "--name", "Ana & Ben").stdout
-    replace(repo, "extra", '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")',
-            "    return x * 2")
+    replace(repo, "extra", STUB_99_1, "    return x * 2")
     first = run_pytest(repo, "--track", "99")
     assert "✓ kata 99.1 Double it passes now." in first.stdout
     assert "artifact: .katas/artifacts/double.txt" in first.stdout
@@ -301,8 +300,7 @@ def test_solution_is_shown_once_the_kata_passes_or_with_force(repo):
     assert refused.returncode == 1 and "does not pass yet" in refused.stdout and "return 2 * x" not in refused.stdout
     forced = kata(repo, "solution", "99.1", "--force")
     assert forced.returncode == 0 and "return 2 * x" in forced.stdout
-    replace(repo, "extra", '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")',
-            "    return x + x")
+    replace(repo, "extra", STUB_99_1, "    return x + x")
     run_pytest(repo, "--track", "99")
     shown = kata(repo, "solution", "99.1")
     assert shown.returncode == 0 and "return 2 * x" in shown.stdout
@@ -359,6 +357,7 @@ def test_export_needs_a_name(repo):
 
 
 def test_bench_says_clearly_when_the_benchmark_tool_is_absent(repo):
+    (repo / "dojo" / "bench.py").unlink(missing_ok=True)
     result = kata(repo, "bench")
     assert result.returncode == 2 and "dojo/bench.py" in result.stdout and "not part of this copy" in result.stdout
 
@@ -373,7 +372,7 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     log = tmp_path / "watch.log"
     with log.open("w") as out:
         watcher = subprocess.Popen([sys.executable, "-m", "dojo", "watch", "--poll", "--once", "--interval", "0.2",
-                                    "--timeout", "120"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
+                                    "--timeout", "120", "--", "--track", "99"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
                                    env={**_env(repo), "PYTHONUNBUFFERED": "1"})
         try:
             deadline = time.monotonic() + 120
@@ -381,7 +380,7 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
                 assert watcher.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "watch never started waiting:\n" + log.read_text()
                 time.sleep(0.1)
-            replace(repo, "neuron", STUB_1_1, "    return 0.0")
+            replace(repo, "extra", STUB_99_1, "    return 0")
             code = watcher.wait(timeout=120)
         finally:
             if watcher.poll() is None:
@@ -389,9 +388,9 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     text = log.read_text()
     assert code == 1
     assert text.count("Neural Katas") >= 2
-    assert "kata 1.1  The weighted sum   not started" in text
-    assert "changed: neuron.py" in text
-    assert "kata 1.1  The weighted sum   failing" in text
+    assert "kata 99.1  Double it   not started" in text
+    assert "changed: extra.py" in text
+    assert "kata 99.1  Double it   failing" in text
 
 
 def test_watch_stops_after_its_timeout_without_a_change(repo):
