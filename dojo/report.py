@@ -128,12 +128,12 @@ class Writer:
         self.line(f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
                   f"`pytest --all` for every kata.")
 
-    def passed_news(self) -> None:
+    def passed_news(self, with_artifacts: bool = True) -> None:
         """Katas this run passed for the first time, their artifacts, and the pair prompt."""
         for kata in self.newly_passed:
             self.line(f"✓ kata {kata.number} {kata.title} passes now.", green=True, bold=True)
         shown = {kata.id for kata in self.newly_passed}
-        for kata_id, paths in self.artifacts.items():
+        for kata_id, paths in self.artifacts.items() if with_artifacts else ():
             if self.newly_passed and kata_id not in shown:
                 continue  # in a focused run, show artifacts with the news of the kata that made them
             for path in paths:
@@ -141,7 +141,7 @@ class Writer:
         if self.newly_passed and self.pair_prompt:
             self.line("⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
                       purple=True, bold=True)
-        if self.newly_passed or self.artifacts:
+        if self.newly_passed or (self.artifacts and with_artifacts):
             self.line()
 
     # ---------------------------------------------------------------- table
@@ -153,7 +153,7 @@ class Writer:
             done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
         self.progress(curriculum, done)
         self.line()
-        self.passed_news()
+        self.passed_news(with_artifacts=False)  # the table lists them under their kata
         counts: dict[str, int] = {}
         for track in curriculum.tracks:
             rows = [summaries[k.id] for k in curriculum.in_track(track) if k.id in summaries]

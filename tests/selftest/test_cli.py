@@ -250,6 +250,13 @@ def test_workshop_mode_prompts_a_swap_and_shows_artifacts(repo):
     assert json.loads((repo / ".katas" / "workshop.json").read_text())["pair_prompts"] is False
 
 
+def test_the_all_table_lists_artifacts_under_their_kata(repo):
+    replace(repo, "extra", STUB_99_1, "    return x + x")
+    table = run_pytest(repo, "--all", "--track", "99").stdout
+    assert table.count("artifact: .katas/artifacts/double.txt") == 1
+    assert "✓ kata 99.1 Double it passes now." in table
+
+
 def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
     replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
     replace(repo, "neuron", '    # TODO: kata 1.2\n    raise NotImplementedError("kata 1.2: neuron")',
