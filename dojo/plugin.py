@@ -12,6 +12,10 @@
 * ``--kata ID`` / ``--track N`` select one kata or one track.
 * Each kata test runs under a time limit (``--kata-timeout``, or the kata's
   own ``timeout`` in the manifest), so an infinite loop ends with a message.
+* Runs on the learner's own ``katas/`` update ``.katas/progress.json``
+  (:mod:`dojo.progress`): state, failing streak (the shown hint rises every
+  few failing runs), katas newly passed (with a pair prompt in workshop mode,
+  and the artifacts their tests recorded).
 
 Tests without the ``kata`` marker (the project's self-tests) run as usual.
 """
@@ -23,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from . import outcomes, report
+from . import outcomes, report, sources
+from .progress import DONE_STATES, Progress, now, workshop_settings
 from .curriculum import Curriculum, Kata, load
 from .implementation import Implementation, resolve
 from .timeout import time_limit
@@ -71,6 +76,13 @@ class KataPlugin:
         self.collected: dict[str, list[pytest.Item]] = {}
         self.results: dict[str, list[outcomes.Outcome]] = {}
         self.stopped_at: Kata | None = None
+        # Only runs on the learner's own folder count as their progress
+        # (not --impl solutions, nor the mutation self-tests' copies).
+        self.recording = self.implementation.folder == (self.root / "katas").resolve()
+        self.progress = Progress.load(self.root) if self.recording else None
+        self.artifacts: dict[str, list[str]] = {}
+        self.newly_passed: list[Kata] = []
+        self._recorded = False
 
     # ------------------------------------------------------------ collection
 
@@ -184,6 +196,11 @@ class KataPlugin:
         elif rep.when == "call" or rep.skipped:
             state = outcomes.SKIPPED if rep.skipped else outcomes.PASSED
             self.results.setdefault(kata.id, []).append(outcomes.Outcome(state, check=item.name))
+            if state == outcomes.PASSED:
+                # A test may record files it made, e.g. a training-curve PNG:
+                # request.node.user_properties.append(("artifact", path))
+                self.artifacts.setdefault(kata.id, []).extend(
+                    str(value) for key, value in item.user_properties if key == "artifact")
         return rep
 
     @pytest.hookimpl(hookwrapper=True)
@@ -217,17 +234,96 @@ class KataPlugin:
             total=len(self.collected.get(kata_id, [])),
         )
 
+    # -------------------------------------------------------------- progress
+
+    def _record(self) -> None:
+        """Update .katas/progress.json with this run (once, learner's folder only)."""
+        if self._recorded or not self.recording or not self.collected:
+            return
+        self._recorded = True
+        when = now()
+        for kata in self.curriculum.katas:
+            if kata.id not in self.collected or self.state(kata.id) == "not run":
+                continue
+            summary = self.summary(kata.id)
+            state = summary.state
+            if state in (outcomes.FAILING, outcomes.ERROR) and self._untouched(kata):
+                state = outcomes.NOT_STARTED  # e.g. blocked by a syntax error elsewhere in the file
+            if self.progress.record(kata, state, summary.passed, summary.total, when):
+                self.newly_passed.append(kata)
+        ran = [k for k in self.curriculum.katas if self.state(k.id) != "not run"]
+        unfinished = [k for k in ran if self.progress.state(k.id) not in DONE_STATES]
+        if self.stopped_at is not None:
+            self.progress.current = self.stopped_at.id
+        elif unfinished:
+            self.progress.current = unfinished[0].id
+        elif ran:
+            self.progress.current = None
+        try:
+            targets: dict[str, list[str]] = {}
+            for kata in self.curriculum.katas:
+                targets.setdefault(kata.module, []).append(kata.target)
+            sources.snapshot_pristine(self.root, self.implementation.folder, targets)
+            self.progress.save()
+        except OSError as error:  # a read-only checkout still gets its report
+            terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                terminal.write_line(f"(progress not saved: {error})", yellow=True)
+
+    def _untouched(self, kata: Kata) -> bool:
+        """The kata's function/class is still exactly the shipped stub."""
+        path = self.implementation.folder / kata.path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        # Compared as text: the file may not even parse (a syntax error in another kata).
+        return sources.contains(text, sources.pristine_definition(self.root, kata.module, kata.target))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._record()
+
+    def _done_for_report(self, summaries: dict[str, report.KataSummary]) -> set[str]:
+        """Katas to count as done in the progress bar."""
+        done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
+        if self.progress is not None:  # katas this run did not reach keep their stored state
+            done |= {kid for kid in self.progress.done(self.curriculum)
+                     if kid not in summaries or summaries[kid].state == "not run"}
+        if self.config.getoption("katas_tracks") and self.collected:
+            # A track run alone starts from a state where the earlier tracks are done.
+            first = min(self.curriculum.by_id[kid].position for kid in self.collected)
+            done |= {kata.id for kata in self.curriculum.katas[:first]}
+        return done
+
     # --------------------------------------------------------------- report
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.collected:
             return
+        self._record()
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
         writer = report.Writer(terminalreporter, impl_name=self._impl_label())
+        if self.progress is not None:
+            writer.hint_levels = {kata.id: self.progress.hint_level(kata) for kata in self.curriculum.katas}
+            writer.streaks = {kid: int(e.get("streak", 0)) for kid, e in self.progress.katas.items()}
+            writer.newly_passed = self.newly_passed
+            writer.pair_prompt = workshop_settings(self.root)["pair_prompts"]
+        writer.artifacts = {kid: self._relative(paths) for kid, paths in self.artifacts.items()
+                            if self.state(kid) == outcomes.PASSED and paths}
+        done = self._done_for_report(summaries)
         if self.stop_mode:
-            writer.focus(self.curriculum, summaries, self.stopped_at)
+            writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
         else:
-            writer.table(self.curriculum, summaries)
+            writer.table(self.curriculum, summaries, done=done)
+
+    def _relative(self, paths: list[str]) -> list[str]:
+        shown = []
+        for path in paths:
+            try:
+                shown.append(str(Path(path).resolve().relative_to(self.root.resolve())))
+            except ValueError:
+                shown.append(path)
+        return shown
 
     def _impl_label(self) -> str:
         try:

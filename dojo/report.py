@@ -56,6 +56,12 @@ class Writer:
         self.tr = terminalreporter
         self.impl_name = impl_name
         self.hint_level = hint_level
+        # Filled by the plugin from .katas/progress.json and the run itself:
+        self.hint_levels: dict[str, int] = {}       # kata id -> index of the hint to show
+        self.streaks: dict[str, int] = {}           # kata id -> failing runs in a row
+        self.newly_passed: list[Kata] = []          # katas that pass now and did not before
+        self.artifacts: dict[str, list[str]] = {}   # kata id -> files its passing tests recorded
+        self.pair_prompt = False                    # workshop mode: swap driver and navigator
 
     def line(self, text: str = "", **markup) -> None:
         self.tr.write_line(text, **markup)
@@ -75,12 +81,15 @@ class Writer:
 
     # ---------------------------------------------------------------- focus
 
-    def focus(self, curriculum: Curriculum, summaries: dict[str, KataSummary], stopped_at: Kata | None) -> None:
+    def focus(self, curriculum: Curriculum, summaries: dict[str, KataSummary], stopped_at: Kata | None,
+              done: set[str] | None = None) -> None:
         """The default report: progress, then the one kata to work on now."""
-        done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
+        if done is None:
+            done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
         self.tr.write_sep("─", "Neural Katas", bold=True)
         self.progress(curriculum, done)
         self.line()
+        self.passed_news()
         if stopped_at is None:
             failing = [s for s in summaries.values() if s.state not in (outcomes.PASSED, outcomes.SKIPPED)]
             if failing:  # e.g. a --kata selection of a kata in the middle
@@ -110,20 +119,41 @@ class Writer:
         if summary.state != outcomes.NOT_STARTED:
             self.line(f"  check  {summary.check}")
             self.line(f"  why    {indent(summary.message, '         ')}", **STATE_MARKUP[summary.state])
-        level = min(self.hint_level, len(kata.hints) - 1)
+        level = min(self.hint_levels.get(kata.id, self.hint_level), len(kata.hints) - 1)
         self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
+        streak = self.streaks.get(kata.id, 0)
+        if streak >= 2 and summary.state in (outcomes.FAILING, outcomes.ERROR):
+            self.line(f"         ({streak} failing runs in a row: the hints go one step further every few runs)")
         self.line()
         self.line(f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
                   f"`pytest --all` for every kata.")
 
+    def passed_news(self, with_artifacts: bool = True) -> None:
+        """Katas this run passed for the first time, their artifacts, and the pair prompt."""
+        for kata in self.newly_passed:
+            self.line(f"✓ kata {kata.number} {kata.title} passes now.", green=True, bold=True)
+        shown = {kata.id for kata in self.newly_passed}
+        for kata_id, paths in self.artifacts.items() if with_artifacts else ():
+            if self.newly_passed and kata_id not in shown:
+                continue  # in a focused run, show artifacts with the news of the kata that made them
+            for path in paths:
+                self.line(f"  artifact: {path}", cyan=True)
+        if self.newly_passed and self.pair_prompt:
+            self.line("⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
+                      purple=True, bold=True)
+        if self.newly_passed or (self.artifacts and with_artifacts):
+            self.line()
+
     # ---------------------------------------------------------------- table
 
-    def table(self, curriculum: Curriculum, summaries: dict[str, KataSummary]) -> None:
+    def table(self, curriculum: Curriculum, summaries: dict[str, KataSummary], done: set[str] | None = None) -> None:
         """``--all``: every kata that ran, by track, with its state."""
         self.tr.write_sep("─", "Neural Katas: every kata", bold=True)
-        done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
+        if done is None:
+            done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
         self.progress(curriculum, done)
         self.line()
+        self.passed_news(with_artifacts=False)  # the table lists them under their kata
         counts: dict[str, int] = {}
         for track in curriculum.tracks:
             rows = [summaries[k.id] for k in curriculum.in_track(track) if k.id in summaries]
@@ -140,6 +170,8 @@ class Writer:
                     first = s.message.splitlines()[0] if s.message else ""
                     self.tr.write(f"  {first[:70]}", red=True)
                 self.line()
+                for path in self.artifacts.get(s.kata.id, []):
+                    self.line(f"          artifact: {path}", cyan=True)
         self.line()
         order = [outcomes.PASSED, outcomes.FAILING, outcomes.ERROR, outcomes.NOT_STARTED, outcomes.SKIPPED]
         self.line("  ".join(f"{counts.get(state, 0)} {state}" for state in order), bold=True)

@@ -1,0 +1,408 @@
+"""``kata``: the learner's and the facilitator's command line.
+
+Every verb wraps pytest or the curriculum; ``pytest`` alone stays the main
+way to work. Run ``kata --help`` or ``kata VERB --help``::
+
+    kata status               progress by track, and the next kata
+    kata list                 every kata and its state
+    kata hint [KATA]          the next hint for the current kata
+    kata watch [--poll]       rerun the next kata each time a file is saved
+    kata track N              run one track alone (pytest --track N)
+    kata reset KATA           the kata's stub back (your file is backed up first)
+    kata solution KATA        the answer key's version (once the kata passes, or --force)
+    kata bench [ARGS]         benchmarks (dojo.bench)
+    kata catch-up N           fill in the answer key for every kata before N (workshop)
+    kata workshop on|off      pair prompts after each kata passed
+    kata progress --export    JSON + Markdown for the facilitator
+    kata board FILES...       the room's progress board (table and PNG)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from . import progress as progress_module
+from .curriculum import Curriculum, CurriculumError, Kata, load
+from .progress import DONE_STATES, Progress
+from .report import bar
+
+STATE_STYLE = {"passed": "green", "skipped": "cyan", "not started": "yellow", "failing": "bold red",
+               "error": "bold red"}
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The Neural Katas checkout: ``$KATAS_ROOT``, else the nearest folder up with ``curriculum/``."""
+    if os.environ.get("KATAS_ROOT"):
+        return Path(os.environ["KATAS_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "curriculum").is_dir() and (folder / "katas").is_dir():
+            return folder
+    installed = Path(__file__).resolve().parents[1]  # an editable install points at the checkout
+    if (installed / "curriculum").is_dir():
+        return installed
+    raise CliError("not inside a Neural Katas folder (no curriculum/ and katas/ here or above): "
+                   "cd into your copy, or set KATAS_ROOT")
+
+
+class Context:
+    def __init__(self, console: Console):
+        self.console = console
+        self.root = find_root()
+        try:
+            self.curriculum: Curriculum = load(self.root / "curriculum")
+        except CurriculumError as error:
+            raise CliError(f"the curriculum does not load: {error}") from None
+
+    def progress(self) -> Progress:
+        return Progress.load(self.root)
+
+    def kata(self, key: str) -> Kata:
+        try:
+            return self.curriculum.get(key)
+        except KeyError as error:
+            raise CliError(error.args[0]) from None
+
+    def pytest(self, *args: str) -> int:
+        command = [sys.executable, "-m", "pytest", *args]
+        return subprocess.run(command, cwd=self.root).returncode
+
+
+def _state_text(state: str) -> str:
+    return f"[{STATE_STYLE.get(state, '')}]{state}[/]" if state in STATE_STYLE else state
+
+
+# ------------------------------------------------------------------- verbs
+
+
+def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
+    if getattr(args, "export", False):
+        return cmd_export(ctx, args)
+    progress = ctx.progress()
+    done = progress.done(ctx.curriculum)
+    total = len(ctx.curriculum.katas)
+    console = ctx.console
+    console.print(f"[bold]Neural Katas[/]  {bar(len(done), total)}  {len(done)}/{total} katas done")
+    table = Table(show_edge=False, box=None, padding=(0, 2))
+    for column in ("track", "done", "", "next in this track"):
+        table.add_column(column)
+    for track in ctx.curriculum.tracks:
+        katas = ctx.curriculum.in_track(track)
+        finished = sum(1 for k in katas if k.id in done)
+        pending = next((k for k in katas if k.id not in done), None)
+        table.add_row(f"{track.number:>2} {track.name}", f"{finished}/{len(katas)}", bar(finished, len(katas), 10),
+                      f"{pending.number} {escape(pending.title)}" if pending else "[green]done[/]")
+    console.print(table)
+    nxt = progress.next_kata(ctx.curriculum)
+    if nxt is None:
+        console.print("\n[bold green]Every kata is done.[/]")
+        return 0
+    entry = progress.entry(nxt.id)
+    state = entry.get("state", "not started")
+    streak = entry.get("streak", 0)
+    console.print(f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
+                  + (f"  ({streak} failing runs in a row)" if streak else ""))
+    console.print(f"      edit katas/{nxt.path}, {nxt.target}")
+    console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
+    return 0
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    progress = ctx.progress()
+    table = Table(title="Neural Katas: every kata", box=None, padding=(0, 1))
+    for column in ("kata", "id", "title", "state", "checks", "last run"):
+        table.add_column(column, no_wrap=column in ("id", "state", "last run"))
+    katas = ctx.curriculum.katas
+    if args.track:
+        track = _track(ctx, args.track)
+        katas = ctx.curriculum.in_track(track)
+    nxt = progress.next_kata(ctx.curriculum)
+    for kata in katas:
+        entry = progress.entry(kata.id)
+        marker = "→ " if nxt is not None and kata.id == nxt.id else "  "
+        table.add_row(marker + kata.number, kata.id, escape(kata.title), _state_text(entry.get("state", "not started")),
+                      entry.get("checks", ""), str(entry.get("last_run", ""))[:16].replace("T", " "))
+    ctx.console.print(table)
+    return 0
+
+
+def _track(ctx: Context, key: str):
+    try:
+        return ctx.curriculum.track(int(key) if key.isdigit() else key)
+    except KeyError as error:
+        raise CliError(error.args[0]) from None
+
+
+def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
+    progress = ctx.progress()
+    kata = ctx.kata(args.kata) if args.kata else progress.next_kata(ctx.curriculum)
+    if kata is None:
+        ctx.console.print("[green]Every kata is done: no hints needed.[/]")
+        return 0
+    before = progress.hint_level(kata)
+    level = progress.reveal_hint(kata)
+    progress.save()
+    console = ctx.console
+    console.print(f"[bold]kata {kata.number}  {escape(kata.title)}[/]   (katas/{kata.path}, {kata.target})")
+    hints = Table.grid(padding=(0, 2))
+    hints.add_column(no_wrap=True)
+    hints.add_column()
+    for index in range(level + 1):
+        style = "bold cyan" if index == level else "dim"
+        hints.add_row(f"  [{style}]hint {index + 1} of {len(kata.hints)}[/]",
+                      f"[{style}]{escape(kata.hints[index])}[/]" if index < level else escape(kata.hints[index]))
+    console.print(hints)
+    if level == before == len(kata.hints) - 1:
+        console.print(f"\nThat was the last hint. Still stuck? `kata solution {kata.number} --force` "
+                      f"shows the answer key's version.")
+    return 0
+
+
+def cmd_watch(ctx: Context, args: argparse.Namespace) -> int:
+    from .watch import Watcher
+
+    console = ctx.console
+    extra = [a for a in args.pytest_args if a != "--"]
+    watcher = Watcher(ctx.root / "katas", poll=args.poll, interval=args.interval,
+                      say=lambda text: console.print(f"[yellow]{text}[/]"))
+    try:
+        code = ctx.pytest(*extra)
+        while True:
+            console.print(f"\n[dim]watching katas/ ({watcher.mode}); save a file to rerun, Ctrl-C to stop[/]")
+            changed = watcher.wait(timeout=args.timeout)
+            if changed is None:
+                console.print(f"no change within {args.timeout:g} s: stopping.")
+                return 2 if args.once else code
+            if console.is_terminal and not args.once:
+                console.clear()
+            names = ", ".join(Path(p).name for p in changed)
+            console.print(f"[bold]changed:[/] {names}: running the kata tests again")
+            code = ctx.pytest(*extra)
+            if args.once:
+                return code
+    except KeyboardInterrupt:
+        console.print("\nstopped watching.")
+        return 0
+    finally:
+        watcher.stop()
+
+
+def cmd_track(ctx: Context, args: argparse.Namespace) -> int:
+    track = _track(ctx, args.track)
+    return ctx.pytest("--track", str(track.number), *[a for a in args.pytest_args if a != "--"])
+
+
+def cmd_reset(ctx: Context, args: argparse.Namespace) -> int:
+    from .workspace import WorkspaceError, reset
+
+    kata = ctx.kata(args.kata)
+    try:
+        change = reset(ctx.root, ctx.curriculum, kata)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    if change.backup is None:
+        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: {change.note}")
+        return 0
+    ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
+                      f"is the original stub again.")
+    ctx.console.print(f"  your previous file is saved as {change.backup.relative_to(ctx.root)}")
+    if change.note:
+        ctx.console.print(f"  [yellow]{change.note}[/]")
+    return 0
+
+
+def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
+    from .workspace import WorkspaceError, solution_text
+
+    kata = ctx.kata(args.kata)
+    state = ctx.progress().state(kata.id)
+    if state not in DONE_STATES and not args.force:
+        if sys.stdin.isatty():
+            answer = ctx.console.input(f"kata {kata.number} does not pass yet ({state}). Seeing the answer ends the "
+                                       f"puzzle. Type [bold]show[/] to see it anyway: ")
+            if answer.strip().lower() != "show":
+                ctx.console.print("Not shown. `kata hint` gives the next hint instead.")
+                return 1
+        else:
+            ctx.console.print(f"kata {kata.number} does not pass yet ({state}): the answer key is shown once it "
+                              f"passes.\nTry `kata hint`, or `kata solution {kata.number} --force` to see it anyway.")
+            return 1
+    try:
+        text = solution_text(ctx.root, kata)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    ctx.console.print(Panel(Syntax(text, "python", line_numbers=False, word_wrap=True),
+                            title=f"kata {kata.number} {escape(kata.title)}: solutions/{kata.path}", expand=False))
+    return 0
+
+
+def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("dojo.bench") is None:
+        raise CliError("the benchmark tool (dojo/bench.py) is not part of this copy of Neural Katas, "
+                       "so `kata bench` cannot run here")
+    bench = importlib.import_module("dojo.bench")
+    if not hasattr(bench, "main"):
+        raise CliError("dojo.bench has no main(args): this copy's benchmark tool is incomplete")
+    result = bench.main([a for a in args.bench_args if a != "--"])
+    return int(result or 0)
+
+
+def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
+    from .workspace import WorkspaceError, catch_up
+
+    key = args.kata
+    if key.isdigit():  # a track number: catch up to its first kata
+        katas = ctx.curriculum.in_track(_track(ctx, key))
+        if not katas:
+            raise CliError(f"track {key} has no katas")
+        start = katas[0]
+    else:
+        start = ctx.kata(key)
+    try:
+        changes = catch_up(ctx.root, ctx.curriculum, start, overwrite=args.overwrite)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    if not changes:
+        ctx.console.print(f"Nothing to fill in: every kata before {start.number} is done or already the answer key.")
+        return 0
+    for change in changes:
+        ctx.console.print(f"  filled in kata {change.kata.number} {escape(change.kata.title)} ({change.kata.target})"
+                          + (f"  [yellow]{escape(change.note)}[/]" if change.note else ""))
+    for copy in sorted({str(c.backup.relative_to(ctx.root)) for c in changes}):
+        ctx.console.print(f"  backup: {copy}")
+    ctx.console.print(f"\nYou can start at kata {start.number} {escape(start.title)}: run `pytest`.")
+    return 0
+
+
+def cmd_workshop(ctx: Context, args: argparse.Namespace) -> int:
+    settings = progress_module.workshop_settings(ctx.root)
+    if args.switch in ("on", "off"):
+        settings["pair_prompts"] = args.switch == "on"
+    if args.name:
+        settings["name"] = args.name
+    if args.switch in ("on", "off") or args.name:
+        progress_module.save_workshop_settings(ctx.root, settings)
+    state = "on" if settings["pair_prompts"] else "off"
+    ctx.console.print(f"workshop mode is [bold]{state}[/]"
+                      + (f" (pair: {settings['name']})" if settings.get("name") else "")
+                      + (": after each kata passed, pytest prompts the pair to swap driver and navigator."
+                         if settings["pair_prompts"] else "."))
+    return 0
+
+
+def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
+    name = args.name or progress_module.workshop_settings(ctx.root).get("name")
+    if not name:
+        raise CliError('give the pair a name: kata progress --export --name "Ana & Ben"')
+    folder = Path(args.out) if args.out else Path.cwd()
+    json_path, md_path = progress_module.write_export(ctx.progress(), ctx.curriculum, name, folder)
+    ctx.console.print(f"wrote {json_path} and {md_path}: hand the .json to your facilitator.")
+    return 0
+
+
+def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
+    from .workshop import BoardError, show
+
+    png = None if args.no_png else Path(args.png)
+    try:
+        return show([Path(p) for p in args.files], png, console)
+    except BoardError as error:
+        raise CliError(str(error)) from None
+
+
+# ------------------------------------------------------------------ parser
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="kata", description="Neural Katas: progress, hints, watch mode, "
+                                   "workshop tools. `pytest` runs the katas; this tool helps around it.")
+    verbs = main.add_subparsers(dest="verb", metavar="VERB")
+
+    def verb(name: str, handler, text: str, aliases=()):
+        sub = verbs.add_parser(name, help=text, description=text, aliases=list(aliases))
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for name in ("status", "progress"):
+        sub = verb(name, cmd_status, "progress by track, and the next kata" if name == "status" else
+                   "progress (like status); --export writes JSON and Markdown for the facilitator")
+        sub.add_argument("--export", action="store_true", help="write progress-<name>.json and .md")
+        sub.add_argument("--name", help="pair names for the export, e.g. 'Ana & Ben'")
+        sub.add_argument("--out", help="folder for the export (default: the current folder)")
+    sub = verb("list", cmd_list, "every kata and its state")
+    sub.add_argument("--track", help="only this track")
+    sub = verb("hint", cmd_hint, "reveal the next hint for the current kata (or KATA)")
+    sub.add_argument("kata", nargs="?", help="kata number or id (default: the current kata)")
+    sub = verb("watch", cmd_watch, "rerun the next kata every time a file in katas/ is saved")
+    sub.add_argument("--poll", action="store_true", help="poll modification times instead of file events")
+    sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    sub.add_argument("--once", action="store_true", help="stop after the first rerun (exit code: pytest's)")
+    sub.add_argument("--timeout", type=float, default=None, help="stop after this many seconds without a change")
+    sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
+    sub = verb("track", cmd_track, "run one track alone; earlier tracks count as done")
+    sub.add_argument("track", help="track number or module name")
+    sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
+    sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
+    sub.add_argument("kata", help="kata number or id")
+    sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
+    sub.add_argument("kata", help="kata number or id")
+    sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
+    sub = verb("bench", cmd_bench, "benchmarks: your code against the answer key, GPU kernels and TensorFlow")
+    sub.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for dojo.bench")
+    sub = verb("catch-up", cmd_catch_up, "fill in the answer key for every kata before KATA (or track N)")
+    sub.add_argument("kata", help="a kata (8.2, conv.im2col) or a track number (8: up to its first kata)")
+    sub.add_argument("--overwrite", action="store_true", help="also replace katas you already passed")
+    sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
+    sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
+    sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
+    sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
+    sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
+    sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
+    sub.add_argument("--no-png", action="store_true", help="only print the table")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to dojo.bench, options included
+        args = argparse.Namespace(verb="bench", handler=cmd_bench, bench_args=argv[1:])
+    else:
+        args = parser().parse_args(argv)
+    # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100
+    console = Console(highlight=False, width=width)
+    try:
+        if args.verb == "board":  # works anywhere: a facilitator needs no checkout
+            return cmd_board(None, args, console)
+        ctx = Context(console)
+        handler = getattr(args, "handler", None) or cmd_status
+        if args.verb is None:
+            args.export = False
+        return handler(ctx, args)
+    except CliError as error:
+        console.print(f"[bold red]kata:[/] {escape(str(error))}", soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

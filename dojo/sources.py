@@ -1,0 +1,271 @@
+"""Edit one kata's function or class inside a module, and find its pristine stub.
+
+``kata reset``, ``kata solution`` and ``kata catch-up`` work on one top-level
+definition at a time (a ``def`` or ``class`` with its decorators), so that the
+rest of a learner's file, their other katas, stays exactly as they wrote it.
+
+The pristine stub of a kata comes from git: the newest committed version of
+``katas/<module>.py`` in which that definition still raises
+``NotImplementedError``. Walking back through the file's history (rather than
+reading ``HEAD`` alone) keeps this right for learners who commit their own
+work. A copy in ``.katas/pristine/<module>.py`` is used where there is no git.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+STATE_DIR = ".katas"
+
+
+# ------------------------------------------------------------- definitions
+
+
+def _top_level(tree: ast.Module, name: str) -> ast.stmt | None:
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return node
+    return None
+
+
+def _span(node: ast.stmt) -> tuple[int, int]:
+    """First and last line (1-based, inclusive) of a statement, decorators included."""
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return first, node.end_lineno
+
+
+def definition(source: str, name: str) -> str | None:
+    """The text of the top-level ``def``/``class`` called ``name``, or None."""
+    try:
+        node = _top_level(ast.parse(source), name)
+    except SyntaxError:
+        return None
+    if node is None:
+        return None
+    first, last = _span(node)
+    return "\n".join(source.splitlines()[first - 1:last]) + "\n"
+
+
+def same_code(a: str | None, b: str | None) -> bool:
+    """Equal up to trailing whitespace (what an editor may add on save)."""
+    if a is None or b is None:
+        return False
+    return [line.rstrip() for line in a.strip().splitlines()] == [line.rstrip() for line in b.strip().splitlines()]
+
+
+def contains(text: str, block: str | None) -> bool:
+    """``block``'s lines appear in ``text`` unchanged (works on a file that does not parse)."""
+    if not block:
+        return False
+    lines = [line.rstrip() for line in text.splitlines()]
+    wanted = [line.rstrip() for line in block.strip("\n").splitlines()]
+    return any(lines[i:i + len(wanted)] == wanted for i in range(len(lines) - len(wanted) + 1))
+
+
+def is_stub(text: str | None) -> bool:
+    return text is not None and "NotImplementedError" in text
+
+
+def _span_by_indentation(lines: list[str], name: str) -> tuple[int, int] | None:
+    """Where ``def name``/``class name`` is in a file that does not parse: from its
+    line (and decorators) to the last indented line before the next top-level statement."""
+    header = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(name)}\b")
+    for index, line in enumerate(lines):
+        if header.match(line):
+            first = index
+            while first > 0 and lines[first - 1].startswith("@"):
+                first -= 1
+            last = index
+            for after in range(index + 1, len(lines)):
+                text = lines[after]
+                if text.strip() and not text[0].isspace() and not text.startswith((")", "]", "}", "#")):
+                    break
+                if text.strip():
+                    last = after
+            return first + 1, last + 1
+    return None
+
+
+def replace_definition(source: str, name: str, new_text: str) -> str:
+    """``source`` with the definition ``name`` replaced by ``new_text`` (appended if absent).
+
+    A file with a syntax error (perhaps in this very definition, which is why
+    the learner resets it) is handled by indentation instead of by the parser.
+    """
+    lines = source.splitlines()
+    try:
+        node = _top_level(ast.parse(source), name)
+        span = _span(node) if node is not None else None
+    except SyntaxError:
+        span = _span_by_indentation(lines, name)
+    new_lines = new_text.rstrip("\n").splitlines()
+    if span is None:
+        return source.rstrip("\n") + "\n\n\n" + "\n".join(new_lines) + "\n"
+    first, last = span
+    return "\n".join(lines[:first - 1] + new_lines + lines[last:]) + "\n"
+
+
+def _bindings(tree: ast.Module) -> dict[str, ast.stmt]:
+    """Top-level names a module defines, each with the statement that binds it."""
+    bound: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[node.name] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                continue
+            for alias in node.names:
+                bound[alias.asname or alias.name.split(".")[0]] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        bound[leaf.id] = node
+    return bound
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {leaf.id for leaf in ast.walk(node) if isinstance(leaf, ast.Name)}
+
+
+def splice(target_source: str, donor_source: str, name: str) -> str:
+    """Put the donor's definition of ``name`` into ``target_source``.
+
+    Module-level names that the donor's code needs and the target module
+    lacks (a helper function, a constant, an import) come along: imports go
+    after the target's last import, everything else just before ``name``.
+    """
+    donor_tree = ast.parse(donor_source)
+    target_tree = ast.parse(target_source)
+    node = _top_level(donor_tree, name)
+    if node is None:
+        raise KeyError(name)
+    donor_bound, target_bound = _bindings(donor_tree), _bindings(target_tree)
+    needed: list[ast.stmt] = []
+    queue = sorted(_names_used(node))
+    seen = {name}
+    while queue:
+        used = queue.pop()
+        if used in seen or used in target_bound or used not in donor_bound:
+            seen.add(used)
+            continue
+        seen.add(used)
+        statement = donor_bound[used]
+        if statement not in needed:
+            needed.append(statement)
+            queue.extend(sorted(_names_used(statement)))
+    donor_lines = donor_source.splitlines()
+
+    def text(stmt: ast.stmt) -> str:
+        first, last = _span(stmt)
+        return "\n".join(donor_lines[first - 1:last])
+
+    needed.sort(key=lambda stmt: stmt.lineno)  # keep the donor's order, so helpers precede their users
+    imports = [text(s) for s in needed if isinstance(s, (ast.Import, ast.ImportFrom))]
+    helpers = [text(s) for s in needed if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    spliced = _with_docstring(donor_lines, node, target_source.splitlines(), _top_level(target_tree, name))
+    body = "\n\n\n".join(helpers + [spliced])
+    result = replace_definition(target_source, name, body)
+    if imports:
+        lines = result.splitlines()
+        tree = ast.parse(result)
+        anchor = 0
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                anchor = stmt.end_lineno
+            elif isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant) and anchor == 0:
+                anchor = stmt.end_lineno  # after the module docstring
+        lines[anchor:anchor] = imports
+        result = "\n".join(lines) + "\n"
+    return result
+
+
+def _docstring_span(node: ast.stmt | None) -> tuple[int, int] | None:
+    body = getattr(node, "body", None)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].lineno, body[0].end_lineno
+    return None
+
+
+def _with_docstring(donor_lines: list[str], donor: ast.stmt, target_lines: list[str], target: ast.stmt | None) -> str:
+    """The donor's definition, but with the target's docstring (the kata's teaching text) kept."""
+    first, last = _span(donor)
+    donor_doc, target_doc = _docstring_span(donor), _docstring_span(target)
+    if target_doc is None:
+        return "\n".join(donor_lines[first - 1:last])
+    if donor_doc is None:  # the answer key has no docstring: put the kata's after the `def` line(s)
+        body_start = donor.body[0].lineno
+        return "\n".join(donor_lines[first - 1:body_start - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
+                         + donor_lines[body_start - 1:last])
+    return "\n".join(donor_lines[first - 1:donor_doc[0] - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
+                     + donor_lines[donor_doc[1]:last])
+
+
+# ---------------------------------------------------------------- pristine
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pristine_definition(root: Path, module: str, name: str) -> str | None:
+    """The stub of ``name`` as shipped: from git history, else ``.katas/pristine/``."""
+    relative = f"katas/{module}.py"
+    history = _git(root, "log", "--format=%H", "--", relative)
+    for commit in (history or "").split():
+        text = _git(root, "show", f"{commit}:{relative}")
+        stub = definition(text, name) if text else None
+        if is_stub(stub):
+            return stub
+    shipped = root / STATE_DIR / "pristine" / f"{module}.py"
+    if shipped.exists():
+        stub = definition(shipped.read_text(encoding="utf-8"), name)
+        if is_stub(stub):
+            return stub
+    return None
+
+
+def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
+    """Keep a copy of each module that is still all stubs, for checkouts without git.
+
+    ``targets`` maps a module to the functions/classes its katas ask for. A
+    module is copied to ``.katas/pristine/`` once, the first time a run sees
+    every one of them still raising ``NotImplementedError``.
+    """
+    for module, names in targets.items():
+        copy = root / STATE_DIR / "pristine" / f"{module}.py"
+        source = folder / f"{module}.py"
+        if copy.exists() or not source.exists():
+            continue
+        text = source.read_text(encoding="utf-8")
+        if all(is_stub(definition(text, name)) for name in names):
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ backups
+
+
+def backup(root: Path, path: Path) -> Path:
+    """Copy ``path`` to ``.katas/backups/<name>-<timestamp>.py`` and return the copy."""
+    folder = root / STATE_DIR / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    copy = folder / f"{path.stem}-{stamp}{path.suffix}"
+    counter = 1
+    while copy.exists():  # two resets within a second must not overwrite each other
+        counter += 1
+        copy = folder / f"{path.stem}-{stamp}-{counter}{path.suffix}"
+    shutil.copy2(path, copy)
+    return copy

@@ -1,0 +1,410 @@
+"""The `kata` command and the plugin's progress, run as a learner would: in a copy of the repository.
+
+Each test copies the repository's files (tracked and untracked-but-not-ignored,
+no `.katas/`) into `tmp_path`, commits them in a fresh git repository (the
+pristine stubs `kata reset` restores come from git), and runs `python -m dojo`
+and `python -m pytest` there in subprocesses. A tiny extra track, 99 "Extra"
+with one kata that needs no TensorFlow, keeps most runs fast and gives the
+tests a track that can run alone after the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dojo.curriculum import load
+
+ROOT = Path(__file__).resolve().parents[2]
+TOTAL = len(load(ROOT / "curriculum").katas)  # katas of the real course, before the extra track
+
+EXTRA_TRACK = """
+[track]
+number = 99
+name = "Extra"
+module = "extra"
+
+[[kata]]
+name = "double"
+title = "Double it"
+goal = "Return 2 * x."
+hints = ["What is x + x?", "Multiply x[0] by two? No: all of x.", "`return 2 * x`"]
+"""
+
+EXTRA_STUB = '''"""Track 99: a kata for the tool's own tests."""
+
+
+def double(x):
+    """Return ``2 * x``."""
+    # TODO: kata 99.1
+    raise NotImplementedError("kata 99.1: double")
+'''
+
+EXTRA_TEST = '''import pytest
+
+from dojo.checks import check
+
+
+@pytest.mark.kata("extra.double")
+def test_double(kata, request):
+    got = kata(3)
+    check(got == 6, f"double(3) returned {got!r}, expected 6")
+    picture = request.config.rootpath / ".katas" / "artifacts" / "double.txt"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    picture.write_text("a picture of the result")
+    request.node.user_properties.append(("artifact", str(picture)))
+'''
+
+WEIGHTED_SUM = '''def weighted_sum(inputs, weights):
+    """My answer."""
+    return float(np.dot(inputs, weights))
+'''
+
+
+def _files() -> list[str]:
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    return [name for name in listed if (ROOT / name).is_file()]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com",
+                           "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("template") / "neural-katas"
+    for name in _files():
+        target = repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    (repo / "curriculum" / "99_extra.toml").write_text(EXTRA_TRACK)
+    (repo / "katas" / "extra.py").write_text(EXTRA_STUB)
+    (repo / "solutions" / "extra.py").write_text(EXTRA_STUB.replace(
+        '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")', "    return 2 * x"))
+    (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
+    return repo
+
+
+@pytest.fixture
+def repo(template, tmp_path) -> Path:
+    copy = tmp_path / "neural-katas"
+    shutil.copytree(template, copy)
+    _git(copy, "init", "-q")
+    _git(copy, "add", "-A")
+    _git(copy, "commit", "-qm", "Neural Katas as shipped")
+    return copy
+
+
+def _env(repo: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS")}
+    env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def kata(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dojo", *args], cwd=repo, capture_output=True, text=True,
+                          env=_env(repo), input=stdin, timeout=300)
+
+
+def run_pytest(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=repo,
+                          capture_output=True, text=True, env=_env(repo), timeout=300)
+
+
+def progress(repo: Path) -> dict:
+    return json.loads((repo / ".katas" / "progress.json").read_text())
+
+
+def replace(repo: Path, module: str, old: str, new: str) -> None:
+    path = repo / "katas" / f"{module}.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+STUB_1_1 = '    # TODO: kata 1.1\n    raise NotImplementedError("kata 1.1: weighted_sum")'
+STUB_99_1 = '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")'
+
+
+# --------------------------------------------------------------- pytest itself
+
+
+def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(repo):
+    result = run_pytest(repo)
+    assert result.returncode == 1
+    assert "kata 1.1  The weighted sum   not started" in result.stdout
+    assert "hint   (1 of 3)" in result.stdout
+    stored = progress(repo)
+    assert stored["current"] == "neuron.weighted_sum"
+    assert stored["katas"]["neuron.weighted_sum"]["state"] == "not started"
+    assert "neuron.neuron" not in stored["katas"]  # never ran: no entry, still "not started"
+
+
+def test_answer_key_runs_leave_the_learners_progress_alone(repo):
+    result = run_pytest(repo, "--impl", "solutions", "--track", "99")
+    assert result.returncode == 0
+    assert not (repo / ".katas" / "progress.json").exists()
+
+
+def test_hint_level_rises_every_three_failing_runs(repo):
+    replace(repo, "extra", STUB_99_1, "    return 0")  # wrong, and fails without TensorFlow: fast
+    reports = [run_pytest(repo, "--track", "99").stdout for _ in range(3)]
+    assert all("kata 99.1  Double it   failing" in r for r in reports)
+    assert "double(3) returned 0, expected 6" in reports[0]
+    assert "hint   (1 of 3)" in reports[1]
+    assert "hint   (2 of 3)" in reports[2] and "3 failing runs in a row" in reports[2]
+    assert progress(repo)["katas"]["extra.double"]["streak"] == 3
+
+
+def test_kata_hint_reveals_the_next_hint_and_the_report_follows(repo):
+    first = kata(repo, "hint")
+    assert first.returncode == 0
+    assert "hint 2 of 3" in first.stdout and "hint 3 of 3" not in first.stdout
+    assert "hint   (2 of 3)" in run_pytest(repo).stdout
+    kata(repo, "hint")
+    last = kata(repo, "hint")
+    assert "hint 3 of 3" in last.stdout and "That was the last hint" in last.stdout
+    assert "hint   (3 of 3)" in run_pytest(repo).stdout
+
+
+def test_a_stub_left_untouched_stays_not_started(repo):
+    # A syntax error in kata 1.1 stops the whole module importing; katas 1.2
+    # and 1.3 are still the shipped stubs, so they are "not started", not "error".
+    replace(repo, "neuron", STUB_1_1, "    return (")
+    result = run_pytest(repo, "--all", "--track", "1")
+    assert result.returncode == 1
+    states = {kid: e["state"] for kid, e in progress(repo)["katas"].items()}
+    assert states == {"neuron.weighted_sum": "error", "neuron.neuron": "not started",
+                      "neuron.dense_forward": "not started"}
+
+
+def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
+    (repo / ".katas").mkdir()
+    (repo / ".katas" / "progress.json").write_text(json.dumps({"format": 1, "current": "gone.kata", "katas": {
+        "gone.kata": {"state": "passed"}, "neuron.neuron": "garbage"}}))
+    status = kata(repo, "status")
+    assert status.returncode == 0 and f"0/{TOTAL + 1} katas done" in status.stdout
+    assert "kata 1.1" in status.stdout
+    run_pytest(repo)
+    assert progress(repo)["katas"]["gone.kata"] == {"state": "passed"}  # kept, in case it comes back
+
+
+# ------------------------------------------------------------------ the verbs
+
+
+def test_status_and_list_show_the_next_kata(repo):
+    run_pytest(repo)
+    status = kata(repo, "status")
+    assert status.returncode == 0
+    assert "next  kata 1.1  The weighted sum   not started" in status.stdout
+    assert "edit katas/neuron.py, weighted_sum" in status.stdout
+    listing = kata(repo, "list")
+    assert listing.returncode == 0
+    assert "→ 1.1" in listing.stdout and "neuron.dense_forward" in listing.stdout and "99.1" in listing.stdout
+    only = kata(repo, "list", "--track", "99")
+    assert "99.1" in only.stdout and "neuron.weighted_sum" not in only.stdout
+
+
+def test_hints_are_printed_as_written(repo):
+    assert "Multiply x[0] by two? No: all of x." in kata(repo, "hint", "99.1").stdout  # no markup eaten
+
+
+def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(repo):
+    assert "katas done" in kata(repo).stdout
+    bad = kata(repo, "hint", "no.such_kata")
+    assert bad.returncode == 2 and "no kata 'no.such_kata'" in bad.stdout
+
+
+def test_track_runs_alone_with_earlier_katas_counted_done(repo):
+    stub = kata(repo, "track", "99")
+    assert stub.returncode == 1
+    assert f"{TOTAL}/{TOTAL + 1} katas done" in stub.stdout
+    assert "kata 99.1  Double it   not started" in stub.stdout
+    assert "kata 1.1" not in stub.stdout
+    replace(repo, "extra", STUB_99_1, "    return x + x")
+    done = run_pytest(repo, "--track", "99")
+    assert done.returncode == 0
+    assert f"{TOTAL + 1}/{TOTAL + 1} katas done" in done.stdout
+    assert "✓ kata 99.1 Double it passes now." in done.stdout
+
+
+def test_workshop_mode_prompts_a_swap_and_shows_artifacts(repo):
+    assert "workshop mode is on" in kata(repo, "workshop", "on", "--name", "Ana & Ben").stdout
+    replace(repo, "extra", STUB_99_1, "    return x * 2")
+    first = run_pytest(repo, "--track", "99")
+    assert "✓ kata 99.1 Double it passes now." in first.stdout
+    assert "artifact: .katas/artifacts/double.txt" in first.stdout
+    assert "swap roles" in first.stdout
+    again = run_pytest(repo, "--track", "99")
+    assert "swap roles" not in again.stdout  # only when a kata passes for the first time
+    kata(repo, "workshop", "off")
+    assert json.loads((repo / ".katas" / "workshop.json").read_text())["pair_prompts"] is False
+
+
+def test_the_all_table_lists_artifacts_under_their_kata(repo):
+    replace(repo, "extra", STUB_99_1, "    return x + x")
+    table = run_pytest(repo, "--all", "--track", "99").stdout
+    assert table.count("artifact: .katas/artifacts/double.txt") == 1
+    assert "✓ kata 99.1 Double it passes now." in table
+
+
+def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
+    replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
+    replace(repo, "neuron", '    # TODO: kata 1.2\n    raise NotImplementedError("kata 1.2: neuron")',
+            "    return weighted_sum(inputs, weights) + bias  # mine too")
+    before = (repo / "katas" / "neuron.py").read_text()
+    result = kata(repo, "reset", "1.2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = (repo / "katas" / "neuron.py").read_text()
+    assert "# mine\n" in after and "# mine too" not in after
+    assert 'raise NotImplementedError("kata 1.2: neuron")' in after
+    backups = list((repo / ".katas" / "backups").glob("neuron-*.py"))
+    assert len(backups) == 1 and backups[0].read_text() == before
+    assert "nothing to do" in kata(repo, "reset", "1.2").stdout  # a second reset changes nothing
+
+
+def test_reset_repairs_a_kata_with_a_syntax_error(repo):
+    replace(repo, "neuron", STUB_1_1, "    return (inputs *")
+    result = kata(repo, "reset", "1.1")
+    assert result.returncode == 0, result.stdout
+    assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
+    assert "return (inputs *" in next((repo / ".katas" / "backups").glob("neuron-*.py")).read_text()
+
+
+def test_reset_finds_the_stub_even_after_the_learner_committed_work(repo):
+    replace(repo, "neuron", STUB_1_1, "    return 42.0")
+    _git(repo, "commit", "-qam", "my work")
+    assert kata(repo, "reset", "neuron.weighted_sum").returncode == 0
+    assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
+
+
+def test_reset_without_git_uses_the_copy_kept_by_the_first_run(repo):
+    pristine = (repo / "katas" / "neuron.py").read_text()
+    shutil.rmtree(repo / ".git")
+    replace(repo, "neuron", STUB_1_1, "    return 42.0")
+    missing = kata(repo, "reset", "1.1")
+    assert missing.returncode == 2 and "no pristine copy" in missing.stdout
+    (repo / "katas" / "neuron.py").write_text(pristine)
+    run_pytest(repo)  # a run on untouched stubs keeps a copy in .katas/pristine/
+    assert (repo / ".katas" / "pristine" / "neuron.py").read_text() == pristine
+    replace(repo, "neuron", STUB_1_1, "    return 42.0")
+    run_pytest(repo)  # edited: the copy is not replaced
+    assert kata(repo, "reset", "1.1").returncode == 0
+    assert (repo / "katas" / "neuron.py").read_text() == pristine
+
+
+def test_solution_is_shown_once_the_kata_passes_or_with_force(repo):
+    refused = kata(repo, "solution", "99.1")
+    assert refused.returncode == 1 and "does not pass yet" in refused.stdout and "return 2 * x" not in refused.stdout
+    forced = kata(repo, "solution", "99.1", "--force")
+    assert forced.returncode == 0 and "return 2 * x" in forced.stdout
+    replace(repo, "extra", STUB_99_1, "    return x + x")
+    run_pytest(repo, "--track", "99")
+    shown = kata(repo, "solution", "99.1")
+    assert shown.returncode == 0 and "return 2 * x" in shown.stdout
+
+
+def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(repo):
+    replace(repo, "neuron", STUB_1_1, "    return 0.0  # my broken try")
+    before = (repo / "katas" / "neuron.py").read_text()
+    result = kata(repo, "catch-up", "1.3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "filled in kata 1.1" in result.stdout and "filled in kata 1.2" in result.stdout
+    text = (repo / "katas" / "neuron.py").read_text()
+    assert 'raise NotImplementedError("kata 1.3: dense_forward")' in text
+    assert "my broken try" not in text and "NotImplementedError(\"kata 1.1" not in text
+    backup = next((repo / ".katas" / "backups").glob("neuron-*.py"))
+    assert backup.read_text() == before
+    after = run_pytest(repo)
+    assert after.returncode == 1 and "kata 1.3  A Dense layer   not started" in after.stdout
+
+
+def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
+    replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
+    (repo / ".katas").mkdir()
+    (repo / ".katas" / "progress.json").write_text(json.dumps(
+        {"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
+    result = kata(repo, "catch-up", "99")
+    assert result.returncode == 0
+    assert "filled in kata 1.1" not in result.stdout and "filled in kata 1.3" in result.stdout
+    assert "# mine" in (repo / "katas" / "neuron.py").read_text()
+
+
+def test_export_and_the_room_board(repo, tmp_path):
+    run_pytest(repo)
+    out = tmp_path / "exports"
+    assert kata(repo, "progress", "--export", "--name", "Ana & Ben", "--out", str(out)).returncode == 0
+    kata(repo, "workshop", "--name", "Chen & Dee")
+    assert kata(repo, "progress", "--export", "--out", str(out)).returncode == 0  # name from `workshop --name`
+    summary = json.loads((out / "progress-ana---ben.json").read_text())
+    assert summary["name"] == "Ana & Ben" and summary["total"] == TOTAL + 1
+    assert summary["next"]["id"] == "neuron.weighted_sum"
+    assert "| 1 Neurons | 0/3 |" in (out / "progress-ana---ben.md").read_text()
+    png = tmp_path / "board.png"
+    board = kata(repo, "board", *map(str, sorted(out.glob("*.json"))), "--png", str(png))
+    assert board.returncode == 0, board.stdout + board.stderr
+    assert "Ana & Ben" in board.stdout and "Chen & Dee" in board.stdout and "1.1 The weighted sum" in board.stdout
+    assert png.read_bytes().startswith(b"\x89PNG")
+    bad = kata(repo, "board", str(out / "progress-ana---ben.md"))
+    assert bad.returncode == 2 and "not a progress export" in bad.stdout
+
+
+def test_export_needs_a_name(repo):
+    result = kata(repo, "progress", "--export")
+    assert result.returncode == 2 and "--name" in result.stdout
+
+
+def test_bench_says_clearly_when_the_benchmark_tool_is_absent(repo):
+    (repo / "dojo" / "bench.py").unlink(missing_ok=True)
+    result = kata(repo, "bench")
+    assert result.returncode == 2 and "dojo/bench.py" in result.stdout and "not part of this copy" in result.stdout
+
+
+def test_bench_hands_its_arguments_to_dojo_bench(repo):
+    (repo / "dojo" / "bench.py").write_text("def main(args):\n    print('bench got', args)\n    return 0\n")
+    result = kata(repo, "bench", "--op", "conv2d")
+    assert result.returncode == 0 and "bench got ['--op', 'conv2d']" in result.stdout
+
+
+def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        watcher = subprocess.Popen([sys.executable, "-m", "dojo", "watch", "--poll", "--once", "--interval", "0.2",
+                                    "--timeout", "120", "--", "--track", "99"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**_env(repo), "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.monotonic() + 120
+            while "watching katas/ (polling)" not in log.read_text():
+                assert watcher.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "watch never started waiting:\n" + log.read_text()
+                time.sleep(0.1)
+            replace(repo, "extra", STUB_99_1, "    return 0")
+            code = watcher.wait(timeout=120)
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+    text = log.read_text()
+    assert code == 1
+    assert text.count("Neural Katas") >= 2
+    assert "kata 99.1  Double it   not started" in text
+    assert "changed: extra.py" in text
+    assert "kata 99.1  Double it   failing" in text
+
+
+def test_watch_stops_after_its_timeout_without_a_change(repo):
+    result = kata(repo, "watch", "--poll", "--once", "--interval", "0.1", "--timeout", "0.5")
+    assert result.returncode == 2 and "no change within 0.5 s" in result.stdout
+
+
+def test_the_console_script_is_declared():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'kata = "dojo.cli:main"' in text
