@@ -62,6 +62,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "neural-katas")
 
 
+def _kata_plugin(request: pytest.FixtureRequest) -> "KataPlugin":
+    plugin = request.config.pluginmanager.get_plugin("neural-katas")
+    if plugin is None:
+        raise pytest.UsageError("the kata fixtures need the curriculum/ folder at the rootdir")
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def impl(request: pytest.FixtureRequest) -> Implementation:
+    """The implementation under test (katas/, solutions/ or --impl PATH)."""
+    return _kata_plugin(request).implementation
+
+
+@pytest.fixture
+def kata(request: pytest.FixtureRequest):
+    """The learner's function or class that this test's kata is about."""
+    plugin = _kata_plugin(request)
+    kata = plugin._kata_of(request.node)
+    if kata is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses the `kata` fixture "
+                                f"without a @pytest.mark.kata(...) marker")
+    return plugin.implementation.get(kata.module, kata.target)
+
+
 class KataPlugin:
     """State of one run: which katas ran, with what outcome."""
 
@@ -70,7 +94,11 @@ class KataPlugin:
         self.curriculum = curriculum
         self.root = config.rootpath
         chosen = config.getoption("impl") or os.environ.get("KATAS_IMPL") or "katas"
-        self.implementation = resolve(chosen, self.root)
+        try:
+            self.implementation = resolve(chosen, self.root)
+        except FileNotFoundError as error:
+            raise pytest.UsageError(f"{error}. Give --impl=PATH (with '=') or KATAS_IMPL=PATH; "
+                                    f"a relative PATH is taken from {self.root}") from None
         self.stop_mode = not config.getoption("katas_all")
         self.timeout = config.getoption("kata_timeout")
         self.collected: dict[str, list[pytest.Item]] = {}
@@ -143,20 +171,6 @@ class KataPlugin:
         return chosen
 
     # --------------------------------------------------------------- running
-
-    @pytest.fixture(scope="session")
-    def impl(self) -> Implementation:
-        """The implementation under test (katas/, solutions/ or --impl PATH)."""
-        return self.implementation
-
-    @pytest.fixture
-    def kata(self, request: pytest.FixtureRequest):
-        """The learner's function or class that this test's kata is about."""
-        kata = self._kata_of(request.node)
-        if kata is None:
-            raise pytest.UsageError(f"{request.node.nodeid} uses the `kata` fixture "
-                                    f"without a @pytest.mark.kata(...) marker")
-        return self.implementation.get(kata.module, kata.target)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
