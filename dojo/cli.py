@@ -254,13 +254,11 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("dojo.bench") is None:
-        raise CliError("the benchmark tool (dojo/bench.py) is not part of this copy of Neural Katas, "
-                       "so `kata bench` cannot run here")
-    bench = importlib.import_module("dojo.bench")
+    try:
+        from . import bench
+    except ImportError as error:
+        raise CliError(f"the benchmark tool (dojo.bench) could not be imported ({error}), "
+                       f"so `kata bench` cannot run here") from None
     if not hasattr(bench, "main"):
         raise CliError("dojo.bench has no main(args): this copy's benchmark tool is incomplete")
     result = bench.main([a for a in args.bench_args if a != "--"])

@@ -146,9 +146,11 @@ class KataPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
-        if self.collected and config.option.tbstyle == "auto":
+        only_katas = all(self._kata_of(item) is not None for item in items)
+        if self.collected and only_katas and config.option.tbstyle == "auto":
             # The kata report says what failed; tracebacks from inside the
-            # checks would only bury it. `--tb=short` brings them back.
+            # checks would only bury it. `--tb=short` brings them back. (A run
+            # that mixes in the self-tests keeps pytest's usual reports.)
             config.option.tbstyle = "no"
             terminal = config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:

@@ -37,12 +37,15 @@ def read_exports(paths: list[Path]) -> list[dict]:
 
 def table(exports: list[dict]) -> Table:
     tracks = exports[0]["tracks"] if exports else []
-    board = Table(title="Neural Katas: the room", show_lines=False)
-    board.add_column("pair", style="bold")
-    board.add_column("done", justify="right")
+    # Tracks are headed by number alone, named in the caption, so that a room
+    # of pairs fits an ordinary terminal without wrapping the pair names.
+    board = Table(title="Neural Katas: the room", show_lines=False,
+                  caption="tracks: " + " · ".join(f"{t['number']} {t['name']}" for t in tracks))
+    board.add_column("pair", style="bold", no_wrap=True)
+    board.add_column("done", justify="right", no_wrap=True)
     for track in tracks:
-        board.add_column(f"{track['number']} {track['name'][:10]}", justify="right")
-    board.add_column("next kata")
+        board.add_column(str(track["number"]), justify="right", no_wrap=True)
+    board.add_column("next kata", no_wrap=True, overflow="ellipsis")
     board.add_column("exported", style="dim")
     for export in exports:
         by_number = {t["number"]: t for t in export["tracks"]}
