@@ -45,8 +45,7 @@ def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
     """Wrap long lines of a message and indent every line after the first."""
     lines = []
     for raw in text.splitlines() or [""]:
-        wrapped = textwrap.wrap(raw, width, break_long_words=False, replace_whitespace=False,
-                                drop_whitespace=False) if len(raw) > width and not raw.startswith(" ") else [raw]
+        wrapped = textwrap.wrap(raw, width, break_long_words=False) if len(raw) > width and not raw.startswith(" ") else [raw]
         lines.extend(wrapped or [""])
     return ("\n" + prefix).join(line.rstrip() for line in lines)
 

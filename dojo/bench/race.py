@@ -85,6 +85,12 @@ class BenchPlugin:
             prepared = field.prepare(contender, operation, inputs)
         except CannotRace as reason:
             self._skip(operation, contender, label, str(reason))
+        except NotImplementedError:  # e.g. the learner's Sequential() is still a stub
+            self._skip(operation, contender, label, "not started (the stub raises NotImplementedError)")
+        except Exception as error:
+            if contender.kind != LEARNER:
+                raise
+            self._skip(operation, contender, label, f"raises {type(error).__name__}: {str(error)[:60]}")
         label = prepared.label
         warmups = gpu.WARMUP_CALLS if prepared.on_gpu else 1
         try:
