@@ -64,11 +64,23 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
     where = _learner_frame(exc, impl_folder, root)
     summary = f"{type(exc).__name__}: {exc}"
     if where:
-        return Outcome(ERROR, f"your code raised {summary}\n  at {where}")
+        return Outcome(ERROR, f"your code raised {summary}\n  at {where}{_advice(exc)}")
     # Raised outside the learner's code: usually a test choking on an odd return value.
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     place = f" ({_relative(Path(frame.filename), root)}, line {frame.lineno})" if frame else ""
     return Outcome(ERROR, f"the check could not use what your code returned: {summary}{place}")
+
+
+#: Words in NumPy's errors that mean two arrays' shapes do not fit together.
+_SHAPE_WORDS = ("matmul", "not aligned", "could not be broadcast", "operands could not", "shapes")
+
+
+def _advice(exc: BaseException) -> str:
+    """A next step for the commonest crash in learners' NumPy: arrays whose shapes do not fit."""
+    if isinstance(exc, ValueError) and any(word in str(exc) for word in _SHAPE_WORDS):
+        return ("\nThe shapes on that line do not fit together: print each array's .shape there and compare "
+                "with the shapes in the docstring (Keras kernels are (input_dim, units): no transpose).")
+    return ""
 
 
 def _learner_frame(exc: BaseException, impl_folder: Path | None, root: Path | None) -> str:

@@ -189,6 +189,16 @@ def test_exception_in_learner_code_points_at_their_line(course):
     ])
 
 
+def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
+    course.write_impl(double="def double(x):\n    return x @ np.ones((3, 3))\n")
+    result = course.runpytest("tests")
+    result.stdout.fnmatch_lines([
+        "*why*your code raised ValueError: matmul*",
+        "*at katas/toy.py, line 4, in double*",
+        "*The shapes on that line do not fit together: print each array's .shape*",
+    ])
+
+
 def test_infinite_loop_is_stopped_by_the_time_limit(course):
     course.write_impl(double="def double(x):\n    while True:\n        pass\n")
     result = course.runpytest("tests", "--kata-timeout", "0.5")
