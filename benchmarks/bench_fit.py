@@ -17,7 +17,7 @@ BATCH_SIZE = 32
 
 
 def _inputs(rng):
-    from dojo.datasets import load_digits
+    from dojo.testkit.datasets import load_digits
 
     (x, y), _ = load_digits()
     x = x.reshape(len(x), -1)

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..implementation import Implementation, KataLoadError, MissingKataError
+from ..course.implementation import Implementation, KataLoadError, MissingKataError
 from . import gpu
 from .operation import ANSWER_KEY, KERNELS, LEARNER, TENSORFLOW, Contender, Operation, Thunk
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.special import erf, expit
 
-from dojo.checks import GRADIENT_RTOL, as_array, assert_close, call, check, fail, show
+from dojo.testkit.checks import GRADIENT_RTOL, as_array, assert_close, call, check, fail, show
 from reference import activations as ref
 
 _LARGE = (-1000.0, -710.0, -709.0, -50.0, 0.0, 50.0, 709.0, 710.0, 1000.0)

@@ -7,7 +7,7 @@ backward pass agree to ~1e-15, and every known mistake is off by far more.
 import numpy as np
 import pytest
 
-from dojo.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
+from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
 from reference import backprop as ref
 
 # ------------------------------------------------------------------ kata 4.1

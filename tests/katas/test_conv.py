@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pytest
 
-from dojo.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
+from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
 from reference import conv as ref
 
 # ------------------------------------------------------------------ helpers
@@ -659,7 +659,7 @@ def _input_of(network, target):
 
 
 def _digits():
-    from dojo.datasets import load_digits
+    from dojo.testkit.datasets import load_digits
 
     (x_train, y_train), (x_test, y_test) = load_digits()
     return (x_train[..., None], y_train), (x_test[..., None], y_test)

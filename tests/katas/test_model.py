@@ -38,7 +38,7 @@ import re
 import numpy as np
 import pytest
 
-from dojo.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail, show
+from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail, show
 from reference import model as ref
 
 LOGGED_RTOL = 1e-6  # logged losses and accuracies: ~1e-15 apart, the project's forward tolerance
@@ -804,7 +804,7 @@ def test_load_weights_checks_the_architecture_and_the_suffix(kata, impl, tmp_pat
 
 # ------------------------------------------------------------ kata 7.10 capstone
 
-# The learning run: the 28x28 digits (dojo.datasets.load_digits(): 1,438 training
+# The learning run: the 28x28 digits (dojo.testkit.datasets.load_digits(): 1,438 training
 # and 359 test images, a fixed stratified split with seed 0), flattened to 784
 # values in [0, 1]. Sequential(seed=0), Adam, batch 32, validation_split 0.2,
 # shuffle=True, 30 epochs. The answer key reaches 97.5% test accuracy (seeds 0-9:
@@ -815,7 +815,7 @@ PARITY_SAMPLES = 300  # 240 train = 7 batches of 32 and one of 16; 60 validation
 
 
 def _digits():
-    from dojo.datasets import load_digits
+    from dojo.testkit.datasets import load_digits
 
     (x_train, y_train), (x_test, y_test) = load_digits()
     return x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
@@ -874,7 +874,7 @@ def test_seed_mlp_learns_the_digits(kata, impl, request):
     # The picture: the same model trained by Keras from the same start (its own shuffling).
     keras_history, _ = ref.fit(SEED_MLP, start, x_train, y_train, "sparse_categorical_crossentropy", ["accuracy"],
                                epochs=CAPSTONE_EPOCHS, validation_split=0.2, shuffle=True)
-    from dojo.plots import plot_history
+    from dojo.testkit.plots import plot_history
 
     path = plot_history(history, keras_history, request.config.rootpath / ".katas" / "plots" / "mlp_history.png",
                         title=f"The seed's MLP on the digits: test accuracy {accuracy:.1%}")

@@ -18,7 +18,7 @@ Tolerances (see reference/optimizers.py for where Keras's float32 comes from):
 import numpy as np
 import pytest
 
-from dojo.checks import KataFailure, check, fail, show
+from dojo.testkit.checks import KataFailure, check, fail, show
 from reference import optimizers as ref
 
 SGD_RTOL = 1e-6

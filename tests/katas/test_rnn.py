@@ -12,8 +12,8 @@ symmetric weights a wrong gate order gives the right answer.
 import numpy as np
 import pytest
 
-from dojo import sequences
-from dojo.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, show
+from dojo.testkit import sequences
+from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, show
 from reference import rnn as ref
 
 GRAD = {"rtol": GRADIENT_RTOL, "atol": 1e-10}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dojo.checks import assert_close, call, check, show
+from dojo.testkit.checks import assert_close, call, check, show
 from reference import speed as ref
 
 # ------------------------------------------------------------------ helpers

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from dojo.checks import assert_close, assert_raises, call, check, fail, show
+from dojo.testkit.checks import assert_close, assert_raises, call, check, fail, show
 from reference import training as ref
 
 # ------------------------------------------------------------------ kata 6.1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from dojo.curriculum import load
+from dojo.course.curriculum import load
 
 ROOT = Path(__file__).resolve().parents[2]
 TOTAL = len(load(ROOT / "curriculum").katas)  # katas of the real course, before the extra track
@@ -49,7 +49,7 @@ def double(x):
 
 EXTRA_TEST = '''import pytest
 
-from dojo.checks import check
+from dojo.testkit.checks import check
 
 
 @pytest.mark.kata("extra.double")
@@ -408,4 +408,4 @@ def test_watch_stops_after_its_timeout_without_a_change(repo):
 
 def test_the_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'kata = "dojo.cli:main"' in text
+    assert 'kata = "dojo.tools.cli:main"' in text

@@ -43,7 +43,7 @@ hints = ["Three factors?", "Use **.", "return x ** 3"]
 KATA_TESTS = """
 import numpy as np
 import pytest
-from dojo.checks import assert_close, call
+from dojo.testkit.checks import assert_close, call
 
 @pytest.mark.kata("toy.cube")
 def test_cube(kata):
@@ -73,7 +73,7 @@ STUB = 'def {name}(x):\n    raise NotImplementedError("kata: {name}")\n'
 @pytest.fixture
 def course(pytester):
     """A tiny course: curriculum, tests, and a helper to write implementation folders."""
-    pytester.makeconftest('pytest_plugins = ["dojo.plugin"]')
+    pytester.makeconftest('pytest_plugins = ["dojo.harness.plugin"]')
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     (pytester.path / "curriculum").mkdir()
     (pytester.path / "curriculum" / "01_toys.toml").write_text(CURRICULUM)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 import mutants  # noqa: F401 - fills the registry
-from dojo.curriculum import load
+from dojo.course.curriculum import load
 from mutation import REGISTRY, ROOT, build_implementation, run_kata
 
 CURRICULUM = load(ROOT / "curriculum")

@@ -1,9 +1,9 @@
-"""The learner's progress file (dojo.progress): streaks, hint levels, upgrades, exports."""
+"""The learner's progress file (dojo.course.progress): streaks, hint levels, upgrades, exports."""
 
 import json
 
-from dojo.curriculum import Kata, Track
-from dojo.progress import RUNS_PER_HINT, Progress
+from dojo.course.curriculum import Kata, Track
+from dojo.course.progress import RUNS_PER_HINT, Progress
 
 TRACK = Track(1, "Neurons", "neuron")
 KATA = Kata(id="neuron.weighted_sum", number="1.1", track=TRACK, module="neuron", name="weighted_sum",

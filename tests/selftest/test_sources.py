@@ -1,8 +1,8 @@
-"""Editing one definition in a learner's module (dojo.sources): the basis of reset and catch-up."""
+"""Editing one definition in a learner's module (dojo.course.definitions): the basis of reset and catch-up."""
 
 import textwrap
 
-from dojo import sources
+from dojo.course import definitions as sources
 
 LEARNER = textwrap.dedent('''\
     """A learner's module."""

@@ -8,7 +8,7 @@ are in scope.
 import numpy as np
 from mutation import SOLUTIONS, alternative, mutant
 
-from dojo.implementation import Implementation
+from dojo.course.implementation import Implementation
 
 # Classes are subclassed, and a few originals captured as default arguments, when this file is
 # imported; these bindings serve only that. Spliced into the answer key, the same code binds to

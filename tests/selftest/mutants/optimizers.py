@@ -3,7 +3,7 @@
 import numpy as np
 from mutation import SOLUTIONS, alternative, mutant
 
-from dojo.implementation import Implementation
+from dojo.course.implementation import Implementation
 
 # The variants below subclass the answer key's classes. Spliced into a copy of
 # solutions/optimizers.py, their base names resolve to that copy's classes;

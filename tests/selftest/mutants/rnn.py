@@ -10,7 +10,7 @@ cell state, return_sequences ignored. Names of solutions/rnn.py are in scope.
 import numpy as np
 from mutation import SOLUTIONS, alternative, mutant
 
-from dojo.implementation import Implementation
+from dojo.course.implementation import Implementation
 
 # Class variants subclass the answer key's layers. Here, at registration, the bases come from
 # solutions/rnn.py; once spliced into the copied module, the same names are that module's own.

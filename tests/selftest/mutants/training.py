@@ -5,7 +5,7 @@ import math
 import numpy as np
 from mutation import SOLUTIONS, alternative, mutant
 
-from dojo.implementation import Implementation
+from dojo.course.implementation import Implementation
 
 # The callback variants subclass the answer key's classes (see optimizers.py).
 _answer_key = Implementation(SOLUTIONS).module("training")

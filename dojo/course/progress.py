@@ -35,15 +35,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..paths import STATE_DIR
+from ..states import DONE_STATES, ERROR, FAILING, NOT_STARTED, PASSED
 from .curriculum import Curriculum, Kata
 
 FORMAT = 1
-STATE_DIR = ".katas"
 #: The hint level rises by one every this many failing runs in a row.
 RUNS_PER_HINT = 3
 
-PASSED, SKIPPED, NOT_STARTED, FAILING, ERROR = "passed", "skipped", "not started", "failing", "error"
-DONE_STATES = (PASSED, SKIPPED)
 
 
 def now() -> str:

@@ -1,6 +1,6 @@
 """Changes to the learner's ``katas/`` files: reset a kata, catch up to a kata.
 
-Every change replaces one kata's function or class (:mod:`dojo.sources`) and
+Every change replaces one kata's function or class (:mod:`dojo.course.definitions`) and
 first copies the whole file to ``.katas/backups/``, so no work is ever lost:
 ``kata reset`` and ``kata catch-up`` print where the copy went.
 """
@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sources
-from .curriculum import Curriculum, Kata
-from .progress import DONE_STATES, Progress
+from ..course import definitions, pristine
+from ..course.curriculum import Curriculum, Kata
+from ..course.progress import Progress
+from ..states import DONE_STATES, NOT_STARTED
+from .backups import backup
 
 
 class WorkspaceError(Exception):
@@ -46,14 +48,14 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
     """Put the pristine stub of ``kata`` back, keeping the rest of the file."""
     path = root / "katas" / kata.path
     text = _read(path)
-    stub = sources.pristine_definition(root, kata.module, kata.target)
+    stub = pristine.pristine_definition(root, kata.module, kata.target)
     if stub is None:
         raise WorkspaceError(f"no pristine copy of {kata.target} found: this folder is not a git checkout of "
                              f"Neural Katas and {root / '.katas' / 'pristine' / kata.path} does not exist")
-    if sources.same_code(sources.definition(text, kata.target), stub):
+    if definitions.same_code(definitions.definition(text, kata.target), stub):
         return Change(kata, path, None, "already the original stub: nothing to do")
-    new_text = sources.replace_definition(text, kata.target, stub)
-    copy = sources.backup(root, path)
+    new_text = definitions.replace_definition(text, kata.target, stub)
+    copy = backup(root, path)
     _write(path, new_text)
     _forget(root, kata)
     others = sharing(curriculum, kata)
@@ -64,7 +66,7 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
 def solution_text(root: Path, kata: Kata) -> str:
     """The answer key's version of the kata's function or class."""
     text = _read(root / "solutions" / kata.path)
-    found = sources.definition(text, kata.target)
+    found = definitions.definition(text, kata.target)
     if found is None:
         raise WorkspaceError(f"solutions/{kata.path} has no {kata.target}")
     return found
@@ -89,15 +91,15 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
         path = root / "katas" / kata.path
         text = _read(path)
         donor = _read(root / "solutions" / kata.path)
-        if sources.same_code(sources.definition(text, kata.target), sources.definition(donor, kata.target)):
+        if definitions.same_code(definitions.definition(text, kata.target), definitions.definition(donor, kata.target)):
             continue
         try:
-            new_text = sources.splice(text, donor, kata.target)
+            new_text = definitions.splice(text, donor, kata.target)
         except SyntaxError as error:
             raise WorkspaceError(f"{path} has a syntax error at line {error.lineno}: fix it, or `kata reset` "
                                  f"the kata it is in, then catch up") from None
         if path not in backups:
-            backups[path] = sources.backup(root, path)
+            backups[path] = backup(root, path)
         _write(path, new_text)
         later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
         note = (f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
@@ -110,5 +112,5 @@ def _forget(root: Path, kata: Kata) -> None:
     """A reset kata starts again: not started, no streak, hints from the first."""
     progress = Progress.load(root)
     if kata.id in progress.katas:
-        progress.katas[kata.id] = {"state": "not started", "streak": 0, "hints_seen": 1}
+        progress.katas[kata.id] = {"state": NOT_STARTED, "streak": 0, "hints_seen": 1}
         progress.save()

@@ -13,7 +13,7 @@
 * Each kata test runs under a time limit (``--kata-timeout``, or the kata's
   own ``timeout`` in the manifest), so an infinite loop ends with a message.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
-  (:mod:`dojo.progress`): state, failing streak (the shown hint rises every
+  (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
   few failing runs), katas newly passed (with a pair prompt in workshop mode,
   and the artifacts their tests recorded).
 
@@ -27,10 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from . import outcomes, report, sources
-from .progress import DONE_STATES, Progress, now, workshop_settings
-from .curriculum import Curriculum, Kata, load
-from .implementation import Implementation, resolve
+from ..course import definitions, pristine
+from ..course.curriculum import Curriculum, Kata, load
+from ..course.implementation import Implementation, resolve
+from ..course.progress import Progress, now, workshop_settings
+from ..states import DONE_STATES
+from . import outcomes, report
 from .timeout import time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -279,7 +281,7 @@ class KataPlugin:
             targets: dict[str, list[str]] = {}
             for kata in self.curriculum.katas:
                 targets.setdefault(kata.module, []).append(kata.target)
-            sources.snapshot_pristine(self.root, self.implementation.folder, targets)
+            pristine.snapshot_pristine(self.root, self.implementation.folder, targets)
             self.progress.save()
         except OSError as error:  # a read-only checkout still gets its report
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -294,7 +296,7 @@ class KataPlugin:
         except OSError:
             return False
         # Compared as text: the file may not even parse (a syntax error in another kata).
-        return sources.contains(text, sources.pristine_definition(self.root, kata.module, kata.target))
+        return definitions.contains(text, pristine.pristine_definition(self.root, kata.module, kata.target))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._record()

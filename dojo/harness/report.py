@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 
 from . import outcomes
-from .curriculum import Curriculum, Kata
+from ..course.curriculum import Curriculum, Kata
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96

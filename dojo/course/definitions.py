@@ -1,26 +1,15 @@
-"""Edit one kata's function or class inside a module, and find its pristine stub.
+"""Find, compare and replace one top-level definition inside a module's source.
 
 ``kata reset``, ``kata solution`` and ``kata catch-up`` work on one top-level
 definition at a time (a ``def`` or ``class`` with its decorators), so that the
 rest of a learner's file, their other katas, stays exactly as they wrote it.
 
-The pristine stub of a kata comes from git: the newest committed version of
-``katas/<module>.py`` in which that definition still raises
-``NotImplementedError``. Walking back through the file's history (rather than
-reading ``HEAD`` alone) keeps this right for learners who commit their own
-work. A copy in ``.katas/pristine/<module>.py`` is used where there is no git.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import shutil
-import subprocess
-from datetime import datetime
-from pathlib import Path
-
-STATE_DIR = ".katas"
 
 
 # ------------------------------------------------------------- definitions
@@ -206,66 +195,3 @@ def _with_docstring(donor_lines: list[str], donor: ast.stmt, target_lines: list[
                          + donor_lines[body_start - 1:last])
     return "\n".join(donor_lines[first - 1:donor_doc[0] - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
                      + donor_lines[donor_doc[1]:last])
-
-
-# ---------------------------------------------------------------- pristine
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def pristine_definition(root: Path, module: str, name: str) -> str | None:
-    """The stub of ``name`` as shipped: from git history, else ``.katas/pristine/``."""
-    relative = f"katas/{module}.py"
-    history = _git(root, "log", "--format=%H", "--", relative)
-    for commit in (history or "").split():
-        text = _git(root, "show", f"{commit}:{relative}")
-        stub = definition(text, name) if text else None
-        if is_stub(stub):
-            return stub
-    shipped = root / STATE_DIR / "pristine" / f"{module}.py"
-    if shipped.exists():
-        stub = definition(shipped.read_text(encoding="utf-8"), name)
-        if is_stub(stub):
-            return stub
-    return None
-
-
-def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
-    """Keep a copy of each module that is still all stubs, for checkouts without git.
-
-    ``targets`` maps a module to the functions/classes its katas ask for. A
-    module is copied to ``.katas/pristine/`` once, the first time a run sees
-    every one of them still raising ``NotImplementedError``.
-    """
-    for module, names in targets.items():
-        copy = root / STATE_DIR / "pristine" / f"{module}.py"
-        source = folder / f"{module}.py"
-        if copy.exists() or not source.exists():
-            continue
-        text = source.read_text(encoding="utf-8")
-        if all(is_stub(definition(text, name)) for name in names):
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(text, encoding="utf-8")
-
-
-# ------------------------------------------------------------------ backups
-
-
-def backup(root: Path, path: Path) -> Path:
-    """Copy ``path`` to ``.katas/backups/<name>-<timestamp>.py`` and return the copy."""
-    folder = root / STATE_DIR / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    copy = folder / f"{path.stem}-{stamp}{path.suffix}"
-    counter = 1
-    while copy.exists():  # two resets within a second must not overwrite each other
-        counter += 1
-        copy = folder / f"{path.stem}-{stamp}-{counter}{path.suffix}"
-    shutil.copy2(path, copy)
-    return copy

@@ -1,12 +1,6 @@
 """Turn what happened in a kata's test into a state and one message a learner can act on.
 
-States, from best to worst:
-
-* ``passed``      every check of the kata passed;
-* ``skipped``     the kata needs something this machine lacks (a GPU);
-* ``not started`` the stub still raises ``NotImplementedError``;
-* ``failing``     a check failed (a wrong value, shape, a mutated input, ...);
-* ``error``       the learner's code raised, did not import, or ran too long.
+The states themselves are :mod:`dojo.states`.
 """
 
 from __future__ import annotations
@@ -15,18 +9,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import KataFailure
-from .implementation import KataLoadError, MissingKataError
+from ..course.implementation import KataLoadError, MissingKataError
+from ..states import ERROR, FAILING, NOT_STARTED, PASSED, SEVERITY, SKIPPED  # noqa: F401 (re-exported)
+from ..testkit.checks import KataFailure
 from .timeout import KataTimeout
-
-PASSED = "passed"
-SKIPPED = "skipped"
-NOT_STARTED = "not started"
-FAILING = "failing"
-ERROR = "error"
-
-#: Worse states win when a kata's tests disagree.
-SEVERITY = {PASSED: 0, SKIPPED: 1, NOT_STARTED: 2, FAILING: 3, ERROR: 4}
 
 
 @dataclass

@@ -31,10 +31,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from . import progress as progress_module
-from .curriculum import Curriculum, CurriculumError, Kata, load
-from .progress import DONE_STATES, Progress
-from .report import bar
+from ..course import progress as progress_module
+from ..course.curriculum import Curriculum, CurriculumError, Kata, load
+from ..course.progress import Progress
+from ..harness.report import bar
+from ..states import DONE_STATES
 
 STATE_STYLE = {"passed": "green", "skipped": "cyan", "not started": "yellow", "failing": "bold red",
                "error": "bold red"}
@@ -255,7 +256,7 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        from . import bench
+        from .. import bench
     except ImportError as error:
         raise CliError(f"the benchmark tool (dojo.bench) could not be imported ({error}), "
                        f"so `kata bench` cannot run here") from None
@@ -319,7 +320,7 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
-    from .workshop import BoardError, show
+    from .board import BoardError, show
 
     png = None if args.no_png else Path(args.png)
     try:

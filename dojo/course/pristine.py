@@ -1,0 +1,61 @@
+"""The pristine stub of a kata: what ``katas/<module>.py`` shipped with.
+
+It comes from git: the newest committed version of ``katas/<module>.py`` in
+which that definition still raises ``NotImplementedError``. Walking back
+through the file's history (rather than reading ``HEAD`` alone) keeps this
+right for learners who commit their own work. A copy in
+``.katas/pristine/<module>.py`` is used where there is no git.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ..paths import STATE_DIR
+from .definitions import definition, is_stub
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pristine_definition(root: Path, module: str, name: str) -> str | None:
+    """The stub of ``name`` as shipped: from git history, else ``.katas/pristine/``."""
+    relative = f"katas/{module}.py"
+    history = _git(root, "log", "--format=%H", "--", relative)
+    for commit in (history or "").split():
+        text = _git(root, "show", f"{commit}:{relative}")
+        stub = definition(text, name) if text else None
+        if is_stub(stub):
+            return stub
+    shipped = root / STATE_DIR / "pristine" / f"{module}.py"
+    if shipped.exists():
+        stub = definition(shipped.read_text(encoding="utf-8"), name)
+        if is_stub(stub):
+            return stub
+    return None
+
+
+def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
+    """Keep a copy of each module that is still all stubs, for checkouts without git.
+
+    ``targets`` maps a module to the functions/classes its katas ask for. A
+    module is copied to ``.katas/pristine/`` once, the first time a run sees
+    every one of them still raising ``NotImplementedError``.
+    """
+    for module, names in targets.items():
+        copy = root / STATE_DIR / "pristine" / f"{module}.py"
+        source = folder / f"{module}.py"
+        if copy.exists() or not source.exists():
+            continue
+        text = source.read_text(encoding="utf-8")
+        if all(is_stub(definition(text, name)) for name in names):
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+
+

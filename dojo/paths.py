@@ -1,0 +1,3 @@
+"""Where the learner's own state lives: one folder, ``.katas/``, in the checkout (not in git)."""
+
+STATE_DIR = ".katas"
