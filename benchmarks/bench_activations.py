@@ -1,4 +1,4 @@
-"""Activations (track 2) and the Dense layer (track 1), at the sizes a real batch has.
+"""Activations (`activations`) and the Dense layer (`neuron`), at the sizes a real batch has.
 
 Elementwise activations move memory and do almost no arithmetic, so the
 rate column is bandwidth (GB/s): read x, write y, 8 bytes each in float64.

@@ -1,4 +1,4 @@
-"""Convolution and pooling (track 8) at the seed CNN's first layer, batch 64.
+"""Convolution and pooling (`conv`) at the seed CNN's first layer, batch 64.
 
 ``conv2d``: x (64, 28, 28, 32), kernel 3x3 from 32 to 64 channels, valid
 padding: 64*26*26*64 outputs of 288 multiply-adds each, 1.6 GFLOP per call.

@@ -1,4 +1,4 @@
-"""Training (track 7): your ``Sequential.fit`` against ``keras.Model.fit``, same model, data and epochs.
+"""Training (`model`): your ``Sequential.fit`` against ``keras.Model.fit``, same model, data and epochs.
 
 The seed's MLP: 784 -> Dense 128 relu -> Dense 64 relu -> Dense 10 softmax,
 Adam, sparse categorical cross-entropy, batch 32, on the 1,438 training

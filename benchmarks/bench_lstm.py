@@ -1,4 +1,4 @@
-"""LSTM (track 9) against Keras's LSTM: batch 64, 50 steps, 128 features, 64 units.
+"""LSTM (`rnn`) against Keras's LSTM: batch 64, 50 steps, 128 features, 64 units.
 
 Keras's layer runs inside ``tf.function`` (compiled once, during the warm-up),
 as ``model.fit`` would run it. The backward rows compute the forward pass too:

@@ -1,9 +1,9 @@
-"""Track 10 (Speed): your vectorised code against Python loops, the answer key and TensorFlow.
+"""The speed track: your vectorised code against Python loops, the answer key and TensorFlow.
 
 ``pairwise_squared_distances`` races at 2,000 x 2,000 points of 64 features;
 the solved loop version (one Python step per pair) would take seconds there,
 so its table runs everyone at 200 x 200. ``attention`` races at batch 32,
-128 positions, 4 heads of 32. ``leaky_relu_gpu`` (kata 10.3) races only where
+128 positions, 4 heads of 32. ``leaky_relu_gpu`` (kata speed.leaky_relu_gpu) races only where
 a CUDA device is present, with inputs already on the device and the device
 synchronised after each call.
 """

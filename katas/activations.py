@@ -1,4 +1,4 @@
-"""Track 2 — Activations.
+"""Activations.
 
 An activation is the nonlinearity a layer applies after its weighted sum:
 ``Dense(64, activation="relu")`` computes ``relu(x @ kernel + bias)``. Without
@@ -59,8 +59,8 @@ def relu(x):
         >>> relu(np.array([5.0, -3.0, 0.0]))
         array([5., 0., 0.])          # ReLU(5) = 5, ReLU(-3) = 0
     """
-    # TODO: kata 2.1
-    raise NotImplementedError("kata 2.1: relu")
+    # TODO: kata activations.relu
+    raise NotImplementedError("kata activations.relu")
 
 
 def sigmoid(x):
@@ -92,8 +92,8 @@ def sigmoid(x):
         >>> sigmoid(np.array([-1000.0, 1000.0]))     # no overflow, no warning
         array([0., 1.])
     """
-    # TODO: kata 2.2
-    raise NotImplementedError("kata 2.2: sigmoid")
+    # TODO: kata activations.sigmoid
+    raise NotImplementedError("kata activations.sigmoid")
 
 
 def tanh(x):
@@ -113,8 +113,8 @@ def tanh(x):
         >>> tanh(np.array([0.0, 1.0, -1000.0]))
         array([ 0.        ,  0.76159416, -1.        ])
     """
-    # TODO: kata 2.3
-    raise NotImplementedError("kata 2.3: tanh")
+    # TODO: kata activations.tanh
+    raise NotImplementedError("kata activations.tanh")
 
 
 def softmax(x, axis=-1):
@@ -144,8 +144,8 @@ def softmax(x, axis=-1):
         >>> softmax(np.array([2.0, 1.0, 0.1]))
         array([0.65900114, 0.24243297, 0.09856589])    # about [0.66, 0.24, 0.10]
     """
-    # TODO: kata 2.4
-    raise NotImplementedError("kata 2.4: softmax")
+    # TODO: kata activations.softmax
+    raise NotImplementedError("kata activations.softmax")
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -177,8 +177,8 @@ def leaky_relu(x, negative_slope=0.2):
         >>> leaky_relu(np.array([3.0, -2.0]), negative_slope=0.5)
         array([ 3., -1.])
     """
-    # TODO: kata 2.5
-    raise NotImplementedError("kata 2.5: leaky_relu")
+    # TODO: kata activations.leaky_relu
+    raise NotImplementedError("kata activations.leaky_relu")
 
 
 def elu(x, alpha=1.0):
@@ -208,8 +208,8 @@ def elu(x, alpha=1.0):
         >>> elu(np.array([2.0, -1.0, -1000.0]), alpha=0.5)
         array([ 2.        , -0.31606028, -0.5       ])
     """
-    # TODO: kata 2.6
-    raise NotImplementedError("kata 2.6: elu")
+    # TODO: kata activations.elu
+    raise NotImplementedError("kata activations.elu")
 
 
 def gelu(x):
@@ -235,8 +235,8 @@ def gelu(x):
         >>> gelu(np.array([1.0, 0.0, -1.0]))
         array([ 0.84134475,  0.        , -0.15865525])
     """
-    # TODO: kata 2.7
-    raise NotImplementedError("kata 2.7: gelu")
+    # TODO: kata activations.gelu
+    raise NotImplementedError("kata activations.gelu")
 
 
 def silu(x):
@@ -256,8 +256,8 @@ def silu(x):
         >>> silu(np.array([1.0, -1.0, 1000.0]))
         array([ 7.31058579e-01, -2.68941421e-01,  1.00000000e+03])
     """
-    # TODO: kata 2.8
-    raise NotImplementedError("kata 2.8: silu")
+    # TODO: kata activations.silu
+    raise NotImplementedError("kata activations.silu")
 
 
 def relu_backward(dout, x):
@@ -278,8 +278,8 @@ def relu_backward(dout, x):
     Returns:
         d loss / d x, a new float64 array of the same shape.
     """
-    # TODO: kata 2.9
-    raise NotImplementedError("kata 2.9: relu_backward")
+    # TODO: kata activations.relu_backward
+    raise NotImplementedError("kata activations.relu_backward")
 
 
 def sigmoid_backward(dout, x):
@@ -300,8 +300,8 @@ def sigmoid_backward(dout, x):
         >>> sigmoid_backward(np.array([2.0]), np.array([0.0]))
         array([0.5])            # 2.0 * 0.5 * (1 - 0.5)
     """
-    # TODO: kata 2.10
-    raise NotImplementedError("kata 2.10: sigmoid_backward")
+    # TODO: kata activations.sigmoid_backward
+    raise NotImplementedError("kata activations.sigmoid_backward")
 
 
 def tanh_backward(dout, x):
@@ -321,8 +321,8 @@ def tanh_backward(dout, x):
         >>> tanh_backward(np.array([3.0]), np.array([0.0]))
         array([3.])             # 3.0 * (1 - tanh(0)**2)
     """
-    # TODO: kata 2.11
-    raise NotImplementedError("kata 2.11: tanh_backward")
+    # TODO: kata activations.tanh_backward
+    raise NotImplementedError("kata activations.tanh_backward")
 
 
 def softmax_backward(dout, x, axis=-1):
@@ -351,5 +351,5 @@ def softmax_backward(dout, x, axis=-1):
         >>> softmax_backward(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))
         array([[ 0.25, -0.25]])   # s = [0.5, 0.5]; sum(dout*s) = 0.5; s*(dout-0.5)
     """
-    # TODO: kata 2.12
-    raise NotImplementedError("kata 2.12: softmax_backward")
+    # TODO: kata activations.softmax_backward
+    raise NotImplementedError("kata activations.softmax_backward")

@@ -1,4 +1,4 @@
-"""Track 4 — Backprop.
+"""Backprop.
 
 Training needs, for every weight, how much the loss changes when that weight
 moves a little: the gradient. Backpropagation computes all of them in one
@@ -75,8 +75,8 @@ def numerical_gradient(f, x, eps=1e-6):
         >>> numerical_gradient(lambda v: (v ** 2).sum(), np.array([1.0, -3.0]))
         array([ 2., -6.])             # d/dv of v0**2 + v1**2 is 2v (to ~1e-10)
     """
-    # TODO: kata 4.1
-    raise NotImplementedError("kata 4.1: numerical_gradient")
+    # TODO: kata backprop.numerical_gradient
+    raise NotImplementedError("kata backprop.numerical_gradient")
 
 
 def dense_backward(dout, x, kernel):
@@ -120,8 +120,8 @@ def dense_backward(dout, x, kernel):
         >>> dbias       # dout summed over the batch
         array([1., 2.])
     """
-    # TODO: kata 4.2
-    raise NotImplementedError("kata 4.2: dense_backward")
+    # TODO: kata backprop.dense_backward
+    raise NotImplementedError("kata backprop.dense_backward")
 
 
 def glorot_uniform(shape, rng):
@@ -158,5 +158,5 @@ def glorot_uniform(shape, rng):
         >>> w.shape, float(abs(w).max()) <= (6 / (9*32 + 9*64)) ** 0.5     # limit 0.0833
         ((3, 3, 32, 64), True)
     """
-    # TODO: kata 4.3
-    raise NotImplementedError("kata 4.3: glorot_uniform")
+    # TODO: kata backprop.glorot_uniform
+    raise NotImplementedError("kata backprop.glorot_uniform")

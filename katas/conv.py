@@ -1,4 +1,4 @@
-"""Track 8 — Convolutional networks.
+"""Convolutional networks.
 
 A Dense layer gives every pixel its own weight. A convolution slides one small
 *kernel* over the image instead, so the same few weights look for the same
@@ -94,8 +94,8 @@ def conv2d_naive(x, kernel, bias, strides=(1, 1), padding="valid"):
         array([[-3.5, -3.5],                                     # 1*1 + 5*(-1) + 0.5 = -3.5
                [-3.5, -3.5]])                                    # 2 - 6 + 0.5, 4 - 8 + 0.5, 5 - 9 + 0.5
     """
-    # TODO: kata 8.1
-    raise NotImplementedError("kata 8.1: conv2d_naive")
+    # TODO: kata conv.conv2d_naive
+    raise NotImplementedError("kata conv.conv2d_naive")
 
 
 def im2col(x, kernel_size, strides=(1, 1), padding="valid"):
@@ -125,8 +125,8 @@ def im2col(x, kernel_size, strides=(1, 1), padding="valid"):
     Returns:
         ``(batch * out_h * out_w, kh * kw * in_ch)``, float64.
     """
-    # TODO: kata 8.2
-    raise NotImplementedError("kata 8.2: im2col")
+    # TODO: kata conv.im2col
+    raise NotImplementedError("kata conv.im2col")
 
 
 def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
@@ -137,7 +137,7 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
 
         out = (cols @ K + bias).reshape(batch, out_h, out_w, filters)
 
-    Speed goal (kata 8.4): at batch 64, 28x28x32 in, 64 filters 3x3, this
+    Speed goal (kata conv.conv2d_at_scale): at batch 64, 28x28x32 in, 64 filters 3x3, this
     should be at least 20x faster than ``conv2d_naive`` written with four
     loops (batch, rows, columns, filters). The test checks only that it is
     right at that size; ``pytest --bench`` measures the speed (against
@@ -147,8 +147,8 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
 
     Args and Returns: as ``conv2d_naive``.
     """
-    # TODO: kata 8.3
-    raise NotImplementedError("kata 8.3: conv2d")
+    # TODO: kata conv.conv2d
+    raise NotImplementedError("kata conv.conv2d")
 
 
 def conv2d_backward(dout, x, kernel, strides=(1, 1), padding="valid"):
@@ -180,8 +180,8 @@ def conv2d_backward(dout, x, kernel, strides=(1, 1), padding="valid"):
     Returns:
         ``(dx, dkernel, dbias)`` with the shapes of ``x``, ``kernel`` and ``(filters,)``.
     """
-    # TODO: kata 8.5
-    raise NotImplementedError("kata 8.5: conv2d_backward")
+    # TODO: kata conv.conv2d_backward
+    raise NotImplementedError("kata conv.conv2d_backward")
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
@@ -206,8 +206,8 @@ def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
     Returns:
         ``(batch, out_h, out_w, channels)``.
     """
-    # TODO: kata 8.6
-    raise NotImplementedError("kata 8.6: max_pool2d")
+    # TODO: kata conv.max_pool2d
+    raise NotImplementedError("kata conv.max_pool2d")
 
 
 def max_pool2d_backward(dout, x, pool_size=(2, 2), strides=None, padding="valid"):
@@ -231,8 +231,8 @@ def max_pool2d_backward(dout, x, pool_size=(2, 2), strides=None, padding="valid"
     Returns:
         ``dx``, the shape of ``x``.
     """
-    # TODO: kata 8.7
-    raise NotImplementedError("kata 8.7: max_pool2d_backward")
+    # TODO: kata conv.max_pool2d_backward
+    raise NotImplementedError("kata conv.max_pool2d_backward")
 
 
 def flatten(x):
@@ -245,8 +245,8 @@ def flatten(x):
         >>> flatten(np.zeros((32, 5, 5, 64))).shape
         (32, 1600)
     """
-    # TODO: kata 8.8
-    raise NotImplementedError("kata 8.8: flatten")
+    # TODO: kata conv.flatten
+    raise NotImplementedError("kata conv.flatten")
 
 
 # ----------------------------------------------------------------- layers
@@ -279,8 +279,8 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
                  name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        # TODO: kata 8.9
-        raise NotImplementedError("kata 8.9: Conv2D")
+        # TODO: kata conv.Conv2D
+        raise NotImplementedError("kata conv.Conv2D")
 
 
 class MaxPooling2D(Layer):
@@ -294,8 +294,8 @@ class MaxPooling2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        # TODO: kata 8.10
-        raise NotImplementedError("kata 8.10: MaxPooling2D")
+        # TODO: kata conv.MaxPooling2D
+        raise NotImplementedError("kata conv.MaxPooling2D")
 
 
 class Flatten(Layer):
@@ -306,11 +306,11 @@ class Flatten(Layer):
 
     def __init__(self, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        # TODO: kata 8.11
-        raise NotImplementedError("kata 8.11: Flatten")
+        # TODO: kata conv.Flatten
+        raise NotImplementedError("kata conv.Flatten")
 
 
-# Kata 8.12, the capstone, builds the seed's CNN from your layers in your
+# The capstone (kata conv.seed_cnn) builds the seed's CNN from your layers in your
 # Sequential: Conv2D 32 3x3 relu -> MaxPooling2D 2 -> Conv2D 64 3x3 relu ->
 # MaxPooling2D 2 -> Flatten -> Dense 64 relu -> Dense 10 softmax (121,930
 # parameters), checks its fit against Keras's, then trains it on the digits.

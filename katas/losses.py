@@ -1,4 +1,4 @@
-"""Track 3 — Losses.
+"""Losses.
 
 A loss turns a batch of predictions ``y_pred`` and targets ``y_true`` into ONE
 number that training makes smaller. Keras computes it in two steps, and
@@ -67,8 +67,8 @@ def mean_squared_error(y_true, y_pred):
         >>> mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
         0.5                  # per sample [(1 + 0)/2, (1 + 0)/2] = [0.5, 0.5]; batch mean 0.5
     """
-    # TODO: kata 3.1
-    raise NotImplementedError("kata 3.1: mean_squared_error")
+    # TODO: kata losses.mean_squared_error
+    raise NotImplementedError("kata losses.mean_squared_error")
 
 
 def mean_squared_error_grad(y_true, y_pred):
@@ -86,8 +86,8 @@ def mean_squared_error_grad(y_true, y_pred):
         array([[0.5, 0. ],
                [0.5, 0. ]])   # 2 * (p - t) / 4
     """
-    # TODO: kata 3.2
-    raise NotImplementedError("kata 3.2: mean_squared_error_grad")
+    # TODO: kata losses.mean_squared_error_grad
+    raise NotImplementedError("kata losses.mean_squared_error_grad")
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False):
@@ -120,8 +120,8 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
         >>> binary_crossentropy([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]])
         0.8149...             # -(log(0.4) + log(0.4) + log(0.6) + log(0.4)) / 4
     """
-    # TODO: kata 3.3
-    raise NotImplementedError("kata 3.3: binary_crossentropy")
+    # TODO: kata losses.binary_crossentropy
+    raise NotImplementedError("kata losses.binary_crossentropy")
 
 
 def binary_crossentropy_grad(y_true, y_pred, from_logits=False):
@@ -144,8 +144,8 @@ def binary_crossentropy_grad(y_true, y_pred, from_logits=False):
         >>> binary_crossentropy_grad([[1.0, 0.0]], [[0.0, 0.0]], from_logits=True)
         array([[-0.25,  0.25]])   # (sigmoid(0) - t) / 2 = (0.5 - t) / 2
     """
-    # TODO: kata 3.4
-    raise NotImplementedError("kata 3.4: binary_crossentropy_grad")
+    # TODO: kata losses.binary_crossentropy_grad
+    raise NotImplementedError("kata losses.binary_crossentropy_grad")
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -172,8 +172,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
         >>> categorical_crossentropy([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])
         1.1769...             # per sample [-log(0.95), -log(0.1)] = [0.0513, 2.3026]; mean
     """
-    # TODO: kata 3.5
-    raise NotImplementedError("kata 3.5: categorical_crossentropy")
+    # TODO: kata losses.categorical_crossentropy
+    raise NotImplementedError("kata losses.categorical_crossentropy")
 
 
 def categorical_crossentropy_grad(y_true, y_pred, from_logits=False):
@@ -197,8 +197,8 @@ def categorical_crossentropy_grad(y_true, y_pred, from_logits=False):
         >>> categorical_crossentropy_grad([[0.0, 1.0]], [[0.0, 0.0]], from_logits=True)
         array([[ 0.5, -0.5]])     # softmax([0, 0]) - [0, 1]
     """
-    # TODO: kata 3.6
-    raise NotImplementedError("kata 3.6: categorical_crossentropy_grad")
+    # TODO: kata losses.categorical_crossentropy_grad
+    raise NotImplementedError("kata losses.categorical_crossentropy_grad")
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -223,8 +223,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
         >>> sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])
         1.1769...             # same as the one-hot example above
     """
-    # TODO: kata 3.7
-    raise NotImplementedError("kata 3.7: sparse_categorical_crossentropy")
+    # TODO: kata losses.sparse_categorical_crossentropy
+    raise NotImplementedError("kata losses.sparse_categorical_crossentropy")
 
 
 def sparse_categorical_crossentropy_grad(y_true, y_pred, from_logits=False):
@@ -244,5 +244,5 @@ def sparse_categorical_crossentropy_grad(y_true, y_pred, from_logits=False):
         >>> sparse_categorical_crossentropy_grad([1], [[0.0, 0.0]], from_logits=True)
         array([[ 0.5, -0.5]])
     """
-    # TODO: kata 3.8
-    raise NotImplementedError("kata 3.8: sparse_categorical_crossentropy_grad")
+    # TODO: kata losses.sparse_categorical_crossentropy_grad
+    raise NotImplementedError("kata losses.sparse_categorical_crossentropy_grad")

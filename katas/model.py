@@ -1,8 +1,8 @@
-"""Track 7 — Your own Keras.
+"""Your own Keras.
 
-You have every piece already: activations (track 2), losses (3), the Dense
-backward pass and Glorot initialisation (4), optimizers (5), batches and
-validation splits (6). Now put them together the way Keras does, so that this
+You have every piece already: activations (`activations`), losses (`losses`), the Dense
+backward pass and Glorot initialisation (`backprop`), optimizers (`optimizers`), batches and
+validation splits (`training`). Now put them together the way Keras does, so that this
 works exactly like the seed's Keras code::
 
     model = Sequential([
@@ -161,7 +161,7 @@ class Dense(Layer):
 
     Keras stores the kernel as ``(input_dim, units)``: column ``j`` holds the
     weights of unit ``j``. The kernel starts Glorot-uniform (your
-    ``glorot_uniform`` from track 4), the bias at zeros.
+    ``glorot_uniform`` from `backprop`), the bias at zeros.
 
     Input shape: ``(batch, input_dim)``. Output shape: ``(batch, units)``.
 
@@ -191,16 +191,16 @@ class Dense(Layer):
         seed reproduces the model; the bias is ``np.zeros(units)``. Set
         ``self.built = True``.
         """
-        # TODO: kata 7.1
-        raise NotImplementedError("kata 7.1: Dense.build")
+        # TODO: kata model.dense_layer
+        raise NotImplementedError("kata model.dense_layer: Dense.build")
 
     def compute_output_shape(self, input_shape):
         """Per-sample output shape: the last axis becomes ``units``.
 
         Example: ``Dense(128).compute_output_shape((784,)) == (128,)``.
         """
-        # TODO: kata 7.1
-        raise NotImplementedError("kata 7.1: Dense.compute_output_shape")
+        # TODO: kata model.dense_layer
+        raise NotImplementedError("kata model.dense_layer: Dense.compute_output_shape")
 
     def forward(self, x, training=False):
         """``activation(x @ kernel + bias)``, for a batch ``x`` of shape ``(batch, input_dim)``.
@@ -209,8 +209,8 @@ class Dense(Layer):
         and the pre-activation ``z = x @ kernel + bias`` (``self.z``, the
         "logits"). ``self._forward_activation`` is the activation's function.
         """
-        # TODO: kata 7.1
-        raise NotImplementedError("kata 7.1: Dense.forward")
+        # TODO: kata model.dense_layer
+        raise NotImplementedError("kata model.dense_layer: Dense.forward")
 
     def backward(self, dout):
         """d loss / d x from ``dout`` = d loss / d output; fills ``self.grads``.
@@ -220,8 +220,8 @@ class Dense(Layer):
         backward takes the activation's *input*), then the affine part, which
         ``backward_from_logits(dz)`` does.
         """
-        # TODO: kata 7.2
-        raise NotImplementedError("kata 7.2: Dense.backward")
+        # TODO: kata model.dense_layer_backward
+        raise NotImplementedError("kata model.dense_layer_backward: Dense.backward")
 
     def backward_from_logits(self, dz):
         """The backward pass from ``dz`` = d loss / d z, skipping the activation.
@@ -233,8 +233,8 @@ class Dense(Layer):
         from the logits: the softmax and the cross-entropy together have the
         simple gradient ``(softmax(z) - one_hot) / batch``.
         """
-        # TODO: kata 7.2
-        raise NotImplementedError("kata 7.2: Dense.backward_from_logits")
+        # TODO: kata model.dense_layer_backward
+        raise NotImplementedError("kata model.dense_layer_backward: Dense.backward_from_logits")
 
 
 # ----------------------------------------------------------------- history
@@ -310,8 +310,8 @@ class Sequential:
 
         Raise ``ValueError`` if no shape is known at all.
         """
-        # TODO: kata 7.3
-        raise NotImplementedError("kata 7.3: Sequential.build")
+        # TODO: kata model.sequential_predict
+        raise NotImplementedError("kata model.sequential_predict: Sequential.build")
 
     def _ensure_built(self, x):
         if not self.built:
@@ -323,8 +323,8 @@ class Sequential:
 
     def forward(self, x, training=False):
         """Pass ``x`` through every layer in order and return the last output."""
-        # TODO: kata 7.3
-        raise NotImplementedError("kata 7.3: Sequential.forward")
+        # TODO: kata model.sequential_predict
+        raise NotImplementedError("kata model.sequential_predict: Sequential.forward")
 
     def __call__(self, x, training=False):
         self._ensure_built(x)
@@ -338,22 +338,22 @@ class Sequential:
         (``np.concatenate(..., axis=0)``). 70 samples in batches of 32 are
         batches of 32, 32 and 6: keep the last one.
         """
-        # TODO: kata 7.3
-        raise NotImplementedError("kata 7.3: Sequential.predict")
+        # TODO: kata model.sequential_predict
+        raise NotImplementedError("kata model.sequential_predict: Sequential.predict")
 
     def count_params(self):
         """How many numbers the model learns: every kernel and every bias.
 
         The seed's MLP: 784*128 + 128 + 128*64 + 64 + 64*10 + 10 = 109,386.
         """
-        # TODO: kata 7.4
-        raise NotImplementedError("kata 7.4: Sequential.count_params")
+        # TODO: kata model.sequential_weights
+        raise NotImplementedError("kata model.sequential_weights: Sequential.count_params")
 
     def get_weights(self):
         """Copies of all weights in Keras order: layer by layer, each layer's
         ``weights`` in order (``[kernel_1, bias_1, kernel_2, bias_2, ...]``)."""
-        # TODO: kata 7.4
-        raise NotImplementedError("kata 7.4: Sequential.get_weights")
+        # TODO: kata model.sequential_weights
+        raise NotImplementedError("kata model.sequential_weights: Sequential.get_weights")
 
     def set_weights(self, weights):
         """Load ``weights`` (Keras order, e.g. ``keras_model.get_weights()``) into the model.
@@ -363,8 +363,8 @@ class Sequential:
         ``len(layer.weights)`` arrays; ``Layer.set_weights`` checks shapes and
         copies the values into the existing arrays.
         """
-        # TODO: kata 7.4
-        raise NotImplementedError("kata 7.4: Sequential.set_weights")
+        # TODO: kata model.sequential_weights
+        raise NotImplementedError("kata model.sequential_weights: Sequential.set_weights")
 
     def save_weights(self, path):
         """Save ``get_weights()`` to an ``.npz`` file, in order.
@@ -373,13 +373,13 @@ class Sequential:
         quietly append the suffix and the file would not be where asked).
         ``np.savez(path, *arrays)`` stores them as ``arr_0``, ``arr_1``, ...
         """
-        # TODO: kata 7.9
-        raise NotImplementedError("kata 7.9: Sequential.save_weights")
+        # TODO: kata model.sequential_save_load
+        raise NotImplementedError("kata model.sequential_save_load: Sequential.save_weights")
 
     def load_weights(self, path):
         """Read weights written by ``save_weights`` back into the model, in order."""
-        # TODO: kata 7.9
-        raise NotImplementedError("kata 7.9: Sequential.load_weights")
+        # TODO: kata model.sequential_save_load
+        raise NotImplementedError("kata model.sequential_save_load: Sequential.load_weights")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         """Choose the optimizer, the loss and the metrics, as ``keras.Model.compile``.
@@ -397,8 +397,8 @@ class Sequential:
 
         Raises ``ValueError`` quoting an unknown optimizer, loss or metric.
         """
-        # TODO: kata 7.5
-        raise NotImplementedError("kata 7.5: Sequential.compile")
+        # TODO: kata model.sequential_compile
+        raise NotImplementedError("kata model.sequential_compile: Sequential.compile")
 
     def _check_compiled(self):
         if self.optimizer is None:
@@ -425,8 +425,8 @@ class Sequential:
 
         Accuracy: your track-6 ``accuracy(y_true, y_pred)``, weighted the same way.
         """
-        # TODO: kata 7.6
-        raise NotImplementedError("kata 7.6: Sequential.evaluate")
+        # TODO: kata model.sequential_evaluate
+        raise NotImplementedError("kata model.sequential_evaluate: Sequential.evaluate")
 
     def train_on_batch(self, x, y):
         """One gradient step on one batch, as ``keras.Model.train_on_batch``.
@@ -441,8 +441,8 @@ class Sequential:
         logits (``from_logits=True``) and start at that layer's
         ``backward_from_logits``, as Keras differentiates the loss it computed.
         """
-        # TODO: kata 7.7
-        raise NotImplementedError("kata 7.7: Sequential.train_on_batch")
+        # TODO: kata model.sequential_fit
+        raise NotImplementedError("kata model.sequential_fit: Sequential.train_on_batch")
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, callbacks=None, verbose=1):
@@ -470,8 +470,8 @@ class Sequential:
           epoch, ``on_train_end()`` at the end. Stop after the epoch in which
           one sets ``self.stop_training = True``.
         """
-        # TODO: kata 7.7
-        raise NotImplementedError("kata 7.7: Sequential.fit")
+        # TODO: kata model.sequential_fit
+        raise NotImplementedError("kata model.sequential_fit: Sequential.fit")
 
     def summary(self, print_fn=print):
         """Print a table like ``keras.Model.summary()``, for example::
@@ -492,8 +492,8 @@ class Sequential:
         thousands separator: ``f"{n:,}"``); ``_bytes(8 * n)`` gives the size
         of ``n`` float64 numbers. ``Input`` gets no row. Return the text too.
         """
-        # TODO: kata 7.8
-        raise NotImplementedError("kata 7.8: Sequential.summary")
+        # TODO: kata model.sequential_summary
+        raise NotImplementedError("kata model.sequential_summary: Sequential.summary")
 
 
 def _table(rows, header=("Layer (type)", "Output Shape", "Param #")):

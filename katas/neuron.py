@@ -1,4 +1,4 @@
-"""Track 1 — Neurons.
+"""Neurons.
 
 A neuron takes numbers in, multiplies each by a weight, adds them up with a
 bias, and passes the result through an activation function:
@@ -43,8 +43,8 @@ def weighted_sum(inputs, weights):
         >>> weighted_sum([0.5, 0.8, 0.3], [0.4, 0.6, 0.2])
         0.74                 # 0.5*0.4 + 0.8*0.6 + 0.3*0.2 = 0.20 + 0.48 + 0.06
     """
-    # TODO: kata 1.1
-    raise NotImplementedError("kata 1.1: weighted_sum")
+    # TODO: kata neuron.weighted_sum
+    raise NotImplementedError("kata neuron.weighted_sum")
 
 
 def neuron(inputs, weights, bias, activation=None):
@@ -63,8 +63,8 @@ def neuron(inputs, weights, bias, activation=None):
         >>> neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1, activation=sigmoid)
         0.698...             # sigmoid(0.84) = 1 / (1 + e**-0.84), about 0.70
     """
-    # TODO: kata 1.2
-    raise NotImplementedError("kata 1.2: neuron")
+    # TODO: kata neuron.neuron
+    raise NotImplementedError("kata neuron.neuron")
 
 
 def dense_forward(x, kernel, bias):
@@ -85,5 +85,5 @@ def dense_forward(x, kernel, bias):
         ...               np.array([0.0, 0.1, 0.2]))
         array([[2. , 2.1, 3.2]])
     """
-    # TODO: kata 1.3
-    raise NotImplementedError("kata 1.3: dense_forward")
+    # TODO: kata neuron.dense_forward
+    raise NotImplementedError("kata neuron.dense_forward")

@@ -1,4 +1,4 @@
-"""Track 5 — Optimizers.
+"""Optimizers.
 
 An optimizer turns gradients into weight updates. Every one here has the
 same interface as Keras's: ``optimizer.apply(params, grads)``, where
@@ -56,11 +56,11 @@ class SignSGD:
 class SGD:
     """Stochastic gradient descent, with optional momentum (Keras ``SGD``).
 
-    Plain (``momentum == 0``), kata 5.1:
+    Plain (``momentum == 0``), kata optimizers.SGD:
 
         param = param - learning_rate * grad
 
-    With momentum, kata 5.2: a *velocity* per parameter (zeros at first)
+    With momentum, kata optimizers.sgd_momentum: a *velocity* per parameter (zeros at first)
     remembers the recent steps, so a consistent slope builds up speed and a
     zig-zagging one cancels out:
 
@@ -98,10 +98,10 @@ class SGD:
     def apply(self, params, grads):
         """Update every array of ``params`` in place from ``grads``."""
         if self.momentum == 0:
-            # TODO: kata 5.1
-            raise NotImplementedError("kata 5.1: SGD")
-        # TODO: kata 5.2
-        raise NotImplementedError("kata 5.2: SGD with momentum")
+            # TODO: kata optimizers.SGD
+            raise NotImplementedError("kata optimizers.SGD")
+        # TODO: kata optimizers.sgd_momentum
+        raise NotImplementedError("kata optimizers.sgd_momentum: SGD with momentum")
 
 
 class RMSprop:
@@ -136,8 +136,8 @@ class RMSprop:
 
     def apply(self, params, grads):
         """Update every array of ``params`` in place from ``grads``."""
-        # TODO: kata 5.3
-        raise NotImplementedError("kata 5.3: RMSprop")
+        # TODO: kata optimizers.RMSprop
+        raise NotImplementedError("kata optimizers.RMSprop")
 
 
 class Adam:
@@ -181,5 +181,5 @@ class Adam:
 
     def apply(self, params, grads):
         """Update every array of ``params`` in place from ``grads``."""
-        # TODO: kata 5.4
-        raise NotImplementedError("kata 5.4: Adam")
+        # TODO: kata optimizers.Adam
+        raise NotImplementedError("kata optimizers.Adam")

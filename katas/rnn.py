@@ -1,4 +1,4 @@
-"""Track 9 — Sequences: words as vectors, and layers that remember.
+"""Sequences: words as vectors, and layers that remember.
 
 A sentence is a sequence of token ids, ``[12, 7, 7, 301]``. An **Embedding**
 turns each id into a learned vector; a **recurrent layer** then reads the
@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, tanh  # noqa: F401 - yours, from track 2
-from .backprop import glorot_uniform  # noqa: F401 - yours, from track 4
+from .activations import sigmoid, tanh  # noqa: F401 - yours, from `activations`
+from .backprop import glorot_uniform  # noqa: F401 - yours, from `backprop`
 from .model import Layer
 
 # ------------------------------------------------------------------ solved example
@@ -88,8 +88,8 @@ def embedding_forward(ids, table):
                  [0.3, 0.4],                                    [0.5, 0.6]]]
                  [0.5, 0.6]]
     """
-    # TODO: kata 9.1
-    raise NotImplementedError("kata 9.1: embedding_forward")
+    # TODO: kata rnn.embedding_forward
+    raise NotImplementedError("kata rnn.embedding_forward")
 
 
 # ------------------------------------------------------------------ 9.2
@@ -115,8 +115,8 @@ def embedding_backward(dout, ids, vocab_size):
     Example:
         ids = [[2, 2]], dout = [[[1.0], [3.0]]], vocab_size=3  ->  [[0.], [0.], [4.]]
     """
-    # TODO: kata 9.2
-    raise NotImplementedError("kata 9.2: embedding_backward")
+    # TODO: kata rnn.embedding_backward
+    raise NotImplementedError("kata rnn.embedding_backward")
 
 
 # ------------------------------------------------------------------ 9.3
@@ -147,8 +147,8 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, return_sequences=False
     Example (one feature, one unit, kernel 0.5, recurrent -1, bias 0.1, x = [1, 2]):
         h_1 = tanh(0.5 + 0.1) = 0.537;  h_2 = tanh(1.0 - 0.537 + 0.1) = 0.510
     """
-    # TODO: kata 9.3
-    raise NotImplementedError("kata 9.3: simple_rnn_forward")
+    # TODO: kata rnn.simple_rnn_forward
+    raise NotImplementedError("kata rnn.simple_rnn_forward")
 
 
 # ------------------------------------------------------------------ 9.4
@@ -194,8 +194,8 @@ def lstm_cell_forward(x_t, h, c, kernel, recurrent_kernel, bias):
     Example (units=1, z = [0, 1, 0, 0], c = -1):
         i = 0.5, f = 0.731, g = 0, o = 0.5 -> c_t = -0.731, h_t = 0.5 * tanh(-0.731) = -0.312
     """
-    # TODO: kata 9.4
-    raise NotImplementedError("kata 9.4: lstm_cell_forward")
+    # TODO: kata rnn.lstm_cell_forward
+    raise NotImplementedError("kata rnn.lstm_cell_forward")
 
 
 # ------------------------------------------------------------------ 9.5
@@ -216,8 +216,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
     Returns:
         ``(batch, units)``, or ``(batch, timesteps, units)``; ``units = recurrent_kernel.shape[0]``.
     """
-    # TODO: kata 9.5
-    raise NotImplementedError("kata 9.5: lstm_forward")
+    # TODO: kata rnn.lstm_forward
+    raise NotImplementedError("kata rnn.lstm_forward")
 
 
 # ------------------------------------------------------------------ 9.6
@@ -251,8 +251,8 @@ def lstm_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=Fals
     Returns:
         ``(dx, dkernel, drecurrent_kernel, dbias)`` with the shapes of ``x`` and of the weights.
     """
-    # TODO: kata 9.6
-    raise NotImplementedError("kata 9.6: lstm_backward")
+    # TODO: kata rnn.lstm_backward
+    raise NotImplementedError("kata rnn.lstm_backward")
 
 
 # ------------------------------------------------------------------ 9.7
@@ -282,8 +282,8 @@ def gru_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
     Returns:
         ``(batch, units)``, or ``(batch, timesteps, units)`` with ``return_sequences=True``.
     """
-    # TODO: kata 9.7
-    raise NotImplementedError("kata 9.7: gru_forward")
+    # TODO: kata rnn.gru_forward
+    raise NotImplementedError("kata rnn.gru_forward")
 
 
 # ------------------------------------------------------------------ layers for Sequential
@@ -310,19 +310,19 @@ class Embedding(Layer):
         self.output_dim = int(output_dim)
 
     def build(self, input_shape, rng):
-        # TODO: kata 9.8
-        raise NotImplementedError("kata 9.8: Embedding")
+        # TODO: kata rnn.Embedding
+        raise NotImplementedError("kata rnn.Embedding")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
     def forward(self, x, training=False):
-        # TODO: kata 9.8
-        raise NotImplementedError("kata 9.8: Embedding")
+        # TODO: kata rnn.Embedding
+        raise NotImplementedError("kata rnn.Embedding")
 
     def backward(self, dout):
-        # TODO: kata 9.8
-        raise NotImplementedError("kata 9.8: Embedding")
+        # TODO: kata rnn.Embedding
+        raise NotImplementedError("kata rnn.Embedding")
 
 
 class _Recurrent(Layer):
@@ -356,16 +356,16 @@ class SimpleRNN(_Recurrent):
     """
 
     def build(self, input_shape, rng):
-        # TODO: kata 9.9
-        raise NotImplementedError("kata 9.9: SimpleRNN")
+        # TODO: kata rnn.SimpleRNN
+        raise NotImplementedError("kata rnn.SimpleRNN")
 
     def forward(self, x, training=False):
-        # TODO: kata 9.9
-        raise NotImplementedError("kata 9.9: SimpleRNN")
+        # TODO: kata rnn.SimpleRNN
+        raise NotImplementedError("kata rnn.SimpleRNN")
 
     def backward(self, dout):
-        # TODO: kata 9.9
-        raise NotImplementedError("kata 9.9: SimpleRNN")
+        # TODO: kata rnn.SimpleRNN
+        raise NotImplementedError("kata rnn.SimpleRNN")
 
 
 class LSTM(_Recurrent):
@@ -381,16 +381,16 @@ class LSTM(_Recurrent):
     """
 
     def build(self, input_shape, rng):
-        # TODO: kata 9.10
-        raise NotImplementedError("kata 9.10: LSTM")
+        # TODO: kata rnn.LSTM
+        raise NotImplementedError("kata rnn.LSTM")
 
     def forward(self, x, training=False):
-        # TODO: kata 9.10
-        raise NotImplementedError("kata 9.10: LSTM")
+        # TODO: kata rnn.LSTM
+        raise NotImplementedError("kata rnn.LSTM")
 
     def backward(self, dout):
-        # TODO: kata 9.10
-        raise NotImplementedError("kata 9.10: LSTM")
+        # TODO: kata rnn.LSTM
+        raise NotImplementedError("kata rnn.LSTM")
 
 
 class GRU(_Recurrent):
@@ -412,13 +412,13 @@ class GRU(_Recurrent):
     """
 
     def build(self, input_shape, rng):
-        # TODO: kata 9.11
-        raise NotImplementedError("kata 9.11: GRU")
+        # TODO: kata rnn.GRU
+        raise NotImplementedError("kata rnn.GRU")
 
     def forward(self, x, training=False):
-        # TODO: kata 9.11
-        raise NotImplementedError("kata 9.11: GRU")
+        # TODO: kata rnn.GRU
+        raise NotImplementedError("kata rnn.GRU")
 
     def backward(self, dout):
-        # TODO: kata 9.11
-        raise NotImplementedError("kata 9.11: GRU")
+        # TODO: kata rnn.GRU
+        raise NotImplementedError("kata rnn.GRU")

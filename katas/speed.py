@@ -1,4 +1,4 @@
-"""Track 10 — Speed.
+"""Speed.
 
 The same answers as before, without Python loops. A loop in Python costs
 tens of nanoseconds per step *before* it does any arithmetic; NumPy runs the
@@ -24,7 +24,7 @@ except ImportError:
 
 
 # A solved example, to show the shape of an answer, and the slow version
-# that kata 10.1 replaces: one Python step per pair of rows.
+# that kata speed.pairwise_squared_distances replaces: one Python step per pair of rows.
 def pairwise_squared_distances_loops(a, b):
     """Squared Euclidean distances between every row of ``a`` and every row of ``b``.
 
@@ -67,8 +67,8 @@ def pairwise_squared_distances(a, b):
         array([[ 1.,  0., 25.],
                [ 1.,  2., 13.]])
     """
-    # TODO: kata 10.1
-    raise NotImplementedError("kata 10.1: pairwise_squared_distances")
+    # TODO: kata speed.pairwise_squared_distances
+    raise NotImplementedError("kata speed.pairwise_squared_distances")
 
 
 def attention(query, key, value):
@@ -102,8 +102,8 @@ def attention(query, key, value):
     Example: with an all-zero query every score is 0, every key gets the same
     weight ``1/S``, and the output is the mean of the values over S.
     """
-    # TODO: kata 10.2
-    raise NotImplementedError("kata 10.2: attention")
+    # TODO: kata speed.attention
+    raise NotImplementedError("kata speed.attention")
 
 
 def leaky_relu_gpu(x, negative_slope=0.2):
@@ -131,5 +131,5 @@ def leaky_relu_gpu(x, negative_slope=0.2):
     Returns:
         A CuPy array of the same shape, on the GPU. ``x`` is left unchanged.
     """
-    # TODO: kata 10.3
-    raise NotImplementedError("kata 10.3: leaky_relu_gpu")
+    # TODO: kata speed.leaky_relu_gpu
+    raise NotImplementedError("kata speed.leaky_relu_gpu")

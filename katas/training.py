@@ -1,4 +1,4 @@
-"""Track 6 — Training.
+"""Training.
 
 The pieces of ``model.fit`` around the gradient step, each as Keras does it:
 
@@ -11,7 +11,7 @@ The pieces of ``model.fit`` around the gradient step, each as Keras does it:
                                callbacks: EarlyStopping (stop, restore the best weights),
                                           ModelCheckpoint (keep the best weights on disk)
 
-Your ``Sequential.fit`` in track 7 uses all of them, and so does the answer
+Your ``Sequential.fit`` in `model` uses all of them, and so does the answer
 key's. Run ``pytest`` after each kata; it tells you what to do next.
 """
 
@@ -65,8 +65,8 @@ def train_val_split(x, y, validation_split):
         (array([0, 1, 2, 3, 4, 5]), array([ 0, 10, 20, 30, 40, 50]),
          array([6, 7, 8, 9]), array([60, 70, 80, 90]))     # floor(10 * 0.67) = 6
     """
-    # TODO: kata 6.1
-    raise NotImplementedError("kata 6.1: train_val_split")
+    # TODO: kata training.train_val_split
+    raise NotImplementedError("kata training.train_val_split")
 
 
 def batch_indices(n, batch_size, shuffle, rng):
@@ -91,8 +91,8 @@ def batch_indices(n, batch_size, shuffle, rng):
     Returns:
         A list of 1-D integer arrays.
     """
-    # TODO: kata 6.2
-    raise NotImplementedError("kata 6.2: batch_indices")
+    # TODO: kata training.batch_indices
+    raise NotImplementedError("kata training.batch_indices")
 
 
 def accuracy(y_true, y_pred):
@@ -124,8 +124,8 @@ def accuracy(y_true, y_pred):
         >>> accuracy([1, 0], [[0.5], [0.2]])
         0.5          # 0.5 is not > 0.5, so the first prediction is class 0
     """
-    # TODO: kata 6.3
-    raise NotImplementedError("kata 6.3: accuracy")
+    # TODO: kata training.accuracy
+    raise NotImplementedError("kata training.accuracy")
 
 
 # ------------------------------------------------------------------ callbacks
@@ -225,13 +225,13 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Steps 1-4 of the class docstring."""
-        # TODO: kata 6.4
-        raise NotImplementedError("kata 6.4: EarlyStopping.on_epoch_end")
+        # TODO: kata training.EarlyStopping
+        raise NotImplementedError("kata training.EarlyStopping: EarlyStopping.on_epoch_end")
 
     def on_train_end(self, logs=None):
         """With ``restore_best_weights``, set the best weights back on the model."""
-        # TODO: kata 6.4
-        raise NotImplementedError("kata 6.4: EarlyStopping.on_train_end")
+        # TODO: kata training.EarlyStopping
+        raise NotImplementedError("kata training.EarlyStopping: EarlyStopping.on_train_end")
 
 
 class ModelCheckpoint(Callback):
@@ -271,5 +271,5 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Steps 1-3 of the class docstring."""
-        # TODO: kata 6.5
-        raise NotImplementedError("kata 6.5: ModelCheckpoint")
+        # TODO: kata training.ModelCheckpoint
+        raise NotImplementedError("kata training.ModelCheckpoint")

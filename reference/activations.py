@@ -1,4 +1,4 @@
-"""Reference answers for track 2, computed by TensorFlow/Keras in float64.
+"""Reference answers for the `activations` track, computed by TensorFlow/Keras in float64.
 
 Forward values come from ``keras.activations.*`` (what a Keras layer with
 ``activation="..."`` applies); backward passes are ``tf.GradientTape``

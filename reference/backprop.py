@@ -1,4 +1,4 @@
-"""Reference answers for track 4, computed by TensorFlow/Keras in float64.
+"""Reference answers for the `backprop` track, computed by TensorFlow/Keras in float64.
 
 Gradients come from ``tf.GradientTape`` on a real Keras ``Dense`` layer; the
 Glorot limit comes from Keras's own fan computation

@@ -1,4 +1,4 @@
-"""Reference answers for track 8 (convolutional networks), computed by TensorFlow/Keras in float64.
+"""Reference answers for the `conv` track (convolutional networks), computed by TensorFlow/Keras in float64.
 
 Forward values come from Keras layers (``Conv2D``, ``MaxPooling2D``,
 ``Flatten``) given the learner's weights with ``set_weights``; gradients from

@@ -1,4 +1,4 @@
-"""Reference answers for track 3, computed by Keras's loss classes in float64.
+"""Reference answers for the `losses` track, computed by Keras's loss classes in float64.
 
 Each loss is ``keras.losses.<Class>(dtype="float64")`` with its default
 reduction (``"sum_over_batch_size"``), which is how ``model.compile(loss=...)``

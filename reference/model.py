@@ -1,4 +1,4 @@
-"""Reference answers for track 7 (your own Keras), computed by Keras itself in float64.
+"""Reference answers for the `model` track (your own Keras), computed by Keras itself in float64.
 
 A model is described by a *spec*: the per-sample input shape and a list of
 ``(units, activation)`` pairs, one per Dense layer, e.g. the seed's MLP::

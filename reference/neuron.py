@@ -1,4 +1,4 @@
-"""Reference answers for track 1, computed by TensorFlow/Keras in float64."""
+"""Reference answers for the `neuron` track, computed by TensorFlow/Keras in float64."""
 
 from __future__ import annotations
 

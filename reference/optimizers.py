@@ -1,4 +1,4 @@
-"""Reference answers for track 5: the real ``keras.optimizers`` applying the
+"""Reference answers for the `optimizers` track: the real ``keras.optimizers`` applying the
 same gradients to float64 ``tf.Variable``s, step by step.
 
 Two float32 details of Keras 3 make it differ slightly from an exact float64

@@ -1,4 +1,4 @@
-"""Reference answers for track 9, computed by Keras layers (float64) and ``tf.GradientTape``.
+"""Reference answers for the `rnn` track, computed by Keras layers (float64) and ``tf.GradientTape``.
 
 Every recurrent answer comes from a real Keras layer (``keras.layers.LSTM`` and
 friends) whose weights are loaded with ``set_weights``; gradients come from

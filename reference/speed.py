@@ -1,4 +1,4 @@
-"""Reference answers for track 10, computed by TensorFlow/Keras in float64."""
+"""Reference answers for the `speed` track, computed by TensorFlow/Keras in float64."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference answers for track 6, from Keras itself.
+"""Reference answers for the `training` track, from Keras itself.
 
 * ``train_val_split``: Keras's own splitting function, the one ``fit`` calls
   for ``validation_split`` (``keras.src.trainers.data_adapters.array_slicing``).

@@ -1,4 +1,4 @@
-"""Track 2 — Activations: the answer key.
+"""Activations: the answer key.
 
 Every function is elementwise unless it says otherwise, accepts lists or
 arrays, returns float64 arrays and leaves its inputs unchanged.

@@ -1,4 +1,4 @@
-"""Track 4 — Backprop: the answer key."""
+"""Backprop: the answer key."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Track 8 — Convolutional networks: the answer key.
+"""Convolutional networks: the answer key.
 
 Keras's layout throughout: images are NHWC ``(batch, height, width,
 channels)``, a kernel is ``(kh, kw, in_channels, filters)``. Keras (like every

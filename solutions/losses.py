@@ -1,4 +1,4 @@
-"""Track 3 — Losses: the answer key.
+"""Losses: the answer key.
 
 Each loss returns one number reduced as ``model.compile`` reduces it: the
 per-sample loss (a mean or a sum over the last axis, as Keras defines it),

@@ -1,4 +1,4 @@
-"""Track 7 — Your own Keras: the answer key.
+"""Your own Keras: the answer key.
 
 A ``Sequential`` model is a list of layers. Every layer follows one small
 protocol (the ``Layer`` class below), which is also what the convolutional

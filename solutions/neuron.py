@@ -1,4 +1,4 @@
-"""Track 1 — Neurons: the answer key.
+"""Neurons: the answer key.
 
 Each function accepts lists as well as arrays (the seed's examples use lists),
 works in float64, and never modifies its inputs.

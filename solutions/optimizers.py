@@ -1,4 +1,4 @@
-"""Track 5 — Optimizers: the answer key, following the installed Keras 3 source
+"""Optimizers: the answer key, following the installed Keras 3 source
 (``keras/src/optimizers/{sgd,rmsprop,adam}.py``).
 
 Each optimizer's ``apply(params, grads)`` updates the arrays in ``params`` in

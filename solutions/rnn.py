@@ -1,4 +1,4 @@
-"""Track 9 — Sequences: the answer key (Embedding, SimpleRNN, LSTM, GRU), following Keras 3.
+"""Sequences: the answer key (Embedding, SimpleRNN, LSTM, GRU), following Keras 3.
 
 Shapes use Keras's words: inputs are ``(batch, timesteps, features)``; a
 recurrent layer with ``units`` outputs ``(batch, units)`` (the last state) or,

@@ -1,4 +1,4 @@
-"""Track 6 — Training: the answer key.
+"""Training: the answer key.
 
 The callbacks follow Keras 3 (``keras/src/callbacks/{early_stopping,
 model_checkpoint,monitor_callback}.py``) and the protocol that

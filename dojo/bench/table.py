@@ -2,7 +2,7 @@
 
     conv2d · x (64, 28, 28, 32) float64, kernel 3x3 32->64, valid
       contender                          median     vs TF   rate
-      your code (katas/)                 -          -       not raced: kata 8.3 conv2d is not started
+      your code (katas/)                 -          -       not raced: kata conv.conv2d is not started
       answer key (solutions/)            151 ms     0.45x   10.5 GFLOP/s
       TensorFlow 2.21 (CPU)              68.2 ms    1.00x   23.3 GFLOP/s
 

@@ -1,20 +1,22 @@
 """The curriculum manifest: which katas exist, in which order, with which hints.
 
-The manifest is the folder ``curriculum/`` at the top of the repository: one
-TOML file per track, read in file-name order (``01_neurons.toml``,
-``02_activations.toml``, ...). Inside a file, katas are listed in the order a
-learner meets them. That order *is* the course: the pytest plugin runs tests in
-it, stops at the first kata that does not pass, and counts progress from it.
+The manifest is the folder ``curriculum/`` at the top of the repository:
+``course.toml`` lists the tracks in order, and each track is one TOML file
+named after its module (``neuron.toml``, ``activations.toml``, ...). Inside a
+file, katas are listed in the order a learner meets them. That order *is* the
+course: the pytest plugin runs tests in it, stops at the first kata that does
+not pass, and counts progress from it. (A folder without ``course.toml``, such
+as a self-test's tiny course, is read in file-name order.)
 
 A kata is identified by a stable id, ``"<module>.<name>"`` (for example
 ``"neuron.weighted_sum"``). Ids never change when katas are added or moved,
 so stored progress survives upgrades of the suite. The number a learner sees
-(``1.1``, ``8.4``) is derived from the position and may change.
+(``1.1``, ``8.4``) is derived from the position and may change: it is never
+written anywhere by hand, neither in the manifest nor in stubs, tests or docs.
 
 A track file looks like this::
 
     [track]
-    number = 1
     name = "Neurons"
     module = "neuron"
     summary = "One neuron, then a layer of them."
@@ -36,7 +38,7 @@ A track file looks like this::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -85,7 +87,6 @@ class Kata:
 class Curriculum:
     tracks: list[Track]
     katas: list[Kata]
-    root: Path = field(default=Path("."))
 
     @cached_property
     def by_id(self) -> dict[str, Kata]:
@@ -111,19 +112,46 @@ class Curriculum:
         raise KeyError(f"no track {key!r}: use its number (1-{len(self.tracks)}) or module name")
 
 
+COURSE_FILE = "course.toml"
+
+
+def track_files(folder: Path) -> list[Path]:
+    """The track files of ``folder`` in course order."""
+    folder = Path(folder)
+    course = folder / COURSE_FILE
+    if not course.exists():
+        files = sorted(f for f in folder.glob("*.toml") if f.name != COURSE_FILE)
+        if not files:
+            raise CurriculumError(f"no curriculum files (*.toml) in {folder}")
+        return files
+    try:
+        names = tomllib.loads(course.read_text(encoding="utf-8")).get("tracks", [])
+    except tomllib.TOMLDecodeError as error:
+        raise CurriculumError(f"{course}: {error}") from error
+    files = [folder / f"{name}.toml" for name in names]
+    missing = [f.name for f in files if not f.exists()]
+    if missing:
+        raise CurriculumError(f"{course} lists {missing}, which are not in {folder}: add the file or remove the name")
+    unlisted = sorted(f.name for f in folder.glob("*.toml") if f.name != COURSE_FILE and f not in files)
+    if unlisted:
+        raise CurriculumError(f"{unlisted} in {folder} are not in {course}'s `tracks`: add them where they belong")
+    return files
+
+
 def load(folder: Path) -> Curriculum:
-    """Read every ``*.toml`` in ``folder`` (sorted by name) into a Curriculum."""
-    files = sorted(Path(folder).glob("*.toml"))
-    if not files:
-        raise CurriculumError(f"no curriculum files (*.toml) in {folder}")
+    """Read the course in ``folder`` into a Curriculum, numbering tracks and katas by position."""
     tracks: list[Track] = []
     katas: list[Kata] = []
-    for file in files:
+    for file in track_files(folder):
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise CurriculumError(f"{file}: {error}") from error
-        track = Track(**data["track"])
+        header = dict(data["track"])
+        if "number" in header:
+            raise CurriculumError(f"{file}: remove `number = {header['number']}`: track numbers come from "
+                                  f"the order in {COURSE_FILE}")
+        track = Track(number=len(tracks) + 1, **header)
         tracks.append(track)
         for index, entry in enumerate(data.get("kata", []), start=1):
             module = entry.get("module", track.module)
@@ -149,4 +177,4 @@ def load(folder: Path) -> Curriculum:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise CurriculumError(f"duplicate kata ids: {sorted(duplicates)}")
-    return Curriculum(tracks=tracks, katas=katas, root=Path(folder))
+    return Curriculum(tracks=tracks, katas=katas)

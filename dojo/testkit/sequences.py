@@ -1,4 +1,4 @@
-"""Sequence data for track 9's capstones, generated offline from a seed.
+"""Sequence data for the `rnn` track's capstones, generated offline from a seed.
 
 ``negation_sentiment`` builds tiny "reviews" whose label depends on word
 *order*, so that a model must remember what it has read:

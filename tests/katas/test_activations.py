@@ -1,4 +1,4 @@
-"""Kata tests for track 2 (katas/activations.py), checked against TensorFlow/Keras.
+"""Kata tests for katas/activations.py, checked against TensorFlow/Keras.
 
 Forward values are compared with ``keras.activations.*`` in float64
 (``rtol=1e-6``); backward passes with ``tf.GradientTape`` vector-Jacobian
@@ -49,7 +49,7 @@ def _elementwise_mistakes(x):
     return {"you returned True/False (a mask); return the values themselves": (x > 0).astype(float)}
 
 
-# ------------------------------------------------------------------ kata 2.1 relu
+# ------------------------------------------------------------------ kata activations.relu relu
 
 
 def _relu_mistakes(x):
@@ -84,7 +84,7 @@ def test_relu_zeros_and_large_values(kata):
         assert_close(got, ref.relu(x), call=f"relu({show(x)})", mistakes=_relu_mistakes(x))
 
 
-# --------------------------------------------------------------- kata 2.2 sigmoid
+# --------------------------------------------------------------- kata activations.sigmoid sigmoid
 
 
 def _sigmoid_mistakes(x):
@@ -128,7 +128,7 @@ def test_sigmoid_random(kata, shape, seed):
     assert_close(got, ref.sigmoid(x), call=f"sigmoid(<random {shape}>)", mistakes=_sigmoid_mistakes(x))
 
 
-# ------------------------------------------------------------------ kata 2.3 tanh
+# ------------------------------------------------------------------ kata activations.tanh tanh
 
 
 def _tanh_mistakes(x):
@@ -154,7 +154,7 @@ def test_tanh_large_magnitudes_and_zero(kata):
     assert_close(got, ref.tanh(large), call=f"tanh({show(large)})", mistakes=_tanh_mistakes(large))
 
 
-# --------------------------------------------------------------- kata 2.4 softmax
+# --------------------------------------------------------------- kata activations.softmax softmax
 
 
 def _np_softmax(x, axis):
@@ -226,7 +226,7 @@ def test_softmax_no_overflow_at_1000(kata):
     assert_close(got, ref.softmax(x), call=text)
 
 
-# ------------------------------------------------------------ kata 2.5 leaky_relu
+# ------------------------------------------------------------ kata activations.leaky_relu leaky_relu
 
 
 def _leaky(x, slope):
@@ -261,7 +261,7 @@ def test_leaky_relu_batch_of_one(kata):
     assert_close(got, ref.leaky_relu(x), call="leaky_relu(<random (1, 7)>)")
 
 
-# ------------------------------------------------------------------- kata 2.6 elu
+# ------------------------------------------------------------------- kata activations.elu elu
 
 
 def _elu_mistakes(x, alpha):
@@ -292,7 +292,7 @@ def test_elu_large_magnitudes_and_near_zero(kata):
     assert_close(got, ref.elu(x, alpha=0.5), call=f"elu({show(x)}, alpha=0.5)")
 
 
-# ------------------------------------------------------------------ kata 2.7 gelu
+# ------------------------------------------------------------------ kata activations.gelu gelu
 
 
 def _gelu_mistakes(x):
@@ -327,7 +327,7 @@ def test_gelu_large_magnitudes(kata):
     assert_close(got, ref.gelu(large), call=f"gelu({show(large)})")
 
 
-# ------------------------------------------------------------------ kata 2.8 silu
+# ------------------------------------------------------------------ kata activations.silu silu
 
 
 def _silu_mistakes(x):
@@ -367,7 +367,7 @@ def _check_backward(kata, expected, dout, x, text, mistakes, **kwargs):
     assert_close(got, expected(), call=text, rtol=GRADIENT_RTOL, what="gave dx =", mistakes=mistakes)
 
 
-# --------------------------------------------------------- kata 2.9 relu_backward
+# --------------------------------------------------------- kata activations.relu_backward relu_backward
 
 
 def _relu_backward_mistakes(dout, x):
@@ -399,7 +399,7 @@ def test_relu_backward_random_with_zeros(kata, shape, seed):
                     _relu_backward_mistakes(dout, x))
 
 
-# ------------------------------------------------------ kata 2.10 sigmoid_backward
+# ------------------------------------------------------ kata activations.sigmoid_backward sigmoid_backward
 
 
 def _sigmoid_backward_mistakes(dout, x):
@@ -430,7 +430,7 @@ def test_sigmoid_backward_large_magnitudes(kata):
                  rtol=GRADIENT_RTOL, what="gave dx =")
 
 
-# --------------------------------------------------------- kata 2.11 tanh_backward
+# --------------------------------------------------------- kata activations.tanh_backward tanh_backward
 
 
 def _tanh_backward_mistakes(dout, x):
@@ -460,7 +460,7 @@ def test_tanh_backward_large_magnitudes(kata):
                  rtol=GRADIENT_RTOL, what="gave dx =", mistakes=_tanh_backward_mistakes(dout, large))
 
 
-# ------------------------------------------------------ kata 2.12 softmax_backward
+# ------------------------------------------------------ kata activations.softmax_backward softmax_backward
 
 
 def _softmax_backward_mistakes(dout, x, axis):

@@ -1,4 +1,4 @@
-"""Kata tests for track 4 (katas/backprop.py), checked against TensorFlow/Keras.
+"""Kata tests for katas/backprop.py, checked against TensorFlow/Keras.
 
 Gradients are compared at GRADIENT_RTOL (1e-5): TF and a correct NumPy
 backward pass agree to ~1e-15, and every known mistake is off by far more.
@@ -10,7 +10,7 @@ import pytest
 from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
 from reference import backprop as ref
 
-# ------------------------------------------------------------------ kata 4.1
+# ------------------------------------------------------------------ kata backprop.numerical_gradient
 
 # The functions numerical_gradient is tried on, in NumPy; reference/backprop.py
 # holds the same functions in TensorFlow under the same names, and gives their
@@ -141,7 +141,7 @@ def test_numerical_gradient_of_one_element(kata):
                  rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
 
 
-# ------------------------------------------------------------------ kata 4.2
+# ------------------------------------------------------------------ kata backprop.dense_backward
 
 
 def _dense_backward_mistakes(dout, x, kernel):
@@ -217,7 +217,7 @@ def test_dense_backward_large_and_zero_values(kata):
 @pytest.mark.kata("backprop.dense_backward")
 def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
     """Gradient checking, the way you would debug a backward pass of your own:
-    your numerical_gradient (kata 4.1) on your dense_forward (kata 1.3)."""
+    your numerical_gradient (kata backprop.numerical_gradient) on your dense_forward (kata neuron.dense_forward)."""
     rng = np.random.default_rng(7)
     dout, x = rng.normal(size=(3, 2)), rng.normal(size=(3, 4))
     kernel, bias = rng.normal(size=(4, 2)), rng.normal(size=2)
@@ -237,8 +237,8 @@ def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
         }
     except NotImplementedError:
         checks = None
-    check(checks is not None, "this check runs your numerical_gradient (kata 4.1) on your dense_forward "
-                              "(kata 1.3): finish those first")
+    check(checks is not None, "this check runs your numerical_gradient (kata backprop.numerical_gradient) on your dense_forward "
+                              "(kata neuron.dense_forward): finish those first")
     for name, (analytic, numerical) in checks.items():
         # The loss is linear in each argument, so central differences are exact
         # up to rounding (~1e-10); 1e-6 leaves a wide margin.
@@ -252,7 +252,7 @@ def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
                  f"When the two disagree, the backward pass is usually the one to fix")
 
 
-# ------------------------------------------------------------------ kata 4.3
+# ------------------------------------------------------------------ kata backprop.glorot_uniform
 
 # Statistical checks on a sample of n values (n >= 8192 below): a uniform
 # sample's mean lies within 5 standard errors (limit / sqrt(3 n)) of 0 and its

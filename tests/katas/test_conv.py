@@ -1,4 +1,4 @@
-"""Kata tests for track 8 (katas/conv.py), checked against TensorFlow/Keras in float64.
+"""Kata tests for katas/conv.py, checked against TensorFlow/Keras in float64.
 
 Layout is Keras's: images NHWC, kernels ``(kh, kw, in_ch, filters)``. The
 reference runs ``keras.layers.Conv2D`` / ``MaxPooling2D`` / ``Flatten`` with the
@@ -168,7 +168,7 @@ def check_hand_example(kata, name):
     assert_close(got, np.full((1, 2, 2, 1), -3.5), call=text)  # the docstring's worked example
 
 
-# ------------------------------------------------------------------ kata 8.1
+# ------------------------------------------------------------------ kata conv.conv2d_naive
 
 
 @pytest.mark.kata("conv.conv2d_naive")
@@ -182,7 +182,7 @@ def test_conv2d_naive_matches_keras(kata, case):
     check_conv_forward(kata, "conv2d_naive", case)
 
 
-# ------------------------------------------------------------------ kata 8.2
+# ------------------------------------------------------------------ kata conv.im2col
 
 #: (seed, batch, h, w, in_ch, kernel_size, strides, padding)
 IM2COL_CASES = [
@@ -240,7 +240,7 @@ def test_im2col_times_kernel_is_the_convolution(kata):
                  " reshaped to (batch, out_h, out_w, filters)")
 
 
-# ------------------------------------------------------------------ kata 8.3
+# ------------------------------------------------------------------ kata conv.conv2d
 
 
 @pytest.mark.kata("conv.conv2d")
@@ -262,7 +262,7 @@ def test_conv2d_large_values(kata):
                  call="conv2d(inputs around 1e3, bias around 1e6, strides=(2, 2), padding='same')")
 
 
-# ------------------------------------------------------------------ kata 8.4
+# ------------------------------------------------------------------ kata conv.conv2d_at_scale
 
 
 #: The benchmark size of the speed kata (and of `pytest --bench`).
@@ -281,7 +281,7 @@ def test_conv2d_at_benchmark_size(kata, padding):
     assert_close(got, expected, call=text)
 
 
-# ------------------------------------------------------------------ kata 8.5
+# ------------------------------------------------------------------ kata conv.conv2d_backward
 
 BACKWARD_CASES = [
     (50, 2, 5, 5, 3, 3, 4, (1, 1), "valid"),
@@ -357,7 +357,7 @@ def test_conv2d_backward_matches_gradient_tape(kata, case):
         raise KataFailure(message + (note if unexplained else "")) from None
 
 
-# ------------------------------------------------------------------ kata 8.6
+# ------------------------------------------------------------------ kata conv.max_pool2d
 
 #: (seed, batch, h, w, channels, pool_size, strides, padding)
 POOL_CASES = [
@@ -417,7 +417,7 @@ def test_max_pool2d_all_negative_same_padding(kata):
                  "pool_size=(2, 2), padding='same')", mistakes=_pool_mistakes(x, (2, 2), None, "same", (1, 3, 3, 1)))
 
 
-# ------------------------------------------------------------------ kata 8.7
+# ------------------------------------------------------------------ kata conv.max_pool2d_backward
 
 
 @pytest.mark.kata("conv.max_pool2d_backward")
@@ -447,7 +447,7 @@ def test_max_pool2d_backward_matches_gradient_tape(kata, case):
     assert_close(got, expected, call=text, what="gave dx =", rtol=GRADIENT_RTOL)
 
 
-# ------------------------------------------------------------------ kata 8.8
+# ------------------------------------------------------------------ kata conv.flatten
 
 
 @pytest.mark.kata("conv.flatten")
@@ -470,7 +470,7 @@ def test_flatten_matches_keras(kata, shape):
     assert_close(got, expected, call=text, mistakes=mistakes)
 
 
-# ---------------------------------------------------------------- kata 8.9
+# ---------------------------------------------------------------- kata conv.Conv2D
 
 
 def _build(layer, input_shape, seed=0):
@@ -544,7 +544,7 @@ def test_conv2d_layer_forward_and_backward(kata, config):
                  rtol=GRADIENT_RTOL, mistakes={skipped: no_act[2]})
 
 
-# --------------------------------------------------------------- kata 8.10
+# --------------------------------------------------------------- kata conv.MaxPooling2D
 
 
 @pytest.mark.kata("conv.MaxPooling2D")
@@ -569,7 +569,7 @@ def test_max_pooling2d_layer(kata, config):
                  what="returned dx =", rtol=GRADIENT_RTOL)
 
 
-# --------------------------------------------------------------- kata 8.11
+# --------------------------------------------------------------- kata conv.Flatten
 
 
 @pytest.mark.kata("conv.Flatten")
@@ -593,7 +593,7 @@ def test_flatten_layer(kata):
                            dout.reshape(3, 4, 5, 5).transpose(0, 2, 3, 1)})
 
 
-# --------------------------------------------------------------- kata 8.12 (capstone)
+# --------------------------------------------------------------- kata conv.seed_cnn (capstone)
 
 SEED_CNN_PARAMS = 121_930  # the seed's number: 320 + 18,496 + 102,464 + 650
 

@@ -1,4 +1,4 @@
-"""Kata tests for track 3 (katas/losses.py), checked against Keras's loss classes.
+"""Kata tests for katas/losses.py, checked against Keras's loss classes.
 
 Every loss is compared with ``keras.losses.<Class>(dtype="float64")`` with its
 default reduction, the scalar ``model.compile`` trains on (``rtol=1e-6``); every
@@ -93,7 +93,7 @@ def _check_grad(kata, name, y_true, y_pred, text, mistakes=None, remedy=None, **
 CLIP_REMEDY = ("log(0) is -inf. Keras clips y_pred to [1e-7, 1 - 1e-7] (keras.config.epsilon()) before "
                "the log: np.clip(y_pred, 1e-7, 1 - 1e-7)")
 
-# --------------------------------------------------------- kata 3.1 mean_squared_error
+# --------------------------------------------------------- kata losses.mean_squared_error mean_squared_error
 
 
 def _mse_mistakes(y_true, y_pred):
@@ -132,7 +132,7 @@ def test_mse_labels_of_shape_batch_against_batch_by_one(kata):
     })
 
 
-# ---------------------------------------------------- kata 3.2 mean_squared_error_grad
+# ---------------------------------------------------- kata losses.mean_squared_error_grad mean_squared_error_grad
 
 
 def _mse_grad_mistakes(y_true, y_pred):
@@ -174,7 +174,7 @@ def test_mse_grad_labels_of_shape_batch_against_batch_by_one(kata):
     _check_grad(kata, "mean_squared_error", y_true, y_pred, "mean_squared_error_grad(y_true (4,), y_pred (4, 1))")
 
 
-# ------------------------------------------------------ kata 3.3 binary_crossentropy
+# ------------------------------------------------------ kata losses.binary_crossentropy binary_crossentropy
 
 
 def _bce_mistakes(y_true, y_pred):
@@ -256,7 +256,7 @@ def test_bce_from_logits(kata, scale, seed):
                        "log1p(exp(-|z|)), which is stable for any z", from_logits=True)
 
 
-# ------------------------------------------------- kata 3.4 binary_crossentropy_grad
+# ------------------------------------------------- kata losses.binary_crossentropy_grad binary_crossentropy_grad
 
 
 def _bce_grad_mistakes(y_true, y_pred):
@@ -316,7 +316,7 @@ def test_bce_grad_from_logits(kata, scale, seed):
                 }, remedy="use your stable sigmoid: (sigmoid(z) - t) / N", from_logits=True)
 
 
-# ------------------------------------------------- kata 3.5 categorical_crossentropy
+# ------------------------------------------------- kata losses.categorical_crossentropy categorical_crossentropy
 
 
 def _ce_mistakes(y_true, y_pred):
@@ -385,7 +385,7 @@ def test_ce_from_logits(kata, scale, seed):
                           "z - max(z) - log(sum(exp(z - max(z))))", from_logits=True)
 
 
-# -------------------------------------------- kata 3.6 categorical_crossentropy_grad
+# -------------------------------------------- kata losses.categorical_crossentropy_grad categorical_crossentropy_grad
 
 
 def _ce_grad_mistakes(y_true, y_pred):
@@ -452,7 +452,7 @@ def test_ce_grad_from_logits(kata, scale, seed):
                 from_logits=True)
 
 
-# ------------------------------------------ kata 3.7 sparse_categorical_crossentropy
+# ------------------------------------------ kata losses.sparse_categorical_crossentropy sparse_categorical_crossentropy
 
 
 def _sparse_mistakes(labels, y_pred, **kwargs):
@@ -513,7 +513,7 @@ def test_sparse_from_logits(kata, scale, column, seed):
                           "z - max(z) - log(sum(exp(z - max(z))))", from_logits=True)
 
 
-# ------------------------------------- kata 3.8 sparse_categorical_crossentropy_grad
+# ------------------------------------- kata losses.sparse_categorical_crossentropy_grad sparse_categorical_crossentropy_grad
 
 
 @pytest.mark.kata("losses.sparse_categorical_crossentropy_grad")

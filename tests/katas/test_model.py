@@ -1,4 +1,4 @@
-"""Kata tests for track 7 (katas/model.py): your own Keras, checked against Keras itself.
+"""Kata tests for katas/model.py: your own Keras, checked against Keras itself.
 
 Every expected value comes from a ``keras.Sequential`` built by
 ``reference/model.py`` with the same weights (``set_weights``), run with
@@ -110,7 +110,7 @@ def saturate(weights, factor=60.0):
     return weights
 
 
-# ------------------------------------------------------------------ kata 7.1
+# ------------------------------------------------------------------ kata model.dense_layer
 
 
 def built_dense(kata, kernel, bias, activation):
@@ -194,7 +194,7 @@ def test_dense_forward_batch_of_one_and_the_seed_layer(kata):
         assert_close(got, ref.dense_forward(x, *layer.weights, "relu"), call=f"Dense(128, 'relu').forward(x ({batch}, 784))")
 
 
-# ------------------------------------------------------------------ kata 7.2
+# ------------------------------------------------------------------ kata model.dense_layer_backward
 
 
 def _layer_with(kata, kernel, bias, activation):
@@ -273,7 +273,7 @@ def test_dense_backward_seed_layer_batch_of_one(kata):
                  what="set dkernel =")
 
 
-# ------------------------------------------------------------------ kata 7.3
+# ------------------------------------------------------------------ kata model.sequential_predict
 
 
 @pytest.mark.kata("model.sequential_predict")
@@ -350,7 +350,7 @@ def test_predict_builds_from_the_data_when_no_input_shape_was_given(kata, impl):
                  call="Sequential([Dense(3, 'tanh'), Dense(2)]).predict(x (4, 6))")
 
 
-# ------------------------------------------------------------------ kata 7.4
+# ------------------------------------------------------------------ kata model.sequential_weights
 
 
 @pytest.mark.kata("model.sequential_weights")
@@ -421,7 +421,7 @@ def test_set_weights_rejects_the_wrong_number_or_shape(kata, impl):
         fail(f"set_weights accepted {what}; raise ValueError (Keras checks the count and every shape)")
 
 
-# ------------------------------------------------------------------ kata 7.5
+# ------------------------------------------------------------------ kata model.sequential_compile
 
 
 @pytest.mark.kata("model.sequential_compile")
@@ -469,7 +469,7 @@ def test_compile_rejects_unknown_names(kata, impl, arguments, word, bad):
     fail(f"compile(**{arguments}) accepted an unknown {word}; raise ValueError now, not at fit time")
 
 
-# ------------------------------------------------------------------ kata 7.6
+# ------------------------------------------------------------------ kata model.sequential_evaluate
 
 
 def _batchwise_keras_losses(spec, weights, x, y, loss, batch_size):
@@ -535,7 +535,7 @@ def test_evaluate_uses_the_logits_after_a_saturated_output(kata, impl, spec, los
         call=f"evaluate on a model whose {spec[1][-1][1]} saturates (probabilities below 1e-7)")
 
 
-# ------------------------------------------------------------------ kata 7.7
+# ------------------------------------------------------------------ kata model.sequential_fit
 
 
 CAUSES = ("Usual causes: the last, smaller batch dropped or its loss not weighted by its size; validation taken "
@@ -708,7 +708,7 @@ def test_fit_calls_callbacks_and_stops_when_asked(kata, impl):
     check(len(history.history["loss"]) == 2, "history must hold the 2 epochs that ran")
 
 
-# ------------------------------------------------------------------ kata 7.8
+# ------------------------------------------------------------------ kata model.sequential_summary
 
 
 @pytest.mark.kata("model.sequential_summary")
@@ -737,7 +737,7 @@ def test_summary_lists_layers_shapes_and_params_as_keras(kata, impl, spec, capsy
     check(match.group(1) == f"{total:,}", f"summary() says 'Total params: {match.group(1)}'; Keras says {total:,}")
 
 
-# ------------------------------------------------------------------ kata 7.9
+# ------------------------------------------------------------------ kata model.sequential_save_load
 
 
 SIX_LAYERS = ((4,), [(5, "relu"), (5, "relu"), (5, "tanh"), (5, "relu"), (5, "sigmoid"), (3, "softmax")])
@@ -802,7 +802,7 @@ def test_load_weights_checks_the_architecture_and_the_suffix(kata, impl, tmp_pat
     fail("load_weights accepted weights saved from another architecture; raise ValueError")
 
 
-# ------------------------------------------------------------ kata 7.10 capstone
+# ------------------------------------------------------------ kata model.seed_mlp capstone
 
 # The learning run: the 28x28 digits (dojo.testkit.datasets.load_digits(): 1,438 training
 # and 359 test images, a fixed stratified split with seed 0), flattened to 784

@@ -1,4 +1,4 @@
-"""Kata tests for track 1 (katas/neuron.py), checked against TensorFlow/Keras."""
+"""Kata tests for katas/neuron.py, checked against TensorFlow/Keras."""
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ SEED_BIAS = 0.1
 ACTIVATIONS = {"sigmoid": expit, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 
 
-# ------------------------------------------------------------------ kata 1.1
+# ------------------------------------------------------------------ kata neuron.weighted_sum
 
 
 @pytest.mark.kata("neuron.weighted_sum")
@@ -49,7 +49,7 @@ def test_weighted_sum_edge_cases(kata):
         assert_close(got, ref.weighted_sum(inputs, weights), call=f"weighted_sum({inputs}, {weights})")
 
 
-# ------------------------------------------------------------------ kata 1.2
+# ------------------------------------------------------------------ kata neuron.neuron
 
 
 @pytest.mark.kata("neuron.neuron")
@@ -91,7 +91,7 @@ def test_neuron_negative_bias_and_zero_inputs(kata):
                  call="neuron([0, 0, 0], [1, 2, 3], bias=-1.5)")
 
 
-# ------------------------------------------------------------------ kata 1.3
+# ------------------------------------------------------------------ kata neuron.dense_forward
 
 
 def _dense_mistakes(x, kernel, bias):

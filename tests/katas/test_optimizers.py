@@ -1,4 +1,4 @@
-"""Kata tests for track 5 (katas/optimizers.py), checked against keras.optimizers.
+"""Kata tests for katas/optimizers.py, checked against keras.optimizers.
 
 Each test runs the learner's optimizer and the real Keras optimizer (on
 float64 tf.Variables) over several steps with the same gradients, and compares
@@ -172,7 +172,7 @@ def _adam_step(lr, b1, b2, eps, form):
     return step
 
 
-# ------------------------------------------------------------------ kata 5.1
+# ------------------------------------------------------------------ kata optimizers.SGD
 
 
 @pytest.mark.kata("optimizers.SGD")
@@ -209,7 +209,7 @@ def test_sgd_several_params_several_steps(kata, learning_rate, scale):
                         _simulate(params, grads, lambda g, s, t: learning_rate * g))])
 
 
-# ------------------------------------------------------------------ kata 5.2
+# ------------------------------------------------------------------ kata optimizers.sgd_momentum
 
 
 def _momentum_mistakes(params, grads, lr, momentum, nesterov):
@@ -274,7 +274,7 @@ def test_two_optimizers_keep_separate_state(kata):
                        "the first apply), not in a class attribute or a global shared by every instance")
 
 
-# ------------------------------------------------------------------ kata 5.3
+# ------------------------------------------------------------------ kata optimizers.RMSprop
 
 
 def _rmsprop_mistakes(params, grads, lr, rho, eps):
@@ -330,7 +330,7 @@ def test_rmsprop_custom_hyperparameters(kata):
                   _simulate(params, grads, _rmsprop_step(0.001, 0.9, 1e-7)))])
 
 
-# ------------------------------------------------------------------ kata 5.4
+# ------------------------------------------------------------------ kata optimizers.Adam
 
 
 def _adam_mistakes(params, grads, lr, b1, b2, eps):

@@ -1,4 +1,4 @@
-"""Kata tests for track 9 (katas/rnn.py), checked against Keras layers run live in float64.
+"""Kata tests for katas/rnn.py, checked against Keras layers run live in float64.
 
 Tolerances: forward values rtol=1e-6 (FORWARD_RTOL), gradients rtol=1e-5
 (GRADIENT_RTOL) with atol=1e-10, because a correct NumPy LSTM and Keras's
@@ -525,7 +525,7 @@ def _assert_history(got, expected, rtol, text):
     except KataFailure as failure:
         raise KataFailure(f"{failure}\n  Your model's predictions match Keras's for the same weights, so "
                           f"a backward pass (grads or dx of a layer) or the update differs. Run the layer "
-                          f"katas of this track again: pytest --track 9") from None
+                          f"katas of this track again: pytest --track rnn") from None
 
 
 @pytest.mark.kata("rnn.text_classifier")

@@ -1,4 +1,4 @@
-"""Kata tests for track 10 (katas/speed.py), checked against TensorFlow/Keras.
+"""Kata tests for katas/speed.py, checked against TensorFlow/Keras.
 
 Speed itself is never asserted here (a test that depends on the machine's
 load is not a test); `pytest --bench -k speed` shows it. What is asserted,
@@ -55,7 +55,7 @@ def check_no_python_loop(function, folder, small_args, large_args, what: str, sm
           f"(a matrix product, broadcasting, or np.einsum), so the Python part stays the same for any size")
 
 
-# ------------------------------------------------------------------ kata 10.1
+# ------------------------------------------------------------------ kata speed.pairwise_squared_distances
 
 HAND_A = [[0.0, 0.0], [1.0, 1.0]]
 HAND_B = [[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]]
@@ -114,7 +114,7 @@ def test_distances_have_no_python_loop_over_rows(kata, impl):
     check_no_python_loop(kata, impl.folder, small, large, "rows", 4, 64)
 
 
-# ------------------------------------------------------------------ kata 10.2
+# ------------------------------------------------------------------ kata speed.attention
 
 
 def _attention_inputs(rng, batch, t, s, heads, size, scale=1.0):
@@ -174,7 +174,7 @@ def test_attention_has_no_python_loop_over_the_batch(kata, impl):
                          _attention_inputs(rng, 16, 4, 4, 2, 4), "batch items", 2, 16)
 
 
-# ------------------------------------------------------------------ kata 10.3 (GPU)
+# ------------------------------------------------------------------ kata speed.leaky_relu_gpu (GPU)
 
 
 def _cupy():

@@ -1,4 +1,4 @@
-"""Kata tests for track 6 (katas/training.py), checked against Keras itself.
+"""Kata tests for katas/training.py, checked against Keras itself.
 
 Splits, batches and accuracies come from the Keras code that `fit` runs
 (reference/training.py); the callbacks are compared with the real
@@ -16,7 +16,7 @@ import pytest
 from dojo.testkit.checks import assert_close, assert_raises, call, check, fail, show
 from reference import training as ref
 
-# ------------------------------------------------------------------ kata 6.1
+# ------------------------------------------------------------------ kata training.train_val_split
 
 
 def _split_mistakes(x, y, validation_split, expected):
@@ -86,7 +86,7 @@ def test_split_refuses_an_empty_side(kata, n, validation_split):
     check(ref.split_error(n, validation_split) is not None, f"Keras splits {text}; this test is wrong")
 
 
-# ------------------------------------------------------------------ kata 6.2
+# ------------------------------------------------------------------ kata training.batch_indices
 
 
 def _as_batches(got, text):
@@ -156,7 +156,7 @@ def test_batches_reproducible_from_rng(kata):
           f"{text} gave the same batches for different seeds: draw the permutation from the rng argument")
 
 
-# ------------------------------------------------------------------ kata 6.3
+# ------------------------------------------------------------------ kata training.accuracy
 
 
 def _accuracy_mistakes(y_true, y_pred):
@@ -228,7 +228,7 @@ def test_accuracy_single_sigmoid_unit(kata, true_shape):
     _check_accuracy(kata, y_true, y_pred, f"accuracy(0/1 labels {true_shape}, sigmoid outputs (40, 1))")
 
 
-# ------------------------------------------------------------------ kata 6.4
+# ------------------------------------------------------------------ kata training.EarlyStopping
 
 
 class FakeModel:
@@ -360,7 +360,7 @@ def test_early_stopping_without_the_monitored_value(kata):
                           hint="Skip epochs whose logs lack the monitored value")
 
 
-# ------------------------------------------------------------------ kata 6.5
+# ------------------------------------------------------------------ kata training.ModelCheckpoint
 
 
 def _folder_state(folder):

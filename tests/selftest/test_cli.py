@@ -3,7 +3,7 @@
 Each test copies the repository's files (tracked and untracked-but-not-ignored,
 no `.katas/`) into `tmp_path`, commits them in a fresh git repository (the
 pristine stubs `kata reset` restores come from git), and runs `python -m dojo`
-and `python -m pytest` there in subprocesses. A tiny extra track, 99 "Extra"
+and `python -m pytest` there in subprocesses. A tiny extra track, "Extra"
 with one kata that needs no TensorFlow, keeps most runs fast and gives the
 tests a track that can run alone after the real ones.
 """
@@ -23,11 +23,14 @@ import pytest
 from dojo.course.curriculum import load
 
 ROOT = Path(__file__).resolve().parents[2]
-TOTAL = len(load(ROOT / "curriculum").katas)  # katas of the real course, before the extra track
+COURSE = load(ROOT / "curriculum")
+TOTAL = len(COURSE.katas)  # katas of the real course, before the extra track
+# Numbers are derived from the manifest order, so the tests derive them too.
+EXTRA = f"{len(COURSE.tracks) + 1}.1"  # the extra track is appended last
+N = {kata.id: kata.number for kata in COURSE.katas}
 
 EXTRA_TRACK = """
 [track]
-number = 99
 name = "Extra"
 module = "extra"
 
@@ -38,13 +41,13 @@ goal = "Return 2 * x."
 hints = ["What is x + x?", "Multiply x[0] by two? No: all of x.", "`return 2 * x`"]
 """
 
-EXTRA_STUB = '''"""Track 99: a kata for the tool's own tests."""
+EXTRA_STUB = '''"""A kata for the tool's own tests."""
 
 
 def double(x):
     """Return ``2 * x``."""
-    # TODO: kata 99.1
-    raise NotImplementedError("kata 99.1: double")
+    # TODO: kata extra.double
+    raise NotImplementedError("kata extra.double")
 '''
 
 EXTRA_TEST = '''import pytest
@@ -86,10 +89,12 @@ def template(tmp_path_factory) -> Path:
         target = repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
-    (repo / "curriculum" / "99_extra.toml").write_text(EXTRA_TRACK)
+    (repo / "curriculum" / "extra.toml").write_text(EXTRA_TRACK)
+    course = repo / "curriculum" / "course.toml"
+    course.write_text(course.read_text().replace("\n]", '\n    "extra",\n]'))
     (repo / "katas" / "extra.py").write_text(EXTRA_STUB)
     (repo / "solutions" / "extra.py").write_text(EXTRA_STUB.replace(
-        '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")', "    return 2 * x"))
+        '    # TODO: kata extra.double\n    raise NotImplementedError("kata extra.double")', "    return 2 * x"))
     (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
     return repo
 
@@ -131,8 +136,8 @@ def replace(repo: Path, module: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-STUB_1_1 = '    # TODO: kata 1.1\n    raise NotImplementedError("kata 1.1: weighted_sum")'
-STUB_99_1 = '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: double")'
+STUB_1_1 = '    # TODO: kata neuron.weighted_sum\n    raise NotImplementedError("kata neuron.weighted_sum")'
+STUB_EXTRA = '    # TODO: kata extra.double\n    raise NotImplementedError("kata extra.double")'
 
 
 # --------------------------------------------------------------- pytest itself
@@ -141,7 +146,7 @@ STUB_99_1 = '    # TODO: kata 99.1\n    raise NotImplementedError("kata 99.1: do
 def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(repo):
     result = run_pytest(repo)
     assert result.returncode == 1
-    assert "kata 1.1  The weighted sum   not started" in result.stdout
+    assert f"kata {N['neuron.weighted_sum']}  The weighted sum   not started" in result.stdout
     assert "hint   (1 of 3)" in result.stdout
     stored = progress(repo)
     assert stored["current"] == "neuron.weighted_sum"
@@ -150,15 +155,15 @@ def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(repo):
 
 
 def test_answer_key_runs_leave_the_learners_progress_alone(repo):
-    result = run_pytest(repo, "--impl", "solutions", "--track", "99")
+    result = run_pytest(repo, "--impl", "solutions", "--track", "extra")
     assert result.returncode == 0
     assert not (repo / ".katas" / "progress.json").exists()
 
 
 def test_hint_level_rises_every_three_failing_runs(repo):
-    replace(repo, "extra", STUB_99_1, "    return 0")  # wrong, and fails without TensorFlow: fast
-    reports = [run_pytest(repo, "--track", "99").stdout for _ in range(3)]
-    assert all("kata 99.1  Double it   failing" in r for r in reports)
+    replace(repo, "extra", STUB_EXTRA, "    return 0")  # wrong, and fails without TensorFlow: fast
+    reports = [run_pytest(repo, "--track", "extra").stdout for _ in range(3)]
+    assert all(f"kata {EXTRA}  Double it   failing" in r for r in reports)
     assert "double(3) returned 0, expected 6" in reports[0]
     assert "hint   (1 of 3)" in reports[1]
     assert "hint   (2 of 3)" in reports[2] and "3 failing runs in a row" in reports[2]
@@ -177,8 +182,8 @@ def test_kata_hint_reveals_the_next_hint_and_the_report_follows(repo):
 
 
 def test_a_stub_left_untouched_stays_not_started(repo):
-    # A syntax error in kata 1.1 stops the whole module importing; katas 1.2
-    # and 1.3 are still the shipped stubs, so they are "not started", not "error".
+    # A syntax error in weighted_sum stops the whole module importing; neuron
+    # and dense_forward are still the shipped stubs, so they are "not started", not "error".
     replace(repo, "neuron", STUB_1_1, "    return (")
     result = run_pytest(repo, "--all", "--track", "1")
     assert result.returncode == 1
@@ -193,7 +198,7 @@ def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
         "gone.kata": {"state": "passed"}, "neuron.neuron": "garbage"}}))
     status = kata(repo, "status")
     assert status.returncode == 0 and f"0/{TOTAL + 1} katas done" in status.stdout
-    assert "kata 1.1" in status.stdout
+    assert f"kata {N['neuron.weighted_sum']}" in status.stdout
     run_pytest(repo)
     assert progress(repo)["katas"]["gone.kata"] == {"state": "passed"}  # kept, in case it comes back
 
@@ -205,17 +210,17 @@ def test_status_and_list_show_the_next_kata(repo):
     run_pytest(repo)
     status = kata(repo, "status")
     assert status.returncode == 0
-    assert "next  kata 1.1  The weighted sum   not started" in status.stdout
+    assert f"next  kata {N['neuron.weighted_sum']}  The weighted sum   not started" in status.stdout
     assert "edit katas/neuron.py, weighted_sum" in status.stdout
     listing = kata(repo, "list")
     assert listing.returncode == 0
-    assert "→ 1.1" in listing.stdout and "neuron.dense_forward" in listing.stdout and "99.1" in listing.stdout
-    only = kata(repo, "list", "--track", "99")
-    assert "99.1" in only.stdout and "neuron.weighted_sum" not in only.stdout
+    assert f"→ {N['neuron.weighted_sum']}" in listing.stdout and "neuron.dense_forward" in listing.stdout and EXTRA in listing.stdout
+    only = kata(repo, "list", "--track", "extra")
+    assert EXTRA in only.stdout and "neuron.weighted_sum" not in only.stdout
 
 
 def test_hints_are_printed_as_written(repo):
-    assert "Multiply x[0] by two? No: all of x." in kata(repo, "hint", "99.1").stdout  # no markup eaten
+    assert "Multiply x[0] by two? No: all of x." in kata(repo, "hint", EXTRA).stdout  # no markup eaten
 
 
 def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(repo):
@@ -225,48 +230,48 @@ def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(repo):
 
 
 def test_track_runs_alone_with_earlier_katas_counted_done(repo):
-    stub = kata(repo, "track", "99")
+    stub = kata(repo, "track", "extra")
     assert stub.returncode == 1
     assert f"{TOTAL}/{TOTAL + 1} katas done" in stub.stdout
-    assert "kata 99.1  Double it   not started" in stub.stdout
-    assert "kata 1.1" not in stub.stdout
-    replace(repo, "extra", STUB_99_1, "    return x + x")
-    done = run_pytest(repo, "--track", "99")
+    assert f"kata {EXTRA}  Double it   not started" in stub.stdout
+    assert f"kata {N['neuron.weighted_sum']}" not in stub.stdout
+    replace(repo, "extra", STUB_EXTRA, "    return x + x")
+    done = run_pytest(repo, "--track", "extra")
     assert done.returncode == 0
     assert f"{TOTAL + 1}/{TOTAL + 1} katas done" in done.stdout
-    assert "✓ kata 99.1 Double it passes now." in done.stdout
+    assert f"✓ kata {EXTRA} Double it passes now." in done.stdout
 
 
 def test_workshop_mode_prompts_a_swap_and_shows_artifacts(repo):
     assert "workshop mode is on" in kata(repo, "workshop", "on", "--name", "Ana & Ben").stdout
-    replace(repo, "extra", STUB_99_1, "    return x * 2")
-    first = run_pytest(repo, "--track", "99")
-    assert "✓ kata 99.1 Double it passes now." in first.stdout
+    replace(repo, "extra", STUB_EXTRA, "    return x * 2")
+    first = run_pytest(repo, "--track", "extra")
+    assert f"✓ kata {EXTRA} Double it passes now." in first.stdout
     assert "artifact: .katas/artifacts/double.txt" in first.stdout
     assert "swap roles" in first.stdout
-    again = run_pytest(repo, "--track", "99")
+    again = run_pytest(repo, "--track", "extra")
     assert "swap roles" not in again.stdout  # only when a kata passes for the first time
     kata(repo, "workshop", "off")
     assert json.loads((repo / ".katas" / "workshop.json").read_text())["pair_prompts"] is False
 
 
 def test_the_all_table_lists_artifacts_under_their_kata(repo):
-    replace(repo, "extra", STUB_99_1, "    return x + x")
-    table = run_pytest(repo, "--all", "--track", "99").stdout
+    replace(repo, "extra", STUB_EXTRA, "    return x + x")
+    table = run_pytest(repo, "--all", "--track", "extra").stdout
     assert table.count("artifact: .katas/artifacts/double.txt") == 1
-    assert "✓ kata 99.1 Double it passes now." in table
+    assert f"✓ kata {EXTRA} Double it passes now." in table
 
 
 def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
     replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
-    replace(repo, "neuron", '    # TODO: kata 1.2\n    raise NotImplementedError("kata 1.2: neuron")',
+    replace(repo, "neuron", '    # TODO: kata neuron.neuron\n    raise NotImplementedError("kata neuron.neuron")',
             "    return weighted_sum(inputs, weights) + bias  # mine too")
     before = (repo / "katas" / "neuron.py").read_text()
     result = kata(repo, "reset", "1.2")
     assert result.returncode == 0, result.stdout + result.stderr
     after = (repo / "katas" / "neuron.py").read_text()
     assert "# mine\n" in after and "# mine too" not in after
-    assert 'raise NotImplementedError("kata 1.2: neuron")' in after
+    assert 'raise NotImplementedError("kata neuron.neuron")' in after
     backups = list((repo / ".katas" / "backups").glob("neuron-*.py"))
     assert len(backups) == 1 and backups[0].read_text() == before
     assert "nothing to do" in kata(repo, "reset", "1.2").stdout  # a second reset changes nothing
@@ -303,13 +308,13 @@ def test_reset_without_git_uses_the_copy_kept_by_the_first_run(repo):
 
 
 def test_solution_is_shown_once_the_kata_passes_or_with_force(repo):
-    refused = kata(repo, "solution", "99.1")
+    refused = kata(repo, "solution", EXTRA)
     assert refused.returncode == 1 and "does not pass yet" in refused.stdout and "return 2 * x" not in refused.stdout
-    forced = kata(repo, "solution", "99.1", "--force")
+    forced = kata(repo, "solution", EXTRA, "--force")
     assert forced.returncode == 0 and "return 2 * x" in forced.stdout
-    replace(repo, "extra", STUB_99_1, "    return x + x")
-    run_pytest(repo, "--track", "99")
-    shown = kata(repo, "solution", "99.1")
+    replace(repo, "extra", STUB_EXTRA, "    return x + x")
+    run_pytest(repo, "--track", "extra")
+    shown = kata(repo, "solution", EXTRA)
     assert shown.returncode == 0 and "return 2 * x" in shown.stdout
 
 
@@ -318,14 +323,14 @@ def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(repo):
     before = (repo / "katas" / "neuron.py").read_text()
     result = kata(repo, "catch-up", "1.3")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "filled in kata 1.1" in result.stdout and "filled in kata 1.2" in result.stdout
+    assert f"filled in kata {N['neuron.weighted_sum']}" in result.stdout and f"filled in kata {N['neuron.neuron']}" in result.stdout
     text = (repo / "katas" / "neuron.py").read_text()
-    assert 'raise NotImplementedError("kata 1.3: dense_forward")' in text
-    assert "my broken try" not in text and "NotImplementedError(\"kata 1.1" not in text
+    assert 'raise NotImplementedError("kata neuron.dense_forward")' in text
+    assert "my broken try" not in text and "NotImplementedError(\"kata neuron.weighted_sum" not in text
     backup = next((repo / ".katas" / "backups").glob("neuron-*.py"))
     assert backup.read_text() == before
     after = run_pytest(repo)
-    assert after.returncode == 1 and "kata 1.3  A Dense layer   not started" in after.stdout
+    assert after.returncode == 1 and f"kata {N['neuron.dense_forward']}  A Dense layer   not started" in after.stdout
 
 
 def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
@@ -333,9 +338,9 @@ def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
     (repo / ".katas").mkdir()
     (repo / ".katas" / "progress.json").write_text(json.dumps(
         {"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
-    result = kata(repo, "catch-up", "99")
+    result = kata(repo, "catch-up", "extra")
     assert result.returncode == 0
-    assert "filled in kata 1.1" not in result.stdout and "filled in kata 1.3" in result.stdout
+    assert f"filled in kata {N['neuron.weighted_sum']}" not in result.stdout and f"filled in kata {N['neuron.dense_forward']}" in result.stdout
     assert "# mine" in (repo / "katas" / "neuron.py").read_text()
 
 
@@ -380,7 +385,7 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     log = tmp_path / "watch.log"
     with log.open("w") as out:
         watcher = subprocess.Popen([sys.executable, "-m", "dojo", "watch", "--poll", "--once", "--interval", "0.2",
-                                    "--timeout", "120", "--", "--track", "99"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
+                                    "--timeout", "120", "--", "--track", "extra"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
                                    env={**_env(repo), "PYTHONUNBUFFERED": "1"})
         try:
             deadline = time.monotonic() + 120
@@ -388,7 +393,7 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
                 assert watcher.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "watch never started waiting:\n" + log.read_text()
                 time.sleep(0.1)
-            replace(repo, "extra", STUB_99_1, "    return 0")
+            replace(repo, "extra", STUB_EXTRA, "    return 0")
             code = watcher.wait(timeout=120)
         finally:
             if watcher.poll() is None:
@@ -396,9 +401,9 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     text = log.read_text()
     assert code == 1
     assert text.count("Neural Katas") >= 2
-    assert "kata 99.1  Double it   not started" in text
+    assert f"kata {EXTRA}  Double it   not started" in text
     assert "changed: extra.py" in text
-    assert "kata 99.1  Double it   failing" in text
+    assert f"kata {EXTRA}  Double it   failing" in text
 
 
 def test_watch_stops_after_its_timeout_without_a_change(repo):

@@ -16,7 +16,6 @@ from mutation import ROOT
 
 CURRICULUM = """
 [track]
-number = 1
 name = "Toys"
 module = "toy"
 

@@ -18,12 +18,12 @@ LEARNER = textwrap.dedent('''\
     @staticmethod
     def loss(y_true, y_pred):
         """The kata's teaching docstring."""
-        # TODO: kata 3.2
-        raise NotImplementedError("kata 3.2: loss")
+        # TODO: kata losses.loss
+        raise NotImplementedError("kata losses.loss")
 
 
     def later(x):
-        raise NotImplementedError("kata 3.3: later")
+        raise NotImplementedError("kata losses.later")
     ''')
 
 ANSWER_KEY = textwrap.dedent('''\
@@ -51,14 +51,14 @@ ANSWER_KEY = textwrap.dedent('''\
 
 def test_definition_includes_decorators_and_stops_at_the_end():
     text = sources.definition(LEARNER, "loss")
-    assert text.startswith("@staticmethod\ndef loss(") and text.rstrip().endswith('"kata 3.2: loss")')
+    assert text.startswith("@staticmethod\ndef loss(") and text.rstrip().endswith('"kata losses.loss")')
     assert sources.definition(LEARNER, "absent") is None
     assert sources.definition("def broken(:\n", "broken") is None
 
 
 def test_replace_definition_changes_only_that_definition():
     new = sources.replace_definition(LEARNER, "loss", "def loss(y_true, y_pred):\n    return 0.0\n")
-    assert "return 0.0" in new and "kata 3.2" not in new
+    assert "return 0.0" in new and "kata losses.loss" not in new
     assert sources.definition(new, "mine") == sources.definition(LEARNER, "mine")
     assert sources.definition(new, "later") == sources.definition(LEARNER, "later")
 
@@ -75,7 +75,7 @@ def test_splice_brings_the_helpers_and_imports_the_answer_needs():
     assert "from scipy.special import expit" in new and "EPSILON = 1e-7" in new and "def _clip" in new
     assert "unrelated" not in new  # nothing the answer does not use
     assert '"""The kata\'s teaching docstring."""' in new and "Short answer-key" not in new
-    assert "kata 3.2" not in new and 'raise NotImplementedError("kata 3.3: later")' in new
+    assert "kata losses.loss" not in new and 'raise NotImplementedError("kata losses.later")' in new
     assert new.index("def _clip") < new.index("def loss")
     assert new.count("import numpy as np") == 1
 
@@ -84,13 +84,13 @@ def test_contains_works_on_a_file_that_does_not_parse():
     stub = sources.definition(LEARNER, "later")
     broken = LEARNER.replace("return x\n", "return (\n")
     assert sources.contains(broken, stub)
-    assert not sources.contains(broken.replace("kata 3.3", "kata 9.9"), stub)
+    assert not sources.contains(broken.replace("kata losses.later", "kata losses.other"), stub)
     assert not sources.contains(broken, None)
 
 
 def test_replace_definition_in_a_file_that_does_not_parse():
-    broken = LEARNER.replace('        raise NotImplementedError("kata 3.2: loss")', "        return (y_true -")
-    broken = broken.replace("# TODO: kata 3.2\n", "# TODO: kata 3.2\n    return (y_true -\n")
+    broken = LEARNER.replace('        raise NotImplementedError("kata losses.loss")', "        return (y_true -")
+    broken = broken.replace("# TODO: kata losses.loss\n", "# TODO: kata losses.loss\n    return (y_true -\n")
     new = sources.replace_definition(broken, "loss", "def loss(y_true, y_pred):\n    return 0.0\n")
     assert "return (y_true" not in new and "return 0.0" in new and "@staticmethod" not in new
     assert sources.definition(new, "mine") == sources.definition(LEARNER, "mine")

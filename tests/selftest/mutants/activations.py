@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 2 (katas/activations.py)."""
+"""Wrong and right ways to write katas/activations.py."""
 
 import numpy as np
 from mutation import alternative, mutant

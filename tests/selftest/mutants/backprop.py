@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 4 (katas/backprop.py)."""
+"""Wrong and right ways to write katas/backprop.py."""
 
 import numpy as np
 from mutation import alternative, mutant

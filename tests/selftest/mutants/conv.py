@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 8 (katas/conv.py).
+"""Wrong and right ways to write katas/conv.py.
 
 Each variant is spliced into a copy of solutions/conv.py, so the answer key's
 names (``_pair``, ``_geometry``, ``_pad``, ``im2col``, ``conv2d_backward``, ...)

@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 3 (katas/losses.py)."""
+"""Wrong and right ways to write katas/losses.py."""
 
 import numpy as np
 from mutation import alternative, mutant

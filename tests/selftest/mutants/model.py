@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 7 (katas/model.py).
+"""Wrong and right ways to write katas/model.py.
 
 Each variant subclasses the answer key's class and changes only the method
 where the mistake lives; the docstring says what the learner's code looks like.

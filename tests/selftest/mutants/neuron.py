@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 1 (katas/neuron.py)."""
+"""Wrong and right ways to write katas/neuron.py."""
 
 import numpy as np
 from mutation import alternative, mutant

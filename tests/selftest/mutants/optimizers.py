@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 5 (katas/optimizers.py)."""
+"""Wrong and right ways to write katas/optimizers.py."""
 
 import numpy as np
 from mutation import SOLUTIONS, alternative, mutant

@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 9 (katas/rnn.py).
+"""Wrong and right ways to write katas/rnn.py.
 
 The mutants are the mistakes people make with recurrent layers: the gate
 order of another course (i, f, o, g), tanh for the gates, a forgotten

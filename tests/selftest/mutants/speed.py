@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 10 (katas/speed.py).
+"""Wrong and right ways to write katas/speed.py.
 
 The GPU kata's variants run only where a CUDA device is present: on other
 machines the mutation self-test skips them with the reason.

@@ -1,4 +1,4 @@
-"""Wrong and right ways to write track 6 (katas/training.py)."""
+"""Wrong and right ways to write katas/training.py."""
 
 import math
 
