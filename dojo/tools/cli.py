@@ -270,7 +270,8 @@ def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
     from .workspace import WorkspaceError, catch_up
 
     key = args.kata
-    if key.isdigit():  # a track number: catch up to its first kata
+    is_track = key.isdigit() or any(key in (t.module, t.name.lower()) for t in ctx.curriculum.tracks)
+    if is_track and key not in ctx.curriculum.by_id:  # a track: catch up to its first kata
         katas = ctx.curriculum.in_track(_track(ctx, key))
         if not katas:
             raise CliError(f"track {key} has no katas")
