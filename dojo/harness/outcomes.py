@@ -41,16 +41,24 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
     if isinstance(exc, MissingKataError):
         return Outcome(ERROR, str(exc))
     if isinstance(exc, KataTimeout):
-        where = _learner_frame(exc, impl_folder, root)
+        where = _where(_learner_frame(exc, impl_folder), root)
         return Outcome(ERROR, f"{where}: {exc}" if where else str(exc))
     if isinstance(exc, KataFailure):
+        # The only verdict: a check of the kata's test said no.
         return Outcome(FAILING, str(exc))
+    # Anything else raised inside the implementation's files is the learner's
+    # own exception, AssertionError included (their `assert`, a library's
+    # `is_stochastic` check): said as such, with their line.
+    frame = _learner_frame(exc, impl_folder)
+    if frame is not None:
+        message = str(exc).strip()
+        line = f"\n    {frame.line}" if frame.line else ""
+        return Outcome(ERROR, f"your code raised {type(exc).__name__} at {_relative(Path(frame.filename), root)}:"
+                              f"{frame.lineno} (in {frame.name}){': ' + message if message else ''}{line}"
+                              f"{_advice(exc, frame)}")
     if isinstance(exc, AssertionError):
         return Outcome(FAILING, str(exc).split("\nassert ")[0] or "a check failed")
-    where = _learner_frame(exc, impl_folder, root)
     summary = f"{type(exc).__name__}: {exc}"
-    if where:
-        return Outcome(ERROR, f"your code raised {summary}\n  at {where}{_advice(exc)}")
     # Raised outside the learner's code: usually a test choking on an odd return value.
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     place = f" ({_relative(Path(frame.filename), root)}, line {frame.lineno})" if frame else ""
@@ -61,23 +69,33 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
 _SHAPE_WORDS = ("matmul", "not aligned", "could not be broadcast", "operands could not", "shapes")
 
 
-def _advice(exc: BaseException) -> str:
+def _advice(exc: BaseException, frame: traceback.FrameSummary) -> str:
     """A next step for the commonest crash in learners' NumPy: arrays whose shapes do not fit."""
-    if isinstance(exc, ValueError) and any(word in str(exc) for word in _SHAPE_WORDS):
-        return ("\nThe shapes on that line do not fit together: print each array's .shape there and compare "
-                "with the shapes in the docstring (Keras kernels are (input_dim, units): no transpose).")
-    return ""
-
-
-def _learner_frame(exc: BaseException, impl_folder: Path | None, root: Path | None) -> str:
-    """'katas/neuron.py, line 12, in weighted_sum' for the deepest frame in the learner's folder."""
-    if impl_folder is None or exc.__traceback__ is None:
+    if not (isinstance(exc, ValueError) and any(word in str(exc) for word in _SHAPE_WORDS)):
         return ""
+    advice = ("\nThe shapes on that line do not fit together: print each array's .shape there and compare "
+              "with the shapes in the docstring")
+    if Path(frame.filename).stem == "optimizers":
+        return advice + (". An optimizer keeps one slot per parameter, in the order of its first `apply`: "
+                         "call `apply` once with every parameter (not once per layer), in the same order each step.")
+    if "dense" in frame.name.lower() or "dense" in (frame.line or "").lower():
+        return advice + " (Keras kernels are (input_dim, units): no transpose)."
+    return advice + "."
+
+
+def _learner_frame(exc: BaseException, impl_folder: Path | None) -> traceback.FrameSummary | None:
+    """The deepest frame of the traceback that lies in the learner's folder."""
+    if impl_folder is None or exc.__traceback__ is None:
+        return None
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if f.filename and _inside(Path(f.filename), impl_folder)]
-    if not frames:
+    return frames[-1] if frames else None
+
+
+def _where(frame: traceback.FrameSummary | None, root: Path | None) -> str:
+    """'katas/neuron.py, line 12, in weighted_sum' and the line itself."""
+    if frame is None:
         return ""
-    frame = frames[-1]
     line = f"\n    {frame.line}" if frame.line else ""
     return f"{_relative(Path(frame.filename), root)}, line {frame.lineno}, in {frame.name}{line}"
 

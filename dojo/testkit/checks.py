@@ -53,7 +53,11 @@ def show(value: Any, precision: int = 4, limit: int = 12) -> str:
         if array.size <= limit:
             return np.array2string(array, precision=precision, separator=", ", suppress_small=False,
                                    floatmode="maxprec")
-        return f"<array of shape {array.shape}, dtype {array.dtype}>"
+        # Too big to print whole: the shape, and the first values in memory order,
+        # so that a message never shows a shape alone.
+        head = ", ".join(_number(v, precision) if array.dtype.kind in "biuf" else repr(v)
+                         for v in array.ravel()[:4].tolist())
+        return f"<array of shape {array.shape}, dtype {array.dtype}: {head}, ...>"
     if isinstance(value, (float, int, np.floating, np.integer)):
         return _number(value, precision)
     text = repr(value)
@@ -109,6 +113,39 @@ def call(function: Callable, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def call_noting_warnings(function: Callable, *args: Any, **kwargs: Any) -> tuple[Any, str]:
+    """:func:`call`, and a note naming the first floating-point warning NumPy gave meanwhile.
+
+    The course's policy on overflow (docs/CONTRIBUTING.md): a RuntimeWarning
+    such as "overflow encountered in exp" is allowed when the values that come
+    back are finite and right (``np.where`` computes both branches, and
+    ``2 / (1 + exp(-2x)) - 1`` is exact at x = -1000 even though exp overflows);
+    NaN or inf where the answer is finite fails. The note is for the failure
+    message (``assert_close(..., note=note)``): it tells the learner which
+    warning came before the wrong value. The warnings are passed on to pytest,
+    so ``pytest -rw`` still lists them.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        with np.errstate(all="warn"):
+            result = call(function, *args, **kwargs)
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    if not numeric:
+        return result, ""
+    first = numeric[0]
+    where = f" ({_short_path(first.filename)}, line {first.lineno})" if first.filename else ""
+    return result, f"(NumPy warned while your function ran: \"{first.message}\"{where})"
+
+
+def _short_path(filename: str) -> str:
+    parts = filename.replace("\\", "/").split("/")
+    return "/".join(parts[-2:])
+
+
 def _holds_array(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return True
@@ -135,10 +172,44 @@ def as_array(got: Any, call_text: str) -> np.ndarray:
     try:
         array = np.asarray(got)
     except Exception:
+        if isinstance(got, (list, tuple)):
+            fail(f"{call_text} returned a {type(got).__name__} whose items have different shapes, so NumPy "
+                 f"cannot make one array of it: return one array (np.stack or np.concatenate the pieces)")
         fail(f"{call_text} returned {type(got).__name__}, which is not a number or array")
-    if array.dtype == object or array.dtype.kind not in "biufc":
+    if array.dtype == object:
+        fail(f"{call_text} returned an object array (dtype=object): its items are Python objects, not numbers "
+             f"(arrays of different shapes, None, or a mix put into one array?). Build a float64 array instead")
+    if array.dtype.kind == "c":
+        fail(f"{call_text} returned complex numbers ({array.dtype}, e.g. {_first_complex(array)}); the answer is "
+             f"real. A square root, log or power of a negative number taken in complex arithmetic "
+             f"(np.emath, a complex input, 1j) makes them: use the real formula")
+    if array.dtype.kind not in "biuf":
         fail(f"{call_text} returned {show(got)} ({type(got).__name__}), expected numbers in a NumPy array")
     return array
+
+
+def _first_complex(array: np.ndarray) -> str:
+    flat = array.ravel()
+    nonreal = np.flatnonzero(flat.imag != 0)
+    return str(flat[nonreal[0] if nonreal.size else 0])
+
+
+def first_difference(got: np.ndarray, expected: np.ndarray, rtol: float = FORWARD_RTOL, atol: float = 1e-12) -> str:
+    """'at index (0, 2): 0.1234, expected 0.5678 (7 of 20 values differ)' for two arrays of one shape.
+
+    The first index (in row-major order) where they differ, not the largest error:
+    the learner reads the arrays from the start.
+    """
+    got = np.asarray(got, dtype=np.float64) if got.dtype.kind in "biuf" else got
+    if got.shape != expected.shape:
+        return ""
+    differ = ~np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not differ.any():
+        return ""
+    index = tuple(int(i) for i in np.argwhere(differ)[0])
+    where = f"at index {index}: " if index else ""
+    count = f" ({int(differ.sum())} of {expected.size} values differ)" if expected.size > 1 else ""
+    return f"{where}{show(got[index], 6)}, expected {show(expected[index], 6)}{count}"
 
 
 def shape_hint(got: tuple, expected: tuple) -> str:
@@ -167,6 +238,7 @@ def assert_close(
     atol: float = 1e-12,
     mistakes: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
     what: str = "returned",
+    note: str = "",
 ) -> np.ndarray:
     """Compare the learner's result with the reference's and explain any difference.
 
@@ -179,12 +251,29 @@ def assert_close(
             learner's result matches one of them (and it is not also the right
             answer), the explanation is the message.
         what: the verb in messages ("returned", "gave dx =").
+        note: added to any failure message, e.g. the warnings NumPy printed
+            while the learner's code ran (:func:`call_noting_warnings`).
 
     Returns:
         ``got`` as a NumPy array, for further checks.
     """
+    try:
+        return _assert_close(got, expected, call, rtol, atol, mistakes, what)
+    except KataFailure as failure:
+        if note:
+            raise KataFailure(f"{failure}\n  {note}") from None
+        raise
+
+
+def _assert_close(got, expected, call, rtol, atol, mistakes, what) -> np.ndarray:
     expected = np.asarray(expected)
     array = as_array(got, call)
+    if array.dtype.kind in "iu" and expected.dtype.kind == "f" and not (
+            array.shape == expected.shape and np.allclose(array, expected, rtol=rtol, atol=atol)):
+        # Named before any known mistake: a truncated value can look like another mistake by chance.
+        fail(f"{call} {what} integers ({array.dtype}: {show(array)}), expected floats {show(expected)}: "
+             f"the fractions were cut off. Did you cast with .astype(int), use // or np.floor, or build "
+             f"the result in an integer array (np.zeros_like of an integer input)? Keep float64")
     # A known mistake explains a result better than any generic diagnosis, so
     # it is looked for first (its shape may differ from the expected one).
     items = mistakes.items() if isinstance(mistakes, Mapping) else mistakes
@@ -193,13 +282,16 @@ def assert_close(
         if wrong.shape == array.shape and array.dtype.kind in "biuf" \
                 and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) \
                 and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
-            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}")
+            if array.size <= 12 or array.shape != expected.shape:
+                fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}")
+            fail(f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}: {explanation}")
     if array.shape != expected.shape:
         fail(f"{call} {what} shape {array.shape}, expected {expected.shape}"
              f"{shape_hint(array.shape, expected.shape)}")
     if expected.dtype.kind == "f" and array.dtype.kind == "f" and array.dtype.itemsize < expected.dtype.itemsize:
         fail(f"{call} {what} {array.dtype} values, expected {expected.dtype}: do not cast down "
-             f"(a float32 loses the precision the reference compares to)")
+             f"(a {array.dtype} keeps only {np.finfo(array.dtype).precision} significant digits, "
+             f"the reference compares to {np.finfo(expected.dtype).precision})")
     bad = ~np.isfinite(array) & np.isfinite(expected) if array.dtype.kind in "fc" else np.zeros(array.shape, bool)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -217,12 +309,7 @@ def _difference(array: np.ndarray, expected: np.ndarray, call: str, what: str, r
     if expected.ndim == 0 or expected.size <= 12:
         return (f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}"
                 f"  (rtol={rtol:g})")
-    error = np.abs(array.astype(np.float64) - expected) - rtol * np.abs(expected)
-    index = np.unravel_index(int(np.nanargmax(error)), expected.shape)
-    index = tuple(int(i) for i in index)
-    wrong = int((~np.isclose(array, expected, rtol=rtol, atol=atol)).sum())
-    return (f"{call} {what} a wrong value at index {index}: {show(array[index], 6)}, "
-            f"expected {show(expected[index], 6)} ({wrong} of {expected.size} values differ, rtol={rtol:g})")
+    return f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}, rtol={rtol:g}"
 
 
 def assert_raises(function: Callable, exception: type[BaseException], *args: Any,

@@ -183,17 +183,27 @@ def test_exception_in_learner_code_points_at_their_line(course):
     course.write_impl(double="def double(x):\n    return x.doubled()\n")
     result = course.runpytest("tests")
     result.stdout.fnmatch_lines([
-        "*why*your code raised AttributeError*",
-        "*at katas/toy.py, line 4, in double*",
+        "*why*your code raised AttributeError at katas/toy.py:4 (in double)*",
     ])
+
+
+def test_assert_in_learner_code_is_their_error_not_the_verdict(course):
+    """A learner's own `assert` (or a library's, like numpy-ml's is_stochastic) is their code raising."""
+    course.write_impl(double="def double(x):\n    assert x.sum() > 100, 'Array should be stochastic'\n"
+                             "    return 2 * x\n")
+    result = course.runpytest("tests")
+    result.stdout.fnmatch_lines([
+        "kata 1.1  Double it*error*",
+        "*why*your code raised AssertionError at katas/toy.py:4 (in double): Array should be stochastic*",
+    ])
+    result.stdout.no_fnmatch_line("*failing*")
 
 
 def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
     course.write_impl(double="def double(x):\n    return x @ np.ones((3, 3))\n")
     result = course.runpytest("tests")
     result.stdout.fnmatch_lines([
-        "*why*your code raised ValueError: matmul*",
-        "*at katas/toy.py, line 4, in double*",
+        "*why*your code raised ValueError at katas/toy.py:4 (in double): matmul*",
         "*The shapes on that line do not fit together: print each array's .shape*",
     ])
 
@@ -220,7 +230,7 @@ def test_sys_exit_in_learner_code_is_reported_not_fatal(course):
     course.write_impl(double="import sys\ndef double(x):\n    sys.exit('bye')\n")
     result = course.runpytest("tests")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*your code raised SystemExit: bye*"])
+    result.stdout.fnmatch_lines(["*your code raised SystemExit at katas/toy.py:5 (in double): bye*"])
 
 
 def test_missing_function_is_named(course):
