@@ -156,7 +156,7 @@ class KataPlugin:
             config.option.tbstyle = "no"
             terminal = config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
-                terminal.reportchars = ""
+                terminal.reportchars = "w" if "w" in (config.option.reportchars or "") else ""
 
     def _selection(self) -> set[str] | None:
         only = self.config.getoption("katas_only")

@@ -94,12 +94,42 @@ class Writer:
             if failing:  # e.g. a --kata selection of a kata in the middle
                 stopped_at = failing[0].kata
             else:
-                if len(done) == len(curriculum.katas):
+                ran = [s.kata for s in summaries.values() if s.state != "not run"]
+                if len(done) == len(curriculum.katas) and len(ran) == len(curriculum.katas):
                     self.line("Every kata passes. You built a deep learning library from scratch.", green=True, bold=True)
                 else:
-                    self.line(f"All {len(done)} katas in this run pass.", green=True, bold=True)
+                    self.line(self.ran_text(curriculum, ran), green=True, bold=True)
+                self.warnings_note()
                 return
         self.kata_card(summaries[stopped_at.id])
+        self.warnings_note()
+
+    @staticmethod
+    def ran_text(curriculum: Curriculum, ran: list[Kata]) -> str:
+        """What passed, said for what actually ran (one kata, one track, a selection)."""
+        if len(ran) == 1:
+            return f"kata {ran[0].number} {ran[0].title} passes (the only kata in this run)."
+        tracks = {kata.module for kata in ran}
+        if len(tracks) == 1:
+            track = curriculum.track(ran[0].module)
+            if len(ran) == len(curriculum.in_track(track)):
+                return f"All {len(ran)} katas of track {track.number} {track.name} pass."
+        return f"All {len(ran)} katas in this run pass."
+
+    def warnings_note(self) -> None:
+        """pytest counts warnings in its last line; say what the first was and how to see them all."""
+        reports = self.tr.stats.get("warnings", []) if hasattr(self.tr, "stats") else []
+        if not reports:
+            return
+        first = next((line.strip() for line in reports[0].message.splitlines() if line.strip()), "")
+        root = getattr(getattr(self.tr, "config", None), "rootpath", None)
+        if root is not None:
+            first = first.replace(f"{root}/", "")
+        count = f"{len(reports)} warnings" if len(reports) > 1 else "1 warning"
+        self.line(f"  {count} in this run (allowed: only values are checked), the first: "
+                  f"{indent(first, '    ')}", yellow=True)
+        self.line("  See every one, with the line that caused it: `pytest -rw` (add your usual options).",
+                  yellow=True)
 
     def kata_card(self, summary: KataSummary) -> None:
         kata = summary.kata

@@ -128,8 +128,11 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     progress = ctx.progress()
     table = Table(title="Neural Katas: every kata", box=None, padding=(0, 1))
-    for column in ("kata", "id", "title", "state", "checks", "last run"):
-        table.add_column(column, no_wrap=column in ("id", "state", "last run"))
+    # Below 120 columns the id and the last run give way, so that titles stay readable.
+    wide = ctx.console.width >= 120
+    columns = ("kata", "id", "title", "state", "checks", "last run") if wide else ("kata", "title", "state", "checks")
+    for column in columns:
+        table.add_column(column, no_wrap=column != "title", min_width=24 if column == "title" else None)
     katas = ctx.curriculum.katas
     if args.track:
         track = _track(ctx, args.track)
@@ -138,9 +141,13 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     for kata in katas:
         entry = progress.entry(kata.id)
         marker = "→ " if nxt is not None and kata.id == nxt.id else "  "
-        table.add_row(marker + kata.number, kata.id, escape(kata.title), _state_text(entry.get("state", "not started")),
-                      entry.get("checks", ""), str(entry.get("last_run", ""))[:16].replace("T", " "))
+        cells = {"kata": marker + kata.number, "id": kata.id, "title": escape(kata.title),
+                 "state": _state_text(entry.get("state", "not started")), "checks": entry.get("checks", ""),
+                 "last run": str(entry.get("last_run", ""))[:16].replace("T", " ")}
+        table.add_row(*(cells[column] for column in columns))
     ctx.console.print(table)
+    if not wide:
+        ctx.console.print("[dim](a wider terminal, 120 columns or more, also shows each kata's id and last run)[/]")
     return 0
 
 

@@ -8,7 +8,6 @@ learner would read.
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -295,3 +294,50 @@ def test_every_stub_raises_not_implemented(tmp_path):
     started = [line for line in rows if "not started" not in line and "skipped" not in line]
     assert result.returncode == 1
     assert not started, "katas that do not read as 'not started' on the shipped stubs:\n" + "\n".join(started)
+
+
+# ------------------------------------------------------------- report polish
+
+
+def test_one_kata_run_says_what_ran(course):
+    course.write_impl()
+    result = course.runpytest("tests", "--kata", "toy.square")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*kata 1.2 Square it passes (the only kata in this run).*"])
+    result.stdout.no_fnmatch_line("*All * katas in this run pass*")
+
+
+def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
+    course.write_impl(double="def double(x):\n    np.exp(np.array([1000.0]))\n    return 2 * x\n")
+    result = course.runpytest("tests", "--kata", "toy.double")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*warnings in this run (allowed: only values are checked), the first:*overflow encountered in exp*",
+        "*`pytest -rw`*",
+    ])
+    shown = course.runpytest("tests", "--kata", "toy.double", "-rw")
+    shown.stdout.fnmatch_lines(["*warnings summary*", "*katas/toy.py:4: RuntimeWarning: overflow*"])
+
+
+def test_kata_list_keeps_titles_readable_below_120_columns(monkeypatch):
+    import argparse
+    import io
+
+    from rich.console import Console
+
+    from dojo.course.progress import Progress
+    from dojo.tools import cli
+
+    monkeypatch.setenv("KATAS_ROOT", str(ROOT))
+    for width in (80, 100):
+        out = io.StringIO()
+        ctx = cli.Context(Console(file=out, width=width, no_color=True))
+        monkeypatch.setattr(ctx, "progress", lambda: Progress(path=ROOT / "no-such" / "progress.json"))
+        cli.cmd_list(ctx, argparse.Namespace(track=None))
+        text = out.getvalue()
+        words = text.split()
+        assert "…" not in text, f"titles cut off at {width} columns:\n{text}"
+        for kata in ctx.curriculum.katas:  # a long title may wrap, but every word of it is there
+            assert all(word in words for word in kata.title.split()), \
+                f"title {kata.title!r} squashed at {width} columns:\n{text}"
+
