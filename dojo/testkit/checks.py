@@ -129,7 +129,7 @@ def call_noting_warnings(function: Callable, *args: Any, **kwargs: Any) -> tuple
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        with np.errstate(all="warn"):
+        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
             result = call(function, *args, **kwargs)
     for item in caught:
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)

@@ -39,15 +39,69 @@ def relu_as_x_times_mask(x):
 # --------------------------------------------------------------- sigmoid
 
 
-@mutant("activations.sigmoid", expect="overflow at x=-1000: use a numerically stable form")
+@alternative("activations.sigmoid")
 def sigmoid_textbook(x):
+    # The overflow policy: exp(1000) overflows with a warning, 1 / inf is exactly 0.0: right values pass.
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
-@mutant("activations.sigmoid", expect="overflow at x=-1000")
+@alternative("activations.sigmoid")
 def sigmoid_where_with_unsafe_branches(x):
+    # The unused branch is NaN at x = 1000 (with a warning); np.where drops it, so the values are right.
     x = np.asarray(x, dtype=float)
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x)))
+
+
+@mutant("activations.sigmoid", expect="inf / inf = NaN for x > 709")
+def sigmoid_exp_over_one_plus_exp(x):
+    e = np.exp(np.asarray(x, dtype=float))
+    return e / (1.0 + e)
+
+
+@mutant("activations.sigmoid", expect="cancels to 0.0 in the tail: sigmoid\\(-50\\) is 1.9e-22")
+def sigmoid_with_tanh(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+@mutant("activations.sigmoid", expect="returned integers .*astype\\(int\\)")
+def sigmoid_cast_to_int(x):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(int)
+
+
+@mutant("activations.sigmoid", expect="complex numbers")
+def sigmoid_through_complex_exp(x):
+    x = np.asarray(x, dtype=complex)
+    e = np.exp(-np.abs(x.real)) + 0j
+    return np.where(x.real >= 0, 1 / (1 + e), e / (1 + e)) * np.exp(1e-3j * x.real)
+
+
+@mutant("activations.sigmoid", expect="float16 values, expected float64.*3 significant digits")
+def sigmoid_in_float16(x):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.float16)
+
+
+@mutant("activations.sigmoid", expect="object array \\(dtype=object\\)")
+def sigmoid_as_object_array(x):
+    import math
+
+    x = np.asarray(x, dtype=float)
+    out = np.empty(x.shape, dtype=object)
+    for i, v in np.ndenumerate(x):
+        out[i] = 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+    return out
+
+
+@mutant("activations.sigmoid", expect="your code raised AssertionError at .*activations.py:\\d+ .*: probabilities")
+def sigmoid_with_a_learner_assert(x):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    assert np.all((out > 0) & (out < 1)), "probabilities must lie in (0, 1)"  # false at x = 1000: out is 1.0
+    return out
 
 
 @mutant("activations.sigmoid", expect="sign of the exponent")
@@ -78,11 +132,6 @@ def sigmoid_with_logaddexp(x):
 
 
 @alternative("activations.sigmoid")
-def sigmoid_with_tanh(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
-
-
-@alternative("activations.sigmoid")
 def sigmoid_with_a_loop(x):
     import math
 
@@ -96,7 +145,7 @@ def sigmoid_with_a_loop(x):
 # ------------------------------------------------------------------ tanh
 
 
-@mutant("activations.tanh", expect="overflow at")
+@mutant("activations.tanh", expect="is inf / inf = NaN beyond \\|x\\| = 710: use np.tanh")
 def tanh_textbook(x):
     x = np.asarray(x, dtype=float)
     return (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
@@ -110,6 +159,12 @@ def tanh_from_sigmoid_without_the_2x(x):
 @alternative("activations.tanh")
 def tanh_from_stable_sigmoid(x):
     return 2.0 * sigmoid(2.0 * np.asarray(x, dtype=float)) - 1.0
+
+
+@alternative("activations.tanh")
+def tanh_two_over_one_plus_exp(x):
+    # exp(2000) overflows at x = -1000 (a warning), 2 / inf is 0.0 and the value, -1, is exact.
+    return 2.0 / (1.0 + np.exp(-2.0 * np.asarray(x, dtype=float))) - 1.0
 
 
 @alternative("activations.tanh")
@@ -129,7 +184,7 @@ def softmax_over_axis_0(x, axis=-1):
     return e / e.sum(axis=0, keepdims=True)
 
 
-@mutant("activations.softmax", expect="overflow at x=1000.*subtract each row's max")
+@mutant("activations.softmax", expect="exp\\(1000\\) is inf and inf / inf is NaN: subtract each row's max")
 def softmax_without_max_shift(x, axis=-1):
     e = np.exp(np.asarray(x, dtype=float))
     return e / e.sum(axis=axis, keepdims=True)
@@ -147,6 +202,13 @@ def softmax_dividing_by_the_total(x, axis=-1):
     x = np.asarray(x, dtype=float)
     e = np.exp(x - x.max())
     return e / e.sum()
+
+
+@mutant("activations.softmax", expect="max of the whole array, not of each row")
+def softmax_shifting_by_the_global_max(x, axis=-1):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x - x.max())  # one shift for the whole batch
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 @mutant("activations.softmax", expect="changed its input `x` in place")
@@ -213,9 +275,16 @@ def elu_ignoring_alpha(x, alpha=1.0):
 
 @alternative("activations.elu")
 def elu_with_exp_minus_one(x, alpha=1.0):
+    # The unused branch overflows at x = 1000 (a warning, allowed by the policy); np.where drops it.
     x = np.asarray(x, dtype=float)
-    with np.errstate(over="ignore"):  # the unused branch overflows at x=1000; np.where drops it
-        return np.where(x > 0, x, alpha * (np.exp(x) - 1.0))
+    return np.where(x > 0, x, alpha * (np.exp(x) - 1.0))
+
+
+@mutant("activations.elu", expect="NaN")
+def elu_with_a_nan_branch(x, alpha=1.0):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x)
+    return np.where(x > 0, x, alpha * (e - 1.0)) * (e / e)  # inf / inf is NaN at x = 1000
 
 
 # ------------------------------------------------------------------ gelu
@@ -260,10 +329,17 @@ def gelu_with_math_erf_loop(x):
 # ------------------------------------------------------------------ silu
 
 
-@mutant("activations.silu", expect="overflow at")
+@alternative("activations.silu")
 def silu_textbook(x):
+    # exp(1000) overflows with a warning at x = -1000, and -1000 / inf is -0.0: right, so it passes.
     x = np.asarray(x, dtype=float)
     return x / (1.0 + np.exp(-x))
+
+
+@mutant("activations.silu", expect="returned (NaN|inf) at index")
+def silu_exp_over_one_plus_exp(x):
+    x = np.asarray(x, dtype=float)
+    return x * np.exp(x) / (1.0 + np.exp(x))
 
 
 @mutant("activations.silu", expect="returned sigmoid\\(x\\)")
@@ -324,9 +400,15 @@ def sigmoid_backward_without_dout(dout, x):
     return s * (1.0 - s)
 
 
-@mutant("activations.sigmoid_backward", expect="overflow at")
+@alternative("activations.sigmoid_backward")
 def sigmoid_backward_with_textbook_sigmoid(dout, x):
     s = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+    return np.asarray(dout, dtype=float) * s * (1.0 - s)
+
+
+@mutant("activations.sigmoid_backward", expect="derivative at the output")
+def sigmoid_backward_at_the_output(dout, x):
+    s = sigmoid(sigmoid(x))  # the derivative formula applied to a = sigmoid(x) instead of z = x
     return np.asarray(dout, dtype=float) * s * (1.0 - s)
 
 
@@ -349,6 +431,18 @@ def tanh_backward_on_the_input(dout, x):
 @mutant("activations.tanh_backward", expect="squared")
 def tanh_backward_not_squared(dout, x):
     return np.asarray(dout, dtype=float) * (1.0 - np.tanh(np.asarray(x, dtype=float)))
+
+
+@mutant("activations.tanh_backward", expect="derivative at the output")
+def tanh_backward_at_the_output(dout, x):
+    t = np.tanh(np.tanh(np.asarray(x, dtype=float)))
+    return np.asarray(dout, dtype=float) * (1.0 - t ** 2)
+
+
+@alternative("activations.tanh_backward")
+def tanh_backward_from_two_over_one_plus_exp(dout, x):
+    t = 2.0 / (1.0 + np.exp(-2.0 * np.asarray(x, dtype=float))) - 1.0  # overflows (a warning) at x = -1000
+    return np.asarray(dout, dtype=float) * (1.0 - t ** 2)
 
 
 @alternative("activations.tanh_backward")
@@ -386,6 +480,14 @@ def softmax_backward_summing_everything(dout, x, axis=-1):
     s = softmax(x, axis=axis)
     dout = np.asarray(dout, dtype=float)
     return s * (dout - np.sum(dout * s))
+
+
+@mutant("activations.softmax_backward", expect="softmax inside your backward pass is not stable")
+def softmax_backward_with_an_unstable_softmax(dout, x, axis=-1):
+    e = np.exp(np.asarray(x, dtype=float))
+    s = e / e.sum(axis=axis, keepdims=True)
+    dout = np.asarray(dout, dtype=float)
+    return s * (dout - np.sum(dout * s, axis=axis, keepdims=True))
 
 
 @alternative("activations.softmax_backward")
