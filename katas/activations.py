@@ -7,7 +7,13 @@ you stack.
 
 Each function here works elementwise on a whole NumPy array at once (softmax
 works along an axis), returns a new float64 array, and never changes its
-input. Keras's functions (``keras.activations.*``) are the reference your
+input.
+
+The course's rule on overflow, the same for every kata: the VALUES are checked.
+NumPy's "RuntimeWarning: overflow encountered in exp" is allowed when what
+comes back is finite and right (``1 / (1 + exp(1000))`` is exactly 0.0); a NaN
+or inf where the answer is a number fails, and so does a tail rounded to 0
+where the true value is a tiny number (``sigmoid(-50)`` is 1.9e-22). Keras's functions (``keras.activations.*``) are the reference your
 answers are checked against, in float64.
 
 The second half of the track is the backward pass. A ``*_backward(dout, x)``
@@ -71,7 +77,11 @@ def sigmoid(x):
 
     Numerical stability: ``exp(-x)`` overflows float64 for ``x < -709``
     (``exp(1000)`` is ``inf``, and NumPy warns "overflow encountered in exp").
-    The recipe: only ever exponentiate a number <= 0::
+    The textbook form survives that (1 / inf is 0.0, and a warning with right
+    values passes), but ``exp(x) / (1 + exp(x))`` is inf / inf = NaN at
+    x = 1000, and ``0.5 * (1 + tanh(x / 2))`` rounds ``sigmoid(-50)`` to 0.
+    The recipe that is exact everywhere, with no warning: only ever
+    exponentiate a number <= 0::
 
         x >= 0:  1 / (1 + exp(-x))           exp(-x) is in (0, 1]
         x <  0:  exp(x) / (1 + exp(x))       the same value (multiply top and bottom by exp(x))
@@ -89,8 +99,10 @@ def sigmoid(x):
     Example (the seed's):
         >>> sigmoid(np.array([0.0, 5.0, -5.0]))
         array([0.5       , 0.99330715, 0.00669285])
-        >>> sigmoid(np.array([-1000.0, 1000.0]))     # no overflow, no warning
+        >>> sigmoid(np.array([-1000.0, 1000.0]))     # finite (with the recipe: no warning either)
         array([0., 1.])
+        >>> sigmoid(np.array([-50.0]))               # a tail is a tiny number, not 0
+        array([1.92874985e-22])
     """
     # TODO: kata activations.sigmoid
     raise NotImplementedError("kata activations.sigmoid")
@@ -101,7 +113,9 @@ def tanh(x):
 
     A zero-centred cousin of the sigmoid: ``tanh(x) = 2 * sigmoid(2x) - 1``.
     The textbook formula overflows at |x| > 710 (inf / inf is NaN); NumPy's
-    ``np.tanh`` does not, and you may use it.
+    ``np.tanh`` does not, and you may use it. ``2 / (1 + exp(-2x)) - 1`` is
+    also right: at x = -1000 NumPy warns about the overflow, but 2 / inf is 0.0
+    and the value, -1, is exact (a warning with right values passes).
 
     Args:
         x: an array of any shape.
