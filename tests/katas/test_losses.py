@@ -42,6 +42,11 @@ def _logits(shape, scale, seed):
     return z
 
 
+def _np_softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def _one_hot(labels, classes):
     return np.eye(classes)[np.asarray(labels).reshape(-1)]
 
@@ -103,6 +108,8 @@ def _mse_mistakes(y_true, y_pred):
         "that is the mean ABSOLUTE error; square the differences instead": np.mean(np.abs(diff)),
         "that is the root of the mean squared error (RMSE); do not take the square root": np.sqrt(np.mean(diff ** 2)),
         "you summed the squared errors; take their mean": np.sum(diff ** 2),
+        "that is HALF the mean squared error, mean(0.5 (y - p)**2), a textbook convention that makes the "
+        "gradient neat; Keras's MSE has no 1/2: mean((y - p)**2)": 0.5 * np.mean(diff ** 2),
     }
 
 
@@ -143,7 +150,8 @@ def _mse_grad_mistakes(y_true, y_pred):
         mistakes[f"you divided by the batch size {batch}; the mean runs over all N = y_pred.size = {n} values"] = \
             2 * diff / batch
     mistakes |= {
-        "the factor 2 is missing: d/dp (p - t)**2 = 2 (p - t)": diff / n,
+        "the factor 2 is missing (that is the gradient of HALF the squared error, 0.5 (p - t)**2; Keras's MSE "
+        "has no 1/2): d/dp (p - t)**2 = 2 (p - t)": diff / n,
         f"the 1/N of the mean is missing: divide by N = y_pred.size = {n}": 2 * diff,
         "the sign is flipped: the gradient is 2 (y_pred - y_true) / N": -2 * diff / n,
         "the gradient is missing the mean's 1/N and the factor 2": diff,
@@ -182,7 +190,14 @@ def _bce_mistakes(y_true, y_pred):
         p = np.clip(y_pred, eps, 1 - eps)
         return np.mean(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)))
 
+    def plus_eps(eps):
+        with np.errstate(all="ignore"):
+            return np.mean(-(y_true * np.log(y_pred + eps) + (1 - y_true) * np.log(1 - y_pred + eps)))
+
     return {
+        **{f"log(p + {name}) is not Keras's guard against log(0): Keras CLIPS y_pred to [1e-7, 1 - 1e-7] "
+           f"(np.clip(y_pred, 1e-7, 1 - 1e-7)) and takes log of that": plus_eps(eps)
+           for name, eps in (("1e-7", 1e-7), ("machine eps 2.2e-16", np.finfo(float).eps), ("1e-15", 1e-15))},
         "you clipped with eps = 1e-15 (scikit-learn's log_loss); Keras clips to [1e-7, 1 - 1e-7]": unclipped_like(1e-15),
         "you clipped with eps = 1e-12; Keras clips to [1e-7, 1 - 1e-7]": unclipped_like(1e-12),
         "the sign is flipped: the loss is MINUS the mean log-likelihood": -unclipped_like(1e-7),
@@ -192,11 +207,15 @@ def _bce_mistakes(y_true, y_pred):
 
 
 def _bce_logit_mistakes(y_true, z):
+    # The clipped sigmoid first: at large logits, clip(sigmoid(z)) and clip(z) are the same numbers
+    # (1e-7 and 1 - 1e-7), and a learner who applied the sigmoid did not ignore from_logits.
     return {
+        "you applied the sigmoid and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
+        "from_logits=True Keras works from the logits and does not clip (a logit of -20 with label 1 costs 20, "
+        "not 16.1). Use max(z, 0) - z*t + log1p(exp(-|z|))":
+            ref.binary_crossentropy(y_true, np.clip(expit(z), 1e-7, 1 - 1e-7)),
         "you ignored from_logits=True and used the logits as probabilities; apply the sigmoid "
         "(or the stable logits formula) first": ref.binary_crossentropy(y_true, z),
-        "with logits Keras does not clip; use max(z, 0) - z*t + log(1 + exp(-|z|))":
-            ref.binary_crossentropy(y_true, np.clip(expit(z), 1e-7, 1 - 1e-7)),
     }
 
 
@@ -222,6 +241,15 @@ def test_bce_exact_zero_and_one_probabilities(kata):
     _check_loss(kata, "binary_crossentropy", y_true, y_pred,
                 "binary_crossentropy([[0, 1, 1, 0, 1]], [[0, 1, 0, 1, 0.5]])", _bce_mistakes(y_true, y_pred),
                 remedy=CLIP_REMEDY)
+
+
+@pytest.mark.kata("losses.binary_crossentropy")
+def test_bce_tiny_probabilities(kata):
+    """Inside (0, 1e-7) the clip and log(p + eps) part: Keras clips."""
+    y_true, y_pred = np.array([[1.0, 1.0, 0.0, 1.0, 1.0, 0.0]]), np.array([[1e-9, 1e-8, 1 - 1e-9, 0.3, 0.0, 1.0]])
+    _check_loss(kata, "binary_crossentropy", y_true, y_pred,
+                "binary_crossentropy([[1, 1, 0, 1, 1, 0]], [[1e-9, 1e-8, 1 - 1e-9, 0.3, 0, 1]])",
+                _bce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.binary_crossentropy")
@@ -321,7 +349,12 @@ def test_bce_grad_from_logits(kata, scale, seed):
 
 def _ce_mistakes(y_true, y_pred):
     clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
+    renormalised = y_pred / y_pred.sum(-1, keepdims=True)
     return {
+        **{f"log(p + {name}) is not Keras's guard against log(0): Keras divides each row by its sum, then "
+           f"CLIPS it to [1e-7, 1 - 1e-7] and takes log of that":
+           np.mean(-np.sum(y_true * np.log(renormalised + eps), axis=-1))
+           for name, eps in (("machine eps 2.2e-16", np.finfo(float).eps), ("1e-15", 1e-15))},
         "you took the mean over the classes as well; sum over the classes for each sample, then take the mean "
         "over the batch": np.mean(-y_true * np.log(np.clip(y_pred / y_pred.sum(-1, keepdims=True), 1e-7, 1 - 1e-7))),
         "the rows of y_pred were not renormalised: Keras first divides each row by its sum, then clips":
@@ -379,6 +412,9 @@ def test_ce_from_logits(kata, scale, seed):
         ignored = ref.categorical_crossentropy(y_true, z)
     _check_loss(kata, "categorical_crossentropy", y_true, z,
                 f"categorical_crossentropy(<one-hot (5, 4)>, <logits of size ~{scale:g}>, from_logits=True)", {
+                    "you applied the softmax and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
+                    "from_logits=True Keras works from the logits and does not clip. Use the log-softmax "
+                    "z - max(z) - log(sum(exp(z - max(z))))": ref.categorical_crossentropy(y_true, _np_softmax(z)),
                     "you ignored from_logits=True and used the logits as probabilities; take the log-softmax "
                     "of the logits": ignored,
                 }, remedy="exp() overflowed or log(0) came up; use the stable log-softmax "
@@ -467,6 +503,10 @@ def _sparse_mistakes(labels, y_pred, **kwargs):
         picked = clipped[np.arange(y_pred.shape[0]), labels.reshape(-1).astype(int)]
         mistakes["Keras renormalises the clipped row: -log(p_c[label] / sum(p_c)), not -log(p_c[label])"] = \
             np.mean(-np.log(picked))
+        one_hot = np.eye(y_pred.shape[-1])[labels.reshape(-1).astype(int)]
+        mistakes["you went through the categorical loss (renormalise, then clip); the sparse loss on "
+                 "probabilities clips FIRST, then renormalises (Keras takes log(p) as the logits): "
+                 "p_c = clip(y_pred), then -log(p_c[label] / sum(p_c))"] = ref.categorical_crossentropy(one_hot, y_pred)
     return mistakes
 
 
@@ -507,6 +547,9 @@ def test_sparse_from_logits(kata, scale, column, seed):
     z = _logits((6, 4), scale, seed)
     _check_loss(kata, "sparse_categorical_crossentropy", labels, z,
                 f"sparse_categorical_crossentropy(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", {
+                    "you applied the softmax and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
+                    "from_logits=True Keras works from the logits and does not clip. Use the log-softmax "
+                    "z - max(z) - log(sum(exp(z - max(z))))": ref.sparse_categorical_crossentropy(labels, _np_softmax(z)),
                     "you ignored from_logits=True and used the logits as probabilities; take the log-softmax "
                     "of the logits": ref.sparse_categorical_crossentropy(labels, z),
                 }, remedy="exp() overflowed or log(0) came up; use the stable log-softmax "
@@ -539,7 +582,16 @@ def test_sparse_grad_rows_that_do_not_sum_to_one_and_exact_zeros(kata):
     y_pred = np.vstack([_rng(48).uniform(0.05, 2.0, size=(2, 3)), [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]])
     _check_grad(kata, "sparse_categorical_crossentropy", labels, y_pred,
                 "sparse_categorical_crossentropy_grad(<labels (4,)>, <rows not summing to 1, with exact 0s (4, 3)>)",
-                remedy=CLIP_REMEDY)
+                _sparse_grad_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
+
+
+def _sparse_grad_mistakes(labels, y_pred):
+    one_hot = _one_hot(labels, y_pred.shape[-1])
+    return {
+        "you reused the categorical gradient (renormalise, then clip); the sparse loss on probabilities clips "
+        "FIRST, then renormalises (Keras takes log(p) as the logits), so the clip's zero gradient falls on the "
+        "raw y_pred outside [1e-7, 1 - 1e-7]": ref.categorical_crossentropy_grad(one_hot, y_pred),
+    }
 
 
 @pytest.mark.kata("losses.sparse_categorical_crossentropy_grad")

@@ -400,3 +400,91 @@ def sparse_ce_grad_row_by_row(y_true, y_pred, from_logits=False):
             inside = (y_pred[b] >= 1e-7) & (y_pred[b] <= 1 - 1e-7)
             out[b] = np.where(inside, d_log_p / clipped, 0.0)
     return out / batch
+
+
+# ------------------------------------------------- mistakes seen in real code
+
+
+@mutant("losses.mean_squared_error", expect="HALF the mean squared error")
+def mse_half(y_true, y_pred):
+    y_pred = _f(y_pred)
+    return float(np.mean(0.5 * (_match_rank(_f(y_true), y_pred) - y_pred) ** 2))
+
+
+@mutant("losses.mean_squared_error_grad", expect="HALF the squared error")
+def mse_grad_of_half_mse(y_true, y_pred):
+    y_pred = _f(y_pred)
+    return (y_pred - _match_rank(_f(y_true), y_pred)) / y_pred.size
+
+
+@mutant("losses.binary_crossentropy", expect="applied the sigmoid and then clipped")
+def bce_logits_through_a_clipped_sigmoid(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    t = _match_rank(_f(y_true), y_pred)
+    p = _clip(sigmoid(y_pred)) if from_logits else _clip(y_pred)
+    return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+
+
+@mutant("losses.binary_crossentropy", expect="log\\(p \\+ machine eps 2.2e-16\\) is not Keras's guard")
+def bce_log_plus_machine_eps(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    t = _match_rank(_f(y_true), y_pred)
+    if from_logits:
+        return float(np.mean(np.maximum(y_pred, 0) - y_pred * t + np.log1p(np.exp(-np.abs(y_pred)))))
+    eps = np.finfo(float).eps
+    return float(np.mean(-(t * np.log(y_pred + eps) + (1 - t) * np.log(1 - y_pred + eps))))
+
+
+@mutant("losses.binary_crossentropy", expect="log\\(p \\+ 1e-7\\) is not Keras's guard")
+def bce_log_plus_keras_epsilon(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    t = _match_rank(_f(y_true), y_pred)
+    if from_logits:
+        return float(np.mean(np.maximum(y_pred, 0) - y_pred * t + np.log1p(np.exp(-np.abs(y_pred)))))
+    return float(np.mean(-(t * np.log(y_pred + 1e-7) + (1 - t) * np.log(1 - y_pred + 1e-7))))
+
+
+@mutant("losses.categorical_crossentropy", expect="applied the softmax and then clipped")
+def ce_logits_through_a_clipped_softmax(y_true, y_pred, from_logits=False):
+    y_true, y_pred = _f(y_true), _f(y_pred)
+    p = softmax(y_pred) if from_logits else y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return float(np.mean(-np.sum(y_true * np.log(_clip(p)), axis=-1)))
+
+
+@mutant("losses.categorical_crossentropy", expect="log\\(p \\+ machine eps 2.2e-16\\)")
+def ce_log_plus_machine_eps(y_true, y_pred, from_logits=False):
+    y_true, y_pred = _f(y_true), _f(y_pred)
+    if from_logits:
+        shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return float(np.mean(-np.sum(y_true * log_p, axis=-1)))
+    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return float(np.mean(-np.sum(y_true * np.log(p + np.finfo(float).eps), axis=-1)))
+
+
+@mutant("losses.sparse_categorical_crossentropy", expect="applied the softmax and then clipped")
+def sparse_ce_logits_through_a_clipped_softmax(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    one_hot = _one_hot(y_true, y_pred.shape[-1])
+    p = _clip(softmax(y_pred) if from_logits else y_pred)  # the clip belongs to probabilities only
+    return categorical_crossentropy(one_hot, np.log(p), from_logits=True)
+
+
+@mutant("losses.sparse_categorical_crossentropy", expect="went through the categorical loss")
+def sparse_ce_through_the_categorical_loss(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    return categorical_crossentropy(_one_hot(y_true, y_pred.shape[-1]), y_pred, from_logits=from_logits)
+
+
+@mutant("losses.sparse_categorical_crossentropy_grad", expect="reused the categorical gradient")
+def sparse_ce_grad_through_the_categorical_gradient(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    return categorical_crossentropy_grad(_one_hot(y_true, y_pred.shape[-1]), y_pred, from_logits=from_logits)
+
+
+@mutant("losses.binary_crossentropy", expect="returned integers")
+def bce_as_an_integer(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    t = _match_rank(_f(y_true), y_pred)
+    p = sigmoid(y_pred) if from_logits else _clip(y_pred)
+    return int(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))  # int() cuts the fraction off
