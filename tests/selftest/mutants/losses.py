@@ -486,5 +486,9 @@ def sparse_ce_grad_through_the_categorical_gradient(y_true, y_pred, from_logits=
 def bce_as_an_integer(y_true, y_pred, from_logits=False):
     y_pred = _f(y_pred)
     t = _match_rank(_f(y_true), y_pred)
-    p = sigmoid(y_pred) if from_logits else _clip(y_pred)
-    return int(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))  # int() cuts the fraction off
+    if from_logits:
+        per_element = np.maximum(y_pred, 0) - y_pred * t + np.log1p(np.exp(-np.abs(y_pred)))
+    else:
+        p = _clip(y_pred)
+        per_element = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    return int(np.mean(per_element))  # int() cuts the fraction off
