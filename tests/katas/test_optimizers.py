@@ -139,6 +139,28 @@ def _simulate(params, grad_steps, step_fn):
     return history
 
 
+def _simulate_counting_per_parameter(params, grad_steps, step_fn):
+    """Like _simulate, but the step counter advances once per PARAMETER, not once per apply call."""
+    params = [p.copy() for p in params]
+    state = [dict() for _ in params]
+    history, count = [], 0
+    for grads in grad_steps:
+        for p, g, s in zip(params, grads, state):
+            count += 1
+            p += step_fn(g, s, count)
+        history.append([p.copy() for p in params])
+    return history
+
+
+def _dampened_momentum_step(lr, momentum):
+    """The 'exponential moving average' momentum of some tutorials: v = m v + (1 - m) g, param -= lr v."""
+    def step(g, s, t):
+        v = momentum * s.get("v", np.zeros_like(g)) + (1 - momentum) * g
+        s["v"] = v
+        return -lr * v
+    return step
+
+
 def _momentum_step(lr, momentum, sign=-1.0, nesterov=False, keep_state=True):
     def step(g, s, t):
         v = s.get("v", np.zeros_like(g)) if keep_state else np.zeros_like(g)
@@ -168,7 +190,9 @@ def _adam_step(lr, b1, b2, eps, form):
             return -lr * m / (np.sqrt(v) + eps)
         if form == "t stuck at 1":
             return -lr * np.sqrt(1 - b2) / (1 - b1) * m / (np.sqrt(v) + eps)
-        raise ValueError(form)
+        if form.startswith("t from "):  # the counter starts at 2 (or more) on the first apply
+            t = t + int(form.split()[-1]) - 1
+        return -lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
     return step
 
 
@@ -223,6 +247,9 @@ def _momentum_mistakes(params, grads, lr, momentum, nesterov):
         ("the velocity is not kept between calls: store one velocity per parameter on the optimizer "
          "(zeros at first) and update it every step",
          _simulate(params, grads, _momentum_step(lr, momentum, nesterov=nesterov, keep_state=False))),
+        ("that is dampened momentum, v = momentum * v + (1 - momentum) * grad (an average of the gradients); "
+         "Keras does not dampen: velocity = momentum * velocity - learning_rate * grad, then param += velocity",
+         _simulate(params, grads, _dampened_momentum_step(lr, momentum))) if not nesterov else None,
     ]
 
 
@@ -340,8 +367,16 @@ def _adam_mistakes(params, grads, lr, b1, b2, eps):
          _simulate(params, grads, _adam_step(lr, b1, b2, eps, "textbook"))),
         ("the bias correction is missing: alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)",
          _simulate(params, grads, _adam_step(lr, b1, b2, eps, "no bias correction"))),
-        ("t stays at 1: count the steps (t = 1 on the first apply, 2 on the next, ...), once per apply call",
+        ("t stays at 1 (the bias correction is frozen at t = 1): count the steps (t = 1 on the first apply, "
+         "2 on the next, ...), once per apply call",
          _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t stuck at 1"))),
+        # Per parameter first: its second array at step 1 looks like a counter that starts at 2.
+        ("your step counter advances once per PARAMETER: the first apply used t = 1, 2, 3, ... for its arrays. "
+         "Increment it once per apply call, before the loop over the parameters",
+         _simulate_counting_per_parameter(params, grads, _adam_step(lr, b1, b2, eps, "t from 1"))),
+        ("your step counter starts at 2: the first apply must use t = 1 (increment self.iterations from 0 "
+         "once, before using it, or start it at 0)",
+         _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t from 2"))),
     ]
 
 

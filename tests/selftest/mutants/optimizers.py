@@ -199,7 +199,7 @@ class AdamStepCountNeverGrows(Adam):
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
 
 
-@mutant("optimizers.Adam", expect="Keras's is")
+@mutant("optimizers.Adam", expect="step counter advances once per PARAMETER")
 class AdamCountingStepsPerParameter(Adam):
     def apply(self, params, grads):
         if self.momentums is None:
@@ -248,3 +248,45 @@ class AdamWithKerasFloat32Betas(Adam):
             v += (grad ** 2 - v) * (1 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
         self.iterations = t
+
+
+@mutant("optimizers.Adam", expect="step counter starts at 2")
+class AdamCounterStartingAtTwo(Adam):
+    def apply(self, params, grads):
+        if self.momentums is None:
+            self.momentums = [np.zeros_like(p) for p in params]
+            self.velocities = [np.zeros_like(p) for p in params]
+            self.iterations = 1  # "the first step": then incremented again below
+        self.iterations += 1
+        t = self.iterations
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
+            m += (grad - m) * (1 - self.beta_1)
+            v += (grad ** 2 - v) * (1 - self.beta_2)
+            param -= alpha * m / (np.sqrt(v) + self.epsilon)
+
+
+@mutant("optimizers.Adam", expect="bias correction is frozen at t = 1")
+class AdamBiasCorrectionComputedOnce(Adam):
+    def apply(self, params, grads):
+        if self.momentums is None:
+            self.momentums = [np.zeros_like(p) for p in params]
+            self.velocities = [np.zeros_like(p) for p in params]
+            # computed once, on the first call, and kept: t is 1 forever
+            self.alpha = self.learning_rate * np.sqrt(1 - self.beta_2) / (1 - self.beta_1)
+        self.iterations += 1
+        for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
+            m += (grad - m) * (1 - self.beta_1)
+            v += (grad ** 2 - v) * (1 - self.beta_2)
+            param -= self.alpha * m / (np.sqrt(v) + self.epsilon)
+
+
+@mutant("optimizers.sgd_momentum", expect="dampened momentum")
+class SGDDampenedMomentum(SGD):
+    def apply(self, params, grads):
+        if not hasattr(self, "_dampened"):
+            self._dampened = [np.zeros_like(p) for p in params]
+        for param, grad, v in zip(params, grads, self._dampened):
+            v[...] = self.momentum * v + (1 - self.momentum) * grad
+            update = self.momentum * v + (1 - self.momentum) * grad if self.nesterov else v
+            param -= self.learning_rate * update
