@@ -60,8 +60,11 @@ def neuron(inputs, weights, bias, activation=None):
     Example (the seed's neuron):
         >>> neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1)
         0.84                 # 0.74 + 0.1
-        >>> neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1, activation=sigmoid)
-        0.698...             # sigmoid(0.84) = 1 / (1 + e**-0.84), about 0.70
+        >>> neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1, activation=np.tanh)
+        0.6858...            # tanh(0.84)
+        >>> logistic = lambda z: 1 / (1 + np.exp(-z))    # the sigmoid: you write it in the activations track
+        >>> neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1, activation=logistic)
+        0.698...             # 1 / (1 + e**-0.84), about 0.70
     """
     # TODO: kata neuron.neuron
     raise NotImplementedError("kata neuron.neuron")

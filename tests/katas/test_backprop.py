@@ -33,15 +33,15 @@ NUMERICAL_RTOL = 1e-7
 NUMERICAL_ATOL = 1e-8
 
 
-def _one_sided(f, x, eps):
-    """The forward-difference estimate, to name that mistake."""
+def _one_sided(f, x, eps, direction=1.0):
+    """The forward (or, with direction=-1, backward) difference estimate, to name that mistake."""
     x = np.array(x, dtype=float)
     grad = np.zeros_like(x)
     base = f(x)
     for index in np.ndindex(x.shape):
         shifted = x.copy()
-        shifted[index] += eps
-        grad[index] = (f(shifted) - base) / eps
+        shifted[index] += direction * eps
+        grad[index] = direction * (f(shifted) - base) / eps
     return grad
 
 
@@ -55,6 +55,8 @@ def _numerical_mistakes(f, x, eps):
     return {
         "that is the one-sided difference (f(x + eps) - f(x)) / eps, whose error grows with eps; "
         "use the central difference (f(x + eps) - f(x - eps)) / (2 eps)": _one_sided(f, x, eps),
+        "that is the one-sided (backward) difference (f(x) - f(x - eps)) / eps, whose error grows with eps; "
+        "use the central difference (f(x + eps) - f(x - eps)) / (2 eps)": _one_sided(f, x, eps, direction=-1.0),
         "you divided by eps, not by 2 * eps: the two probes are 2 * eps apart": 2 * central,
     }
 
@@ -62,13 +64,20 @@ def _numerical_mistakes(f, x, eps):
 def _assert_numerical(got, expected, text, mistakes):
     """assert_close at the numerical tolerance; a known mistake is named with 10 digits shown,
     because its values differ from the right ones only in the 6th or 7th digit."""
-    array = np.asarray(got, dtype=float) if got is not None else None
+    _assert_numerical_mistakes(got, expected, text, mistakes)
+    assert_close(got, expected, call=text, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
+
+
+def _assert_numerical_mistakes(got, expected, text, mistakes):
+    try:
+        array = np.asarray(got, dtype=float) if got is not None else None
+    except (TypeError, ValueError):
+        return  # assert_close says what is wrong with it
     for explanation, wrong in mistakes.items():
         if array is not None and array.shape == wrong.shape \
                 and np.allclose(array, wrong, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL) \
                 and not np.allclose(wrong, expected, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL):
             fail(f"{text} returned {show(array, 10)}, expected {show(expected, 10)}: {explanation}")
-    assert_close(got, expected, call=text, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
 
 
 def _check_numerical(kata, name, x, eps=1e-6):
@@ -96,6 +105,8 @@ def test_numerical_gradient_undoes_each_nudge(kata):
     f = FUNCTIONS["coupled"]
     got = call(kata, f, x)
     expected = ref.gradient_of("coupled", x)
+    # A known mistake (a one-sided difference, say) first: it is not about undoing nudges.
+    _assert_numerical_mistakes(got, expected, f"numerical_gradient(f, {show(x)})", _numerical_mistakes(f, x, 1e-6))
     if not np.allclose(got, expected, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL):
         fail(f"numerical_gradient(f, {show(x)}) returned {show(got, 8)}, expected {show(expected, 8)} for a "
              f"function whose slopes depend on each other: put x[index] back to its original value after "
@@ -126,6 +137,7 @@ def test_numerical_gradient_uses_eps(kata):
     got = call(kata, FUNCTIONS["sum_of_cubes"], x, eps=eps)
     exact = ref.gradient_of("sum_of_cubes", x)
     text = f"numerical_gradient(sum(x**3), {show(x)}, eps={eps})"
+    _assert_numerical_mistakes(got, exact + eps ** 2, text, _numerical_mistakes(FUNCTIONS["sum_of_cubes"], x, eps))
     if np.shape(got) == x.shape and np.allclose(got, exact, rtol=1e-7) and not np.allclose(got, exact + eps ** 2):
         fail(f"{text} returned {show(got, 8)}, the exact slope, but central differences with eps={eps} give "
              f"3 x**2 + eps**2 = {show(exact + eps ** 2, 8)}: nudge by the eps you are given, not a fixed one")
@@ -137,8 +149,8 @@ def test_numerical_gradient_uses_eps(kata):
 def test_numerical_gradient_of_one_element(kata):
     x = np.array([[2.0]])
     got = call(kata, FUNCTIONS["quartic"], x)
-    assert_close(got, ref.gradient_of("quartic", x), call="numerical_gradient(sum(x**4), [[2.0]])",
-                 rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
+    _assert_numerical(got, ref.gradient_of("quartic", x), "numerical_gradient(sum(x**4), [[2.0]])",
+                      _numerical_mistakes(FUNCTIONS["quartic"], x, 1e-6))
 
 
 # ------------------------------------------------------------------ kata backprop.dense_backward

@@ -18,6 +18,18 @@ def numerical_gradient_one_sided(f, x, eps=1e-6):
     return grad
 
 
+@mutant("backprop.numerical_gradient", expect="one-sided \\(backward\\) difference")
+def numerical_gradient_backward_difference(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    base = f(x)
+    for index in np.ndindex(x.shape):
+        x[index] -= eps
+        grad[index] = (base - f(x)) / eps
+        x[index] += eps
+    return grad
+
+
 @mutant("backprop.numerical_gradient", expect="2 \\* eps apart")
 def numerical_gradient_divides_by_eps(f, x, eps=1e-6):
     x = np.array(x, dtype=float)

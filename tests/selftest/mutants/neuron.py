@@ -75,3 +75,17 @@ def dense_forward_neuron_by_neuron(x, kernel, bias):
     for unit in range(kernel.shape[1]):
         out[:, unit] = x @ kernel[:, unit] + bias[unit]
     return out
+
+
+@mutant("neuron.dense_forward", expect="returned integers .*astype\\(int\\)")
+def dense_forward_cast_to_int(x, kernel, bias):
+    # Truncated, the docstring example [2, 2.1, 3.2] becomes [2, 2, 3]: by chance exactly x @ kernel,
+    # which must not be reported as "the bias is missing".
+    return (np.asarray(x) @ np.asarray(kernel) + np.asarray(bias)).astype(int)
+
+
+@mutant("neuron.neuron", expect="your code raised AssertionError at .*neuron.py:\\d+ \\(in neuron_asserting_positive_inputs\\)")
+def neuron_asserting_positive_inputs(inputs, weights, bias, activation=None):
+    assert all(v > 0 for v in inputs), "inputs must be positive"  # a learner's own check, false for [0, 0, 0]
+    z = float(np.dot(inputs, weights)) + bias
+    return z if activation is None else activation(z)
