@@ -126,7 +126,7 @@ class Writer:
         if root is not None:
             first = first.replace(f"{root}/", "")
         count = f"{len(reports)} warnings" if len(reports) > 1 else "1 warning"
-        self.line(f"  {count} in this run (allowed: only values are checked), the first: "
+        self.line(f"  {count} in this run (a warning does not fail a kata; values are checked), the first: "
                   f"{indent(first, '    ')}", yellow=True)
         self.line("  See every one, with the line that caused it: `pytest -rw` (add your usual options).",
                   yellow=True)

@@ -23,7 +23,16 @@ def _split_mistakes(x, y, validation_split, expected):
     """Name the usual wrong splits by the training part's length and where validation comes from."""
     n = len(x)
     n_val = len(expected[2])
+    from fractions import Fraction
+
+    exact = math.floor(Fraction(n) * (1 - Fraction(str(validation_split))))
+    other_arithmetic = {n - math.ceil(n * validation_split), math.floor(n - n * validation_split), exact}
     return [
+        (lambda got: len(got[0]) != len(expected[0]) and len(got[0]) in other_arithmetic,
+         f"Keras computes split_at = floor(n * (1 - validation_split)) in floating point, in that order: here "
+         f"1 - {validation_split} is {1 - validation_split!r}, so split_at = floor({n * (1 - validation_split)!r}) "
+         f"= {len(expected[0])}. Another order of operations (n - ceil(n * split), floor(n - n * split), exact "
+         f"fractions) rounds differently on such splits: use exactly that expression"),
         (lambda got: len(got[0]) == n - n_val and np.array_equal(got[2], x[:n_val]),
          "the validation part is taken from the front; Keras takes the *last* fraction: x[split_at:]"),
         (lambda got: len(got[0]) != len(expected[0]) and len(got[0]) in (
@@ -62,7 +71,9 @@ def test_split_docstring_example(kata):
 
 
 @pytest.mark.kata("training.train_val_split")
-@pytest.mark.parametrize("n, validation_split", [(10, 0.2), (7, 0.25), (100, 0.1), (1797, 0.2), (5, 0.5), (3, 0.4)])
+@pytest.mark.parametrize("n, validation_split", [(10, 0.2), (7, 0.25), (100, 0.1), (1797, 0.2), (5, 0.5), (3, 0.4),
+                                                  # where floating point decides: 10 * (1 - 0.8) is 1.9999999999999996
+                                                  (10, 0.8), (25, 0.28), (50, 0.14)])
 def test_split_sizes_and_order(kata, n, validation_split):
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=(n, 3)), rng.integers(0, 10, size=n)
@@ -213,6 +224,28 @@ def test_accuracy_one_hot(kata, batch, classes):
     y_pred = _probabilities(rng, batch, classes)
     y_true = np.eye(classes)[rng.integers(0, classes, size=batch)]
     _check_accuracy(kata, y_true, y_pred, f"accuracy(one-hot {y_true.shape}, probabilities {y_pred.shape})")
+
+
+def _tie_mistakes(labels, y_pred):
+    picked = y_pred[np.arange(len(labels)), labels]
+    last = y_pred.shape[-1] - 1 - y_pred[:, ::-1].argmax(axis=-1)
+    return {
+        "a tie counted as correct (the label's score equals the row's max); Keras takes argmax, the FIRST "
+        "largest score, as the prediction: a tie goes to the lower class": np.mean(picked == y_pred.max(axis=-1)),
+        "a tie went to the LAST largest score; argmax takes the first (the lower class)": np.mean(last == labels),
+    }
+
+
+@pytest.mark.kata("training.accuracy")
+def test_accuracy_tied_scores(kata):
+    labels = np.array([1, 2, 0, 1])
+    y_pred = np.array([[0.4, 0.4, 0.2], [0.3, 0.35, 0.35], [0.5, 0.5, 0.0], [0.1, 0.8, 0.1]])
+    for y_true, kind in ((labels, "labels (4,)"), (np.eye(3)[labels], "one-hot (4, 3)")):
+        text = f"accuracy({kind}, rows with tied scores [[0.4, 0.4, 0.2], [0.3, 0.35, 0.35], [0.5, 0.5, 0], ...])"
+        got = call(kata, y_true, y_pred)
+        expected, _ = ref.accuracy(y_true, y_pred)
+        assert_close(got, expected, call=text, mistakes={**_accuracy_mistakes(y_true, y_pred),
+                                                          **_tie_mistakes(labels, y_pred)})
 
 
 @pytest.mark.kata("training.accuracy")

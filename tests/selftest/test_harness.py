@@ -312,7 +312,7 @@ def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
     result = course.runpytest("tests", "--kata", "toy.double")
     assert result.ret == 0
     result.stdout.fnmatch_lines([
-        "*warnings in this run (allowed: only values are checked), the first:*overflow encountered in exp*",
+        "*warnings in this run (a warning does not fail a kata; values are checked), the first:*overflow encountered in exp*",
         "*`pytest -rw`*",
     ])
     shown = course.runpytest("tests", "--kata", "toy.double", "-rw")

@@ -317,3 +317,26 @@ class ModelCheckpointWithOperator(ModelCheckpoint):
                 return
             self.best = current
         self.model.save_weights(self.filepath.format(epoch=epoch + 1, **logs))
+
+
+@mutant("training.accuracy", expect="a tie counted as correct")
+def accuracy_counting_ties_as_correct(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=float)
+    if y_pred.ndim >= 2 and y_pred.shape[-1] > 1:
+        labels = y_true.argmax(axis=-1) if y_true.shape == y_pred.shape else y_true.reshape(-1).astype(int)
+        picked = y_pred[np.arange(len(labels)), labels]
+        return float(np.mean(picked == y_pred.max(axis=-1)))
+    return float(np.mean((y_pred > 0.5).astype(int).reshape(-1) == y_true.reshape(-1)))
+
+
+@mutant("training.train_val_split", expect="in floating point, in that order")
+def train_val_split_validation_size_first(x, y, validation_split):
+    import math
+
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    x, y = np.asarray(x), np.asarray(y)
+    split_at = len(x) - math.ceil(len(x) * validation_split)  # the validation size first
+    if split_at <= 0 or split_at >= len(x):
+        raise ValueError(f"validation_split={validation_split} leaves one side empty")
+    return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
