@@ -6,7 +6,10 @@ besides the values: that the amount of Python the function runs does not grow
 with the batch, i.e. there is no Python loop over rows or batch items.
 """
 
+import ast
+import inspect
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +48,52 @@ def python_lines(function, folder: Path, *args) -> int:
     return count
 
 
+#: NumPy helpers that call a function once per element or per row, from C: no line of the
+#: learner's Python runs in between, so the line count cannot see them (np.vectorize's own
+#: documentation calls it "essentially a for loop").
+ALWAYS_LOOPS = {"vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "fromiter"}
+#: Builtins that loop in C over what they are given: a loop over rows when given an array argument.
+LOOPS_OVER_THEIR_ARGUMENT = {"map", "filter", "starmap"}
+
+
+def hidden_loops(function) -> list[str]:
+    """The loops in disguise in ``function``'s own source: 'np.vectorize (line 12)'.
+
+    map/filter/starmap count only when they iterate over one of the function's
+    parameters (or an attribute, subscript or transpose of one): ``map(np.asarray,
+    (a, b))`` over a fixed tuple is not a loop over rows.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        first = inspect.getsourcelines(function)[1]
+    except (OSError, TypeError):
+        return []
+    tree = ast.parse(source)
+    parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.Lambda))
+                  for arg in node.args.args}
+
+    def from_parameter(node) -> bool:
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            node = node.value if not isinstance(node, ast.Call) else node.func
+        return isinstance(node, ast.Name) and node.id in parameters
+
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name in ALWAYS_LOOPS or (name in LOOPS_OVER_THEIR_ARGUMENT and any(from_parameter(a) for a in node.args[1:])):
+            found.append(f"{ast.unparse(node.func)} (line {first + node.lineno - 1})")
+    return found
+
+
 def check_no_python_loop(function, folder, small_args, large_args, what: str, small: int, large: int):
-    """The Python line count must not grow from ``small`` to ``large`` items."""
+    """No loop in disguise in the source, and the Python line count must not grow from ``small`` to ``large`` items."""
+    disguised = hidden_loops(function)
+    check(not disguised,
+          f"your code calls {', '.join(disguised)}: that is a Python-level loop over the {what} in disguise (the "
+          f"function runs once per item, from C, so it is as slow as a for loop). Let NumPy do the loop "
+          f"(a matrix product, broadcasting, or np.einsum)")
     few = python_lines(function, folder, *small_args)
     many = python_lines(function, folder, *large_args)
     check(many <= few + 10,
@@ -165,6 +212,28 @@ def test_attention_with_large_scores_is_stable(kata):
     got = call(kata, query, key, value)
     assert_close(got, ref.attention(query, key, value),
                  call="attention(query with values around 400: scores in the thousands)")
+
+
+@pytest.mark.kata("speed.attention")
+def test_attention_rows_far_apart_are_stable(kata):
+    """One query row scores in the thousands, the others near 0: each row needs its own shift."""
+    query, key, value = _attention_inputs(np.random.default_rng(8), 2, 3, 5, 2, 4)
+    query[:, 0] *= 1000.0
+    got = call(kata, query, key, value)
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
+    with np.errstate(all="ignore"):
+        shared = np.exp(scores - scores.max())
+        shared /= shared.sum(axis=-1, keepdims=True)
+        unshifted = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    assert_close(got, ref.attention(query, key, value),
+                 call="attention(query whose first row is ~1000 times the others, key (2, 5, 2, 4), value)",
+                 mistakes={
+                     "the softmax was shifted by one max for the whole array, not by each row's max over the keys "
+                     "(scores.max(axis=-1, keepdims=True)): a row far below it underflows to exp(-2000) = 0, and "
+                     "0 / 0 is NaN": np.einsum("bnts,bsnh->btnh", shared, value),
+                     "the softmax is not shifted: exp() of scores in the thousands is inf, and inf / inf is NaN; "
+                     "subtract each row's max first": np.einsum("bnts,bsnh->btnh", unshifted, value),
+                 })
 
 
 @pytest.mark.kata("speed.attention")

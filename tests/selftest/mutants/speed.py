@@ -35,6 +35,28 @@ def distances_without_the_factor_two(a, b):
     return np.maximum((a * a).sum(axis=1)[:, None] - a @ b.T + (b * b).sum(axis=1)[None, :], 0.0)
 
 
+@mutant("speed.pairwise_squared_distances", expect="calls map \\(line \\d+\\): that is a Python-level loop")
+def distances_with_map_over_rows(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    # map runs np.subtract per row from C: no Python line of this file runs per row
+    rows = list(map(np.subtract, a, np.broadcast_to(np.zeros(a.shape[1]), a.shape)))
+    a = np.array(rows)
+    return np.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
+
+
+@mutant("speed.pairwise_squared_distances", expect="calls np.vectorize")
+def distances_with_vectorize(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    square = np.vectorize(float.__mul__)  # one call per element
+    return np.maximum(square(a, a).sum(1)[:, None] - 2 * a @ b.T + square(b, b).sum(1)[None, :], 0.0)
+
+
+@alternative("speed.pairwise_squared_distances")
+def distances_mapping_over_the_two_inputs(a, b):
+    a, b = map(np.asarray, (a, b))  # a map over two arrays, not over rows: allowed
+    return np.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
+
+
 @alternative("speed.pairwise_squared_distances")
 def distances_by_broadcasting_the_differences(a, b):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -71,6 +93,14 @@ def attention_softmax_over_queries(query, key, value):
 def attention_with_an_unshifted_softmax(query, key, value):
     scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
     weights = np.exp(scores)
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, value)
+
+
+@mutant("speed.attention", expect="shifted by one max for the whole array")
+def attention_shifted_by_the_global_max(query, key, value):
+    scores = np.einsum("btnh,bsnh->bnts", query, key) / np.sqrt(query.shape[-1])
+    weights = np.exp(scores - scores.max())
     weights = weights / weights.sum(axis=-1, keepdims=True)
     return np.einsum("bnts,bsnh->btnh", weights, value)
 
