@@ -559,3 +559,48 @@ def test_softmax_backward_large_scores(kata):
             s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
     assert_close(got, ref.softmax_backward(dout, x), call="softmax_backward(<dout>, [[1000, 999, 998], [-1000, 0, 1000]])",
                  rtol=GRADIENT_RTOL, what="gave dx =", note=note, mistakes=mistakes)
+
+
+# ------------------------------------------------------- the stability search
+# hypothesis looks for the smallest input that makes the function return NaN or inf
+# (dojo/testkit/stability.py: deterministic, a few dozen examples, well under 0.2 s).
+
+
+def _search_elementwise(kata, reference, name, hint="use a numerically stable form"):
+    from hypothesis import strategies as st
+
+    from dojo.testkit.stability import check_stable, vectors
+
+    check_stable(kata, st.tuples(vectors()), reference, name, hint)
+
+
+@pytest.mark.kata("activations.sigmoid")
+def test_sigmoid_stability_search(kata):
+    _search_elementwise(kata, ref.sigmoid, "sigmoid",
+                        "only ever exponentiate a number <= 0: exp(-|x|), in both branches")
+
+
+@pytest.mark.kata("activations.tanh")
+def test_tanh_stability_search(kata):
+    _search_elementwise(kata, ref.tanh, "tanh", "use np.tanh, or 2 * sigmoid(2x) - 1 with your stable sigmoid")
+
+
+@pytest.mark.kata("activations.elu")
+def test_elu_stability_search(kata):
+    _search_elementwise(kata, ref.elu, "elu", "keep inf out of the result: np.where drops the unused branch, "
+                                              "but a product or sum with it does not")
+
+
+@pytest.mark.kata("activations.silu")
+def test_silu_stability_search(kata):
+    _search_elementwise(kata, ref.silu, "silu", "x * sigmoid(x) with your stable sigmoid")
+
+
+@pytest.mark.kata("activations.softmax")
+def test_softmax_stability_search(kata):
+    from hypothesis import strategies as st
+
+    from dojo.testkit.stability import check_stable, matrices
+
+    check_stable(kata, st.tuples(matrices()), ref.softmax, "softmax",
+                 "subtract each row's max (x.max(axis=axis, keepdims=True)) before exp")

@@ -606,3 +606,31 @@ def test_sparse_grad_from_logits(kata, scale, column, seed):
                     "you ignored from_logits=True: with logits the gradient is (softmax(z) - one_hot) / batch":
                         ref.sparse_categorical_crossentropy_grad(labels, z),
                 }, remedy="use your stable softmax: (softmax(z) - one_hot) / batch", from_logits=True)
+
+
+# ------------------------------------------------------- the stability search
+# hypothesis looks for the smallest input that makes the loss NaN or inf
+# (dojo/testkit/stability.py: deterministic, a few dozen examples).
+
+
+@pytest.mark.kata("losses.binary_crossentropy")
+def test_bce_stability_search(kata):
+    from hypothesis import strategies as st
+
+    from dojo.testkit.stability import check_stable, floats, labels_and
+
+    check_stable(lambda t, z: kata(t, z, from_logits=True), labels_and(floats()),
+                 lambda t, z: ref.binary_crossentropy(t, z, from_logits=True), "binary_crossentropy(from_logits=True)",
+                 "from logits z compute max(z, 0) - z*t + log1p(exp(-|z|)), stable for any z")
+    check_stable(kata, labels_and(st.sampled_from([0.0, 1.0, 0.5, 1e-9, 1 - 1e-9])),
+                 ref.binary_crossentropy, "binary_crossentropy", CLIP_REMEDY)
+
+
+@pytest.mark.kata("losses.categorical_crossentropy")
+def test_ce_stability_search(kata):
+    from dojo.testkit.stability import check_stable, one_hot_and_logits
+
+    check_stable(lambda t, z: kata(t, z, from_logits=True), one_hot_and_logits(),
+                 lambda t, z: ref.categorical_crossentropy(t, z, from_logits=True),
+                 "categorical_crossentropy(from_logits=True)",
+                 "use the stable log-softmax z - max(z) - log(sum(exp(z - max(z)))), with the max of each row")

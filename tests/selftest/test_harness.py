@@ -341,3 +341,37 @@ def test_kata_list_keeps_titles_readable_below_120_columns(monkeypatch):
             assert all(word in words for word in kata.title.split()), \
                 f"title {kata.title!r} squashed at {width} columns:\n{text}"
 
+
+
+# ------------------------------------------------------- the stability search
+
+
+def test_stability_search_shows_the_smallest_breaking_input_deterministically():
+    import numpy as np
+    from hypothesis import strategies as st
+
+    from dojo.testkit.checks import KataFailure
+    from dojo.testkit.stability import check_stable, matrices, smallest_breaking_input, vectors
+
+    def sigmoid_unstable(x):
+        e = np.exp(x)
+        return e / (1.0 + e)
+
+    def softmax_global_shift(x):
+        e = np.exp(x - x.max())
+        return e / e.sum(axis=-1, keepdims=True)
+
+    first = smallest_breaking_input(sigmoid_unstable, st.tuples(vectors()))
+    assert first is not None and first[0].tolist() == [710.0]  # the overflow's edge, not a random number
+    again = smallest_breaking_input(sigmoid_unstable, st.tuples(vectors()))
+    assert again[0].tolist() == first[0].tolist()
+    rows = smallest_breaking_input(softmax_global_shift, st.tuples(matrices()))
+    assert rows is not None and rows[0].shape[0] == 2  # two rows far apart: the shift is not per row
+    assert smallest_breaking_input(lambda x: 1.0 / (1.0 + np.exp(-x)), st.tuples(vectors())) is None
+
+    with pytest.raises(KataFailure, match=r"stopped at sigmoid\(\[710\.\]\): your function returned \[nan\], "
+                                          r"Keras gives \[1\.\]"):
+        check_stable(sigmoid_unstable, st.tuples(vectors()), lambda x: np.ones_like(x), "sigmoid")
+    with pytest.raises(NotImplementedError):  # a stub is "not started", not a passing search
+        check_stable(lambda x: (_ for _ in ()).throw(NotImplementedError("stub")), st.tuples(vectors()),
+                     lambda x: x, "stub")
