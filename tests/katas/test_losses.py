@@ -79,6 +79,7 @@ def _check_finite(got, expected, text, remedy):
 
 def _check_loss(kata, name, y_true, y_pred, text, mistakes=None, remedy=None, **kwargs):
     got = call(kata, y_true, y_pred, **kwargs)
+    mistakes = mistakes() if callable(mistakes) else mistakes  # after the learner's code: a stub needs no TF
     expected = ref.loss(name, y_true, y_pred, **kwargs)
     if remedy:
         _check_finite(got, expected, text, remedy)
@@ -89,6 +90,7 @@ def _check_loss(kata, name, y_true, y_pred, text, mistakes=None, remedy=None, **
 
 def _check_grad(kata, name, y_true, y_pred, text, mistakes=None, remedy=None, **kwargs):
     got = call(kata, y_true, y_pred, **kwargs)
+    mistakes = mistakes() if callable(mistakes) else mistakes  # after the learner's code: a stub needs no TF
     expected = ref.loss_grad(name, y_true, y_pred, **kwargs)
     if remedy:
         _check_finite(got, expected, text, remedy)
@@ -117,7 +119,7 @@ def _mse_mistakes(y_true, y_pred):
 def test_mse_docstring_example(kata):
     y_true, y_pred = np.array([[0.0, 1.0], [0.0, 0.0]]), np.array([[1.0, 1.0], [1.0, 0.0]])
     _check_loss(kata, "mean_squared_error", y_true, y_pred, "mean_squared_error([[0, 1], [0, 0]], [[1, 1], [1, 0]])",
-                _mse_mistakes(y_true, y_pred))
+                lambda: _mse_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.mean_squared_error")
@@ -126,14 +128,14 @@ def test_mse_random(kata, shape, seed):
     rng = _rng(seed)
     y_true, y_pred = rng.normal(size=shape), rng.normal(size=shape)
     _check_loss(kata, "mean_squared_error", y_true, y_pred, f"mean_squared_error(<random {shape}>, <random {shape}>)",
-                _mse_mistakes(y_true, y_pred))
+                lambda: _mse_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.mean_squared_error")
 def test_mse_labels_of_shape_batch_against_batch_by_one(kata):
     rng = _rng(4)
     y_true, y_pred = rng.normal(size=5), rng.normal(size=(5, 1))
-    _check_loss(kata, "mean_squared_error", y_true, y_pred, "mean_squared_error(y_true (5,), y_pred (5, 1))", {
+    _check_loss(kata, "mean_squared_error", y_true, y_pred, "mean_squared_error(y_true (5,), y_pred (5, 1))", lambda: {
         "y_true (5,) minus y_pred (5, 1) broadcast to a (5, 5) table of every pair; Keras lines them up "
         "element by element: reshape y_true to y_pred's shape first": np.mean((y_true - y_pred) ** 2),
     })
@@ -163,7 +165,7 @@ def _mse_grad_mistakes(y_true, y_pred):
 def test_mse_grad_docstring_example(kata):
     y_true, y_pred = np.array([[0.0, 1.0], [0.0, 0.0]]), np.array([[1.0, 1.0], [1.0, 0.0]])
     _check_grad(kata, "mean_squared_error", y_true, y_pred,
-                "mean_squared_error_grad([[0, 1], [0, 0]], [[1, 1], [1, 0]])", _mse_grad_mistakes(y_true, y_pred))
+                "mean_squared_error_grad([[0, 1], [0, 0]], [[1, 1], [1, 0]])", lambda: _mse_grad_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.mean_squared_error_grad")
@@ -172,7 +174,7 @@ def test_mse_grad_random(kata, shape, seed):
     rng = _rng(seed)
     y_true, y_pred = rng.normal(size=shape), rng.normal(size=shape)
     _check_grad(kata, "mean_squared_error", y_true, y_pred,
-                f"mean_squared_error_grad(<random {shape}>, <random {shape}>)", _mse_grad_mistakes(y_true, y_pred))
+                f"mean_squared_error_grad(<random {shape}>, <random {shape}>)", lambda: _mse_grad_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.mean_squared_error_grad")
@@ -223,7 +225,7 @@ def _bce_logit_mistakes(y_true, z):
 def test_bce_docstring_example(kata):
     y_true, y_pred = np.array([[0.0, 1.0], [0.0, 0.0]]), np.array([[0.6, 0.4], [0.4, 0.6]])
     _check_loss(kata, "binary_crossentropy", y_true, y_pred, "binary_crossentropy([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])",
-                _bce_mistakes(y_true, y_pred))
+                lambda: _bce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.binary_crossentropy")
@@ -232,14 +234,14 @@ def test_bce_random_probabilities(kata, shape, seed):
     rng = _rng(seed)
     y_true, y_pred = rng.integers(0, 2, size=shape).astype(float), rng.uniform(0.01, 0.99, size=shape)
     _check_loss(kata, "binary_crossentropy", y_true, y_pred, f"binary_crossentropy(<labels {shape}>, <probabilities {shape}>)",
-                _bce_mistakes(y_true, y_pred))
+                lambda: _bce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.binary_crossentropy")
 def test_bce_exact_zero_and_one_probabilities(kata):
     y_true, y_pred = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]]), np.array([[0.0, 1.0, 0.0, 1.0, 0.5]])
     _check_loss(kata, "binary_crossentropy", y_true, y_pred,
-                "binary_crossentropy([[0, 1, 1, 0, 1]], [[0, 1, 0, 1, 0.5]])", _bce_mistakes(y_true, y_pred),
+                "binary_crossentropy([[0, 1, 1, 0, 1]], [[0, 1, 0, 1, 0.5]])", lambda: _bce_mistakes(y_true, y_pred),
                 remedy=CLIP_REMEDY)
 
 
@@ -249,7 +251,7 @@ def test_bce_tiny_probabilities(kata):
     y_true, y_pred = np.array([[1.0, 1.0, 0.0, 1.0, 1.0, 0.0]]), np.array([[1e-9, 1e-8, 1 - 1e-9, 0.3, 0.0, 1.0]])
     _check_loss(kata, "binary_crossentropy", y_true, y_pred,
                 "binary_crossentropy([[1, 1, 0, 1, 1, 0]], [[1e-9, 1e-8, 1 - 1e-9, 0.3, 0, 1]])",
-                _bce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
+                lambda: _bce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.binary_crossentropy")
@@ -257,14 +259,14 @@ def test_bce_soft_labels(kata):
     rng = _rng(12)
     y_true, y_pred = rng.uniform(size=(4, 3)), rng.uniform(0.01, 0.99, size=(4, 3))
     _check_loss(kata, "binary_crossentropy", y_true, y_pred, "binary_crossentropy(<soft labels (4, 3)>, <probabilities (4, 3)>)",
-                _bce_mistakes(y_true, y_pred))
+                lambda: _bce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.binary_crossentropy")
 def test_bce_labels_of_shape_batch_against_batch_by_one(kata):
     rng = _rng(13)
     y_true, y_pred = rng.integers(0, 2, size=6).astype(float), rng.uniform(0.01, 0.99, size=(6, 1))
-    _check_loss(kata, "binary_crossentropy", y_true, y_pred, "binary_crossentropy(y_true (6,), y_pred (6, 1))", {
+    _check_loss(kata, "binary_crossentropy", y_true, y_pred, "binary_crossentropy(y_true (6,), y_pred (6, 1))", lambda: {
         "y_true (6,) against y_pred (6, 1) broadcast to a (6, 6) table of every pair; Keras lines them up "
         "element by element: reshape y_true to y_pred's shape first":
             np.mean(-(y_true * np.log(y_pred) + (1 - y_true) * np.log(1 - y_pred))),
@@ -276,8 +278,10 @@ def test_bce_labels_of_shape_batch_against_batch_by_one(kata):
 def test_bce_from_logits(kata, scale, seed):
     rng = _rng(seed)
     y_true, z = rng.integers(0, 2, size=(6, 2)).astype(float), _logits((6, 2), scale, seed)
-    with np.errstate(all="ignore"):
-        mistakes = _bce_logit_mistakes(y_true, z)
+    def mistakes():
+        with np.errstate(all="ignore"):
+            return _bce_logit_mistakes(y_true, z)
+
     _check_loss(kata, "binary_crossentropy", y_true, z,
                 f"binary_crossentropy(<labels (6, 2)>, <logits of size ~{scale:g}>, from_logits=True)", mistakes,
                 remedy="exp() overflowed or log(0) came up; from logits z compute max(z, 0) - z*t + "
@@ -310,7 +314,7 @@ def test_bce_grad_random_probabilities(kata, shape, seed):
     rng = _rng(seed)
     y_true, y_pred = rng.integers(0, 2, size=shape).astype(float), rng.uniform(0.01, 0.99, size=shape)
     _check_grad(kata, "binary_crossentropy", y_true, y_pred,
-                f"binary_crossentropy_grad(<labels {shape}>, <probabilities {shape}>)", _bce_grad_mistakes(y_true, y_pred))
+                f"binary_crossentropy_grad(<labels {shape}>, <probabilities {shape}>)", lambda: _bce_grad_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.binary_crossentropy_grad")
@@ -319,7 +323,7 @@ def test_bce_grad_exact_zero_and_one_probabilities(kata):
     y_pred = np.array([[0.0, 1.0, 0.0, 1.0, 0.5, 1e-9]])
     _check_grad(kata, "binary_crossentropy", y_true, y_pred,
                 "binary_crossentropy_grad([[0, 1, 1, 0, 1, 0]], [[0, 1, 0, 1, 0.5, 1e-9]])",
-                _bce_grad_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
+                lambda: _bce_grad_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.binary_crossentropy_grad")
@@ -336,7 +340,7 @@ def test_bce_grad_from_logits(kata, scale, seed):
     y_true, z = rng.integers(0, 2, size=(4, 3)).astype(float), _logits((4, 3), scale, seed)
     n = z.size
     _check_grad(kata, "binary_crossentropy", y_true, z,
-                f"binary_crossentropy_grad(<labels (4, 3)>, <logits of size ~{scale:g}>, from_logits=True)", {
+                f"binary_crossentropy_grad(<labels (4, 3)>, <logits of size ~{scale:g}>, from_logits=True)", lambda: {
                     f"the 1/N of the mean is missing: divide by N = {n}": expit(z) - y_true,
                     "the sign is flipped: d loss / d z = (sigmoid(z) - t) / N": (y_true - expit(z)) / n,
                     "you ignored from_logits=True: with logits the gradient is (sigmoid(z) - t) / N":
@@ -368,7 +372,7 @@ def test_ce_docstring_example(kata):
     y_true, y_pred = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
     _check_loss(kata, "categorical_crossentropy", y_true, y_pred,
                 "categorical_crossentropy([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])",
-                _ce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
+                lambda: _ce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.categorical_crossentropy")
@@ -377,7 +381,7 @@ def test_ce_random_softmax_outputs(kata, batch, classes, seed):
     y_true, y_pred = _one_hot(_labels(batch, classes, seed), classes), _probabilities((batch, classes), seed + 100)
     _check_loss(kata, "categorical_crossentropy", y_true, y_pred,
                 f"categorical_crossentropy(<one-hot ({batch}, {classes})>, <softmax outputs ({batch}, {classes})>)",
-                _ce_mistakes(y_true, y_pred))
+                lambda: _ce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.categorical_crossentropy")
@@ -385,7 +389,7 @@ def test_ce_rows_that_do_not_sum_to_one(kata):
     rng = _rng(25)
     y_true, y_pred = _one_hot(_labels(5, 3, 25), 3), rng.uniform(0.05, 2.0, size=(5, 3))
     _check_loss(kata, "categorical_crossentropy", y_true, y_pred,
-                "categorical_crossentropy(<one-hot (5, 3)>, <rows that do not sum to 1 (5, 3)>)", _ce_mistakes(y_true, y_pred))
+                "categorical_crossentropy(<one-hot (5, 3)>, <rows that do not sum to 1 (5, 3)>)", lambda: _ce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.categorical_crossentropy")
@@ -394,29 +398,31 @@ def test_ce_exact_zero_probabilities(kata):
     y_pred = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])
     _check_loss(kata, "categorical_crossentropy", y_true, y_pred,
                 "categorical_crossentropy(<one-hot (4, 3)>, <rows with exact 0 and 1 (4, 3)>)",
-                _ce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
+                lambda: _ce_mistakes(y_true, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.categorical_crossentropy")
 def test_ce_soft_labels(kata):
     y_true, y_pred = _probabilities((4, 3), 26), _probabilities((4, 3), 27)
     _check_loss(kata, "categorical_crossentropy", y_true, y_pred,
-                "categorical_crossentropy(<soft labels (4, 3)>, <softmax outputs (4, 3)>)", _ce_mistakes(y_true, y_pred))
+                "categorical_crossentropy(<soft labels (4, 3)>, <softmax outputs (4, 3)>)", lambda: _ce_mistakes(y_true, y_pred))
 
 
 @pytest.mark.kata("losses.categorical_crossentropy")
 @pytest.mark.parametrize("scale, seed", [(2.0, 28), (1000.0, 29)])
 def test_ce_from_logits(kata, scale, seed):
     y_true, z = _one_hot(_labels(5, 4, seed), 4), _logits((5, 4), scale, seed)
-    with np.errstate(all="ignore"):
-        ignored = ref.categorical_crossentropy(y_true, z)
+    def ignored():
+        with np.errstate(all="ignore"):
+            return ref.categorical_crossentropy(y_true, z)
+
     _check_loss(kata, "categorical_crossentropy", y_true, z,
-                f"categorical_crossentropy(<one-hot (5, 4)>, <logits of size ~{scale:g}>, from_logits=True)", {
+                f"categorical_crossentropy(<one-hot (5, 4)>, <logits of size ~{scale:g}>, from_logits=True)", lambda: {
                     "you applied the softmax and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
                     "from_logits=True Keras works from the logits and does not clip. Use the log-softmax "
                     "z - max(z) - log(sum(exp(z - max(z))))": ref.categorical_crossentropy(y_true, _np_softmax(z)),
                     "you ignored from_logits=True and used the logits as probabilities; take the log-softmax "
-                    "of the logits": ignored,
+                    "of the logits": ignored(),
                 }, remedy="exp() overflowed or log(0) came up; use the stable log-softmax "
                           "z - max(z) - log(sum(exp(z - max(z))))", from_logits=True)
 
@@ -515,7 +521,7 @@ def test_sparse_docstring_example(kata):
     labels, y_pred = np.array([1, 2]), np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
     _check_loss(kata, "sparse_categorical_crossentropy", labels, y_pred,
                 "sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])",
-                _sparse_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
+                lambda: _sparse_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.sparse_categorical_crossentropy")
@@ -527,7 +533,7 @@ def test_sparse_random_softmax_outputs(kata, batch, classes, column, seed):
     y_pred = _probabilities((batch, classes), seed + 100)
     _check_loss(kata, "sparse_categorical_crossentropy", labels, y_pred,
                 f"sparse_categorical_crossentropy(<labels {labels.shape}>, <softmax outputs ({batch}, {classes})>)",
-                _sparse_mistakes(labels, y_pred))
+                lambda: _sparse_mistakes(labels, y_pred))
 
 
 @pytest.mark.kata("losses.sparse_categorical_crossentropy")
@@ -536,7 +542,7 @@ def test_sparse_rows_that_do_not_sum_to_one_and_exact_zeros(kata):
     y_pred = np.vstack([_rng(42).uniform(0.05, 2.0, size=(3, 3)), [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
     _check_loss(kata, "sparse_categorical_crossentropy", labels, y_pred,
                 "sparse_categorical_crossentropy(<labels (5,)>, <rows not summing to 1, with exact 0s (5, 3)>)",
-                _sparse_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
+                lambda: _sparse_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
 
 
 @pytest.mark.kata("losses.sparse_categorical_crossentropy")
@@ -546,7 +552,7 @@ def test_sparse_from_logits(kata, scale, column, seed):
     labels = labels[:, None] if column else labels
     z = _logits((6, 4), scale, seed)
     _check_loss(kata, "sparse_categorical_crossentropy", labels, z,
-                f"sparse_categorical_crossentropy(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", {
+                f"sparse_categorical_crossentropy(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", lambda: {
                     "you applied the softmax and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
                     "from_logits=True Keras works from the logits and does not clip. Use the log-softmax "
                     "z - max(z) - log(sum(exp(z - max(z))))": ref.sparse_categorical_crossentropy(labels, _np_softmax(z)),
@@ -567,7 +573,7 @@ def test_sparse_grad_random_softmax_outputs(kata, batch, classes, column, seed):
     y_pred = _probabilities((batch, classes), seed + 100)
     one_hot = _one_hot(labels, classes)
     _check_grad(kata, "sparse_categorical_crossentropy", labels, y_pred,
-                f"sparse_categorical_crossentropy_grad(<labels {labels.shape}>, <softmax outputs ({batch}, {classes})>)", {
+                f"sparse_categorical_crossentropy_grad(<labels {labels.shape}>, <softmax outputs ({batch}, {classes})>)", lambda: {
                     "that is (p - one_hot) / batch, the gradient with respect to the LOGITS; with probabilities "
                     "Keras took log(p) as the logits, so divide that by p as well (the chain rule through the log)":
                         (y_pred - one_hot) / batch,
@@ -582,7 +588,7 @@ def test_sparse_grad_rows_that_do_not_sum_to_one_and_exact_zeros(kata):
     y_pred = np.vstack([_rng(48).uniform(0.05, 2.0, size=(2, 3)), [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]])
     _check_grad(kata, "sparse_categorical_crossentropy", labels, y_pred,
                 "sparse_categorical_crossentropy_grad(<labels (4,)>, <rows not summing to 1, with exact 0s (4, 3)>)",
-                _sparse_grad_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
+                lambda: _sparse_grad_mistakes(labels, y_pred), remedy=CLIP_REMEDY)
 
 
 def _sparse_grad_mistakes(labels, y_pred):
@@ -601,7 +607,7 @@ def test_sparse_grad_from_logits(kata, scale, column, seed):
     labels = labels[:, None] if column else labels
     z = _logits((6, 5), scale, seed)
     _check_grad(kata, "sparse_categorical_crossentropy", labels, z,
-                f"sparse_categorical_crossentropy_grad(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", {
+                f"sparse_categorical_crossentropy_grad(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", lambda: {
                     **_ce_logit_grad_mistakes(_one_hot(labels, 5), z),
                     "you ignored from_logits=True: with logits the gradient is (softmax(z) - one_hot) / batch":
                         ref.sparse_categorical_crossentropy_grad(labels, z),
