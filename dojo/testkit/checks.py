@@ -271,9 +271,11 @@ def _assert_close(got, expected, call, rtol, atol, mistakes, what) -> np.ndarray
     if array.dtype.kind in "iu" and expected.dtype.kind == "f" and not (
             array.shape == expected.shape and np.allclose(array, expected, rtol=rtol, atol=atol)):
         # Named before any known mistake: a truncated value can look like another mistake by chance.
-        fail(f"{call} {what} integers ({array.dtype}: {show(array)}), expected floats {show(expected)}: "
-             f"the fractions were cut off. Did you cast with .astype(int), use // or np.floor, or build "
-             f"the result in an integer array (np.zeros_like of an integer input)? Keep float64")
+        values = (f"{show(array)}, expected {show(expected)}" if array.size <= 12 or array.shape != expected.shape
+                  else first_difference(array, expected, rtol, atol))
+        fail(f"{call} {what} integers ({array.dtype}), expected floats: {values}. An integer array cannot hold "
+             f"fractions: did you cast with .astype(int), use // or np.floor, or fill an integer array "
+             f"(np.zeros_like of an integer input)? Keep float64")
     # A known mistake explains a result better than any generic diagnosis, so
     # it is looked for first (its shape may differ from the expected one).
     items = mistakes.items() if isinstance(mistakes, Mapping) else mistakes
