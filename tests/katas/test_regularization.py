@@ -152,9 +152,9 @@ def test_dropout_backward_carries_keras_scale_through_kept_units(kata, rate):
     rng = np.random.default_rng(30)
     dout = rng.normal(size=(64, 50))
     mask = rng.random(dout.shape) >= rate
-    stats = ref.dropout_statistics(dout.shape, rate)
     text = f"dropout_backward(dout (64, 50), mask, rate={rate})"
     got = call(kata, dout, mask, rate)
+    stats = ref.dropout_statistics(dout.shape, rate)
     assert_close(got, np.where(mask, dout * stats["gradient_scale"], 0.0), rtol=GRADIENT_RTOL, call=text,
                  what="gave dx =", mistakes={
                      f"the gradient is not scaled: forward multiplied kept units by 1 / (1 - rate), so d y / d x is "
@@ -623,3 +623,112 @@ def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, paddi
                      "the penalty's gradient is missing from dkernel: add kernel_regularizer.gradient(kernel)":
                          data_only})
     assert_close(layer.grads[1], keras["dbias"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)", what="gave dbias =")
+
+
+# ------------------------------------------------------------ kata regularization.overfitting capstone
+
+# Parity with keras.Model.fit: Adam with betas that float32 holds exactly (Keras
+# rounds beta_1, beta_2 and its L2 factors through float32), L2 factors that are
+# powers of two, shuffle off, the same initial weights. Measured on the answer
+# key: per-epoch loss and val_loss within 4e-14 relative of Keras's (3 epochs,
+# 200 digits), weights after fit within 1e-13. PARITY_RTOL leaves room for
+# other correct formulas and no room for a wrong one: a missing penalty is off
+# by 1e-2, a moving statistic updated at inference by 1e-3.
+PARITY_RTOL = 1e-9
+PARITY_ADAM = {"learning_rate": 2 ** -10, "beta_1": 0.875, "beta_2": 1 - 2 ** -10}
+PARITY_SAMPLES = 200  # 160 train = 5 batches of 32; 40 validation
+L2_MODEL = [("dense", 32, "relu", 2 ** -10), ("dense", 16, "tanh", 2 ** -8), ("dense", 10, "softmax", None)]
+BATCH_NORM_MODEL = [("dense", 32, None, None), ("batch_norm", 0.875, 2 ** -10), ("dense", 16, "relu", None),
+                    ("batch_norm", 0.99, 1e-3), ("dense", 10, "softmax", None)]
+
+
+def _digits(n=None):
+    from dojo.testkit.datasets import load_digits
+
+    (x_train, y_train), _ = load_digits()
+    x = x_train.reshape(len(x_train), -1)
+    return (x, y_train) if n is None else (x[:n], y_train[:n])
+
+
+def _one_blas_thread():
+    """Small matrices: extra BLAS threads only fight for the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def learner_model(impl, input_shape, layers, seed=0):
+    """The learner's Sequential for layer specs as reference/regularization.py reads them."""
+    model, reg = impl.module("model"), impl.module("regularization")
+    stack = [model.Input(shape=input_shape)]
+    for spec in layers:
+        if spec[0] == "dense":
+            stack.append(reg.Dense(spec[1], activation=spec[2],
+                                   kernel_regularizer=None if spec[3] is None else reg.L2(spec[3])))
+        elif spec[0] == "dropout":
+            stack.append(reg.Dropout(spec[1]))
+        else:
+            stack.append(reg.BatchNormalization(momentum=spec[1], epsilon=spec[2]))
+    return model.Sequential(stack, seed=seed)
+
+
+def parity_weights(input_shape, layers, seed):
+    """Glorot-sized kernels, small non-zero biases and batch-norm weights away from their start."""
+    rng = np.random.default_rng(seed)
+    weights, fan_in = [], input_shape[-1]
+    for spec in layers:
+        if spec[0] == "dense":
+            limit = np.sqrt(6.0 / (fan_in + spec[1]))
+            weights += [rng.uniform(-limit, limit, size=(fan_in, spec[1])), 0.1 * rng.normal(size=spec[1])]
+            fan_in = spec[1]
+        elif spec[0] == "batch_norm":
+            weights += [1 + 0.1 * rng.normal(size=fan_in), 0.1 * rng.normal(size=fan_in),
+                        0.1 * rng.normal(size=fan_in), rng.uniform(0.5, 1.5, size=fan_in)]
+    return weights
+
+
+@pytest.mark.kata("regularization.overfitting")
+@pytest.mark.parametrize("layers", [L2_MODEL, BATCH_NORM_MODEL], ids=["l2", "batch_norm"])
+def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
+    x, y = _digits(PARITY_SAMPLES)
+    weights = parity_weights((784,), layers, 110)
+    model = learner_model(impl, (784,), layers)
+    model.build()
+    keras_model = ref.build((784,), layers)
+    check(model.count_params() == keras_model.count_params(), f"count_params() is {model.count_params():,}; Keras "
+          f"counts {keras_model.count_params():,} (a BatchNormalization counts gamma, beta and both moving statistics)")
+    shapes = [np.shape(w) for w in model.get_weights()]
+    expected_shapes = [w.shape for w in keras_model.get_weights()]
+    check(shapes == expected_shapes, f"get_weights() gives shapes {shapes}; Keras's order is {expected_shapes}")
+    model.set_weights(weights)
+    model.compile(optimizer=impl.module("optimizers").Adam(**PARITY_ADAM), loss="sparse_categorical_crossentropy")
+    names = ", ".join(s[0] for s in layers)
+    text = f"fit of a model with {names} (200 digits, epochs=3, batch_size=32, validation_split=0.2, shuffle=False)"
+    with _one_blas_thread():
+        got = call(model.fit, x, y, epochs=3, batch_size=32, validation_split=0.2, shuffle=False, verbose=0)
+    expected, after = ref.fit((784,), layers, weights, x, y, "sparse_categorical_crossentropy", ("adam", PARITY_ADAM),
+                              epochs=3, batch_size=32, validation_split=0.2)
+    history = getattr(got, "history", None)
+    check(isinstance(history, dict) and {"loss", "val_loss"} <= set(history),
+          f"{text} returned {show(got)}; expected a History with loss and val_loss")
+    causes = ("the layers' penalties missing from the loss fit reports (model.sequential_fit and evaluate: add "
+              "sum(self.losses)), or a penalty's gradient missing (regularization.Dense)"
+              if any(s[0] == "dense" and s[3] for s in layers) else
+              "the moving statistics moved at inference or not in place (regularization.BatchNormalization), or "
+              "a training step that does not call forward(x, training=True) (model.sequential_fit)")
+    for key in ("loss", "val_loss"):
+        values = np.asarray(history[key], dtype=float)
+        check(values.shape == (3,), f"{text}: history[{key!r}] holds {values.size} values, Keras's 3")
+        if not np.allclose(values, expected[key], rtol=PARITY_RTOL, atol=0):
+            epoch = int(np.argmax(~np.isclose(values, expected[key], rtol=PARITY_RTOL, atol=0)))
+            fail(f"{text}: history[{key!r}] at epoch {epoch} is {values[epoch]:.12g}, Keras's is "
+                 f"{expected[key][epoch]:.12g} (rtol={PARITY_RTOL:g}). Usual causes: {causes}")
+    for index, (mine, keras) in enumerate(zip(model.get_weights(), after)):
+        check(np.allclose(mine, keras, rtol=1e-7, atol=1e-10),
+              f"after {text}, weight array {index} (shape {keras.shape}) differs from Keras's by up to "
+              f"{np.max(np.abs(mine - keras)):.3g}. Usual causes: {causes}")
