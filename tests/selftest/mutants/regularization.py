@@ -424,3 +424,33 @@ class Conv2DPenalisingWithL2Functions(Conv2D):
             dkernel, dbias = self.grads
             self.grads = [dkernel + l2_penalty_grad(self.weights[0], reg.l2), dbias]  # noqa: F821
         return dx
+
+
+# ------------------------------------------------------------------ the capstone
+
+
+@mutant("regularization.overfitting", expect="penalties missing from the loss")
+class DenseWhosePenaltyNeverReachesTheGradient(Dense):
+    """regularization_loss is right, so the loss fit reports is right at the start; the kernels never feel it."""
+
+    def backward_from_logits(self, dz):
+        return super(Dense, self).backward_from_logits(dz)
+
+
+@alternative("regularization.overfitting")
+class DenseAddingThePenaltyGradientInBackwardOnly(Dense):
+    """The penalty's gradient added wherever backward ends, computed from l2 directly."""
+
+    def backward(self, dout):
+        dx = super(Dense, self).backward_from_logits(self._backward_activation(dout, self.z))
+        self._penalise()
+        return dx
+
+    def backward_from_logits(self, dz):
+        dx = super(Dense, self).backward_from_logits(dz)
+        self._penalise()
+        return dx
+
+    def _penalise(self):
+        if self.kernel_regularizer is not None:
+            self.grads = [self.grads[0] + 2 * self.kernel_regularizer.l2 * self.weights[0], self.grads[1]]
