@@ -20,6 +20,9 @@ class Outcome:
     state: str
     message: str = ""
     check: str = ""  # the test function that produced it
+    #: The harness itself failed (not the learner's code): such a verdict never
+    #: overwrites a stored "passed".
+    harness_fault: bool = False
 
 
 def _chain(exc: BaseException):
