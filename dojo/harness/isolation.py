@@ -51,7 +51,7 @@ import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
-from ..states import ERROR, FAILING
+from ..states import ERROR, FAILING, PASSED
 from . import guards, wire
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -115,11 +115,13 @@ def _proxy(channel: _ChildChannel, module: str, name: str, original):
     def remote(*args, **kwargs):
         try:
             payload = wire.encode([list(args), kwargs])
-        except wire.NotData:
-            return original(*args, **kwargs)
+        except wire.NotData as error:
+            raise CourseError(f"{module}.{name} was given {error}, which cannot be sent to the reference engine: "
+                              f"reference functions take data (a bug in the course, not in your code)") from None
         reply = channel.call({"type": "ref", "module": module, "function": name, "args": payload})
         if reply.get("not_data"):
-            return original(*args, **kwargs)
+            raise CourseError(f"{module}.{name} returned something that is not data (a Keras object?): reference "
+                              f"functions must return arrays, numbers, lists or dicts (a bug in the course)")
         if "raised" in reply:
             kind = getattr(builtins, str(reply["raised"]), None)
             error = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
@@ -131,10 +133,18 @@ def _proxy(channel: _ChildChannel, module: str, name: str, original):
     return remote
 
 
+class CourseError(RuntimeError):
+    """The course itself is wrong (a test hands the reference engine something it cannot send)."""
+
+
 def _route_reference_to_parent(channel: _ChildChannel) -> None:
-    """Replace every public reference function already imported by the tests with a proxy."""
+    """Replace every public reference function already imported by the tests with a proxy.
+
+    The child then never imports TensorFlow: a forked copy of a process whose
+    TensorFlow threads are running would hang on its first operation.
+    """
     for module_name, module in list(sys.modules.items()):
-        if not (module_name == "reference" or module_name.startswith("reference.")) or module is None:
+        if module is None or not module_name.startswith("reference.") or module_name.split(".")[-1].startswith("_"):
             continue
         for name, value in list(vars(module).items()):
             if name.startswith("_") or not callable(value) or isinstance(value, type):
@@ -192,8 +202,10 @@ def _child_main(runner: "KataRunner", kata, items, out_fd: int, in_fd: int, cras
             report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
             channel.send({"type": "report", "index": index,
                           "report": config.hook.pytest_report_to_serializable(config=config, report=report)})
+        printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
         channel.send({"type": "outcomes", "index": index,
-                      "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check} for o in new],
+                      "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check,
+                                    "printed": printed if o.state != PASSED else ""} for o in new],
                       "artifacts": runner.plugin.artifacts.get(kata.id, [])})
     channel.send({"type": "done"})
 

@@ -23,6 +23,8 @@ class Outcome:
     #: The harness itself failed (not the learner's code): such a verdict never
     #: overwrites a stored "passed".
     harness_fault: bool = False
+    #: What the learner's code printed during the check (captured by pytest).
+    printed: str = ""
 
 
 def _chain(exc: BaseException):

@@ -262,7 +262,8 @@ class KataPlugin:
             if state not in outcomes.SEVERITY:
                 continue
             self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
-                                                    check=str(entry.get("check", ""))))
+                                                    check=str(entry.get("check", "")),
+                                                    printed=str(entry.get("printed", ""))))
         known = self.artifacts.setdefault(kata.id, [])
         known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
 
@@ -343,6 +344,7 @@ class KataPlugin:
             state=self.state(kata_id),
             message=worst.message if worst else "",
             check=worst.check if worst else "",
+            printed=worst.printed if worst else "",
             passed=passed,
             total=len(self.collected.get(kata_id, [])),
         )
@@ -351,13 +353,15 @@ class KataPlugin:
 
     def _record(self) -> None:
         """Update .katas/progress.json with this run (once, learner's folder only)."""
-        if self._recorded or not self.recording or not self.collected:
-            return
+        if self._recorded or not self.recording or not self.collected or self.interrupted_in is not None:
+            return  # an interrupted run leaves the stored progress as it was
         self._recorded = True
         when = now()
         for kata in self.curriculum.katas:
             if kata.id not in self.collected or self.state(kata.id) == "not run":
                 continue
+            if any(r.harness_fault for r in self.results.get(kata.id, ())) and self.progress.state(kata.id) in DONE_STATES:
+                continue  # the harness failed, not the learner: a stored pass stands
             summary = self.summary(kata.id)
             state = summary.state
             if state in (outcomes.FAILING, outcomes.ERROR) and self._untouched(kata):
@@ -412,6 +416,9 @@ class KataPlugin:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.collected:
+            return
+        if self.interrupted_in is not None:
+            report.Writer(terminalreporter, impl_name=self._impl_label()).interrupted(self.interrupted_in)
             return
         self._record()
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
