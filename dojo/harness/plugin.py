@@ -98,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "neural-katas")
 
 
-def _kata_plugin(request: pytest.FixtureRequest) -> "KataPlugin":
+def _kata_plugin(request: pytest.FixtureRequest) -> KataPlugin:
     plugin = request.config.pluginmanager.get_plugin("neural-katas")
     if plugin is None:
         raise pytest.UsageError("the kata fixtures need the curriculum/ folder at the rootdir")

@@ -8,10 +8,8 @@ learner would read.
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
-
 from mutation import ROOT
 
 CURRICULUM = """
