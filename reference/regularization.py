@@ -191,7 +191,7 @@ def _keras_layer(spec):
 
 
 @float64_everywhere()
-def build(input_shape, layers, weights=None):
+def _build(input_shape, layers, weights=None):
     """A float64 ``keras.Sequential`` of these layer specs, with ``weights`` (Keras order) if given."""
     k = keras()
     with _fresh_names():
@@ -201,10 +201,10 @@ def build(input_shape, layers, weights=None):
     return model
 
 
-def initial_weights(input_shape, layers, seed=0):
-    """Keras's own initial weights for this model (Keras order), from a seeded Glorot start."""
-    keras().utils.set_random_seed(seed)
-    return [w.copy() for w in build(input_shape, layers).get_weights()]
+def model_facts(input_shape, layers):
+    """The Keras model's ``count_params()`` and the shapes of ``get_weights()``, in Keras order."""
+    model = _build(input_shape, layers)
+    return {"count_params": int(model.count_params()), "weight_shapes": [tuple(w.shape) for w in model.get_weights()]}
 
 
 @float64_everywhere()
@@ -213,7 +213,7 @@ def fit(input_shape, layers, weights, x, y, loss, optimizer_spec, epochs, batch_
     key = _digest("regularization.fit", input_shape, layers, weights, x, y, loss, optimizer_spec, epochs,
                   batch_size, validation_split)
     if key not in _CACHE:
-        model = build(input_shape, layers, weights)
+        model = _build(input_shape, layers, weights)
         model.compile(optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss)
         history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
                             validation_split=validation_split, shuffle=False, verbose=0)

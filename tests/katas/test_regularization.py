@@ -701,11 +701,12 @@ def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
     weights = parity_weights((784,), layers, 110)
     model = learner_model(impl, (784,), layers)
     model.build()
-    keras_model = ref.build((784,), layers)
-    check(model.count_params() == keras_model.count_params(), f"count_params() is {model.count_params():,}; Keras "
-          f"counts {keras_model.count_params():,} (a BatchNormalization counts gamma, beta and both moving statistics)")
-    shapes = [np.shape(w) for w in model.get_weights()]
-    expected_shapes = [w.shape for w in keras_model.get_weights()]
+    keras_model = ref.model_facts((784,), layers)
+    check(model.count_params() == keras_model["count_params"], f"count_params() is {model.count_params():,}; Keras "
+          f"counts {keras_model['count_params']:,} (a BatchNormalization counts gamma, beta and both moving "
+          f"statistics)")
+    shapes = [tuple(np.shape(w)) for w in model.get_weights()]
+    expected_shapes = [tuple(shape) for shape in keras_model["weight_shapes"]]
     check(shapes == expected_shapes, f"get_weights() gives shapes {shapes}; Keras's order is {expected_shapes}")
     model.set_weights(weights)
     model.compile(optimizer=impl.module("optimizers").Adam(**PARITY_ADAM), loss="sparse_categorical_crossentropy")
