@@ -760,7 +760,8 @@ def test_fit_calls_callbacks_and_stops_when_asked(kata, impl):
 
 @pytest.mark.kata("model.sequential_fit")
 def test_fit_adds_the_penalties_and_trains_with_training_true(kata, impl):
-    spec, loss, penalty, optimizer = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25, ("sgd", {"learning_rate": 0.1})
+    spec, loss, penalty = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25
+    optimizer = ("sgd", {"learning_rate": 0.1})
     weights = random_weights(spec, 68)
     x, y = classification_data(spec, 50, 68)  # 40 to train (3 batches of 16), 10 to validate (1 batch)
     probe = probe_layer(impl, penalty)
@@ -770,8 +771,8 @@ def test_fit_adds_the_penalties_and_trains_with_training_true(kata, impl):
     expected, _ = ref.fit(spec, weights, x, y, loss, [], optimizer, epochs=2, batch_size=16, validation_split=0.2)
     check_history(got, {key: [v + penalty for v in values] for key, values in expected.items()},
                   f"fit with a layer whose regularization_loss() is {penalty}", mistakes=[
-                      (f"the layers' penalties are missing: Keras adds sum(self.losses) to the loss of every batch, "
-                       f"in training (loss) and in validation (val_loss)", expected)])
+                      ("the layers' penalties are missing: Keras adds sum(self.losses) to the loss of every batch, "
+                       "in training (loss) and in validation (val_loss)", expected)])
     training_calls = list(probe.seen)
     check(training_calls.count(True) == 2 * 3,
           f"in fit, the layers' forward saw training={training_calls}: a training step runs forward(x, "

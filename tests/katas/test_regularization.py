@@ -19,7 +19,7 @@ Every expected value comes from Keras objects run in float64 by
   allow 0.01, about 4 standard deviations, while every known mistake is off
   by at least 0.1.
 * fit with these layers (the capstone): per-epoch losses within 1e-9 relative
-  of ``keras.Model.fit`` (measured: 4e-14), with Adam's betas and the L2
+  of ``keras.Model.fit`` (measured: 2e-14), with Adam's betas and the L2
   factors chosen so that float32 holds them exactly.
 """
 
@@ -58,6 +58,9 @@ def mask_as_bool(mask, shape, call_text):
 
 def check_dropout_output(y, x, mask, rate, call_text):
     """``y`` must be ``x`` times Keras's scale where the mask keeps, and 0 where it drops."""
+    check(mask.ndim < 2 or len(mask) < 2 or not (mask == mask[:1]).all(),
+          f"{call_text}: every row got the same mask: draw one number per unit (rng.random(x.shape)), not one per "
+          f"feature shared by the whole batch")
     stats = ref.dropout_statistics(np.shape(x), rate)
     scale = stats["scale"]
     kept = mask.mean()
@@ -72,7 +75,8 @@ def check_dropout_output(y, x, mask, rate, call_text):
         f"expected output equals the input (inverted dropout)": x * mask,
         f"the kept units are divided by rate; divide by the probability of KEEPING a unit, 1 - rate = "
         f"{1 - rate:g}": x * mask / rate,
-        f"the kept units are multiplied by rate; Keras multiplies them by 1 / (1 - rate) = {scale:.6g}": x * mask * rate,
+        f"the kept units are multiplied by rate; Keras multiplies them by 1 / (1 - rate) = {scale:.6g}":
+            x * mask * rate,
         f"the kept units are multiplied by 1 - rate (old-style dropout scales at inference instead); Keras "
         f"scales in training, by 1 / (1 - rate) = {scale:.6g}": x * mask * (1 - rate),
         "y is not x where your mask keeps a unit and 0 where it drops one: compute y from the mask you "
@@ -302,7 +306,8 @@ def test_batch_norm_training_matches_keras(kata, shape, momentum, epsilon):
     case = batch_norm_case(shape, 50)
     got = call(kata, *case, momentum=momentum, epsilon=epsilon, training=True)
     check_batch_norm_forward(got, *case, momentum, epsilon, True,
-                             f"batch_norm_forward(x {shape}, ..., momentum={momentum}, epsilon={epsilon}, training=True)")
+                             f"batch_norm_forward(x {shape}, ..., momentum={momentum}, epsilon={epsilon}, "
+                             f"training=True)")
 
 
 @pytest.mark.kata("regularization.batch_norm_forward")
@@ -367,7 +372,8 @@ def test_batch_norm_backward_matches_gradient_tape(kata, shape, epsilon):
 @pytest.mark.kata("regularization.batch_norm_backward")
 def test_batch_norm_backward_with_small_variance_and_large_values(kata):
     x, gamma, beta, _, _ = batch_norm_case((10, 4), 62, scale=0.03)
-    check_batch_norm_backward(kata, x, gamma, beta, 1e-3, "batch_norm_backward(dout, x (10, 4) with variance ~1e-3, ...)", 63)
+    check_batch_norm_backward(kata, x, gamma, beta, 1e-3,
+                              "batch_norm_backward(dout, x (10, 4) with variance ~1e-3, ...)", 63)
     x, gamma, beta, _, _ = batch_norm_case((16, 3), 64, scale=1e3, offset=1e4)
     check_batch_norm_backward(kata, x, gamma, beta, 1e-3, "batch_norm_backward(dout, x (16, 3) around 1e4, ...)", 65)
 
@@ -388,15 +394,10 @@ def check_weightless_layer(layer, keras, input_shape, text):
 
 
 @pytest.mark.kata("regularization.Dropout")
-def test_dropout_layer_has_keras_shape_and_no_weights(kata, impl):
+def test_dropout_layer_has_keras_shape_and_no_weights(kata):
     layer = kata(0.3)
     layer.build((7,), _rng())
     check_weightless_layer(layer, ref.dropout_layer((7,), 0.3), (7,), "Dropout(0.3)")
-    model = impl.get("model", "Sequential")([impl.get("model", "Input")(shape=(4,)), kata(0.5), kata(0.1)])
-    model.build()
-    check([layer.name for layer in model.layers[1:]] == ["dropout", "dropout_1"],
-          f"in a Sequential your Dropout layers are named {[layer.name for layer in model.layers[1:]]}; Keras names "
-          f"them dropout, dropout_1")
 
 
 @pytest.mark.kata("regularization.Dropout")
@@ -551,7 +552,8 @@ def check_penalised_layer(layer, keras, x, dout, text):
 def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2):
     L2 = impl.get("regularization", "L2")
     rng = np.random.default_rng(90)
-    x, kernel, bias, dout = rng.normal(size=(6, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(6, 3))
+    x, kernel, bias = rng.normal(size=(6, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    dout = rng.normal(size=(6, 3))
     layer = kata(3, activation=activation, kernel_regularizer=None if l2 is None else L2(l2))
     layer.build((4,), _rng())
     layer.set_weights([kernel, bias])
@@ -591,7 +593,8 @@ def test_dense_penalty_reaches_the_gradient_from_the_logits_and_the_model(kata, 
                          ref.dense_regularized(x, kernel, bias, None, None, dz)["dkernel"]})
     default = kata(2, kernel_regularizer="l2")
     default.build((3,), _rng())
-    check(abs(default.regularization_loss() - ref.l2_penalty(default.weights[0], 0.01)) <= 1e-6 * default.regularization_loss(),
+    penalty = default.regularization_loss()
+    check(abs(penalty - ref.l2_penalty(default.weights[0], 0.01)) <= 1e-6 * penalty,
           "kernel_regularizer='l2' is Keras's L2(0.01)")
     model = impl.get("model", "Sequential")([impl.get("model", "Input")(shape=(4,)), layer, kata(2)])
     model.build()
@@ -602,7 +605,8 @@ def test_dense_penalty_reaches_the_gradient_from_the_logits_and_the_model(kata, 
 
 @pytest.mark.kata("regularization.Conv2D")
 @pytest.mark.parametrize("strides, padding, activation, l2", [((1, 1), "same", "relu", 2 ** -5),
-                                                               ((2, 2), "valid", None, 0.01), ((1, 1), "valid", "tanh", None)])
+                                                               ((2, 2), "valid", None, 0.01),
+                                                               ((1, 1), "valid", "tanh", None)])
 def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, padding, activation, l2):
     L2 = impl.get("regularization", "L2")
     rng = np.random.default_rng(95)
@@ -632,8 +636,9 @@ def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, paddi
 # Parity with keras.Model.fit: Adam with betas that float32 holds exactly (Keras
 # rounds beta_1, beta_2 and its L2 factors through float32), L2 factors that are
 # powers of two, shuffle off, the same initial weights. Measured on the answer
-# key: per-epoch loss and val_loss within 4e-14 relative of Keras's (3 epochs,
-# 200 digits), weights after fit within 1e-13. PARITY_RTOL leaves room for
+# key (3 epochs, 200 digits): per-epoch loss and val_loss within 2.2e-16
+# relative of Keras's for the L2 model and 2.0e-14 for the BatchNormalization
+# model; weights after fit within 1e-15 and 6.4e-13 (absolute). PARITY_RTOL leaves room for
 # other correct formulas and no room for a wrong one: a missing penalty is off
 # by 1e-2, a moving statistic updated at inference by 1e-3.
 PARITY_RTOL = 1e-9
