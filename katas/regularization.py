@@ -1,9 +1,9 @@
 """Regularisation: fighting overfitting inside the model.
 
-A model with 109,386 weights and 240 training images can learn every image by
+A model with 109,386 weights and 150 training images can learn every image by
 heart. Its training loss keeps falling while its validation loss turns up:
 
-    loss                                        the seed's MLP on 240 digits
+    loss                                        the seed's MLP on 150 digits
      1.0 |*.
          |  *.        val_loss                  * training loss falls for ever
      0.5 |    *..    . . o o o o                o val_loss: best, then worse
