@@ -216,8 +216,7 @@ class KataPlugin:
     def _reuse_passes(self) -> bool:
         """Only a plain stop-mode run on the learner's own folder skips katas whose code did not change."""
         return (self.recording and self.stop_mode and not self.config.getoption("katas_recheck")
-                and not self.config.getoption("katas_only") and not self.config.getoption("keyword")
-                and not os.environ.get("CI"))
+                and not self.config.getoption("katas_only") and not self.config.getoption("keyword"))
 
     def kata_digest(self, kata: Kata) -> str | None:
         wanted, test_text = tests_dependencies(self.root / "tests" / "katas" / f"test_{kata.module}.py", kata.id)
