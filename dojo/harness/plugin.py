@@ -272,12 +272,17 @@ class KataPlugin:
             return True  # the run stopped at an unfinished kata: leave the rest unrun and unreported
         if not self.isolated or self._in_child:
             return None
-        if kata.id in self.ran_in_child:
-            return True  # every check of this kata already ran in the kata's child
-        self.ran_in_child.add(kata.id)
+        if item.nodeid in self.ran_in_child:
+            return True  # this check already ran in its kata's child
         group = self.groups.get(kata.id, [item])
+        if hasattr(self.config, "workerinput"):
+            # Under pytest-xdist a worker runs only the checks it is sent, one at a time:
+            # each gets a child of its own.
+            group = [item]
+        to_run = group[group.index(item):] if item in group else [item]
+        self.ran_in_child.update(i.nodeid for i in to_run)
         try:
-            self.runner.run(kata, group[group.index(item):] if item in group else [item], self._limit(item))
+            self.runner.run(kata, to_run, self._limit(item))
         except KeyboardInterrupt:
             self.interrupted_in = kata
             raise
