@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 
 from ..course import definitions, pristine
-from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.curriculum import Curriculum, Kata, load
+from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..states import DONE_STATES, KataState

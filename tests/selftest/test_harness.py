@@ -1,4 +1,4 @@
-"""The harness's contract (DESIGN.md), tested on tiny kata suites built with pytester.
+"""The harness's contract (the README's "What you see"), tested on tiny kata suites built with pytester.
 
 Each test writes a two- or three-kata course (a curriculum file, an
 implementation folder, kata tests), runs pytest on it, and checks the lines a
