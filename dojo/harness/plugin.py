@@ -26,6 +26,7 @@ Tests without the ``kata`` marker (the project's self-tests) run as usual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..states import DONE_STATES, KataState
-from . import isolation, outcomes, report
+from . import guards, isolation, outcomes, report
 from .timeout import time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -317,13 +318,25 @@ class KataPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item):
-        with time_limit(self._fallback_limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        with time_limit(self._fallback_limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
+
+    @contextlib.contextmanager
+    def _restoring_globals(self):
+        """In a kata's child: whatever the learner's code changed globally is put back right after it ran."""
+        if not self._in_child:
+            yield
+            return
+        state = guards.GlobalState()
+        try:
+            yield
+        finally:
+            state.restore()
 
     def _fallback_limit(self, item: pytest.Item) -> float:
         """The in-process SIGALRM limit, only where kata checks cannot run in a child."""
@@ -443,7 +456,7 @@ class KataPlugin:
         path = self.implementation.folder / kata.path
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError:
+        except (OSError, ValueError):  # unreadable or not UTF-8: the load error says so
             return False
         # Compared as text: the file may not even parse (a syntax error in another kata).
         return definitions.contains(text, pristine.pristine_definition(self.root, kata.module, kata.target))
