@@ -127,3 +127,32 @@ def limit_resources(memory_bytes: int | None) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     except (ValueError, OSError, AttributeError):
         pass
+
+
+class GlobalState:
+    """Process-wide settings learner code may change, saved before a check and put back after it.
+
+    In the kata's child nothing leaks to *other* katas anyway; this keeps the
+    harness's own work after a check (reports, the next check of the same
+    kata) from running under the learner's recursion limit, working
+    directory or NumPy error settings.
+    """
+
+    def __init__(self) -> None:
+        import sys
+
+        self.recursion_limit = sys.getrecursionlimit()
+        self.cwd = os.getcwd()
+        self.numpy_errors = np.geterr()
+        self.print_options = np.get_printoptions()
+
+    def restore(self) -> None:
+        import sys
+
+        sys.setrecursionlimit(self.recursion_limit)
+        try:
+            os.chdir(self.cwd)
+        except OSError:
+            pass
+        np.seterr(**self.numpy_errors)
+        np.set_printoptions(**self.print_options)
