@@ -221,8 +221,8 @@ def _examine(path: Path) -> tuple[dict, list[str], bool]:
     except FileNotFoundError:
         return {"katas": {}}, [], False
     except OSError as error:
-        raise ProgressError(f"cannot read {_shown(path)} ({error.strerror or error}): "
-                            f"check its permissions") from None
+        raise ProgressError(f"cannot read {_shown(path)} ({error.strerror or error}): move it away "
+                            f"(or fix its permissions), then try again") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

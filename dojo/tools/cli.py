@@ -427,9 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(verb="bench", handler=cmd_bench, bench_args=argv[1:])
     else:
         args = parser().parse_args(argv)
-    # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100
-    console = Console(highlight=False, width=width)
+    console = _console()
     try:
         if args.verb == "board":  # works anywhere: a facilitator needs no checkout
             return cmd_board(None, args, console)
@@ -452,6 +450,18 @@ def main(argv: list[str] | None = None) -> int:
         verb = getattr(args, "verb", None) or "status"
         return _say_error(console, f"`kata {verb}` stopped on an unexpected error: {type(error).__name__}: "
                                    f"{error}{where}; {REPORT_TO}. KATA_DEBUG=1 shows the traceback.", 3)
+
+
+def _console() -> Console:
+    """Rich's console on stdout; on stderr where stdout is closed (``kata status >&-``)."""
+    out = sys.stdout if sys.stdout is not None and not getattr(sys.stdout, "closed", False) else sys.stderr
+    try:
+        terminal = out is not None and out.isatty()
+    except (OSError, ValueError):
+        terminal = False
+    # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
+    width = None if terminal or os.environ.get("COLUMNS") else 100
+    return Console(highlight=False, width=width, file=out if out is not None else open(os.devnull, "w"))
 
 
 def _say_error(console: Console, line: str, code: int) -> int:
