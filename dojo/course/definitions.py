@@ -50,7 +50,6 @@ def read_tolerant(path: Path) -> str | None:
     except OSError:
         return None
 
-
 # ------------------------------------------------------------- definitions
 
 

@@ -119,13 +119,6 @@ class Implementation:
                 f"define it (the tests import it by that exact name)"
             ) from None
 
-    def unload(self) -> None:
-        """Forget imported modules, so a later call sees edits on disk."""
-        for key in [k for k in sys.modules if k == self.package or k.startswith(self.package + ".")]:
-            del sys.modules[key]
-        self._errors.clear()
-        importlib.invalidate_caches()
-
 
 def _not_utf8(path: Path):
     """The :class:`~dojo.course.definitions.NotUTF8` of ``path``, or None if it is UTF-8 (or unreadable)."""

@@ -43,6 +43,7 @@ Safe under anything:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -69,6 +70,7 @@ RUNS_PER_HINT = 3
 LOCK_TIMEOUT = 10.0
 
 _STATES = {state.value for state in KataState}
+_MISSING = object()
 
 
 class ProgressError(OSError):
@@ -281,6 +283,8 @@ class Progress:
         self.notes: list[str] = notes if notes is not None else []
         # What this process changed, replayed on the freshest copy at save time.
         self._changes: list[Callable[[Progress], object]] = []
+        # As loaded: what a direct edit of ``katas`` (not through a method) is found against.
+        self._base = copy.deepcopy(self.katas), current
 
     @classmethod
     def load(cls, root: Path, say: Callable[[str], None] | None = _say_on_stderr) -> Progress:
@@ -334,6 +338,7 @@ class Progress:
             fresh = Progress(self.path, clean.get("katas", {}), clean.get("current"), clean.get("updated"))
             for change in self._changes:
                 change(fresh)
+            self._apply_direct_edits(fresh)
             fresh.updated = now()
             try:
                 _write_json(self.path, {"format": FORMAT, "updated": fresh.updated, "current": fresh._current,
@@ -342,6 +347,30 @@ class Progress:
                 raise _cannot_write(self.path, error) from None
         self.katas, self._current, self.updated = fresh.katas, fresh._current, fresh.updated
         self._changes = []
+        self._base = copy.deepcopy(self.katas), self._current
+
+    def _apply_direct_edits(self, fresh: Progress) -> None:
+        """Fields this process set on ``katas`` directly (``entry["digest"] = ...``) go over too.
+
+        They are what the in-memory copy holds beyond what replaying the logged
+        changes on the copy as loaded gives: each such field is set (or removed) in ``fresh``.
+        """
+        expected = Progress(self.path, copy.deepcopy(self._base[0]), self._base[1])
+        for change in self._changes:
+            change(expected)
+        for kata_id in set(expected.katas) | set(self.katas):
+            mine, replayed = self.katas.get(kata_id), expected.katas.get(kata_id)
+            if mine == replayed:
+                continue
+            if mine is None:
+                fresh.katas.pop(kata_id, None)
+                continue
+            target = fresh.katas.setdefault(kata_id, {})
+            for key in set(mine) | set(replayed or {}):
+                if key not in mine:
+                    target.pop(key, None)
+                elif (replayed or {}).get(key, _MISSING) != mine[key]:
+                    target[key] = copy.deepcopy(mine[key])
 
     # ------------------------------------------------------------- reading
 

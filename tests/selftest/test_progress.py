@@ -151,3 +151,21 @@ def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
                               "make .katas/ writable (or work in a copy you own) and try again")
     else:
         raise AssertionError("a save into a read-only .katas/ did not fail")
+
+
+def test_a_field_set_directly_on_an_entry_is_saved_and_merged_too(tmp_path):
+    run = Progress.load(tmp_path)
+    run.record(KATA, "passed", 5, 5, "t")
+    run.katas[KATA.id]["digest"] = "abc"     # what the plugin stores beside a pass
+    run.katas.setdefault("other.kata", {})["digest"] = "def"
+    hint = Progress.load(tmp_path)
+    hint.reveal_hint(KATA)
+    hint.save()
+    run.save()
+    entry = Progress.load(tmp_path).entry(KATA.id)
+    assert (entry["digest"], entry["hints_seen"], entry["state"]) == ("abc", 2, "passed")
+    assert Progress.load(tmp_path).entry("other.kata") == {"digest": "def"}
+    again = Progress.load(tmp_path)
+    again.katas[KATA.id].pop("digest")
+    again.save()
+    assert "digest" not in Progress.load(tmp_path).entry(KATA.id)
