@@ -136,7 +136,8 @@ def draw(exports: list[dict], path: Path) -> Path:
         for export in exports[::-1]:
             mine = {_key(t): t for t in export["tracks"]}.get(_key(track), {"done": 0})
             widths.append(mine["done"])
-        axes.barh(names, widths, left=left, color=colours(index % 10), label=f"{track.get('number', '')} {track['name']}".strip())
+        label = f"{track.get('number', '')} {track['name']}".strip()
+        axes.barh(names, widths, left=left, color=colours(index % 10), label=label)
         left = [a + b for a, b in zip(left, widths)]
     axes.set_xlim(0, total)
     axes.set_xlabel(f"katas done (of {total})")

@@ -236,9 +236,9 @@ def test_a_verb_run_outside_any_checkout_refuses_and_changes_nothing(repo, tmp_p
     elsewhere.mkdir()
     replace(repo, "neuron", STUB_1_1, "    return 42.0")
     before = (repo / "katas" / "neuron.py").read_bytes()
-    for verb in (["reset", "1.1"], ["catch-up", "1.3"], ["hint"]):
+    for verb in (["reset", "1.1"], ["catch-up", "1.3"], ["hint"]):  # dojo importable from repo, as if installed
         result = subprocess.run([sys.executable, "-m", "dojo", *verb], cwd=elsewhere, capture_output=True, text=True,
-                                env=_env(repo), timeout=300, check=False)  # dojo is importable from repo, as if installed
+                                env=_env(repo), timeout=300, check=False)
         assert (result.returncode, result.stdout) == (2, (
             f"kata: not inside a Neural Katas folder (no curriculum/ and katas/ in {elsewhere} or above): "
             f"cd into your copy first\n"))
