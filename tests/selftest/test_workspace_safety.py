@@ -74,8 +74,6 @@ def test_a_file_that_is_not_utf8_is_one_line_in_reset_catch_up_and_solution(repo
         _no_traceback(result)
 
 
-@pytest.mark.xfail(strict=True, reason="needs dojo/harness/plugin.py KataPlugin._untouched to catch ValueError "
-                                       "(UnicodeDecodeError) as well as OSError; remove this marker then")
 def test_a_file_that_is_not_utf8_is_one_line_on_every_run(repo):
     line = _append_latin1(repo / "katas" / "neuron.py")
     for _ in range(2):
