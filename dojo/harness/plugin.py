@@ -31,6 +31,7 @@ from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata, load
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
+from ..room import hook as room_hook
 from ..states import DONE_STATES
 from . import outcomes, report
 from .timeout import time_limit
@@ -333,6 +334,8 @@ class KataPlugin:
             writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
         else:
             writer.table(self.curriculum, summaries, done=done)
+        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
+        room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []
