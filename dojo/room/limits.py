@@ -25,12 +25,16 @@ class Bucket:
         if self.tokens < 0:
             self.tokens = self.burst
 
-    def take(self, now: float | None = None) -> bool:
-        """Take one token if there is one."""
+    def available(self, now: float | None = None) -> bool:
+        """Whether a token is there, without taking it."""
         now = time.monotonic() if now is None else now
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
+        return self.tokens >= 1
+
+    def take(self, now: float | None = None) -> bool:
+        """Take one token if there is one."""
+        if self.available(now):
             self.tokens -= 1
             return True
         return False

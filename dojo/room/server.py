@@ -98,6 +98,7 @@ class RoomServer:
         self.by_client = Buckets(limits.client_rate, limits.client_burst)
         self.by_address = Buckets(limits.address_rate, limits.address_burst)
         self.bad_codes = Buckets(limits.bad_code_rate, limits.bad_code_burst)
+        self.bad_tokens = Buckets(limits.bad_code_rate, limits.bad_code_burst)  # the admin's own guesses
         self.everyone = Bucket(limits.global_rate, limits.global_burst)
         self.streams = 0
         self.closing = False
@@ -138,21 +139,24 @@ class RoomServer:
         return request.client.host if request.client else "?"
 
     def check_code(self, request: Request) -> Response | None:
-        """None when the request holds the join code; else the refusal (rate limited per address)."""
-        if self.secrets.is_code(self.code_of(request)):
-            return None
-        bucket = self.bad_codes.get(self.address(request))
-        if not bucket.take():
-            return self.refuse("code", 429, "too many wrong codes from this address: wait", bucket.wait())
-        return self.refuse("code", 403, "wrong or missing join code")
+        """None when the request holds the join code; else the refusal."""
+        return self._check_secret(request, self.bad_codes, self.secrets.is_code(self.code_of(request)),
+                                  "wrong or missing join code")
 
     def admin_refusal(self, request: Request) -> Response | None:
-        if self.secrets.is_admin(self.token_of(request)):
+        return self._check_secret(request, self.bad_tokens, self.secrets.is_admin(self.token_of(request)),
+                                  "this needs the admin token")
+
+    def _check_secret(self, request: Request, guesses: Buckets, right: bool, message: str) -> Response | None:
+        # An address that has used up its wrong guesses is refused before its secret is even looked
+        # at: otherwise a guesser would still learn which guess was right (a 200 among the 429s).
+        bucket = guesses.get(self.address(request))
+        if not bucket.available():
+            return self.refuse("code", 429, "too many wrong codes from this address: wait", bucket.wait())
+        if right:
             return None
-        bucket = self.bad_codes.get(self.address(request))
-        if not bucket.take():
-            return self.refuse("code", 429, "too many wrong tokens from this address: wait", bucket.wait())
-        return self.refuse("code", 403, "this needs the admin token")
+        bucket.take()
+        return self.refuse("code", 403, message)
 
     async def read_body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
