@@ -46,6 +46,10 @@ def normalise_url(url: str) -> str:
     return url.split("?")[0]
 
 
+#: The room is on the workshop's own network: never through an HTTP proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def request(url: str, code: str, path: str, body: dict | None = None, timeout: float = 5.0,
             client: str = "") -> tuple[int, dict, dict]:
     """One HTTP request to the room: (status, JSON answer, headers). Raises OSError when unreachable."""
@@ -53,7 +57,7 @@ def request(url: str, code: str, path: str, body: dict | None = None, timeout: f
     headers = {protocol.CODE_HEADER: code, "Content-Type": "application/json", protocol.CLIENT_HEADER: client}
     req = urllib.request.Request(url + path, data=data, headers=headers, method="POST" if data else "GET")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as answer:
+        with _DIRECT.open(req, timeout=timeout) as answer:
             return answer.status, _json(answer.read()), dict(answer.headers)
     except urllib.error.HTTPError as error:
         return error.code, _json(error.read()), dict(error.headers or {})

@@ -7,6 +7,7 @@ join` there, then real `pytest` runs whose kata fails on a named mistake.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -122,10 +123,13 @@ def test_an_unreachable_room_is_one_quiet_line_and_the_verdict_stays(course, tmp
 
 
 def test_the_hook_never_waits_long_nor_raises(course):
+    silent = socket.socket()  # a room that takes the connection and never answers: the poster waits, the run not
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
     (course / ".katas").mkdir()
     (course / ".katas" / "room.json").write_text(json.dumps({
-        "url": "http://10.255.255.1:9", "code": "ABCDEF", "name": "Ana & Ben", "client": "0" * 16,
-        "joined": True, "seq": 0}))  # an address that never answers: the poster waits, the run does not
+        "url": f"http://127.0.0.1:{silent.getsockname()[1]}", "code": "ABCDEF", "name": "Ana & Ben",
+        "client": "0" * 16, "joined": True, "seq": 0}))
     curriculum = load(course / "curriculum")
     said = []
     started = time.monotonic()
@@ -135,3 +139,4 @@ def test_the_hook_never_waits_long_nor_raises(course):
     said.clear()
     hook.after_run(course, curriculum, object(), {}, said.append)  # even a broken progress raises nothing
     assert len(said) == 1 and said[0].startswith("room  not posted")
+    silent.close()
