@@ -184,7 +184,7 @@ class RoomServer:
             return refusal
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]] nested too deep
             return self.refuse("payload", 400, "the body is not JSON")
         try:
             post = validate_post(data, self.config.curriculum)

@@ -94,6 +94,7 @@ def test_malformed_and_oversized_posts_are_refused(room):
     headers = {protocol.CODE_HEADER: room.code, "Content-Type": "application/json"}
     assert room.request("POST", protocol.POST_PATH, b"{not json", headers)[0] == 400
     assert room.request("POST", protocol.POST_PATH, b"\xff\xfe", headers)[0] == 400
+    assert room.request("POST", protocol.POST_PATH, b"[" * 15000, headers)[0] == 400
     assert room.post({**post_body(1), "seq": "one"})[0] == 422
     assert room.post({**post_body(1), "current": "os.system"})[0] == 422
     assert room.post({**post_body(1), "name": "x" * 500})[0] == 422
