@@ -10,8 +10,12 @@
   the failure message and a hint.
 * ``--all`` runs every kata and prints a table by track.
 * ``--kata ID`` / ``--track N`` select one kata or one track.
-* Each kata test runs under a time limit (``--kata-timeout``, or the kata's
-  own ``timeout`` in the manifest), so an infinite loop ends with a message.
+* Each kata's checks run together in a forked child process
+  (:mod:`dojo.harness.isolation`) under one wall-clock limit for the whole
+  kata (``--kata-timeout``, or the kata's own ``timeout`` in the manifest) and
+  a memory cap (``--kata-memory``): an infinite loop, a crash or an
+  ``os._exit`` in the learner's code becomes a report, and only the verdicts
+  this process recorded decide the exit status.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
   (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
   few failing runs), katas newly passed (with a pair prompt in workshop mode,
@@ -32,12 +36,40 @@ from ..course.curriculum import Curriculum, Kata, load
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..room import hook as room_hook
-from ..states import DONE_STATES
-from . import outcomes, report
+from ..states import DONE_STATES, KataState
+from . import isolation, outcomes, report
 from .timeout import time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MEMORY_GIB = 8.0
+
+
+def _positive_seconds(text: str) -> float:
+    """``--kata-timeout``: a finite number of seconds above zero (a limit cannot be switched off)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the time limit must be a finite number of seconds above 0, got {text!r}")
+    return value
+
+
+def _positive_gib(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the memory cap must be a number of GiB above 0, got {text!r}")
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,9 +82,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run only this kata (id like neuron.weighted_sum, or number like 1.1)")
     group.addoption("--track", action="append", default=[], dest="katas_tracks", metavar="N",
                     help="run only this track (number or module name)")
-    group.addoption("--kata-timeout", type=float, default=None, metavar="SECONDS",
-                    help=f"time limit for each kata test (default {DEFAULT_TIMEOUT:g} s, "
+    group.addoption("--kata-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                    help=f"wall-clock limit for each kata, all its checks together (default {DEFAULT_TIMEOUT:g} s, "
                          f"or the kata's own limit from the curriculum)")
+    group.addoption("--kata-memory", type=_positive_gib, default=DEFAULT_MEMORY_GIB, metavar="GIB",
+                    help=f"memory cap for each kata's process (default {DEFAULT_MEMORY_GIB:g} GiB)")
     parser.addini("katas_curriculum", "folder of the curriculum manifest", default="curriculum")
 
 
@@ -104,6 +138,14 @@ class KataPlugin:
                                     f"a relative PATH is taken from {self.root}") from None
         self.stop_mode = not config.getoption("katas_all")
         self.timeout = config.getoption("kata_timeout")
+        # Each kata's checks run in a forked child; where fork does not exist,
+        # in this process under the older SIGALRM limit.
+        self.isolated = isolation.available() and not os.environ.get("KATAS_IN_PROCESS")
+        memory = config.getoption("kata_memory")
+        self.runner = isolation.KataRunner(self, int(memory * 2**30) if memory else None)
+        self.groups: dict[str, list[pytest.Item]] = {}
+        self.ran_in_child: set[str] = set()
+        self.interrupted_in: Kata | None = None
         self.collected: dict[str, list[pytest.Item]] = {}
         self.results: dict[str, list[outcomes.Outcome]] = {}
         self.stopped_at: Kata | None = None
@@ -149,6 +191,11 @@ class KataPlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
+        self.groups = {}
+        for item in items:
+            kata = self._kata_of(item)
+            if kata is not None:
+                self.groups.setdefault(kata.id, []).append(item)
         only_katas = all(self._kata_of(item) is not None for item in items)
         if self.collected and only_katas and config.option.tbstyle == "auto":
             # The kata report says what failed; tracebacks from inside the
@@ -179,19 +226,66 @@ class KataPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
-        if self.stopped_at is not None and self._kata_of(item) is not None:
+        kata = self._kata_of(item)
+        if kata is None:
+            return None
+        if self.stopped_at is not None:
             return True  # the run stopped at an unfinished kata: leave the rest unrun and unreported
-        return None
+        if not self.isolated or self._in_child:
+            return None
+        if kata.id in self.ran_in_child:
+            return True  # every check of this kata already ran in the kata's child
+        self.ran_in_child.add(kata.id)
+        group = self.groups.get(kata.id, [item])
+        try:
+            self.runner.run(kata, group[group.index(item):] if item in group else [item], self._limit(item))
+        except KeyboardInterrupt:
+            self.interrupted_in = kata
+            raise
+        self._maybe_stop(kata, self._next_kata_after(group[-1] if group else item))
+        return True
+
+    _in_child = False  # set in a kata's child process, where checks run the ordinary way
+
+    def _next_kata_after(self, item: pytest.Item) -> Kata | None:
+        items = item.session.items
+        try:
+            position = items.index(item)
+        except ValueError:
+            return None
+        following = items[position + 1] if position + 1 < len(items) else None
+        return self._kata_of(following) if following is not None else None
+
+    def receive_outcomes(self, kata: Kata, received: list[dict], artifacts: list[str]) -> None:
+        """Outcomes of one check, as the kata's child process computed them."""
+        for entry in received:
+            state = entry.get("state")
+            if state not in outcomes.SEVERITY:
+                continue
+            mistake = entry.get("mistake")
+            self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
+                                                    check=str(entry.get("check", "")),
+                                                    printed=str(entry.get("printed", "")),
+                                                    mistake=mistake if isinstance(mistake, str) else None))
+        known = self.artifacts.setdefault(kata.id, [])
+        known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
+
+    def add_outcome(self, kata: Kata, outcome: outcomes.Outcome) -> None:
+        self.results.setdefault(kata.id, []).append(outcome)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item):
-        with time_limit(self._limit(item)):
+        with time_limit(self._fallback_limit(item)):
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        with time_limit(self._limit(item)):
+        with time_limit(self._fallback_limit(item)):
             return (yield)
+
+    def _fallback_limit(self, item: pytest.Item) -> float:
+        """The in-process SIGALRM limit, only where kata checks cannot run in a child."""
+        return 0 if self.isolated else self._limit(item)
 
     def _limit(self, item: pytest.Item) -> float:
         kata = self._kata_of(item)
@@ -226,9 +320,13 @@ class KataPlugin:
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):
         yield
         kata = self._kata_of(item)
-        if not self.stop_mode or kata is None:
+        if kata is None or (self.isolated and not self._in_child):
             return
-        next_kata = self._kata_of(nextitem) if nextitem is not None else None
+        self._maybe_stop(kata, self._kata_of(nextitem) if nextitem is not None else None)
+
+    def _maybe_stop(self, kata: Kata, next_kata: Kata | None) -> None:
+        if not self.stop_mode or self._in_child:
+            return
         if next_kata is not kata and self.state(kata.id) not in (outcomes.PASSED, outcomes.SKIPPED):
             self.stopped_at = kata
 
@@ -249,6 +347,7 @@ class KataPlugin:
             state=self.state(kata_id),
             message=worst.message if worst else "",
             check=worst.check if worst else "",
+            printed=worst.printed if worst else "",
             passed=passed,
             total=len(self.collected.get(kata_id, [])),
         )
@@ -257,13 +356,15 @@ class KataPlugin:
 
     def _record(self) -> None:
         """Update .katas/progress.json with this run (once, learner's folder only)."""
-        if self._recorded or not self.recording or not self.collected:
-            return
+        if self._recorded or not self.recording or not self.collected or self.interrupted_in is not None:
+            return  # an interrupted run leaves the stored progress as it was
         self._recorded = True
         when = now()
         for kata in self.curriculum.katas:
             if kata.id not in self.collected or self.state(kata.id) == "not run":
                 continue
+            if any(r.harness_fault for r in self.results.get(kata.id, ())) and self.progress.state(kata.id) in DONE_STATES:
+                continue  # the harness failed, not the learner: a stored pass stands
             summary = self.summary(kata.id)
             state = summary.state
             if state in (outcomes.FAILING, outcomes.ERROR) and self._untouched(kata):
@@ -318,6 +419,9 @@ class KataPlugin:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.collected:
+            return
+        if self.interrupted_in is not None:
+            report.Writer(terminalreporter, impl_name=self._impl_label()).interrupted(self.interrupted_in)
             return
         self._record()
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}

@@ -1,13 +1,16 @@
-"""``python -m dojo.room.poster ROOT``: send one post to the room, detached from the pytest run that made it.
+"""Sending a post: :func:`send`, and ``python -m dojo.room.poster ROOT``, the detached process.
 
-The hook (:mod:`.hook`) starts this process with the post on its standard
-input and waits for it a fraction of a second at most; whatever takes longer
-(a slow network, a retry after a 429) goes on here, after pytest has exited.
-The outcome lands in ``.katas/room.json`` (``last``, and the rotation timer
-the room answered with), where the next run and ``kata status`` read it.
+The hook (:mod:`.hook`) first tries :func:`send` itself for a fraction of a
+second; when the room is slow or busy it starts this module as a process of
+its own with the post on its standard input, and the pytest run ends without
+waiting: the retries (after a 429, as long as Retry-After says) go on here.
+Sending the same post twice is harmless: the room ignores a sequence number
+it already has. The outcome lands in ``.katas/room.json`` (``last``, and
+the rotation timer the room answered with), where the next run and ``kata
+status`` read it.
 
 Exit status: 0 delivered, 3 room unreachable, 4 refused (wrong code, bad
-post), 5 still rate limited when the time budget ran out.
+post), 5 still rate limited when the time budget ran out, 6 no answer in time.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from . import protocol
 from .client import membership, request, room_path
 from .store import read_json, write_json_atomic
 
-DELIVERED, UNREACHABLE, REFUSED, GAVE_UP = 0, 3, 4, 5
+DELIVERED, UNREACHABLE, REFUSED, GAVE_UP, SLOW = 0, 3, 4, 5, 6
 
 
 def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SECONDS) -> tuple[int, dict]:
@@ -31,9 +34,12 @@ def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SEC
         left = deadline - time.monotonic()
         try:
             status, answer, headers = request(member["url"], member["code"], protocol.POST_PATH, payload,
-                                              timeout=max(0.5, min(3.0, left)), client=member["client"])
+                                              timeout=max(0.2, min(3.0, left)), client=member["client"])
         except (OSError, ValueError) as error:
-            return UNREACHABLE, {"error": f"unreachable: {getattr(error, 'reason', error)}"}
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError):
+                return SLOW, {"error": "no answer in time"}
+            return UNREACHABLE, {"error": f"unreachable: {reason}"}
         if status == 200:
             return DELIVERED, answer
         if status in (429, 503):

@@ -26,7 +26,7 @@ CLIENT_ID_LENGTH = 16            # hex digits
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 
-#: How long the pytest hook waits for its post before leaving it to run on.
+#: How long the pytest hook waits for its post before a detached poster takes over.
 HOOK_WAIT_SECONDS = 0.5
 #: How long the poster tries in all (connects, a retry after a 429), in the background.
 POSTER_BUDGET_SECONDS = 8.0

@@ -8,7 +8,6 @@ one write (:class:`BoardStore`), so a busy room does not write once per post.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import tempfile
@@ -61,6 +60,9 @@ class BoardStore:
     """
 
     def __init__(self, state_dir: Path):
+        import asyncio  # here, not at the top: the pairs' poster imports this module and needs no event loop
+
+        self._to_thread = asyncio.to_thread
         self.path = Path(state_dir) / BOARD_FILE
         self.saved_version = -1
         self._lock = asyncio.Lock()
@@ -75,7 +77,7 @@ class BoardStore:
             if self.saved_version >= wanted:
                 return  # a write that started after our change already covered it
             version, data = room.version, room.to_dict()
-            await asyncio.to_thread(write_json_atomic, self.path, data)
+            await self._to_thread(write_json_atomic, self.path, data)
             self.saved_version = version
             self.writes += 1
 
