@@ -174,3 +174,19 @@ def test_secrets_are_compared_in_constant_time(monkeypatch, tmp_path):
     assert len(calls) == 4
     assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"
     assert auth.load_or_create(tmp_path) == secrets  # a restart keeps them
+
+
+def test_the_named_mistake_travels_apart_from_the_message():
+    import numpy as np
+
+    from dojo.harness.outcomes import classify
+    from dojo.testkit.checks import KataFailure, assert_close
+
+    with pytest.raises(KataFailure) as caught:
+        assert_close(np.array([4.0, 5.0]), np.array([4.0, 6.0]), call="double([2, 3])",
+                     mistakes={"added 2 instead of doubling": np.array([4.0, 5.0])})
+    assert caught.value.mistake == "added 2 instead of doubling"
+    assert classify(caught.value).mistake == "added 2 instead of doubling"
+    with pytest.raises(KataFailure) as plain:
+        assert_close(np.array([4.0, 7.0]), np.array([4.0, 6.0]), call="double([2, 3])")
+    assert plain.value.mistake is None and classify(plain.value).mistake is None

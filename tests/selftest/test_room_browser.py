@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from room_support import KATAS, COURSE, RoomProcess, post_body
+from room_support import COURSE, KATAS, RoomProcess, post_body
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

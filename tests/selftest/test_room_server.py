@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from room_support import KATAS, PAIR, RoomProcess, env, finish, post_body, start_pair
+from room_support import KATAS, RoomProcess, env, finish, post_body, start_pair
 
 from dojo.room import protocol
 
@@ -223,5 +223,13 @@ def test_join_and_leave_from_the_command_line(room, tmp_path):
     assert json.loads((checkout / ".katas" / "room.json").read_text())["joined"] is False
 
 
-def test_the_pair_script_is_what_the_tests_use():
-    assert "dojo.room.poster" in PAIR  # the simulated pairs go through the real poster
+
+
+def test_serve_takes_the_stuck_and_rotation_settings():
+    from dojo.tools.cli import parser
+
+    args = parser().parse_args(["room", "serve", "--host", "127.0.0.1", "--port", "9000", "--stuck-runs", "3",
+                                "--stuck-minutes", "2.5", "--mistake-minutes", "5", "--rotate-minutes", "0",
+                                "--state-dir", "x"])
+    assert (args.stuck_runs, args.stuck_minutes, args.mistake_minutes, args.rotate_minutes) == (3, 2.5, 5, 0)
+    assert args.host == "127.0.0.1" and args.port == 9000 and args.state_dir == "x"
