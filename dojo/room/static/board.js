@@ -31,8 +31,7 @@ function elapsed() { return Date.now() / 1000 - receivedAt; }
 
 function kataCell(kata) {
   if (!kata) return el("td", { class: "kata" }, "all done");
-  return el("td", { class: "kata" }, `${kata.number} `, el("span", { class: "kata-id" }, kata.id),
-            el("div", { class: "title" }, kata.title));
+  return el("td", { class: "kata" }, `${kata.number} ${kata.title}`, el("div", { class: "title kata-id" }, kata.id));
 }
 
 function tracksCell(tracks) {
@@ -98,7 +97,8 @@ function tick() {
   while (left <= 0) { left += period; round += 1; }
   const swapping = period - left < 30;   // the first half minute of a round: everyone sees "swap now"
   box.classList.toggle("swap", swapping);
-  document.getElementById("rotation-left").textContent = swapping ? "swap now!" : duration(left);
+  document.getElementById("rotation-label").textContent = swapping ? "swap driver & navigator" : "swap driver & navigator in";
+  document.getElementById("rotation-left").textContent = swapping ? "now!" : duration(left);
   document.getElementById("rotation-round").textContent = `round ${round}`;
 }
 
