@@ -54,6 +54,7 @@ class Room:
         self.curriculum = curriculum
         self.settings = settings or Settings()
         self.clock = clock
+        self._tracks = [(track, [k.id for k in curriculum.in_track(track)]) for track in curriculum.tracks]
         self.version = 0
         self.reset()
 
@@ -142,12 +143,8 @@ class Room:
         return {"id": kata.id, "number": kata.number, "title": kata.title, "track": kata.track.module}
 
     def tracks(self, katas: dict[str, str]) -> list[dict]:
-        rows = []
-        for track in self.curriculum.tracks:
-            in_track = self.curriculum.in_track(track)
-            rows.append({"number": track.number, "name": track.name, "module": track.module, "total": len(in_track),
-                         "done": sum(1 for k in in_track if katas.get(k.id) in DONE_STATES)})
-        return rows
+        return [{"number": track.number, "name": track.name, "module": track.module, "total": len(ids),
+                 "done": sum(1 for kata_id in ids if katas.get(kata_id) in DONE_STATES)} for track, ids in self._tracks]
 
     def row(self, client: str, pair: dict, now: float) -> dict:
         katas = pair.get("katas", {})

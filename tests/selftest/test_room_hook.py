@@ -99,6 +99,7 @@ def test_a_run_posts_its_state_and_named_mistake_never_its_code(course, tmp_path
             time.sleep(0.2)
         row = room.pair("Ana & Ben")
         assert row["kata"]["id"] == "toy.double" and row["kata"]["number"] == "1.1" and row["state"] == "failing"
+        assert row["posts"] == 1  # one run, one post (the kata's child process posts nothing)
         assert row["mistake"] == "added 2 instead of doubling: multiply by 2" and row["streak"] == 2  # both runs failed
         assert room.board()["mistakes"][0]["pairs"] == 1
         saved = (tmp_path / "room" / "board.json").read_text()
