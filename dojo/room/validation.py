@@ -9,8 +9,10 @@ A post is a small JSON object::
 
 Every field is required except ``mistake`` and ``current`` (which may be
 null); unknown fields, wrong types, strings too long or with control
-characters, kata ids the curriculum does not have and states outside
-:class:`dojo.states.KataState` are all rejected with a reason. Nothing in a
+characters, a current kata the curriculum does not have, malformed kata ids
+and states outside :class:`dojo.states.KataState` are all rejected with a
+reason. Well-formed ids in ``katas`` that the room's course lacks (a pair on
+a slightly different version) are dropped, never stored. Nothing in a
 post is the pair's code: states, kata ids, counts, and the course's own name
 of a known mistake.
 """
@@ -28,6 +30,7 @@ from . import protocol
 FIELDS = {"v", "client", "name", "seq", "current", "streak", "checks", "mistake", "katas"}
 REQUIRED = FIELDS - {"mistake"}
 STATES = {state.value for state in KataState}
+KATA_ID = re.compile(r"[a-z_][a-z0-9_]{0,39}\.[A-Za-z_][A-Za-z0-9_]{0,59}")
 CLIENT_ID = re.compile(rf"[0-9a-f]{{{protocol.CLIENT_ID_LENGTH}}}")
 
 
@@ -98,17 +101,21 @@ def validate_post(data, curriculum: Curriculum) -> Post:
         raise PayloadError(f"checks must be [passed, total] with 0 <= passed <= total <= {protocol.MAX_CHECKS}")
     current = data["current"]
     if current is not None and (not isinstance(current, str) or current not in curriculum.by_id):
-        raise PayloadError("current must be a kata id of this course, or null")
+        raise PayloadError("current must be a kata id of the room's course, or null (is your copy of the "
+                           "course the facilitator's version?)")
     mistake = data.get("mistake")
     if mistake is not None:
         mistake = _text(mistake, "mistake", protocol.MAX_MISTAKE)
     katas = data["katas"]
-    if not isinstance(katas, dict) or len(katas) > len(curriculum.katas):
+    if not isinstance(katas, dict) or len(katas) > 2 * len(curriculum.katas):
         raise PayloadError("katas must be an object of kata id -> state")
     for kata_id, state in katas.items():
-        if kata_id not in curriculum.by_id:
-            raise PayloadError("katas names a kata this course does not have")
+        if not KATA_ID.fullmatch(kata_id):
+            raise PayloadError("katas must be keyed on kata ids like 'neuron.weighted_sum'")
         if state not in STATES:
             raise PayloadError(f"a kata's state must be one of {sorted(STATES)}")
+    # A pair whose copy of the course is a little older or newer than the room's still shows:
+    # katas the room's course does not have are left out (never stored), not a reason to refuse.
+    known = {kata_id: state for kata_id, state in katas.items() if kata_id in curriculum.by_id}
     return Post(client=client, name=name, seq=seq, current=current, streak=streak, passed=checks[0],
-                total=checks[1], mistake=mistake, katas=dict(katas))
+                total=checks[1], mistake=mistake, katas=known)

@@ -51,7 +51,8 @@ def test_a_good_post_validates():
     ({"name": "Ana\nBen"}, "control characters"),
     ({"name": "Ana\u202eBen"}, "control characters"),
     ({"current": "no.such_kata"}, "current must be a kata id"),
-    ({"katas": {"no.such_kata": "passed"}}, "does not have"),
+    ({"katas": {"<script>": "passed"}}, "keyed on kata ids"),
+    ({"katas": {f"toy.k{n}": "passed" for n in range(1000)}}, "katas must be an object"),
     ({"katas": {KATAS[0]: "solved"}}, "state must be one of"),
     ({"checks": [5, 4]}, "checks must be"),
     ({"mistake": "m" * 241}, "mistake must have"),
@@ -61,6 +62,11 @@ def test_malformed_posts_are_rejected_with_a_reason(change, reason):
     body = {**post_body(1), **change}
     with pytest.raises(PayloadError, match=reason):
         validate_post(body, COURSE)
+
+
+def test_katas_the_rooms_course_lacks_are_left_out_not_refused():
+    checked = validate_post({**post_body(1), "katas": {KATAS[0]: "passed", "newer.kata": "failing"}}, COURSE)
+    assert checked.katas == {KATAS[0]: "passed"}
 
 
 def test_a_missing_field_is_rejected():
