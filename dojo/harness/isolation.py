@@ -170,7 +170,7 @@ def _record_exits(crash_file) -> None:
     os._exit = recorded_exit
 
 
-def _child_main(runner: "KataRunner", kata, items, out_fd: int, in_fd: int, crash_file) -> None:
+def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file) -> None:
     runner.plugin._in_child = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.enable(file=crash_file, all_threads=True)

@@ -33,6 +33,7 @@ import pytest
 
 from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata, load
+from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..room import hook as room_hook
@@ -85,6 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kata-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
                     help=f"wall-clock limit for each kata, all its checks together (default {DEFAULT_TIMEOUT:g} s, "
                          f"or the kata's own limit from the curriculum)")
+    group.addoption("--recheck", action="store_true", dest="katas_recheck",
+                    help="rerun katas that passed before even when their code did not change")
     group.addoption("--kata-memory", type=_positive_gib, default=DEFAULT_MEMORY_GIB, metavar="GIB",
                     help=f"memory cap for each kata's process (default {DEFAULT_MEMORY_GIB:g} GiB)")
     parser.addini("katas_curriculum", "folder of the curriculum manifest", default="curriculum")
@@ -99,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "neural-katas")
 
 
-def _kata_plugin(request: pytest.FixtureRequest) -> "KataPlugin":
+def _kata_plugin(request: pytest.FixtureRequest) -> KataPlugin:
     plugin = request.config.pluginmanager.get_plugin("neural-katas")
     if plugin is None:
         raise pytest.UsageError("the kata fixtures need the curriculum/ folder at the rootdir")
@@ -146,6 +149,9 @@ class KataPlugin:
         self.groups: dict[str, list[pytest.Item]] = {}
         self.ran_in_child: set[str] = set()
         self.interrupted_in: Kata | None = None
+        # Stop mode on the learner's own folder reruns a passed kata only when what it depends on changed.
+        self.dependencies = Dependencies(self.implementation.folder, self.root / "tests" / "katas")
+        self.not_rerun: list[Kata] = []
         self.collected: dict[str, list[pytest.Item]] = {}
         self.results: dict[str, list[outcomes.Outcome]] = {}
         self.stopped_at: Kata | None = None
@@ -188,6 +194,8 @@ class KataPlugin:
                     item.add_marker(pytest.mark.skip(reason=kernels.why_no_gpu()))
             keep.append((kata.position, index, item))
             self.collected.setdefault(kata.id, []).append(item)
+        drop += self._unchanged_since_passed(keep)
+        keep = [entry for entry in keep if entry[2] not in drop]
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
@@ -205,6 +213,38 @@ class KataPlugin:
             terminal = config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 terminal.reportchars = ""
+
+    def _reuse_passes(self) -> bool:
+        """Only a plain stop-mode run on the learner's own folder skips katas whose code did not change."""
+        return (self.recording and self.stop_mode and not self.config.getoption("katas_recheck")
+                and not self.config.getoption("katas_only") and not self.config.getoption("keyword"))
+
+    def kata_digest(self, kata: Kata) -> str | None:
+        wanted, test_text = tests_dependencies(self.root / "tests" / "katas" / f"test_{kata.module}.py", kata.id)
+        return self.dependencies.digest(kata, wanted, test_text)
+
+    def _unchanged_since_passed(self, keep) -> list[pytest.Item]:
+        """Items of katas that passed before and whose code has not changed since: not rerun."""
+        if not self._reuse_passes():
+            return []
+        items_by_kata: dict[str, list[pytest.Item]] = {}
+        for _, _, item in keep:
+            kata = self._kata_of(item)
+            if kata is not None:
+                items_by_kata.setdefault(kata.id, []).append(item)
+        skipped: list[pytest.Item] = []
+        for kata in self.curriculum.katas:
+            if kata.id not in items_by_kata:
+                continue
+            entry = self.progress.entry(kata.id)
+            if entry.get("state") != outcomes.PASSED or not entry.get("digest"):
+                break  # from the first kata not known to pass, everything runs
+            if entry.get("digest") != self.kata_digest(kata):
+                break
+            self.not_rerun.append(kata)
+            skipped.extend(items_by_kata.pop(kata.id))
+            self.collected.pop(kata.id, None)
+        return skipped
 
     def _selection(self) -> set[str] | None:
         only = self.config.getoption("katas_only")
@@ -233,12 +273,17 @@ class KataPlugin:
             return True  # the run stopped at an unfinished kata: leave the rest unrun and unreported
         if not self.isolated or self._in_child:
             return None
-        if kata.id in self.ran_in_child:
-            return True  # every check of this kata already ran in the kata's child
-        self.ran_in_child.add(kata.id)
+        if item.nodeid in self.ran_in_child:
+            return True  # this check already ran in its kata's child
         group = self.groups.get(kata.id, [item])
+        if hasattr(self.config, "workerinput"):
+            # Under pytest-xdist a worker runs only the checks it is sent, one at a time:
+            # each gets a child of its own.
+            group = [item]
+        to_run = group[group.index(item):] if item in group else [item]
+        self.ran_in_child.update(i.nodeid for i in to_run)
         try:
-            self.runner.run(kata, group[group.index(item):] if item in group else [item], self._limit(item))
+            self.runner.run(kata, to_run, self._limit(item))
         except KeyboardInterrupt:
             self.interrupted_in = kata
             raise
@@ -371,6 +416,12 @@ class KataPlugin:
                 state = outcomes.NOT_STARTED  # e.g. blocked by a syntax error elsewhere in the file
             if self.progress.record(kata, state, summary.passed, summary.total, when):
                 self.newly_passed.append(kata)
+            entry = self.progress.katas.setdefault(kata.id, {})
+            digest = self.kata_digest(kata) if state == outcomes.PASSED else None
+            if digest:
+                entry["digest"] = digest  # what this pass depended on: unchanged, it need not run again
+            else:
+                entry.pop("digest", None)
         ran = [k for k in self.curriculum.katas if self.state(k.id) != "not run"]
         unfinished = [k for k in ran if self.progress.state(k.id) not in DONE_STATES]
         if self.stopped_at is not None:
@@ -418,7 +469,7 @@ class KataPlugin:
     # --------------------------------------------------------------- report
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
-        if not self.collected:
+        if not self.collected and not self.not_rerun:
             return
         if self.interrupted_in is not None:
             report.Writer(terminalreporter, impl_name=self._impl_label()).interrupted(self.interrupted_in)
@@ -438,6 +489,11 @@ class KataPlugin:
             writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
         else:
             writer.table(self.curriculum, summaries, done=done)
+        if self.not_rerun:
+            count = len(self.not_rerun)
+            writer.line(f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
+                        f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
+                        f"`pytest --recheck` runs them too.)")
         # The live room (kata room join): one post in the background, one quiet line; never fails the run.
         room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from . import outcomes
 from ..course.curriculum import Curriculum, Kata
+from . import outcomes
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96
