@@ -36,14 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dojo.course.curriculum import load
-from dojo.room import protocol
-from dojo.room.client import request  # the HTTP code the pairs' poster uses
+from dojo.course.curriculum import load  # noqa: E402 (after the checkout is on the path)
+from dojo.room import protocol  # noqa: E402
+from dojo.room.client import request  # noqa: E402 (the HTTP code the pairs' poster uses)
 
 CHROMIUM = "/usr/bin/chromium"
-MISTAKES = ["softmax along the wrong axis: the rows must sum to 1",
-            "the bias is missing: add it after the weighted sum",
-            "LSTM gates in the order i, f, o, g: Keras's order is i, f, c, o"]
+MISTAKES = [
+    "softmax along the wrong axis: the rows must sum to 1",
+    "the bias is missing: add it after the weighted sum",
+    "LSTM gates in the order i, f, o, g: Keras's order is i, f, c, o",
+]
 
 
 def rss_kib(pid: int) -> int:
@@ -84,9 +86,17 @@ class Pair(threading.Thread):
             streak = streak + 1 if failing else 0
             katas = {kata: "passed" for kata in self.katas[:position]}
             katas[self.katas[position]] = "failing" if failing else "passed"
-            body = {"v": protocol.VERSION, "client": self.client, "name": f"Pair {self.n + 1:02d}", "seq": seq,
-                    "current": self.katas[position], "streak": streak, "checks": [1, 4],
-                    "mistake": self.random.choice(MISTAKES) if failing else None, "katas": katas}
+            body = {
+                "v": protocol.VERSION,
+                "client": self.client,
+                "name": f"Pair {self.n + 1:02d}",
+                "seq": seq,
+                "current": self.katas[position],
+                "streak": streak,
+                "checks": [1, 4],
+                "mistake": self.random.choice(MISTAKES) if failing else None,
+                "katas": katas,
+            }
             if not failing:
                 position = min(position + 1, len(self.katas) - 1)
             self.post(body)
@@ -95,8 +105,9 @@ class Pair(threading.Thread):
         for _ in range(5):  # as the poster does: wait as long as Retry-After says
             started = time.monotonic()
             try:
-                status, _, headers = request(self.url, self.code, protocol.POST_PATH, body, timeout=5,
-                                             client=self.client)
+                status, _, headers = request(
+                    self.url, self.code, protocol.POST_PATH, body, timeout=5, client=self.client
+                )
             except OSError:
                 status, headers = 0, {}
             self.latencies.append(time.monotonic() - started)
@@ -128,9 +139,18 @@ class PageWatcher:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             page = browser.new_page()
             page.goto(self.board_url)
             while not self._stop.is_set():
@@ -166,9 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     state = Path(tempfile.mkdtemp(prefix="room-load-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "dojo", "room", "serve", "--host", "127.0.0.1", "--port",
-                               str(port), "--state-dir", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dojo",
+            "room",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -177,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"the room did not start: {server.stderr.read() if server.stderr else ''}")
+                    why = server.stderr.read() if server.stderr else ""
+                    raise SystemExit(f"the room did not start: {why}") from None
                 time.sleep(0.1)
         code = json.loads((state / "secrets.json").read_text())["code"]
         page = PageWatcher(f"{url}/board?code={code}", f"{url}/events?code={code}")
@@ -207,22 +244,36 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
 
     rows = {row["name"]: row for row in board["pairs"]}
-    missing = [p.n for p in pairs if rows.get(f"Pair {p.n + 1:02d}", {}).get("posts") != p.acked
-               or rows[f"Pair {p.n + 1:02d}"]["seq"] != p.last_seq]
+    missing = [
+        p.n
+        for p in pairs
+        if rows.get(f"Pair {p.n + 1:02d}", {}).get("posts") != p.acked
+        or rows[f"Pair {p.n + 1:02d}"]["seq"] != p.last_seq
+    ]
     latencies = sorted(t for p in pairs for t in p.latencies)
     acked = sum(p.acked for p in pairs)
     print(f"room load: {args.pairs} pairs, a post every {args.every:g} s each, for {args.seconds:g} s")
-    print(f"  posts acknowledged      {acked} (refused {sum(p.refused for p in pairs)}, "
-          f"met a 429 and retried {sum(p.retried for p in pairs)})")
-    print(f"  on the board            {board['accepted']} accepted; pairs whose every post is there: "
-          f"{args.pairs - len(missing)}/{args.pairs}" + (f"  MISSING: {missing}" if missing else ""))
-    print(f"  post latency            median {statistics.median(latencies) * 1000:.1f} ms, "
-          f"95th percentile {latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f} ms")
-    print(f"  page ({page.kind})  version shown / server's, every 5 s: "
-          + ", ".join(f"{t}s {shown}/{server_version}" for t, server_version, shown, _ in samples))
+    print(
+        f"  posts acknowledged      {acked} (refused {sum(p.refused for p in pairs)}, "
+        f"met a 429 and retried {sum(p.retried for p in pairs)})"
+    )
+    print(
+        f"  on the board            {board['accepted']} accepted; pairs whose every post is there: "
+        f"{args.pairs - len(missing)}/{args.pairs}" + (f"  MISSING: {missing}" if missing else "")
+    )
+    print(
+        f"  post latency            median {statistics.median(latencies) * 1000:.1f} ms, "
+        f"95th percentile {latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f} ms"
+    )
+    print(
+        f"  page ({page.kind})  version shown / server's, every 5 s: "
+        + ", ".join(f"{t}s {shown}/{server_version}" for t, server_version, shown, _ in samples)
+    )
     print(f"  page at the end         version {page_version} of {board['version']}, {page_rows} rows")
-    print(f"  server RSS              start {rss['start'] / 1024:.1f} MiB, middle {rss.get('middle', -1) / 1024:.1f} "
-          f"MiB, end {rss['end'] / 1024:.1f} MiB")
+    print(
+        f"  server RSS              start {rss['start'] / 1024:.1f} MiB, middle {rss.get('middle', -1) / 1024:.1f} "
+        f"MiB, end {rss['end'] / 1024:.1f} MiB"
+    )
     ok = not missing and page_rows == args.pairs and page_version >= board["version"] - 1
     print("  verdict                 " + ("every good post is on the board and the page is live" if ok else "FAILED"))
     return 0 if ok else 1

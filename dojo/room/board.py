@@ -26,9 +26,9 @@ from ..states import DONE_STATES, ERROR, FAILING
 from .validation import Post
 
 FORMAT = 1
-MAX_PAIRS = 500            # rows; a new client beyond this is refused ("the room is full")
-MAX_HITS = 20_000          # mistake hits kept for the panel's window
-MAX_TALLY = 1_000          # distinct (kata, mistake) counted over the whole session
+MAX_PAIRS = 500  # rows; a new client beyond this is refused ("the room is full")
+MAX_HITS = 20_000  # mistake hits kept for the panel's window
+MAX_TALLY = 1_000  # distinct (kata, mistake) counted over the whole session
 FAILING_STATES = (FAILING, ERROR)
 
 
@@ -63,8 +63,8 @@ class Room:
         now = self.clock()
         self.started = now
         self.pairs: dict[str, dict] = {}
-        self.hits: deque[list] = deque(maxlen=MAX_HITS)   # [time, client, kata id, mistake]
-        self.tally: dict[str, dict] = {}                  # "kata id\tmistake" -> kata, mistake, pairs, hits
+        self.hits: deque[list] = deque(maxlen=MAX_HITS)  # [time, client, kata id, mistake]
+        self.tally: dict[str, dict] = {}  # "kata id\tmistake" -> kata, mistake, pairs, hits
         self.accepted = 0
         self.rotation = {"minutes": float(self.settings.rotate_minutes), "started": now}
         self.version += 1
@@ -78,8 +78,14 @@ class Room:
         if pair is None:
             if len(self.pairs) >= MAX_PAIRS:
                 raise RoomFull(f"the room has {MAX_PAIRS} pairs already")
-            pair = self.pairs[post.client] = {"first_seen": now, "posts": 0, "seq": -1, "current": None,
-                                              "kata_since": now, "failing_since": None}
+            pair = self.pairs[post.client] = {
+                "first_seen": now,
+                "posts": 0,
+                "seq": -1,
+                "current": None,
+                "kata_since": now,
+                "failing_since": None,
+            }
         elif post.seq <= pair["seq"]:
             return False
         failing = post.state in FAILING_STATES
@@ -88,9 +94,19 @@ class Room:
             pair["failing_since"] = now if failing else None
         else:
             pair["failing_since"] = (pair["failing_since"] or now) if failing else None
-        pair.update(name=post.name, seq=post.seq, current=post.current, state=post.state, streak=post.streak,
-                    passed=post.passed, total=post.total, katas=post.katas, last_seen=now,
-                    mistake=post.mistake if failing else None, posts=pair["posts"] + 1)
+        pair.update(
+            name=post.name,
+            seq=post.seq,
+            current=post.current,
+            state=post.state,
+            streak=post.streak,
+            passed=post.passed,
+            total=post.total,
+            katas=post.katas,
+            last_seen=now,
+            mistake=post.mistake if failing else None,
+            posts=pair["posts"] + 1,
+        )
         if post.mistake and failing and post.current:
             self.hits.append([now, post.client, post.current, post.mistake])
             self._count(post.client, post.current, post.mistake)
@@ -122,8 +138,11 @@ class Room:
         if period <= 0:
             return {"minutes": 0, "round": 0, "left_s": 0}
         elapsed = max(0.0, now - self.rotation["started"])
-        return {"minutes": self.rotation["minutes"], "round": int(elapsed // period) + 1,
-                "left_s": round(period - elapsed % period, 1)}
+        return {
+            "minutes": self.rotation["minutes"],
+            "round": int(elapsed // period) + 1,
+            "left_s": round(period - elapsed % period, 1),
+        }
 
     def stuck(self, pair: dict, now: float) -> str | None:
         """Why the pair counts as stuck, or None."""
@@ -143,20 +162,36 @@ class Room:
         return {"id": kata.id, "number": kata.number, "title": kata.title, "track": kata.track.module}
 
     def tracks(self, katas: dict[str, str]) -> list[dict]:
-        return [{"number": track.number, "name": track.name, "module": track.module, "total": len(ids),
-                 "done": sum(1 for kata_id in ids if katas.get(kata_id) in DONE_STATES)} for track, ids in self._tracks]
+        return [
+            {
+                "number": track.number,
+                "name": track.name,
+                "module": track.module,
+                "total": len(ids),
+                "done": sum(1 for kata_id in ids if katas.get(kata_id) in DONE_STATES),
+            }
+            for track, ids in self._tracks
+        ]
 
     def row(self, client: str, pair: dict, now: float) -> dict:
         katas = pair.get("katas", {})
         return {
-            "key": row_key(client), "name": pair["name"], "kata": self.kata_info(pair.get("current")),
-            "state": pair.get("state"), "streak": pair.get("streak", 0),
+            "key": row_key(client),
+            "name": pair["name"],
+            "kata": self.kata_info(pair.get("current")),
+            "state": pair.get("state"),
+            "streak": pair.get("streak", 0),
             "checks": f"{pair.get('passed', 0)}/{pair.get('total', 0)}",
-            "done": sum(1 for state in katas.values() if state in DONE_STATES), "total": len(self.curriculum.katas),
-            "tracks": self.tracks(katas), "on_kata_s": round(now - pair["kata_since"]),
+            "done": sum(1 for state in katas.values() if state in DONE_STATES),
+            "total": len(self.curriculum.katas),
+            "tracks": self.tracks(katas),
+            "on_kata_s": round(now - pair["kata_since"]),
             "failing_s": round(now - pair["failing_since"]) if pair.get("failing_since") else None,
-            "stuck": self.stuck(pair, now), "mistake": pair.get("mistake"),
-            "last_seen_s": round(now - pair["last_seen"]), "posts": pair["posts"], "seq": pair["seq"],
+            "stuck": self.stuck(pair, now),
+            "mistake": pair.get("mistake"),
+            "last_seen_s": round(now - pair["last_seen"]),
+            "posts": pair["posts"],
+            "seq": pair["seq"],
         }
 
     def mistakes_panel(self, now: float, limit: int = 8) -> list[dict]:
@@ -169,9 +204,16 @@ class Room:
         for when, client, kata_id, mistake in self.hits:
             who.setdefault((kata_id, mistake), set()).add(client)
             last[(kata_id, mistake)] = when
-        rows = [{"kata": self.kata_info(kata_id), "mistake": mistake, "pairs": len(clients),
-                 "of": len(self.pairs), "ago_s": round(now - last[(kata_id, mistake)])}
-                for (kata_id, mistake), clients in who.items()]
+        rows = [
+            {
+                "kata": self.kata_info(kata_id),
+                "mistake": mistake,
+                "pairs": len(clients),
+                "of": len(self.pairs),
+                "ago_s": round(now - last[(kata_id, mistake)]),
+            }
+            for (kata_id, mistake), clients in who.items()
+        ]
         rows.sort(key=lambda r: (-r["pairs"], r["ago_s"]))
         return rows[:limit]
 
@@ -180,15 +222,29 @@ class Room:
         now = self.clock() if now is None else now
         rows = [self.row(client, pair, now) for client, pair in self.pairs.items()]
         rows.sort(key=lambda r: (r["name"].casefold(), r["key"]))
-        return {"now": now, "version": self.version, "pairs": rows, "mistakes": self.mistakes_panel(now),
-                "stuck": sum(1 for r in rows if r["stuck"]), "rotation": self.rotation_state(now),
-                "settings": vars(self.settings), "accepted": self.accepted}
+        return {
+            "now": now,
+            "version": self.version,
+            "pairs": rows,
+            "mistakes": self.mistakes_panel(now),
+            "stuck": sum(1 for r in rows if r["stuck"]),
+            "rotation": self.rotation_state(now),
+            "settings": vars(self.settings),
+            "accepted": self.accepted,
+        }
 
     # --------------------------------------------------------- persistence
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "started": self.started, "pairs": self.pairs, "hits": list(self.hits),
-                "tally": self.tally, "accepted": self.accepted, "rotation": self.rotation}
+        return {
+            "format": FORMAT,
+            "started": self.started,
+            "pairs": self.pairs,
+            "hits": list(self.hits),
+            "tally": self.tally,
+            "accepted": self.accepted,
+            "rotation": self.rotation,
+        }
 
     def load(self, data: dict) -> None:
         """Take over a board saved by :meth:`to_dict` (kata ids the course lost are dropped)."""

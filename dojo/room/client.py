@@ -50,8 +50,9 @@ def normalise_url(url: str) -> str:
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def request(url: str, code: str, path: str, body: dict | None = None, timeout: float = 5.0,
-            client: str = "") -> tuple[int, dict, dict]:
+def request(
+    url: str, code: str, path: str, body: dict | None = None, timeout: float = 5.0, client: str = ""
+) -> tuple[int, dict, dict]:
     """One HTTP request to the room: (status, JSON answer, headers). Raises OSError when unreachable."""
     data = json.dumps(body).encode("utf-8") if body is not None else None
     headers = {protocol.CODE_HEADER: code, "Content-Type": "application/json", protocol.CLIENT_HEADER: client}
@@ -80,17 +81,25 @@ def join(root: Path, url: str, code: str, name: str) -> dict:
     try:
         status, answer, _ = request(url, code.strip().upper(), protocol.HELLO_PATH)
     except (OSError, ValueError) as error:
-        raise RoomError(f"cannot reach the room at {url} ({error}): is the URL right, and the server running?") \
-            from None
+        raise RoomError(
+            f"cannot reach the room at {url} ({error}): is the URL right, and the server running?"
+        ) from None
     if status == 403:
         raise RoomError("the room refused the join code: check it on the projector")
     if status != 200 or not answer.get("ok"):
         raise RoomError(f"the room at {url} answered {status}: {answer.get('error', 'not a Neural Katas room?')}")
     before = read_json(room_path(root))
-    member = {"url": url, "code": code.strip().upper(), "name": name, "joined": True,
-              "client": before.get("client") or secrets.token_hex(protocol.CLIENT_ID_LENGTH // 2),
-              "seq": int(before.get("seq", 0)), "last": None,
-              "rotation": answer.get("rotation"), "fetched": time.time()}
+    member = {
+        "url": url,
+        "code": code.strip().upper(),
+        "name": name,
+        "joined": True,
+        "client": before.get("client") or secrets.token_hex(protocol.CLIENT_ID_LENGTH // 2),
+        "seq": int(before.get("seq", 0)),
+        "last": None,
+        "rotation": answer.get("rotation"),
+        "fetched": time.time(),
+    }
     write_json_atomic(room_path(root), member)
     return member
 

@@ -38,11 +38,17 @@ def as_json(room: Room) -> dict:
         row["last_seen"] = stamp(pair["last_seen"])
     session = sorted(room.tally.values(), key=lambda e: (-len(e["pairs"]), -e["hits"]))
     return {
-        "exported": stamp(now), "started": stamp(room.started), "settings": snapshot["settings"],
-        "pairs": snapshot["pairs"], "mistakes_recent": snapshot["mistakes"],
-        "mistakes_session": [{"kata": room.kata_info(e["kata"]), "mistake": e["mistake"], "pairs": len(e["pairs"]),
-                              "hits": e["hits"]} for e in session],
-        "rotation": snapshot["rotation"], "posts_accepted": room.accepted,
+        "exported": stamp(now),
+        "started": stamp(room.started),
+        "settings": snapshot["settings"],
+        "pairs": snapshot["pairs"],
+        "mistakes_recent": snapshot["mistakes"],
+        "mistakes_session": [
+            {"kata": room.kata_info(e["kata"]), "mistake": e["mistake"], "pairs": len(e["pairs"]), "hits": e["hits"]}
+            for e in session
+        ],
+        "rotation": snapshot["rotation"],
+        "posts_accepted": room.accepted,
     }
 
 
@@ -51,14 +57,43 @@ def as_csv(room: Room) -> str:
     tracks = [t.module for t in room.curriculum.tracks]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["pair", "kata_id", "kata_number", "kata_title", "state", "streak", "checks", "done", "total",
-                     *[f"track_{m}" for m in tracks], "stuck", "minutes_on_kata", "last_mistake", "posts"])
+    writer.writerow(
+        [
+            "pair",
+            "kata_id",
+            "kata_number",
+            "kata_title",
+            "state",
+            "streak",
+            "checks",
+            "done",
+            "total",
+            *[f"track_{m}" for m in tracks],
+            "stuck",
+            "minutes_on_kata",
+            "last_mistake",
+            "posts",
+        ]
+    )
     for row in snapshot["pairs"]:
         kata = row["kata"] or {}
         by_track = {t["module"]: f"{t['done']}/{t['total']}" for t in row["tracks"]}
-        cells = [row["name"], kata.get("id", ""), kata.get("number", ""), kata.get("title", ""), row["state"],
-                 row["streak"], row["checks"], row["done"], row["total"], *[by_track[m] for m in tracks],
-                 row["stuck"] or "", round(row["on_kata_s"] / 60, 1), row["mistake"] or "", row["posts"]]
+        cells = [
+            row["name"],
+            kata.get("id", ""),
+            kata.get("number", ""),
+            kata.get("title", ""),
+            row["state"],
+            row["streak"],
+            row["checks"],
+            row["done"],
+            row["total"],
+            *[by_track[m] for m in tracks],
+            row["stuck"] or "",
+            round(row["on_kata_s"] / 60, 1),
+            row["mistake"] or "",
+            row["posts"],
+        ]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue()
 
@@ -66,9 +101,15 @@ def as_csv(room: Room) -> str:
 def board_exports(room: Room) -> list[dict]:
     """The room's pairs in the shape of ``kata progress --export``, for :func:`dojo.tools.board.draw`."""
     snapshot = room.snapshot()
-    return [{"name": row["name"], "done": row["done"], "total": row["total"],
-             "tracks": [{k: t[k] for k in ("number", "name", "total", "done")} for t in row["tracks"]]}
-            for row in sorted(snapshot["pairs"], key=lambda r: (-r["done"], r["name"]))]
+    return [
+        {
+            "name": row["name"],
+            "done": row["done"],
+            "total": row["total"],
+            "tracks": [{k: t[k] for k in ("number", "name", "total", "done")} for t in row["tracks"]],
+        }
+        for row in sorted(snapshot["pairs"], key=lambda r: (-r["done"], r["name"]))
+    ]
 
 
 def as_png(room: Room, path: Path) -> Path:

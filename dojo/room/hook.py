@@ -40,8 +40,12 @@ def payload(member: dict, curriculum, progress, results: dict) -> dict:
     if current is not None:
         mistake = next((o.mistake for o in results.get(current.id, []) if getattr(o, "mistake", None)), None)
     return {
-        "v": protocol.VERSION, "client": member["client"], "name": member["name"], "seq": int(member.get("seq", 0)),
-        "current": current.id if current else None, "streak": int(entry.get("streak", 0)),
+        "v": protocol.VERSION,
+        "client": member["client"],
+        "name": member["name"],
+        "seq": int(member.get("seq", 0)),
+        "current": current.id if current else None,
+        "streak": int(entry.get("streak", 0)),
         "checks": [min(passed, total), total],
         "mistake": _one_line(mistake),
         "katas": {kata.id: progress.state(kata.id) for kata in curriculum.katas if kata.id in progress.katas},
@@ -58,10 +62,20 @@ def start_poster(root: Path, body: dict) -> subprocess.Popen:
     """The poster, in a session of its own, so that it outlives pytest and never writes to its terminal."""
     package_parent = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    detach = {"creationflags": getattr(subprocess, "DETACHED_PROCESS", 0)} if os.name == "nt" \
+    detach = (
+        {"creationflags": getattr(subprocess, "DETACHED_PROCESS", 0)}
+        if os.name == "nt"
         else {"start_new_session": True}
-    process = subprocess.Popen([sys.executable, "-m", "dojo.room.poster", str(root)], stdin=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root, env=env, **detach)
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dojo.room.poster", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=root,
+        env=env,
+        **detach,
+    )
     process.stdin.write(json.dumps(body).encode("utf-8"))
     process.stdin.close()
     return process
@@ -70,8 +84,9 @@ def start_poster(root: Path, body: dict) -> subprocess.Popen:
 def try_here(member: dict, body: dict) -> tuple[int, dict]:
     """One quick attempt from this process, in a thread: (outcome, answer), or SLOW once the wait is over."""
     done: list[tuple[int, dict]] = []
-    attempt = threading.Thread(target=lambda: done.append(send(member, body, budget=protocol.HOOK_WAIT_SECONDS)),
-                               daemon=True)  # a hung connection dies with pytest; the poster has taken over
+    attempt = threading.Thread(
+        target=lambda: done.append(send(member, body, budget=protocol.HOOK_WAIT_SECONDS)), daemon=True
+    )  # a hung connection dies with pytest; the poster has taken over
     attempt.start()
     attempt.join(protocol.HOOK_WAIT_SECONDS + 0.2)
     return done[0] if done else (SLOW, {})

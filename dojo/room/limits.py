@@ -72,12 +72,12 @@ class Buckets:
 class Limits:
     """The room's rate settings (requests per second, and the burst allowed above that)."""
 
-    client_rate: float = 1.0       # one pair's posts
+    client_rate: float = 1.0  # one pair's posts
     client_burst: float = 6.0
-    address_rate: float = 20.0     # everything from one network address (a room behind NAT shares one)
+    address_rate: float = 20.0  # everything from one network address (a room behind NAT shares one)
     address_burst: float = 60.0
-    bad_code_rate: float = 0.2     # wrong join codes from one address: guessing stops here
+    bad_code_rate: float = 0.2  # wrong join codes from one address: guessing stops here
     bad_code_burst: float = 10.0
-    global_rate: float = 60.0      # all posts of the room together
+    global_rate: float = 60.0  # all posts of the room together
     global_burst: float = 120.0
-    max_streams: int = 64          # board pages open at once
+    max_streams: int = 64  # board pages open at once

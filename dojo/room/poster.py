@@ -33,8 +33,14 @@ def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SEC
     while True:
         left = deadline - time.monotonic()
         try:
-            status, answer, headers = request(member["url"], member["code"], protocol.POST_PATH, payload,
-                                              timeout=max(0.2, min(3.0, left)), client=member["client"])
+            status, answer, headers = request(
+                member["url"],
+                member["code"],
+                protocol.POST_PATH,
+                payload,
+                timeout=max(0.2, min(3.0, left)),
+                client=member["client"],
+            )
         except (OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
             if isinstance(reason, TimeoutError):

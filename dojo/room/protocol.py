@@ -9,9 +9,9 @@ from __future__ import annotations
 VERSION = 1
 
 POST_PATH = "/api/post"
-HELLO_PATH = "/api/hello"        # a join checks the code here; also gives the rotation timer
-BOARD_PATH = "/board"            # the page the facilitator projects
-CODE_HEADER = "X-Room-Code"      # the join code, on every request of a pair
+HELLO_PATH = "/api/hello"  # a join checks the code here; also gives the rotation timer
+BOARD_PATH = "/board"  # the page the facilitator projects
+CODE_HEADER = "X-Room-Code"  # the join code, on every request of a pair
 CLIENT_HEADER = "X-Room-Client"  # the pair's random client id (rate limits are kept per client)
 
 #: Bounds a post must respect (the server rejects anything else).
@@ -20,7 +20,7 @@ MAX_NAME = 60
 MAX_MISTAKE = 240
 MAX_STREAK = 100_000
 MAX_CHECKS = 10_000
-CLIENT_ID_LENGTH = 16            # hex digits
+CLIENT_ID_LENGTH = 16  # hex digits
 
 #: The join code: short enough to read off a projector, no look-alike letters.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -56,11 +56,16 @@ from .store import BoardStore
 from .validation import PayloadError, validate_post
 
 STATIC = Path(__file__).with_name("static")
-HEARTBEAT_SECONDS = 5.0   # the board is re-sent this often even without posts (time on kata, stuck by minutes)
+HEARTBEAT_SECONDS = 5.0  # the board is re-sent this often even without posts (time on kata, stuck by minutes)
 SECURITY_HEADERS = [
     # Scripts and styles from this server only: a name that smuggled markup in could not run anything.
-    (b"content-security-policy", (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                  b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")),
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        ),
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),  # the board's URL holds the join code
     (b"cache-control", b"no-store"),
@@ -140,12 +145,14 @@ class RoomServer:
 
     def check_code(self, request: Request) -> Response | None:
         """None when the request holds the join code; else the refusal."""
-        return self._check_secret(request, self.bad_codes, self.secrets.is_code(self.code_of(request)),
-                                  "wrong or missing join code")
+        return self._check_secret(
+            request, self.bad_codes, self.secrets.is_code(self.code_of(request)), "wrong or missing join code"
+        )
 
     def admin_refusal(self, request: Request) -> Response | None:
-        return self._check_secret(request, self.bad_tokens, self.secrets.is_admin(self.token_of(request)),
-                                  "this needs the admin token")
+        return self._check_secret(
+            request, self.bad_tokens, self.secrets.is_admin(self.token_of(request)), "this needs the admin token"
+        )
 
     def _check_secret(self, request: Request, guesses: Buckets, right: bool, message: str) -> Response | None:
         # An address that has used up its wrong guesses is refused before its secret is even looked
@@ -219,8 +226,10 @@ class RoomServer:
     async def page(self, request: Request) -> Response:
         refusal = self.check_code(request)
         if refusal is not None:
-            return PlainTextResponse("This board needs the room's join code: open the URL printed by "
-                                     "`kata room serve` (…/board?code=…).", status_code=refusal.status_code)
+            return PlainTextResponse(
+                "This board needs the room's join code: open the URL printed by `kata room serve` (…/board?code=…).",
+                status_code=refusal.status_code,
+            )
         return FileResponse(STATIC / "board.html", media_type="text/html; charset=utf-8")
 
     async def events(self, request: Request) -> Response:
@@ -241,8 +250,7 @@ class RoomServer:
             finally:
                 self.streams -= 1
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     async def export_file(self, request: Request) -> Response:
         refusal = self.admin_refusal(request)
@@ -252,8 +260,11 @@ class RoomServer:
         if kind == "json":
             return JSONResponse(export.as_json(self.room))
         if kind == "csv":
-            return Response(export.as_csv(self.room), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": 'attachment; filename="room.csv"'})
+            return Response(
+                export.as_csv(self.room),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="room.csv"'},
+            )
         if kind == "png":
             with tempfile.TemporaryDirectory() as folder:
                 path = await asyncio.to_thread(export.as_png, self.room, Path(folder) / "room.png")
@@ -309,7 +320,8 @@ def security_headers(app):
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in SECURITY_HEADERS if name not in names]
+                    (name, value) for name, value in SECURITY_HEADERS if name not in names
+                ]
             await send(message)
 
         return await app(scope, receive, send_with_headers)
@@ -373,11 +385,22 @@ def serve(config: RoomConfig, host: str, port: int, on_ready=None, on_stop=None)
     # uvicorn raises the signal again once it has shut down: let SIGTERM end as quietly as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        Uvicorn(uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False,  # tokens in URLs stay out of logs
-            http="h11", ws="none", lifespan="on", timeout_graceful_shutdown=2, timeout_keep_alive=10,
-            limit_concurrency=400, h11_max_incomplete_event_size=protocol.MAX_BODY_BYTES,
-        )).run()
+        Uvicorn(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,  # tokens in URLs stay out of logs
+                http="h11",
+                ws="none",
+                lifespan="on",
+                timeout_graceful_shutdown=2,
+                timeout_keep_alive=10,
+                limit_concurrency=400,
+                h11_max_incomplete_event_size=protocol.MAX_BODY_BYTES,
+            )
+        ).run()
     except KeyboardInterrupt:
         pass
     finally:

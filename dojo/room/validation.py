@@ -95,14 +95,19 @@ def validate_post(data, curriculum: Curriculum) -> Post:
     seq = _integer(data, "seq", 10**9)
     streak = _integer(data, "streak", protocol.MAX_STREAK)
     checks = data["checks"]
-    if (not isinstance(checks, list) or len(checks) != 2
-            or not all(isinstance(c, int) and not isinstance(c, bool) for c in checks)
-            or not 0 <= checks[0] <= checks[1] <= protocol.MAX_CHECKS):
+    if (
+        not isinstance(checks, list)
+        or len(checks) != 2
+        or not all(isinstance(c, int) and not isinstance(c, bool) for c in checks)
+        or not 0 <= checks[0] <= checks[1] <= protocol.MAX_CHECKS
+    ):
         raise PayloadError(f"checks must be [passed, total] with 0 <= passed <= total <= {protocol.MAX_CHECKS}")
     current = data["current"]
     if current is not None and (not isinstance(current, str) or current not in curriculum.by_id):
-        raise PayloadError("current must be a kata id of the room's course, or null (is your copy of the "
-                           "course the facilitator's version?)")
+        raise PayloadError(
+            "current must be a kata id of the room's course, or null (is your copy of the "
+            "course the facilitator's version?)"
+        )
     mistake = data.get("mistake")
     if mistake is not None:
         mistake = _text(mistake, "mistake", protocol.MAX_MISTAKE)
@@ -117,5 +122,14 @@ def validate_post(data, curriculum: Curriculum) -> Post:
     # A pair whose copy of the course is a little older or newer than the room's still shows:
     # katas the room's course does not have are left out (never stored), not a reason to refuse.
     known = {kata_id: state for kata_id, state in katas.items() if kata_id in curriculum.by_id}
-    return Post(client=client, name=name, seq=seq, current=current, streak=streak, passed=checks[0],
-                total=checks[1], mistake=mistake, katas=known)
+    return Post(
+        client=client,
+        name=name,
+        seq=seq,
+        current=current,
+        streak=streak,
+        passed=checks[0],
+        total=checks[1],
+        mistake=mistake,
+        katas=known,
+    )

@@ -56,23 +56,38 @@ def env() -> dict:
 class RoomProcess:
     """``with RoomProcess(tmp_path) as room:`` a running server; ``room.stop()`` ends it like Ctrl-C."""
 
-    def __init__(self, state_dir: Path, curriculum: Path = ROOT / "curriculum", port: int | None = None,
-                 settings: dict | None = None, limits: dict | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        curriculum: Path = ROOT / "curriculum",
+        port: int | None = None,
+        settings: dict | None = None,
+        limits: dict | None = None,
+    ):
         from dojo.room.board import Settings
         from dojo.room.limits import Limits
 
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.options = {"curriculum": str(curriculum), "state_dir": str(state_dir), "port": self.port,
-                        "settings": {**asdict(Settings()), **(settings or {})},
-                        "limits": {**asdict(Limits()), **(limits or {})}}
+        self.options = {
+            "curriculum": str(curriculum),
+            "state_dir": str(state_dir),
+            "port": self.port,
+            "settings": {**asdict(Settings()), **(settings or {})},
+            "limits": {**asdict(Limits()), **(limits or {})},
+        }
         self.process: subprocess.Popen | None = None
         self.output = ""
 
     def start(self) -> Self:
-        self.process = subprocess.Popen([sys.executable, "-c", LAUNCH, json.dumps(self.options)], env=env(),
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, json.dumps(self.options)],
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,8 +122,14 @@ class RoomProcess:
 
     # --------------------------------------------------------------- requests
 
-    def request(self, method: str, path: str, body: bytes | dict | None = None, headers: dict | None = None,
-                source: str = "127.0.0.1") -> tuple[int, bytes, dict]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict | None = None,
+        headers: dict | None = None,
+        source: str = "127.0.0.1",
+    ) -> tuple[int, bytes, dict]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(source, 0))
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         try:
@@ -119,8 +140,13 @@ class RoomProcess:
             connection.close()
 
     def post(self, body, code: str | None = None, source: str = "127.0.0.1") -> tuple[int, dict]:
-        status, raw, _ = self.request("POST", protocol.POST_PATH, body, source=source, headers={
-            protocol.CODE_HEADER: self.code if code is None else code, "Content-Type": "application/json"})
+        status, raw, _ = self.request(
+            "POST",
+            protocol.POST_PATH,
+            body,
+            source=source,
+            headers={protocol.CODE_HEADER: self.code if code is None else code, "Content-Type": "application/json"},
+        )
         return status, json.loads(raw) if raw.startswith(b"{") else {}
 
     def board(self) -> dict:
@@ -129,7 +155,9 @@ class RoomProcess:
         return json.loads(raw)
 
     def admin(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, bytes, dict]:
-        return self.request(method, path, body, headers={"Authorization": f"Bearer {self.token if token is None else token}"})
+        return self.request(
+            method, path, body, headers={"Authorization": f"Bearer {self.token if token is None else token}"}
+        )
 
     def pair(self, name: str) -> dict | None:
         return next((row for row in self.board()["pairs"] if row["name"] == name), None)
@@ -139,13 +167,30 @@ def client_id(n: int) -> str:
     return f"{n:016x}"
 
 
-def post_body(n: int, seq: int = 1, current: str = KATAS[1], state: str = "failing", streak: int = 1,
-              mistake: str | None = None, name: str | None = None, done: int = 1) -> dict:
+def post_body(
+    n: int,
+    seq: int = 1,
+    current: str = KATAS[1],
+    state: str = "failing",
+    streak: int = 1,
+    mistake: str | None = None,
+    name: str | None = None,
+    done: int = 1,
+) -> dict:
     katas = {kata_id: "passed" for kata_id in KATAS[:done]}
     if current is not None:
         katas[current] = state
-    return {"v": protocol.VERSION, "client": client_id(n), "name": name or f"pair {n}", "seq": seq,
-            "current": current, "streak": streak, "checks": [1, 4], "mistake": mistake, "katas": katas}
+    return {
+        "v": protocol.VERSION,
+        "client": client_id(n),
+        "name": name or f"pair {n}",
+        "seq": seq,
+        "current": current,
+        "streak": streak,
+        "checks": [1, 4],
+        "mistake": mistake,
+        "katas": katas,
+    }
 
 
 #: A simulated pair in a process of its own: joins with `kata room join`'s code path, then sends
@@ -168,8 +213,13 @@ print(json.dumps({"client": member["client"], "codes": codes}))
 
 
 def start_pair(room: RoomProcess, root: Path, posts: list[dict]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", PAIR, room.url, room.code, str(root), json.dumps(posts)],
-                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", PAIR, room.url, room.code, str(root), json.dumps(posts)],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen, timeout: float = 120) -> dict:

@@ -40,24 +40,27 @@ def test_a_good_post_validates():
     assert checked.current == KATAS[1] and checked.state == "failing" and checked.passed == 1
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"extra": 1}, "unknown fields"),
-    ({"seq": "1"}, "seq must be an integer"),
-    ({"seq": True}, "seq must be an integer"),
-    ({"streak": -1}, "streak must be"),
-    ({"client": "NOT-HEX-AT-ALL!!"}, "client must be"),
-    ({"name": ""}, "name must have"),
-    ({"name": "x" * 61}, "name must have"),
-    ({"name": "Ana\nBen"}, "control characters"),
-    ({"name": "Ana\u202eBen"}, "control characters"),
-    ({"current": "no.such_kata"}, "current must be a kata id"),
-    ({"katas": {"<script>": "passed"}}, "keyed on kata ids"),
-    ({"katas": {f"toy.k{n}": "passed" for n in range(1000)}}, "katas must be an object"),
-    ({"katas": {KATAS[0]: "solved"}}, "state must be one of"),
-    ({"checks": [5, 4]}, "checks must be"),
-    ({"mistake": "m" * 241}, "mistake must have"),
-    ({"v": 2}, "v must be"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"extra": 1}, "unknown fields"),
+        ({"seq": "1"}, "seq must be an integer"),
+        ({"seq": True}, "seq must be an integer"),
+        ({"streak": -1}, "streak must be"),
+        ({"client": "NOT-HEX-AT-ALL!!"}, "client must be"),
+        ({"name": ""}, "name must have"),
+        ({"name": "x" * 61}, "name must have"),
+        ({"name": "Ana\nBen"}, "control characters"),
+        ({"name": "Ana\u202eBen"}, "control characters"),
+        ({"current": "no.such_kata"}, "current must be a kata id"),
+        ({"katas": {"<script>": "passed"}}, "keyed on kata ids"),
+        ({"katas": {f"toy.k{n}": "passed" for n in range(1000)}}, "katas must be an object"),
+        ({"katas": {KATAS[0]: "solved"}}, "state must be one of"),
+        ({"checks": [5, 4]}, "checks must be"),
+        ({"mistake": "m" * 241}, "mistake must have"),
+        ({"v": 2}, "v must be"),
+    ],
+)
 def test_malformed_posts_are_rejected_with_a_reason(change, reason):
     body = {**post_body(1), **change}
     with pytest.raises(PayloadError, match=reason):
@@ -153,7 +156,7 @@ def test_csv_neutralises_formulas_in_names():
     board.apply(post(2, name="+1+1"))
     board.apply(post(3, name="Ana & Ben"))
     names = [row[0] for row in csv.reader(io.StringIO(export.as_csv(board)))][1:]
-    assert sorted(names) == ["'+1+1", "'=HYPERLINK(\"http://evil\",\"x\")", "Ana & Ben"]
+    assert sorted(names) == ["'+1+1", '\'=HYPERLINK("http://evil","x")', "Ana & Ben"]
 
 
 def test_state_is_written_atomically(tmp_path, monkeypatch):
@@ -167,7 +170,7 @@ def test_state_is_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         store.write_json_atomic(path, {"pairs": 2})
     assert json.loads(path.read_text()) == {"pairs": 1}  # the old file, whole
-    assert list(tmp_path.iterdir()) == [path]             # and no temporary left behind
+    assert list(tmp_path.iterdir()) == [path]  # and no temporary left behind
 
 
 def test_secrets_are_compared_in_constant_time(monkeypatch, tmp_path):
@@ -189,8 +192,12 @@ def test_the_named_mistake_travels_apart_from_the_message():
     from dojo.testkit.checks import KataFailure, assert_close
 
     with pytest.raises(KataFailure) as caught:
-        assert_close(np.array([4.0, 5.0]), np.array([4.0, 6.0]), call="double([2, 3])",
-                     mistakes={"added 2 instead of doubling": np.array([4.0, 5.0])})
+        assert_close(
+            np.array([4.0, 5.0]),
+            np.array([4.0, 6.0]),
+            call="double([2, 3])",
+            mistakes={"added 2 instead of doubling": np.array([4.0, 5.0])},
+        )
     assert caught.value.mistake == "added 2 instead of doubling"
     assert classify(caught.value).mistake == "added 2 instead of doubling"
     with pytest.raises(KataFailure) as plain:

@@ -13,8 +13,15 @@ import pytest
 from room_support import COURSE, KATAS, RoomProcess, post_body
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TRAP = '<img src=x onerror="document.body.dataset.pwned=1">'
 
 
@@ -46,8 +53,14 @@ def test_the_board_updates_live_and_shows_names_as_text(browser, tmp_path):
         page.wait_for_function("document.getElementById('live').textContent === 'live'", timeout=15_000)
 
         # A post arrives: the row changes without a reload.
-        assert room.post(post_body(1, seq=2, current=later.id, streak=3, name="Ana & Ben",
-                                   mistake="softmax along the wrong axis"))[0] == 200
+        assert (
+            room.post(
+                post_body(
+                    1, seq=2, current=later.id, streak=3, name="Ana & Ben", mistake="softmax along the wrong axis"
+                )
+            )[0]
+            == 200
+        )
         page.locator("tr", has_text="Ana & Ben").filter(has_text=later.id).wait_for(timeout=15_000)
         text = page.locator("tr", has_text="Ana & Ben").inner_text()
         assert later.number in text and later.title in text and "STUCK" in text

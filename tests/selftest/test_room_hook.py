@@ -79,8 +79,9 @@ def course(tmp_path):
 
 
 def run(root, *args):
-    return subprocess.run([sys.executable, *args], cwd=root, env=env(), capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, *args], cwd=root, env=env(), capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_a_run_posts_its_state_and_named_mistake_never_its_code(course, tmp_path):
@@ -128,9 +129,18 @@ def test_the_hook_never_waits_long_nor_raises(course):
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
     (course / ".katas").mkdir()
-    (course / ".katas" / "room.json").write_text(json.dumps({
-        "url": f"http://127.0.0.1:{silent.getsockname()[1]}", "code": "ABCDEF", "name": "Ana & Ben",
-        "client": "0" * 16, "joined": True, "seq": 0}))
+    (course / ".katas" / "room.json").write_text(
+        json.dumps(
+            {
+                "url": f"http://127.0.0.1:{silent.getsockname()[1]}",
+                "code": "ABCDEF",
+                "name": "Ana & Ben",
+                "client": "0" * 16,
+                "joined": True,
+                "seq": 0,
+            }
+        )
+    )
     curriculum = load(course / "curriculum")
     said = []
     started = time.monotonic()

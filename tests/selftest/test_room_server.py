@@ -28,7 +28,9 @@ def test_pairs_post_from_their_own_processes_and_the_board_shows_stuck_and_mista
     pairs = []
     for n in range(6):
         if n < 4:  # four pairs fail three runs in a row on the same named mistake
-            posts = [post_body(n, seq=s, current=KATAS[5], streak=s, mistake=gates, name=f"pair {n}") for s in (1, 2, 3)]
+            posts = [
+                post_body(n, seq=s, current=KATAS[5], streak=s, mistake=gates, name=f"pair {n}") for s in (1, 2, 3)
+            ]
         else:
             posts = [post_body(n, seq=1, current=KATAS[3], state="passed", streak=0, name=f"pair {n}", done=3)]
         pairs.append(start_pair(room, tmp_path / f"pair{n}", posts))
@@ -109,6 +111,7 @@ def test_malformed_and_oversized_posts_are_refused(room):
             yield b" " * 1024
 
     import http.client
+
     connection = http.client.HTTPConnection("127.0.0.1", room.port, timeout=10)
     connection.request("POST", protocol.POST_PATH, body=chunks(), headers=headers, encode_chunked=True)
     assert connection.getresponse().status == 413
@@ -137,19 +140,28 @@ print(json.dumps({"sent": sent, "accepted": accepted}))
 
 
 def flood(room, source: str, seconds: float, rotate: bool) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", FLOOD, str(room.port), room.code, source, str(seconds),
-                             "1" if rotate else "0"], env=env(), stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", FLOOD, str(room.port), room.code, source, str(seconds), "1" if rotate else "0"],
+        env=env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_flood_is_held_by_the_rate_limits_and_good_pairs_lose_nothing(tmp_path):
     limits = {"client_rate": 1, "client_burst": 5, "address_rate": 10, "address_burst": 20}
     with RoomProcess(tmp_path / "room", limits=limits) as room:
         started = time.monotonic()
-        one_client = flood(room, "127.0.0.2", 4, rotate=False)    # one pair id, as fast as it can
-        many_clients = flood(room, "127.0.0.3", 4, rotate=True)   # a new pair id every post
-        good = [start_pair(room, tmp_path / f"pair{n}",
-                           [post_body(n, seq=s, current=KATAS[s], name=f"good {n}") for s in range(1, 5)])
-                for n in range(3)]
+        one_client = flood(room, "127.0.0.2", 4, rotate=False)  # one pair id, as fast as it can
+        many_clients = flood(room, "127.0.0.3", 4, rotate=True)  # a new pair id every post
+        good = [
+            start_pair(
+                room,
+                tmp_path / f"pair{n}",
+                [post_body(n, seq=s, current=KATAS[s], name=f"good {n}") for s in range(1, 5)],
+            )
+            for n in range(3)
+        ]
         results = [finish(p) for p in good]
         floods = [json.loads(p.communicate(timeout=60)[0]) for p in (one_client, many_clients)]
         seconds = time.monotonic() - started
@@ -205,8 +217,15 @@ def test_join_and_leave_from_the_command_line(room, tmp_path):
     (checkout / "curriculum").symlink_to(room.options["curriculum"])
 
     def kata(*args):
-        return subprocess.run([sys.executable, "-m", "dojo", *args], check=False, cwd=checkout, env=env(), capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "dojo", *args],
+            check=False,
+            cwd=checkout,
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     wrong = kata("room", "join", room.url, "WRONG1", "--name", "Ana & Ben")
     assert wrong.returncode == 2 and "refused the join code" in wrong.stdout
@@ -223,13 +242,28 @@ def test_join_and_leave_from_the_command_line(room, tmp_path):
     assert json.loads((checkout / ".katas" / "room.json").read_text())["joined"] is False
 
 
-
-
 def test_serve_takes_the_stuck_and_rotation_settings():
     from dojo.tools.cli import parser
 
-    args = parser().parse_args(["room", "serve", "--host", "127.0.0.1", "--port", "9000", "--stuck-runs", "3",
-                                "--stuck-minutes", "2.5", "--mistake-minutes", "5", "--rotate-minutes", "0",
-                                "--state-dir", "x"])
+    args = parser().parse_args(
+        [
+            "room",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "9000",
+            "--stuck-runs",
+            "3",
+            "--stuck-minutes",
+            "2.5",
+            "--mistake-minutes",
+            "5",
+            "--rotate-minutes",
+            "0",
+            "--state-dir",
+            "x",
+        ]
+    )
     assert (args.stuck_runs, args.stuck_minutes, args.mistake_minutes, args.rotate_minutes) == (3, 2.5, 5, 0)
     assert args.host == "127.0.0.1" and args.port == 9000 and args.state_dir == "x"
