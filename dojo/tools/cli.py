@@ -15,6 +15,9 @@ way to work. Run ``kata --help`` or ``kata VERB --help``::
     kata workshop on|off      pair prompts after each kata passed
     kata progress --export    JSON + Markdown for the facilitator
     kata board FILES...       the room's progress board (table and PNG)
+    kata dev check            for contributors: the course's structure, in seconds
+    kata room serve           the live board on the workshop network (facilitator)
+    kata room join URL CODE   post each run to the room (a pair); `kata room leave` stops
 
 The checkout is found from the current folder only (the nearest folder up
 with ``curriculum/`` and ``katas/``), never from where the tool is installed,
@@ -143,7 +146,17 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
                   + (f"  ({streak} failing runs in a row)" if streak else ""))
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
+    _room_line(ctx)
     return 0
+
+
+def _room_line(ctx: Context) -> None:
+    """The room this checkout joined, and its rotation timer (as cached from the last post)."""
+    from ..room.client import membership, status_line
+
+    member = membership(ctx.root)
+    if member is not None:
+        ctx.console.print(f"\n{escape(status_line(member))}")
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -341,6 +354,7 @@ def cmd_workshop(ctx: Context, args: argparse.Namespace) -> int:
                       + (f" (pair: {settings['name']})" if settings.get("name") else "")
                       + (": after each kata passed, pytest prompts the pair to swap driver and navigator."
                          if settings["pair_prompts"] else "."))
+    _room_line(ctx)
     return 0
 
 
@@ -365,6 +379,78 @@ def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -
         return show([Path(p) for p in args.files], png, console)
     except BoardError as error:
         raise CliError(str(error)) from None
+
+
+def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
+    from ..room import client
+
+    if args.action == "serve":
+        return _room_serve(args, console)
+    ctx = Context(console)
+    if args.action == "join":
+        name = args.name or progress_module.workshop_settings(ctx.root).get("name")
+        if not name:
+            raise CliError('give the pair a name: kata room join URL CODE --name "Ana & Ben"')
+        try:
+            member = client.join(ctx.root, args.url, args.code, name)
+        except client.RoomError as error:
+            raise CliError(str(error)) from None
+        settings = progress_module.workshop_settings(ctx.root)
+        if not settings.get("name"):
+            settings["name"] = member["name"]
+            progress_module.save_workshop_settings(ctx.root, settings)
+        console.print(f"joined the room at [bold]{escape(member['url'])}[/] as [bold]{escape(member['name'])}[/]: "
+                      f"each `pytest` run now posts your kata states there (never your code).")
+        console.print(escape(client.status_line(member)))
+        return 0
+    if args.action == "leave":
+        left = client.leave(ctx.root)
+        console.print(f"left the room at {escape(left['url'])}: runs are no longer posted." if left
+                      else "not in a room.")
+        return 0
+    member = client.membership(ctx.root)
+    console.print(escape(client.status_line(member)) if member else
+                  "not in a room: `kata room join URL CODE --name \"Ana & Ben\"` (the facilitator has URL and CODE)")
+    return 0
+
+
+def _room_serve(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from ..room.board import Settings
+        from ..room.server import RoomConfig, serve
+    except ImportError as error:
+        raise CliError(f"the room server needs starlette and uvicorn ({error}): pip install -e .") from None
+    from ..room.address import lan_address
+
+    root = find_root()
+    state_dir = Path(args.state_dir) if args.state_dir else root / ".katas" / "room"
+    try:
+        curriculum = load(root / "curriculum")
+    except CurriculumError as error:
+        raise CliError(f"the curriculum does not load: {error}") from None
+    settings = Settings(stuck_runs=args.stuck_runs, stuck_minutes=args.stuck_minutes,
+                        mistake_minutes=args.mistake_minutes, rotate_minutes=args.rotate_minutes)
+    host = lan_address() if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{host}:{args.port}"
+
+    def ready(secrets) -> None:
+        lines = [f"[bold]Neural Katas room[/] on {escape(url)}   (state in {escape(str(state_dir))})",
+                 f"  join code    [bold]{secrets.code}[/]",
+                 f"  pairs run    kata room join {escape(url)} {secrets.code} --name \"Ana & Ben\"",
+                 f"  the board    {escape(url)}/board?code={secrets.code}   (project it)",
+                 f"  admin token  {secrets.admin_token}   (keep it to yourself)",
+                 f"  export       curl -H 'Authorization: Bearer {secrets.admin_token}' {escape(url)}/admin/export.csv"
+                 f"   (.json, .png; also written when the server stops)",
+                 "  [dim]Ctrl-C stops the server.[/]"]
+        for line in lines:
+            console.print(line, soft_wrap=True)
+
+    def stopped(paths) -> None:
+        console.print("room stopped; the session is in " + ", ".join(escape(str(p)) for p in paths), soft_wrap=True)
+
+    serve(RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings), args.host, args.port,
+          on_ready=ready, on_stop=stopped)
+    return 0
 
 
 # ------------------------------------------------------------------ parser
@@ -435,6 +521,27 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
     sub.add_argument("--no-png", action="store_true", help="only print the table")
+    room = verb("room", None, "the live room: a web board on the workshop network (serve), pairs post to it (join)")
+    actions = room.add_subparsers(dest="action", metavar="ACTION")
+    serve = actions.add_parser("serve", help="the facilitator's live board", description="Serve the live board "
+                               "on the workshop network; prints the URL, the join code and the admin token.")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--stuck-runs", type=int, default=5, help="stuck after this many failing runs (default 5)")
+    serve.add_argument("--stuck-minutes", type=float, default=10, help="or after this long failing (default 10)")
+    serve.add_argument("--mistake-minutes", type=float, default=10,
+                       help="the mistakes panel counts this many minutes back (default 10)")
+    serve.add_argument("--rotate-minutes", type=float, default=10,
+                       help="driver/navigator swap every this many minutes (default 10; 0: no timer)")
+    serve.add_argument("--state-dir", help="where the board, the secrets and the exports live "
+                                           "(default .katas/room)")
+    join = actions.add_parser("join", help="post each pytest run to the room", description="Join the room: "
+                              "each pytest run on katas/ then posts the pair's kata states (never code).")
+    join.add_argument("url", help="the room's URL, as printed by `kata room serve`")
+    join.add_argument("code", help="the join code")
+    join.add_argument("--name", help="the pair's names, e.g. 'Ana & Ben' (default: kata workshop --name)")
+    actions.add_parser("leave", help="stop posting to the room")
+    actions.add_parser("status", help="the room this checkout joined")
     return main
 
 
@@ -448,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "board":  # works anywhere: a facilitator needs no checkout
             return cmd_board(None, args, console)
+        if args.verb == "room":
+            return cmd_room(None, args, console)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:
