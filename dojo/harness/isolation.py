@@ -213,7 +213,8 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
         printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
         channel.send({"type": "outcomes", "index": index,
                       "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check,
-                                    "printed": printed if o.state != PASSED else ""} for o in new],
+                                    "printed": printed if o.state != PASSED else "", "mistake": o.mistake}
+                                   for o in new],
                       "artifacts": runner.plugin.artifacts.get(kata.id, [])})
     channel.send({"type": "done"})
 

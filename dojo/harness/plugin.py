@@ -37,6 +37,7 @@ from ..course.curriculum import Curriculum, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
+from ..room import hook as room_hook
 from ..states import DONE_STATES, KataState
 from . import guards, isolation, outcomes, report
 from .timeout import time_limit
@@ -307,9 +308,11 @@ class KataPlugin:
             state = entry.get("state")
             if state not in outcomes.SEVERITY:
                 continue
+            mistake = entry.get("mistake")
             self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
                                                     check=str(entry.get("check", "")),
-                                                    printed=str(entry.get("printed", ""))))
+                                                    printed=str(entry.get("printed", "")),
+                                                    mistake=mistake if isinstance(mistake, str) else None))
         known = self.artifacts.setdefault(kata.id, [])
         known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
 
@@ -504,6 +507,8 @@ class KataPlugin:
             writer.line(f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
                         f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
                         f"`pytest --recheck` runs them too.)")
+        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
+        room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []
