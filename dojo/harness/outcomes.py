@@ -20,6 +20,12 @@ class Outcome:
     state: str
     message: str = ""
     check: str = ""  # the test function that produced it
+    #: The harness itself failed (not the learner's code): such a verdict never
+    #: overwrites a stored "passed".
+    harness_fault: bool = False
+    #: What the learner's code printed during the check (captured by pytest).
+    printed: str = ""
+    mistake: str | None = None  # the named known mistake, when one explained the failure (KataFailure.mistake)
 
 
 def _chain(exc: BaseException):
@@ -45,7 +51,7 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
         return Outcome(ERROR, f"{where}: {exc}" if where else str(exc))
     if isinstance(exc, KataFailure):
         # The only verdict: a check of the kata's test said no.
-        return Outcome(FAILING, str(exc))
+        return Outcome(FAILING, str(exc), mistake=exc.mistake)
     # Anything else raised inside the implementation's files is the learner's
     # own exception, AssertionError included (their `assert`, a library's
     # `is_stochastic` check): said as such, with their line.

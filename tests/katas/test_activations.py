@@ -557,7 +557,8 @@ def test_softmax_backward_large_scores(kata):
         mistakes["the softmax inside your backward pass is not stable: exp(1000) is inf and inf / inf is NaN. "
                  "Compute s with your stable softmax (subtract each row's max)"] = \
             s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
-    assert_close(got, ref.softmax_backward(dout, x), call="softmax_backward(<dout>, [[1000, 999, 998], [-1000, 0, 1000]])",
+    assert_close(got, ref.softmax_backward(dout, x),
+                 call="softmax_backward(<dout>, [[1000, 999, 998], [-1000, 0, 1000]])",
                  rtol=GRADIENT_RTOL, what="gave dx =", note=note, mistakes=mistakes)
 
 

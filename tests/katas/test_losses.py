@@ -555,7 +555,8 @@ def test_sparse_from_logits(kata, scale, column, seed):
                 f"sparse_categorical_crossentropy(<labels {labels.shape}>, <logits of size ~{scale:g}>, from_logits=True)", lambda: {
                     "you applied the softmax and then clipped to [1e-7, 1 - 1e-7], as for probabilities: with "
                     "from_logits=True Keras works from the logits and does not clip. Use the log-softmax "
-                    "z - max(z) - log(sum(exp(z - max(z))))": ref.sparse_categorical_crossentropy(labels, _np_softmax(z)),
+                    "z - max(z) - log(sum(exp(z - max(z))))":
+                        ref.sparse_categorical_crossentropy(labels, _np_softmax(z)),
                     "you ignored from_logits=True and used the logits as probabilities; take the log-softmax "
                     "of the logits": ref.sparse_categorical_crossentropy(labels, z),
                 }, remedy="exp() overflowed or log(0) came up; use the stable log-softmax "

@@ -82,7 +82,8 @@ def hidden_loops(function) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        if name in ALWAYS_LOOPS or (name in LOOPS_OVER_THEIR_ARGUMENT and any(from_parameter(a) for a in node.args[1:])):
+        over_a_parameter = any(from_parameter(a) for a in node.args[1:])
+        if name in ALWAYS_LOOPS or (name in LOOPS_OVER_THEIR_ARGUMENT and over_a_parameter):
             found.append(f"{ast.unparse(node.func)} (line {first + node.lineno - 1})")
     return found
 

@@ -84,7 +84,7 @@ def dense_forward_cast_to_int(x, kernel, bias):
     return (np.asarray(x) @ np.asarray(kernel) + np.asarray(bias)).astype(int)
 
 
-@mutant("neuron.neuron", expect="your code raised AssertionError at .*neuron.py:\\d+ \\(in neuron_asserting_positive_inputs\\)")
+@mutant("neuron.neuron", expect="your code raised AssertionError at .*neuron.py:\\d+ \\(in neuron_asserting")
 def neuron_asserting_positive_inputs(inputs, weights, bias, activation=None):
     assert all(v > 0 for v in inputs), "inputs must be positive"  # a learner's own check, false for [0, 0, 0]
     z = float(np.dot(inputs, weights)) + bias
