@@ -191,7 +191,11 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
         channel.send({"type": "start", "index": index})
         before = len(results)
         nextitem = items[index + 1] if index + 1 < len(items) else None
-        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        # runtestprotocol skips the warnings plugin's wrapper: record them as pytest would, for the parent.
+        from _pytest.warnings import catch_warnings_for_item
+
+        with catch_warnings_for_item(config, ihook=item.ihook, when="runtest", item=item):
+            reports = runtestprotocol(item, log=False, nextitem=nextitem)
         new = results[before:]
         for outcome in new:
             if "I/O operation on closed file" in outcome.message:
@@ -210,6 +214,11 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
             report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
             channel.send({"type": "report", "index": index,
                           "report": config.hook.pytest_report_to_serializable(config=config, report=report)})
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        warned = terminal.stats.pop("warnings", []) if terminal is not None else []
+        if warned:  # the parent's report names the first warning and counts them (report.warnings_note)
+            channel.send({"type": "warnings", "warnings": [
+                {"message": w.message[:MAX_SECTION], "nodeid": w.nodeid, "fslocation": w.fslocation} for w in warned]})
         printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
         channel.send({"type": "outcomes", "index": index,
                       "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check,
@@ -340,6 +349,15 @@ class KataRunner:
             reply = {"type": "reply", **_serve_reference(message)}
             _write_all(in_w, wire.dumps(reply))
             return time.monotonic() - started
+        elif kind == "warnings":
+            terminal = self.plugin.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                from _pytest.terminal import WarningReport
+
+                terminal.stats.setdefault("warnings", []).extend(
+                    WarningReport(message=w["message"], nodeid=w["nodeid"],
+                                  fslocation=tuple(w["fslocation"]) if w["fslocation"] else None)
+                    for w in message.get("warnings", []))
         elif kind == "done":
             run.done = True
         return 0.0
