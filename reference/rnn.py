@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
 
 _LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -45,6 +46,7 @@ def embedding_backward(dout, ids, vocab_size) -> np.ndarray:
 # ------------------------------------------------------------ recurrent layers
 
 
+@live
 def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=False, **options):
     """A built Keras layer of ``kind`` ("simple_rnn", "lstm", "gru") holding these weights.
 
@@ -131,6 +133,7 @@ def lstm_backward_cut(dout, x, kernel, recurrent_kernel, bias, cut: str, return_
     return tuple(g.numpy() for g in grads)
 
 
+@live
 def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
     """A Keras layer built with its default initialisers, to compare shapes, counts and distributions."""
     keras().utils.set_random_seed(seed)
@@ -143,9 +146,16 @@ def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options)
     return layer
 
 
+def fresh_weights(kind: str, units: int, input_dim: int, seed: int = 0, **options) -> tuple[list[np.ndarray], int]:
+    """``(get_weights(), count_params())`` of ``fresh_layer(...)``: what a test compares, as plain values."""
+    layer = fresh_layer(kind, units, input_dim, seed, **options)
+    return layer.get_weights(), int(layer.count_params())
+
+
 # ----------------------------------------------------------------- capstones
 
 
+@live
 def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
@@ -159,6 +169,7 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return model
 
 
+@live
 def forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
@@ -170,6 +181,7 @@ def forecaster(units=16, timesteps=20, seed=0):
     ])
 
 
+@live
 def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
                 loss="binary_crossentropy") -> dict:
     """``model.fit(..., shuffle=False)``; the per-epoch history."""
@@ -180,3 +192,40 @@ def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3,
     history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size,
                         shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
+
+
+# The capstones as plain values (what the tests compare, and what the reference cache can keep):
+# the model is rebuilt from its builder's arguments and the weights it is given.
+_CAPSTONES = {"text_model": text_model, "forecaster": forecaster}
+
+
+def capstone_weights(name: str, **config) -> list[np.ndarray]:
+    """The initial weights of the capstone model (``"text_model"``, ``"forecaster"``) built with ``config``."""
+    return _CAPSTONES[name](**config).get_weights()
+
+
+def capstone_layer_params(name: str, **config) -> list[int]:
+    """``count_params()`` of each layer of the capstone model built with ``config``."""
+    return [int(layer.count_params()) for layer in _CAPSTONES[name](**config).layers]
+
+
+def _capstone(name, weights, config):
+    model = _CAPSTONES[name](**config)
+    model.set_weights([np.asarray(w) for w in weights])
+    return model
+
+
+def capstone_predict(name: str, weights, x, **config) -> np.ndarray:
+    """``predict(x)`` of the capstone model holding ``weights``."""
+    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+    return _capstone(name, weights, config).predict(x, verbose=0)
+
+
+def capstone_fit(name: str, weights, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                 loss="binary_crossentropy", **config) -> dict:
+    """``fit_history`` of the capstone model starting from ``weights``."""
+    return fit_history(_capstone(name, weights, config), x, y, optimizer=optimizer, learning_rate=learning_rate,
+                       epochs=epochs, batch_size=batch_size, loss=loss)
+
+
+cache_public_functions(globals())
