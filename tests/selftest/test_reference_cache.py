@@ -342,7 +342,7 @@ def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "PYTEST_ADDOPTS", "KATAS_FRESH_REFERENCE")}
     env.update(KATAS_REFERENCE_CACHE=str(cache), KATAS_NO_WARMUP="1")
     return subprocess.run([PYTHON, "-c", RUN, "--kata", "neuron.weighted_sum", f"--impl={impl}", "-p",
-                           "no:randomly", *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                           "no:randomly", *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
@@ -442,7 +442,7 @@ def test_background_warm_up_never_runs_twice_at_once_and_leaves_no_process(tiny_
 
 
 def test_a_stale_lock_file_does_not_block_the_warm_up(tiny_course):
-    finished = subprocess.run([PYTHON, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    finished = subprocess.run([PYTHON, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     dead_pid = int(finished.stdout)
     lock_path = tiny_course / ".katas" / "warm.lock"
     lock_path.parent.mkdir(parents=True)
@@ -475,5 +475,47 @@ def test_a_changed_kata_test_needs_a_new_warm_up(tiny_course):
 
 def test_fresh_reference_is_an_option_of_the_course():
     text = subprocess.run([PYTHON, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120).stdout
+                          timeout=120, check=False).stdout
     assert "--fresh-reference" in text
+
+
+class _Plugins:
+    def __init__(self, kata_plugin):
+        self.kata_plugin = kata_plugin
+
+    def get_plugin(self, name):
+        return self.kata_plugin if name == "neural-katas" else None
+
+
+class _Config:
+    """What the warm-up trigger reads from pytest's config: the kata plugin and the session's start time."""
+
+    def __init__(self, recording: bool, root: Path, started: float):
+        from types import SimpleNamespace
+
+        from dojo.harness import reference_cache
+
+        self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root))
+        self.stash = {reference_cache._started: started}
+
+
+@pytest.mark.parametrize(("recording", "computed", "no_warmup", "starts"), [
+    (True, True, False, True),  # the learner's run computed a value live: warm up the rest
+    (True, False, False, False),  # everything was in the cache
+    (False, True, False, False),  # --impl solutions, a mutant's copy: not the learner's run
+    (True, True, True, False),  # KATAS_NO_WARMUP=1
+])
+def test_a_learners_run_that_computed_a_value_starts_the_warm_up(tmp_path, monkeypatch, recording, computed,
+                                                                 no_warmup, starts):
+    from dojo.harness import reference_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(cache))
+    monkeypatch.setenv("KATAS_NO_WARMUP", "1") if no_warmup else monkeypatch.delenv("KATAS_NO_WARMUP", raising=False)
+    started = time.time()
+    if computed:
+        _cache.Store(cache).stamp_computed()
+    calls = []
+    monkeypatch.setattr(warmup, "start_in_background", lambda root: calls.append(root) or "started")
+    reference_cache._maybe_warm_up(_Config(recording, tmp_path, started))
+    assert calls == ([tmp_path] if starts else [])
