@@ -38,13 +38,13 @@ cache elsewhere (the self-tests use a private one).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import functools
 import hashlib
 import inspect
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -116,29 +116,30 @@ def engine_versions() -> dict[str, str | None]:
 # ---------------------------------------------------------------- key: code
 
 
+_RELATIVE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.(\w*)[ \t]+import[ \t]+\(?([\w ,\t]+)", re.MULTILINE)
+_ABSOLUTE_IMPORT = re.compile(rb"^[ \t]*(?:from|import)[ \t]+(\w+)\.(\w+)", re.MULTILINE)
+
+
 def _reference_imports(path: Path, package: str) -> set[Path]:
-    """Files of the same package that this module imports (``from ._engine import tf``)."""
+    """Files of the same package that this module imports (``from ._engine import tf``).
+
+    Read with a regular expression rather than parsed: it runs on every cached
+    call's first use of a module, and a false match (an import written in a
+    docstring) only makes the digest more conservative.
+    """
     try:
-        tree = ast.parse(path.read_bytes())
-    except (OSError, SyntaxError):
+        source = path.read_bytes()
+    except OSError:
         return set()
-    folder, found = path.parent, set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom):
-            if node.level == 1:
-                base = node.module or ""
-                names = [base] if base else [alias.name for alias in node.names]
-            elif node.level == 0 and node.module and node.module.split(".")[0] == package:
-                names = [node.module.split(".", 1)[1]] if "." in node.module else \
-                    [alias.name for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names = [alias.name.split(".", 1)[1] for alias in node.names
-                     if alias.name.startswith(package + ".")]
-        for name in names:
-            candidate = folder / (name.split(".")[0] + ".py")
-            if candidate.is_file():
-                found.add(candidate)
+    names = set()
+    for module, imported in _RELATIVE_IMPORT.findall(source):
+        names.update([module] if module else [n.strip() for n in imported.split(b",")])
+    names.update(module for top, module in _ABSOLUTE_IMPORT.findall(source) if top.decode() == package)
+    found = set()
+    for name in names:
+        candidate = path.parent / (name.decode() + ".py")
+        if name and candidate.is_file():
+            found.add(candidate)
     return found
 
 
@@ -152,15 +153,15 @@ def code_digest(module) -> str:
     if cached is not None:
         return cached
     package = module.__name__.rpartition(".")[0] or module.__name__
+    # This file computes no value: what it does to a key is FORMAT's business, so editing it keeps the cache.
+    itself = Path(__file__).resolve()
     seen, todo = set(), [path]
     while todo:
         current = todo.pop()
-        if current in seen:
+        if current in seen or current == itself:
             continue
         seen.add(current)
         todo.extend(_reference_imports(current, package) - seen)
-    # This file computes no value: what it does to a key is FORMAT's business, so editing it keeps the cache.
-    seen.discard(Path(__file__).resolve())
     sha = hashlib.sha256(f"format {FORMAT}\n".encode())
     for file in sorted(seen):
         sha.update(f"{file.name}\n".encode())
