@@ -54,8 +54,11 @@ import numpy as np
 
 COMPUTED_STAMP = "computed.stamp"
 FORMAT = 1  # bump when the encoding or the key changes meaning
-ENGINE_PACKAGES = {"tensorflow": ("tensorflow-cpu", "tensorflow", "tensorflow-macos"), "keras": ("keras",),
-                   "numpy": ("numpy",)}
+ENGINE_PACKAGES = {
+    "tensorflow": ("tensorflow-cpu", "tensorflow", "tensorflow-macos"),
+    "keras": ("keras",),
+    "numpy": ("numpy",),
+}
 REFERENCE_ROOT = Path(__file__).resolve().parent
 ARRAY_KINDS = "biufcUS"  # dtypes whose bytes are the whole value (no objects, no pointers)
 
@@ -229,8 +232,13 @@ def make_key(function_id: str, module, signature: inspect.Signature | None, args
         arguments = [[name, encode_argument(value)] for name, value in bound.arguments.items()]
     else:
         arguments = [["*args", encode_argument(tuple(args))], ["**kwargs", encode_argument(dict(kwargs))]]
-    return {"format": FORMAT, "function": function_id, "code": code_digest(module),
-            "versions": engine_versions(), "arguments": arguments}
+    return {
+        "format": FORMAT,
+        "function": function_id,
+        "code": code_digest(module),
+        "versions": engine_versions(),
+        "arguments": arguments,
+    }
 
 
 def key_digest(key: dict) -> str:
@@ -342,8 +350,9 @@ class Store:
         try:
             entry = json.loads(path.read_bytes())
             body = {"key": entry["key"], "value": entry["value"]}
-            if (entry.get("checksum") != hashlib.sha256(_canonical(body)).hexdigest()
-                    or _canonical(entry["key"]) != _canonical(key)):
+            if entry.get("checksum") != hashlib.sha256(_canonical(body)).hexdigest() or _canonical(
+                entry["key"]
+            ) != _canonical(key):
                 raise ValueError("checksum or key mismatch")
             arrays = {name: self._read_array(name) for name in _array_refs(entry["value"], set())}
             decode(entry["value"], arrays)  # proves the structure and the arrays agree
@@ -487,7 +496,12 @@ def cache_public_functions(namespace: dict) -> None:
     with ``globals()``); the module's own calls then go through the cache too."""
     module = sys.modules[namespace["__name__"]]
     for name, value in list(namespace.items()):
-        if (name.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__
-                or getattr(value, "__reference_live__", False) or getattr(value, "__wrapped_by_cache__", False)):
+        if (
+            name.startswith("_")
+            or not inspect.isfunction(value)
+            or value.__module__ != module.__name__
+            or getattr(value, "__reference_live__", False)
+            or getattr(value, "__wrapped_by_cache__", False)
+        ):
             continue
         namespace[name] = cached(value, f"{module.__name__}.{name}", module)

@@ -133,8 +133,7 @@ def lstm_backward_cut(dout, x, kernel, recurrent_kernel, bias, cut: str, return_
     return tuple(g.numpy() for g in grads)
 
 
-@live
-def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
+def _fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
     """A Keras layer built with its default initialisers, to compare shapes, counts and distributions."""
     keras().utils.set_random_seed(seed)
     if kind == "embedding":
@@ -146,17 +145,16 @@ def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options)
     return layer
 
 
-def fresh_weights(kind: str, units: int, input_dim: int, seed: int = 0, **options) -> tuple[list[np.ndarray], int]:
-    """``(get_weights(), count_params())`` of ``fresh_layer(...)``: what a test compares, as plain values."""
-    layer = fresh_layer(kind, units, input_dim, seed, **options)
-    return layer.get_weights(), int(layer.count_params())
-
-
 # ----------------------------------------------------------------- capstones
 
 
-@live
-def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
+def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options) -> dict:
+    """What a freshly built Keras layer holds: its weights (Keras order) and its parameter count."""
+    layer = _fresh_layer(kind, units, input_dim, seed, **options)
+    return {"weights": [np.asarray(w) for w in layer.get_weights()], "count_params": int(layer.count_params())}
+
+
+def _text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -169,8 +167,7 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return model
 
 
-@live
-def forecaster(units=16, timesteps=20, seed=0):
+def _forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -181,51 +178,51 @@ def forecaster(units=16, timesteps=20, seed=0):
     ])
 
 
-@live
-def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                loss="binary_crossentropy") -> dict:
+def _model_facts(model, x) -> dict:
+    return {"weights": [np.asarray(w) for w in model.get_weights()],
+            "layer_params": [int(layer.count_params()) for layer in model.layers],
+            "count_params": int(model.count_params()),
+            "predict": None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))}
+
+
+def _inputs(x):
+    return np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+
+
+def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0, x=None) -> dict:
+    """The seed's text classifier in Keras (float64, from ``seed``): its initial weights, parameter
+    counts by layer and in all, and its predictions on ``x`` (when given)."""
+    return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x)
+
+
+def text_model_fit(x, y, *, timesteps, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                   seed=0, vocab_size=10000, embed_dim=128, units=64) -> dict:
+    """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed``."""
+    model = _text_model(vocab_size, embed_dim, units, timesteps, seed)
+    return _fit_history(model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size)
+
+
+def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
+    """SimpleRNN(units) -> Dense(1) in Keras (float64, from ``seed``): weights, counts, predictions."""
+    return _model_facts(_forecaster(units, timesteps, seed), x)
+
+
+def forecaster_fit(x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32) -> dict:
+    """``fit(shuffle=False)`` of the forecaster with Adam and the MSE, from the initial weights of ``seed``."""
+    return _fit_history(_forecaster(units, timesteps, seed), x, y, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size, loss="mse")
+
+
+def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                 loss="binary_crossentropy") -> dict:
     """``model.fit(..., shuffle=False)``; the per-epoch history."""
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
     model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=loss)
-    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-    history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size,
+    history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size,
                         shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
-
-
-# The capstones as plain values (what the tests compare, and what the reference cache can keep):
-# the model is rebuilt from its builder's arguments and the weights it is given.
-_CAPSTONES = {"text_model": text_model, "forecaster": forecaster}
-
-
-def capstone_weights(name: str, **config) -> list[np.ndarray]:
-    """The initial weights of the capstone model (``"text_model"``, ``"forecaster"``) built with ``config``."""
-    return _CAPSTONES[name](**config).get_weights()
-
-
-def capstone_layer_params(name: str, **config) -> list[int]:
-    """``count_params()`` of each layer of the capstone model built with ``config``."""
-    return [int(layer.count_params()) for layer in _CAPSTONES[name](**config).layers]
-
-
-def _capstone(name, weights, config):
-    model = _CAPSTONES[name](**config)
-    model.set_weights([np.asarray(w) for w in weights])
-    return model
-
-
-def capstone_predict(name: str, weights, x, **config) -> np.ndarray:
-    """``predict(x)`` of the capstone model holding ``weights``."""
-    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-    return _capstone(name, weights, config).predict(x, verbose=0)
-
-
-def capstone_fit(name: str, weights, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                 loss="binary_crossentropy", **config) -> dict:
-    """``fit_history`` of the capstone model starting from ``weights``."""
-    return fit_history(_capstone(name, weights, config), x, y, optimizer=optimizer, learning_rate=learning_rate,
-                       epochs=epochs, batch_size=batch_size, loss=loss)
 
 
 cache_public_functions(globals())

@@ -19,8 +19,10 @@ import time
 import pytest
 
 FRESH_ENV = "KATAS_FRESH_REFERENCE"
-FRESH_LINE = ("--fresh-reference: every expected value is computed live by TensorFlow now, "
-              "and its entry in the reference cache is rewritten")
+FRESH_LINE = (
+    "--fresh-reference: every expected value is computed live by TensorFlow now, "
+    "and its entry in the reference cache is rewritten"
+)
 
 _started = pytest.StashKey[float]()
 _saved_env = pytest.StashKey[object]()
@@ -28,9 +30,12 @@ _saved_env = pytest.StashKey[object]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("katas", "Neural Katas").addoption(
-        "--fresh-reference", action="store_true", dest="fresh_reference",
+        "--fresh-reference",
+        action="store_true",
+        dest="fresh_reference",
         help=f"recompute every expected value live with TensorFlow and refresh the reference cache "
-             f"(also ${FRESH_ENV}=1)")
+        f"(also ${FRESH_ENV}=1)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

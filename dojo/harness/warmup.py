@@ -46,8 +46,10 @@ FINGERPRINT_FILES = ("reference/*.py", "tests/katas/*.py", "dojo/testkit/*.py", 
 
 # The double fork: this one-liner starts the warm process in a new session and exits at once,
 # so its parent (pytest) reaps it immediately and the warm process belongs to init.
-_LAUNCHER = ("import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, "
-             "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)")
+_LAUNCHER = (
+    "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, "
+    "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)"
+)
 
 
 def disabled() -> bool:
@@ -189,9 +191,19 @@ def _mark_warm(root: Path, code: int) -> None:
 def pytest_args(root: Path, extra=()) -> list[str]:
     """Every kata test, run against the answer key: every expected value of the course."""
     root = Path(root)
-    return [str(root / "tests" / "katas"), f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
-            f"--impl={root / 'solutions'}", "--all", "-q", "-p", "no:cacheprovider",
-            f"--kata-timeout={KATA_TIMEOUT}", *extra]
+    return [
+        str(root / "tests" / "katas"),
+        f"--rootdir={root}",
+        "-c",
+        str(root / "pyproject.toml"),
+        f"--impl={root / 'solutions'}",
+        "--all",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--kata-timeout={KATA_TIMEOUT}",
+        *extra,
+    ]
 
 
 def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> int | None:
@@ -227,8 +239,11 @@ def _run_in_background(root: Path) -> int:
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
-    print(f"warm-up: pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: computing the reference "
-          f"values of the whole course (pytest --impl solutions --all) at low priority", flush=True)
+    print(
+        f"warm-up: pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: computing the reference "
+        f"values of the whole course (pytest --impl solutions --all) at low priority",
+        flush=True,
+    )
     code = run(root, lock=lock)
     print(f"warm-up: finished {time.strftime('%Y-%m-%d %H:%M:%S')}, pytest exit code {code}", flush=True)
     log.flush()
@@ -253,8 +268,16 @@ def start_in_background(root: Path) -> str:
     command = [sys.executable, "-m", "dojo.harness.warmup", "--background", str(root)]
     if os.name == "nt":
         flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-        subprocess.Popen(command, cwd=root, env=env, creationflags=flags, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            creationflags=flags,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
     else:
         subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=root, env=env, check=False, timeout=30)
     return "started"

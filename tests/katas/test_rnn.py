@@ -307,9 +307,8 @@ def test_gru_bias_has_two_rows(kata):
 
 
 def _check_weights_like_keras(layer, keras_layer, text):
-    """``keras_layer`` is ``ref.fresh_weights(...)``: Keras's ``(get_weights(), count_params())``."""
     mine = layer.weights
-    theirs, keras_count = keras_layer
+    theirs = keras_layer["weights"]
     check(isinstance(mine, list) and len(mine) == len(theirs),
           f"{text}: after build, self.weights holds {len(mine) if isinstance(mine, list) else show(mine)} arrays; "
           f"Keras has {len(theirs)} ({', '.join(str(w.shape) for w in theirs)})")
@@ -318,8 +317,8 @@ def _check_weights_like_keras(layer, keras_layer, text):
               f"{text}: weight {index} has shape {np.asarray(w).shape}; Keras's is {k.shape} "
               f"(order: {', '.join(str(t.shape) for t in theirs)})")
         check(np.asarray(w).dtype == np.float64, f"{text}: weight {index} is {np.asarray(w).dtype}; use float64")
-    check(layer.count_params() == keras_count,
-          f"{text}: count_params() is {layer.count_params()}, Keras says {keras_count}")
+    check(layer.count_params() == keras_layer["count_params"],
+          f"{text}: count_params() is {layer.count_params()}, Keras says {keras_layer['count_params']}")
 
 
 def _layer_case(impl, class_name, kind, batch, steps, features, units, rs, seed):
@@ -327,7 +326,7 @@ def _layer_case(impl, class_name, kind, batch, steps, features, units, rs, seed)
     layer = call(Layer, units, return_sequences=rs)
     layer.build((steps, features), np.random.default_rng(seed))
     text = f"{class_name}({units}, return_sequences={rs}) on input shape ({steps}, {features})"
-    _check_weights_like_keras(layer, ref.fresh_weights(kind, units, features), text)
+    _check_weights_like_keras(layer, ref.fresh_layer(kind, units, features), text)
     shape = layer.compute_output_shape((steps, features))
     check(tuple(shape) == ((steps, units) if rs else (units,)),
           f"{text}: compute_output_shape gave {shape}, expected {(steps, units) if rs else (units,)}")
@@ -357,7 +356,7 @@ def test_embedding_layer_weights_and_initialiser(impl):
     Embedding = impl.get("rnn", "Embedding")
     layer = call(Embedding, 50, 8)
     layer.build((12,), np.random.default_rng(0))
-    _check_weights_like_keras(layer, ref.fresh_weights("embedding", 8, 50), "Embedding(50, 8)")
+    _check_weights_like_keras(layer, ref.fresh_layer("embedding", 8, 50), "Embedding(50, 8)")
     table = layer.weights[0]
     check(np.abs(table).max() <= 0.05 and np.abs(table).max() > 0.04 and abs(table.mean()) < 0.01,
           f"Embedding(50, 8) starts with values from {table.min():.4f} to {table.max():.4f}; Keras draws them "
@@ -489,18 +488,19 @@ def _text_model(impl, vocab, dim, units, seed=0):
 def test_text_classifier_parameter_counts(impl):
     model = _text_model(impl, 10000, 128, 64)
     model.build((20,))
+    keras_model = ref.text_model(timesteps=20)
     mine = [layer.count_params() for layer in model.layers]
-    theirs = ref.capstone_layer_params("text_model", timesteps=20)
+    theirs = keras_model["layer_params"]
     check(mine == theirs, f"Embedding(10000, 128) -> LSTM(64) -> Dense(1): your layers have {mine} parameters, "
                           f"Keras's {theirs} (LSTM: 4 * units * (input_dim + units + 1) = 49,408)")
-    check(model.count_params() == sum(theirs) == 1_329_473,
-          f"the text model has {model.count_params():,} parameters; Keras's has {sum(theirs):,}")
+    check(model.count_params() == keras_model["count_params"] == 1_329_473,
+          f"the text model has {model.count_params():,} parameters; Keras's has {keras_model['count_params']:,}")
 
 
 def _parity(impl, x, y, optimizer, learning_rate, epochs, rtol, what):
     optimizers = impl.module("optimizers")
-    config = {"timesteps": x.shape[1]}  # the seed's Embedding(10000, 128) -> LSTM(64) -> Dense(1)
-    initial = ref.capstone_weights("text_model", **config)
+    keras_model = ref.text_model(timesteps=x.shape[1], x=x)  # the seed's Embedding(10000, 128) -> LSTM(64) -> Dense(1)
+    initial = keras_model["weights"]
     model = _text_model(impl, 10000, 128, 64)
     model.build(x.shape[1:])
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
@@ -508,13 +508,13 @@ def _parity(impl, x, y, optimizer, learning_rate, epochs, rtol, what):
                           f"parameters layer by layer (LSTM: kernel, recurrent_kernel, bias)")
     model.set_weights(initial)
     got = model.predict(x)
-    expected = ref.capstone_predict("text_model", initial, x, **config)
+    expected = keras_model["predict"]
     assert_close(got, expected, call="predict of the text model with Keras's initial weights")
     model.compile(optimizer=getattr(optimizers, {"adam": "Adam", "sgd": "SGD"}[optimizer])(learning_rate=learning_rate),
                   loss="binary_crossentropy")
     history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
-    expected = ref.capstone_fit("text_model", initial, x, y, optimizer=optimizer, learning_rate=learning_rate,
-                                epochs=epochs, **config)
+    expected = ref.text_model_fit(x, y, timesteps=x.shape[1], optimizer=optimizer, learning_rate=learning_rate,
+                                  epochs=epochs)
     _assert_history(history.history["loss"], expected["loss"], rtol,
                     f"fit ({what}, {epochs} epochs, batch 32, shuffle=False)")
 
@@ -593,17 +593,16 @@ def test_simple_rnn_forecasts_a_noisy_sine(impl):
 
     # First, two epochs in step with Keras from Keras's initial weights (the loss goes through
     # Keras's float32 metric, and Adam's float32 betas drift by ~1e-6: rtol 1e-5).
-    config = {"units": 16, "timesteps": 20}
-    initial = ref.capstone_weights("forecaster", **config)
+    keras_model = ref.forecaster(units=16, timesteps=20, x=x_train[:64])
+    initial = keras_model["weights"]
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
     check(mine == theirs, f"SimpleRNN(16) -> Dense(1) has weights {mine}; Keras's {theirs}")
     model.set_weights(initial)
-    assert_close(model.predict(x_train[:64]), ref.capstone_predict("forecaster", initial, x_train[:64], **config),
+    assert_close(model.predict(x_train[:64]), keras_model["predict"],
                  call="predict of SimpleRNN(16) -> Dense(1) with Keras's initial weights")
     model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
     history = model.fit(x_train[:256], y_train[:256], epochs=2, batch_size=32, shuffle=False, verbose=0)
-    expected = ref.capstone_fit("forecaster", initial, x_train[:256], y_train[:256], learning_rate=0.01, epochs=2,
-                                loss="mse", **config)
+    expected = ref.forecaster_fit(x_train[:256], y_train[:256], units=16, timesteps=20, learning_rate=0.01, epochs=2)
     _assert_history(history.history["loss"], expected["loss"], 1e-5,
                     "fit (SimpleRNN(16) -> Dense(1), Adam(0.01), mse, 2 epochs, shuffle=False)")
 

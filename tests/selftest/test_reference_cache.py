@@ -198,8 +198,9 @@ def test_every_public_reference_function_is_cached_or_marked_live():
         for name, value in vars(module).items():
             if name.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__:
                 continue
-            assert getattr(value, "__wrapped_by_cache__", False) or getattr(value, "__reference_live__", False), \
+            assert getattr(value, "__wrapped_by_cache__", False) or getattr(value, "__reference_live__", False), (
                 f"reference.{info.name}.{name} is neither cached nor marked @live"
+            )
 
 
 # ------------------------------------------------------------------ what misses
@@ -230,7 +231,8 @@ def test_another_tensorflow_version_misses_the_cache(fake, cache, monkeypatch):
     assert computed_live(lambda: fake.module.scaled(x)) == 1
     entries = [json.loads(path.read_text()) for path in entry_files(cache)]
     assert sorted(e["key"]["versions"]["tensorflow"] for e in entries) == sorted(
-        [versions["tensorflow"], "tensorflow-cpu 9.99.0"])
+        [versions["tensorflow"], "tensorflow-cpu 9.99.0"]
+    )
 
 
 # ---------------------------------------------------------------- damaged entries
@@ -247,15 +249,18 @@ DAMAGE = {
     "entry empty": lambda entry, array, other: entry.write_bytes(b""),
     "entry not json": lambda entry, array, other: entry.write_bytes(b"\x80\x04garbage"),
     "entry checksum wrong": lambda entry, array, other: entry.write_text(
-        json.dumps(dict(json.loads(entry.read_text()), checksum="0" * 64))),
+        json.dumps(dict(json.loads(entry.read_text()), checksum="0" * 64))
+    ),
     "entry value edited": lambda entry, array, other: entry.write_text(
-        json.dumps(dict(json.loads(entry.read_text()), value=["f", (1.0).hex()]))),
+        json.dumps(dict(json.loads(entry.read_text()), value=["f", (1.0).hex()]))
+    ),
     "entry of another key": lambda entry, array, other: entry.write_bytes(other.read_bytes()),
     "array truncated": lambda entry, array, other: array.write_bytes(array.read_bytes()[:100]),
     "array bytes changed": lambda entry, array, other: _flip_last_byte(array),
     "array missing": lambda entry, array, other: array.unlink(),
-    "array replaced by a pickle": lambda entry, array, other: np.save(array, np.array([{"x": 1}], dtype=object),
-                                                                      allow_pickle=True),
+    "array replaced by a pickle": lambda entry, array, other: np.save(
+        array, np.array([{"x": 1}], dtype=object), allow_pickle=True
+    ),
 }
 
 
@@ -296,7 +301,7 @@ def test_fresh_mode_recomputes_and_rewrites(fake, cache, monkeypatch):
     assert entry.stat().st_mtime_ns > before
 
 
-WRITER = '''
+WRITER = """
 import sys
 import numpy as np
 from reference._cache import Store, encode_result
@@ -309,13 +314,15 @@ for round in range(int(sys.argv[2])):
         assert store.write(key, value, arrays)
         found = store.read(key)
         assert found is not None, "a reader saw a broken entry"
-'''
+"""
 
 
 def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
     folder = tmp_path / "cache"
-    writers = [subprocess.Popen([PYTHON, "-c", WRITER, str(folder), "25"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    writers = [
+        subprocess.Popen([PYTHON, "-c", WRITER, str(folder), "25"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     for writer in writers:
         _, errors = writer.communicate(timeout=240)
         assert writer.returncode == 0, errors
@@ -330,19 +337,26 @@ def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
 
 # ------------------------------------------------------------ TensorFlow or not
 
-RUN = '''
+RUN = """
 import sys, pytest
 code = pytest.main(sys.argv[1:])
 print("TENSORFLOW IMPORTED:", "tensorflow" in sys.modules or "keras" in sys.modules)
 sys.exit(code)
-'''
+"""
 
 
 def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "PYTEST_ADDOPTS", "KATAS_FRESH_REFERENCE")}
     env.update(KATAS_REFERENCE_CACHE=str(cache), KATAS_NO_WARMUP="1")
-    return subprocess.run([PYTHON, "-c", RUN, "--kata", "neuron.weighted_sum", f"--impl={impl}", "-p",
-                           "no:randomly", *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [PYTHON, "-c", RUN, "--kata", "neuron.weighted_sum", f"--impl={impl}", "-p", "no:randomly", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
@@ -351,8 +365,10 @@ def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
     impl = tmp_path / "wrong"
     shutil.copytree(ROOT / "solutions", impl, ignore=shutil.ignore_patterns("__pycache__"))
     neuron = impl / "neuron.py"
-    neuron.write_text(neuron.read_text() + "\n\ndef weighted_sum(inputs, weights):\n"
-                      "    return float(sum(inputs)) + float(sum(weights))\n")
+    neuron.write_text(
+        neuron.read_text() + "\n\ndef weighted_sum(inputs, weights):\n"
+        "    return float(sum(inputs)) + float(sum(weights))\n"
+    )
     cache = tmp_path / "cache"
     # --fresh-reference on an empty cache: everything computed live, said so, and stored...
     fresh = _run_kata(impl, cache, "--fresh-reference")
@@ -368,13 +384,16 @@ def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
 
 def _verdict(stdout: str) -> str:
     """The learner's report, without this test's own line and anything timed."""
-    return "\n".join(line for line in stdout.splitlines() if "TENSORFLOW" not in line and "--fresh-reference" not in line
-                     and not re.search(r"\d\.\d+ ?s\b", line))
+    return "\n".join(
+        line
+        for line in stdout.splitlines()
+        if "TENSORFLOW" not in line and "--fresh-reference" not in line and not re.search(r"\d\.\d+ ?s\b", line)
+    )
 
 
 # ------------------------------------------------------------------- warm-up
 
-SLOW_TEST = '''
+SLOW_TEST = """
 import os, time
 from pathlib import Path
 
@@ -382,7 +401,7 @@ def test_records_that_it_ran():
     with open(Path(__file__).resolve().parents[2] / "ran.txt", "a") as f:
         f.write(f"{os.getpid()}\\n")
     time.sleep(2)
-'''
+"""
 
 
 @pytest.fixture
@@ -393,7 +412,7 @@ def tiny_course(tmp_path, monkeypatch):
     (root / "solutions").mkdir()
     (root / "tests" / "katas" / "test_slow.py").write_text(SLOW_TEST)
     (root / "conftest.py").write_text('pytest_plugins = ["dojo.harness.plugin"]\n')
-    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = \"-p no:randomly\"\n")
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-p no:randomly"\n')
     monkeypatch.delenv("KATAS_NO_WARMUP", raising=False)
     monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(root / ".katas" / "reference-cache"))
     return root
@@ -422,8 +441,9 @@ def _gone(pid: int) -> bool:
 def test_background_warm_up_never_runs_twice_at_once_and_leaves_no_process(tiny_course):
     lock = warmup.WarmLock(tiny_course)
     starts = []
-    threads = [threading.Thread(target=lambda: starts.append(warmup.start_in_background(tiny_course)))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: starts.append(warmup.start_in_background(tiny_course))) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -443,7 +463,9 @@ def test_background_warm_up_never_runs_twice_at_once_and_leaves_no_process(tiny_
 
 
 def test_a_stale_lock_file_does_not_block_the_warm_up(tiny_course):
-    finished = subprocess.run([PYTHON, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [PYTHON, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(finished.stdout)
     lock_path = tiny_course / ".katas" / "warm.lock"
     lock_path.parent.mkdir(parents=True)
@@ -475,8 +497,9 @@ def test_a_changed_kata_test_needs_a_new_warm_up(tiny_course):
 
 
 def test_fresh_reference_is_an_option_of_the_course():
-    text = subprocess.run([PYTHON, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False).stdout
+    text = subprocess.run(
+        [PYTHON, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    ).stdout
     assert "--fresh-reference" in text
 
 
@@ -500,14 +523,18 @@ class _Config:
         self.stash = {reference_cache._started: started}
 
 
-@pytest.mark.parametrize(("recording", "computed", "no_warmup", "starts"), [
-    (True, True, False, True),  # the learner's run computed a value live: warm up the rest
-    (True, False, False, False),  # everything was in the cache
-    (False, True, False, False),  # --impl solutions, a mutant's copy: not the learner's run
-    (True, True, True, False),  # KATAS_NO_WARMUP=1
-])
-def test_a_learners_run_that_computed_a_value_starts_the_warm_up(tmp_path, monkeypatch, recording, computed,
-                                                                 no_warmup, starts):
+@pytest.mark.parametrize(
+    ("recording", "computed", "no_warmup", "starts"),
+    [
+        (True, True, False, True),  # the learner's run computed a value live: warm up the rest
+        (True, False, False, False),  # everything was in the cache
+        (False, True, False, False),  # --impl solutions, a mutant's copy: not the learner's run
+        (True, True, True, False),  # KATAS_NO_WARMUP=1
+    ],
+)
+def test_a_learners_run_that_computed_a_value_starts_the_warm_up(
+    tmp_path, monkeypatch, recording, computed, no_warmup, starts
+):
     from dojo.harness import reference_cache
 
     cache = tmp_path / "cache"
@@ -523,6 +550,7 @@ def test_a_learners_run_that_computed_a_value_starts_the_warm_up(tmp_path, monke
 
 
 def test_kata_warm_is_a_verb():
-    done = subprocess.run([PYTHON, "-m", "dojo", "warm", "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [PYTHON, "-m", "dojo", "warm", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0 and "--fresh" in done.stdout, done.stdout + done.stderr
