@@ -337,19 +337,41 @@ def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
 
 # ------------------------------------------------------------ TensorFlow or not
 
-RUN = """
-import sys, pytest
-code = pytest.main(sys.argv[1:])
-print("TENSORFLOW IMPORTED:", "tensorflow" in sys.modules or "keras" in sys.modules)
-sys.exit(code)
+
+# A pytest plugin that records every import of TensorFlow or Keras, in this process and in the
+# harness's forked children (the import hook is inherited by fork).
+IMPORT_WATCH = """
+import os, sys
+
+class _WatchTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras"):
+            with open(os.environ["TENSORFLOW_IMPORTS"], "a") as log:
+                log.write(name + "\\n")
+        return None
+
+sys.meta_path.insert(0, _WatchTensorFlow())
 """
 
 
 def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``pytest --kata neuron.weighted_sum``; ``stdout`` ends with whether any of its processes imported
+    TensorFlow or Keras."""
+    watch = cache.parent / "watch"
+    watch.mkdir(exist_ok=True)
+    (watch / "tensorflow_watch.py").write_text(IMPORT_WATCH)
+    imports = watch / "imports.txt"
+    imports.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "PYTEST_ADDOPTS", "KATAS_FRESH_REFERENCE")}
-    env.update(KATAS_REFERENCE_CACHE=str(cache), KATAS_NO_WARMUP="1")
-    return subprocess.run(
-        [PYTHON, "-c", RUN, "--kata", "neuron.weighted_sum", f"--impl={impl}", "-p", "no:randomly", *extra],
+    env.update(
+        KATAS_REFERENCE_CACHE=str(cache),
+        KATAS_NO_WARMUP="1",
+        TENSORFLOW_IMPORTS=str(imports),
+        PYTHONPATH=os.pathsep.join([str(watch), str(ROOT)]),
+    )
+    command = [PYTHON, "-m", "pytest", "-p", "tensorflow_watch", "--kata", "neuron.weighted_sum", f"--impl={impl}"]
+    done = subprocess.run(
+        [*command, "-p", "no:randomly", *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -357,6 +379,8 @@ def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
         timeout=300,
         check=False,
     )
+    done.stdout += f"\nTENSORFLOW IMPORTED: {imports.exists()}\n"
+    return done
 
 
 def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
