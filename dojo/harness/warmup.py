@@ -41,6 +41,7 @@ from ..paths import STATE_DIR
 LOCK_NAME = "warm.lock"
 LOG_NAME = "warm.log"
 MARKER_NAME = "warm.json"
+_RUN_ENVIRONMENT = {"KATAS_NO_WARMUP": "1", "KATAS_IN_PROCESS": "1"}
 KATA_TIMEOUT = 900  # seconds per kata test: the warm-up runs at the lowest priority
 FINGERPRINT_FILES = ("reference/*.py", "tests/katas/*.py", "dojo/testkit/*.py", "solutions/*.py", "curriculum/*.toml")
 
@@ -211,8 +212,11 @@ def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> in
     lock = lock or WarmLock(root)
     if lock._file is None and not lock.acquire():
         return None
-    saved = os.environ.get("KATAS_NO_WARMUP")
-    os.environ["KATAS_NO_WARMUP"] = "1"  # the warm-up's own run must not start another
+    # The warm-up's own run must not start another. It runs the answer key, which needs no forked
+    # child per kata (the harness's isolation); in one process it also keeps every value in memory,
+    # and `kata warm` can drive a progress bar from a thread (forking beside threads is unsafe).
+    saved = {name: os.environ.get(name) for name in _RUN_ENVIRONMENT}
+    os.environ.update(_RUN_ENVIRONMENT)
     try:
         import pytest
 
@@ -222,10 +226,11 @@ def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> in
         return code
     finally:
         lock.release()
-        if saved is None:
-            os.environ.pop("KATAS_NO_WARMUP", None)
-        else:
-            os.environ["KATAS_NO_WARMUP"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _run_in_background(root: Path) -> int:
