@@ -168,11 +168,12 @@ inline void step() {
 inline void out_of_bounds(const Region* r, int64_t i, const char* verb) {
     char who[96];
     describe_thread(who, sizeof who, me());
-    if (r->kind == 1 && r->count * r->elem_size == g_dynamic_bytes && r->name[0] == '@') {
+    if (r->kind == 1 && r->name[0] == '@') {
         fault("%s %s dynamic shared %s[%lld], but the launch gave shared_mem=%lld bytes: room for %lld "
-              "elements (indices 0..%lld). Ask for enough shared memory: shared_mem = elements * itemsize",
+              "elements of %d bytes (indices 0..%lld): out of bounds. Is the index right, and is "
+              "shared_mem = elements * itemsize?",
               who, verb, r->name + 1, (long long)i, (long long)g_dynamic_bytes, (long long)r->count,
-              (long long)r->count - 1);
+              r->elem_size, (long long)r->count - 1);
     }
     fault("%s %s %s%s[%lld], but %s has %lld elements (indices 0..%lld): out of bounds. Is the bounds guard "
           "missing or off by one (i < n), the grid bigger than the data, or row and column swapped?",

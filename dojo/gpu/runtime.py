@@ -194,7 +194,8 @@ class Launch:
         return self.block[0] * self.block[1] * self.block[2]
 
 
-LAUNCHES: list[Launch] = []  # every emulated launch of this process, newest last (see traffic.recording)
+LAUNCHES: list[Launch] = []  # the latest emulated launches of this process, newest last
+RECORDERS: list[list[Launch]] = []  # open traffic.recording() blocks: each gets every launch
 
 
 def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, type_argument: str | None,
@@ -239,7 +240,9 @@ def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, t
                                           regions[k].atomics, param.const, writers=shadow[:, 0].copy(),
                                           readers=shadow[:, 3].copy(), shape=value.shape))
     LAUNCHES.append(record)
-    del LAUNCHES[:-200]
+    del LAUNCHES[:-50]
+    for recorder in RECORDERS:
+        recorder.append(record)
     if rc != 0:
         message = error.value.decode(errors="replace")
         record.fault = message
