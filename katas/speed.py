@@ -18,6 +18,7 @@ which races your version against the loops below, the answer key and TensorFlow.
 
 import numpy as np
 
+
 # A solved example, to show the shape of an answer, and the slow version
 # that kata speed.pairwise_squared_distances replaces: one Python step per pair of rows.
 def pairwise_squared_distances_loops(a, b):

@@ -6,6 +6,7 @@ loops and BLAS do the work.
 
 import numpy as np
 
+
 def pairwise_squared_distances_loops(a, b):
     """The solved example of the kata file: one Python step per pair (slow on purpose)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

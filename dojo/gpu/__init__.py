@@ -52,4 +52,4 @@ def emulated() -> bool:
     return backend() == "emulator"
 
 
-__all__ = ["cp", "backend", "emulated", "KernelFault", "KernelCompileError", "NoCompiler"]
+__all__ = ["KernelCompileError", "KernelFault", "NoCompiler", "backend", "cp", "emulated"]

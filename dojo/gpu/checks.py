@@ -43,7 +43,7 @@ def _picture(kata_id: str, launch, title: str) -> Path | None:
         from .picture import draw
 
         return draw(launch, picture_folder() / f"{kata_id}.png", title)
-    except Exception:  # a picture is a help, never the reason a check fails
+    except Exception:  # noqa: BLE001 - a picture is a help, never the reason a check fails
         return None
 
 

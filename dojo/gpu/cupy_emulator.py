@@ -41,7 +41,7 @@ bool_ = np.bool_
 float_ = np.float64
 
 
-class ndarray(np.ndarray):  # noqa: N801 - CuPy's name
+class ndarray(np.ndarray):
     """A device array of the emulator: NumPy memory that plays GPU memory."""
 
     def get(self):
@@ -119,7 +119,7 @@ for _name in ("exp", "tanh", "maximum", "minimum", "matmul", "dot", "sqrt", "abs
     globals()[_name] = getattr(np, _name)
 
 
-class cuda:  # noqa: N801 - a namespace, as cupy.cuda
+class cuda:
     """What benchmarks touch: a stream to synchronise (nothing is asynchronous here)."""
 
     class Stream:
@@ -315,7 +315,7 @@ class ElementwiseKernel:
 
     def _source(self, types_: dict[str, np.dtype], scalars: set[str]) -> str:
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
-        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]  # noqa: E731
+        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
         params, binds = [], []
         for p in self.in_params:
             if p.name in scalars:
@@ -400,7 +400,7 @@ class ReductionKernel:
 
     def _source(self, types_):
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
-        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]  # noqa: E731
+        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
         reduce_type = self.reduce_type or ctype(self.in_params[0])
         params = [f"const {ctype(p)}* _raw_{p.name}" for p in self.in_params]
         params += [f"{ctype(p)}* _raw_{p.name}" for p in self.out_params]

@@ -28,7 +28,7 @@ _SHARED_2D = re.compile(rf"__shared__\s+({_TYPE})\s+(\w+)\s*\[([^\]]+)\]\s*\[([^
 _SHARED_1D = re.compile(rf"__shared__\s+({_TYPE})\s+(\w+)\s*\[([^\]]+)\]\s*;")
 _SHARED_DYNAMIC = re.compile(rf"extern\s+__shared__\s+({_TYPE})\s+(\w+)\s*\[\s*\]\s*;")
 _SHARED_SCALAR = re.compile(rf"__shared__\s+({_TYPE})\s+(\w+)\s*;")
-_KERNEL = re.compile(r"(template\s*<\s*typename\s+(\w+)\s*>\s*)?__global__\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
+_KERNEL = re.compile(r"(template\s*<\s*typename\s+(\w+)\s*>\s*)?__global__\s+void\s+(\w+)\s*\(([^)]*)\)", re.DOTALL)
 
 # C type of a scalar parameter -> NumPy dtype name (what the argument must be)
 SCALAR_DTYPES = {
@@ -47,7 +47,7 @@ class Param:
     pointer: bool
     const: bool
 
-    def concrete(self, type_argument: str | None) -> "Param":
+    def concrete(self, type_argument: str | None) -> Param:
         if self.ctype == "T" and type_argument:
             return Param(type_argument, self.name, self.pointer, self.const)
         return self

@@ -123,9 +123,9 @@ def report(traffic: Traffic, ideal: int, *, scaled_ideal: int | None = None, flo
         if w:
             parts.append(f"writes {name} {_times(w)}")
     what = ", ".join(parts) or f"moves {traffic.total:,} bytes"
-    lines = [f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
-             f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
-             f"{traffic.shared_per_block:,} bytes of shared memory per block"]
+    lines = [(f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
+              f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
+              f"{traffic.shared_per_block:,} bytes of shared memory per block")]
     big = scaled_ideal or ideal
     yours = modelled_seconds(ratio * big, flops, device)
     line = (f"at {size or 'this size'} on an {device.name} ({device.bandwidth / 1e12:.2g} TB/s, "
