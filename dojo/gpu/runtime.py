@@ -246,7 +246,7 @@ def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, t
     if rc != 0:
         message = error.value.decode(errors="replace")
         record.fault = message
-        match = re.search(r"(?:read|wrote|updated) (?:shared )?(\w+)\[(-?\d+)\], but", message)
+        match = re.search(r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but", message)
         if match:
             record.fault_access = (match.group(1), int(match.group(2)))
         place = f"{where[0]}, line {where[1]}" if where else "your code"

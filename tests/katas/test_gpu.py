@@ -97,19 +97,25 @@ def test_sigmoid_for_any_grid(kata, request, n, blocks, threads):
 # ------------------------------------------------------------------ kata gpu.row_sums
 
 
-def _shared_advice(launch_threads_hint: str):
-    return {
-        r"dynamic shared \w+\[\d+\], but the launch gave shared_mem=(\d+)":
-            f"shared_mem is in bytes: one double per thread is threads * 8 (x.itemsize); and {launch_threads_hint}",
-        r"__syncthreads\(\) is missing|data race on shared":
-            "Every thread writes its partial sum, then __syncthreads(); then each halving step, then "
-            "__syncthreads() again, before anyone reads the next level.",
-        r"data race on out": "Many threads adding into out[row] race: reduce in shared memory, then ONE thread "
-                             "(t == 0) writes the row's sum (or use atomicAdd(&out[row], v)).",
-    }
+def _shared_too_small_or_index(fault) -> str:
+    """Too little shared memory, or an index past it (a reduction's stride): the launch tells which."""
+    launch = fault.launch
+    if launch is not None and launch.dynamic_shared < launch.threads_per_block * 8:
+        return (f"shared_mem is in bytes: one double per thread is threads * 8 = {launch.threads_per_block * 8}, "
+                f"not {launch.dynamic_shared} (shared_mem=threads * x.itemsize)")
+    return ("The index runs past the block's partial sums: a tree reduction's first stride is blockDim.x / 2, "
+            "and only threads with t < stride add partial[t + stride]")
 
 
-ROW_SUMS_ADVICE = _shared_advice("a tree reduction's first stride is blockDim.x / 2, so t + stride < blockDim.x")
+SHARED_ADVICE = {
+    r"dynamic shared \w+\[\d+\], but the launch gave": _shared_too_small_or_index,
+    r"__syncthreads\(\) is missing|data race on shared":
+        "Every thread writes its partial value, then __syncthreads(); then each halving step, then "
+        "__syncthreads() again, before anyone reads the next level.",
+    r"data race on out": "Many threads adding into out[row] race: reduce in shared memory, then ONE thread "
+                         "(t == 0) writes the row's sum (or use atomicAdd(&out[row], v)).",
+}
+ROW_SUMS_ADVICE = SHARED_ADVICE
 
 
 @pytest.mark.kata("gpu.row_sums")
@@ -126,7 +132,7 @@ def test_row_sums(kata, request, rows, cols):
 # ------------------------------------------------------------------ kata gpu.softmax
 
 SOFTMAX_ADVICE = {
-    **_shared_advice("a tree's first stride is blockDim.x / 2"),
+    **SHARED_ADVICE,
     r"data race on shared": "After the tree, every thread reads partial[0] into a local; then one more "
                             "__syncthreads() before partial[] is reused by the next reduction.",
 }
