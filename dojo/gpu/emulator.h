@@ -62,7 +62,7 @@ struct Region {
     int32_t* shadow;       // 6 int32 per element: writer, its interval, atomic; reader, its interval, atomic
     int64_t loads, stores, atomics;
     int32_t slot;          // global arrays: index in the argument list (register cache)
-    int32_t padding;
+    int32_t padding;       // shared arrays: the launch that last used it (for the shared bytes per block)
 };
 
 struct Stats {  // mirrored by ctypes
@@ -189,6 +189,10 @@ inline void access(Region* r, int64_t i, int kind) {
     if (r->kind == 0 && kind == 0 && r->slot < MAX_SLOTS && t.cached[r->slot] == i) return;  // in a register
     int32_t* s = r->shadow + 6 * i;
     const bool atomic = kind == 2;
+    if (r->kind == 1 && r->padding != int32_t(g_launch_id)) {  // first use of this shared array in this launch
+        r->padding = int32_t(g_launch_id);
+        if (r->name[0] != '@') g_stats->static_shared_bytes += r->count * r->elem_size;
+    }
     if (r->kind == 1) {
         if (kind == 0) ++g_stats->shared_loads; else ++g_stats->shared_stores;
     } else if (kind == 0) {
@@ -289,7 +293,6 @@ inline std::vector<SharedBase*>& shared_registry() { static std::vector<SharedBa
 struct SharedBase {
     Region region{};
     std::vector<int32_t> shadow;
-    int64_t seen_in_launch = -1;
     explicit SharedBase(const char* name) { region.name = name; region.kind = 1; shared_registry().push_back(this); }
     void wipe() {
         std::fill(shadow.begin(), shadow.end(), -1);
@@ -297,21 +300,18 @@ struct SharedBase {
     }
     virtual void reset() { wipe(); }
     virtual ~SharedBase() = default;
-    void note_use() {
-        if (seen_in_launch != g_launch_id) {
-            seen_in_launch = g_launch_id;
-            if (region.name[0] != '@') g_stats->static_shared_bytes += region.count * region.elem_size;
-        }
-    }
 };
 
+// A shared array is also a pointer to its first element (as in C), so that it can be passed to a
+// __device__ function taking `double*` (template deduction sees the base class).
 template <class T, size_t N, size_t M = 0>
-struct shared_array : SharedBase {
+struct shared_array : SharedBase, ptr<T> {
     static constexpr size_t total = M ? N * M : N;
     T data[total];
     explicit shared_array(const char* name) : SharedBase(name) {
         region.base = data; region.count = int64_t(total); region.elem_size = sizeof(T);
         shadow.assign(6 * total, -1); region.shadow = shadow.data(); wipe();
+        this->ptr<T>::region = &region;
     }
     struct row {
         shared_array* owner;
@@ -328,7 +328,6 @@ struct shared_array : SharedBase {
         }
     };
     auto operator[](int64_t i) {
-        note_use();
         if constexpr (M == 0) {
             return ref<T>{&region, i};
         } else {
@@ -341,9 +340,7 @@ struct shared_array : SharedBase {
             return row{this, i};
         }
     }
-    operator ptr<T>() { note_use(); return ptr<T>{&region, 0}; }
-    operator ptr<const T>() { note_use(); return ptr<const T>{&region, 0}; }
-    ptr<T> operator+(int64_t k) { note_use(); return ptr<T>{&region, k}; }
+    ptr<T> operator+(int64_t k) { return ptr<T>{&region, k}; }
 };
 
 template <class T>
@@ -353,22 +350,23 @@ struct shared_scalar : SharedBase {
         region.base = &value; region.count = 1; region.elem_size = sizeof(T);
         shadow.assign(6, -1); region.shadow = shadow.data(); wipe();
     }
-    ref<T> r() { note_use(); return ref<T>{&region, 0}; }
+    ref<T> r() { return ref<T>{&region, 0}; }
     operator T() { return r().get(); }
     shared_scalar& operator=(T v) { r() = v; return *this; }
     template <class U> shared_scalar& operator+=(U v) { r() += v; return *this; }
-    ptr<T> operator&() { note_use(); return ptr<T>{&region, 0}; }
+    ptr<T> operator&() { return ptr<T>{&region, 0}; }
 };
 
 // extern __shared__ T name[]: the launch's dynamic shared memory (shared_mem bytes), as T.
 template <class T>
-struct dynamic_shared : SharedBase {
+struct dynamic_shared : SharedBase, ptr<T> {
     std::vector<char> label;
     explicit dynamic_shared(const char* name) : SharedBase(nullptr) {
         label.assign(strlen(name) + 2, 0);
         label[0] = '@';  // marks dynamic shared memory in messages
         memcpy(label.data() + 1, name, strlen(name));
         region.name = label.data();
+        this->ptr<T>::region = &region;
         reset();
     }
     void reset() override {
@@ -380,8 +378,6 @@ struct dynamic_shared : SharedBase {
         if (region.count) wipe();
     }
     ref<T> operator[](int64_t i) { return ref<T>{&region, i}; }
-    operator ptr<T>() { return ptr<T>{&region, 0}; }
-    operator ptr<const T>() { return ptr<const T>{&region, 0}; }
     ptr<T> operator+(int64_t k) { return ptr<T>{&region, k}; }
 };
 

@@ -75,10 +75,10 @@ extern "C" __global__ void add(const double* x, double* out) { out[0] += x[threa
 
 def test_races_between_blocks_are_named():
     code = r"""
-extern "C" __global__ void write(double* y) { y[threadIdx.x] = blockIdx.x; }
+extern "C" __global__ void stamp(double* y) { y[threadIdx.x] = blockIdx.x; }
 """
     with pytest.raises(KernelFault, match="different blocks never synchronise"):
-        _launch(code, "write", (2,), (4,), cp.empty(4))
+        _launch(code, "stamp", (2,), (4,), cp.empty(4))
 
 
 def test_a_barrier_not_every_thread_reaches_is_reported_not_hung():
@@ -144,16 +144,18 @@ def test_arguments_are_checked_like_cupy_and_stricter():
         kernel((0,), (4,), (x, y, np.int32(4)))
 
 
+def _copy_kernel():
+    return cp.RawKernel(COPY, "copy")  # one place in a file, as a learner's module-level kernel
+
+
 def test_compiled_kernels_are_cached_by_source_hash(monkeypatch):
-    kernel = cp.RawKernel(COPY, "copy")
-    kernel((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))
+    _copy_kernel()((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))
 
     def no_compiling(*args, **kwargs):
         raise AssertionError("compiled again")
 
     monkeypatch.setattr(runtime.subprocess, "run", no_compiling)
-    again = cp.RawKernel(COPY, "copy")
-    again((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))  # same source and line: from the cache
+    _copy_kernel()((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))  # a rerun: from the cache
 
 
 def test_elementwise_and_reduction_kernels():
@@ -168,24 +170,23 @@ def test_elementwise_and_reduction_kernels():
 
 
 def test_an_ideal_kernel_reports_exactly_the_ideal_and_a_wasteful_one_twice_the_reads():
-    x = cp.asarray(np.arange(100.0))
+    x = cp.asarray(np.arange(128.0))
     with traffic.recording() as launches:
-        _launch(COPY, "copy", (4,), (32,), x, cp.empty(100), np.int32(100))
+        _launch(COPY, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
     ideal = traffic.ideal_bytes([x], [x])
     measured = traffic.measure(launches)
-    assert measured.total == ideal == 1600
-    wasteful = COPY.replace("y[i] = x[i];", "double a = x[i]; __syncthreads(); y[i] = a + x[i] - a;").replace(
-        "if (i < n) ", "if (i < n) { ").replace("- a;", "- a; }")
+    assert measured.total == ideal == 2048
+    at_once = COPY.replace("y[i] = x[i];", "y[i] = x[i] > 0.0 ? x[i] : x[i];")
     with traffic.recording() as launches:
-        _launch(wasteful.replace("__syncthreads();", ""), "copy", (4,), (32,), x, cp.empty(100), np.int32(100))
-    assert traffic.measure(launches).read["x"] == 800  # the same element re-read at once: a register
-    two_reads = COPY.replace("y[i] = x[i];", "y[i] = x[i]; y[i] = y[i] * 0.0 + x[i];")
+        _launch(at_once, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
+    assert traffic.measure(launches).read["x"] == x.nbytes  # the same element again at once: a register
+    twice = COPY.replace("if (i < n) y[i] = x[i];", "double a = x[i]; __syncthreads(); y[i] = x[i] + a - a;")
     with traffic.recording() as launches:
-        _launch(two_reads, "copy", (4,), (32,), x, cp.empty(100), np.int32(100))
+        _launch(twice, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
     measured = traffic.measure(launches)
     assert measured.read["x"] == 2 * x.nbytes, "the wasteful kernel reads x twice"
     text = traffic.report(measured, ideal, arrays={"x": x.nbytes})
-    assert "reads x twice" in text and "(modelled)" in text
+    assert "reads x twice" in text and "1.5x the minimum traffic" in text and "(modelled)" in text
 
 
 def test_modelled_time_is_the_roofline_on_the_named_device():
