@@ -306,6 +306,7 @@ class ElementwiseKernel:
         self.in_params = sources.kernel_params(in_params)
         self.out_params = sources.kernel_params(out_params)
         self.operation, self.name, self.preamble = operation, name, preamble
+        self.specification = (in_params, out_params, operation, name)  # the four strings, as given
         self.return_tuple = return_tuple
         for param in self.in_params + self.out_params:
             if param.name in ("i", "n") or param.name.startswith("_"):

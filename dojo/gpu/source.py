@@ -162,3 +162,27 @@ def kernel_params(text: str) -> tuple[KernelParam, ...]:
                               f"({', '.join(DTYPE_CTYPES)}) or a type placeholder such as T")
         params.append(KernelParam(type_name, name, raw))
     return tuple(params)
+
+
+def elementwise_cuda(in_params: str, out_params: str, operation: str, name: str, ctype: str = "double",
+                     preamble: str = "") -> str:
+    """An ElementwiseKernel as plain CUDA C, shaped like the kernel CuPy generates, for ``nvcc -ptx``.
+
+    ``typedef <ctype> T;``, array inputs bound as ``const T&``, outputs as
+    ``T&``, a grid-stride loop over ``i`` (every parameter taken as an array).
+    """
+    def c(p: KernelParam) -> str:
+        return ctype if p.generic else DTYPE_CTYPES[p.type_name]
+
+    ins, outs = kernel_params(in_params), kernel_params(out_params)
+    arguments = [f"const {c(p)}* _raw_{p.name}" for p in ins] + [f"{c(p)}* _raw_{p.name}" for p in outs]
+    bindings = [f"const {c(p)}& {p.name} = _raw_{p.name}[i];" for p in ins]
+    bindings += [f"{c(p)}& {p.name} = _raw_{p.name}[i];" for p in outs]
+    return (f"{preamble}\n"
+            f'extern "C" __global__ void {name}({", ".join(arguments)}, long long n) {{\n'
+            f"    typedef {ctype} T;\n"
+            f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
+            f" i += (long long)blockDim.x * gridDim.x) {{\n"
+            f"        {' '.join(bindings)}\n"
+            f"        {operation};\n"
+            f"    }}\n}}\n")
