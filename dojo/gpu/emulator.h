@@ -320,11 +320,12 @@ struct shared_array : SharedBase, ptr<T> {
             if (j < 0 || j >= int64_t(M)) {
                 char who[96];
                 describe_thread(who, sizeof who, me());
+                const char* name = owner->SharedBase::region.name;
                 fault("%s used shared %s[%lld][%lld], but %s is [%zu][%zu]: column %lld is out of bounds. "
                       "Is the tile's index (threadIdx.x vs threadIdx.y) or its bounds check wrong?",
-                      who, owner->region.name, (long long)i, (long long)j, owner->region.name, N, M, (long long)j);
+                      who, name, (long long)i, (long long)j, name, N, M, (long long)j);
             }
-            return ref<T>{&owner->region, i * int64_t(M) + j};
+            return ref<T>{&owner->SharedBase::region, i * int64_t(M) + j};
         }
     };
     auto operator[](int64_t i) {
