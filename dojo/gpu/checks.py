@@ -22,6 +22,7 @@ from . import cp, emulated, traffic
 from .runtime import KernelCompileError, KernelFault, NoCompiler
 
 PICTURE_ENV = "KATAS_GPU_PICTURE"
+_DRAWN: set[str] = set()
 
 
 @dataclass
@@ -85,7 +86,9 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
             fail(f"{call} changed its input (argument {name_index}) in place: write into an output array "
                  f"of your own (cp.empty_like(x))")
     picture = None
-    if request is not None and os.environ.get(PICTURE_ENV) and launches:
+    big_enough = launches and max((a.elements for a in launches[-1].arrays), default=0) >= 6
+    if request is not None and os.environ.get(PICTURE_ENV) and big_enough and kata_id not in _DRAWN:
+        _DRAWN.add(kata_id)  # the first case with a few elements is the one drawn
         picture = _picture(kata_id, launches[-1], call)
         if picture is not None:
             request.node.user_properties.append(("artifact", str(picture)))
