@@ -62,6 +62,7 @@ from .activations import (
 )
 from .backprop import dense_backward, glorot_uniform
 from .training import accuracy, batch_indices, train_val_split
+
 # ------------------------------------------------------------- activations
 
 def _identity(x):

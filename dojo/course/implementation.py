@@ -110,13 +110,6 @@ class Implementation:
                 f"define it (the tests import it by that exact name)"
             ) from None
 
-    def unload(self) -> None:
-        """Forget imported modules, so a later call sees edits on disk."""
-        for key in [k for k in sys.modules if k == self.package or k.startswith(self.package + ".")]:
-            del sys.modules[key]
-        self._errors.clear()
-        importlib.invalidate_caches()
-
 
 def resolve(folder: str | Path, root: Path) -> Implementation:
     """Turn ``--impl`` / ``KATAS_IMPL`` (absolute, or relative to the root) into an Implementation."""

@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..paths import STATE_DIR
@@ -46,7 +46,7 @@ RUNS_PER_HINT = 3
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -77,7 +77,7 @@ class Progress:
     updated: str | None = None
 
     @classmethod
-    def load(cls, root: Path) -> "Progress":
+    def load(cls, root: Path) -> Progress:
         path = Path(root) / STATE_DIR / "progress.json"
         data = _read_json(path)
         katas = data.get("katas") if isinstance(data.get("katas"), dict) else {}

@@ -20,6 +20,11 @@ class Outcome:
     state: str
     message: str = ""
     check: str = ""  # the test function that produced it
+    #: The harness itself failed (not the learner's code): such a verdict never
+    #: overwrites a stored "passed".
+    harness_fault: bool = False
+    #: What the learner's code printed during the check (captured by pytest).
+    printed: str = ""
 
 
 def _chain(exc: BaseException):

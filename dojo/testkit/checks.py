@@ -82,7 +82,7 @@ def _is_numeric_seq(value: Any) -> bool:
 def call(function: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call the learner's ``function`` and check that it left its inputs alone.
 
-    Katas are pure functions (DESIGN.md, contract 7): a function that changes
+    Katas are pure functions: a function that changes
     the arrays it was given breaks the caller's data in ways that are hard to
     find later (a training set that slowly drifts, a gradient that is applied
     twice). Raises KataFailure naming the argument that changed.

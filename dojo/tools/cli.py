@@ -277,8 +277,6 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     except ImportError as error:
         raise CliError(f"the benchmark tool (dojo.bench) could not be imported ({error}), "
                        f"so `kata bench` cannot run here") from None
-    if not hasattr(bench, "main"):
-        raise CliError("dojo.bench has no main(args): this copy's benchmark tool is incomplete")
     result = bench.main([a for a in args.bench_args if a != "--"])
     return int(result or 0)
 
@@ -350,6 +348,23 @@ def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -
 # ------------------------------------------------------------------ parser
 
 
+def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
+    """``kata dev check``: the course's structure (for contributors), without TensorFlow."""
+    from .devcheck import check
+
+    problems = check(ctx.root)
+    for problem in problems:
+        ctx.console.print(escape(str(problem)), soft_wrap=True)
+    if problems:
+        ctx.console.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in the course "
+                          f"structure (docs/CONTRIBUTING.md says how a kata is laid out)")
+        return 1
+    katas, tracks = len(ctx.curriculum.katas), len(ctx.curriculum.tracks)
+    ctx.console.print(f"[green]course structure OK[/]: {katas} katas in {tracks} tracks, each with its stub, answer, "
+                      f"tests, mutants and alternatives")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="kata", description="Neural Katas: progress, hints, watch mode, "
                                    "workshop tools. `pytest` runs the katas; this tool helps around it.")
@@ -396,6 +411,8 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
     sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
     sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
+    sub = verb("dev", cmd_dev, "for contributors: `kata dev check` proves the course's structure in seconds")
+    sub.add_argument("action", choices=["check"], help="check: manifest, stubs, answer key, tests, mutants, docs")
     sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
