@@ -8,8 +8,9 @@ A kata file writes real CuPy code against ``cp``::
     extern "C" __global__ void relu(const double* x, double* y, int n) { ... }
     ''', "relu")
 
-``cp`` is chosen once per process: real CuPy when :func:`kernels.gpu_available`
-says a device is there, unless ``KATAS_GPU=emulator`` asks for the emulator
+``cp`` is chosen once per process: real CuPy when a CUDA device is there
+(asked in a subprocess, so that CUDA is never initialised before the kata
+runner forks), unless ``KATAS_GPU=emulator`` asks for the emulator
 (``KATAS_GPU=cupy`` insists on the device). On the emulator
 (:mod:`dojo.gpu.cupy_emulator`) the learner's CUDA C is compiled by the host
 C++ compiler against ``emulator.h``: bounds-checked, races and hanging
@@ -23,17 +24,45 @@ import os
 
 from .runtime import KernelCompileError, KernelFault, NoCompiler
 
+_PROBED = "KATAS_GPU_PROBED"  # "cupy" or "emulator": the probe's answer, inherited by child processes
+
+
+def _device_here() -> bool:
+    """Is there a CUDA device CuPy can use? Asked in a subprocess, once.
+
+    Asking in this process would initialise CUDA in the harness's parent,
+    and a forked kata process cannot use CUDA after that. The answer is kept
+    in the environment, so children (and later imports) do not ask again.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    known = os.environ.get(_PROBED)
+    if known in ("cupy", "emulator"):
+        return known == "cupy"
+    found = False
+    if importlib.util.find_spec("cupy") is not None:
+        probe = "import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)"
+        try:
+            found = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=120,
+                                   check=False).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            found = False
+    os.environ[_PROBED] = "cupy" if found else "emulator"
+    return found
+
 
 def _choose():
     wanted = os.environ.get("KATAS_GPU", "").strip().lower()
     if wanted != "emulator":
-        import kernels
-
-        if kernels.gpu_available():
+        if _device_here():
             import cupy
 
             return cupy
         if wanted == "cupy":
+            import kernels
+
             raise RuntimeError(f"KATAS_GPU=cupy, but {kernels.why_no_gpu()}")
     from . import cupy_emulator
 

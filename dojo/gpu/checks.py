@@ -110,9 +110,9 @@ def unwritten(run: Run, index: int, expected: np.ndarray, call: str, kata_id: st
     launch = run.launches[-1] if run.launches else None
     config = ""
     if launch is not None:
-        threads = launch.threads
-        config = (f": the launch had {threads:,} threads (grid={launch.grid[:2] if launch.grid[1] > 1 else launch.grid[0]},"
-                  f" block={launch.block[:2] if launch.block[1] > 1 else launch.block[0]}) for {got.size:,} elements")
+        grid = launch.grid[:2] if launch.grid[1] > 1 else launch.grid[0]
+        block = launch.block[:2] if launch.block[1] > 1 else launch.block[0]
+        config = f": the launch had {launch.threads:,} threads (grid={grid}, block={block}) for {got.size:,} elements"
     why = ("Does each thread loop on with a stride of the whole grid (i += blockDim.x * gridDim.x), so that a small "
            "grid still covers the array (a grid-stride loop)?" if grid_stride else
            "Does the grid cover every element (blocks = ceiling division, (n + threads - 1) // threads)? In a 2-D "

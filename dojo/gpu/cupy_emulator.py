@@ -316,7 +316,8 @@ class ElementwiseKernel:
 
     def _source(self, types_: dict[str, np.dtype], scalars: set[str]) -> str:
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
-        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
+        def ctype(p):
+            return _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
         params, binds = [], []
         for p in self.in_params:
             if p.name in scalars:
@@ -401,7 +402,8 @@ class ReductionKernel:
 
     def _source(self, types_):
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
-        ctype = lambda p: _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
+        def ctype(p):
+            return _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
         reduce_type = self.reduce_type or ctype(self.in_params[0])
         params = [f"const {ctype(p)}* _raw_{p.name}" for p in self.in_params]
         params += [f"{ctype(p)}* _raw_{p.name}" for p in self.out_params]

@@ -80,7 +80,7 @@ def _param(text: str) -> Param:
 def signatures(code: str) -> dict[str, KernelSignature]:
     """Every ``__global__`` function of ``code``, by name."""
     found = {}
-    for template, type_name, name, params in _KERNEL.findall(code):
+    for _template, type_name, name, params in _KERNEL.findall(code):
         parts = [p for p in params.split(",") if p.strip()]
         found[name] = KernelSignature(name, tuple(_param(p) for p in parts), type_name or None)
     return found

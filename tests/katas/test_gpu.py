@@ -221,7 +221,8 @@ def test_lstm_cell(kata, request, batch, input_dim, units):
     swapped = ref.lstm_cell(x_t, h, c, _reorder_gates(kernel, ifoc), _reorder_gates(recurrent, ifoc),
                             _reorder_gates(bias, ifoc))
     no_bias = ref.lstm_cell(x_t, h, c, kernel, recurrent, np.zeros_like(bias))
-    gate = "Keras's gate order is i, f, c, o: the candidate (tanh) is the THIRD block of units, the output gate the last"
+    gate = ("Keras's gate order is i, f, c, o: the candidate (tanh) is the THIRD block of units, "
+            "the output gate the last")
     _check(kata, "gpu.lstm_cell", f"lstm_cell(x_t ({batch}, {input_dim}), h, c ({batch}, {units}), ...)", expected,
            x_t, h, c, kernel, recurrent, bias, request=request,
            mistakes=[{gate: swapped[0], "the bias is missing (add bias[k * units + j] to each gate)": no_bias[0]},
