@@ -106,7 +106,7 @@ def times_read(traffic: Traffic, name: str, nbytes: int) -> float:
 
 def report(traffic: Traffic, ideal: int, *, scaled_ideal: int | None = None, flops: float = 0.0,
            size: str = "", reference: tuple[str, float] | None = None, device: Device = DEFAULT_DEVICE,
-           arrays: dict[str, int] | None = None) -> str:
+           arrays: dict[str, int] | None = None, with_time: bool = True) -> str:
     """A few lines for a learner: traffic against the ideal, and the modelled time.
 
     ``arrays`` (name -> bytes) lists the inputs and outputs whose read/write
@@ -126,6 +126,8 @@ def report(traffic: Traffic, ideal: int, *, scaled_ideal: int | None = None, flo
     lines = [(f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
               f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
               f"{traffic.shared_per_block:,} bytes of shared memory per block")]
+    if not with_time:
+        return "\n".join(lines)
     big = scaled_ideal or ideal
     yours = modelled_seconds(ratio * big, flops, device)
     line = (f"at {size or 'this size'} on an {device.name} ({device.bandwidth / 1e12:.2g} TB/s, "
