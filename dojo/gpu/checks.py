@@ -149,7 +149,8 @@ def _traffic_note(kata_id: str, call: str, launches, ideal: int) -> Path | None:
     path = picture_folder() / f"{kata_id}.traffic.txt"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{call}\n{text}\n(pytest --bench -k {kata_id}: the time this traffic takes on an H200 at a realistic size, modelled)\n")
+        path.write_text(f"{call}\n{text}\n(pytest --bench -k {kata_id}: the time this traffic takes on an H200 "
+                        f"at a realistic size, modelled)\n")
     except OSError:
         return None
     return path
