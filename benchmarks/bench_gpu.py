@@ -42,10 +42,18 @@ DEVICE = {LEARNER: _on_device, ANSWER_KEY: _on_device}
 
 def _op(name, size, inputs, small, flops, **fields):
     """An operation; ``small`` makes the emulated case (rng -> inputs), ``flops(*inputs)`` its arithmetic."""
-    operation = Operation(name=f"gpu.{name}", size=size, inputs=inputs, kata=("gpu", name), build=DEVICE,
-                          cost=lambda *a: (traffic.ideal_bytes([v for v in a if isinstance(v, np.ndarray)],
-                                                               []) + _output_bytes(name, a), flops(*a)),
-                          **fields)
+    operation = Operation(
+        name=f"gpu.{name}",
+        size=size,
+        inputs=inputs,
+        kata=("gpu", name),
+        build=DEVICE,
+        cost=lambda *a: (
+            traffic.ideal_bytes([v for v in a if isinstance(v, np.ndarray)], []) + _output_bytes(name, a),
+            flops(*a),
+        ),
+        **fields,
+    )
     SMALL[operation.name] = small
     FLOPS[operation.name] = flops
     return operation
@@ -74,43 +82,112 @@ def _normal(*shapes):
 
 
 OPERATIONS = [
-    _op("leaky_relu", "x (1000, 1000) float64", _normal((1000, 1000)), _normal((37, 11)), lambda x: 2 * x.size,
+    _op(
+        "leaky_relu",
+        "x (1000, 1000) float64",
+        _normal((1000, 1000)),
+        _normal((37, 11)),
+        lambda x: 2 * x.size,
         tensorflow=lambda tf, x: lambda: tf.nn.leaky_relu(x, alpha=0.2),
-        cupy=lambda cp, x: lambda: cp.where(x >= 0, x, 0.2 * x)),
-    _op("relu", "x (1000, 1000) float64", _normal((1000, 1000)), _normal((257,)), lambda x: x.size, kernel="relu",
-        tensorflow=lambda tf, x: lambda: tf.nn.relu(x), cupy=lambda cp, x: lambda: cp.maximum(x, 0)),
-    _op("add_bias", "x (4096, 1024), bias (1024,) float64", _normal((4096, 1024), (1024,)),
-        _normal((37, 13), (13,)), lambda x, b: x.size,
-        tensorflow=lambda tf, x, b: lambda: tf.nn.bias_add(x, b), cupy=lambda cp, x, b: lambda: x + b),
-    _op("sigmoid", "x (1000, 1000) float64", _normal((1000, 1000)), _normal((1000,)), lambda x: 4 * x.size,
-        kernel="sigmoid", tensorflow=lambda tf, x: lambda: tf.math.sigmoid(x)),
-    _op("row_sums", "x (4096, 1024) float64", _normal((4096, 1024)), _normal((5, 300)), lambda x: x.size,
-        tensorflow=lambda tf, x: lambda: tf.reduce_sum(x, axis=1), cupy=lambda cp, x: lambda: x.sum(axis=1)),
-    _op("softmax", "x (4096, 1000) float64", _normal((4096, 1000)), _normal((4, 300)), lambda x: 5 * x.size,
-        kernel="softmax", tensorflow=lambda tf, x: lambda: tf.nn.softmax(x)),
-    _op("dense_forward", "x (128, 128) @ kernel (128, 128) + bias, float64 (modelled at the emulated size)",
-        _normal((128, 128), (128, 128), (128,)), _normal((128, 128), (128, 128), (128,)),
-        lambda x, k, b: 2 * x.shape[0] * k.shape[0] * k.shape[1], kernel="dense_forward",
-        tensorflow=lambda tf, x, k, b: lambda: tf.matmul(x, k) + b, cupy=lambda cp, x, k, b: lambda: x @ k + b),
-    _op("conv2d", "x (32, 28, 28, 32), kernel 3x3 32->64, valid, float64", _normal((32, 28, 28, 32),
-        (3, 3, 32, 64), (64,)), _normal((2, 7, 6, 3), (3, 3, 3, 4), (4,)),
-        lambda x, k, b: 2 * x.shape[0] * (x.shape[1] - 2) * (x.shape[2] - 2) * k.size, kernel="conv2d",
-        tensorflow=lambda tf, x, k, b: lambda: tf.nn.conv2d(x, k, 1, "VALID") + b),
-    _op("lstm_cell", "batch 256, input 256, units 512, float64",
-        lambda rng: (rng.normal(size=(256, 256)), rng.normal(size=(256, 512)), rng.normal(size=(256, 512)),
-                     0.1 * rng.normal(size=(256, 2048)), 0.1 * rng.normal(size=(512, 2048)), rng.normal(size=2048)),
-        lambda rng: (rng.normal(size=(13, 4)), rng.normal(size=(13, 37)), rng.normal(size=(13, 37)),
-                     rng.normal(size=(4, 148)), rng.normal(size=(37, 148)), rng.normal(size=148)),
+        cupy=lambda cp, x: lambda: cp.where(x >= 0, x, 0.2 * x),
+    ),
+    _op(
+        "relu",
+        "x (1000, 1000) float64",
+        _normal((1000, 1000)),
+        _normal((257,)),
+        lambda x: x.size,
+        kernel="relu",
+        tensorflow=lambda tf, x: lambda: tf.nn.relu(x),
+        cupy=lambda cp, x: lambda: cp.maximum(x, 0),
+    ),
+    _op(
+        "add_bias",
+        "x (4096, 1024), bias (1024,) float64",
+        _normal((4096, 1024), (1024,)),
+        _normal((37, 13), (13,)),
+        lambda x, b: x.size,
+        tensorflow=lambda tf, x, b: lambda: tf.nn.bias_add(x, b),
+        cupy=lambda cp, x, b: lambda: x + b,
+    ),
+    _op(
+        "sigmoid",
+        "x (1000, 1000) float64",
+        _normal((1000, 1000)),
+        _normal((1000,)),
+        lambda x: 4 * x.size,
+        kernel="sigmoid",
+        tensorflow=lambda tf, x: lambda: tf.math.sigmoid(x),
+    ),
+    _op(
+        "row_sums",
+        "x (4096, 1024) float64",
+        _normal((4096, 1024)),
+        _normal((5, 300)),
+        lambda x: x.size,
+        tensorflow=lambda tf, x: lambda: tf.reduce_sum(x, axis=1),
+        cupy=lambda cp, x: lambda: x.sum(axis=1),
+    ),
+    _op(
+        "softmax",
+        "x (4096, 1000) float64",
+        _normal((4096, 1000)),
+        _normal((4, 300)),
+        lambda x: 5 * x.size,
+        kernel="softmax",
+        tensorflow=lambda tf, x: lambda: tf.nn.softmax(x),
+    ),
+    _op(
+        "dense_forward",
+        "x (128, 128) @ kernel (128, 128) + bias, float64 (modelled at the emulated size)",
+        _normal((128, 128), (128, 128), (128,)),
+        _normal((128, 128), (128, 128), (128,)),
+        lambda x, k, b: 2 * x.shape[0] * k.shape[0] * k.shape[1],
+        kernel="dense_forward",
+        tensorflow=lambda tf, x, k, b: lambda: tf.matmul(x, k) + b,
+        cupy=lambda cp, x, k, b: lambda: x @ k + b,
+    ),
+    _op(
+        "conv2d",
+        "x (32, 28, 28, 32), kernel 3x3 32->64, valid, float64",
+        _normal((32, 28, 28, 32), (3, 3, 32, 64), (64,)),
+        _normal((2, 7, 6, 3), (3, 3, 3, 4), (4,)),
+        lambda x, k, b: 2 * x.shape[0] * (x.shape[1] - 2) * (x.shape[2] - 2) * k.size,
+        kernel="conv2d",
+        tensorflow=lambda tf, x, k, b: lambda: tf.nn.conv2d(x, k, 1, "VALID") + b,
+    ),
+    _op(
+        "lstm_cell",
+        "batch 256, input 256, units 512, float64",
+        lambda rng: (
+            rng.normal(size=(256, 256)),
+            rng.normal(size=(256, 512)),
+            rng.normal(size=(256, 512)),
+            0.1 * rng.normal(size=(256, 2048)),
+            0.1 * rng.normal(size=(512, 2048)),
+            rng.normal(size=2048),
+        ),
+        lambda rng: (
+            rng.normal(size=(13, 4)),
+            rng.normal(size=(13, 37)),
+            rng.normal(size=(13, 37)),
+            rng.normal(size=(4, 148)),
+            rng.normal(size=(37, 148)),
+            rng.normal(size=148),
+        ),
         lambda x, h, c, k, r, b: 2 * x.shape[0] * (k.shape[0] + r.shape[0]) * k.shape[1] + 30 * c.size,
-        kernel="lstm_cell"),
+        kernel="lstm_cell",
+    ),
 ]
 
 if ON_GPU:
+
     @pytest.mark.parametrize("operation, contender", race_cases(*OPERATIONS))
     def test_gpu(race, operation, contender):
         race(operation, contender)
 
 else:
+
     @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
     def test_gpu_modelled(request, modelled, operation):
         _model(request, modelled, operation)
@@ -186,12 +263,14 @@ def _reference_ratio(name, small):
     ideal = _small_ideal(name, small)
     if name in ("relu", "sigmoid"):
         spec = _sources.ELEMENTWISE[name]
-        kernel = cp.ElementwiseKernel(spec.in_params, spec.out_params, spec.operation, spec.name,
-                                      preamble=_sources.preamble())
+        kernel = cp.ElementwiseKernel(
+            spec.in_params, spec.out_params, spec.operation, spec.name, preamble=_sources.preamble()
+        )
         return _emulated_ratio(lambda x: kernel(x), small, ideal), ""
     if name == "softmax":
-        module = cp.RawModule(code=_sources.module_source("softmax"), name_expressions=_sources.name_expressions(
-            "softmax"))
+        module = cp.RawModule(
+            code=_sources.module_source("softmax"), name_expressions=_sources.name_expressions("softmax")
+        )
         kernel = module.get_function("kernels_softmax_rows<double>")
 
         def softmax(x):

@@ -45,8 +45,10 @@ def _device_here() -> bool:
     if importlib.util.find_spec("cupy") is not None:
         probe = "import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)"
         try:
-            found = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=120,
-                                   check=False).returncode == 0
+            found = (
+                subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=120, check=False).returncode
+                == 0
+            )
         except (OSError, subprocess.TimeoutExpired):
             found = False
     os.environ[_PROBED] = "cupy" if found else "emulator"

@@ -28,7 +28,7 @@ _REPORTED: set[str] = set()
 
 @dataclass
 class Run:
-    results: tuple            # host (NumPy) copies of what the kata returned
+    results: tuple  # host (NumPy) copies of what the kata returned
     launches: list = field(default_factory=list)
     picture: Path | None = None
 
@@ -58,8 +58,7 @@ def _shown(path: Path | None) -> str:
         return f"\n  picture of which thread touched which element: {path}"
 
 
-def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None = None, request=None,
-        **kwargs) -> Run:
+def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None = None, request=None, **kwargs) -> Run:
     """Call ``kata`` on device copies of ``host_args``; host copies of its results come back.
 
     ``advice`` maps a regex on a fault message to a kata-specific next step
@@ -71,8 +70,11 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
         with traffic.recording() as launches:
             result = kata(*device, **kwargs)
     except KernelFault as fault:
-        extra = "".join(f"\n  {text(fault) if callable(text) else text}" for pattern, text in (advice or {}).items()
-                        if re.search(pattern, str(fault)))
+        extra = "".join(
+            f"\n  {text(fault) if callable(text) else text}"
+            for pattern, text in (advice or {}).items()
+            if re.search(pattern, str(fault))
+        )
         picture = _picture(kata_id, fault.launch, f"{call}: the launch that stopped")
         fail(f"{call}: {fault}{extra}{_shown(picture)}")
     except (KernelCompileError, NoCompiler) as error:
@@ -80,18 +82,23 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
     results = result if isinstance(result, tuple) else (result,)
     for value in results:
         if not isinstance(value, cp.ndarray):
-            fail(f"{call} returned {type(value).__name__}: return the device array your kernel wrote "
-                 f"(cp.empty(...) / the kernel's output), so the result stays on the GPU; no cp.asnumpy")
+            fail(
+                f"{call} returned {type(value).__name__}: return the device array your kernel wrote "
+                f"(cp.empty(...) / the kernel's output), so the result stays on the GPU; no cp.asnumpy"
+            )
     for name_index, (old, new) in enumerate(zip(before, device)):
         if old is not None and not np.array_equal(old, cp.asnumpy(new), equal_nan=True):
-            fail(f"{call} changed its input (argument {name_index}) in place: write into an output array "
-                 f"of your own (cp.empty_like(x))")
+            fail(
+                f"{call} changed its input (argument {name_index}) in place: write into an output array "
+                f"of your own (cp.empty_like(x))"
+            )
     picture = None
     big_enough = launches and max((a.elements for a in launches[-1].arrays), default=0) >= 6
     if request is not None and big_enough and emulated() and kata_id not in _REPORTED:
         _REPORTED.add(kata_id)
-        ideal = traffic.ideal_bytes([a for a in host_args if isinstance(a, np.ndarray)],
-                                    [np.asarray(cp.asnumpy(v)) for v in results])
+        ideal = traffic.ideal_bytes(
+            [a for a in host_args if isinstance(a, np.ndarray)], [np.asarray(cp.asnumpy(v)) for v in results]
+        )
         path = _traffic_note(kata_id, call, launches, ideal)
         if path is not None:
             request.node.user_properties.append(("artifact", str(path)))
@@ -121,19 +128,28 @@ def unwritten(run: Run, index: int, expected: np.ndarray, call: str, kata_id: st
         grid = launch.grid[:2] if launch.grid[1] > 1 else launch.grid[0]
         block = launch.block[:2] if launch.block[1] > 1 else launch.block[0]
         config = f": the launch had {launch.threads:,} threads (grid={grid}, block={block}) for {got.size:,} elements"
-    why = ("Does each thread loop on with a stride of the whole grid (i += blockDim.x * gridDim.x), so that a small "
-           "grid still covers the array (a grid-stride loop)?" if grid_stride else
-           "Does the grid cover every element (blocks = ceiling division, (n + threads - 1) // threads)? In a 2-D "
-           "grid, x runs along a row (the column index) and y down the rows: are row and column swapped?")
+    why = (
+        "Does each thread loop on with a stride of the whole grid (i += blockDim.x * gridDim.x), so that a small "
+        "grid still covers the array (a grid-stride loop)?"
+        if grid_stride
+        else "Does the grid cover every element (blocks = ceiling division, (n + threads - 1) // threads)? In a 2-D "
+        "grid, x runs along a row (the column index) and y down the rows: are row and column swapped?"
+    )
     picture = _picture(kata_id, launch, f"{call}: elements never written stay white")
-    fail(f"{call}: {int(missing.sum())} of {got.size} output elements were never written (the first at index "
-         f"{first if len(first) > 1 else first[0]}){config}. {why}{_shown(picture)}")
+    fail(
+        f"{call}: {int(missing.sum())} of {got.size} output elements were never written (the first at index "
+        f"{first if len(first) > 1 else first[0]}){config}. {why}{_shown(picture)}"
+    )
 
 
 def _written(run: Run, size: int) -> np.ndarray | None:
     """Elements of an output of ``size`` elements that some thread wrote, from the emulator's shadow memory."""
-    candidates = [a.writers >= 0 for launch in run.launches for a in launch.arrays
-                  if not a.const and a.elements == size and a.writers is not None]
+    candidates = [
+        a.writers >= 0
+        for launch in run.launches
+        for a in launch.arrays
+        if not a.const and a.elements == size and a.writers is not None
+    ]
     if not candidates:
         return None
     return np.logical_or.reduce(candidates)
@@ -149,8 +165,10 @@ def _traffic_note(kata_id: str, call: str, launches, ideal: int) -> Path | None:
     path = picture_folder() / f"{kata_id}.traffic.txt"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{call}\n{text}\n(pytest --bench -k {kata_id}: the time this traffic takes on an H200 "
-                        f"at a realistic size, modelled)\n")
+        path.write_text(
+            f"{call}\n{text}\n(pytest --bench -k {kata_id}: the time this traffic takes on an H200 "
+            f"at a realistic size, modelled)\n"
+        )
     except OSError:
         return None
     return path

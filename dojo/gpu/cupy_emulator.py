@@ -114,8 +114,24 @@ def get_array_module(*arrays):
 
 
 # numpy functions that CuPy also has and kata code may call on device arrays
-for _name in ("exp", "tanh", "maximum", "minimum", "matmul", "dot", "sqrt", "abs", "where", "broadcast_to",
-              "ceil", "floor", "concatenate", "stack", "isfinite", "allclose"):
+for _name in (
+    "exp",
+    "tanh",
+    "maximum",
+    "minimum",
+    "matmul",
+    "dot",
+    "sqrt",
+    "abs",
+    "where",
+    "broadcast_to",
+    "ceil",
+    "floor",
+    "concatenate",
+    "stack",
+    "isfinite",
+    "allclose",
+):
     globals()[_name] = getattr(np, _name)
 
 
@@ -137,16 +153,26 @@ class cuda:
 def _dims(value, what: str, limits) -> tuple[int, int, int]:
     if isinstance(value, (int, np.integer)):
         value = (value,)
-    if not isinstance(value, tuple) or not 1 <= len(value) <= 3 or \
-            not all(isinstance(v, (int, np.integer)) for v in value):
-        raise TypeError(f"{what} must be an int or a tuple of 1 to 3 ints, as in CuPy: received {what}={value!r}"
-                        + (" (a float? use // or math.ceil to get an int)" if isinstance(value, (tuple, float))
-                           and any(isinstance(v, float) for v in np.atleast_1d(value)) else ""))
+    if (
+        not isinstance(value, tuple)
+        or not 1 <= len(value) <= 3
+        or not all(isinstance(v, (int, np.integer)) for v in value)
+    ):
+        raise TypeError(
+            f"{what} must be an int or a tuple of 1 to 3 ints, as in CuPy: received {what}={value!r}"
+            + (
+                " (a float? use // or math.ceil to get an int)"
+                if isinstance(value, (tuple, float)) and any(isinstance(v, float) for v in np.atleast_1d(value))
+                else ""
+            )
+        )
     dims = tuple(int(v) for v in value) + (1,) * (3 - len(value))
     for axis, (d, limit) in enumerate(zip(dims, limits)):
         if d < 1:
-            raise ValueError(f"{what}={value!r}: every dimension must be at least 1 (a grid of 0 blocks "
-                             f"launches nothing: n // threads is 0 when n < threads; use a ceiling division)")
+            raise ValueError(
+                f"{what}={value!r}: every dimension must be at least 1 (a grid of 0 blocks "
+                f"launches nothing: n // threads is 0 when n < threads; use a ceiling division)"
+            )
         if d > limit:
             raise ValueError(f"{what}={value!r}: dimension {'xyz'[axis]} may be at most {limit}")
     return dims
@@ -154,33 +180,43 @@ def _dims(value, what: str, limits) -> tuple[int, int, int]:
 
 def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, args) -> tuple:
     if not isinstance(args, (tuple, list)):
-        raise TypeError(f"{name}: args must be a tuple of the kernel's arguments, e.g. (x, y, cp.int32(n)); "
-                        f"received {type(args).__name__}")
+        raise TypeError(
+            f"{name}: args must be a tuple of the kernel's arguments, e.g. (x, y, cp.int32(n)); "
+            f"received {type(args).__name__}"
+        )
     params = [p.concrete(type_argument) for p in kernel.params]
     if len(args) != len(params):
-        declared = ", ".join(("const " if p.const else "") + p.ctype + ("*" if p.pointer else "") + " " + p.name
-                             for p in params)
+        declared = ", ".join(
+            ("const " if p.const else "") + p.ctype + ("*" if p.pointer else "") + " " + p.name for p in params
+        )
         raise TypeError(f"{name} takes {len(params)} arguments ({declared}); {len(args)} were passed")
     checked = []
     for position, (param, value) in enumerate(zip(params, args)):
         label = f"{name}: argument {position} ({param.name})"
         if param.pointer:
             if isinstance(value, np.ndarray) and not isinstance(value, ndarray):
-                raise TypeError(f"{label} is a NumPy array in host memory: a kernel reads device memory. "
-                                f"Move it first with cp.asarray(...)")
+                raise TypeError(
+                    f"{label} is a NumPy array in host memory: a kernel reads device memory. "
+                    f"Move it first with cp.asarray(...)"
+                )
             if not isinstance(value, ndarray):
-                raise TypeError(f"{label} must be a device array for `{param.ctype}* {param.name}`; received "
-                                f"{type(value).__name__}")
+                raise TypeError(
+                    f"{label} must be a device array for `{param.ctype}* {param.name}`; received {type(value).__name__}"
+                )
             if not value.flags.c_contiguous:
-                raise ValueError(f"{label} is not C-contiguous (a transpose or a slice?): the kernel would read "
-                                 f"its elements in the wrong order. Pass cp.ascontiguousarray(...)")
+                raise ValueError(
+                    f"{label} is not C-contiguous (a transpose or a slice?): the kernel would read "
+                    f"its elements in the wrong order. Pass cp.ascontiguousarray(...)"
+                )
             wanted = sources.SCALAR_DTYPES.get(param.ctype)
             if wanted is None:
                 raise TypeError(f"{label}: the emulator does not know the pointer type `{param.ctype}*`")
             if value.dtype != np.dtype(wanted):
-                raise TypeError(f"{label} is a {value.dtype} array, but the kernel declares `{param.ctype}* "
-                                f"{param.name}` ({wanted}): on a GPU it would read the bytes as the wrong type. "
-                                f"Pass a {wanted} array, or change the kernel's type")
+                raise TypeError(
+                    f"{label} is a {value.dtype} array, but the kernel declares `{param.ctype}* "
+                    f"{param.name}` ({wanted}): on a GPU it would read the bytes as the wrong type. "
+                    f"Pass a {wanted} array, or change the kernel's type"
+                )
             if not param.const and not value.flags.writeable:
                 raise ValueError(f"{label} is read-only, but the kernel may write it")
             checked.append(value)
@@ -190,12 +226,15 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
                 checked.append(value)
                 continue
             if isinstance(value, np.ndarray):
-                raise TypeError(f"{label}: the kernel declares the scalar `{param.ctype} {param.name}`, but an "
-                                f"array was passed")
+                raise TypeError(
+                    f"{label}: the kernel declares the scalar `{param.ctype} {param.name}`, but an array was passed"
+                )
             python = type(value).__name__
-            raise TypeError(f"{label}: pass np.{wanted.name}(...) (or cp.{wanted.name}(...)) for `{param.ctype} "
-                            f"{param.name}`; received {python} {value!r}. CuPy passes a Python int as a 64-bit "
-                            f"and a float as a double, so the kernel would read the wrong bytes")
+            raise TypeError(
+                f"{label}: pass np.{wanted.name}(...) (or cp.{wanted.name}(...)) for `{param.ctype} "
+                f"{param.name}`; received {python} {value!r}. CuPy passes a Python int as a 64-bit "
+                f"and a float as a double, so the kernel would read the wrong bytes"
+            )
     return tuple(checked)
 
 
@@ -205,8 +244,7 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
 class RawKernel:
     """``cupy.RawKernel(code, name)``: compiled on first call; ``kernel(grid, block, args, shared_mem=0)``."""
 
-    def __init__(self, code: str, name: str, options=(), backend="nvrtc", *, _where=None, _generated=False,
-                 **kwargs):
+    def __init__(self, code: str, name: str, options=(), backend="nvrtc", *, _where=None, _generated=False, **kwargs):
         if not isinstance(code, str) or not isinstance(name, str):
             raise TypeError("RawKernel(code, name): both must be strings")
         self.code, self.name, self.options = code, name, options
@@ -223,11 +261,16 @@ class RawKernel:
                 raise runtime.KernelCompileError(
                     f"RawKernel(code, {self.name!r}): the code defines no __global__ function named {self.name!r}"
                     f" (it defines {', '.join(sorted(found)) or 'none'}). Kernels called by name need "
-                    f'extern "C" __global__ void {self.name}(...)')
+                    f'extern "C" __global__ void {self.name}(...)'
+                )
             self._signature = found[self.name]
             symbol = f"dojo_entry_{self.name}"
-            self._library = runtime.build(self.code, self.name, [(self._signature, self._type_argument, symbol)],
-                                          None if self._generated else self._where)
+            self._library = runtime.build(
+                self.code,
+                self.name,
+                [(self._signature, self._type_argument, symbol)],
+                None if self._generated else self._where,
+            )
         return self._library
 
     def __call__(self, grid, block, args, *, shared_mem: int = 0, _reverse: bool = False):
@@ -238,19 +281,37 @@ class RawKernel:
         if threads > MAX_THREADS_PER_BLOCK:
             raise ValueError(f"block={block} has {threads} threads; a block holds at most {MAX_THREADS_PER_BLOCK}")
         if math.prod(grid) * threads > MAX_EMULATED_THREADS:
-            raise ValueError(f"grid={grid} x block={block} is {math.prod(grid) * threads:,} threads: more than the "
-                             f"emulator runs ({MAX_EMULATED_THREADS:,}); launch for the data you have")
+            raise ValueError(
+                f"grid={grid} x block={block} is {math.prod(grid) * threads:,} threads: more than the "
+                f"emulator runs ({MAX_EMULATED_THREADS:,}); launch for the data you have"
+            )
         if not isinstance(shared_mem, (int, np.integer)) or shared_mem < 0:
             raise TypeError(f"shared_mem must be a byte count (int >= 0); received {shared_mem!r}")
         if shared_mem > MAX_SHARED_PER_BLOCK:
-            raise ValueError(f"shared_mem={shared_mem} bytes: a block gets at most {MAX_SHARED_PER_BLOCK} bytes "
-                             f"(48 KB) of shared memory without an opt-in")
+            raise ValueError(
+                f"shared_mem={shared_mem} bytes: a block gets at most {MAX_SHARED_PER_BLOCK} bytes "
+                f"(48 KB) of shared memory without an opt-in"
+            )
         checked = _check_arguments(self.name, self._signature, self._type_argument, args)
-        record = runtime.launch(library, f"dojo_entry_{self.name}", self._signature, self._type_argument, grid, block,
-                                checked, int(shared_mem), self.name, self._where, reverse=_reverse)
+        record = runtime.launch(
+            library,
+            f"dojo_entry_{self.name}",
+            self._signature,
+            self._type_argument,
+            grid,
+            block,
+            checked,
+            int(shared_mem),
+            self.name,
+            self._where,
+            reverse=_reverse,
+        )
         if record.shared_per_block > MAX_SHARED_PER_BLOCK:
-            raise runtime.KernelFault(f"kernel `{self.name}` uses {record.shared_per_block} bytes of shared memory per "
-                                      f"block; a block gets at most {MAX_SHARED_PER_BLOCK}", record)
+            raise runtime.KernelFault(
+                f"kernel `{self.name}` uses {record.shared_per_block} bytes of shared memory per "
+                f"block; a block gets at most {MAX_SHARED_PER_BLOCK}",
+                record,
+            )
 
 
 class RawModule:
@@ -280,14 +341,22 @@ def _bind_types(name, params, values) -> dict[str, np.dtype]:
         if param.generic and isinstance(value, np.ndarray):
             dtype = value.dtype
             if param.type_name in bound and bound[param.type_name] != dtype:
-                raise TypeError(f"{name}: type {param.type_name} is bound to both {bound[param.type_name]} and "
-                                f"{dtype} (argument {param.name}): pass arrays of one dtype")
+                raise TypeError(
+                    f"{name}: type {param.type_name} is bound to both {bound[param.type_name]} and "
+                    f"{dtype} (argument {param.name}): pass arrays of one dtype"
+                )
             bound[param.type_name] = dtype
     return bound
 
 
-_CTYPE_OF = {np.dtype(np.float64): "double", np.dtype(np.float32): "float", np.dtype(np.int32): "int",
-             np.dtype(np.int64): "long long", np.dtype(np.uint32): "unsigned int", np.dtype(np.bool_): "bool"}
+_CTYPE_OF = {
+    np.dtype(np.float64): "double",
+    np.dtype(np.float32): "float",
+    np.dtype(np.int32): "int",
+    np.dtype(np.int64): "long long",
+    np.dtype(np.uint32): "unsigned int",
+    np.dtype(np.bool_): "bool",
+}
 
 
 class ElementwiseKernel:
@@ -301,8 +370,18 @@ class ElementwiseKernel:
 
     BLOCK = 128
 
-    def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel",
-                 reduce_dims=True, preamble: str = "", no_return=False, return_tuple=False, **kwargs):
+    def __init__(
+        self,
+        in_params: str,
+        out_params: str,
+        operation: str,
+        name: str = "kernel",
+        reduce_dims=True,
+        preamble: str = "",
+        no_return=False,
+        return_tuple=False,
+        **kwargs,
+    ):
         self.in_params = sources.kernel_params(in_params)
         self.out_params = sources.kernel_params(out_params)
         self.operation, self.name, self.preamble = operation, name, preamble
@@ -316,8 +395,10 @@ class ElementwiseKernel:
 
     def _source(self, types_: dict[str, np.dtype], scalars: set[str]) -> str:
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
+
         def ctype(p):
             return _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
+
         params, binds = [], []
         for p in self.in_params:
             if p.name in scalars:
@@ -328,14 +409,16 @@ class ElementwiseKernel:
         for p in self.out_params:
             params.append(f"{ctype(p)}* _raw_{p.name}")
             binds.append(f"dojo::ref<{ctype(p)}> {p.name} = _raw_{p.name}[i];")
-        return (f'#line 1 "{self.name} (generated by ElementwiseKernel)"\n{self.preamble}\n{typedefs}\n'
-                f'extern "C" __global__ void {self.name}({", ".join(params)}, long long n) {{\n'
-                f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
-                f" i += (long long)blockDim.x * gridDim.x) {{\n"
-                f"        {' '.join(binds)}\n"
-                f"#line {self._where[1] if self._where else 1} \"{self._where[0] if self._where else 'operation'}\"\n"
-                f"{self.operation};\n"
-                f"    }}\n}}\n")
+        return (
+            f'#line 1 "{self.name} (generated by ElementwiseKernel)"\n{self.preamble}\n{typedefs}\n'
+            f'extern "C" __global__ void {self.name}({", ".join(params)}, long long n) {{\n'
+            f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
+            f" i += (long long)blockDim.x * gridDim.x) {{\n"
+            f"        {' '.join(binds)}\n"
+            f'#line {self._where[1] if self._where else 1} "{self._where[0] if self._where else "operation"}"\n'
+            f"{self.operation};\n"
+            f"    }}\n}}\n"
+        )
 
     def __call__(self, *args, size=None, **kwargs):
         n_in, n_out = len(self.in_params), len(self.out_params)
@@ -344,13 +427,17 @@ class ElementwiseKernel:
         inputs, outputs = list(args[:n_in]), list(args[n_in:])
         for p, value in zip(self.in_params, inputs):
             if isinstance(value, np.ndarray) and not isinstance(value, ndarray):
-                raise TypeError(f"{self.name}: input {p.name} is a NumPy array in host memory; move it to the "
-                                f"device with cp.asarray(...) first")
+                raise TypeError(
+                    f"{self.name}: input {p.name} is a NumPy array in host memory; move it to the "
+                    f"device with cp.asarray(...) first"
+                )
         types_ = _bind_types(self.name, self.in_params + self.out_params, inputs + outputs)
         for p in self.in_params + self.out_params:
             if p.generic and p.type_name not in types_:
-                raise TypeError(f"{self.name}: cannot tell which dtype {p.type_name} is: pass at least one array "
-                                f"argument of type {p.type_name}")
+                raise TypeError(
+                    f"{self.name}: cannot tell which dtype {p.type_name} is: pass at least one array "
+                    f"argument of type {p.type_name}"
+                )
         arrays = [v for v in inputs if isinstance(v, np.ndarray)]
         shape = np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
         if outputs:
@@ -362,8 +449,9 @@ class ElementwiseKernel:
                 outputs.append(empty(shape, dtype))
         key = (tuple(sorted((t, str(d)) for t, d in types_.items())), tuple(sorted(scalars)))
         if key not in self._kernels:
-            self._kernels[key] = RawKernel(self._source(types_, scalars), self.name, _where=self._where or ("?", 0),
-                                           _generated=True)
+            self._kernels[key] = RawKernel(
+                self._source(types_, scalars), self.name, _where=self._where or ("?", 0), _generated=True
+            )
         kernel = self._kernels[key]
         launch_args = []
         for p, value in zip(self.in_params, inputs):
@@ -371,8 +459,11 @@ class ElementwiseKernel:
             if p.name in scalars:
                 launch_args.append(ctype_dtype.type(value))
             else:
-                launch_args.append(ascontiguousarray(np.broadcast_to(value, shape), dtype=ctype_dtype)
-                                   if value.shape != shape or value.dtype != ctype_dtype else value)
+                launch_args.append(
+                    ascontiguousarray(np.broadcast_to(value, shape), dtype=ctype_dtype)
+                    if value.shape != shape or value.dtype != ctype_dtype
+                    else value
+                )
         for out in outputs:
             if out.shape != shape:
                 raise ValueError(f"{self.name}: output shape {out.shape} does not match the inputs' {shape}")
@@ -391,8 +482,20 @@ class ReductionKernel:
 
     BLOCK = 128
 
-    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce_kernel",
-                 reduce_type=None, reduce_dims=True, preamble="", **kwargs):
+    def __init__(
+        self,
+        in_params,
+        out_params,
+        map_expr,
+        reduce_expr,
+        post_map_expr,
+        identity,
+        name="reduce_kernel",
+        reduce_type=None,
+        reduce_dims=True,
+        preamble="",
+        **kwargs,
+    ):
         self.in_params = sources.kernel_params(in_params)
         self.out_params = sources.kernel_params(out_params)
         self.map_expr, self.reduce_expr, self.post_map_expr = map_expr, reduce_expr, post_map_expr
@@ -402,26 +505,30 @@ class ReductionKernel:
 
     def _source(self, types_):
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
+
         def ctype(p):
             return _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
+
         reduce_type = self.reduce_type or ctype(self.in_params[0])
         params = [f"const {ctype(p)}* _raw_{p.name}" for p in self.in_params]
         params += [f"{ctype(p)}* _raw_{p.name}" for p in self.out_params]
         binds_in = " ".join(f"const {ctype(p)} {p.name} = _raw_{p.name}[_j * _m + _k];" for p in self.in_params)
         binds_out = " ".join(f"dojo::ref<{ctype(p)}> {p.name} = _raw_{p.name}[_j];" for p in self.out_params)
-        return (f"{self.preamble}\n{typedefs}\ntypedef {reduce_type} _type_reduce;\n"
-                f'extern "C" __global__ void {self.name}({", ".join(params)}, long long _out_n, long long _m) {{\n'
-                f"    for (long long _j = (long long)blockIdx.x * blockDim.x + threadIdx.x; _j < _out_n;"
-                f" _j += (long long)blockDim.x * gridDim.x) {{\n"
-                f"        _type_reduce a = _type_reduce({self.identity});\n"
-                f"        for (long long _k = 0; _k < _m; ++_k) {{\n"
-                f"            {binds_in}\n"
-                f"            _type_reduce b = _type_reduce({self.map_expr});\n"
-                f"            a = {self.reduce_expr};\n"
-                f"        }}\n"
-                f"        {binds_out}\n"
-                f"        {self.post_map_expr};\n"
-                f"    }}\n}}\n")
+        return (
+            f"{self.preamble}\n{typedefs}\ntypedef {reduce_type} _type_reduce;\n"
+            f'extern "C" __global__ void {self.name}({", ".join(params)}, long long _out_n, long long _m) {{\n'
+            f"    for (long long _j = (long long)blockIdx.x * blockDim.x + threadIdx.x; _j < _out_n;"
+            f" _j += (long long)blockDim.x * gridDim.x) {{\n"
+            f"        _type_reduce a = _type_reduce({self.identity});\n"
+            f"        for (long long _k = 0; _k < _m; ++_k) {{\n"
+            f"            {binds_in}\n"
+            f"            _type_reduce b = _type_reduce({self.map_expr});\n"
+            f"            a = {self.reduce_expr};\n"
+            f"        }}\n"
+            f"        {binds_out}\n"
+            f"        {self.post_map_expr};\n"
+            f"    }}\n}}\n"
+        )
 
     def __call__(self, *args, axis=None, keepdims=False, **kwargs):
         n_in = len(self.in_params)
@@ -436,12 +543,14 @@ class ReductionKernel:
         moved = [ascontiguousarray(np.transpose(v, kept + list(axes))) for v in inputs]
         out_shape = tuple(first.shape[a] for a in kept)
         m = int(np.prod([first.shape[a] for a in axes])) if axes else 1
-        outputs = [empty(out_shape, types_[p.type_name] if p.generic else np.dtype(p.type_name))
-                   for p in self.out_params]
+        outputs = [
+            empty(out_shape, types_[p.type_name] if p.generic else np.dtype(p.type_name)) for p in self.out_params
+        ]
         key = tuple(sorted((t, str(d)) for t, d in types_.items()))
         if key not in self._kernels:
-            self._kernels[key] = RawKernel(self._source(types_), self.name, _where=self._where or ("?", 0),
-                                           _generated=True)
+            self._kernels[key] = RawKernel(
+                self._source(types_), self.name, _where=self._where or ("?", 0), _generated=True
+            )
         total = int(np.prod(out_shape))
         blocks = max(1, min(-(-total // self.BLOCK), 1024))
         self._kernels[key]((blocks,), (self.BLOCK,), (*moved, *outputs, np.int64(total), np.int64(m)))

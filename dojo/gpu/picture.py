@@ -40,14 +40,20 @@ def draw(launch, path: Path, title: str = "") -> Path:
         fig_rows.append(shape)
     height = sum(r for r, _ in fig_rows) * 0.45 + 1.2 * len(arrays) + 0.8
     width = max(6.0, max((c for _, c in fig_rows), default=8) * 0.45 + 1.5)
-    figure, axes = plt.subplots(len(arrays), 1, figsize=(width, height), squeeze=False,
-                                gridspec_kw={"height_ratios": [r + 1.5 for r, _ in fig_rows]})
+    figure, axes = plt.subplots(
+        len(arrays),
+        1,
+        figsize=(width, height),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [r + 1.5 for r, _ in fig_rows]},
+    )
     colours = plt.get_cmap("tab20")
     for axis, array, (rows, cols) in zip(axes[:, 0], arrays, fig_rows):
         touched = array.readers if array.const else array.writers
         verb = "read by" if array.const else "written by"
-        axis.set_title(f"{array.name} {tuple(array.shape)}: cell = {verb} thread (colour = block)", fontsize=9,
-                       loc="left")
+        axis.set_title(
+            f"{array.name} {tuple(array.shape)}: cell = {verb} thread (colour = block)", fontsize=9, loc="left"
+        )
         for k in range(min(array.elements, rows * cols)):
             r, c = divmod(k, cols)
             who = int(touched[k])

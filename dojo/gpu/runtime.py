@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 HEADER = HERE / "emulator.h"
 ERROR_BYTES = 4096
 ACCESS_LIMIT = 30_000_000  # memory accesses per launch before "a loop that never ends?"
-SHADOW_FIELDS = 6          # writer, its interval, atomic; reader, its interval, atomic
+SHADOW_FIELDS = 6  # writer, its interval, atomic; reader, its interval, atomic
 
 
 class KernelFault(AssertionError):
@@ -47,21 +47,45 @@ class NoCompiler(RuntimeError):
 
 
 class Region(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char_p), ("base", ctypes.c_void_p), ("count", ctypes.c_int64),
-                ("elem_size", ctypes.c_int32), ("kind", ctypes.c_int32), ("shadow", ctypes.c_void_p),
-                ("loads", ctypes.c_int64), ("stores", ctypes.c_int64), ("atomics", ctypes.c_int64),
-                ("slot", ctypes.c_int32), ("padding", ctypes.c_int32)]
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("base", ctypes.c_void_p),
+        ("count", ctypes.c_int64),
+        ("elem_size", ctypes.c_int32),
+        ("kind", ctypes.c_int32),
+        ("shadow", ctypes.c_void_p),
+        ("loads", ctypes.c_int64),
+        ("stores", ctypes.c_int64),
+        ("atomics", ctypes.c_int64),
+        ("slot", ctypes.c_int32),
+        ("padding", ctypes.c_int32),
+    ]
 
 
 class Stats(ctypes.Structure):
-    _fields_ = [("shared_loads", ctypes.c_int64), ("shared_stores", ctypes.c_int64), ("barriers", ctypes.c_int64),
-                ("static_shared_bytes", ctypes.c_int64), ("accesses", ctypes.c_int64), ("blocks", ctypes.c_int64),
-                ("threads", ctypes.c_int64)]
+    _fields_ = [
+        ("shared_loads", ctypes.c_int64),
+        ("shared_stores", ctypes.c_int64),
+        ("barriers", ctypes.c_int64),
+        ("static_shared_bytes", ctypes.c_int64),
+        ("accesses", ctypes.c_int64),
+        ("blocks", ctypes.c_int64),
+        ("threads", ctypes.c_int64),
+    ]
 
 
-_CTYPES = {"int": ctypes.c_int32, "unsigned int": ctypes.c_uint32, "unsigned": ctypes.c_uint32,
-           "long long": ctypes.c_int64, "long": ctypes.c_int64, "unsigned long long": ctypes.c_uint64,
-           "size_t": ctypes.c_uint64, "float": ctypes.c_float, "double": ctypes.c_double, "bool": ctypes.c_bool}
+_CTYPES = {
+    "int": ctypes.c_int32,
+    "unsigned int": ctypes.c_uint32,
+    "unsigned": ctypes.c_uint32,
+    "long long": ctypes.c_int64,
+    "long": ctypes.c_int64,
+    "unsigned long long": ctypes.c_uint64,
+    "size_t": ctypes.c_uint64,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "bool": ctypes.c_bool,
+}
 
 
 def compiler() -> str:
@@ -69,9 +93,11 @@ def compiler() -> str:
     for candidate in (os.environ.get("CXX"), "g++", "clang++", "c++"):
         if candidate and shutil.which(candidate):
             return shutil.which(candidate)
-    raise NoCompiler("the GPU emulator needs a C++20 compiler and found none: install g++ "
-                     "(Debian/Ubuntu: sudo apt-get install g++; Fedora: sudo dnf install gcc-c++; "
-                     "macOS: xcode-select --install; Windows: use WSL)")
+    raise NoCompiler(
+        "the GPU emulator needs a C++20 compiler and found none: install g++ "
+        "(Debian/Ubuntu: sudo apt-get install g++; Fedora: sudo dnf install gcc-c++; "
+        "macOS: xcode-select --install; Windows: use WSL)"
+    )
 
 
 def cache_dir() -> Path:
@@ -120,8 +146,9 @@ def _load(path: str) -> ctypes.CDLL:
     return ctypes.CDLL(path)
 
 
-def build(code: str, name: str, entries: list[tuple[sources.KernelSignature, str | None, str]],
-          where: tuple[str, int] | None) -> ctypes.CDLL:
+def build(
+    code: str, name: str, entries: list[tuple[sources.KernelSignature, str | None, str]], where: tuple[str, int] | None
+) -> ctypes.CDLL:
     """Compile ``code`` with an entry point per (kernel, template argument, symbol); cached by hash."""
     cxx = compiler()
     unit = sources.translation_unit(code, where, [sources.entry_point(k, t, s) for k, t, s in entries])
@@ -133,8 +160,13 @@ def build(code: str, name: str, entries: list[tuple[sources.KernelSignature, str
             cpp = Path(scratch) / f"{re.sub(r'[^A-Za-z0-9_]', '_', name)}.cpp"
             cpp.write_text(unit)
             out = Path(scratch) / "kernel.so"
-            done = subprocess.run([cxx, *_FLAGS, f"-I{HERE}", "-o", str(out), str(cpp)],
-                                  capture_output=True, text=True, timeout=300, check=False)
+            done = subprocess.run(
+                [cxx, *_FLAGS, f"-I{HERE}", "-o", str(out), str(cpp)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
             if done.returncode != 0:
                 raise KernelCompileError(_compile_message(done.stderr, name, where))
             os.replace(out, library)  # atomic: a parallel run sees the whole file or none
@@ -198,9 +230,19 @@ LAUNCHES: list[Launch] = []  # the latest emulated launches of this process, new
 RECORDERS: list[list[Launch]] = []  # open traffic.recording() blocks: each gets every launch
 
 
-def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, type_argument: str | None,
-           grid: tuple[int, int, int], block: tuple[int, int, int], args: tuple, shared_mem: int,
-           display_name: str, where: tuple[str, int] | None, reverse: bool = False) -> Launch:
+def launch(
+    library: ctypes.CDLL,
+    symbol: str,
+    kernel: sources.KernelSignature,
+    type_argument: str | None,
+    grid: tuple[int, int, int],
+    block: tuple[int, int, int],
+    args: tuple,
+    shared_mem: int,
+    display_name: str,
+    where: tuple[str, int] | None,
+    reverse: bool = False,
+) -> Launch:
     """Run one launch; ``args`` are already checked (see cupy_emulator._check_arguments)."""
     n = len(kernel.params)
     regions = (Region * max(n, 1))()
@@ -229,16 +271,44 @@ def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, t
     error = ctypes.create_string_buffer(ERROR_BYTES)
     entry = getattr(library, symbol)
     entry.restype = ctypes.c_int
-    rc = entry(pointers, regions, *(ctypes.c_uint(v) for v in grid), *(ctypes.c_uint(v) for v in block),
-               ctypes.c_longlong(shared_mem), ctypes.c_int(int(reverse)), ctypes.byref(stats), error,
-               ctypes.c_int(ERROR_BYTES), ctypes.c_longlong(ACCESS_LIMIT))
-    record = Launch(display_name, grid, block, shared_mem, stats.static_shared_bytes,
-                    shared_loads=stats.shared_loads, shared_stores=stats.shared_stores, barriers=stats.barriers,
-                    threads=stats.threads)
+    rc = entry(
+        pointers,
+        regions,
+        *(ctypes.c_uint(v) for v in grid),
+        *(ctypes.c_uint(v) for v in block),
+        ctypes.c_longlong(shared_mem),
+        ctypes.c_int(int(reverse)),
+        ctypes.byref(stats),
+        error,
+        ctypes.c_int(ERROR_BYTES),
+        ctypes.c_longlong(ACCESS_LIMIT),
+    )
+    record = Launch(
+        display_name,
+        grid,
+        block,
+        shared_mem,
+        stats.static_shared_bytes,
+        shared_loads=stats.shared_loads,
+        shared_stores=stats.shared_stores,
+        barriers=stats.barriers,
+        threads=stats.threads,
+    )
     for k, param, value, shadow in traffic:
-        record.arrays.append(ArrayTraffic(param.name, value.size, value.itemsize, regions[k].loads, regions[k].stores,
-                                          regions[k].atomics, param.const, writers=shadow[:, 0].copy(),
-                                          readers=shadow[:, 3].copy(), shape=value.shape))
+        record.arrays.append(
+            ArrayTraffic(
+                param.name,
+                value.size,
+                value.itemsize,
+                regions[k].loads,
+                regions[k].stores,
+                regions[k].atomics,
+                param.const,
+                writers=shadow[:, 0].copy(),
+                readers=shadow[:, 3].copy(),
+                shape=value.shape,
+            )
+        )
     LAUNCHES.append(record)
     del LAUNCHES[:-50]
     for recorder in RECORDERS:
@@ -250,8 +320,11 @@ def launch(library: ctypes.CDLL, symbol: str, kernel: sources.KernelSignature, t
         if match:
             record.fault_access = (match.group(1), int(match.group(2)))
         place = f"{where[0]}, line {where[1]}" if where else "your code"
-        raise KernelFault(f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
-                          f"block={_dims(block)}; defined in {place})", record)
+        raise KernelFault(
+            f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
+            f"block={_dims(block)}; defined in {place})",
+            record,
+        )
     return record
 
 

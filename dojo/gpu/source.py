@@ -32,17 +32,31 @@ _KERNEL = re.compile(r"(template\s*<\s*typename\s+(\w+)\s*>\s*)?__global__\s+voi
 
 # C type of a scalar parameter -> NumPy dtype name (what the argument must be)
 SCALAR_DTYPES = {
-    "int": "int32", "unsigned int": "uint32", "unsigned": "uint32", "long long": "int64", "long": "int64",
-    "unsigned long long": "uint64", "size_t": "uint64", "float": "float32", "double": "float64", "bool": "bool",
+    "int": "int32",
+    "unsigned int": "uint32",
+    "unsigned": "uint32",
+    "long long": "int64",
+    "long": "int64",
+    "unsigned long long": "uint64",
+    "size_t": "uint64",
+    "float": "float32",
+    "double": "float64",
+    "bool": "bool",
 }
 # NumPy dtype name -> C type, for ElementwiseKernel parameters such as "float64 x"
-DTYPE_CTYPES = {"float64": "double", "float32": "float", "int32": "int", "int64": "long long",
-                "uint32": "unsigned int", "bool": "bool"}
+DTYPE_CTYPES = {
+    "float64": "double",
+    "float32": "float",
+    "int32": "int",
+    "int64": "long long",
+    "uint32": "unsigned int",
+    "bool": "bool",
+}
 
 
 @dataclass(frozen=True)
 class Param:
-    ctype: str        # "double", "int", "T"
+    ctype: str  # "double", "int", "T"
     name: str
     pointer: bool
     const: bool
@@ -88,14 +102,14 @@ def signatures(code: str) -> dict[str, KernelSignature]:
 
 def rewrite(code: str) -> str:
     """The learner's CUDA C with checked pointers and shared memory; same lines, same columns where possible."""
+
     def pointer(match: re.Match) -> str:
         const = "const " if match.group(1) else ""
         ctype = " ".join(match.group(2).split())
         return f"dojo::ptr<{const}{ctype}> "
 
     code = _SHARED_DYNAMIC.sub(lambda m: f'static dojo::dynamic_shared<{m[1]}> {m[2]}{{"{m[2]}"}};', code)
-    code = _SHARED_2D.sub(lambda m: f'static dojo::shared_array<{m[1]}, ({m[3]}), ({m[4]})> {m[2]}{{"{m[2]}"}};',
-                          code)
+    code = _SHARED_2D.sub(lambda m: f'static dojo::shared_array<{m[1]}, ({m[3]}), ({m[4]})> {m[2]}{{"{m[2]}"}};', code)
     code = _SHARED_1D.sub(lambda m: f'static dojo::shared_array<{m[1]}, ({m[3]})> {m[2]}{{"{m[2]}"}};', code)
     code = _SHARED_SCALAR.sub(lambda m: f'static dojo::shared_scalar<{m[1]}> {m[2]}{{"{m[2]}"}};', code)
     return _POINTER.sub(pointer, code)
@@ -113,20 +127,22 @@ def entry_point(kernel: KernelSignature, type_argument: str | None, symbol: str)
             arguments.append(f"*static_cast<{p.ctype}*>(args[{k}])")
     target = f"{kernel.name}<{type_argument}>" if kernel.template else kernel.name
     call = f"{target}({', '.join(arguments)});"
-    return (f'extern "C" int {symbol}(void** args, dojo::Region* regions, unsigned gx, unsigned gy, unsigned gz,\n'
-            f"        unsigned bx, unsigned by, unsigned bz, long long shared, int reverse, dojo::Stats* stats,\n"
-            f"        char* error, int error_len, long long limit) {{\n"
-            f"    (void)args; (void)regions;\n"
-            f"    auto body = [&] {{ {call} }};\n"
-            f"    return dojo::run_grid(body, dim3(gx, gy, gz), dim3(bx, by, bz), shared, reverse != 0, stats,\n"
-            f"                          error, error_len, limit);\n"
-            f"}}\n")
+    return (
+        f'extern "C" int {symbol}(void** args, dojo::Region* regions, unsigned gx, unsigned gy, unsigned gz,\n'
+        f"        unsigned bx, unsigned by, unsigned bz, long long shared, int reverse, dojo::Stats* stats,\n"
+        f"        char* error, int error_len, long long limit) {{\n"
+        f"    (void)args; (void)regions;\n"
+        f"    auto body = [&] {{ {call} }};\n"
+        f"    return dojo::run_grid(body, dim3(gx, gy, gz), dim3(bx, by, bz), shared, reverse != 0, stats,\n"
+        f"                          error, error_len, limit);\n"
+        f"}}\n"
+    )
 
 
 def translation_unit(code: str, where: tuple[str, int] | None, entries: list[str]) -> str:
     """The whole C++ file: the header, the learner's code (with #line), the entry points."""
     line = f'#line {where[1]} "{where[0]}"\n' if where else ""
-    return ('#include "emulator.h"\n' + line + rewrite(code) + '\n#line 1 "dojo-generated"\n' + "\n".join(entries))
+    return '#include "emulator.h"\n' + line + rewrite(code) + '\n#line 1 "dojo-generated"\n' + "\n".join(entries)
 
 
 # ----------------------------------------------------------------- elementwise
@@ -154,23 +170,28 @@ def kernel_params(text: str) -> tuple[KernelParam, ...]:
         raw = words[0] == "raw"
         words = words[1:] if raw else words
         if len(words) != 2:
-            raise SourceError(f"cannot read the parameter {part.strip()!r}: write `type name`, e.g. `T x` or "
-                              f"`float64 slope`")
+            raise SourceError(
+                f"cannot read the parameter {part.strip()!r}: write `type name`, e.g. `T x` or `float64 slope`"
+            )
         type_name, name = words
         if type_name not in DTYPE_CTYPES and not re.fullmatch(r"[A-Z]\w*", type_name):
-            raise SourceError(f"unknown type {type_name!r} in {part.strip()!r}: use a dtype name "
-                              f"({', '.join(DTYPE_CTYPES)}) or a type placeholder such as T")
+            raise SourceError(
+                f"unknown type {type_name!r} in {part.strip()!r}: use a dtype name "
+                f"({', '.join(DTYPE_CTYPES)}) or a type placeholder such as T"
+            )
         params.append(KernelParam(type_name, name, raw))
     return tuple(params)
 
 
-def elementwise_cuda(in_params: str, out_params: str, operation: str, name: str, ctype: str = "double",
-                     preamble: str = "") -> str:
+def elementwise_cuda(
+    in_params: str, out_params: str, operation: str, name: str, ctype: str = "double", preamble: str = ""
+) -> str:
     """An ElementwiseKernel as plain CUDA C, shaped like the kernel CuPy generates, for ``nvcc -ptx``.
 
     ``typedef <ctype> T;``, array inputs bound as ``const T&``, outputs as
     ``T&``, a grid-stride loop over ``i`` (every parameter taken as an array).
     """
+
     def c(p: KernelParam) -> str:
         return ctype if p.generic else DTYPE_CTYPES[p.type_name]
 
@@ -178,11 +199,13 @@ def elementwise_cuda(in_params: str, out_params: str, operation: str, name: str,
     arguments = [f"const {c(p)}* _raw_{p.name}" for p in ins] + [f"{c(p)}* _raw_{p.name}" for p in outs]
     bindings = [f"const {c(p)}& {p.name} = _raw_{p.name}[i];" for p in ins]
     bindings += [f"{c(p)}& {p.name} = _raw_{p.name}[i];" for p in outs]
-    return (f"{preamble}\n"
-            f'extern "C" __global__ void {name}({", ".join(arguments)}, long long n) {{\n'
-            f"    typedef {ctype} T;\n"
-            f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
-            f" i += (long long)blockDim.x * gridDim.x) {{\n"
-            f"        {' '.join(bindings)}\n"
-            f"        {operation};\n"
-            f"    }}\n}}\n")
+    return (
+        f"{preamble}\n"
+        f'extern "C" __global__ void {name}({", ".join(arguments)}, long long n) {{\n'
+        f"    typedef {ctype} T;\n"
+        f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
+        f" i += (long long)blockDim.x * gridDim.x) {{\n"
+        f"        {' '.join(bindings)}\n"
+        f"        {operation};\n"
+        f"    }}\n}}\n"
+    )

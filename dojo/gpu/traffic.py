@@ -27,7 +27,7 @@ from . import runtime
 class Device:
     name: str
     bandwidth: float  # bytes per second (HBM)
-    fp64: float       # FLOP/s, float64 without tensor cores
+    fp64: float  # FLOP/s, float64 without tensor cores
     source: str
 
 
@@ -81,8 +81,13 @@ def measure(launches) -> Traffic:
                 read[array.name] = read.get(array.name, 0) + array.bytes_read
             if array.bytes_written:
                 written[array.name] = written.get(array.name, 0) + array.bytes_written
-    return Traffic(read, written, max((launch.shared_per_block for launch in launches), default=0), len(launches),
-                   sum(launch.threads for launch in launches))
+    return Traffic(
+        read,
+        written,
+        max((launch.shared_per_block for launch in launches), default=0),
+        len(launches),
+        sum(launch.threads for launch in launches),
+    )
 
 
 def ideal_bytes(inputs, outputs) -> int:
@@ -104,9 +109,18 @@ def times_read(traffic: Traffic, name: str, nbytes: int) -> float:
     return traffic.read.get(name, 0) / nbytes if nbytes else 0.0
 
 
-def report(traffic: Traffic, ideal: int, *, scaled_ideal: int | None = None, flops: float = 0.0,
-           size: str = "", reference: tuple[str, float] | None = None, device: Device = DEFAULT_DEVICE,
-           arrays: dict[str, int] | None = None, with_time: bool = True) -> str:
+def report(
+    traffic: Traffic,
+    ideal: int,
+    *,
+    scaled_ideal: int | None = None,
+    flops: float = 0.0,
+    size: str = "",
+    reference: tuple[str, float] | None = None,
+    device: Device = DEFAULT_DEVICE,
+    arrays: dict[str, int] | None = None,
+    with_time: bool = True,
+) -> str:
     """A few lines for a learner: traffic against the ideal, and the modelled time.
 
     ``arrays`` (name -> bytes) lists the inputs and outputs whose read/write
@@ -123,15 +137,21 @@ def report(traffic: Traffic, ideal: int, *, scaled_ideal: int | None = None, flo
         if w:
             parts.append(f"writes {name} {_times(w)}")
     what = ", ".join(parts) or f"moves {traffic.total:,} bytes"
-    lines = [(f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
-              f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
-              f"{traffic.shared_per_block:,} bytes of shared memory per block")]
+    lines = [
+        (
+            f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
+            f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
+            f"{traffic.shared_per_block:,} bytes of shared memory per block"
+        )
+    ]
     if not with_time:
         return "\n".join(lines)
     big = scaled_ideal or ideal
     yours = modelled_seconds(ratio * big, flops, device)
-    line = (f"at {size or 'this size'} on an {device.name} ({device.bandwidth / 1e12:.2g} TB/s, "
-            f"{device.fp64 / 1e12:.0f} TFLOPS FP64) that is at least {microseconds(yours)} (modelled)")
+    line = (
+        f"at {size or 'this size'} on an {device.name} ({device.bandwidth / 1e12:.2g} TB/s, "
+        f"{device.fp64 / 1e12:.0f} TFLOPS FP64) that is at least {microseconds(yours)} (modelled)"
+    )
     if reference is not None:
         label, ref_ratio = reference
         line += f", {label}'s {microseconds(modelled_seconds(ref_ratio * big, flops, device))}"

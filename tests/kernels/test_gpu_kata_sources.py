@@ -34,8 +34,9 @@ def _answer_key_kernels():
         else:
             os.environ["KATAS_GPU"] = previous
     raw = {name: value for name, value in vars(module).items() if isinstance(value, cupy_emulator.RawKernel)}
-    elementwise = {name: value for name, value in vars(module).items()
-                   if isinstance(value, cupy_emulator.ElementwiseKernel)}
+    elementwise = {
+        name: value for name, value in vars(module).items() if isinstance(value, cupy_emulator.ElementwiseKernel)
+    }
     return raw, elementwise
 
 

@@ -53,7 +53,8 @@ extern "C" __global__ void total(const double* x, double* out) {
     with pytest.raises(KernelFault, match=r"__syncthreads\(\) is missing"):
         _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
     fixed = code.replace("partial[t] = x[t];", "partial[t] = x[t]; __syncthreads();").replace(
-        "partial[t + s]; }", "partial[t + s]; __syncthreads(); }")
+        "partial[t + s]; }", "partial[t + s]; __syncthreads(); }"
+    )
     out = cp.empty(1)
     _launch(fixed, "total", (1,), (8,), cp.asarray(np.arange(8.0)), out)
     assert out[0] == 28.0
@@ -89,8 +90,11 @@ extern "C" __global__ void early(double* y) {
     y[threadIdx.x] = 1.0;
 }
 """
-    with pytest.raises(KernelFault, match=r"would hang: 2 of its threads wait at __syncthreads\(\) \(line \d+\) "
-                                          r"while 2 have already returned"):
+    with pytest.raises(
+        KernelFault,
+        match=r"would hang: 2 of its threads wait at __syncthreads\(\) \(line \d+\) "
+        r"while 2 have already returned",
+    ):
         _launch(code, "early", (1,), (4,), cp.empty(4))
 
 
@@ -111,7 +115,7 @@ extern "C" __global__ void stage(const double* x, double* y) {
 
 
 def test_compile_errors_show_the_learners_line():
-    code = "\nextern \"C\" __global__ void broken(double* y) {\n    y[0] = undeclared_name;\n}\n"
+    code = '\nextern "C" __global__ void broken(double* y) {\n    y[0] = undeclared_name;\n}\n'
     kernel = cp.RawKernel(code, "broken")
     with pytest.raises(KernelCompileError, match=r"test_gpu_emulator.py:\d+:\d+: error: .*undeclared_name"):
         kernel((1,), (1,), (cp.empty(1),))
@@ -195,12 +199,16 @@ def test_modelled_time_is_the_roofline_on_the_named_device():
     assert "4.8 TB/s" in traffic.H200.source
 
 
-@pytest.mark.parametrize("name, args, ideal", [
-    ("leaky_relu", lambda rng: (rng.normal(size=(37, 11)),), lambda x: 2 * x.nbytes),
-    ("relu", lambda rng: (rng.normal(size=(257,)),), lambda x: 2 * x.nbytes),
-    ("sigmoid", lambda rng: (rng.normal(size=(1000,)),), lambda x: 2 * x.nbytes),
-    ("row_sums", lambda rng: (rng.normal(size=(5, 300)),), lambda x: x.nbytes + 8 * x.shape[0]),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, args, ideal",
+    [
+        ("leaky_relu", lambda rng: (rng.normal(size=(37, 11)),), lambda x: 2 * x.nbytes),
+        ("relu", lambda rng: (rng.normal(size=(257,)),), lambda x: 2 * x.nbytes),
+        ("sigmoid", lambda rng: (rng.normal(size=(1000,)),), lambda x: 2 * x.nbytes),
+        ("row_sums", lambda rng: (rng.normal(size=(5, 300)),), lambda x: x.nbytes + 8 * x.shape[0]),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_the_answer_keys_ideal_kernels_report_the_counted_ideal(name, args, ideal):
     from solutions import gpu
 
