@@ -35,14 +35,17 @@ from dojo.gpu import cp
 
 # A solved example, to show the shape of an answer: the kernel is defined once,
 # at module level; the function allocates the output and launches it.
-_negate_kernel = cp.RawKernel(r"""
+_negate_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_negate(const double* x, double* y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) {
         y[i] = -x[i];
     }
 }
-""", "katas_negate")
+""",
+    "katas_negate",
+)
 
 
 def negate(x):

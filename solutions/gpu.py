@@ -11,14 +11,17 @@ from dojo.gpu import cp
 
 # A solved example, to show the shape of an answer: the kernel is defined once,
 # at module level; the function allocates the output and launches it.
-_negate_kernel = cp.RawKernel(r"""
+_negate_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_negate(const double* x, double* y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) {
         y[i] = -x[i];
     }
 }
-""", "katas_negate")
+""",
+    "katas_negate",
+)
 
 
 def negate(x):
@@ -29,10 +32,12 @@ def negate(x):
     _negate_kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
     return y
 
+
 # ------------------------------------------------------------------ leaky_relu
 
 _leaky_relu_kernel = cp.ElementwiseKernel(
-    "T x, T slope", "T y",
+    "T x, T slope",
+    "T y",
     "y = x >= 0 ? x : slope * x",
     "katas_leaky_relu",
 )
@@ -45,14 +50,17 @@ def leaky_relu(x, negative_slope=0.2):
 
 # ------------------------------------------------------------------ relu
 
-_relu_kernel = cp.RawKernel(r"""
+_relu_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_relu(const double* x, double* y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;   // this thread's element
     if (i < n) {                                     // the last block sticks out past the end
         y[i] = x[i] > 0.0 ? x[i] : 0.0;
     }
 }
-""", "katas_relu")
+""",
+    "katas_relu",
+)
 
 RELU_THREADS = 128
 
@@ -68,7 +76,8 @@ def relu(x):
 
 # ------------------------------------------------------------------ add_bias
 
-_add_bias_kernel = cp.RawKernel(r"""
+_add_bias_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_add_bias(const double* x, const double* bias, double* y,
                                           int batch, int units) {
     int col = blockIdx.x * blockDim.x + threadIdx.x;   // x runs along a row: the unit
@@ -77,7 +86,9 @@ extern "C" __global__ void katas_add_bias(const double* x, const double* bias, d
         y[row * units + col] = x[row * units + col] + bias[col];
     }
 }
-""", "katas_add_bias")
+""",
+    "katas_add_bias",
+)
 
 TILE = 16
 
@@ -93,7 +104,8 @@ def add_bias(x, bias):
 
 # ------------------------------------------------------------------ sigmoid (grid-stride)
 
-_sigmoid_kernel = cp.RawKernel(r"""
+_sigmoid_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_sigmoid(const double* x, double* y, int n) {
     // However many threads the grid has, together they walk the whole array.
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
@@ -102,7 +114,9 @@ extern "C" __global__ void katas_sigmoid(const double* x, double* y, int n) {
         y[i] = v >= 0.0 ? 1.0 / (1.0 + z) : z / (1.0 + z);
     }
 }
-""", "katas_sigmoid")
+""",
+    "katas_sigmoid",
+)
 
 
 def sigmoid(x, blocks=4, threads=64):
@@ -114,7 +128,8 @@ def sigmoid(x, blocks=4, threads=64):
 
 # ------------------------------------------------------------------ row_sums
 
-_row_sums_kernel = cp.RawKernel(r"""
+_row_sums_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_row_sums(const double* x, double* out, int rows, int cols) {
     extern __shared__ double partial[];              // blockDim.x doubles: shared_mem in the launch
     int row = blockIdx.x;                            // one block per row
@@ -135,7 +150,9 @@ extern "C" __global__ void katas_row_sums(const double* x, double* out, int rows
         out[row] = partial[0];
     }
 }
-""", "katas_row_sums")
+""",
+    "katas_row_sums",
+)
 
 SUM_THREADS = 128  # a power of two: the tree halves it
 
@@ -144,14 +161,16 @@ def row_sums(x):
     """One block per row; dynamic shared memory of one double per thread."""
     rows, cols = x.shape
     out = cp.empty((rows,), dtype=x.dtype)
-    _row_sums_kernel((rows,), (SUM_THREADS,), (x, out, cp.int32(rows), cp.int32(cols)),
-                     shared_mem=SUM_THREADS * x.itemsize)
+    _row_sums_kernel(
+        (rows,), (SUM_THREADS,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=SUM_THREADS * x.itemsize
+    )
     return out
 
 
 # ------------------------------------------------------------------ softmax
 
-_softmax_kernel = cp.RawKernel(r"""
+_softmax_kernel = cp.RawKernel(
+    r"""
 #define SOFTMAX_THREADS 128
 
 // Every thread passes its value; every thread gets the block's max (op 0) or sum (op 1).
@@ -187,7 +206,9 @@ extern "C" __global__ void katas_softmax(const double* x, double* y, int rows, i
 
     for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] = exp(in[j] - row_max) / row_sum;
 }
-""", "katas_softmax")
+""",
+    "katas_softmax",
+)
 
 SOFTMAX_THREADS = 128  # must equal SOFTMAX_THREADS in the kernel: the shared array's size
 
@@ -202,7 +223,8 @@ def softmax(x):
 
 # ------------------------------------------------------------------ dense_forward (tiled)
 
-_dense_kernel = cp.RawKernel(r"""
+_dense_kernel = cp.RawKernel(
+    r"""
 #define TILE 16
 
 extern "C" __global__ void katas_dense(const double* x, const double* kernel, const double* bias, double* y,
@@ -225,7 +247,9 @@ extern "C" __global__ void katas_dense(const double* x, const double* kernel, co
     }
     if (row < batch && col < units) y[row * units + col] = acc + bias[col];
 }
-""", "katas_dense")
+""",
+    "katas_dense",
+)
 
 
 def dense_forward(x, kernel, bias):
@@ -240,7 +264,8 @@ def dense_forward(x, kernel, bias):
 
 # ------------------------------------------------------------------ conv2d (direct)
 
-_conv_kernel = cp.RawKernel(r"""
+_conv_kernel = cp.RawKernel(
+    r"""
 extern "C" __global__ void katas_conv2d(const double* x, const double* kernel, const double* bias, double* y,
                                         int batch, int height, int width, int in_ch,
                                         int kh, int kw, int out_ch, int out_h, int out_w) {
@@ -259,7 +284,9 @@ extern "C" __global__ void katas_conv2d(const double* x, const double* kernel, c
                      * kernel[((dy * kw + dx) * in_ch + c) * out_ch + o];
     y[i] = acc;
 }
-""", "katas_conv2d")
+""",
+    "katas_conv2d",
+)
 
 CONV_THREADS = 128
 
@@ -272,15 +299,18 @@ def conv2d(x, kernel, bias):
     y = cp.empty((batch, out_h, out_w, out_ch), dtype=x.dtype)
     total = y.size
     blocks = (total + CONV_THREADS - 1) // CONV_THREADS
-    _conv_kernel((blocks,), (CONV_THREADS,),
-                 (x, kernel, bias, y, *(cp.int32(v) for v in (batch, height, width, in_ch, kh, kw, out_ch,
-                                                               out_h, out_w))))
+    _conv_kernel(
+        (blocks,),
+        (CONV_THREADS,),
+        (x, kernel, bias, y, *(cp.int32(v) for v in (batch, height, width, in_ch, kh, kw, out_ch, out_h, out_w))),
+    )
     return y
 
 
 # ------------------------------------------------------------------ lstm_cell (fused)
 
-_lstm_kernel = cp.RawKernel(r"""
+_lstm_kernel = cp.RawKernel(
+    r"""
 __device__ double sigmoid(double v) {
     double z = exp(-fabs(v));
     return v >= 0.0 ? 1.0 / (1.0 + z) : z / (1.0 + z);
@@ -300,13 +330,15 @@ extern "C" __global__ void katas_lstm_cell(const double* z, const double* bias, 
     c_new[i] = cell;
     h_new[i] = output_gate * tanh(cell);
 }
-""", "katas_lstm_cell")
+""",
+    "katas_lstm_cell",
+)
 
 
 def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias):
     """Two matrix products (cuBLAS on a GPU), then ONE fused kernel for the gates and the state."""
     batch, units = c.shape
-    z = x_t @ kernel + h @ recurrent_kernel          # (batch, 4 * units)
+    z = x_t @ kernel + h @ recurrent_kernel  # (batch, 4 * units)
     z = cp.ascontiguousarray(z)
     h_new, c_new = cp.empty_like(c), cp.empty_like(c)
     threads = 128
