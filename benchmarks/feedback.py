@@ -9,6 +9,8 @@ that a noisy machine hits every case alike:
 * ``bare``: ``pytest --co`` in an empty folder (the floor: pytest itself);
 * ``stubs``: ``pytest`` on the fresh stubs (kata 1.1 not started);
 * ``failing 1.1, warm``: kata 1.1 written wrongly, every reference cached;
+* ``failing 1.1, warm, no fork``: the same with ``KATAS_IN_PROCESS=1`` (the
+  checks in the harness's own process), to price the fork-per-kata runner;
 * ``failing 1.1, cold``: the same with the reference cache deleted first
   (TensorFlow is imported and computes the expected values);
 * ``failing in rnn, warm``: a wrong ``simple_rnn_forward`` after every
@@ -105,6 +107,8 @@ def main() -> int:
             times.setdefault("bare pytest --co", []).append(run([PYTHON, "-m", "pytest", "--co", "-q"], empty, env))
             times.setdefault("stubs", []).append(run([PYTHON, "-m", "pytest"], fresh, env))
             times.setdefault("failing 1.1, warm", []).append(run([PYTHON, "-m", "pytest"], wrong, env))
+            times.setdefault("failing 1.1, warm, no fork", []).append(
+                run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_IN_PROCESS": "1"}))
             times.setdefault("failing in rnn, warm", []).append(run([PYTHON, "-m", "pytest"], late, env))
             times.setdefault("watch rerun", []).append(watch_rerun(wrong, env))
             shutil.rmtree(wrong / CACHE, ignore_errors=True)
@@ -117,6 +121,8 @@ def main() -> int:
     print(f"failing 1.1 warm / stubs           {median['failing 1.1, warm'] / stubs:5.2f}x  (goal <= 1.5x)")
     print(f"failing in rnn warm / stubs        {median['failing in rnn, warm'] / stubs:5.2f}x  (goal <= 1.5x)")
     print(f"failing 1.1 cold / warm            {median['failing 1.1, cold'] / median['failing 1.1, warm']:5.2f}x")
+    print(f"fork-per-kata / in-process (warm)  {median['failing 1.1, warm'] / median['failing 1.1, warm, no fork']:5.2f}x"
+          f"  (goal <= 1.2x)")
     print(f"watch rerun                        {median['watch rerun']:5.2f} s")
     return 0
 

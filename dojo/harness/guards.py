@@ -10,9 +10,9 @@
   function (``np.allclose = lambda *a, **k: True``) would fool them. The
   NumPy namespace is fingerprinted before the kata and compared after each
   check; a replaced function turns the verdict into a failure that says so.
-* **Resource limits.** A memory cap (address space) and a cap on the size of
-  files written (captured output goes to a file: a print loop cannot fill the
-  disk).
+* **Resource limits.** A memory cap (on the address space the kata adds to
+  what the child starts with) and a cap on the size of files written (captured
+  output goes to a file: a print loop cannot fill the disk).
 """
 
 from __future__ import annotations
@@ -105,6 +105,15 @@ class NumpyFingerprint:
         return sorted(name for name, ident in self.taken.items() if now.get(name) != ident)
 
 
+def _address_space_in_use() -> int:
+    """Bytes of virtual address space this process maps now (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def limit_resources(memory_bytes: int | None) -> None:
     """Cap the child's address space and the size of any file it writes."""
     try:
@@ -114,7 +123,10 @@ def limit_resources(memory_bytes: int | None) -> None:
     if memory_bytes:
         try:
             soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+            # The cap is on what the kata adds: the forked child already maps the harness
+            # (and, in a long self-test session, TensorFlow's address space).
+            cap = _address_space_in_use() + memory_bytes
+            cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
             resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         except (ValueError, OSError):
             pass
@@ -127,3 +139,32 @@ def limit_resources(memory_bytes: int | None) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     except (ValueError, OSError, AttributeError):
         pass
+
+
+class GlobalState:
+    """Process-wide settings learner code may change, saved before a check and put back after it.
+
+    In the kata's child nothing leaks to *other* katas anyway; this keeps the
+    harness's own work after a check (reports, the next check of the same
+    kata) from running under the learner's recursion limit, working
+    directory or NumPy error settings.
+    """
+
+    def __init__(self) -> None:
+        import sys
+
+        self.recursion_limit = sys.getrecursionlimit()
+        self.cwd = os.getcwd()
+        self.numpy_errors = np.geterr()
+        self.print_options = np.get_printoptions()
+
+    def restore(self) -> None:
+        import sys
+
+        sys.setrecursionlimit(self.recursion_limit)
+        try:
+            os.chdir(self.cwd)
+        except OSError:
+            pass
+        np.seterr(**self.numpy_errors)
+        np.set_printoptions(**self.print_options)

@@ -26,6 +26,7 @@ Tests without the ``kata`` marker (the project's self-tests) run as usual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -36,8 +37,9 @@ from ..course.curriculum import Curriculum, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
+from ..room import hook as room_hook
 from ..states import DONE_STATES, KataState
-from . import isolation, outcomes, report
+from . import guards, isolation, outcomes, report
 from .timeout import time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -306,9 +308,11 @@ class KataPlugin:
             state = entry.get("state")
             if state not in outcomes.SEVERITY:
                 continue
+            mistake = entry.get("mistake")
             self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
                                                     check=str(entry.get("check", "")),
-                                                    printed=str(entry.get("printed", ""))))
+                                                    printed=str(entry.get("printed", "")),
+                                                    mistake=mistake if isinstance(mistake, str) else None))
         known = self.artifacts.setdefault(kata.id, [])
         known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
 
@@ -317,13 +321,25 @@ class KataPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item):
-        with time_limit(self._fallback_limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        with time_limit(self._fallback_limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
+
+    @contextlib.contextmanager
+    def _restoring_globals(self):
+        """In a kata's child: whatever the learner's code changed globally is put back right after it ran."""
+        if not self._in_child:
+            yield
+            return
+        state = guards.GlobalState()
+        try:
+            yield
+        finally:
+            state.restore()
 
     def _fallback_limit(self, item: pytest.Item) -> float:
         """The in-process SIGALRM limit, only where kata checks cannot run in a child."""
@@ -443,7 +459,7 @@ class KataPlugin:
         path = self.implementation.folder / kata.path
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError:
+        except (OSError, ValueError):  # unreadable or not UTF-8: the load error says so
             return False
         # Compared as text: the file may not even parse (a syntax error in another kata).
         return definitions.contains(text, pristine.pristine_definition(self.root, kata.module, kata.target))
@@ -491,6 +507,8 @@ class KataPlugin:
             writer.line(f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
                         f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
                         f"`pytest --recheck` runs them too.)")
+        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
+        room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []

@@ -28,11 +28,20 @@ GRADIENT_RTOL = 1e-5
 
 
 class KataFailure(AssertionError):
-    """A kata's check failed; the message is shown to the learner as it is."""
+    """A kata's check failed; the message is shown to the learner as it is.
+
+    ``mistake`` is the known mistake that explains the failure (the key of
+    ``assert_close(mistakes=...)``), or None: the name the live room counts
+    across pairs, without the learner's values that the message also holds.
+    """
+
+    def __init__(self, message: str, mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake
 
 
-def fail(message: str) -> None:
-    raise KataFailure(message)
+def fail(message: str, mistake: str | None = None) -> None:
+    raise KataFailure(message, mistake)
 
 
 def check(condition: bool, message: str) -> None:
@@ -193,7 +202,7 @@ def assert_close(
         if wrong.shape == array.shape and array.dtype.kind in "biuf" \
                 and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) \
                 and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
-            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}")
+            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}", mistake=explanation)
     if array.shape != expected.shape:
         fail(f"{call} {what} shape {array.shape}, expected {expected.shape}"
              f"{shape_hint(array.shape, expected.shape)}")
