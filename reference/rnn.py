@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
 
 _LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -45,6 +46,7 @@ def embedding_backward(dout, ids, vocab_size) -> np.ndarray:
 # ------------------------------------------------------------ recurrent layers
 
 
+@live
 def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=False, **options):
     """A built Keras layer of ``kind`` ("simple_rnn", "lstm", "gru") holding these weights.
 
@@ -221,3 +223,6 @@ def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3
     history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size,
                         shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
+
+
+cache_public_functions(globals())
