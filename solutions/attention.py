@@ -143,6 +143,16 @@ def _projection_kernel(shape_in, heads, size, rng):
     return glorot_uniform((shape_in, heads * size), rng).reshape(shape_in, heads, size)
 
 
+def _heads_mask(attention_mask, use_causal_mask, T, S):
+    """The mask for scores ``(batch, heads, T, S)``: ``attention_mask & causal``, the same for every head."""
+    mask = None if attention_mask is None else np.asarray(attention_mask, dtype=bool)
+    if use_causal_mask:
+        mask = causal_mask(T, S) if mask is None else mask & causal_mask(T, S)
+    if mask is not None and mask.ndim == 3:
+        mask = mask[:, None, :, :]  # (batch, T, S) -> (batch, 1, T, S): broadcast over the heads
+    return mask
+
+
 class MultiHeadAttention(Layer):
     """``keras.layers.MultiHeadAttention(num_heads, key_dim)``, weights in Keras's order.
 
@@ -195,14 +205,7 @@ class MultiHeadAttention(Layer):
         q = np.einsum("btd,dnh->bnth", query, wq) + bq[:, None, :]
         k = np.einsum("bsd,dnh->bnsh", key, wk) + bk[:, None, :]
         v = np.einsum("bsd,dnh->bnsh", value, wv) + bv[:, None, :]
-        mask = None
-        if attention_mask is not None:
-            mask = np.asarray(attention_mask, dtype=bool)
-        if use_causal_mask:
-            causal = causal_mask(query.shape[1], value.shape[1])
-            mask = causal if mask is None else mask & causal
-        if mask is not None:
-            mask = mask[..., None, :, :] if mask.ndim == 3 else mask  # the same mask for every head
+        mask = _heads_mask(attention_mask, use_causal_mask, query.shape[1], value.shape[1])
         heads, scores = scaled_dot_product_attention(q, k, v, mask)
         self._cache = (query, key, value, q, k, v, mask, heads)
         out = np.einsum("bnth,nhd->btd", heads, wo) + bo  # concatenate the heads and project back

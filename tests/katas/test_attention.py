@@ -181,14 +181,13 @@ def _layer_norm_case(kata, x, gamma, beta, text=None, epsilon=None):
     got = call(kata, x, gamma, beta, **kwargs)
     eps = 1e-3 if epsilon is None else epsilon
     expected = ref.layer_norm_forward(x, gamma, beta, eps)
-    other_axes = [0] if x.ndim == 2 else [1]
     mean = x.mean(axis=-1, keepdims=True)
     mistakes = {
         "this is PyTorch's epsilon (1e-5): Keras's LayerNormalization adds epsilon=1e-3 to the variance":
             ref.layer_norm_forward(x, gamma, beta, 1e-5),
-        f"you normalised over axis {other_axes[0]}, across samples (that is batch normalisation's axis); "
-        "layer normalisation normalises each sample over its features, the last axis":
-            ref.layer_norm_over_axes(x, gamma, beta, other_axes, eps),
+        "you normalised over axis 0, across the samples of the batch (batch normalisation's axis); layer "
+        "normalisation normalises each sample over its features, the last axis":
+            ref.layer_norm_over_axes(x, gamma, beta, [0], eps),
         "you used the unbiased variance (divided by d - 1); Keras divides by d":
             (x - mean) / np.sqrt(x.var(axis=-1, ddof=1, keepdims=True) + eps) * gamma + beta,
         "epsilon went outside the square root: Keras computes (x - mean) / sqrt(variance + epsilon)":
@@ -246,8 +245,8 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
         else:
             mistakes["dgamma and dbeta are swapped: return (dx, dgamma, dbeta)"] = expected[3 - i]
             if len(shape) == 3:
-                partial = (dout * (expected[0] * 0 + 1) * (ref.layer_norm_forward(x, np.ones(shape[-1]),
-                           np.zeros(shape[-1])) if i == 1 else 1)).sum(axis=0)
+                x_hat = ref.layer_norm_forward(x, np.ones(shape[-1]), np.zeros(shape[-1]))
+                partial = (dout * x_hat).sum(axis=0) if i == 1 else dout.sum(axis=0)
                 mistakes[f"{names[i]} must be summed over every axis but the features (batch AND timesteps), "
                          f"shape ({shape[-1]},)"] = partial
         assert_close(got[i], expected[i], call=text, what=f"gave {names[i]} =", mistakes=mistakes, **GRAD)
