@@ -277,7 +277,7 @@ class TokenAndPositionEmbedding(Layer):
         dposition = np.zeros_like(self.weights[1])
         dposition[:dout.shape[1]] = dout.sum(axis=0)  # every sample used the same position rows
         self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]
-        return None
+        # No return: the ids are integers, no gradient flows into them (None, as Embedding's).
 
 
 class GlobalAveragePooling1D(Layer):

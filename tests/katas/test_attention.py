@@ -25,7 +25,14 @@ import numpy as np
 import pytest
 
 from dojo.testkit import sequences
-from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, show
+from dojo.testkit.checks import (
+    GRADIENT_RTOL,
+    KataFailure,
+    assert_close,
+    call,
+    check,
+    show,
+)
 from reference import attention as ref
 
 GRAD = {"rtol": GRADIENT_RTOL, "atol": 1e-10}
@@ -68,11 +75,11 @@ def _attention_case(kata, query, key, value, mask=None, text=None):
     output, weights = ref.scaled_dot_product_attention(query, key, value, mask)
     mistakes_w, mistakes_o = {}, {}
     variants = {"you did not divide the scores by sqrt(d) (d = query.shape[-1] = "
-                f"{query.shape[-1]}): scores = query @ key^T / sqrt(d)": dict(scaled=False),
+                f"{query.shape[-1]}): scores = query @ key^T / sqrt(d)": {"scaled": False},
                 "the softmax ran over the queries (axis -2); each query's weights over the keys (the last axis) "
-                "must sum to 1": dict(softmax_axis=-2)}
+                "must sum to 1": {"softmax_axis": -2}}
     if mask is not None:
-        variants.update({MASK_MISTAKES[mode]: dict(mask_mode=mode) for mode in MASK_MISTAKES})
+        variants.update({MASK_MISTAKES[mode]: {"mask_mode": mode} for mode in MASK_MISTAKES})
     for explanation, options in variants.items():
         wrong_o, wrong_w = ref.attention_variant(query, key, value, mask, **options)
         mistakes_w[explanation], mistakes_o[explanation] = wrong_w, wrong_o
@@ -598,7 +605,7 @@ def test_global_average_pooling_against_keras(impl, with_mask):
 
 # ------------------------------------------------------------------ TransformerBlock
 
-BLOCK = dict(embed_dim=8, num_heads=2, ff_dim=12)  # key_dim 4
+BLOCK = {"embed_dim": 8, "num_heads": 2, "ff_dim": 12}  # key_dim 4
 
 
 @pytest.mark.kata("attention.TransformerBlock")
@@ -653,7 +660,7 @@ def test_transformer_block_epsilon(impl):
 
 # ------------------------------------------------------------------ capstones
 
-CAPSTONE = dict(embed_dim=16, num_heads=4, ff_dim=32)  # key_dim 4: 1/sqrt(4) is exact in float32 too
+CAPSTONE = {"embed_dim": 16, "num_heads": 4, "ff_dim": 32}  # key_dim 4: 1/sqrt(4) is exact in float32 too
 
 
 def _text_transformer(impl, vocab_size, maxlen, seed=0):

@@ -323,7 +323,7 @@ class MultiHeadAttentionOnlyQueryGradient(MultiHeadAttention):
         result = super().backward(dout)
         if self._inputs_given[0]:
             return result
-        query, key, value, q, k, v, mask, heads = self._cache
+        _, _, _, q, k, v, mask, _ = self._cache
         dheads = np.einsum("btd,nhd->bnth", dout, self.weights[6])
         dq, _, _ = attention_backward(dheads, q, k, v, mask)
         return np.einsum("bnth,dnh->btd", dq, self.weights[0])  # MISTAKE: x was also key and value
@@ -357,7 +357,7 @@ class MultiHeadAttentionLoopOverHeads(MultiHeadAttention):
 
     def backward(self, dout):
         query, key, value, mask = self._saved
-        wq, bq, wk, bk, wv, bv, wo, bo = self.weights
+        wo = self.weights[6]
         grads = [np.zeros_like(w) for w in self.weights]
         dquery, dkey, dvalue = np.zeros_like(query), np.zeros_like(key), np.zeros_like(value)
         for n, (q, k, v, head) in enumerate(self._heads):
@@ -437,7 +437,6 @@ class TokenAndPositionEmbeddingOneHot(TokenAndPositionEmbedding):
         dposition = np.zeros_like(self.weights[1])
         np.add.at(dposition, np.arange(self._steps), dout.sum(axis=0))
         self.grads = [np.einsum("btv,btd->vd", self._one_hot, dout), dposition]
-        return None
 
 
 # ------------------------------------------------------------------ GlobalAveragePooling1D
