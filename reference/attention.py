@@ -174,13 +174,14 @@ def layer_norm_backward_constant_moments(dout, x, gamma, epsilon=1e-3):
 # ------------------------------------------------------------- MultiHeadAttention
 
 
-def fresh_multi_head_attention(num_heads, key_dim, query_shape, value_shape=None, seed=0, value_dim=None):
+def fresh_multi_head_attention(num_heads, key_dim, query_shape, value_shape=None, seed=0, value_dim=None,
+                               key_shape=None):
     """A built Keras MultiHeadAttention with its own initial weights (shapes, counts, distributions)."""
     keras().utils.set_random_seed(seed)
     layer = keras().layers.MultiHeadAttention(num_heads=num_heads, key_dim=key_dim, value_dim=value_dim,
                                               dtype="float64")
     value_shape = value_shape or query_shape
-    layer.build((None, *query_shape), (None, *value_shape))
+    layer.build((None, *query_shape), (None, *value_shape), (None, *(key_shape or value_shape)))
     return layer
 
 
