@@ -131,7 +131,7 @@ def lstm_backward_cut(dout, x, kernel, recurrent_kernel, bias, cut: str, return_
     return tuple(g.numpy() for g in grads)
 
 
-def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
+def _fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
     """A Keras layer built with its default initialisers, to compare shapes, counts and distributions."""
     keras().utils.set_random_seed(seed)
     if kind == "embedding":
@@ -146,7 +146,13 @@ def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options)
 # ----------------------------------------------------------------- capstones
 
 
-def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
+def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options) -> dict:
+    """What a freshly built Keras layer holds: its weights (Keras order) and its parameter count."""
+    layer = _fresh_layer(kind, units, input_dim, seed, **options)
+    return {"weights": [np.asarray(w) for w in layer.get_weights()], "count_params": int(layer.count_params())}
+
+
+def _text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -159,7 +165,7 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return model
 
 
-def forecaster(units=16, timesteps=20, seed=0):
+def _forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -170,13 +176,48 @@ def forecaster(units=16, timesteps=20, seed=0):
     ])
 
 
-def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                loss="binary_crossentropy") -> dict:
+def _model_facts(model, x) -> dict:
+    return {"weights": [np.asarray(w) for w in model.get_weights()],
+            "layer_params": [int(layer.count_params()) for layer in model.layers],
+            "count_params": int(model.count_params()),
+            "predict": None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))}
+
+
+def _inputs(x):
+    return np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+
+
+def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0, x=None) -> dict:
+    """The seed's text classifier in Keras (float64, from ``seed``): its initial weights, parameter
+    counts by layer and in all, and its predictions on ``x`` (when given)."""
+    return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x)
+
+
+def text_model_fit(x, y, *, timesteps, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                   seed=0, vocab_size=10000, embed_dim=128, units=64) -> dict:
+    """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed``."""
+    model = _text_model(vocab_size, embed_dim, units, timesteps, seed)
+    return _fit_history(model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size)
+
+
+def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
+    """SimpleRNN(units) -> Dense(1) in Keras (float64, from ``seed``): weights, counts, predictions."""
+    return _model_facts(_forecaster(units, timesteps, seed), x)
+
+
+def forecaster_fit(x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32) -> dict:
+    """``fit(shuffle=False)`` of the forecaster with Adam and the MSE, from the initial weights of ``seed``."""
+    return _fit_history(_forecaster(units, timesteps, seed), x, y, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size, loss="mse")
+
+
+def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                 loss="binary_crossentropy") -> dict:
     """``model.fit(..., shuffle=False)``; the per-epoch history."""
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
     model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=loss)
-    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-    history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size,
+    history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size,
                         shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}

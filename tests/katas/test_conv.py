@@ -668,7 +668,7 @@ def _digits():
 #: Parity run: 128 digits (4 batches of 32, so accuracies are exact multiples of 1/128), 3 epochs.
 PARITY_SAMPLES, PARITY_EPOCHS = 128, 3
 #: Keras keeps the running loss and accuracy of fit in float32 metric variables (relative rounding ~6e-8
-#: per update) and computes Adam's beta powers in float32 (DESIGN.md); after 3 epochs a correct float64
+#: per update) and computes Adam's beta powers in float32 (a Keras fact: see solutions/optimizers.py); after 3 epochs a correct float64
 #: implementation differs from Keras by ~2e-6 relative. Real mistakes (a skipped activation derivative,
 #: a wrong gradient) are off by 1e-3 or more from the first epoch.
 PARITY_RTOL = 1e-4

@@ -38,7 +38,7 @@ import re
 import numpy as np
 import pytest
 
-from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail, show
+from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
 from reference import model as ref
 
 LOGGED_RTOL = 1e-6  # logged losses and accuracies: ~1e-15 apart, the project's forward tolerance
@@ -108,6 +108,38 @@ def saturate(weights, factor=60.0):
     weights = [w.copy() for w in weights]
     weights[-2] *= factor
     return weights
+
+
+def probe_layer(impl, penalty=0.0):
+    """A weightless identity layer that reports a constant penalty (``regularization_loss``) and
+    records the ``training`` flag of every forward call: what Dropout and a kernel_regularizer
+    need from Sequential, without their randomness. A constant penalty has a zero gradient, so
+    a model with it trains exactly as without it; only the reported losses move, by ``penalty``."""
+    class Probe(impl.get("model", "Layer")):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x, training=False):
+            self.seen.append(bool(training))
+            return x
+
+        def backward(self, dout):
+            return dout
+
+        def regularization_loss(self):
+            return penalty
+
+    return Probe()
+
+
+def model_with_probe(impl, spec, weights, probe):
+    """``spec``'s model with ``probe`` after its first Dense layer, holding ``weights``."""
+    model = build_model(impl, spec)
+    model.layers.insert(2, probe)
+    model.build()
+    model.set_weights(weights)
+    return model
 
 
 # ------------------------------------------------------------------ kata model.dense_layer
@@ -535,6 +567,24 @@ def test_evaluate_uses_the_logits_after_a_saturated_output(kata, impl, spec, los
         call=f"evaluate on a model whose {spec[1][-1][1]} saturates (probabilities below 1e-7)")
 
 
+@pytest.mark.kata("model.sequential_evaluate")
+def test_evaluate_adds_the_layers_penalties_and_runs_in_inference_mode(kata, impl):
+    spec, loss, penalty = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25
+    weights = random_weights(spec, 55)
+    x, y = classification_data(spec, 40, 55)
+    probe = probe_layer(impl, penalty)
+    model = model_with_probe(impl, spec, weights, probe)
+    model.compile(optimizer="sgd", loss=loss)
+    got = call(model.evaluate, x, y, batch_size=16)
+    expected = ref.evaluate(spec, weights, x, y, loss, batch_size=16)[0]
+    assert_close(got, expected + penalty, rtol=LOGGED_RTOL, what="is", mistakes={
+        f"a layer's regularization_loss() returns {penalty} and Keras adds the layers' penalties to the loss "
+        f"of every batch: add sum(self.losses) to each batch's loss": expected},
+        call=f"evaluate(x (40, 12), y) with a layer whose regularization_loss() is {penalty}")
+    check(probe.seen and not any(probe.seen), f"evaluate called the layers' forward with training={probe.seen}; "
+          f"evaluation runs in inference mode: forward(x, training=False), or Dropout would drop units there")
+
+
 # ------------------------------------------------------------------ kata model.sequential_fit
 
 
@@ -708,6 +758,30 @@ def test_fit_calls_callbacks_and_stops_when_asked(kata, impl):
     check(len(history.history["loss"]) == 2, "history must hold the 2 epochs that ran")
 
 
+@pytest.mark.kata("model.sequential_fit")
+def test_fit_adds_the_penalties_and_trains_with_training_true(kata, impl):
+    spec, loss, penalty = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25
+    optimizer = ("sgd", {"learning_rate": 0.1})
+    weights = random_weights(spec, 68)
+    x, y = classification_data(spec, 50, 68)  # 40 to train (3 batches of 16), 10 to validate (1 batch)
+    probe = probe_layer(impl, penalty)
+    model = model_with_probe(impl, spec, weights, probe)
+    model.compile(optimizer=impl.module("optimizers").SGD(learning_rate=0.1), loss=loss)
+    got = call(model.fit, x, y, epochs=2, batch_size=16, validation_split=0.2, shuffle=False, verbose=0)
+    expected, _ = ref.fit(spec, weights, x, y, loss, [], optimizer, epochs=2, batch_size=16, validation_split=0.2)
+    check_history(got, {key: [v + penalty for v in values] for key, values in expected.items()},
+                  f"fit with a layer whose regularization_loss() is {penalty}", mistakes=[
+                      ("the layers' penalties are missing: Keras adds sum(self.losses) to the loss of every batch, "
+                       "in training (loss) and in validation (val_loss)", expected)])
+    training_calls = list(probe.seen)
+    check(training_calls.count(True) == 2 * 3,
+          f"in fit, the layers' forward saw training={training_calls}: a training step runs forward(x, "
+          f"training=True) (3 batches an epoch, 2 epochs: 6 calls), the validation forward(x, training=False); "
+          f"otherwise Dropout never drops and BatchNormalization never learns its statistics")
+    check(training_calls.count(False) == 2, f"in fit, the layers' forward saw training={training_calls}: "
+          f"validation (once an epoch) must run with training=False, as evaluate does")
+
+
 # ------------------------------------------------------------------ kata model.sequential_summary
 
 
@@ -754,8 +828,8 @@ def test_save_and_load_weights_round_trip(kata, impl, tmp_path):
     fresh.build()
     arrays_before = [w for layer in dense_layers(fresh) for w in layer.weights]
     wrong_order = [weights[int(name[4:])] for name in sorted(f"arr_{i}" for i in range(12))]
-    order_lost = (f"the order was lost: np.load names the arrays arr_0 .. arr_11, and sorted as strings arr_10 "
-                  f"comes before arr_2. Read them as data[f'arr_{{i}}'] for i in range(len(data.files))")
+    order_lost = ("the order was lost: np.load names the arrays arr_0 .. arr_11, and sorted as strings arr_10 "
+                  "comes before arr_2. Read them as data[f'arr_{i}'] for i in range(len(data.files))")
     try:
         call(fresh.load_weights, str(path))
     except ValueError as error:

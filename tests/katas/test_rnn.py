@@ -308,7 +308,7 @@ def test_gru_bias_has_two_rows(kata):
 
 def _check_weights_like_keras(layer, keras_layer, text):
     mine = layer.weights
-    theirs = keras_layer.get_weights()
+    theirs = keras_layer["weights"]
     check(isinstance(mine, list) and len(mine) == len(theirs),
           f"{text}: after build, self.weights holds {len(mine) if isinstance(mine, list) else show(mine)} arrays; "
           f"Keras has {len(theirs)} ({', '.join(str(w.shape) for w in theirs)})")
@@ -317,8 +317,8 @@ def _check_weights_like_keras(layer, keras_layer, text):
               f"{text}: weight {index} has shape {np.asarray(w).shape}; Keras's is {k.shape} "
               f"(order: {', '.join(str(t.shape) for t in theirs)})")
         check(np.asarray(w).dtype == np.float64, f"{text}: weight {index} is {np.asarray(w).dtype}; use float64")
-    check(layer.count_params() == keras_layer.count_params(),
-          f"{text}: count_params() is {layer.count_params()}, Keras says {keras_layer.count_params()}")
+    check(layer.count_params() == keras_layer["count_params"],
+          f"{text}: count_params() is {layer.count_params()}, Keras says {keras_layer['count_params']}")
 
 
 def _layer_case(impl, class_name, kind, batch, steps, features, units, rs, seed):
@@ -490,17 +490,17 @@ def test_text_classifier_parameter_counts(impl):
     model.build((20,))
     keras_model = ref.text_model(timesteps=20)
     mine = [layer.count_params() for layer in model.layers]
-    theirs = [layer.count_params() for layer in keras_model.layers]
+    theirs = keras_model["layer_params"]
     check(mine == theirs, f"Embedding(10000, 128) -> LSTM(64) -> Dense(1): your layers have {mine} parameters, "
                           f"Keras's {theirs} (LSTM: 4 * units * (input_dim + units + 1) = 49,408)")
-    check(model.count_params() == keras_model.count_params() == 1_329_473,
-          f"the text model has {model.count_params():,} parameters; Keras's has {keras_model.count_params():,}")
+    check(model.count_params() == keras_model["count_params"] == 1_329_473,
+          f"the text model has {model.count_params():,} parameters; Keras's has {keras_model['count_params']:,}")
 
 
 def _parity(impl, x, y, optimizer, learning_rate, epochs, rtol, what):
     optimizers = impl.module("optimizers")
-    keras_model = ref.text_model(timesteps=x.shape[1])  # the seed's Embedding(10000, 128) -> LSTM(64) -> Dense(1)
-    initial = keras_model.get_weights()
+    keras_model = ref.text_model(timesteps=x.shape[1], x=x)  # the seed's Embedding(10000, 128) -> LSTM(64) -> Dense(1)
+    initial = keras_model["weights"]
     model = _text_model(impl, 10000, 128, 64)
     model.build(x.shape[1:])
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
@@ -508,12 +508,13 @@ def _parity(impl, x, y, optimizer, learning_rate, epochs, rtol, what):
                           f"parameters layer by layer (LSTM: kernel, recurrent_kernel, bias)")
     model.set_weights(initial)
     got = model.predict(x)
-    expected = keras_model.predict(x, verbose=0)
+    expected = keras_model["predict"]
     assert_close(got, expected, call="predict of the text model with Keras's initial weights")
     model.compile(optimizer=getattr(optimizers, {"adam": "Adam", "sgd": "SGD"}[optimizer])(learning_rate=learning_rate),
                   loss="binary_crossentropy")
     history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
-    expected = ref.fit_history(keras_model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs)
+    expected = ref.text_model_fit(x, y, timesteps=x.shape[1], optimizer=optimizer, learning_rate=learning_rate,
+                                  epochs=epochs)
     _assert_history(history.history["loss"], expected["loss"], rtol,
                     f"fit ({what}, {epochs} epochs, batch 32, shuffle=False)")
 
@@ -592,16 +593,16 @@ def test_simple_rnn_forecasts_a_noisy_sine(impl):
 
     # First, two epochs in step with Keras from Keras's initial weights (the loss goes through
     # Keras's float32 metric, and Adam's float32 betas drift by ~1e-6: rtol 1e-5).
-    keras_model = ref.forecaster(units=16, timesteps=20)
-    initial = keras_model.get_weights()
+    keras_model = ref.forecaster(units=16, timesteps=20, x=x_train[:64])
+    initial = keras_model["weights"]
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
     check(mine == theirs, f"SimpleRNN(16) -> Dense(1) has weights {mine}; Keras's {theirs}")
     model.set_weights(initial)
-    assert_close(model.predict(x_train[:64]), keras_model.predict(x_train[:64], verbose=0),
+    assert_close(model.predict(x_train[:64]), keras_model["predict"],
                  call="predict of SimpleRNN(16) -> Dense(1) with Keras's initial weights")
     model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
     history = model.fit(x_train[:256], y_train[:256], epochs=2, batch_size=32, shuffle=False, verbose=0)
-    expected = ref.fit_history(keras_model, x_train[:256], y_train[:256], learning_rate=0.01, epochs=2, loss="mse")
+    expected = ref.forecaster_fit(x_train[:256], y_train[:256], units=16, timesteps=20, learning_rate=0.01, epochs=2)
     _assert_history(history.history["loss"], expected["loss"], 1e-5,
                     "fit (SimpleRNN(16) -> Dense(1), Adam(0.01), mse, 2 epochs, shuffle=False)")
 
