@@ -27,7 +27,7 @@ def _tf_attention(tf, query, key, value):
     from reference._engine import keras
 
     ops = keras().ops
-    scale = tf.constant(1.0 / FEATURES ** 0.5, dtype=tf.float64)
+    scale = tf.constant(1.0 / FEATURES**0.5, dtype=tf.float64)
     q, k, v = (t[:, :, None, :] for t in (query, key, value))  # (batch, steps, 1 head, features)
     return tf.function(lambda: ops.dot_product_attention(q, k, v, scale=scale))
 
@@ -40,7 +40,9 @@ def _attention_cost(q, k, v):
 ATTENTION = Operation(
     name="scaled_dot_product_attention",
     size=f"query, key, value ({BATCH}, {STEPS}, {FEATURES}) float64 -> output and weights ({BATCH}, {STEPS}, {STEPS})",
-    inputs=_qkv, kata=("attention", "scaled_dot_product_attention"), tensorflow=_tf_attention,
+    inputs=_qkv,
+    kata=("attention", "scaled_dot_product_attention"),
+    tensorflow=_tf_attention,
     cost=_attention_cost,
 )
 
@@ -67,7 +69,9 @@ def _ours(backward):
         def step():
             layer.forward(x)
             return layer.backward(dout)
+
         return step
+
     return build
 
 
@@ -87,7 +91,9 @@ def _keras(backward):
             with tf.GradientTape() as tape:
                 out = layer(xv, xv)
             return tape.gradient(out, [xv, *layer.trainable_variables], output_gradients=dout)
+
         return step
+
     return build
 
 
@@ -98,21 +104,27 @@ def _layer_cost(x, weights, dout, passes=1):
 
 
 MHA_FORWARD = Operation(
-    name="MultiHeadAttention", size=f"self-attention, {HEADS} heads of {KEY_DIM}, x ({BATCH}, {STEPS}, {MODEL_DIM}) "
-                                    f"float64",
+    name="MultiHeadAttention",
+    size=f"self-attention, {HEADS} heads of {KEY_DIM}, x ({BATCH}, {STEPS}, {MODEL_DIM}) float64",
     note="TensorFlow: keras.layers.MultiHeadAttention with the same weights, in tf.function",
-    inputs=_layer_inputs, kata=("attention", "MultiHeadAttention"),
-    build={LEARNER: _ours(False), ANSWER_KEY: _ours(False)}, tensorflow=_keras(False),
-    cost=_layer_cost, rounds=5,
+    inputs=_layer_inputs,
+    kata=("attention", "MultiHeadAttention"),
+    build={LEARNER: _ours(False), ANSWER_KEY: _ours(False)},
+    tensorflow=_keras(False),
+    cost=_layer_cost,
+    rounds=5,
 )
 
 MHA_BACKWARD = Operation(
-    name="MultiHeadAttention backward", size=f"forward + backward (dx and the 8 weights' gradients), "
-                                             f"x ({BATCH}, {STEPS}, {MODEL_DIM})",
+    name="MultiHeadAttention backward",
+    size=f"forward + backward (dx and the 8 weights' gradients), x ({BATCH}, {STEPS}, {MODEL_DIM})",
     note="TensorFlow: tf.GradientTape through keras.layers.MultiHeadAttention, in tf.function",
-    inputs=_layer_inputs, kata=("attention", "MultiHeadAttention"),
-    build={LEARNER: _ours(True), ANSWER_KEY: _ours(True)}, tensorflow=_keras(True),
-    cost=lambda x, w, d: _layer_cost(x, w, d, passes=3), rounds=3,
+    inputs=_layer_inputs,
+    kata=("attention", "MultiHeadAttention"),
+    build={LEARNER: _ours(True), ANSWER_KEY: _ours(True)},
+    tensorflow=_keras(True),
+    cost=lambda x, w, d: _layer_cost(x, w, d, passes=3),
+    rounds=3,
 )
 
 

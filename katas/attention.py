@@ -271,8 +271,10 @@ class MultiHeadAttention(Layer):
         super().__init__(name=name, input_shape=input_shape)
         for argument, value in (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", value_dim)):
             if value is not None and (not isinstance(value, (int, np.integer)) or value <= 0):
-                raise ValueError(f"Received an invalid value for argument `{argument}`, expected a positive "
-                                 f"integer. Received: {argument}={value}")
+                raise ValueError(
+                    f"Received an invalid value for argument `{argument}`, expected a positive "
+                    f"integer. Received: {argument}={value}"
+                )
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)
         self.value_dim = int(value_dim) if value_dim is not None else self.key_dim
@@ -284,8 +286,16 @@ class MultiHeadAttention(Layer):
     def __call__(self, query, value=None, key=None, **options):
         return self.forward(query, value, key, **options)
 
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         # TODO: kata attention.MultiHeadAttention
         raise NotImplementedError("kata attention.MultiHeadAttention")
 

@@ -45,12 +45,23 @@ def _bool(mask, shape):
 def _identity_attention(features, value_features):
     """One-head MultiHeadAttention whose projections do nothing: it computes bare attention."""
     k = keras()
-    layer = k.layers.MultiHeadAttention(num_heads=1, key_dim=features, value_dim=value_features,
-                                        output_shape=(value_features,), dtype="float64")
+    layer = k.layers.MultiHeadAttention(
+        num_heads=1, key_dim=features, value_dim=value_features, output_shape=(value_features,), dtype="float64"
+    )
     layer.build((None, None, features), (None, None, value_features), (None, None, features))
     eye_k, eye_v = np.eye(features)[:, None, :], np.eye(value_features)[:, None, :]
-    layer.set_weights([eye_k, np.zeros((1, features)), eye_k, np.zeros((1, features)), eye_v,
-                       np.zeros((1, value_features)), np.eye(value_features)[None], np.zeros(value_features)])
+    layer.set_weights(
+        [
+            eye_k,
+            np.zeros((1, features)),
+            eye_k,
+            np.zeros((1, features)),
+            eye_v,
+            np.zeros((1, value_features)),
+            np.eye(value_features)[None],
+            np.zeros(value_features),
+        ]
+    )
     return layer
 
 
@@ -58,8 +69,11 @@ def _attention_call(query, key, value, mask):
     query, key, value = (_f64(a) for a in (query, key, value))
     layer = _identity_attention(query.shape[-1], value.shape[-1])
     shape = (query.shape[0], query.shape[1], key.shape[1])
-    return layer, (lambda q, k, v: layer(q, v, key=k, attention_mask=_bool(mask, shape),
-                                         return_attention_scores=True)), (query, key, value)
+    return (
+        layer,
+        (lambda q, k, v: layer(q, v, key=k, attention_mask=_bool(mask, shape), return_attention_scores=True)),
+        (query, key, value),
+    )
 
 
 def scaled_dot_product_attention(query, key, value, mask=None):
@@ -113,13 +127,16 @@ def attention_backward_without_softmax(dout, query, key, value, mask=None):
     layer, _, inputs = _attention_call(query, key, value, mask)
     variables = [t.Variable(a) for a in inputs]
     with t.GradientTape() as tape:
-        _, weights = layer(variables[0], variables[2], key=variables[1],
-                           attention_mask=_bool(mask, (inputs[0].shape[0], inputs[0].shape[1], inputs[1].shape[1])),
-                           return_attention_scores=True)
+        _, weights = layer(
+            variables[0],
+            variables[2],
+            key=variables[1],
+            attention_mask=_bool(mask, (inputs[0].shape[0], inputs[0].shape[1], inputs[1].shape[1])),
+            return_attention_scores=True,
+        )
         output = t.einsum("bts,bsd->btd", t.stop_gradient(weights[:, 0]), variables[2])
         target = t.reduce_sum(output * constant(dout))
-    return tuple(np.zeros_like(a) if g is None else g.numpy()
-                 for a, g in zip(inputs, tape.gradient(target, variables)))
+    return tuple(np.zeros_like(a) if g is None else g.numpy() for a, g in zip(inputs, tape.gradient(target, variables)))
 
 
 # ---------------------------------------------------------------- layer norm
@@ -153,8 +170,7 @@ def layer_norm_over_axes(x, gamma, beta, axes, epsilon=1e-3):
     """The mistake "normalised over other axes": Keras's LayerNormalization(axis=axes) without its
     own scale and centre, then ``* gamma + beta`` on the features."""
     x = _f64(x)
-    layer = keras().layers.LayerNormalization(axis=axes, epsilon=epsilon, center=False, scale=False,
-                                              dtype="float64")
+    layer = keras().layers.LayerNormalization(axis=axes, epsilon=epsilon, center=False, scale=False, dtype="float64")
     return layer(constant(x)).numpy() * _f64(gamma) + _f64(beta)
 
 
@@ -174,20 +190,23 @@ def layer_norm_backward_constant_moments(dout, x, gamma, epsilon=1e-3):
 # ------------------------------------------------------------- MultiHeadAttention
 
 
-def fresh_multi_head_attention(num_heads, key_dim, query_shape, value_shape=None, seed=0, value_dim=None,
-                               key_shape=None):
+def fresh_multi_head_attention(
+    num_heads, key_dim, query_shape, value_shape=None, seed=0, value_dim=None, key_shape=None
+):
     """A built Keras MultiHeadAttention with its own initial weights (shapes, counts, distributions)."""
     keras().utils.set_random_seed(seed)
-    layer = keras().layers.MultiHeadAttention(num_heads=num_heads, key_dim=key_dim, value_dim=value_dim,
-                                              dtype="float64")
+    layer = keras().layers.MultiHeadAttention(
+        num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, dtype="float64"
+    )
     value_shape = value_shape or query_shape
     layer.build((None, *query_shape), (None, *value_shape), (None, *(key_shape or value_shape)))
     return layer
 
 
 def _mha(weights, num_heads, key_dim, query_shape, value_shape, key_shape, value_dim=None):
-    layer = keras().layers.MultiHeadAttention(num_heads=num_heads, key_dim=key_dim, value_dim=value_dim,
-                                              dtype="float64")
+    layer = keras().layers.MultiHeadAttention(
+        num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, dtype="float64"
+    )
     layer.build((None, *query_shape), (None, *value_shape), (None, *key_shape))
     layer.set_weights([_f64(w) for w in weights])
     return layer
@@ -200,45 +219,65 @@ def _mha_run(weights, num_heads, key_dim, query, value, key, attention_mask, use
     layer = _mha(weights, num_heads, key_dim, query.shape[1:], value.shape[1:], key.shape[1:], value_dim)
     mask = None
     if attention_mask is not None:
-        mask = tf().constant(np.broadcast_to(np.asarray(attention_mask, dtype=bool),
-                                             (query.shape[0], query.shape[1], value.shape[1])))
+        mask = tf().constant(
+            np.broadcast_to(np.asarray(attention_mask, dtype=bool), (query.shape[0], query.shape[1], value.shape[1]))
+        )
 
     def run(q, v, k):
-        return layer(q, v, key=k, attention_mask=mask, use_causal_mask=use_causal_mask,
-                     return_attention_scores=True)
+        return layer(q, v, key=k, attention_mask=mask, use_causal_mask=use_causal_mask, return_attention_scores=True)
+
     return layer, run, (query, value, key)
 
 
-def multi_head_attention(weights, num_heads, key_dim, query, value=None, key=None, attention_mask=None,
-                         use_causal_mask=False, value_dim=None):
+def multi_head_attention(
+    weights, num_heads, key_dim, query, value=None, key=None, attention_mask=None, use_causal_mask=False, value_dim=None
+):
     """``(output, scores (batch, heads, T, S))`` of Keras's MultiHeadAttention holding ``weights``."""
-    _, run, inputs = _mha_run(weights, num_heads, key_dim, query, value, key, attention_mask, use_causal_mask,
-                              value_dim)
+    _, run, inputs = _mha_run(
+        weights, num_heads, key_dim, query, value, key, attention_mask, use_causal_mask, value_dim
+    )
     output, scores = run(*(constant(a) for a in inputs))
     return output.numpy(), scores.numpy()
 
 
-def multi_head_attention_default_path(weights, num_heads, key_dim, query, value=None, key=None,
-                                      attention_mask=None, use_causal_mask=False, value_dim=None):
+def multi_head_attention_default_path(
+    weights, num_heads, key_dim, query, value=None, key=None, attention_mask=None, use_causal_mask=False, value_dim=None
+):
     """The plain call (no scores): Keras's fused ``ops.dot_product_attention`` path."""
-    layer, _, (q, v, k) = _mha_run(weights, num_heads, key_dim, query, value, key, None, use_causal_mask,
-                                   value_dim)
-    mask = None if attention_mask is None else constant(
-        np.broadcast_to(np.asarray(attention_mask, dtype=bool), (q.shape[0], q.shape[1], v.shape[1])), "bool")
-    return layer(constant(q), constant(v), key=constant(k), attention_mask=mask,
-                 use_causal_mask=use_causal_mask).numpy()
+    layer, _, (q, v, k) = _mha_run(weights, num_heads, key_dim, query, value, key, None, use_causal_mask, value_dim)
+    mask = (
+        None
+        if attention_mask is None
+        else constant(
+            np.broadcast_to(np.asarray(attention_mask, dtype=bool), (q.shape[0], q.shape[1], v.shape[1])), "bool"
+        )
+    )
+    return layer(
+        constant(q), constant(v), key=constant(k), attention_mask=mask, use_causal_mask=use_causal_mask
+    ).numpy()
 
 
-def multi_head_attention_backward(dout, weights, num_heads, key_dim, query, value=None, key=None,
-                                  attention_mask=None, use_causal_mask=False, value_dim=None):
+def multi_head_attention_backward(
+    dout,
+    weights,
+    num_heads,
+    key_dim,
+    query,
+    value=None,
+    key=None,
+    attention_mask=None,
+    use_causal_mask=False,
+    value_dim=None,
+):
     """``(dquery, dvalue, dkey, [d weight for each of the 8 weights])`` by GradientTape.
 
     For self-attention (``value`` and ``key`` None) the one input is watched
     once, so ``dquery`` is the whole input gradient and ``dvalue``/``dkey`` are None.
     """
     t = tf()
-    layer, run, (q, v, k) = _mha_run(weights, num_heads, key_dim, query, value, key, attention_mask,
-                                     use_causal_mask, value_dim)
+    layer, run, (q, v, k) = _mha_run(
+        weights, num_heads, key_dim, query, value, key, attention_mask, use_causal_mask, value_dim
+    )
     qv = t.Variable(q)
     vv = qv if value is None else t.Variable(v)
     kv = vv if key is None else t.Variable(k)
@@ -247,9 +286,9 @@ def multi_head_attention_backward(dout, weights, num_heads, key_dim, query, valu
         target = t.reduce_sum(output * constant(dout))
     watched = [qv] + ([vv] if value is not None else []) + ([kv] if key is not None else [])
     grads = tape.gradient(target, watched + list(layer.trainable_weights))
-    inputs = [g.numpy() for g in grads[:len(watched)]]
+    inputs = [g.numpy() for g in grads[: len(watched)]]
     inputs += [None] * (3 - len(inputs))
-    return (*inputs, [g.numpy() for g in grads[len(watched):]])
+    return (*inputs, [g.numpy() for g in grads[len(watched) :]])
 
 
 # ------------------------------------------------------------------ layers of the example
@@ -285,8 +324,9 @@ def custom_layers():
             super().__init__(**kwargs)
             policy = self.dtype_policy
             self.att = k.layers.MultiHeadAttention(num_heads=num_heads, key_dim=key_dim, dtype=policy)
-            self.ffn = k.Sequential([k.layers.Dense(ff_dim, activation="relu", dtype=policy),
-                                     k.layers.Dense(embed_dim, dtype=policy)])
+            self.ffn = k.Sequential(
+                [k.layers.Dense(ff_dim, activation="relu", dtype=policy), k.layers.Dense(embed_dim, dtype=policy)]
+            )
             self.layernorm1 = k.layers.LayerNormalization(epsilon=epsilon, dtype=policy)
             self.layernorm2 = k.layers.LayerNormalization(epsilon=epsilon, dtype=policy)
             self.layout = layout
@@ -354,8 +394,9 @@ def global_average_pooling_1d(x, mask=None, dout=None):
     return out, dx
 
 
-def transformer_block(embed_dim, num_heads, ff_dim, key_dim, x=None, weights=None, dout=None, epsilon=1e-3,
-                      layout="post", seed=0):
+def transformer_block(
+    embed_dim, num_heads, ff_dim, key_dim, x=None, weights=None, dout=None, epsilon=1e-3, layout="post", seed=0
+):
     """Keras's example block: built, or its output for ``x``, or ``(out, dx, [d weights])`` with ``dout``."""
     keras().utils.set_random_seed(seed)
     _, block_class = custom_layers()
@@ -377,13 +418,15 @@ def text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim, 
     k.utils.set_random_seed(seed)
     embedding_class, block_class = custom_layers()
     with float64_everywhere():
-        return k.Sequential([
-            k.Input(shape=(maxlen,), dtype="int64"),
-            embedding_class(maxlen, vocab_size, embed_dim, dtype="float64"),
-            block_class(embed_dim, num_heads, ff_dim, key_dim, epsilon=epsilon, dtype="float64"),
-            k.layers.GlobalAveragePooling1D(dtype="float64"),
-            k.layers.Dense(1, activation="sigmoid", dtype="float64"),
-        ])
+        return k.Sequential(
+            [
+                k.Input(shape=(maxlen,), dtype="int64"),
+                embedding_class(maxlen, vocab_size, embed_dim, dtype="float64"),
+                block_class(embed_dim, num_heads, ff_dim, key_dim, epsilon=epsilon, dtype="float64"),
+                k.layers.GlobalAveragePooling1D(dtype="float64"),
+                k.layers.Dense(1, activation="sigmoid", dtype="float64"),
+            ]
+        )
 
 
 def _digest(*items) -> str:
@@ -414,8 +457,9 @@ def text_transformer_fit(spec: dict, weights, x, y, optimizer: tuple, epochs: in
             name, config = optimizer
             classes = {"sgd": k.optimizers.SGD, "adam": k.optimizers.Adam}
             model.compile(optimizer=classes[name](**config), loss="binary_crossentropy")
-            history = model.fit(np.asarray(x, dtype=np.int64), _f64(y), epochs=epochs, batch_size=batch_size,
-                                shuffle=False, verbose=0)
+            history = model.fit(
+                np.asarray(x, dtype=np.int64), _f64(y), epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0
+            )
         _CACHE[key] = (predictions, [float(v) for v in history.history["loss"]], model.get_weights())
     predictions, losses, after = _CACHE[key]
     return predictions.copy(), list(losses), [w.copy() for w in after]

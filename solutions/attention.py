@@ -172,8 +172,10 @@ class MultiHeadAttention(Layer):
         super().__init__(name=name, input_shape=input_shape)
         for argument, value in (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", value_dim)):
             if value is not None and (not isinstance(value, (int, np.integer)) or value <= 0):
-                raise ValueError(f"Received an invalid value for argument `{argument}`, expected a positive "
-                                 f"integer. Received: {argument}={value}")
+                raise ValueError(
+                    f"Received an invalid value for argument `{argument}`, expected a positive "
+                    f"integer. Received: {argument}={value}"
+                )
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)
         self.value_dim = int(value_dim) if value_dim is not None else self.key_dim
@@ -183,9 +185,12 @@ class MultiHeadAttention(Layer):
         key_shape = key_shape if key_shape is not None else value_shape
         d_query, heads = input_shape[-1], self.num_heads
         self.weights = [
-            _projection_kernel(d_query, heads, self.key_dim, rng), np.zeros((heads, self.key_dim)),
-            _projection_kernel(key_shape[-1], heads, self.key_dim, rng), np.zeros((heads, self.key_dim)),
-            _projection_kernel(value_shape[-1], heads, self.value_dim, rng), np.zeros((heads, self.value_dim)),
+            _projection_kernel(d_query, heads, self.key_dim, rng),
+            np.zeros((heads, self.key_dim)),
+            _projection_kernel(key_shape[-1], heads, self.key_dim, rng),
+            np.zeros((heads, self.key_dim)),
+            _projection_kernel(value_shape[-1], heads, self.value_dim, rng),
+            np.zeros((heads, self.value_dim)),
             glorot_uniform((heads * self.value_dim, d_query), rng).reshape(heads, self.value_dim, d_query),
             np.zeros(d_query),
         ]
@@ -194,8 +199,16 @@ class MultiHeadAttention(Layer):
     def __call__(self, query, value=None, key=None, **options):
         return self.forward(query, value, key, **options)
 
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         self._inputs_given = (value is not None, key is not None)
         query = np.asarray(query, dtype=np.float64)
         value = query if value is None else np.asarray(value, dtype=np.float64)
@@ -218,10 +231,14 @@ class MultiHeadAttention(Layer):
         dheads = np.einsum("btd,nhd->bnth", dout, wo)
         dq, dk, dv = attention_backward(dheads, q, k, v, mask)
         self.grads = [
-            np.einsum("btd,bnth->dnh", query, dq), dq.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", key, dk), dk.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", value, dv), dv.sum(axis=(0, 2)),
-            np.einsum("bnth,btd->nhd", heads, dout), dout.sum(axis=(0, 1)),
+            np.einsum("btd,bnth->dnh", query, dq),
+            dq.sum(axis=(0, 2)),
+            np.einsum("bsd,bnsh->dnh", key, dk),
+            dk.sum(axis=(0, 2)),
+            np.einsum("bsd,bnsh->dnh", value, dv),
+            dv.sum(axis=(0, 2)),
+            np.einsum("bnth,btd->nhd", heads, dout),
+            dout.sum(axis=(0, 1)),
         ]
         dquery = np.einsum("bnth,dnh->btd", dq, wq)
         dkey = np.einsum("bnsh,dnh->bsd", dk, wk)
@@ -256,8 +273,10 @@ class TokenAndPositionEmbedding(Layer):
         self.maxlen, self.vocab_size, self.embed_dim = int(maxlen), int(vocab_size), int(embed_dim)
 
     def build(self, input_shape, rng):
-        self.weights = [rng.uniform(-0.05, 0.05, size=(self.vocab_size, self.embed_dim)),
-                        rng.uniform(-0.05, 0.05, size=(self.maxlen, self.embed_dim))]
+        self.weights = [
+            rng.uniform(-0.05, 0.05, size=(self.vocab_size, self.embed_dim)),
+            rng.uniform(-0.05, 0.05, size=(self.maxlen, self.embed_dim)),
+        ]
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -267,15 +286,14 @@ class TokenAndPositionEmbedding(Layer):
         self._ids = _token_ids(x)
         steps = self._ids.shape[1]
         if steps > self.maxlen:
-            raise ValueError(f"TokenAndPositionEmbedding(maxlen={self.maxlen}) received sequences of "
-                             f"{steps} steps")
+            raise ValueError(f"TokenAndPositionEmbedding(maxlen={self.maxlen}) received sequences of {steps} steps")
         token, position = self.weights
         return embedding_forward(self._ids, token) + position[:steps]
 
     def backward(self, dout):
         dout = np.asarray(dout, dtype=np.float64)
         dposition = np.zeros_like(self.weights[1])
-        dposition[:dout.shape[1]] = dout.sum(axis=0)  # every sample used the same position rows
+        dposition[: dout.shape[1]] = dout.sum(axis=0)  # every sample used the same position rows
         self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]
         # No return: the ids are integers, no gradient flows into them (None, as Embedding's).
 
@@ -328,8 +346,10 @@ class TransformerBlock(Layer):
 
     def build(self, input_shape, rng):
         if input_shape[-1] != self.embed_dim:
-            raise ValueError(f"TransformerBlock(embed_dim={self.embed_dim}) received inputs of "
-                             f"{input_shape[-1]} features: the residuals need them equal")
+            raise ValueError(
+                f"TransformerBlock(embed_dim={self.embed_dim}) received inputs of "
+                f"{input_shape[-1]} features: the residuals need them equal"
+            )
         hidden_shape = tuple(input_shape[:-1]) + (self.ff_dim,)
         for layer, shape in zip(self.sublayers, (input_shape, input_shape, hidden_shape, input_shape, input_shape)):
             layer.build(shape, rng)
@@ -344,9 +364,9 @@ class TransformerBlock(Layer):
         return self.norm2.forward(h + ff)
 
     def backward(self, dout):
-        dsum2 = self.norm2.backward(dout)                     # into h + ff
+        dsum2 = self.norm2.backward(dout)  # into h + ff
         dh = dsum2 + self.hidden.backward(self.projection.backward(dsum2))
-        dsum1 = self.norm1.backward(dh)                       # into x + attention(x)
+        dsum1 = self.norm1.backward(dh)  # into x + attention(x)
         dx = dsum1 + self.attention.backward(dsum1)
         self.grads = [g for layer in self.sublayers for g in layer.grads]
         return dx

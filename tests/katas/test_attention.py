@@ -40,8 +40,11 @@ GRAD = {"rtol": GRADIENT_RTOL, "atol": 1e-10}
 
 def _qkv(batch, T, S, d, dv, seed, scale=1.0):
     rng = np.random.default_rng(seed)
-    return (scale * rng.normal(size=(batch, T, d)), scale * rng.normal(size=(batch, S, d)),
-            rng.normal(size=(batch, S, dv)))
+    return (
+        scale * rng.normal(size=(batch, T, d)),
+        scale * rng.normal(size=(batch, S, d)),
+        rng.normal(size=(batch, S, dv)),
+    )
 
 
 def _padding_mask(batch, S, seed):
@@ -51,8 +54,10 @@ def _padding_mask(batch, S, seed):
 
 
 def _pair(got, text, names):
-    check(isinstance(got, (tuple, list)) and len(got) == len(names),
-          f"{text} returned {show(got)}; return the tuple ({', '.join(names)})")
+    check(
+        isinstance(got, (tuple, list)) and len(got) == len(names),
+        f"{text} returned {show(got)}; return the tuple ({', '.join(names)})",
+    )
     return got
 
 
@@ -60,24 +65,31 @@ def _pair(got, text, names):
 
 MASK_MISTAKES = {
     "after": "the mask was applied after the softmax (masked weights zeroed, the rest not renormalised: rows no "
-             "longer sum to 1). Fill masked scores with a large negative number (Keras: -1e9) BEFORE the softmax",
+    "longer sum to 1). Fill masked scores with a large negative number (Keras: -1e9) BEFORE the softmax",
     "ignored": "the mask is ignored: a position where mask is False must get weight 0",
     "no_zeroing": "a fully masked row got uniform weights 1/S (the softmax of a row of -1e9s). Keras's masked "
-                  "softmax sets masked weights to 0 after the softmax, so such a row is all zeros (never NaN)",
+    "softmax sets masked weights to 0 after the softmax, so such a row is all zeros (never NaN)",
 }
 
 
 def _attention_case(kata, query, key, value, mask=None, text=None):
-    text = text or (f"scaled_dot_product_attention(query {query.shape}, key {key.shape}, value {value.shape}"
-                    + (f", mask {np.shape(mask)})" if mask is not None else ")"))
-    got = _pair(call(kata, query, key, value, mask) if mask is not None else call(kata, query, key, value),
-                text, ("output", "weights"))
+    text = text or (
+        f"scaled_dot_product_attention(query {query.shape}, key {key.shape}, value {value.shape}"
+        + (f", mask {np.shape(mask)})" if mask is not None else ")")
+    )
+    got = _pair(
+        call(kata, query, key, value, mask) if mask is not None else call(kata, query, key, value),
+        text,
+        ("output", "weights"),
+    )
     output, weights = ref.scaled_dot_product_attention(query, key, value, mask)
     mistakes_w, mistakes_o = {}, {}
-    variants = {"you did not divide the scores by sqrt(d) (d = query.shape[-1] = "
-                f"{query.shape[-1]}): scores = query @ key^T / sqrt(d)": {"scaled": False},
-                "the softmax ran over the queries (axis -2); each query's weights over the keys (the last axis) "
-                "must sum to 1": {"softmax_axis": -2}}
+    variants = {
+        "you did not divide the scores by sqrt(d) (d = query.shape[-1] = "
+        f"{query.shape[-1]}): scores = query @ key^T / sqrt(d)": {"scaled": False},
+        "the softmax ran over the queries (axis -2); each query's weights over the keys (the last axis) "
+        "must sum to 1": {"softmax_axis": -2},
+    }
     if mask is not None:
         variants.update({MASK_MISTAKES[mode]: {"mask_mode": mode} for mode in MASK_MISTAKES})
     for explanation, options in variants.items():
@@ -87,9 +99,11 @@ def _attention_case(kata, query, key, value, mask=None, text=None):
     got_w = np.asarray(got[1]) if got[1] is not None else None
     if got_w is not None and got_w.shape == weights.shape and np.isnan(got_w).any():
         row = tuple(int(i) for i in np.argwhere(np.isnan(got_w))[0][:-1])
-        raise KataFailure(f"{text}: weights of query row {row} are NaN. The whole row is masked: a softmax of "
-                          f"-inf scores is 0/0. Fill masked scores with -1e9 (as Keras), not -inf, and set masked "
-                          f"weights to 0 after the softmax")
+        raise KataFailure(
+            f"{text}: weights of query row {row} are NaN. The whole row is masked: a softmax of "
+            f"-inf scores is 0/0. Fill masked scores with -1e9 (as Keras), not -inf, and set masked "
+            f"weights to 0 after the softmax"
+        )
     assert_close(got[1], weights, call=text, what="gave weights =", mistakes=mistakes_w)
     assert_close(got[0], output, call=text, what="gave output =", mistakes=mistakes_o)
 
@@ -100,8 +114,13 @@ def test_attention_docstring_example(kata):
     query = np.array([[[1.0, 0.0]]])
     key = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])
     value = np.array([[[1.0], [2.0], [4.0]]])
-    _attention_case(kata, query, key, value, text="scaled_dot_product_attention(query [[[1, 0]]], key "
-                    "[[[1, 0], [0, 1], [1, 1]]], value [[[1], [2], [4]]])")
+    _attention_case(
+        kata,
+        query,
+        key,
+        value,
+        text="scaled_dot_product_attention(query [[[1, 0]]], key [[[1, 0], [0, 1], [1, 1]]], value [[[1], [2], [4]]])",
+    )
 
 
 @pytest.mark.kata("attention.scaled_dot_product_attention")
@@ -144,10 +163,14 @@ def test_attention_large_scores_stay_finite(kata):
 def _attention_backward_case(kata, batch, T, S, d, dv, seed, mask=None):
     query, key, value = _qkv(batch, T, S, d, dv, seed)
     dout = np.random.default_rng(seed + 1).normal(size=(batch, T, dv))
-    text = (f"attention_backward(dout {dout.shape}, query {query.shape}, key {key.shape}, value {value.shape}"
-            + (f", mask {np.shape(mask)})" if mask is not None else ")"))
-    got = _pair(call(kata, dout, query, key, value, mask) if mask is not None
-                else call(kata, dout, query, key, value), text, ("dquery", "dkey", "dvalue"))
+    text = f"attention_backward(dout {dout.shape}, query {query.shape}, key {key.shape}, value {value.shape}" + (
+        f", mask {np.shape(mask)})" if mask is not None else ")"
+    )
+    got = _pair(
+        call(kata, dout, query, key, value, mask) if mask is not None else call(kata, dout, query, key, value),
+        text,
+        ("dquery", "dkey", "dvalue"),
+    )
     expected = ref.attention_backward(dout, query, key, value, mask)
     constant = ref.attention_backward_without_softmax(dout, query, key, value, mask)
     names = ("dquery", "dkey", "dvalue")
@@ -157,8 +180,10 @@ def _attention_backward_case(kata, batch, T, S, d, dv, seed, mask=None):
             "dscores = w * (dw - sum(dw * w, axis=-1)) with dw = dout @ value^T": constant[i],
         }
         if i < 2:
-            mistakes["the 1/sqrt(d) scale is missing from the backward pass: dscores reach query and key "
-                     "multiplied by 1/sqrt(d)"] = expected[i] * np.sqrt(d)
+            mistakes[
+                "the 1/sqrt(d) scale is missing from the backward pass: dscores reach query and key "
+                "multiplied by 1/sqrt(d)"
+            ] = expected[i] * np.sqrt(d)
             other = expected[1 - i]
             if other.shape == expected[i].shape:
                 mistakes["dquery and dkey are swapped: return (dquery, dkey, dvalue)"] = other
@@ -181,6 +206,9 @@ def test_attention_backward_with_masks(kata):
 
 # ------------------------------------------------------------------ layer_norm_forward
 
+TORCH_EPSILON = "this is PyTorch's epsilon (1e-5): Keras's LayerNormalization adds epsilon=1e-3 to the variance"
+TORCH_DEFAULT = "the default epsilon is PyTorch's 1e-5; Keras's LayerNormalization defaults to 1e-3"
+
 
 def _layer_norm_case(kata, x, gamma, beta, text=None, epsilon=None):
     text = text or f"layer_norm_forward(x {x.shape}, gamma, beta)"
@@ -190,28 +218,38 @@ def _layer_norm_case(kata, x, gamma, beta, text=None, epsilon=None):
     expected = ref.layer_norm_forward(x, gamma, beta, eps)
     mean = x.mean(axis=-1, keepdims=True)
     mistakes = {
-        "this is PyTorch's epsilon (1e-5): Keras's LayerNormalization adds epsilon=1e-3 to the variance":
-            ref.layer_norm_forward(x, gamma, beta, 1e-5),
+        TORCH_EPSILON: ref.layer_norm_forward(x, gamma, beta, 1e-5),
         "you normalised over axis 0, across the samples of the batch (batch normalisation's axis); layer "
-        "normalisation normalises each sample over its features, the last axis":
-            ref.layer_norm_over_axes(x, gamma, beta, [0], eps),
-        "you used the unbiased variance (divided by d - 1); Keras divides by d":
-            (x - mean) / np.sqrt(x.var(axis=-1, ddof=1, keepdims=True) + eps) * gamma + beta,
-        "epsilon went outside the square root: Keras computes (x - mean) / sqrt(variance + epsilon)":
-            (x - mean) / (x.std(axis=-1, keepdims=True) + eps) * gamma + beta,
+        "normalisation normalises each sample over its features, the last axis": ref.layer_norm_over_axes(
+            x, gamma, beta, [0], eps
+        ),
+        "you used the unbiased variance (divided by d - 1); Keras divides by d": (x - mean)
+        / np.sqrt(x.var(axis=-1, ddof=1, keepdims=True) + eps)
+        * gamma
+        + beta,
+        "epsilon went outside the square root: Keras computes (x - mean) / sqrt(variance + epsilon)": (x - mean)
+        / (x.std(axis=-1, keepdims=True) + eps)
+        * gamma
+        + beta,
     }
     if x.ndim == 3:
-        mistakes["you normalised over the whole sample (timesteps and features together); Keras's default "
-                 "axis=-1 normalises each timestep's features on their own"] = \
-            ref.layer_norm_over_axes(x, gamma, beta, [1, 2], eps)
+        mistakes[
+            "you normalised over the whole sample (timesteps and features together); Keras's default "
+            "axis=-1 normalises each timestep's features on their own"
+        ] = ref.layer_norm_over_axes(x, gamma, beta, [1, 2], eps)
     assert_close(got, expected, call=text, mistakes=mistakes)
 
 
 @pytest.mark.kata("attention.layer_norm_forward")
 def test_layer_norm_docstring_example(kata):
     x = np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 6.0]])
-    _layer_norm_case(kata, x, np.ones(4), np.zeros(4),
-                     text="layer_norm_forward([[1, 2, 3, 4], [2, 2, 2, 6]], gamma ones, beta zeros)")
+    _layer_norm_case(
+        kata,
+        x,
+        np.ones(4),
+        np.zeros(4),
+        text="layer_norm_forward([[1, 2, 3, 4], [2, 2, 2, 6]], gamma ones, beta zeros)",
+    )
 
 
 @pytest.mark.kata("attention.layer_norm_forward")
@@ -226,8 +264,14 @@ def test_layer_norm_random(kata, shape, scale):
 def test_layer_norm_epsilon_argument(kata):
     rng = np.random.default_rng(7)
     x = 0.1 * rng.normal(size=(3, 6))
-    _layer_norm_case(kata, x, np.ones(6), np.zeros(6), epsilon=0.01,
-                     text="layer_norm_forward(x (3, 6), gamma ones, beta zeros, epsilon=0.01)")
+    _layer_norm_case(
+        kata,
+        x,
+        np.ones(6),
+        np.zeros(6),
+        epsilon=0.01,
+        text="layer_norm_forward(x (3, 6), gamma ones, beta zeros, epsilon=0.01)",
+    )
 
 
 # ------------------------------------------------------------------ layer_norm_backward
@@ -247,15 +291,19 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
     for i in (2, 1, 0):
         mistakes = {"this is PyTorch's epsilon (1e-5): Keras's default is 1e-3": torch_eps[i]}
         if i == 0:
-            mistakes["dx treats the mean and the variance as constants: both depend on every feature of the "
-                     "sample, which adds - mean(g) - x_hat * mean(g * x_hat) inside the bracket"] = constant[0]
+            mistakes[
+                "dx treats the mean and the variance as constants: both depend on every feature of the "
+                "sample, which adds - mean(g) - x_hat * mean(g * x_hat) inside the bracket"
+            ] = constant[0]
         else:
             mistakes["dgamma and dbeta are swapped: return (dx, dgamma, dbeta)"] = expected[3 - i]
             if len(shape) == 3:
                 x_hat = ref.layer_norm_forward(x, np.ones(shape[-1]), np.zeros(shape[-1]))
                 partial = (dout * x_hat).sum(axis=0) if i == 1 else dout.sum(axis=0)
-                mistakes[f"{names[i]} must be summed over every axis but the features (batch AND timesteps), "
-                         f"shape ({shape[-1]},)"] = partial
+                mistakes[
+                    f"{names[i]} must be summed over every axis but the features (batch AND timesteps), "
+                    f"shape ({shape[-1]},)"
+                ] = partial
         assert_close(got[i], expected[i], call=text, what=f"gave {names[i]} =", mistakes=mistakes, **GRAD)
 
 
@@ -269,13 +317,17 @@ def test_layer_norm_backward_against_gradient_tape(kata, shape, scale):
 
 
 def _check_weights_like_keras(mine, theirs, text, count=None):
-    check(isinstance(mine, list) and len(mine) == len(theirs),
-          f"{text}: after build, self.weights holds {len(mine) if isinstance(mine, list) else show(mine)} arrays; "
-          f"Keras has {len(theirs)} ({', '.join(str(w.shape) for w in theirs)})")
+    check(
+        isinstance(mine, list) and len(mine) == len(theirs),
+        f"{text}: after build, self.weights holds {len(mine) if isinstance(mine, list) else show(mine)} arrays; "
+        f"Keras has {len(theirs)} ({', '.join(str(w.shape) for w in theirs)})",
+    )
     for index, (w, k) in enumerate(zip(mine, theirs)):
-        check(np.asarray(w).shape == k.shape,
-              f"{text}: weight {index} has shape {np.asarray(w).shape}; Keras's is {k.shape} "
-              f"(order: {', '.join(str(t.shape) for t in theirs)})")
+        check(
+            np.asarray(w).shape == k.shape,
+            f"{text}: weight {index} has shape {np.asarray(w).shape}; Keras's is {k.shape} "
+            f"(order: {', '.join(str(t.shape) for t in theirs)})",
+        )
         check(np.asarray(w).dtype == np.float64, f"{text}: weight {index} is {np.asarray(w).dtype}; use float64")
     if count is not None:
         expected = int(sum(w.size for w in theirs))
@@ -288,12 +340,13 @@ def _random_weights(layer, seed, scale=0.5):
 
 
 def _check_grads(layer, expected, text, names):
-    check(isinstance(layer.grads, list) and len(layer.grads) == len(expected),
-          f"{text}: after backward, self.grads must hold {len(expected)} arrays ({', '.join(names)}), "
-          f"got {show(layer.grads)}")
+    check(
+        isinstance(layer.grads, list) and len(layer.grads) == len(expected),
+        f"{text}: after backward, self.grads must hold {len(expected)} arrays ({', '.join(names)}), "
+        f"got {show(layer.grads)}",
+    )
     for index, (got, want) in enumerate(zip(layer.grads, expected)):
-        assert_close(got, want, call=f"{text}: backward", what=f"put into grads[{index}] (d {names[index]}) =",
-                     **GRAD)
+        assert_close(got, want, call=f"{text}: backward", what=f"put into grads[{index}] (d {names[index]}) =", **GRAD)
 
 
 # ------------------------------------------------------------------ LayerNormalization
@@ -305,16 +358,22 @@ def test_layer_normalization_weights_and_default_epsilon(impl):
     layer = call(LayerNormalization)
     layer.build((5, 6), np.random.default_rng(0))
     keras_layer = ref._layer_norm(6, 1e-3)
-    _check_weights_like_keras(layer.weights, keras_layer.get_weights(), "LayerNormalization() on input (5, 6)",
-                              layer.count_params())
+    _check_weights_like_keras(
+        layer.weights, keras_layer.get_weights(), "LayerNormalization() on input (5, 6)", layer.count_params()
+    )
     gamma, beta = layer.weights
-    check(np.array_equal(gamma, np.ones(6)) and np.array_equal(beta, np.zeros(6)),
-          f"LayerNormalization starts with gamma {show(gamma)} and beta {show(beta)}; Keras starts gamma at ones "
-          f"and beta at zeros (the layer begins as a plain normalisation)")
+    check(
+        np.array_equal(gamma, np.ones(6)) and np.array_equal(beta, np.zeros(6)),
+        f"LayerNormalization starts with gamma {show(gamma)} and beta {show(beta)}; Keras starts gamma at ones "
+        f"and beta at zeros (the layer begins as a plain normalisation)",
+    )
     x = 0.05 * np.random.default_rng(1).normal(size=(2, 5, 6))  # a small variance: epsilon matters
-    assert_close(layer.forward(x), ref.layer_norm_forward(x, gamma, beta), call="LayerNormalization().forward(x)",
-                 mistakes={"the default epsilon is PyTorch's 1e-5; Keras's LayerNormalization defaults to 1e-3":
-                           ref.layer_norm_forward(x, gamma, beta, 1e-5)})
+    assert_close(
+        layer.forward(x),
+        ref.layer_norm_forward(x, gamma, beta),
+        call="LayerNormalization().forward(x)",
+        mistakes={TORCH_DEFAULT: ref.layer_norm_forward(x, gamma, beta, 1e-5)},
+    )
 
 
 @pytest.mark.kata("attention.LayerNormalization")
@@ -350,9 +409,16 @@ def _heads_in_wrong_order(weights, num_heads, key_dim, value_dim):
     def bias(b, size):
         return b.reshape(size, num_heads).T
 
-    return [kernel(wq, key_dim), bias(bq, key_dim), kernel(wk, key_dim), bias(bk, key_dim),
-            kernel(wv, value_dim), bias(bv, value_dim),
-            wo.reshape(value_dim, num_heads, -1).transpose(1, 0, 2), bo]
+    return [
+        kernel(wq, key_dim),
+        bias(bq, key_dim),
+        kernel(wk, key_dim),
+        bias(bk, key_dim),
+        kernel(wv, value_dim),
+        bias(bv, value_dim),
+        wo.reshape(value_dim, num_heads, -1).transpose(1, 0, 2),
+        bo,
+    ]
 
 
 def _unscaled(weights, key_dim):
@@ -361,14 +427,26 @@ def _unscaled(weights, key_dim):
     return [w[0] * np.sqrt(key_dim), w[1] * np.sqrt(key_dim)] + w[2:]
 
 
-MHA_NAMES = ("query kernel", "query bias", "key kernel", "key bias", "value kernel", "value bias",
-             "output kernel", "output bias")
+THREE_ROLES = "self-attention uses x three times (query, key and value): dx is the sum of the three gradients"
+MHA_NAMES = (
+    "query kernel",
+    "query bias",
+    "key kernel",
+    "key bias",
+    "value kernel",
+    "value bias",
+    "output kernel",
+    "output bias",
+)
 
 
 def _mha_layer(impl, num_heads, key_dim, query_shape, seed, value_shape=None, key_shape=None, value_dim=None):
     MultiHeadAttention = impl.get("attention", "MultiHeadAttention")
-    layer = call(MultiHeadAttention, num_heads, key_dim) if value_dim is None else \
-        call(MultiHeadAttention, num_heads, key_dim, value_dim=value_dim)
+    layer = (
+        call(MultiHeadAttention, num_heads, key_dim)
+        if value_dim is None
+        else call(MultiHeadAttention, num_heads, key_dim, value_dim=value_dim)
+    )
     rng = np.random.default_rng(seed)
     if value_shape is None:
         layer.build(query_shape, rng)
@@ -387,23 +465,43 @@ def test_multi_head_attention_weights_like_keras(impl):
     limit = np.sqrt(6.0 / (shape[-1] + num_heads * key_dim))
     for index in (0, 2, 4, 6):
         kernel = np.asarray(layer.weights[index])
-        check(np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.8 * limit,
-              f"{text}: the {MHA_NAMES[index]} ranges over [{kernel.min():.3f}, {kernel.max():.3f}]; Keras's "
-              f"glorot_uniform for this EinsumDense kernel draws from +-{limit:.3f}: its fans are the einsum's input "
-              f"and output axes, d_model = {shape[-1]} and num_heads * key_dim = {num_heads * key_dim} "
-              f"(glorot_uniform of the 3-D shape counts it as a convolution's: use the 2-D shape "
-              f"({shape[-1]}, {num_heads * key_dim}) and reshape)")
+        check(
+            np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.8 * limit,
+            f"{text}: the {MHA_NAMES[index]} ranges over [{kernel.min():.3f}, {kernel.max():.3f}]; Keras's "
+            f"glorot_uniform for this EinsumDense kernel draws from +-{limit:.3f}: its fans are the einsum's input "
+            f"and output axes, d_model = {shape[-1]} and num_heads * key_dim = {num_heads * key_dim} "
+            f"(glorot_uniform of the 3-D shape counts it as a convolution's: use the 2-D shape "
+            f"({shape[-1]}, {num_heads * key_dim}) and reshape)",
+        )
     for index in (1, 3, 5, 7):
-        check(not np.asarray(layer.weights[index]).any(),
-              f"{text}: the {MHA_NAMES[index]} starts at {show(layer.weights[index])}; Keras starts biases at zeros")
+        check(
+            not np.asarray(layer.weights[index]).any(),
+            f"{text}: the {MHA_NAMES[index]} starts at {show(layer.weights[index])}; Keras starts biases at zeros",
+        )
 
 
-def _mha_case(impl, num_heads, key_dim, batch, T, d, seed, attention_mask=None, use_causal_mask=False,
-              value_shape=None, key_shape=None, value_dim=None):
+def _mha_case(
+    impl,
+    num_heads,
+    key_dim,
+    batch,
+    T,
+    d,
+    seed,
+    attention_mask=None,
+    use_causal_mask=False,
+    value_shape=None,
+    key_shape=None,
+    value_dim=None,
+):
     layer = _mha_layer(impl, num_heads, key_dim, (T, d), seed, value_shape, key_shape, value_dim)
-    _check_weights_like_keras(layer.weights, ref.fresh_multi_head_attention(
-        num_heads, key_dim, (T, d), value_shape, value_dim=value_dim, key_shape=key_shape).get_weights(),
-        f"MultiHeadAttention({num_heads}, {key_dim}) on input {(T, d)}")
+    _check_weights_like_keras(
+        layer.weights,
+        ref.fresh_multi_head_attention(
+            num_heads, key_dim, (T, d), value_shape, value_dim=value_dim, key_shape=key_shape
+        ).get_weights(),
+        f"MultiHeadAttention({num_heads}, {key_dim}) on input {(T, d)}",
+    )
     weights = _random_weights(layer, seed + 1)
     layer.set_weights(weights)
     rng = np.random.default_rng(seed + 2)
@@ -416,40 +514,73 @@ def _mha_case(impl, num_heads, key_dim, batch, T, d, seed, attention_mask=None, 
     if use_causal_mask:
         options["use_causal_mask"] = True
     where = "self-attention" if value is None else f"value {value.shape}, key {key.shape}"
-    text = (f"MultiHeadAttention({num_heads}, {key_dim}) on x {x.shape} ({where}"
-            + (", attention_mask" if attention_mask is not None else "") + (", causal" if use_causal_mask else "")
-            + ")")
+    text = (
+        f"MultiHeadAttention({num_heads}, {key_dim}) on x {x.shape} ({where}"
+        + (", attention_mask" if attention_mask is not None else "")
+        + (", causal" if use_causal_mask else "")
+        + ")"
+    )
     vdim = value_dim or key_dim
-    out = layer.forward(x, value, key, training=True, **options) if value is not None \
+    out = (
+        layer.forward(x, value, key, training=True, **options)
+        if value is not None
         else layer.forward(x, training=True, **options)
+    )
     expected, _ = ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim, **options)
     mistakes = {
         "the heads were cut in the wrong order: Keras's kernel (d_model, num_heads, key_dim) gives head n the "
         "columns n*key_dim .. (n+1)*key_dim of the flat projection, so reshape to (batch, T, num_heads, key_dim), "
         "not (batch, T, key_dim, num_heads)": ref.multi_head_attention(
-            _heads_in_wrong_order(weights, num_heads, key_dim, vdim), num_heads, key_dim, x, value, key,
-            value_dim=value_dim, **options)[0],
+            _heads_in_wrong_order(weights, num_heads, key_dim, vdim),
+            num_heads,
+            key_dim,
+            x,
+            value,
+            key,
+            value_dim=value_dim,
+            **options,
+        )[0],
         "the scores are not divided by sqrt(key_dim)": ref.multi_head_attention(
-            _unscaled(weights, key_dim), num_heads, key_dim, x, value, key, value_dim=value_dim, **options)[0],
+            _unscaled(weights, key_dim), num_heads, key_dim, x, value, key, value_dim=value_dim, **options
+        )[0],
     }
     if attention_mask is not None or use_causal_mask:
-        mistakes["the mask is ignored (attention_mask / use_causal_mask): masked keys must get weight 0"] = \
+        mistakes["the mask is ignored (attention_mask / use_causal_mask): masked keys must get weight 0"] = (
             ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim)[0]
+        )
     if use_causal_mask:
-        mistakes["the causal mask is the wrong triangle: query t may attend to keys 0..t (np.tril), not t..S-1"] = \
-            ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim,
-                                     attention_mask=np.triu(np.ones((T, T), dtype=bool)))[0]
+        mistakes["the causal mask is the wrong triangle: query t may attend to keys 0..t (np.tril), not t..S-1"] = (
+            ref.multi_head_attention(
+                weights,
+                num_heads,
+                key_dim,
+                x,
+                value,
+                key,
+                value_dim=value_dim,
+                attention_mask=np.triu(np.ones((T, T), dtype=bool)),
+            )[0]
+        )
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     dout = rng.normal(size=expected.shape)
     dx = layer.backward(dout)
-    dquery, dvalue, dkey, grads = ref.multi_head_attention_backward(dout, weights, num_heads, key_dim, x, value, key,
-                                                                    value_dim=value_dim, **options)
+    dquery, dvalue, dkey, grads = ref.multi_head_attention_backward(
+        dout, weights, num_heads, key_dim, x, value, key, value_dim=value_dim, **options
+    )
     _check_grads(layer, grads, text, MHA_NAMES)
     if value is None:
-        assert_close(dx, dquery, call=f"{text}: backward(dout)", what="returned dx =", mistakes={
-            "self-attention uses x three times (query, key and value): dx is the sum of the three gradients":
-                ref.multi_head_attention_backward(dout, weights, num_heads, key_dim, x, x.copy(), x.copy(),
-                                                  value_dim=value_dim, **options)[0]}, **GRAD)
+        assert_close(
+            dx,
+            dquery,
+            call=f"{text}: backward(dout)",
+            what="returned dx =",
+            mistakes={
+                THREE_ROLES: ref.multi_head_attention_backward(
+                    dout, weights, num_heads, key_dim, x, x.copy(), x.copy(), value_dim=value_dim, **options
+                )[0]
+            },
+            **GRAD,
+        )
     else:
         got = _pair(dx, f"{text}: backward(dout)", ("dquery", "dvalue", "dkey"))
         for name, g, e in zip(("dquery", "dvalue", "dkey"), got, (dquery, dvalue, dkey)):
@@ -495,12 +626,15 @@ def test_multi_head_attention_returns_scores(impl):
     layer.set_weights(weights)
     x = np.random.default_rng(27).normal(size=(2, 4, 6))
     mask = _padding_mask(2, 4, seed=27)
-    got = _pair(layer.forward(x, attention_mask=mask, return_attention_scores=True),
-                "MultiHeadAttention(2, 4).forward(x, attention_mask=..., return_attention_scores=True)",
-                ("output", "scores"))
+    got = _pair(
+        layer.forward(x, attention_mask=mask, return_attention_scores=True),
+        "MultiHeadAttention(2, 4).forward(x, attention_mask=..., return_attention_scores=True)",
+        ("output", "scores"),
+    )
     _, scores = ref.multi_head_attention(weights, 2, 4, x, attention_mask=mask)
-    assert_close(got[1], scores, call="MultiHeadAttention(2, 4) with return_attention_scores=True",
-                 what="gave scores =")
+    assert_close(
+        got[1], scores, call="MultiHeadAttention(2, 4) with return_attention_scores=True", what="gave scores ="
+    )
 
 
 @pytest.mark.kata("attention.MultiHeadAttention")
@@ -525,13 +659,16 @@ def test_token_and_position_embedding_weights_like_keras(impl):
     layer = call(Layer, 12, 50, 8)
     layer.build((12,), np.random.default_rng(0))
     text = "TokenAndPositionEmbedding(maxlen=12, vocab_size=50, embed_dim=8)"
-    _check_weights_like_keras(layer.weights, ref.token_and_position_embedding(12, 50, 8).get_weights(), text,
-                              layer.count_params())
+    _check_weights_like_keras(
+        layer.weights, ref.token_and_position_embedding(12, 50, 8).get_weights(), text, layer.count_params()
+    )
     for index, name in ((0, "token"), (1, "position")):
         table = np.asarray(layer.weights[index])
-        check(np.abs(table).max() <= 0.05 and np.abs(table).max() > 0.04,
-              f"{text}: the {name} table starts with values from {table.min():.4f} to {table.max():.4f}; both are "
-              f"keras.layers.Embedding tables, drawn uniformly from [-0.05, 0.05]")
+        check(
+            np.abs(table).max() <= 0.05 and np.abs(table).max() > 0.04,
+            f"{text}: the {name} table starts with values from {table.min():.4f} to {table.max():.4f}; both are "
+            f"keras.layers.Embedding tables, drawn uniformly from [-0.05, 0.05]",
+        )
     shape = layer.compute_output_shape((12,))
     check(tuple(shape) == (12, 8), f"{text}.compute_output_shape((12,)) gave {shape}, expected (12, 8)")
 
@@ -543,8 +680,11 @@ def test_token_and_position_embedding_forward_backward(impl, steps):
     maxlen, vocab, dim = 6, 9, 4
     layer = Layer(maxlen, vocab, dim)
     layer.build((steps,), np.random.default_rng(1))
-    _check_weights_like_keras(layer.weights, ref.token_and_position_embedding(maxlen, vocab, dim).get_weights(),
-                              f"TokenAndPositionEmbedding({maxlen}, {vocab}, {dim})")
+    _check_weights_like_keras(
+        layer.weights,
+        ref.token_and_position_embedding(maxlen, vocab, dim).get_weights(),
+        f"TokenAndPositionEmbedding({maxlen}, {vocab}, {dim})",
+    )
     weights = _random_weights(layer, 2, scale=1.0)
     layer.set_weights(weights)
     rng = np.random.default_rng(3)
@@ -557,21 +697,39 @@ def test_token_and_position_embedding_forward_backward(impl, steps):
     try:
         out = layer.forward(ids.astype(np.float64))
     except (IndexError, TypeError) as error:
-        raise KataFailure(f"{text}: forward raised {type(error).__name__}: {error}, given the ids as floats. "
-                          f"Sequential casts inputs to float64: turn them back into integers first") from None
-    assert_close(out, expected, call=f"{text}: forward", mistakes={
-        "the position vectors are missing: add position[t] to every token vector at step t": token[ids],
-        "position rows were looked up by token id; step t adds row t of the position table":
-            token[ids] + position[np.minimum(ids, maxlen - 1)]})
+        raise KataFailure(
+            f"{text}: forward raised {type(error).__name__}: {error}, given the ids as floats. "
+            f"Sequential casts inputs to float64: turn them back into integers first"
+        ) from None
+    assert_close(
+        out,
+        expected,
+        call=f"{text}: forward",
+        mistakes={
+            "the position vectors are missing: add position[t] to every token vector at step t": token[ids],
+            "position rows were looked up by token id; step t adds row t of the position table": token[ids]
+            + position[np.minimum(ids, maxlen - 1)],
+        },
+    )
     layer.backward(dout)
-    check(isinstance(layer.grads, list) and len(layer.grads) == 2,
-          f"{text}: after backward, self.grads must hold [d token table, d position table], got {show(layer.grads)}")
-    assert_close(layer.grads[0], grads[0], call=f"{text}: backward", what="put into grads[0] (d token table) =",
-                 **GRAD)
-    assert_close(layer.grads[1], grads[1], call=f"{text}: backward", what="put into grads[1] (d position table) =",
-                 mistakes={"every sample of the batch used the same position rows: sum dout over the batch "
-                           "(dposition[:steps] = dout.sum(axis=0), not the mean)":
-                           np.concatenate([dout.mean(axis=0), np.zeros((maxlen - steps, dim))])}, **GRAD)
+    check(
+        isinstance(layer.grads, list) and len(layer.grads) == 2,
+        f"{text}: after backward, self.grads must hold [d token table, d position table], got {show(layer.grads)}",
+    )
+    assert_close(layer.grads[0], grads[0], call=f"{text}: backward", what="put into grads[0] (d token table) =", **GRAD)
+    assert_close(
+        layer.grads[1],
+        grads[1],
+        call=f"{text}: backward",
+        what="put into grads[1] (d position table) =",
+        mistakes={
+            "every sample of the batch used the same position rows: sum dout over the batch "
+            "(dposition[:steps] = dout.sum(axis=0), not the mean)": np.concatenate(
+                [dout.mean(axis=0), np.zeros((maxlen - steps, dim))]
+            )
+        },
+        **GRAD,
+    )
 
 
 # ------------------------------------------------------------------ GlobalAveragePooling1D
@@ -590,22 +748,35 @@ def test_global_average_pooling_against_keras(impl, with_mask):
         mask[:, 0] = True
         mask[1] = True
     text = "GlobalAveragePooling1D() on x (3, 5, 4)" + (" with a (3, 5) mask" if with_mask else "")
-    check(tuple(layer.compute_output_shape((5, 4))) == (4,),
-          f"GlobalAveragePooling1D().compute_output_shape((5, 4)) gave {layer.compute_output_shape((5, 4))}, "
-          f"expected (4,): the steps are averaged away")
+    check(
+        tuple(layer.compute_output_shape((5, 4))) == (4,),
+        f"GlobalAveragePooling1D().compute_output_shape((5, 4)) gave {layer.compute_output_shape((5, 4))}, "
+        f"expected (4,): the steps are averaged away",
+    )
     out = layer.forward(x, training=True, mask=mask) if with_mask else layer.forward(x, training=True)
     dout = rng.normal(size=(3, 4))
     expected, dx = ref.global_average_pooling_1d(x, mask, dout)
     mistakes = {"you averaged over the features (axis -1); pool over the steps (axis 1)": x.mean(axis=-1)}
     if with_mask:
-        mistakes["a masked mean divides by the number of unmasked steps, not by all steps"] = \
-            (x * mask[..., None]).sum(axis=1) / x.shape[1]
+        mistakes["a masked mean divides by the number of unmasked steps, not by all steps"] = (x * mask[..., None]).sum(
+            axis=1
+        ) / x.shape[1]
         mistakes["the mask is ignored: masked steps must be left out of the mean"] = x.mean(axis=1)
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     got = layer.backward(dout)
-    assert_close(got, dx, call=f"{text}: backward(dout)", what="returned dx =", mistakes={
-        "dx must spread dout over the steps divided by their count (the mean's derivative), not copied":
-            np.repeat(dout[:, None, :], x.shape[1], axis=1) * (1 if mask is None else mask[..., None])}, **GRAD)
+    assert_close(
+        got,
+        dx,
+        call=f"{text}: backward(dout)",
+        what="returned dx =",
+        mistakes={
+            "dx must spread dout over the steps divided by their count (the mean's derivative), not copied": np.repeat(
+                dout[:, None, :], x.shape[1], axis=1
+            )
+            * (1 if mask is None else mask[..., None])
+        },
+        **GRAD,
+    )
 
 
 # ------------------------------------------------------------------ TransformerBlock
@@ -619,16 +790,20 @@ def test_transformer_block_weights_like_keras(impl):
     block = call(Block, **BLOCK)
     block.build((5, 8), np.random.default_rng(0))
     text = "TransformerBlock(embed_dim=8, num_heads=2, ff_dim=12)"
-    _check_weights_like_keras(block.weights, ref.transformer_block(8, 2, 12, 4).get_weights(), text,
-                              block.count_params())
+    _check_weights_like_keras(
+        block.weights, ref.transformer_block(8, 2, 12, 4).get_weights(), text, block.count_params()
+    )
 
 
 def _block_case(impl, x, seed, **options):
     Block = impl.get("attention", "TransformerBlock")
     block = Block(**BLOCK, **options)
     block.build(x.shape[1:], np.random.default_rng(seed))
-    _check_weights_like_keras(block.weights, ref.transformer_block(8, 2, 12, 4).get_weights(),
-                              "TransformerBlock(embed_dim=8, num_heads=2, ff_dim=12)")
+    _check_weights_like_keras(
+        block.weights,
+        ref.transformer_block(8, 2, 12, 4).get_weights(),
+        "TransformerBlock(embed_dim=8, num_heads=2, ff_dim=12)",
+    )
     weights = _random_weights(block, seed + 1)
     block.set_weights(weights)
     text = f"TransformerBlock(8, 2, 12) on x {x.shape}"
@@ -637,8 +812,9 @@ def _block_case(impl, x, seed, **options):
     expected = ref.transformer_block(8, 2, 12, 4, x, weights, epsilon=eps)
     mistakes = {
         "the residual was added after the normalisation, x + LN(attention(x)); the classic (post-norm) block "
-        "normalises the sum: LN(x + attention(x)), then LN(h + ffn(h))":
-            ref.transformer_block(8, 2, 12, 4, x, weights, epsilon=eps, layout="add_after_norm"),
+        "normalises the sum: LN(x + attention(x)), then LN(h + ffn(h))": ref.transformer_block(
+            8, 2, 12, 4, x, weights, epsilon=eps, layout="add_after_norm"
+        ),
         "this is the pre-norm block, x + attention(LN(x)); the classic Keras block is post-norm: "
         "LN(x + attention(x))": ref.transformer_block(8, 2, 12, 4, x, weights, epsilon=eps, layout="pre_norm"),
     }
@@ -646,8 +822,16 @@ def _block_case(impl, x, seed, **options):
     dout = np.random.default_rng(seed + 2).normal(size=x.shape)
     dx = block.backward(dout)
     _, dx_expected, grads = ref.transformer_block(8, 2, 12, 4, x, weights, dout, epsilon=eps)
-    names = MHA_NAMES + ("hidden kernel", "hidden bias", "output Dense kernel", "output Dense bias",
-                         "gamma 1", "beta 1", "gamma 2", "beta 2")
+    names = MHA_NAMES + (
+        "hidden kernel",
+        "hidden bias",
+        "output Dense kernel",
+        "output Dense bias",
+        "gamma 1",
+        "beta 1",
+        "gamma 2",
+        "beta 2",
+    )
     _check_grads(block, grads, text, names)
     assert_close(dx, dx_expected, call=f"{text}: backward(dout)", what="returned dx =", **GRAD)
 
@@ -674,13 +858,21 @@ def _text_transformer(impl, vocab_size, maxlen, seed=0):
     Sequential, Dense = impl.get("model", "Sequential"), impl.get("model", "Dense")
     embedding = impl.get("attention", "TokenAndPositionEmbedding")
     block, pooling = impl.get("attention", "TransformerBlock"), impl.get("attention", "GlobalAveragePooling1D")
-    return Sequential([embedding(maxlen, vocab_size, CAPSTONE["embed_dim"]), block(**CAPSTONE), pooling(),
-                       Dense(1, activation="sigmoid")], seed=seed)
+    return Sequential(
+        [
+            embedding(maxlen, vocab_size, CAPSTONE["embed_dim"]),
+            block(**CAPSTONE),
+            pooling(),
+            Dense(1, activation="sigmoid"),
+        ],
+        seed=seed,
+    )
 
 
 def _spec(vocab_size, maxlen):
-    return dict(vocab_size=vocab_size, maxlen=maxlen, key_dim=CAPSTONE["embed_dim"] // CAPSTONE["num_heads"],
-                **CAPSTONE)
+    return dict(
+        vocab_size=vocab_size, maxlen=maxlen, key_dim=CAPSTONE["embed_dim"] // CAPSTONE["num_heads"], **CAPSTONE
+    )
 
 
 def _fit_parity(impl, x, y, vocab_size, maxlen, optimizer, epochs=3):
@@ -695,17 +887,25 @@ def _fit_parity(impl, x, y, vocab_size, maxlen, optimizer, epochs=3):
     predictions, losses, _ = ref.text_transformer_fit(spec, initial, x, y, optimizer, epochs)
     assert_close(model.predict(x), predictions, call="predict of the text Transformer with Keras's initial weights")
     name, config = optimizer
-    model.compile(optimizer=getattr(optimizers, {"sgd": "SGD", "adam": "Adam"}[name])(**config),
-                  loss="binary_crossentropy")
+    model.compile(
+        optimizer=getattr(optimizers, {"sgd": "SGD", "adam": "Adam"}[name])(**config), loss="binary_crossentropy"
+    )
     history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
     try:
         # Measured: 1e-16 relative with SGD, bit for bit with these Adam settings.
-        assert_close(history.history["loss"], losses, rtol=1e-9, call=f"fit ({name} {config}, {epochs} epochs, "
-                     f"batch 32, shuffle=False)", what="logged loss")
+        assert_close(
+            history.history["loss"],
+            losses,
+            rtol=1e-9,
+            call=f"fit ({name} {config}, {epochs} epochs, batch 32, shuffle=False)",
+            what="logged loss",
+        )
     except KataFailure as failure:
-        raise KataFailure(f"{failure}\n  Your model's predictions match Keras's for the same weights, so a "
-                          f"backward pass (grads or dx of a layer) differs. Run the layer katas of this track "
-                          f"again: pytest --track attention") from None
+        raise KataFailure(
+            f"{failure}\n  Your model's predictions match Keras's for the same weights, so a "
+            f"backward pass (grads or dx of a layer) differs. Run the layer katas of this track "
+            f"again: pytest --track attention"
+        ) from None
 
 
 @pytest.mark.kata("attention.text_transformer")
@@ -716,8 +916,11 @@ def test_text_transformer_parameter_counts(impl):
     keras_model = ref.text_transformer(**_spec(vocab, maxlen))
     mine = [layer.count_params() for layer in model.layers]
     theirs = [layer.count_params() for layer in keras_model.layers]
-    check(mine == theirs, f"TokenAndPositionEmbedding -> TransformerBlock(16, 4, 32) -> GlobalAveragePooling1D -> "
-                          f"Dense(1): your layers have {mine} parameters, Keras's {theirs}")
+    check(
+        mine == theirs,
+        f"TokenAndPositionEmbedding -> TransformerBlock(16, 4, 32) -> GlobalAveragePooling1D -> "
+        f"Dense(1): your layers have {mine} parameters, Keras's {theirs}",
+    )
 
 
 @pytest.mark.kata("attention.text_transformer")
@@ -734,9 +937,9 @@ def test_text_transformer_fit_matches_keras_adam(impl):
     # float32), and no id repeated within a batch (Keras's Adam squares an Embedding's
     # IndexedSlices gradient per occurrence): then Keras and a float64 Adam agree bit for bit.
     rng = np.random.default_rng(9)
-    x = np.concatenate([rng.permutation(400)[:32 * 8].reshape(32, 8) for _ in range(3)])
+    x = np.concatenate([rng.permutation(400)[: 32 * 8].reshape(32, 8) for _ in range(3)])
     y = rng.integers(0, 2, size=(len(x), 1)).astype(np.float64)
-    _fit_parity(impl, x, y, 400, 8, ("adam", {"learning_rate": 2 ** -7, "beta_1": 0.875, "beta_2": 1 - 2 ** -10}))
+    _fit_parity(impl, x, y, 400, 8, ("adam", {"learning_rate": 2**-7, "beta_1": 0.875, "beta_2": 1 - 2**-10}))
 
 
 def _one_blas_thread():
@@ -778,13 +981,17 @@ def test_transformer_learns_negation_beside_the_lstm(impl, request):
         bag.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
         bag.fit(sequences.bag_of_words(x_train), y_train, epochs=15, batch_size=32, verbose=0)
-        results["bag of words"] = (bag.evaluate(sequences.bag_of_words(x_test), y_test)[1],
-                                   time.perf_counter() - start, None)
+        results["bag of words"] = (
+            bag.evaluate(sequences.bag_of_words(x_test), y_test)[1],
+            time.perf_counter() - start,
+            None,
+        )
 
         lstm = _lstm_beside(impl, vocab)
         if lstm is not None:
-            lstm.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy",
-                         metrics=["accuracy"])
+            lstm.compile(
+                optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"]
+            )
             start = time.perf_counter()
             lstm_history = lstm.fit(x_train, y_train, epochs=LSTM_EPOCHS, batch_size=32, verbose=0)
             results["LSTM"] = (lstm.evaluate(x_test, y_test)[1], time.perf_counter() - start, lstm_history)
@@ -793,21 +1000,28 @@ def test_transformer_learns_negation_beside_the_lstm(impl, request):
     if "LSTM" in results:
         from dojo.testkit.plots import plot_history
 
-        path = plot_history(history, results["LSTM"][2],
-                            request.config.rootpath / ".katas" / "plots" / "transformer_vs_lstm.png",
-                            title=f"Negation: {line}", labels=("your Transformer", "your LSTM"))
+        path = plot_history(
+            history,
+            results["LSTM"][2],
+            request.config.rootpath / ".katas" / "plots" / "transformer_vs_lstm.png",
+            title=f"Negation: {line}",
+            labels=("your Transformer", "your LSTM"),
+        )
         request.node.user_properties.append(("artifact", str(path)))
     transformer_accuracy, bag_accuracy = results["Transformer"][0], results["bag of words"][0]
-    check(bag_accuracy < 0.65, f"the bag-of-words model reached {bag_accuracy:.3f} test accuracy; it should not "
-                               f"beat chance by much (word counts carry no label in this task)")
-    check(transformer_accuracy >= 0.95,
-          f"your TokenAndPositionEmbedding -> TransformerBlock -> GlobalAveragePooling1D -> Dense(1) reached "
-          f"{transformer_accuracy:.3f} test accuracy on the negation task (e.g. '{sequences.decode(x_test[0])}'); "
-          f"it should reach 0.95 after {TRANSFORMER_EPOCHS} epochs, where the bag of words stays at "
-          f"{bag_accuracy:.3f}. Without the position embedding, attention and an average are a bag of words too: "
-          f"check the position table's forward and backward, then the block's backward")
-
-
+    check(
+        bag_accuracy < 0.65,
+        f"the bag-of-words model reached {bag_accuracy:.3f} test accuracy; it should not "
+        f"beat chance by much (word counts carry no label in this task)",
+    )
+    check(
+        transformer_accuracy >= 0.95,
+        f"your TokenAndPositionEmbedding -> TransformerBlock -> GlobalAveragePooling1D -> Dense(1) reached "
+        f"{transformer_accuracy:.3f} test accuracy on the negation task (e.g. '{sequences.decode(x_test[0])}'); "
+        f"it should reach 0.95 after {TRANSFORMER_EPOCHS} epochs, where the bag of words stays at "
+        f"{bag_accuracy:.3f}. Without the position embedding, attention and an average are a bag of words too: "
+        f"check the position table's forward and backward, then the block's backward",
+    )
 
 
 def _lstm_beside(impl, vocab):

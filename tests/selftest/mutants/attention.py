@@ -19,8 +19,10 @@ from dojo.course.implementation import Implementation
 # solutions/attention.py; once spliced into the copied module, the same names are that module's own.
 _answer_key = Implementation(SOLUTIONS).module("attention")
 LayerNormalization, MultiHeadAttention = _answer_key.LayerNormalization, _answer_key.MultiHeadAttention
-TokenAndPositionEmbedding, GlobalAveragePooling1D = (_answer_key.TokenAndPositionEmbedding,
-                                                     _answer_key.GlobalAveragePooling1D)
+TokenAndPositionEmbedding, GlobalAveragePooling1D = (
+    _answer_key.TokenAndPositionEmbedding,
+    _answer_key.GlobalAveragePooling1D,
+)
 TransformerBlock = _answer_key.TransformerBlock
 
 # ------------------------------------------------------------------ scaled_dot_product_attention
@@ -128,11 +130,15 @@ def attention_backward_with_jacobians(dout, query, key, value, mask=None):
     weights, scale = _attention_weights(query, key, mask)
     dw = np.einsum("btv,bsv->bts", dout, value)
     # The softmax Jacobian of each row, diag(w) - w w^T, built explicitly.
-    jacobian = np.einsum("bts,su->btsu", weights, np.eye(weights.shape[-1])) - np.einsum("bts,btu->btsu",
-                                                                                          weights, weights)
+    jacobian = np.einsum("bts,su->btsu", weights, np.eye(weights.shape[-1])) - np.einsum(
+        "bts,btu->btsu", weights, weights
+    )
     dscores = np.einsum("btsu,btu->bts", jacobian, dw)
-    return (np.einsum("bts,bsd->btd", dscores, key) * scale, np.einsum("bts,btd->bsd", dscores, query) * scale,
-            np.einsum("bts,btv->bsv", weights, dout))
+    return (
+        np.einsum("bts,bsd->btd", dscores, key) * scale,
+        np.einsum("bts,btd->bsd", dscores, query) * scale,
+        np.einsum("bts,btv->bsv", weights, dout),
+    )
 
 
 # ------------------------------------------------------------------ layer_norm_forward
@@ -192,7 +198,7 @@ def layer_norm_backward_step_by_step(dout, x, gamma, epsilon=1e-3):
     d = x.shape[-1]
     mean = x.mean(axis=-1, keepdims=True)
     c = x - mean
-    var = (c ** 2).mean(axis=-1, keepdims=True)
+    var = (c**2).mean(axis=-1, keepdims=True)
     inv = (var + epsilon) ** -0.5
     dx_hat = dout * gamma
     dinv = (dx_hat * c).sum(axis=-1, keepdims=True)
@@ -247,8 +253,16 @@ class LayerNormalizationCachingXHat(LayerNormalization):
 class MultiHeadAttentionHeadsCutWrongly(MultiHeadAttention):
     """Flat projections (batch, T, heads*key_dim) cut as (key_dim, heads) instead of (heads, key_dim)."""
 
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         self._inputs_given = (value is not None, key is not None)
         query = np.asarray(query, dtype=float)
         value = query if value is None else np.asarray(value, dtype=float)
@@ -272,8 +286,16 @@ class MultiHeadAttentionHeadsCutWrongly(MultiHeadAttention):
 
 @mutant("attention.MultiHeadAttention", expect=r"not divided by sqrt\(key_dim\)")
 class MultiHeadAttentionWithoutScale(MultiHeadAttention):
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         self._inputs_given = (value is not None, key is not None)
         query = np.asarray(query, dtype=float)
         value = query if value is None else np.asarray(value, dtype=float)
@@ -300,21 +322,38 @@ class MultiHeadAttentionConvolutionFans(MultiHeadAttention):
 
 @mutant("attention.MultiHeadAttention", expect="mask is ignored")
 class MultiHeadAttentionIgnoringMasks(MultiHeadAttention):
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         return super().forward(query, value, key, return_attention_scores=return_attention_scores)
 
 
 @mutant("attention.MultiHeadAttention", expect="wrong triangle")
 class MultiHeadAttentionUpperCausal(MultiHeadAttention):
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         if use_causal_mask:
             T, S = np.shape(query)[1], np.shape(query if value is None else value)[1]
             upper = np.triu(np.ones((T, S), dtype=bool))  # MISTAKE: keys t..S-1
             attention_mask = upper if attention_mask is None else np.asarray(attention_mask, bool) & upper
-        return super().forward(query, value, key, attention_mask=attention_mask,
-                               return_attention_scores=return_attention_scores)
+        return super().forward(
+            query, value, key, attention_mask=attention_mask, return_attention_scores=return_attention_scores
+        )
 
 
 @mutant("attention.MultiHeadAttention", expect="sum of the three gradients")
@@ -333,15 +372,26 @@ class MultiHeadAttentionOnlyQueryGradient(MultiHeadAttention):
 class MultiHeadAttentionLoopOverHeads(MultiHeadAttention):
     """One head at a time with your attention functions, kernels sliced per head."""
 
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         self._given = (value is not None, key is not None)
         query = np.asarray(query, dtype=float)
         value = query if value is None else np.asarray(value, dtype=float)
         key = value if key is None else np.asarray(key, dtype=float)
         T, S = query.shape[1], value.shape[1]
-        mask = None if attention_mask is None else np.broadcast_to(np.asarray(attention_mask, bool),
-                                                                    (query.shape[0], T, S))
+        mask = (
+            None
+            if attention_mask is None
+            else np.broadcast_to(np.asarray(attention_mask, bool), (query.shape[0], T, S))
+        )
         if use_causal_mask:
             mask = causal_mask(T, S)[None] if mask is None else mask & causal_mask(T, S)
         wq, bq, wk, bk, wv, bv, wo, bo = self.weights
@@ -378,8 +428,16 @@ class MultiHeadAttentionLoopOverHeads(MultiHeadAttention):
 class MultiHeadAttentionFlatMatmul(MultiHeadAttention):
     """Kernels flattened to 2-D matrices, one matmul per projection, then reshapes (the heads fused)."""
 
-    def forward(self, query, value=None, key=None, attention_mask=None, use_causal_mask=False,
-                return_attention_scores=False, training=False):
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
         self._inputs_given = (value is not None, key is not None)
         query = np.asarray(query, dtype=float)
         value = query if value is None else np.asarray(value, dtype=float)
@@ -414,7 +472,7 @@ class TokenEmbeddingWithoutPositions(TokenAndPositionEmbedding):
 class PositionGradientAveraged(TokenAndPositionEmbedding):
     def backward(self, dout):
         dposition = np.zeros_like(self.weights[1])
-        dposition[:dout.shape[1]] = dout.mean(axis=0)  # MISTAKE: the batch's mean, not its sum
+        dposition[: dout.shape[1]] = dout.mean(axis=0)  # MISTAKE: the batch's mean, not its sum
         self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]
 
 
@@ -422,7 +480,7 @@ class PositionGradientAveraged(TokenAndPositionEmbedding):
 class TokenEmbeddingIndexingWithFloats(TokenAndPositionEmbedding):
     def forward(self, x, training=False):
         self._ids = np.asarray(x)
-        return self.weights[0][self._ids] + self.weights[1][:self._ids.shape[1]]
+        return self.weights[0][self._ids] + self.weights[1][: self._ids.shape[1]]
 
 
 @alternative("attention.TokenAndPositionEmbedding")
@@ -465,8 +523,9 @@ class PoolingWithNpAverage(GlobalAveragePooling1D):
         x = np.asarray(x, dtype=float)
         steps = np.ones(x.shape[:2]) if mask is None else np.asarray(mask, dtype=float)
         self._share = steps / steps.sum(axis=1, keepdims=True)
-        return np.stack([np.average(np.where(steps[b][:, None] > 0, x[b], 0.0), axis=0, weights=steps[b])
-                         for b in range(len(x))])
+        return np.stack(
+            [np.average(np.where(steps[b][:, None] > 0, x[b], 0.0), axis=0, weights=steps[b]) for b in range(len(x))]
+        )
 
     def backward(self, dout):
         return np.einsum("bt,bf->btf", self._share, dout)
@@ -524,8 +583,13 @@ class TransformerBlockWrittenOut(TransformerBlock):
         through_ffn = self.hidden.backward(self.projection.backward(through_norm2))
         through_norm1 = self.norm1.backward(through_norm2 + through_ffn)
         through_attention = self.attention.backward(through_norm1)
-        self.grads = [*self.attention.grads, *self.hidden.grads, *self.projection.grads, *self.norm1.grads,
-                      *self.norm2.grads]
+        self.grads = [
+            *self.attention.grads,
+            *self.hidden.grads,
+            *self.projection.grads,
+            *self.norm1.grads,
+            *self.norm2.grads,
+        ]
         return through_norm1 + through_attention
 
 
@@ -561,8 +625,9 @@ class TransformerBlockWithOwnSublayerList(TransformerBlock):
 
     def backward(self, dout):
         dx = super().backward(dout)
-        self.grads = list(self.attention.grads + self.hidden.grads + self.projection.grads
-                          + self.norm1.grads + self.norm2.grads)
+        self.grads = list(
+            self.attention.grads + self.hidden.grads + self.projection.grads + self.norm1.grads + self.norm2.grads
+        )
         return dx
 
 
