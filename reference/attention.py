@@ -187,20 +187,36 @@ def layer_norm_backward_constant_moments(dout, x, gamma, epsilon=1e-3):
     return tuple(g.numpy() for g in tape.gradient(target, [xv, gv, bv]))
 
 
+def _facts(layer_or_model) -> dict:
+    """What a fresh Keras layer or model holds, as data: its weights (Keras order) and parameter counts."""
+    facts = {
+        "weights": [np.asarray(w) for w in layer_or_model.get_weights()],
+        "count_params": int(layer_or_model.count_params()),
+    }
+    if hasattr(layer_or_model, "layers") and isinstance(layer_or_model, keras().Model):
+        facts["layer_params"] = [int(layer.count_params()) for layer in layer_or_model.layers]
+    return facts
+
+
+def fresh_layer_norm(features, epsilon=1e-3) -> dict:
+    """A fresh ``keras.layers.LayerNormalization``'s weights and parameter count."""
+    return _facts(_layer_norm(features, epsilon))
+
+
 # ------------------------------------------------------------- MultiHeadAttention
 
 
 def fresh_multi_head_attention(
     num_heads, key_dim, query_shape, value_shape=None, seed=0, value_dim=None, key_shape=None
 ):
-    """A built Keras MultiHeadAttention with its own initial weights (shapes, counts, distributions)."""
+    """A built Keras MultiHeadAttention's own initial weights and parameter count, as data."""
     keras().utils.set_random_seed(seed)
     layer = keras().layers.MultiHeadAttention(
         num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, dtype="float64"
     )
     value_shape = value_shape or query_shape
     layer.build((None, *query_shape), (None, *value_shape), (None, *(key_shape or value_shape)))
-    return layer
+    return _facts(layer)
 
 
 def _mha(weights, num_heads, key_dim, query_shape, value_shape, key_shape, value_dim=None):
@@ -374,13 +390,14 @@ def _run_layer(layer, weights, x, dout, integer_input=False, **call):
 
 
 def token_and_position_embedding(maxlen, vocab_size, embed_dim, weights=None, ids=None, dout=None, seed=0):
-    """Keras's example layer: the built layer, or ``(out, None, [dtoken, dposition])`` for ``ids``."""
+    """Keras's example layer: its fresh weights and count (``_facts``), or ``(out, None, [dtoken, dposition])``
+    for ``ids``."""
     keras().utils.set_random_seed(seed)
     layer_class, _ = custom_layers()
     layer = layer_class(maxlen, vocab_size, embed_dim, dtype="float64")
     layer.build((None, maxlen))
     if ids is None:
-        return layer
+        return _facts(layer)
     return _run_layer(layer, weights, ids, dout, integer_input=True)
 
 
@@ -397,21 +414,27 @@ def global_average_pooling_1d(x, mask=None, dout=None):
 def transformer_block(
     embed_dim, num_heads, ff_dim, key_dim, x=None, weights=None, dout=None, epsilon=1e-3, layout="post", seed=0
 ):
-    """Keras's example block: built, or its output for ``x``, or ``(out, dx, [d weights])`` with ``dout``."""
+    """Keras's example block: its fresh weights and count (``_facts``), or its output for ``x``, or
+    ``(out, dx, [d weights])`` with ``dout``."""
     keras().utils.set_random_seed(seed)
     _, block_class = custom_layers()
     block = block_class(embed_dim, num_heads, ff_dim, key_dim, epsilon=epsilon, layout=layout, dtype="float64")
     steps = None if x is None else np.shape(x)[1]
     block.build((None, steps, embed_dim))
     if x is None:
-        return block
+        return _facts(block)
     return _run_layer(block, weights, x, dout)
 
 
 # ----------------------------------------------------------------- the capstone
 
 
-def text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim, epsilon=1e-3, seed=0):
+def text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim, epsilon=1e-3, seed=0) -> dict:
+    """The example's classifier in Keras from ``seed``: its initial weights and parameter counts (by layer)."""
+    return _facts(_text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim, epsilon, seed))
+
+
+def _text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim, epsilon=1e-3, seed=0):
     """The example's classifier in Keras, float64: TokenAndPositionEmbedding -> TransformerBlock ->
     GlobalAveragePooling1D -> Dense(1, sigmoid)."""
     k = keras()
@@ -450,7 +473,7 @@ def text_transformer_fit(spec: dict, weights, x, y, optimizer: tuple, epochs: in
     key = _digest(sorted(spec.items()), list(weights), np.asarray(x), np.asarray(y), optimizer, epochs, batch_size)
     if key not in _CACHE:
         k = keras()
-        model = text_transformer(**spec)
+        model = _text_transformer(**spec)
         with float64_everywhere():
             model.set_weights([_f64(w) for w in weights])
             predictions = model.predict(np.asarray(x, dtype=np.int64), verbose=0)

@@ -357,9 +357,9 @@ def test_layer_normalization_weights_and_default_epsilon(impl):
     LayerNormalization = impl.get("attention", "LayerNormalization")
     layer = call(LayerNormalization)
     layer.build((5, 6), np.random.default_rng(0))
-    keras_layer = ref._layer_norm(6, 1e-3)
+    keras_layer = ref.fresh_layer_norm(6, 1e-3)
     _check_weights_like_keras(
-        layer.weights, keras_layer.get_weights(), "LayerNormalization() on input (5, 6)", layer.count_params()
+        layer.weights, keras_layer["weights"], "LayerNormalization() on input (5, 6)", layer.count_params()
     )
     gamma, beta = layer.weights
     check(
@@ -461,7 +461,7 @@ def test_multi_head_attention_weights_like_keras(impl):
     layer = _mha_layer(impl, num_heads, key_dim, shape, seed=0)
     keras_layer = ref.fresh_multi_head_attention(num_heads, key_dim, shape)
     text = f"MultiHeadAttention(num_heads={num_heads}, key_dim={key_dim}) on input {shape}"
-    _check_weights_like_keras(layer.weights, keras_layer.get_weights(), text, layer.count_params())
+    _check_weights_like_keras(layer.weights, keras_layer["weights"], text, layer.count_params())
     limit = np.sqrt(6.0 / (shape[-1] + num_heads * key_dim))
     for index in (0, 2, 4, 6):
         kernel = np.asarray(layer.weights[index])
@@ -499,7 +499,7 @@ def _mha_case(
         layer.weights,
         ref.fresh_multi_head_attention(
             num_heads, key_dim, (T, d), value_shape, value_dim=value_dim, key_shape=key_shape
-        ).get_weights(),
+        )["weights"],
         f"MultiHeadAttention({num_heads}, {key_dim}) on input {(T, d)}",
     )
     weights = _random_weights(layer, seed + 1)
@@ -660,7 +660,7 @@ def test_token_and_position_embedding_weights_like_keras(impl):
     layer.build((12,), np.random.default_rng(0))
     text = "TokenAndPositionEmbedding(maxlen=12, vocab_size=50, embed_dim=8)"
     _check_weights_like_keras(
-        layer.weights, ref.token_and_position_embedding(12, 50, 8).get_weights(), text, layer.count_params()
+        layer.weights, ref.token_and_position_embedding(12, 50, 8)["weights"], text, layer.count_params()
     )
     for index, name in ((0, "token"), (1, "position")):
         table = np.asarray(layer.weights[index])
@@ -682,7 +682,7 @@ def test_token_and_position_embedding_forward_backward(impl, steps):
     layer.build((steps,), np.random.default_rng(1))
     _check_weights_like_keras(
         layer.weights,
-        ref.token_and_position_embedding(maxlen, vocab, dim).get_weights(),
+        ref.token_and_position_embedding(maxlen, vocab, dim)["weights"],
         f"TokenAndPositionEmbedding({maxlen}, {vocab}, {dim})",
     )
     weights = _random_weights(layer, 2, scale=1.0)
@@ -790,9 +790,7 @@ def test_transformer_block_weights_like_keras(impl):
     block = call(Block, **BLOCK)
     block.build((5, 8), np.random.default_rng(0))
     text = "TransformerBlock(embed_dim=8, num_heads=2, ff_dim=12)"
-    _check_weights_like_keras(
-        block.weights, ref.transformer_block(8, 2, 12, 4).get_weights(), text, block.count_params()
-    )
+    _check_weights_like_keras(block.weights, ref.transformer_block(8, 2, 12, 4)["weights"], text, block.count_params())
 
 
 def _block_case(impl, x, seed, **options):
@@ -801,7 +799,7 @@ def _block_case(impl, x, seed, **options):
     block.build(x.shape[1:], np.random.default_rng(seed))
     _check_weights_like_keras(
         block.weights,
-        ref.transformer_block(8, 2, 12, 4).get_weights(),
+        ref.transformer_block(8, 2, 12, 4)["weights"],
         "TransformerBlock(embed_dim=8, num_heads=2, ff_dim=12)",
     )
     weights = _random_weights(block, seed + 1)
@@ -878,7 +876,7 @@ def _spec(vocab_size, maxlen):
 def _fit_parity(impl, x, y, vocab_size, maxlen, optimizer, epochs=3):
     optimizers = impl.module("optimizers")
     spec = _spec(vocab_size, maxlen)
-    initial = ref.text_transformer(**spec).get_weights()
+    initial = ref.text_transformer(**spec)["weights"]
     model = _text_transformer(impl, vocab_size, maxlen)
     model.build(x.shape[1:])
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
@@ -915,7 +913,7 @@ def test_text_transformer_parameter_counts(impl):
     model.build((maxlen,))
     keras_model = ref.text_transformer(**_spec(vocab, maxlen))
     mine = [layer.count_params() for layer in model.layers]
-    theirs = [layer.count_params() for layer in keras_model.layers]
+    theirs = keras_model["layer_params"]
     check(
         mine == theirs,
         f"TokenAndPositionEmbedding -> TransformerBlock(16, 4, 32) -> GlobalAveragePooling1D -> "
