@@ -215,34 +215,34 @@ class MultiHeadAttention(Layer):
         key = value if key is None else np.asarray(key, dtype=np.float64)
         wq, bq, wk, bk, wv, bv, wo, bo = self.weights
         # Project, one head per slice of axis n: (batch, heads, steps, size).
-        q = np.einsum("btd,dnh->bnth", query, wq) + bq[:, None, :]
-        k = np.einsum("bsd,dnh->bnsh", key, wk) + bk[:, None, :]
-        v = np.einsum("bsd,dnh->bnsh", value, wv) + bv[:, None, :]
+        q = np.einsum("btd,dnh->bnth", query, wq, optimize=True) + bq[:, None, :]
+        k = np.einsum("bsd,dnh->bnsh", key, wk, optimize=True) + bk[:, None, :]
+        v = np.einsum("bsd,dnh->bnsh", value, wv, optimize=True) + bv[:, None, :]
         mask = _heads_mask(attention_mask, use_causal_mask, query.shape[1], value.shape[1])
         heads, scores = scaled_dot_product_attention(q, k, v, mask)
         self._cache = (query, key, value, q, k, v, mask, heads)
-        out = np.einsum("bnth,nhd->btd", heads, wo) + bo  # concatenate the heads and project back
+        out = np.einsum("bnth,nhd->btd", heads, wo, optimize=True) + bo  # concatenate the heads and project back
         return (out, scores) if return_attention_scores else out
 
     def backward(self, dout):
         dout = np.asarray(dout, dtype=np.float64)
         query, key, value, q, k, v, mask, heads = self._cache
         wq, _, wk, _, wv, _, wo, _ = self.weights
-        dheads = np.einsum("btd,nhd->bnth", dout, wo)
+        dheads = np.einsum("btd,nhd->bnth", dout, wo, optimize=True)
         dq, dk, dv = attention_backward(dheads, q, k, v, mask)
         self.grads = [
-            np.einsum("btd,bnth->dnh", query, dq),
+            np.einsum("btd,bnth->dnh", query, dq, optimize=True),
             dq.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", key, dk),
+            np.einsum("bsd,bnsh->dnh", key, dk, optimize=True),
             dk.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", value, dv),
+            np.einsum("bsd,bnsh->dnh", value, dv, optimize=True),
             dv.sum(axis=(0, 2)),
-            np.einsum("bnth,btd->nhd", heads, dout),
+            np.einsum("bnth,btd->nhd", heads, dout, optimize=True),
             dout.sum(axis=(0, 1)),
         ]
-        dquery = np.einsum("bnth,dnh->btd", dq, wq)
-        dkey = np.einsum("bnsh,dnh->bsd", dk, wk)
-        dvalue = np.einsum("bnsh,dnh->bsd", dv, wv)
+        dquery = np.einsum("bnth,dnh->btd", dq, wq, optimize=True)
+        dkey = np.einsum("bnsh,dnh->bsd", dk, wk, optimize=True)
+        dvalue = np.einsum("bnsh,dnh->bsd", dv, wv, optimize=True)
         value_given, key_given = self._inputs_given
         if not value_given:  # self-attention: one input played all three parts
             return dquery + dvalue + dkey
@@ -316,7 +316,7 @@ class GlobalAveragePooling1D(Layer):
         self._weights_per_step = self._step_weights(x.shape, mask)
         # np.where keeps a masked step's inf or NaN out of the sum, as Keras's ops.where does.
         kept = x if mask is None else np.where(np.asarray(mask, dtype=bool)[..., None], x, 0.0)
-        return np.einsum("bt,btf->bf", self._weights_per_step, kept)
+        return np.einsum("bt,btf->bf", self._weights_per_step, kept, optimize=True)
 
     def backward(self, dout):
         return self._weights_per_step[..., None] * np.asarray(dout, dtype=np.float64)[:, None, :]
