@@ -26,8 +26,3 @@ def attention(query, key, value, scale=None) -> np.ndarray:
         scale = 1.0 / np.sqrt(np.shape(query)[-1])
     return keras().ops.dot_product_attention(constant(query), constant(key), constant(value),
                                              scale=constant(float(scale))).numpy()
-
-
-def leaky_relu(x, negative_slope=0.2) -> np.ndarray:
-    """``keras.activations.leaky_relu`` (Keras's default slope is 0.2)."""
-    return keras().activations.leaky_relu(constant(x), negative_slope=negative_slope).numpy()

@@ -298,6 +298,23 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gpu_picture(ctx: Context, args: argparse.Namespace) -> int:
+    """Run a gpu kata's tests with pictures on: which thread touched which element, for its small case."""
+    import os
+
+    kata = ctx.kata(args.kata)
+    if kata.module != "gpu":
+        raise CliError(f"{kata.id} is not a GPU kernel kata: pictures are drawn for the gpu track")
+    os.environ["KATAS_GPU_PICTURE"] = "1"
+    code = ctx.pytest("--kata", kata.id, *(["--impl", args.impl] if args.impl else []))
+    picture = ctx.root / ".katas" / "gpu" / f"{kata.id}.png"
+    if picture.exists():
+        ctx.console.print(f"picture: {picture.relative_to(ctx.root)}")
+    else:
+        ctx.console.print("no picture: the kata did not run a kernel (not started?)")
+    return code
+
+
 def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     try:
         from .. import bench
@@ -507,6 +524,10 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
+    sub = verb("gpu-picture", cmd_gpu_picture, "draw which GPU thread touched which element for a gpu kata's "
+                                               "small case (.katas/gpu/KATA.png)")
+    sub.add_argument("kata", help="kata number or id, e.g. gpu.relu")
+    sub.add_argument("--impl", default=None, help="implementation folder (default: katas/)")
     sub = verb("bench", cmd_bench, "benchmarks: your code against the answer key, GPU kernels and TensorFlow")
     sub.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for dojo.bench")
     sub = verb("catch-up", cmd_catch_up, "fill in the answer key for every kata before KATA (or track N)")
