@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
+from dojo.testkit.layers import check_layer, describe, keras_run
 from reference import conv as ref
 
 # ------------------------------------------------------------------ helpers
@@ -41,6 +42,16 @@ def _size_rule(size, k, stride, padding):
         return f"with padding='same' the output size is ceil(in / stride) = ceil({size}/{stride}) = {math.ceil(size / stride)}"
     return (f"with padding='valid' the output size is floor((in - k) / stride) + 1 = "
             f"floor(({size} - {k}) / {stride}) + 1 = {(size - k) // stride + 1}")
+
+
+def _size_rules(h, w, kh, kw, strides, padding):
+    """The output-size rule once, with both axes' numbers: 'out_h = ..., out_w = ...'."""
+    (sh, sw) = _pair(strides)
+    if padding == "same":
+        return (f"with padding='same' the output size is ceil(in / stride): out_h = ceil({h}/{sh}) = "
+                f"{math.ceil(h / sh)}, out_w = ceil({w}/{sw}) = {math.ceil(w / sw)}")
+    return (f"with padding='valid' the output size is floor((in - k) / stride) + 1: out_h = floor(({h} - {kh}) / "
+            f"{sh}) + 1 = {(h - kh) // sh + 1}, out_w = floor(({w} - {kw}) / {sw}) + 1 = {(w - kw) // sw + 1}")
 
 
 def check_spatial_shape(got, expected_shape, call_text, in_hw, window, strides, padding, last_axis="filters"):
@@ -99,6 +110,13 @@ def forward_mistakes(x, kernel, bias, strides, padding, expected_shape):
         "the bias is missing: add bias (one value per filter) to every output position":
             ref.conv2d(x, kernel, np.zeros_like(bias), strides, padding),
     }
+    kh, kw, in_ch, filters = kernel.shape
+    if filters > 1 and kh * kw * in_ch > 1:
+        # kernel.reshape(filters, -1).T has the right shape (kh*kw*in_ch, filters) but mixes the filters up.
+        mixed = kernel.reshape(filters, -1).T.reshape(kernel.shape)
+        mistakes["the kernel matrix is kernel.reshape(filters, -1).T: right shape, but it mixes up the filters "
+                 "(the filter axis is the LAST one); use kernel.reshape(-1, filters), whose rows follow "
+                 "(kh, kw, in_ch), the order of an im2col row"] = ref.conv2d(x, mixed, bias, strides, padding)
     if _pair(strides) != (1, 1):
         stride_one = ref.conv2d(x, kernel, bias, (1, 1), padding)
         mistakes["the stride is ignored: window (i, j) starts at row i*stride, column j*stride"] = stride_one
@@ -224,11 +242,28 @@ def test_im2col_matches_tf_extract_patches(kata, case):
     if shape != expected.shape:
         rows, columns = expected.shape
         if len(shape) == 2 and shape[1] == columns and shape[0] != rows:
-            rule = _size_rule(h, kh, strides[0], padding) + "; " + _size_rule(w, kw, strides[1], padding)
-            fail(f"{text} returned {shape[0]} rows, expected batch*out_h*out_w = {batch}*{out_h}*{out_w} = {rows}: {rule}")
+            fail(f"{text} returned {shape[0]} rows, expected batch*out_h*out_w = {batch}*{out_h}*{out_w} = {rows}: "
+                 f"{_size_rules(h, w, kh, kw, strides, padding)}")
         fail(f"{text} returned shape {shape}, expected {expected.shape}: one row per window, "
              f"(batch*out_h*out_w, kh*kw*in_ch) = ({batch}*{out_h}*{out_w}, {kh}*{kw}*{in_ch})")
-    assert_close(got, expected, call=text, mistakes=_im2col_mistakes(expected, batch, out_h, out_w, kh, kw, in_ch))
+    mistakes = _im2col_mistakes(expected, batch, out_h, out_w, kh, kw, in_ch)
+    if padding == "same":
+        symmetric = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+        wrong = ref.im2col(symmetric, k, strides, "valid")
+        if wrong.shape != expected.shape and wrong.shape[1] == expected.shape[1]:
+            wrong = _crop_rows(wrong, symmetric, kh, kw, strides, (batch, out_h, out_w))
+        mistakes["the padding is symmetric (k // 2 on every side); Keras computes total = max((out - 1) * stride "
+                 "+ k - in, 0) and pads total // 2 before (top/left), the rest after (bottom/right)"] = wrong
+    assert_close(got, expected, call=text, mistakes=mistakes)
+
+
+def _crop_rows(columns, padded, kh, kw, strides, out):
+    """im2col rows of a symmetric padding cut to Keras's out_h x out_w windows (the first ones)."""
+    (sh, sw), (batch, out_h, out_w) = _pair(strides), out
+    full_h, full_w = (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
+    if full_h < out_h or full_w < out_w:
+        return columns
+    return columns.reshape(batch, full_h, full_w, -1)[:, :out_h, :out_w].reshape(batch * out_h * out_w, -1)
 
 
 @pytest.mark.kata("conv.im2col")
@@ -257,9 +292,12 @@ def test_conv2d_matches_keras(kata, case):
 @pytest.mark.kata("conv.conv2d")
 def test_conv2d_large_values(kata):
     x, kernel, bias = _conv_case(30, 2, 6, 6, 3, 3, 4, scale=1e3)
-    got = call(kata, x, kernel, 1e6 * bias, strides=(2, 2), padding="same")
-    assert_close(got, ref.conv2d(x, kernel, 1e6 * bias, (2, 2), "same"),
-                 call="conv2d(inputs around 1e3, bias around 1e6, strides=(2, 2), padding='same')")
+    bias = 1e6 * bias
+    got = call(kata, x, kernel, bias, strides=(2, 2), padding="same")
+    expected = ref.conv2d(x, kernel, bias, (2, 2), "same")
+    text = "conv2d(inputs around 1e3, bias around 1e6, strides=(2, 2), padding='same')"
+    check_spatial_shape(got, expected.shape, text, (6, 6), 3, (2, 2), "same")
+    assert_close(got, expected, call=text, mistakes=forward_mistakes(x, kernel, bias, (2, 2), "same", expected.shape))
 
 
 # ------------------------------------------------------------------ kata conv.conv2d_at_scale
@@ -350,11 +388,39 @@ def test_conv2d_backward_matches_gradient_tape(kata, case):
         assert_close(dx, exp_dx, call=text, what="gave dx =", rtol=GRADIENT_RTOL, mistakes={
             "dx uses the kernel flipped; use it as it is (each window's input got kernel * dout)":
                 ref.conv2d_backward(dout, x, kernel[::-1, ::-1], bias, strides, padding)[0],
+            **(_backward_padding_mistakes(dout, x, kernel, strides) if padding == "same" else {}),
         })
     except KataFailure as failure:
         message = str(failure)
         unexplained = "a wrong value at index" in message or "\n  expected" in message
+        if unexplained and padding == "same":
+            note = ("\n  hint: with padding='same', the backward pass pads exactly as the forward pass "
+                    "(total // 2 before, the rest after: bottom/right), scatters into the padded array and cuts "
+                    "that same padding off dx" + (note.replace("\n  hint: ", "; also: ") if note else ""))
         raise KataFailure(message + (note if unexplained else "")) from None
+
+
+def _backward_padding_mistakes(dout, x, kernel, strides):
+    """dx of 'same' padding done wrong in the backward pass, from TF's gradient of a hand-padded input."""
+    (kh, kw), (sh, sw) = kernel.shape[:2], _pair(strides)
+    h, w = x.shape[1:3]
+    pads_h, pads_w = _keras_same_pads(h, kh, sh), _keras_same_pads(w, kw, sw)
+    padded = np.pad(x, ((0, 0), pads_h, pads_w, (0, 0)))
+    dpadded = ref.conv2d_backward(dout, padded, kernel, None, strides, "valid")[0]
+    mistakes = {}
+    if pads_h[0] or pads_w[0]:
+        mistakes["dx was cut from the top/left of the padded gradient (dpadded[:, :h, :w]); cut off the padding "
+                 "that was added: dpadded[:, top:top + h, left:left + w]"] = dpadded[:, :h, :w]
+    if pads_h[0] != pads_h[1] or pads_w[0] != pads_w[1]:
+        mistakes["dx was cut as if the odd extra padding row/column were at the top/left; Keras puts it after "
+                 "(bottom/right): cut dpadded[:, top:top + h, left:left + w] with top = total // 2"] = \
+            dpadded[:, pads_h[1]:pads_h[1] + h, pads_w[1]:pads_w[1] + w]
+    symmetric = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    if ref.conv2d(symmetric, kernel, np.zeros(kernel.shape[-1]), strides).shape == dout.shape:
+        dsym = ref.conv2d_backward(dout, symmetric, kernel, None, strides, "valid")[0]
+        mistakes["the backward pass pads symmetrically (k // 2 on every side); pad as Keras's forward pass does: "
+                 "total // 2 before, the rest after (bottom/right)"] = dsym[:, kh // 2:kh // 2 + h, kw // 2:kw // 2 + w]
+    return mistakes
 
 
 # ------------------------------------------------------------------ kata conv.max_pool2d
@@ -401,10 +467,17 @@ def test_max_pool2d_matches_keras(kata, case):
     expected = ref.max_pool2d(x, pool, strides, padding)
     text = f"max_pool2d(x {x.shape}, pool_size={pool}, strides={strides}, padding={padding!r})"
     shape = np.shape(got)
-    if strides is None and len(shape) == 4 and shape[1:3] == ref.max_pool2d(x, pool, (1, 1), padding).shape[1:3] \
-            and shape != expected.shape:
+    if strides is None and padding == "valid" and len(shape) == 4 and shape != expected.shape \
+            and shape[1:3] == ref.max_pool2d(x, pool, (1, 1), padding).shape[1:3]:
         fail(f"{text} returned output {shape[1]}x{shape[2]}, expected {expected.shape[1]}x{expected.shape[2]}: "
              f"strides=None means strides = pool_size (windows side by side), not 1")
+    if padding == "same" and len(shape) == 4 and shape[1:3] == (h, w) and shape != expected.shape:
+        # 'same' keeps the input's size only with stride 1: the size rule, with the stride actually in force.
+        sh, sw = _pair(pool if strides is None else strides)
+        fail(f"{text} returned output {shape[1]}x{shape[2]}, the input's size; expected "
+             f"{expected.shape[1]}x{expected.shape[2]}: 'same' does not mean the same size, it means "
+             f"out = ceil(in / stride) = ceil({h}/{sh}) x ceil({w}/{sw})"
+             + (f", and strides=None means strides = pool_size = {pool}" if strides is None else ""))
     check_spatial_shape(got, expected.shape, text, (h, w), pool, strides or pool, padding, last_axis="channel")
     assert_close(got, expected, call=text, mistakes=_pool_mistakes(x, pool, strides, padding, expected.shape))
 
@@ -472,10 +545,51 @@ def test_flatten_matches_keras(kata, shape):
 
 # ---------------------------------------------------------------- kata conv.Conv2D
 
+# The layer katas go through the one layer-protocol check (dojo.testkit.layers.check_layer):
+# build and Keras's weight shapes, count_params, compute_output_shape, set_weights, forward,
+# backward against GradientTape.
+
 
 def _build(layer, input_shape, seed=0):
     layer.build(tuple(input_shape), np.random.default_rng(seed))
     return layer
+
+
+def _conv_shape_hint(config, input_shape, window_key="kernel_size"):
+    """The output-size rule with this layer's numbers, for a wrong compute_output_shape or output."""
+    def hint(got, expected):
+        window = _pair(config.get(window_key, (2, 2)))
+        default = window if window_key == "pool_size" else (1, 1)
+        strides = _pair(config["strides"]) if config.get("strides") is not None else default
+        padding = config.get("padding", "valid")
+        axis = 1 if len(got) == len(expected) == 4 else 0
+        if len(got) != len(expected):
+            return ""
+        rules = [_size_rule(input_shape[i], window[i], strides[i], padding)
+                 for i in range(2) if got[axis + i] != expected[axis + i]]
+        if window_key == "pool_size" and config.get("strides") is None:
+            rules.append("strides default to the pool size (strides=None means strides = pool_size)")
+        return "; ".join(rules)
+    return hint
+
+
+def _conv_layer_mistakes(config, input_shape):
+    def table(weights, x, dout):
+        kernel, bias = weights
+        plain = {k: v for k, v in config.items() if k != "activation"}
+        linear = keras_run("Conv2D", plain, input_shape, weights, x, dout)
+        mistakes = {"output": {}, "dx": {}, "kernel": {}, "bias": {}}
+        if config.get("activation"):
+            mistakes["output"]["the activation is not applied in forward"] = linear["output"]
+            skipped = "the backward pass skips the activation's derivative: first dz = activation_backward(dout, z), " \
+                      "then conv2d_backward(dz, ...)"
+            mistakes["dx"][skipped], mistakes["kernel"][skipped], mistakes["bias"][skipped] = \
+                linear["dx"], *linear["grads"]
+        flipped = keras_run("Conv2D", config, input_shape, [kernel[::-1, ::-1], bias], x, dout)
+        mistakes["output"]["the kernel is flipped; Keras computes a cross-correlation: use kernel[di, dj] as "
+                           "it is"] = flipped["output"]
+        return mistakes
+    return table
 
 
 @pytest.mark.kata("conv.Conv2D")
@@ -500,97 +614,71 @@ def test_conv2d_layer_weights_and_glorot_init(kata):
           f"{layer.count_params()} parameters; Keras counts 3*3*32*64 + 64 = 18496")
 
 
-@pytest.mark.kata("conv.Conv2D")
-@pytest.mark.parametrize("config", [
+CONV_LAYER_CONFIGS = [
     dict(filters=4, kernel_size=(3, 3), activation="relu"),
     dict(filters=3, kernel_size=(2, 2), strides=(2, 2), padding="same", activation="relu"),
     dict(filters=2, kernel_size=3, strides=2, padding="valid"),
-], ids=["relu", "same-stride2-relu", "linear-stride2"])
+    dict(filters=2, kernel_size=(3, 2), strides=(1, 2), padding="same", activation="tanh"),
+]
+
+
+@pytest.mark.kata("conv.Conv2D")
+@pytest.mark.parametrize("config", CONV_LAYER_CONFIGS, ids=["relu", "same-stride2-relu", "linear-stride2",
+                                                            "same-k32-s12-tanh"])
 def test_conv2d_layer_forward_and_backward(kata, config):
     input_shape = (6, 6, 3)
-    layer = _build(kata(**config), input_shape, seed=1)
-    rng = np.random.default_rng(70)
-    x = rng.normal(size=(2,) + input_shape)
-    weights = [rng.normal(size=np.shape(w)) for w in layer.get_weights()]
-    layer.set_weights(weights)
-    out = call(layer.forward, x)
-    expected_shape = ref.output_shape("Conv2D", input_shape, **config)
-    got_shape = tuple(layer.compute_output_shape(input_shape))
-    text = f"Conv2D({', '.join(f'{k}={v!r}' for k, v in config.items())})"
-    check(got_shape == expected_shape, f"{text}.compute_output_shape({input_shape}) gave {got_shape}, "
-                                       f"expected {expected_shape} (Keras)")
-    activation = config.get("activation")
-    expected = ref.conv2d(x, weights[0], weights[1], config.get("strides", (1, 1)), config.get("padding", "valid"),
-                          activation)
-    assert_close(out, expected, call=f"{text}.forward(x {x.shape})", mistakes={
-        "the activation is not applied in forward": ref.conv2d(x, weights[0], weights[1], config.get("strides", (1, 1)),
-                                                               config.get("padding", "valid"))})
-    dout = rng.normal(size=expected.shape)
-    dx = call(layer.backward, dout)
-    exp_dx, exp_dkernel, exp_dbias = ref.conv2d_backward(dout, x, weights[0], weights[1],
-                                                         config.get("strides", (1, 1)),
-                                                         config.get("padding", "valid"), activation)
-    no_act = ref.conv2d_backward(dout, x, weights[0], weights[1], config.get("strides", (1, 1)),
-                                 config.get("padding", "valid"))
-    skipped = "the backward pass skips the activation's derivative: first dz = activation_backward(dout, z), " \
-              "then conv2d_backward(dz, ...)"
-    assert_close(dx, exp_dx, call=f"{text}.backward(dout)", what="returned dx =", rtol=GRADIENT_RTOL,
-                 mistakes={skipped: no_act[0]})
-    grads = list(layer.grads)
-    check(len(grads) == 2, f"{text}.grads has {len(grads)} arrays after backward, expected [dkernel, dbias]")
-    assert_close(grads[0], exp_dkernel, call=f"{text}.backward(dout)", what="left grads[0] (dkernel) =",
-                 rtol=GRADIENT_RTOL, mistakes={skipped: no_act[1]})
-    assert_close(grads[1], exp_dbias, call=f"{text}.backward(dout)", what="left grads[1] (dbias) =",
-                 rtol=GRADIENT_RTOL, mistakes={skipped: no_act[2]})
+    x = np.random.default_rng(70).normal(size=(2,) + input_shape)
+    check_layer(kata, config, input_shape, x, seed=70, shape_hint=_conv_shape_hint(config, input_shape),
+                mistakes=_conv_layer_mistakes(config, input_shape))
+
+
+@pytest.mark.kata("conv.Conv2D")
+def test_conv2d_layer_batch_of_one_large_values(kata):
+    config = dict(filters=3, kernel_size=3, padding="same", activation="relu")
+    x = 1e3 * np.random.default_rng(71).normal(size=(1, 5, 5, 2))
+    check_layer(kata, config, (5, 5, 2), x, seed=71, shape_hint=_conv_shape_hint(config, (5, 5, 2)),
+                mistakes=_conv_layer_mistakes(config, (5, 5, 2)))
 
 
 # --------------------------------------------------------------- kata conv.MaxPooling2D
 
 
+def _pool_layer_mistakes(config, input_shape):
+    def table(weights, x, dout):
+        if config.get("padding") != "same":
+            return {}
+        pool = _pair(config.get("pool_size", (2, 2)))
+        return {"output": _pool_mistakes(x, pool, config.get("strides"), "same", None)}
+    return table
+
+
 @pytest.mark.kata("conv.MaxPooling2D")
 @pytest.mark.parametrize("config", [dict(), dict(pool_size=(3, 3), strides=(2, 2)),
-                                    dict(pool_size=(2, 2), padding="same")], ids=["default", "pool3-stride2", "same"])
+                                    dict(pool_size=(2, 2), padding="same"),
+                                    dict(pool_size=(3, 2), strides=(1, 2), padding="same")],
+                         ids=["default", "pool3-stride2", "same", "same-pool32-s12"])
 def test_max_pooling2d_layer(kata, config):
     input_shape = (7, 7, 2)
-    layer = _build(kata(**config), input_shape)
-    text = f"MaxPooling2D({', '.join(f'{k}={v!r}' for k, v in config.items())})"
-    check(layer.count_params() == 0 and not layer.get_weights(), f"{text} has weights; pooling has none")
-    expected_shape = ref.output_shape("MaxPooling2D", input_shape, **config)
-    got_shape = tuple(layer.compute_output_shape(input_shape))
-    check(got_shape == expected_shape, f"{text}.compute_output_shape({input_shape}) gave {got_shape}, expected "
-                                       f"{expected_shape} (Keras){': strides default to the pool size' if 'strides' not in config else ''}")
-    x = np.random.default_rng(80).normal(size=(2,) + input_shape)
-    pool, strides, padding = config.get("pool_size", (2, 2)), config.get("strides"), config.get("padding", "valid")
-    out = call(layer.forward, x)
-    assert_close(out, ref.max_pool2d(x, pool, strides, padding), call=f"{text}.forward(x {x.shape})")
-    dout = np.random.default_rng(81).normal(size=(2,) + expected_shape)
-    dx = call(layer.backward, dout)
-    assert_close(dx, ref.max_pool2d_backward(dout, x, pool, strides, padding), call=f"{text}.backward(dout)",
-                 what="returned dx =", rtol=GRADIENT_RTOL)
+    x = np.random.default_rng(80).normal(size=(2,) + input_shape) - 0.5
+    check_layer(kata, config, input_shape, x, seed=80, name=describe("MaxPooling2D", config),
+                shape_hint=_conv_shape_hint(config, input_shape, "pool_size"),
+                mistakes=_pool_layer_mistakes(config, input_shape))
 
 
 # --------------------------------------------------------------- kata conv.Flatten
 
 
 @pytest.mark.kata("conv.Flatten")
-def test_flatten_layer(kata):
-    input_shape = (5, 5, 4)
-    layer = _build(kata(), input_shape)
-    got_shape = tuple(layer.compute_output_shape(input_shape))
-    expected_shape = ref.output_shape("Flatten", input_shape)
-    check(got_shape == expected_shape, f"Flatten().compute_output_shape({input_shape}) gave {got_shape}, "
-                                       f"expected {expected_shape} (Keras)")
+@pytest.mark.parametrize("input_shape", [(5, 5, 4), (1, 1, 3), (2, 3, 1)])
+def test_flatten_layer(kata, input_shape):
     x = np.random.default_rng(90).normal(size=(3,) + input_shape)
-    out = call(layer.forward, x)
-    assert_close(out, ref.flatten(x), call=f"Flatten().forward(x {x.shape})")
-    dout = np.random.default_rng(91).normal(size=(3, 100))
-    dx = call(layer.backward, dout)
-    check(np.shape(dx) == x.shape, f"Flatten().backward(dout (3, 100)) returned shape {np.shape(dx)}, expected "
-                                   f"{x.shape}: reshape the gradient back to the input's shape")
-    # Flatten only moves values, so its gradient is dout put back where each value came from.
-    assert_close(dx, ref.flatten_backward(dout, x), call="Flatten().backward(dout (3, 100))", what="returned dx =",
-                 mistakes={"dx is in channels-first order; undo exactly the forward reshape: dout.reshape(x.shape)":
-                           dout.reshape(3, 4, 5, 5).transpose(0, 2, 3, 1)})
+
+    def mistakes(weights, x, dout):
+        h, w, c = input_shape
+        return {"dx": {"dx is in channels-first order; undo exactly the forward reshape: dout.reshape(x.shape)":
+                       dout.reshape(3, c, h, w).transpose(0, 2, 3, 1)}}
+
+    check_layer(kata, {}, input_shape, x, seed=91, name="Flatten()", mistakes=mistakes)
 
 
 # --------------------------------------------------------------- kata conv.seed_cnn (capstone)

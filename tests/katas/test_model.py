@@ -39,6 +39,7 @@ import numpy as np
 import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail, show
+from dojo.testkit.layers import check_layer, keras_run
 from reference import model as ref
 
 LOGGED_RTOL = 1e-6  # logged losses and accuracies: ~1e-15 apart, the project's forward tolerance
@@ -112,6 +113,38 @@ def saturate(weights, factor=60.0):
 
 # ------------------------------------------------------------------ kata model.dense_layer
 
+# The layer protocol (build, Keras's weight shapes and order, count_params, compute_output_shape,
+# set_weights that copies, forward, backward against GradientTape) is checked by the one helper
+# every layer kata uses: dojo.testkit.layers.check_layer.
+
+
+def dense_mistakes(units, activation, backward):
+    """Dense's named mistakes, each value computed by Keras on altered weights or config."""
+    def table(weights, x, dout):
+        kernel, bias = weights
+        config = dict(units=units, activation=activation)
+        no_bias = keras_run("Dense", config, x.shape[1:], [kernel, 0 * bias], x, dout)
+        output = {"the bias is missing: add it before the activation": no_bias["output"]}
+        if kernel.shape[0] == kernel.shape[1]:
+            output["the kernel is used transposed (x @ kernel.T): Keras computes x @ kernel, kernel "
+                   "(input_dim, units)"] = keras_run("Dense", config, x.shape[1:], [kernel.T, bias], x)["output"]
+        if activation not in (None, "linear"):
+            linear = keras_run("Dense", dict(units=units), x.shape[1:], weights, x, dout)
+            output["the activation was not applied: return activation(x @ kernel + bias)"] = linear["output"]
+        if not backward:
+            return {"output": output}
+        skipped = ("the activation's derivative is missing: first dz = backward of the activation (dout, z), "
+                   "then the matrix part")
+        mistakes = {"output": output, "dx": {}, "kernel": {}, "bias": {}}
+        if activation not in (None, "linear"):
+            linear = keras_run("Dense", dict(units=units), x.shape[1:], weights, x, dout)
+            mistakes["dx"][skipped], mistakes["kernel"][skipped], mistakes["bias"][skipped] = \
+                linear["dx"], *linear["grads"]
+        exact = keras_run("Dense", config, x.shape[1:], weights, x, dout)
+        mistakes["bias"]["dbias must sum dz over the batch (axis=0), one value per unit"] = exact["grads"][1] / len(x)
+        return mistakes
+    return table
+
 
 def built_dense(kata, kernel, bias, activation):
     """The learner's Dense built for ``kernel``'s shape, then given ``kernel`` and ``bias``."""
@@ -173,25 +206,25 @@ def test_dense_compute_output_shape(kata, input_shape, units):
 @pytest.mark.kata("model.dense_layer")
 @pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", "softmax"])
 def test_dense_forward_matches_keras(kata, activation):
-    rng = np.random.default_rng(11)
-    x, kernel, bias = rng.normal(size=(6, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
-    layer = built_dense(kata, kernel, bias, activation)
-    got = call(layer.forward, x)
-    text = f"Dense(3, activation={activation!r}).forward(x (6, 4))"
-    mistakes = {"the bias is missing: add it before the activation": ref.dense_forward(x, kernel, 0 * bias, activation)}
-    if activation is not None:
-        mistakes["the activation was not applied: return activation(x @ kernel + bias)"] = x @ kernel + bias
-    assert_close(got, ref.dense_forward(x, kernel, bias, activation), call=text, mistakes=mistakes)
+    x = np.random.default_rng(11).normal(size=(6, 4))
+    check_layer(kata, dict(units=3, activation=activation), (4,), x, seed=11, backward=False,
+                mistakes=dense_mistakes(3, activation, backward=False))
 
 
 @pytest.mark.kata("model.dense_layer")
-def test_dense_forward_batch_of_one_and_the_seed_layer(kata):
-    rng = np.random.default_rng(12)
-    layer = built_dense(kata, *random_weights(((784,), [(128, "relu")]), 12), "relu")
-    for batch in (1, 33):
-        x = rng.uniform(size=(batch, 784))
-        got = call(layer.forward, x)
-        assert_close(got, ref.dense_forward(x, *layer.weights, "relu"), call=f"Dense(128, 'relu').forward(x ({batch}, 784))")
+def test_dense_forward_square_kernel_names_a_transpose(kata):
+    # A square kernel: x @ kernel.T has the right shape, so only the values can tell.
+    x = np.random.default_rng(13).normal(size=(5, 4))
+    check_layer(kata, dict(units=4, activation="tanh"), (4,), x, seed=13, backward=False,
+                mistakes=dense_mistakes(4, "tanh", backward=False))
+
+
+@pytest.mark.kata("model.dense_layer")
+@pytest.mark.parametrize("batch", [1, 33])
+def test_dense_forward_batch_of_one_and_the_seed_layer(kata, batch):
+    x = np.random.default_rng(12).uniform(size=(batch, 784))
+    check_layer(kata, dict(units=128, activation="relu"), (784,), x, seed=12, backward=False, weight_scale=0.05,
+                mistakes=dense_mistakes(128, "relu", backward=False))
 
 
 # ------------------------------------------------------------------ kata model.dense_layer_backward
@@ -204,28 +237,9 @@ def _layer_with(kata, kernel, bias, activation):
 @pytest.mark.kata("model.dense_layer_backward")
 @pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", "softmax"])
 def test_dense_backward_matches_gradient_tape(kata, activation):
-    rng = np.random.default_rng(21)
-    x, kernel, bias, dout = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))
-    layer = _layer_with(kata, kernel, bias, activation)
-    layer.forward(x)
-    dx = call(layer.backward, dout)
-    expected = ref.dense_backward(x, kernel, bias, activation, dout)
-    linear = ref.dense_backward(x, kernel, bias, None, dout)
-    text = f"Dense(3, activation={activation!r}).backward(dout)"
-    skipped = "the activation's derivative is missing: first dz = backward of the activation (dout, z), then the matrix part"
-    assert_close(dx, expected[0], call=text, rtol=GRADIENT_RTOL, what="returned dx =",
-                 mistakes={skipped: linear[0]} if activation else {})
-    grads = getattr(layer, "grads", None)
-    check(isinstance(grads, (list, tuple)) and len(grads) == 2,
-          f"after backward, layer.grads must be [dkernel, dbias] (same order as layer.weights); it is {show(grads)}")
-    check(np.shape(grads[0]) == kernel.shape and np.shape(grads[1]) == bias.shape,
-          f"layer.grads has shapes {[np.shape(g) for g in grads]}; expected [{kernel.shape}, {bias.shape}]"
-          + (": is it [dbias, dkernel]? Keep the order of layer.weights" if np.shape(grads[0]) == bias.shape else ""))
-    assert_close(grads[0], expected[1], call=text, rtol=GRADIENT_RTOL, what="set dkernel =",
-                 mistakes={skipped: linear[1]} if activation else {})
-    assert_close(grads[1], expected[2], call=text, rtol=GRADIENT_RTOL, what="set dbias =", mistakes={
-        "dbias must sum dz over the batch (axis=0), one value per unit": expected[2] / len(x),
-        **({skipped: linear[2]} if activation else {})})
+    x = np.random.default_rng(21).normal(size=(5, 4))
+    check_layer(kata, dict(units=3, activation=activation), (4,), x, seed=21,
+                mistakes=dense_mistakes(3, activation, backward=True))
 
 
 @pytest.mark.kata("model.dense_layer_backward")
@@ -261,16 +275,10 @@ def test_dense_backward_uses_the_latest_forward(kata):
 
 @pytest.mark.kata("model.dense_layer_backward")
 def test_dense_backward_seed_layer_batch_of_one(kata):
-    rng = np.random.default_rng(23)
-    kernel, bias = rng.normal(size=(784, 10)) * 0.05, rng.normal(size=10)
-    x, dout = rng.uniform(size=(1, 784)), rng.normal(size=(1, 10))
-    layer = _layer_with(kata, kernel, bias, "softmax")
-    layer.forward(x)
-    dx = call(layer.backward, dout)
-    expected = ref.dense_backward(x, kernel, bias, "softmax", dout)
-    assert_close(dx, expected[0], call="Dense(10, 'softmax').backward(dout (1, 10))", rtol=GRADIENT_RTOL, what="returned dx =")
-    assert_close(layer.grads[0], expected[1], call="Dense(10, 'softmax').backward(dout (1, 10))", rtol=GRADIENT_RTOL,
-                 what="set dkernel =")
+    # Batch of one: dbias must still be (units,), not (1, units).
+    x = np.random.default_rng(23).uniform(size=(1, 784))
+    check_layer(kata, dict(units=10, activation="softmax"), (784,), x, seed=23, weight_scale=0.05,
+                mistakes=dense_mistakes(10, "softmax", backward=True))
 
 
 # ------------------------------------------------------------------ kata model.sequential_predict
