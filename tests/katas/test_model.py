@@ -38,7 +38,7 @@ import re
 import numpy as np
 import pytest
 
-from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail, show
+from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
 from dojo.testkit.layers import check_layer, keras_run
 from reference import model as ref
 
@@ -762,8 +762,8 @@ def test_save_and_load_weights_round_trip(kata, impl, tmp_path):
     fresh.build()
     arrays_before = [w for layer in dense_layers(fresh) for w in layer.weights]
     wrong_order = [weights[int(name[4:])] for name in sorted(f"arr_{i}" for i in range(12))]
-    order_lost = (f"the order was lost: np.load names the arrays arr_0 .. arr_11, and sorted as strings arr_10 "
-                  f"comes before arr_2. Read them as data[f'arr_{{i}}'] for i in range(len(data.files))")
+    order_lost = ("the order was lost: np.load names the arrays arr_0 .. arr_11, and sorted as strings arr_10 "
+                  "comes before arr_2. Read them as data[f'arr_{i}'] for i in range(len(data.files))")
     try:
         call(fresh.load_weights, str(path))
     except ValueError as error:
