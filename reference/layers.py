@@ -20,6 +20,11 @@ from .model import _digest, float64_everywhere
 _CACHE: dict[str, dict] = {}
 
 
+def is_keras_layer(class_name: str) -> bool:
+    """Whether ``keras.layers`` has a layer class of this name."""
+    return class_name not in ("Layer", "Input", "InputLayer") and isinstance(getattr(keras().layers, class_name, None), type)
+
+
 def _keras_layer(class_name: str, config: dict, input_shape: tuple):
     layer = getattr(keras().layers, class_name)(**dict(config), dtype="float64")
     layer.build((None,) + tuple(input_shape))
@@ -119,3 +124,42 @@ def _run(class_name, config, input_shape, weights, x, dout, training):
             "count_params": int(layer.count_params()),
             "output_shape": tuple(int(n) if n is not None else None for n in output_shape[1:]),
         }
+
+
+# ------------------------------------------------------------- whole models
+
+
+def sequential(layer_specs, input_shape, weights=None, input_dtype="float64"):
+    """A float64 ``keras.Sequential`` of ``[(class_name, config), ...]`` on a per-sample ``input_shape``."""
+    k = keras()
+    with float64_everywhere():
+        model = k.Sequential([k.Input(shape=tuple(input_shape), dtype=input_dtype)]
+                             + [getattr(k.layers, name)(**dict(config), dtype="float64") for name, config in layer_specs])
+        if weights is not None:
+            model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    return model
+
+
+def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epochs=1, batch_size=32) -> list:
+    """Keras's loss on every batch, in order, ``shuffle=False``: ``result[epoch][batch]``.
+
+    The model is ``sequential(layer_specs, input_shape, weights)`` compiled with
+    ``loss`` and ``keras.optimizers.<optimizer[0]>(**optimizer[1])``; each batch
+    is one ``train_on_batch`` (its loss is taken before that batch's update),
+    which is what ``fit`` does batch after batch.
+    """
+    key = _digest("batch_losses", repr(layer_specs), tuple(input_shape), weights, x, y, loss, repr(optimizer),
+                  epochs, batch_size)
+    if key not in _CACHE:
+        x = np.asarray(x)
+        integer = x.dtype.kind in "iu"
+        with float64_everywhere():
+            model = sequential(layer_specs, input_shape, weights, "int64" if integer else "float64")
+            name, config = optimizer
+            model.compile(optimizer=getattr(keras().optimizers, name)(**dict(config)), loss=loss)
+            losses = []
+            for _ in range(epochs):
+                losses.append([float(model.train_on_batch(x[i:i + batch_size], np.asarray(y)[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)])
+        _CACHE[key] = {"losses": losses}
+    return [list(epoch) for epoch in _CACHE[key]["losses"]]

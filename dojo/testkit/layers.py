@@ -110,7 +110,7 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
     from reference import layers as ref
 
     config = dict(config)
-    keras_class = keras_class or layer_class.__name__
+    keras_class = keras_class or _keras_name(layer_class)
     keras_config = dict(config if keras_config is None else keras_config)
     input_shape = tuple(input_shape)
     text = name or f"{describe(keras_class, config)} on input shape {input_shape}"
@@ -160,6 +160,16 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
 
 
 # ------------------------------------------------------------------ the steps
+
+
+def _keras_name(layer_class) -> str:
+    """The Keras layer a class stands for: its own name, or its nearest base's (a subclass of Dense is a Dense)."""
+    from reference import layers as ref
+
+    for klass in getattr(layer_class, "__mro__", (layer_class,)):
+        if ref.is_keras_layer(klass.__name__):
+            return klass.__name__
+    return layer_class.__name__
 
 
 def _check_build(layer, input_shape, facts, text, seed):

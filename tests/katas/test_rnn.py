@@ -47,6 +47,10 @@ def _shapes(batch, steps, features, units, rs):
 # ------------------------------------------------------------------ 9.1 embedding_forward
 
 
+TAKE_WITHOUT_AXIS = ("np.take(table, ids) without axis= reads the table as one flat list of numbers (one number "
+                     "per id, not one row); take whole rows: table[ids], or np.take(table, ids, axis=0)")
+
+
 @pytest.mark.kata("rnn.embedding_forward")
 def test_embedding_forward_docstring_example(kata):
     table = np.array([[0.0, 0.0], [0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
@@ -54,7 +58,7 @@ def test_embedding_forward_docstring_example(kata):
     got = call(kata, ids, table)
     assert_close(got, ref.embedding_forward(ids, table), call="embedding_forward(ids [[1, 3, 3], [0, 2, 1]], table (4, 2))",
                  mistakes={"you counted ids from 1 (table[ids - 1]); id k is row k, and row 0 is id 0":
-                           table[ids - 1]})
+                           table[ids - 1], TAKE_WITHOUT_AXIS: np.take(table, ids)})
 
 
 @pytest.mark.kata("rnn.embedding_forward")
@@ -67,7 +71,8 @@ def test_embedding_forward_random(kata, batch, steps, vocab, dim):
     got = call(kata, ids, table)
     assert_close(got, ref.embedding_forward(ids, table),
                  call=f"embedding_forward(ids {ids.shape}, table {table.shape})",
-                 mistakes={"you counted ids from 1 (table[ids - 1]); id k is row k": table[ids - 1]})
+                 mistakes={"you counted ids from 1 (table[ids - 1]); id k is row k": table[ids - 1],
+                           TAKE_WITHOUT_AXIS: np.take(table, ids)})
 
 
 # ------------------------------------------------------------------ 9.2 embedding_backward
@@ -128,6 +133,10 @@ def _forward_case(kata, kind, batch, steps, features, units, rs, seed, x_scale=1
         "(and the state h must be carried from one step to the next)":
             ref.recurrent_forward(kind, x, kernel, np.zeros_like(recurrent), bias, rs),
     }
+    if kind == "simple_rnn" and units > 1:
+        mistakes["the recurrent kernel is used transposed (h @ recurrent_kernel.T); Keras computes "
+                 "h_{t-1} @ recurrent_kernel, shape (units, units)"] = ref.recurrent_forward(
+            kind, x, kernel, recurrent.T, bias, rs)
     if kind == "lstm":
         mistakes["the gates are in the order i, f, o, c; Keras's columns are i, f, c, o "
                  "(the 3rd block is the candidate c, the 4th the output gate o)"] = ref.recurrent_forward(

@@ -411,7 +411,7 @@ class SequentialSavingNamedArrays(Sequential):
 # -------------------------------------------------------------- 7.10 capstone
 
 
-@mutant("model.seed_mlp", expect="smaller batch dropped")
+@mutant("model.seed_mlp", expect="the last, smaller batch")
 class SeedMlpDroppingTheLastBatch(Sequential):
     """240 training digits are 7 batches of 32 and one of 16; this fit skips the 16."""
 
@@ -419,7 +419,7 @@ class SeedMlpDroppingTheLastBatch(Sequential):
         return [b for b in super()._training_batches(n, batch_size, shuffle) if len(b) == batch_size]
 
 
-@mutant("model.seed_mlp", expect="validation taken")
+@mutant("model.seed_mlp", expect="LAST fraction of the data")
 class SeedMlpValidatingOnTheFront(Sequential):
     def _split(self, x, y, validation_split, validation_data):
         if validation_split and validation_data is None:

@@ -25,6 +25,11 @@ def embedding_forward_one_based(ids, table):
     return np.asarray(table, dtype=float)[np.asarray(ids) - 1]
 
 
+@mutant("rnn.embedding_forward", expect=r"np.take\(table, ids\) without axis")
+def embedding_forward_take_without_axis(ids, table):
+    return np.take(np.asarray(table, dtype=float), np.asarray(ids))  # MISTAKE: no axis=0
+
+
 @alternative("rnn.embedding_forward")
 def embedding_forward_one_hot(ids, table):
     table = np.asarray(table, dtype=float)
@@ -72,6 +77,17 @@ def simple_rnn_without_recurrence(x, kernel, recurrent_kernel, bias, return_sequ
 def simple_rnn_ignoring_return_sequences(x, kernel, recurrent_kernel, bias, return_sequences=False):
     states = _simple_rnn_states(x, *(np.asarray(w, dtype=float) for w in (kernel, recurrent_kernel, bias)))
     return states[-1]  # MISTAKE: the last state, whatever return_sequences says
+
+
+@mutant("rnn.simple_rnn_forward", expect="recurrent kernel is used transposed")
+def simple_rnn_forward_transposed_recurrent(x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x = np.asarray(x, dtype=float)
+    h = np.zeros((x.shape[0], np.shape(recurrent_kernel)[0]))
+    outputs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ kernel + h @ np.asarray(recurrent_kernel).T + bias)  # MISTAKE: W_hh h, book style
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if return_sequences else h
 
 
 @alternative("rnn.simple_rnn_forward")
@@ -421,6 +437,34 @@ class SimpleRNNWithoutTimeInBackward(SimpleRNN):
             drecurrent += hs[t].T @ dz[:, t]
         self.grads = [np.einsum("bti,btu->iu", self._x, dz), drecurrent, dz.sum(axis=(0, 1))]
         return dz @ kernel.T
+
+
+@mutant("rnn.SimpleRNN", expect="not orthogonal")
+class SimpleRNNGlorotRecurrent(SimpleRNN):
+    """The docstring says orthogonal; Glorot uniform (the kernel's initialiser) is used for both."""
+
+    def build(self, input_shape, rng):
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng),
+                        glorot_uniform((self.units, self.units), rng), np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="sign convention")
+class SimpleRNNOrthogonalWithoutSigns(SimpleRNN):
+    """Its own QR initialiser, without q *= sign(diag(r)): orthogonal, but not uniformly random."""
+
+    def build(self, input_shape, rng):
+        q, _ = np.linalg.qr(rng.normal(size=(self.units, self.units)))
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng), q, np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="recurrent kernel is used transposed")
+class SimpleRNNTransposedRecurrent(SimpleRNN):
+    def forward(self, x, training=False):
+        kernel, recurrent, bias = self.weights
+        self._x = np.asarray(x, dtype=float)
+        return simple_rnn_forward(self._x, kernel, recurrent.T, bias, return_sequences=self.return_sequences)
 
 
 @alternative("rnn.SimpleRNN")
