@@ -171,12 +171,40 @@ def forecaster(units=16, timesteps=20, seed=0):
 
 
 def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                loss="binary_crossentropy") -> dict:
-    """``model.fit(..., shuffle=False)``; the per-epoch history."""
+                loss="binary_crossentropy", config=None) -> dict:
+    """``model.fit(..., shuffle=False)``; the per-epoch history.
+
+    ``config`` is the optimizer's whole config (it replaces ``learning_rate``).
+    The loss and the logged metric are float64 (``floatx = "float64"`` while
+    compiling and fitting), as the layers are.
+    """
+    from .model import float64_everywhere
+
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=loss)
-    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-    history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size,
-                        shuffle=False, verbose=0)
+    with float64_everywhere():
+        model.compile(optimizer=optimizers[optimizer](**(config or {"learning_rate": learning_rate})), loss=loss)
+        x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+        history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
+
+
+def text_model_specs(vocab_size=10000, embed_dim=128, units=64):
+    """The text model as ``[(keras class, config), ...]`` (for ``reference.layers``)."""
+    return [("Embedding", {"input_dim": vocab_size, "output_dim": embed_dim}),
+            ("LSTM", {"units": units, "return_sequences": False}),
+            ("Dense", {"units": 1, "activation": "sigmoid"})]
+
+
+def forecaster_specs(units=16):
+    return [("SimpleRNN", {"units": units, "return_sequences": False}), ("Dense", {"units": 1, "activation": "linear"})]
+
+
+def predict(model, x) -> np.ndarray:
+    """``model.predict(x)`` with ``floatx = "float64"``: under Keras's default floatx its data adapter
+    casts float64 inputs to float32 first (a 1e-6 relative error on inputs around 10)."""
+    from .model import float64_everywhere
+
+    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+    with float64_everywhere():
+        return model.predict(x, verbose=0)
