@@ -45,6 +45,7 @@ API::
         mistakes={"output": {...}, "dx": {...}, "kernel": {...}},  # or a callable(weights, x, dout) -> that
         shape_hint=None,                       # callable(got, expected) -> str for output-shape mistakes
         name=None,                             # how the layer reads in messages
+        shape_advice=None,                     # what a shape error raised in forward/backward should say
     )
     result.layer, result.expected, result.weights, result.x, result.dout   # for further checks
 
@@ -101,7 +102,7 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
                 keras_config: Mapping | None = None, weights=None, weight_scale: float = 1.0, dout=None,
                 seed: int = 0, backward: bool = True, training=None,
                 mistakes: Mapping | Callable | None = None, shape_hint: Callable | None = None,
-                name: str | None = None) -> LayerCheck:
+                name: str | None = None, shape_advice: str | None = None) -> LayerCheck:
     """Check ``layer_class(**config)`` against ``keras.layers.<keras_class>(**keras_config)``.
 
     See the module docstring for the steps, the arguments and the messages.
@@ -137,15 +138,20 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
     mistakes = dict(mistakes or {})
     result = LayerCheck(layer, expected, weights, x, dout, text=text)
 
+    def run(method, *args, **kwargs):
+        if shape_advice:
+            return call_with_advice(method, *args, advice=shape_advice, **kwargs)
+        return call(method, *args, **kwargs)
+
     forward_text = f"{text}: forward(x {x.shape})"
-    result.output = call(layer.forward, x) if training is None else call(layer.forward, x, training=training)
+    result.output = run(layer.forward, x) if training is None else run(layer.forward, x, training=training)
     _check_output_shape(result.output, expected["output"], forward_text, mistakes.get("output", {}), shape_hint)
     assert_close(result.output, expected["output"], call=forward_text, mistakes=mistakes.get("output", {}))
     if not backward:
         return result
 
     backward_text = f"{text}: backward(dout {np.shape(dout)})"
-    result.dx = call(layer.backward, dout)
+    result.dx = run(layer.backward, dout)
     _check_grads(layer, expected, backward_text, mistakes)
     if expected["dx"] is not None:
         dx_shape = np.shape(result.dx) if result.dx is not None else None
@@ -287,3 +293,46 @@ def keras_run(keras_class: str, config: Mapping, input_shape, weights, x, dout=N
     from reference import layers as ref
 
     return ref.layer_run(keras_class, dict(config), tuple(input_shape), weights, x, dout, training)
+
+
+#: Words in NumPy's errors that mean two arrays' shapes do not fit together.
+_SHAPE_WORDS = ("matmul", "not aligned", "could not be broadcast", "operands could not", "shapes", "cannot reshape",
+                "out of bounds")
+
+
+def call_with_advice(function, *args, advice: str, **kwargs):
+    """:func:`checks.call`, but a shape error raised inside the learner's code reads with ``advice``.
+
+    The harness's generic advice for a shape error speaks of Dense kernels; a convolution's or a pooling's
+    shapes are another matter. The message keeps the harness's form: "your code raised X" and the
+    learner's file, line and code.
+    """
+    from .checks import KataFailure
+
+    try:
+        return call(function, *args, **kwargs)
+    except (ValueError, IndexError) as error:
+        if not any(word in str(error) for word in _SHAPE_WORDS):
+            raise
+        where = _learner_line(error, function)
+        if not where:
+            raise
+        raise KataFailure(f"your code raised {type(error).__name__}: {error}\n  at {where}\n{advice}") from None
+
+
+def _learner_line(error, function) -> str:
+    """'conv.py, line 40, in conv2d_naive\\n    <code>' for the deepest frame in the function's own file."""
+    import inspect
+    import traceback
+    from pathlib import Path
+
+    try:
+        folder = Path(inspect.getfile(function)).resolve().parent
+    except (TypeError, OSError):
+        return ""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if f.filename and Path(f.filename).resolve().parent == folder]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{folder.name}/{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}\n    {frame.line}"

@@ -22,10 +22,29 @@ import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
 from dojo.testkit.divergence import reraise_with_diagnosis
-from dojo.testkit.layers import check_layer, describe, keras_run
+from dojo.testkit.layers import call_with_advice, check_layer, describe, keras_run
 from reference import conv as ref
 
 # ------------------------------------------------------------------ helpers
+
+#: What to check when the learner's convolution or pooling code raises a shape error (the harness's
+#: generic advice speaks of Dense kernels, which is wrong here).
+CONV_SHAPE_ADVICE = ("The shapes on that line do not fit together: print each array's .shape there. Here images "
+                     "are NHWC (batch, height, width, channels), a kernel is (kh, kw, in_ch, filters) (filter f is "
+                     "kernel[..., f], the LAST axis), a window is x[b, i*sh:i*sh+kh, j*sw:j*sw+kw, :], and the "
+                     "output size is floor((in - k) / s) + 1 ('valid') or ceil(in / s) ('same').")
+POOL_SHAPE_ADVICE = ("The shapes on that line do not fit together: print each array's .shape there. Pooling keeps "
+                     "the channels: x (batch, h, w, c) gives (batch, out_h, out_w, c), each channel pooled on its "
+                     "own; strides=None means strides = pool_size; the output size is floor((in - k) / s) + 1 "
+                     "('valid') or ceil(in / s) ('same'), padded with -inf.")
+
+
+def conv_call(function, *args, **kwargs):
+    return call_with_advice(function, *args, advice=CONV_SHAPE_ADVICE, **kwargs)
+
+
+def pool_call(function, *args, **kwargs):
+    return call_with_advice(function, *args, advice=POOL_SHAPE_ADVICE, **kwargs)
 
 
 def _pair(value):
@@ -162,7 +181,7 @@ def _case_id(case):
 def check_conv_forward(kata, name, case):
     seed, batch, h, w, in_ch, k, filters, strides, padding = case
     x, kernel, bias = _conv_case(seed, batch, h, w, in_ch, k, filters)
-    got = call(kata, x, kernel, bias, strides=strides, padding=padding)
+    got = conv_call(kata, x, kernel, bias, strides=strides, padding=padding)
     expected = ref.conv2d(x, kernel, bias, strides, padding)
     text = _describe(x, kernel, strides, padding, name)
     check_spatial_shape(got, expected.shape, text, (h, w), k, strides, padding)
@@ -178,7 +197,7 @@ def hand_example():
 
 def check_hand_example(kata, name):
     x, kernel, bias = hand_example()
-    got = call(kata, x, kernel, bias)
+    got = conv_call(kata, x, kernel, bias)
     # Top-left window [[1, 2], [4, 5]]: 1*1 + 5*(-1) + 0.5 = -3.5, and every window gives the same.
     text = f"{name}(x = 1..9 as (1, 3, 3, 1), kernel [[1, 0], [0, -1]] as (2, 2, 1, 1), bias [0.5])"
     check_spatial_shape(got, (1, 2, 2, 1), text, (3, 3), 2, (1, 1), "valid")
@@ -233,7 +252,7 @@ def _im2col_mistakes(expected, batch, out_h, out_w, kh, kw, in_ch):
 def test_im2col_matches_tf_extract_patches(kata, case):
     seed, batch, h, w, in_ch, k, strides, padding = case
     x = np.random.default_rng(seed).normal(size=(batch, h, w, in_ch))
-    got = call(kata, x, k, strides=strides, padding=padding)
+    got = conv_call(kata, x, k, strides=strides, padding=padding)
     expected = ref.im2col(x, k, strides, padding)
     (kh, kw) = _pair(k)
     text = f"im2col(x {x.shape}, kernel_size={k}, strides={strides}, padding={padding!r})"
@@ -270,7 +289,7 @@ def _crop_rows(columns, padded, kh, kw, strides, out):
 @pytest.mark.kata("conv.im2col")
 def test_im2col_times_kernel_is_the_convolution(kata):
     x, kernel, bias = _conv_case(25, 2, 6, 5, 3, 3, 4)
-    columns = call(kata, x, (3, 3), strides=(1, 1), padding="valid")
+    columns = conv_call(kata, x, (3, 3), strides=(1, 1), padding="valid")
     got = (np.asarray(columns) @ kernel.reshape(-1, 4) + bias).reshape(2, 4, 3, 4)
     assert_close(got, ref.conv2d(x, kernel, bias), call="(im2col(x, (3, 3)) @ kernel.reshape(-1, filters) + bias)"
                  " reshaped to (batch, out_h, out_w, filters)")
@@ -294,7 +313,7 @@ def test_conv2d_matches_keras(kata, case):
 def test_conv2d_large_values(kata):
     x, kernel, bias = _conv_case(30, 2, 6, 6, 3, 3, 4, scale=1e3)
     bias = 1e6 * bias
-    got = call(kata, x, kernel, bias, strides=(2, 2), padding="same")
+    got = conv_call(kata, x, kernel, bias, strides=(2, 2), padding="same")
     expected = ref.conv2d(x, kernel, bias, (2, 2), "same")
     text = "conv2d(inputs around 1e3, bias around 1e6, strides=(2, 2), padding='same')"
     check_spatial_shape(got, expected.shape, text, (6, 6), 3, (2, 2), "same")
@@ -313,7 +332,7 @@ BENCH_BATCH, BENCH_SIZE, BENCH_IN, BENCH_FILTERS = 64, 28, 32, 64
 def test_conv2d_at_benchmark_size(kata, padding):
     # Correctness only: how fast it runs is measured by `pytest --bench`, never asserted here.
     x, kernel, bias = _conv_case(40, BENCH_BATCH, BENCH_SIZE, BENCH_SIZE, BENCH_IN, 3, BENCH_FILTERS)
-    got = call(kata, x, kernel, bias, strides=(1, 1), padding=padding)
+    got = conv_call(kata, x, kernel, bias, strides=(1, 1), padding=padding)
     expected = ref.conv2d(x, kernel, bias, (1, 1), padding)
     text = _describe(x, kernel, (1, 1), padding)
     check_spatial_shape(got, expected.shape, text, (BENCH_SIZE, BENCH_SIZE), 3, (1, 1), padding)
@@ -348,7 +367,7 @@ def test_conv2d_backward_with_dout_of_ones_counts_windows(kata):
     # With dout = 1 and a kernel of ones, dx counts how many windows cover each pixel.
     x, kernel = np.random.default_rng(57).normal(size=(1, 5, 5, 1)), np.ones((3, 3, 1, 1))
     dout = np.ones((1, 3, 3, 1))
-    got = call(kata, dout, x, kernel, strides=(1, 1), padding="valid")
+    got = conv_call(kata, dout, x, kernel, strides=(1, 1), padding="valid")
     exp_dx = ref.conv2d_backward(dout, x, kernel)[0]
     assert_close(got[0], exp_dx, call="conv2d_backward(ones (1, 3, 3, 1), x (1, 5, 5, 1), kernel of ones 3x3)",
                  what="gave dx =", rtol=GRADIENT_RTOL, mistakes={
@@ -363,7 +382,7 @@ def test_conv2d_backward_matches_gradient_tape(kata, case):
     x, kernel, bias = _conv_case(seed, batch, h, w, in_ch, k, filters)
     out_shape = ref.conv2d(x, kernel, bias, strides, padding).shape
     dout = np.random.default_rng(seed + 100).normal(size=out_shape)
-    got = call(kata, dout, x, kernel, strides=strides, padding=padding)
+    got = conv_call(kata, dout, x, kernel, strides=strides, padding=padding)
     text = f"conv2d_backward(dout {out_shape}, x {x.shape}, kernel {kernel.shape}, strides={strides}, padding={padding!r})"
     check(isinstance(got, (tuple, list)) and len(got) == 3, f"{text} should return a tuple (dx, dkernel, dbias)")
     dx, dkernel, dbias = got
@@ -464,7 +483,7 @@ def _pool_mistakes(x, pool, strides, padding, expected_shape):
 def test_max_pool2d_matches_keras(kata, case):
     seed, batch, h, w, c, pool, strides, padding = case
     x = np.random.default_rng(seed).normal(size=(batch, h, w, c)) - 0.5  # plenty of negatives
-    got = call(kata, x, pool_size=pool, strides=strides, padding=padding)
+    got = pool_call(kata, x, pool_size=pool, strides=strides, padding=padding)
     expected = ref.max_pool2d(x, pool, strides, padding)
     text = f"max_pool2d(x {x.shape}, pool_size={pool}, strides={strides}, padding={padding!r})"
     shape = np.shape(got)
@@ -486,7 +505,7 @@ def test_max_pool2d_matches_keras(kata, case):
 @pytest.mark.kata("conv.max_pool2d")
 def test_max_pool2d_all_negative_same_padding(kata):
     x = -1.0 - np.random.default_rng(67).random(size=(1, 5, 5, 1))
-    got = call(kata, x, pool_size=(2, 2), strides=None, padding="same")
+    got = pool_call(kata, x, pool_size=(2, 2), strides=None, padding="same")
     assert_close(got, ref.max_pool2d(x, (2, 2), None, "same"), call="max_pool2d(all-negative x (1, 5, 5, 1), "
                  "pool_size=(2, 2), padding='same')", mistakes=_pool_mistakes(x, (2, 2), None, "same", (1, 3, 3, 1)))
 
@@ -504,7 +523,7 @@ def test_max_pool2d_backward_matches_gradient_tape(kata, case):
     out_shape = ref.max_pool2d(x, pool, strides, padding).shape
     # Positive dout, so that lost gradient shows in the totals.
     dout = np.random.default_rng(seed + 100).uniform(0.5, 1.5, size=out_shape)
-    got = call(kata, dout, x, pool_size=pool, strides=strides, padding=padding)
+    got = pool_call(kata, dout, x, pool_size=pool, strides=strides, padding=padding)
     text = (f"max_pool2d_backward(dout {out_shape}, x {x.shape}, pool_size={pool}, strides={strides}, "
             f"padding={padding!r})")
     dx = np.asarray(got)
@@ -630,7 +649,7 @@ def test_conv2d_layer_forward_and_backward(kata, config):
     input_shape = (6, 6, 3)
     x = np.random.default_rng(70).normal(size=(2,) + input_shape)
     check_layer(kata, config, input_shape, x, seed=70, shape_hint=_conv_shape_hint(config, input_shape),
-                mistakes=_conv_layer_mistakes(config, input_shape))
+                mistakes=_conv_layer_mistakes(config, input_shape), shape_advice=CONV_SHAPE_ADVICE)
 
 
 @pytest.mark.kata("conv.Conv2D")
@@ -638,7 +657,7 @@ def test_conv2d_layer_batch_of_one_large_values(kata):
     config = dict(filters=3, kernel_size=3, padding="same", activation="relu")
     x = 1e3 * np.random.default_rng(71).normal(size=(1, 5, 5, 2))
     check_layer(kata, config, (5, 5, 2), x, seed=71, shape_hint=_conv_shape_hint(config, (5, 5, 2)),
-                mistakes=_conv_layer_mistakes(config, (5, 5, 2)))
+                mistakes=_conv_layer_mistakes(config, (5, 5, 2)), shape_advice=CONV_SHAPE_ADVICE)
 
 
 # --------------------------------------------------------------- kata conv.MaxPooling2D
@@ -663,7 +682,7 @@ def test_max_pooling2d_layer(kata, config):
     x = np.random.default_rng(80).normal(size=(2,) + input_shape) - 0.5
     check_layer(kata, config, input_shape, x, seed=80, name=describe("MaxPooling2D", config),
                 shape_hint=_conv_shape_hint(config, input_shape, "pool_size"),
-                mistakes=_pool_layer_mistakes(config, input_shape))
+                mistakes=_pool_layer_mistakes(config, input_shape), shape_advice=POOL_SHAPE_ADVICE)
 
 
 # --------------------------------------------------------------- kata conv.Flatten

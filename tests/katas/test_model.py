@@ -683,13 +683,16 @@ def test_fit_history_matches_keras_for_other_models(kata, impl, case):
         optimizer = ("rmsprop", {"learning_rate": 2 ** -10, "rho": 0.875})
     model, weights, x, y = _fit_case(impl, spec, loss, metrics, optimizer, 45, 63, 2)
     validation = (x[35:], y[35:]) if case.endswith("validation_data") else None
-    got = call(model.fit, x[:35], y[:35], epochs=2, batch_size=batch, validation_data=validation, shuffle=False, verbose=0)
+    diagnosis = fit_diagnosis(impl, spec, weights, loss, metrics, optimizer, x[:35], y[:35], epochs=2, batch_size=batch)
+    try:
+        got = call(model.fit, x[:35], y[:35], epochs=2, batch_size=batch, validation_data=validation, shuffle=False,
+                   verbose=0)
+    except Exception as error:
+        reraise_with_diagnosis(error, diagnosis, f"fit of {describe(spec)} with {optimizer[0]}")
     expected, _ = ref.fit(spec, weights, x[:35], y[:35], loss, metrics, optimizer, epochs=2, batch_size=batch,
                           validation_data=validation)
     check_history(got, expected, f"{describe(spec)} compiled with {loss}, fit(... epochs=2, batch_size={batch}"
-                  f"{', validation_data=...' if validation else ''}, shuffle=False)",
-                  diagnosis=fit_diagnosis(impl, spec, weights, loss, metrics, optimizer, x[:35], y[:35], epochs=2,
-                                          batch_size=batch))
+                  f"{', validation_data=...' if validation else ''}, shuffle=False)", diagnosis=diagnosis)
 
 
 @pytest.mark.kata("model.sequential_fit")
@@ -768,6 +771,85 @@ def test_fit_calls_callbacks_and_stops_when_asked(kata, impl):
           f"on_epoch_end(epoch, logs) with the epoch's logs (validation included) and on_train_end, and stops "
           f"after the epoch in which a callback set model.stop_training = True. Expected {expected}")
     check(len(history.history["loss"]) == 2, "history must hold the 2 epochs that ran")
+
+
+class _Recorder:
+    """An identity layer (first in the model) that writes down which samples each training batch held.
+
+    Feature 0 of every sample is its index, so the recorded values are sample ids."""
+
+    def __init__(self, Layer):
+        self.layer = type("Recorder", (Layer,), {"forward": lambda me, x, training=False: self._forward(x, training),
+                                                 "backward": lambda me, dout: dout})()
+        self.batches: list[list[int]] = []
+
+    def _forward(self, x, training=False):
+        if training:
+            self.batches.append([int(round(v)) for v in np.asarray(x)[:, 0]])
+        return x
+
+
+def _recorded_fit(impl, n=40, epochs=3, **fit_kwargs):
+    Dense, Sequential = impl.get("model", "Dense"), impl.get("model", "Sequential")
+    recorder = _Recorder(impl.get("model", "Layer"))
+    model = Sequential([recorder.layer, Dense(3, activation="softmax")], seed=3)
+    x = np.random.default_rng(68).normal(size=(n, 4))
+    x[:, 0] = np.arange(n)
+    y = np.random.default_rng(69).integers(0, 3, size=n)
+    model.compile(optimizer=impl.get("optimizers", "SGD")(learning_rate=2 ** -6), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=epochs, verbose=0, **fit_kwargs)
+    return model, recorder, history, x, y
+
+
+@pytest.mark.kata("model.sequential_fit")
+def test_fit_shuffles_anew_every_epoch_and_trains_on_every_sample_once(kata, impl):
+    _, recorder, _, _, _ = _recorded_fit(impl, n=40, epochs=3, batch_size=8, validation_split=0.25, shuffle=True)
+    epochs = [sum(recorder.batches[e * 4:(e + 1) * 4], []) for e in range(3)]
+    check(len(recorder.batches) == 12, f"fit(30 training samples, batch_size=8, epochs=3) trained on "
+          f"{len(recorder.batches)} batches; Keras trains on ceil(30 / 8) = 4 per epoch, 12 in all")
+    for number, seen in enumerate(epochs, start=1):
+        check(sorted(seen) == list(range(30)), f"in epoch {number}, fit(validation_split=0.25, shuffle=True) "
+              f"trained on samples {sorted(seen)}; Keras trains on each of the first 30 exactly once per epoch "
+              f"(a permutation, not draws with replacement) and never on the last 10, the validation part")
+    check(epochs[0] != epochs[1] and epochs[1] != epochs[2],
+          "fit(shuffle=True) gave two epochs the same order: draw a new permutation every epoch "
+          "(batch_indices(n, batch_size, shuffle=True, rng) inside the epoch loop, not once before it)")
+
+
+@pytest.mark.kata("model.sequential_fit")
+def test_fit_prefers_validation_data_to_validation_split(kata, impl):
+    model, recorder, history, x, y = _recorded_fit(impl, n=40, epochs=1, batch_size=8, validation_split=0.5,
+                                                   shuffle=False,
+                                                   validation_data=(np.zeros((5, 4)), np.zeros(5, dtype=int)))
+    trained = sorted(sum(recorder.batches, []))
+    check(trained == list(range(40)), f"fit(validation_split=0.5, validation_data=(...)) trained on "
+          f"{len(trained)} of the 40 samples; when validation_data is given Keras ignores validation_split and "
+          f"trains on all of x")
+    check("val_loss" in history.history, "with validation_data, fit's History must hold 'val_loss'")
+
+
+@pytest.mark.kata("model.sequential_fit")
+def test_fit_called_twice_returns_a_new_history_and_resets_stop_training(kata, impl):
+    model, _, first, x, y = _recorded_fit(impl, n=16, epochs=2, batch_size=8, shuffle=False)
+
+    class StopNow:
+        def set_model(self, model):
+            self.model = model
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    stopped = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=[StopNow()])
+    again = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    check(len(first.history["loss"]) == 2 and len(stopped.history["loss"]) == 1,
+          f"the first fit(epochs=2) returned a History of {len(first.history['loss'])} epochs and the second, "
+          f"stopped by a callback after its first epoch, one of {len(stopped.history['loss'])}: every fit returns "
+          f"a new History holding its own epochs only (do not reuse one History across calls)")
+    check(len(again.history["loss"]) == 3,
+          f"after a fit stopped by a callback (model.stop_training = True), the next fit(epochs=3) ran "
+          f"{len(again.history['loss'])} epoch(s): Keras sets stop_training = False at the start of every fit")
+    check(again is not stopped and getattr(again, "epoch", [0, 1, 2]) in ([0, 1, 2], range(3)),
+          f"the third fit's History.epoch is {getattr(again, 'epoch', None)}; each fit counts its epochs from 0")
 
 
 # ------------------------------------------------------------------ kata model.sequential_summary

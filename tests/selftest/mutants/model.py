@@ -324,6 +324,58 @@ class SequentialForgettingCallbacks(Sequential):
         return super().fit(*args, **{**kwargs, "callbacks": None})
 
 
+@mutant("model.sequential_fit", expect="draw a new permutation every epoch")
+class SequentialShufflingOnce(Sequential):
+    """order = rng.permutation(n) once, before the epoch loop: every epoch the same batches."""
+
+    def _training_batches(self, n, batch_size, shuffle):
+        if not hasattr(self, "_order"):
+            self._order = self.rng.permutation(n) if shuffle else np.arange(n)
+        return [self._order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@mutant("model.sequential_fit", expect="Keras ignores validation_split")
+class SequentialSplittingDespiteValidationData(Sequential):
+    def _split(self, x, y, validation_split, validation_data):
+        if validation_split:
+            x, y, _, _ = train_val_split(x, y, validation_split)  # noqa: F821
+        return super()._split(x, y, 0.0, validation_data)
+
+
+@mutant("model.sequential_fit", expect="returns a new History")
+class SequentialReusingOneHistory(Sequential):
+    """self.history = History() in __init__, appended to by every fit."""
+
+    def fit(self, *args, **kwargs):
+        previous = getattr(self, "_kept", None)
+        history = super().fit(*args, **kwargs)
+        if previous is not None:
+            for key, values in history.history.items():
+                previous.history.setdefault(key, []).extend(values)
+            previous.epoch.extend(history.epoch)
+            history = previous
+        self._kept = self.history = history
+        return history
+
+
+@mutant("model.sequential_fit", expect="stop_training = False at the start of every fit")
+class SequentialKeepingStopTraining(Sequential):
+    """stop_training set once in __init__ and never reset."""
+
+    def fit(self, *args, **kwargs):
+        stopped = getattr(self, "stop_training", False)
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        if stopped:
+            class StopAtOnce:
+                def set_model(self, model):
+                    self.model = model
+
+                def on_epoch_end(self, epoch, logs=None):
+                    self.model.stop_training = True
+            callbacks.append(StopAtOnce())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
 @alternative("model.sequential_fit")
 class SequentialFitWithNpAverage(Sequential):
     """Batch values collected in lists, then np.average(..., weights=sizes)."""
