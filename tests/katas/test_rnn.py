@@ -45,7 +45,7 @@ def _shapes(batch, steps, features, units, rs):
     return f"x ({batch}, {steps}, {features}), units={units}, return_sequences={rs}"
 
 
-# ------------------------------------------------------------------ 9.1 embedding_forward
+# ------------------------------------------------------------------ kata rnn.embedding_forward
 
 
 TAKE_WITHOUT_AXIS = ("np.take(table, ids) without axis= reads the table as one flat list of numbers (one number "
@@ -76,7 +76,7 @@ def test_embedding_forward_random(kata, batch, steps, vocab, dim):
                            TAKE_WITHOUT_AXIS: np.take(table, ids)})
 
 
-# ------------------------------------------------------------------ 9.2 embedding_backward
+# ------------------------------------------------------------------ kata rnn.embedding_backward
 
 
 @pytest.mark.kata("rnn.embedding_backward")
@@ -165,7 +165,7 @@ def _forward_case(kata, kind, batch, steps, features, units, rs, seed, x_scale=1
     assert_close(got, expected, call=text, mistakes=mistakes)
 
 
-# ------------------------------------------------------------------ 9.3 simple_rnn_forward
+# ------------------------------------------------------------------ kata rnn.simple_rnn_forward
 
 
 @pytest.mark.kata("rnn.simple_rnn_forward")
@@ -188,7 +188,7 @@ def test_simple_rnn_random(kata, batch, steps, features, units, rs):
     _forward_case(kata, "simple_rnn", batch, steps, features, units, rs, seed=steps * 10 + units)
 
 
-# ------------------------------------------------------------------ 9.4 lstm_cell_forward
+# ------------------------------------------------------------------ kata rnn.lstm_cell_forward
 
 
 def _check_cell(got, x_t, h, c, kernel, recurrent, bias, text):
@@ -236,7 +236,7 @@ def test_lstm_cell_random(kata, batch, features, units):
     _cell_case(kata, batch, features, units, seed=batch * 7 + units)
 
 
-# ------------------------------------------------------------------ 9.5 lstm_forward
+# ------------------------------------------------------------------ kata rnn.lstm_forward
 
 
 @pytest.mark.kata("rnn.lstm_forward")
@@ -252,7 +252,7 @@ def test_lstm_forward_large_inputs_saturate(kata):
     _forward_case(kata, "lstm", 2, 4, 3, 3, True, seed=5, x_scale=50.0)
 
 
-# ------------------------------------------------------------------ 9.6 lstm_backward
+# ------------------------------------------------------------------ kata rnn.lstm_backward
 
 
 def _backward_case(kata, batch, steps, features, units, rs, seed):
@@ -292,7 +292,7 @@ def test_lstm_backward_against_gradient_tape(kata, batch, steps, features, units
     _backward_case(kata, batch, steps, features, units, rs, seed=steps * 10 + units)
 
 
-# ------------------------------------------------------------------ 9.7 gru_forward
+# ------------------------------------------------------------------ kata rnn.gru_forward
 
 
 @pytest.mark.kata("rnn.gru_forward")

@@ -12,7 +12,7 @@ from mutation import alternative, mutant
 
 from solutions.model import Dense, Sequential
 
-# ------------------------------------------------------------------ 7.1 Dense
+# ------------------------------------------------------------------ model.dense_layer
 
 
 @mutant("model.dense_layer", expect="transposed")
@@ -56,7 +56,7 @@ class DenseWithEinsum(Dense):
         return self._forward_activation(self.z)
 
 
-# --------------------------------------------------------- 7.2 Dense backward
+# --------------------------------------------------------- model.dense_layer_backward
 
 
 @mutant("model.dense_layer_backward", expect="derivative is missing")
@@ -99,7 +99,7 @@ class DenseBackwardWithEinsum(Dense):
         return np.einsum("bu,iu->bi", dz, self.weights[0])
 
 
-# --------------------------------------------------------- 7.3 build, predict
+# --------------------------------------------------------- model.sequential_predict
 
 
 @mutant("model.sequential_predict", expect="only the first batch")
@@ -133,7 +133,7 @@ class SequentialPredictingWithAWhileLoop(Sequential):
         return np.vstack(outputs)
 
 
-# ---------------------------------------------------------------- 7.4 weights
+# ---------------------------------------------------------------- model.sequential_weights
 
 
 @mutant("model.sequential_weights", expect="biases .*missing")
@@ -184,7 +184,7 @@ class SequentialWeightsWithIndexes(Sequential):
             np.copyto(slot, weights[i])
 
 
-# ---------------------------------------------------------------- 7.5 compile
+# ---------------------------------------------------------------- model.sequential_compile
 
 
 @mutant("model.sequential_compile", expect="that very object")
@@ -214,7 +214,7 @@ class SequentialCompilingWithADict(Sequential):
         super().compile(optimizer, loss, metrics)
 
 
-# --------------------------------------------------------------- 7.6 evaluate
+# --------------------------------------------------------------- model.sequential_evaluate
 
 
 @mutant("model.sequential_evaluate", expect="weight each by its batch size")
@@ -255,7 +255,7 @@ class SequentialEvaluatingSampleBySample(Sequential):
         return results
 
 
-# -------------------------------------------------------------------- 7.7 fit
+# -------------------------------------------------------------------- model.sequential_fit
 
 
 @mutant("model.sequential_fit", expect="batch .*dropped")
@@ -395,7 +395,7 @@ class SequentialFitWithNpAverage(Sequential):
         return {key: float(value) for key, value in logs.items()}
 
 
-# ---------------------------------------------------------------- 7.8 summary
+# ---------------------------------------------------------------- model.sequential_summary
 
 
 @mutant("model.sequential_summary", expect="biases are missing")
@@ -430,7 +430,7 @@ class SequentialPlainTextSummary(Sequential):
         print_fn("\n".join(lines))
 
 
-# ------------------------------------------------------------ 7.9 save / load
+# ------------------------------------------------------------ model.sequential_save_load
 
 
 @mutant("model.sequential_save_load", expect="order was lost")
@@ -460,7 +460,7 @@ class SequentialSavingNamedArrays(Sequential):
             self.set_weights([data[name] for name in sorted(data.files)])
 
 
-# -------------------------------------------------------------- 7.10 capstone
+# -------------------------------------------------------------- model.seed_mlp
 
 
 @mutant("model.seed_mlp", expect="the last, smaller batch")
