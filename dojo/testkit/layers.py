@@ -297,7 +297,7 @@ def keras_run(keras_class: str, config: Mapping, input_shape, weights, x, dout=N
 
 #: Words in NumPy's errors that mean two arrays' shapes do not fit together.
 _SHAPE_WORDS = ("matmul", "not aligned", "could not be broadcast", "operands could not", "shapes", "cannot reshape",
-                "out of bounds")
+                "out of bounds", "negative")
 
 
 def call_with_advice(function, *args, advice: str, **kwargs):

@@ -32,11 +32,14 @@ from reference import conv as ref
 CONV_SHAPE_ADVICE = ("The shapes on that line do not fit together: print each array's .shape there. Here images "
                      "are NHWC (batch, height, width, channels), a kernel is (kh, kw, in_ch, filters) (filter f is "
                      "kernel[..., f], the LAST axis), a window is x[b, i*sh:i*sh+kh, j*sw:j*sw+kw, :], and the "
-                     "output size is floor((in - k) / s) + 1 ('valid') or ceil(in / s) ('same').")
+                     "output size is floor((in - k) / s) + 1 ('valid') or ceil(in / s) ('same'); 'same' pads "
+                     "total = max((out - 1) * s + k - in, 0), never a negative amount (with k < s the formula "
+                     "alone goes below 0).")
 POOL_SHAPE_ADVICE = ("The shapes on that line do not fit together: print each array's .shape there. Pooling keeps "
                      "the channels: x (batch, h, w, c) gives (batch, out_h, out_w, c), each channel pooled on its "
                      "own; strides=None means strides = pool_size; the output size is floor((in - k) / s) + 1 "
-                     "('valid') or ceil(in / s) ('same'), padded with -inf.")
+                     "('valid') or ceil(in / s) ('same'), padded with -inf, total = max((out - 1) * s + k - in, "
+                     "0): never a negative amount.")
 
 
 def conv_call(function, *args, **kwargs):
@@ -169,6 +172,7 @@ SAME_CASES = [
     (9, 2, 6, 6, 2, 2, 3, (1, 1), "same"),           # even kernel: 0 before, 1 after
     (10, 1, 8, 7, 2, 4, 3, (2, 2), "same"),          # even kernel, stride 2: 1 before, 2 after
     (11, 2, 7, 6, 3, (4, 3), 2, (3, 2), "same"),     # out = ceil(7/3) = 3 rows
+    (12, 2, 6, 8, 2, 1, 3, (2, 3), "same"),          # k < stride: (out - 1) * s + k - in < 0, so no padding at all
 ]
 FORWARD_CASES = VALID_CASES + STRIDE_CASES + SAME_CASES
 
@@ -454,6 +458,7 @@ POOL_CASES = [
     (64, 2, 5, 5, 2, (2, 2), None, "same"),         # out = ceil(5/2) = 3
     (65, 1, 6, 6, 3, (3, 3), (2, 2), "same"),       # asymmetric padding: 0 before, 1 after
     (66, 2, 6, 5, 2, (2, 3), (1, 2), "same"),
+    (67, 2, 6, 7, 2, (1, 2), (2, 3), "same"),       # pool < stride: total padding max(-1, 0) = 0 rows, 1 column
 ]
 
 
@@ -516,8 +521,7 @@ def test_max_pool2d_all_negative_same_padding(kata):
 @pytest.mark.kata("conv.max_pool2d_backward")
 @pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
 def test_max_pool2d_backward_matches_gradient_tape(kata, case):
-    # Random normal inputs have no ties, so every window has one maximum (on ties TF's CPU kernel
-    # sends the gradient to the first maximum in row-major order; we do not test that).
+    # Random normal inputs have no ties, so every window has one maximum (ties: the next test).
     seed, batch, h, w, c, pool, strides, padding = case
     x = np.random.default_rng(seed).normal(size=(batch, h, w, c)) - 0.5
     out_shape = ref.max_pool2d(x, pool, strides, padding).shape
@@ -538,6 +542,38 @@ def test_max_pool2d_backward_matches_gradient_tape(kata, case):
               f"window's gradient instead of assigning (=) it")
     expected = ref.max_pool2d_backward(dout, x, pool, strides, padding)
     assert_close(got, expected, call=text, what="gave dx =", rtol=GRADIENT_RTOL)
+
+
+@pytest.mark.kata("conv.max_pool2d_backward")
+@pytest.mark.parametrize("pool, strides, padding", [((2, 2), None, "valid"), ((3, 3), (1, 1), "valid"),
+                                                    ((3, 3), (2, 2), "same")], ids=["pool2", "pool3-s1", "pool3-s2-same"])
+def test_max_pool2d_backward_with_tied_maxima(kata, pool, strides, padding):
+    # Small integers: most windows hold their maximum twice or more. TF's kernel (and Keras with it) gives
+    # each window's gradient to ONE cell, the first maximum in row-major order of the window.
+    x = np.random.default_rng(68).integers(0, 3, size=(2, 6, 6, 2)).astype(float)
+    out_shape = ref.max_pool2d(x, pool, strides, padding).shape
+    dout = np.random.default_rng(69).uniform(0.5, 1.5, size=out_shape)
+    got = pool_call(kata, dout, x, pool_size=pool, strides=strides, padding=padding)
+    text = f"max_pool2d_backward(x of small integers (ties), pool_size={pool}, strides={strides}, padding={padding!r})"
+    expected = ref.max_pool2d_backward(dout, x, pool, strides, padding)
+    dx = np.asarray(got, dtype=float)
+    if dx.shape == x.shape and dx.sum() > dout.sum() * (1 + 1e-9):
+        fail(f"{text} gave a dx that adds up to {dx.sum():.6g}, more than dout's {dout.sum():.6g}: where a window "
+             f"holds its maximum twice, the gradient went to every tied cell (window == window.max()). Keras "
+             f"gives it to one cell only, the first maximum in row-major order (np.argmax over the flattened window)")
+    assert_close(got, expected, call=text, what="gave dx =", rtol=GRADIENT_RTOL, mistakes={
+        "on ties the gradient went to the LAST maximum of the window; Keras gives it to the first in row-major "
+        "order (np.argmax returns the first)": _last_maximum_dx(dout, x, pool, strides, padding)})
+
+
+def _last_maximum_dx(dout, x, pool, strides, padding):
+    """dx of a max-pool backward that breaks ties towards the last maximum: TF on the input flipped."""
+    flipped = x[:, ::-1, ::-1, :]
+    # Flipping the image flips row-major order inside every window; pads and windows flip with it only
+    # when they are symmetric, so this mistake is named for 'valid' padding.
+    if padding != "valid" or any((n - p) % s for n, p, s in zip(x.shape[1:3], _pair(pool), _pair(strides or pool))):
+        return np.full(x.shape, np.nan)
+    return ref.max_pool2d_backward(dout[:, ::-1, ::-1, :], flipped, pool, strides, padding)[:, ::-1, ::-1, :]
 
 
 # ------------------------------------------------------------------ kata conv.flatten
@@ -635,6 +671,7 @@ def test_conv2d_layer_weights_and_glorot_init(kata):
 
 
 CONV_LAYER_CONFIGS = [
+    dict(filters=2, kernel_size=1, strides=2, padding="same"),  # total padding would be negative: none
     dict(filters=4, kernel_size=(3, 3), activation="relu"),
     dict(filters=3, kernel_size=(2, 2), strides=(2, 2), padding="same", activation="relu"),
     dict(filters=2, kernel_size=3, strides=2, padding="valid"),
@@ -643,7 +680,7 @@ CONV_LAYER_CONFIGS = [
 
 
 @pytest.mark.kata("conv.Conv2D")
-@pytest.mark.parametrize("config", CONV_LAYER_CONFIGS, ids=["relu", "same-stride2-relu", "linear-stride2",
+@pytest.mark.parametrize("config", CONV_LAYER_CONFIGS, ids=["k1-s2-same", "relu", "same-stride2-relu", "linear-stride2",
                                                             "same-k32-s12-tanh"])
 def test_conv2d_layer_forward_and_backward(kata, config):
     input_shape = (6, 6, 3)
@@ -675,8 +712,9 @@ def _pool_layer_mistakes(config, input_shape):
 @pytest.mark.kata("conv.MaxPooling2D")
 @pytest.mark.parametrize("config", [dict(), dict(pool_size=(3, 3), strides=(2, 2)),
                                     dict(pool_size=(2, 2), padding="same"),
-                                    dict(pool_size=(3, 2), strides=(1, 2), padding="same")],
-                         ids=["default", "pool3-stride2", "same", "same-pool32-s12"])
+                                    dict(pool_size=(3, 2), strides=(1, 2), padding="same"),
+                                    dict(pool_size=(1, 2), strides=(2, 3), padding="same")],
+                         ids=["default", "pool3-stride2", "same", "same-pool32-s12", "same-pool12-s23"])
 def test_max_pooling2d_layer(kata, config):
     input_shape = (7, 7, 2)
     x = np.random.default_rng(80).normal(size=(2,) + input_shape) - 0.5
@@ -874,7 +912,7 @@ def test_seed_cnn_learns_the_digits(kata, impl, request):
     check(shapes == keras_shapes, f"model.get_weights() shapes are {shapes}, Keras's are {keras_shapes}")
     rng = np.random.default_rng(0)
     network.set_weights(_glorot_weights([np.shape(w) for w in network.get_weights()], rng))
-    curves = {"loss": [], "accuracy": [], "val_accuracy": []}  # val_accuracy: the 359 test digits
+    curves = {"loss": [], "accuracy": []}
     with contextlib.redirect_stdout(io.StringIO()), _one_blas_thread():
         for learning_rate, epochs in LEARN_SCHEDULE:
             network.compile(optimizer=impl.get("optimizers", "Adam")(learning_rate=learning_rate),
@@ -884,12 +922,11 @@ def test_seed_cnn_learns_the_digits(kata, impl, request):
                 logs = network.fit(x[order], y[order], epochs=1, batch_size=32, shuffle=False, verbose=0).history
                 curves["loss"].append(logs["loss"][-1])
                 curves["accuracy"].append(logs.get("accuracy", [np.nan])[-1])
-                curves["val_accuracy"].append(float(np.mean(np.asarray(network.predict(x_test)).argmax(-1) == y_test)))
-    accuracy = curves["val_accuracy"][-1]
+    accuracy = float(np.mean(np.asarray(network.predict(x_test)).argmax(axis=-1) == y_test))
     from dojo.testkit.plots import plot_history
 
     path = plot_history(curves, {}, request.config.rootpath / ".katas" / "plots" / "cnn_history.png",
-                        title=f"The seed's CNN on the digits: test accuracy {accuracy:.1%} (val = test digits)")
+                        title=f"The seed's CNN on the digits: test accuracy {accuracy:.1%}")
     request.node.user_properties.append(("artifact", str(path)))
     print(f"\nthe seed's CNN: test accuracy {accuracy:.1%} after 11 epochs; curves: {path}")
     check(accuracy >= LEARN_TARGET, f"after 11 epochs (8 of Adam at 1e-3, 3 at 1e-4) the seed CNN classifies "

@@ -181,6 +181,20 @@ def conv2d_without_bias(x, kernel, bias, strides=(1, 1), padding="valid"):
     return (im2col(x, (kh, kw), strides, padding) @ kernel.reshape(-1, filters)).reshape(x.shape[0], out_h, out_w, filters)
 
 
+@mutant("conv.conv2d", expect=r"never a negative amount")
+def conv2d_without_max_zero(x, kernel, bias, strides=(1, 1), padding="valid"):
+    """'same' padding total = (out - 1) * s + k - in, without max(..., 0): negative when k < s."""
+    x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
+    kh, kw, _, filters = kernel.shape
+    (sh, sw), pads = _pair(strides), []
+    for size, k, s in ((x.shape[1], kh, sh), (x.shape[2], kw, sw)):
+        out = -(-size // s) if padding == "same" else (size - k) // s + 1
+        total = (out - 1) * s + k - size if padding == "same" else 0
+        pads.append((total // 2, total - total // 2))
+    padded = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    return conv2d_naive(padded, kernel, bias, strides, "valid")
+
+
 @mutant("conv.conv2d", expect="top/left")
 def conv2d_extra_padding_before(x, kernel, bias, strides=(1, 1), padding="valid"):
     # Rounds the other way: ceil(total / 2) before, floor after.
@@ -421,6 +435,23 @@ def max_pool2d_backward_assigns(dout, x, pool_size=(2, 2), strides=None, padding
             mask = window == window.max(axis=(1, 2), keepdims=True)
             region = dpadded[:, i * sh:i * sh + ph, j * sw:j * sw + pw, :]
             region[mask] = (mask * dout[:, i:i + 1, j:j + 1, :])[mask]  # = instead of +=
+    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+
+
+@mutant("conv.max_pool2d_backward", expect="every tied cell")
+def max_pool2d_backward_to_every_tie(dout, x, pool_size=(2, 2), strides=None, padding="valid"):
+    """mask = (window == window.max()): each tied maximum gets the whole gradient."""
+    dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
+    (ph, pw) = pool = _pair(pool_size)
+    sh, sw = strides = pool if strides is None else _pair(strides)
+    out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
+    patches = _patches_padded_with(x, pool, strides, padding, -np.inf)
+    best = patches.max(axis=(3, 4), keepdims=True)
+    dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
+    for di in range(ph):
+        for dj in range(pw):
+            dpadded[:, di:di + sh * (out_h - 1) + 1:sh, dj:dj + sw * (out_w - 1) + 1:sw, :] += \
+                dout * (patches[:, :, :, di, dj, :] == best[:, :, :, 0, 0, :])
     return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
 
 
