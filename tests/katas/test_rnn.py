@@ -282,7 +282,44 @@ def _backward_case(kata, batch, steps, features, units, rs, seed):
         if rs:
             mistakes["with return_sequences=True, dout holds a gradient for every step's h: add dout[:, t] "
                      "to dh at each step, not only at the last"] = ignored[i]
-        assert_close(got[i], expected[i], call=text, what=f"gave {names[i]} =", mistakes=mistakes, **GRAD)
+        try:
+            assert_close(got[i], expected[i], call=text, what=f"gave {names[i]} =", mistakes=mistakes, **GRAD)
+        except KataFailure as failure:
+            named = any(explanation in str(failure) for explanation in mistakes)
+            raise KataFailure(str(failure) + ("" if named else _where_lstm_backward_differs(got, expected, units))) \
+                from None
+
+
+GATE_NAMES = ("i (input gate)", "f (forget gate)", "c (candidate)", "o (output gate)")
+
+
+def _where_lstm_backward_differs(got, expected, units):
+    """Which gate's columns and which time step: the first place BPTT goes wrong, named."""
+    notes = []
+    for index, name in ((3, "dbias"), (1, "dkernel"), (2, "drecurrent_kernel")):
+        mine = np.asarray(got[index], dtype=float)
+        if mine.shape != expected[index].shape:
+            continue
+        wrong = [GATE_NAMES[g] for g in range(4) if not np.allclose(
+            mine[..., g * units:(g + 1) * units], expected[index][..., g * units:(g + 1) * units], **GRAD)]
+        if wrong and len(wrong) < 4:
+            notes.append(f"in {name}, only the columns of {', '.join(wrong)} differ (Keras's blocks: i, f, c, o): "
+                         f"look at that gate's line of the backward pass")
+            break
+    dx = np.asarray(got[0], dtype=float)
+    if dx.shape == expected[0].shape and dx.ndim == 3:
+        steps = dx.shape[1]
+        wrong_steps = [t for t in range(steps) if not np.allclose(dx[:, t], expected[0][:, t], **GRAD)]
+        if wrong_steps and wrong_steps[-1] < steps - 1:
+            last = wrong_steps[-1]
+            notes.append(f"dx is right for steps {last + 1}..{steps - 1} and wrong from step {last} back (of 0.."
+                         f"{steps - 1}): the first step BPTT gets wrong, walking back from the end, is step {last}, "
+                         f"{steps - 1 - last} step(s) before the last: look at what is carried into the previous "
+                         f"step (dh, dc)")
+        elif wrong_steps == [steps - 1] or (wrong_steps and wrong_steps[-1] == steps - 1):
+            notes.append(f"dx is already wrong at the last step ({steps - 1}): the error is in one step's "
+                         f"gradients, before anything is carried back")
+    return ("\n  where: " + "; ".join(notes)) if notes else ""
 
 
 @pytest.mark.kata("rnn.lstm_backward")

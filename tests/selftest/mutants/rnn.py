@@ -238,6 +238,26 @@ def lstm_backward_dropping_the_cell_path(dout, x, kernel, recurrent_kernel, bias
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
 
 
+@mutant("rnn.lstm_backward", expect=r"only the columns of f \(forget gate\) differ")
+def lstm_backward_forget_gate_with_the_new_cell(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
+    states, cells, gates = _lstm_run(x, kernel, recurrent_kernel, bias)
+    steps, units = x.shape[1], np.shape(recurrent_kernel)[0]
+    dz = np.zeros(x.shape[:2] + (4 * units,))
+    drecurrent = np.zeros_like(recurrent_kernel)
+    dh = dc = 0.0
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
+        tanh_c = np.tanh(cells[t + 1])
+        dc = dc + dh * o * (1 - tanh_c ** 2)
+        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
+                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        drecurrent += states[t].T @ dz[:, t]
+        dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
+    return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
+
+
 @mutant("rnn.lstm_backward", expect=r"h_\{t-1\} is missing")
 def lstm_backward_dropping_the_recurrent_path(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
     x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
