@@ -243,7 +243,6 @@ def apply_difference(model, x, y, batch_size, impl_folder=None) -> str | None:
 
 def keras_spec(layer) -> tuple[str, dict] | None:
     """``(keras class name, config)`` read from a learner's layer, or None if it cannot be read."""
-    kind = type(layer).__name__
     read = {
         "Dense": ("units", "activation"),
         "Conv2D": ("filters", "kernel_size", "strides", "padding", "activation"),
@@ -254,7 +253,8 @@ def keras_spec(layer) -> tuple[str, dict] | None:
         "LSTM": ("units", "return_sequences"),
         "GRU": ("units", "return_sequences"),
     }
-    if kind not in read:
+    kind = next((klass.__name__ for klass in type(layer).__mro__ if klass.__name__ in read), None)
+    if kind is None:  # a subclass of Dense is a Dense: the nearest known base names the layer
         return None
     try:
         config = {name: getattr(layer, name) for name in read[kind]}

@@ -719,6 +719,8 @@ def test_fit_shuffles_the_training_part_only(kata, impl):
           "fit(shuffle=True) gave exactly the history of shuffle=False: shuffle the batches every epoch "
           "(batch_indices(n, batch_size, shuffle=True, rng))")
     after = model.evaluate(x[72:], y[72:], batch_size=8)
+    check("val_loss" in history.history, f"fit(validation_split=0.2) returned a History with keys "
+          f"{sorted(history.history)}; Keras's has val_loss (and val_accuracy) for the held-out part")
     check(np.isclose(history.history["val_loss"][-1], after[0], rtol=1e-9),
           f"after fit(shuffle=True, validation_split=0.2), val_loss is {history.history['val_loss'][-1]:.6g} but "
           f"evaluate(x[72:], y[72:]) gives {after[0]:.6g}: the validation part must be the last 20% of the data "
@@ -1029,8 +1031,13 @@ def test_seed_mlp_learns_the_digits(kata, impl, request):
     start = model.get_weights()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with _one_blas_thread():
-        history = call(model.fit, x_train, y_train, epochs=CAPSTONE_EPOCHS, batch_size=32, validation_split=0.2,
-                       shuffle=True, verbose=0)
+        try:
+            history = call(model.fit, x_train, y_train, epochs=CAPSTONE_EPOCHS, batch_size=32, validation_split=0.2,
+                           shuffle=True, verbose=0)
+        except Exception as error:
+            diagnosis = fit_diagnosis(impl, SEED_MLP, start, "sparse_categorical_crossentropy", ["accuracy"],
+                                      ("adam", EXACT_ADAM), x_train[:300], y_train[:300], validation_split=0.2)
+            reraise_with_diagnosis(error, diagnosis, "the seed's MLP: fit(the digits, 30 epochs)")
         result = model.evaluate(x_test, y_test, verbose=0)
     accuracy = result[1]
     # The picture: the same model trained by Keras from the same start (its own shuffling).

@@ -337,9 +337,9 @@ class SequentialShufflingOnce(Sequential):
 @mutant("model.sequential_fit", expect="Keras ignores validation_split")
 class SequentialSplittingDespiteValidationData(Sequential):
     def _split(self, x, y, validation_split, validation_data):
-        if validation_split:
-            x, y, _, _ = train_val_split(x, y, validation_split)  # noqa: F821
-        return super()._split(x, y, 0.0, validation_data)
+        if validation_split:  # MISTAKE: the split first; validation_data only when there is none
+            return train_val_split(x, y, validation_split)  # noqa: F821
+        return super()._split(x, y, validation_split, validation_data)
 
 
 @mutant("model.sequential_fit", expect="returns a new History")
