@@ -62,6 +62,7 @@ from .activations import (
 )
 from .backprop import dense_backward, glorot_uniform
 from .training import accuracy, batch_indices, train_val_split
+
 # ------------------------------------------------------------- activations
 
 def _identity(x):
@@ -126,6 +127,15 @@ class Layer:
 
     def __call__(self, x, training=False):
         return self.forward(x, training=training)
+
+    def regularization_loss(self):
+        """This layer's penalty on its own weights, added to the loss (Keras's ``layer.losses``).
+
+        0.0 here: a layer without a ``kernel_regularizer`` adds nothing. The
+        regularized ``Dense`` and ``Conv2D`` of `regularization` return
+        ``l2 * sum(kernel ** 2)``; ``Sequential.losses`` collects them.
+        """
+        return 0.0
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
@@ -321,6 +331,16 @@ class Sequential:
     def trainable_layers(self):
         return [layer for layer in self.layers if layer.weights]
 
+    @property
+    def losses(self):
+        """The layers' penalties (Keras's ``model.losses``), one number per layer.
+
+        Keras adds ``sum(model.losses)`` to the loss of every batch, in
+        ``fit`` (``loss``) as in ``evaluate`` (and so ``val_loss``). All zeros
+        until a layer has a ``kernel_regularizer`` (`regularization`).
+        """
+        return [layer.regularization_loss() for layer in self.layers]
+
     def forward(self, x, training=False):
         """Pass ``x`` through every layer in order and return the last output."""
         # TODO: kata model.sequential_predict
@@ -422,8 +442,14 @@ class Sequential:
           with ``from_logits=True``. From the probabilities, a probability
           below 1e-7 would be clipped and the loss capped at -log(1e-7) = 16.1.
           ``_FROM_LOGITS`` says which activation goes with which loss.
+        * The layers' penalties join every batch's loss: add ``sum(self.losses)``
+          (zero until a layer has a ``kernel_regularizer``; `regularization`
+          gives them one, and your evaluate then needs no change).
 
-        Accuracy: your track-6 ``accuracy(y_true, y_pred)``, weighted the same way.
+        Forward with ``training=False`` here: Dropout keeps every unit and
+        BatchNormalization uses its moving statistics when not training.
+
+        Accuracy: your ``accuracy(y_true, y_pred)`` from `training`, weighted the same way.
         """
         # TODO: kata model.sequential_evaluate
         raise NotImplementedError("kata model.sequential_evaluate: Sequential.evaluate")
@@ -440,6 +466,11 @@ class Sequential:
         softmax/sigmoid Dense with cross-entropy, take it with respect to the
         logits (``from_logits=True``) and start at that layer's
         ``backward_from_logits``, as Keras differentiates the loss it computed.
+
+        The loss reported includes ``sum(self.losses)``, the layers' penalties,
+        as in ``evaluate`` (each layer adds its penalty's gradient to its own
+        grads in backward, so the step needs nothing more). And forward with
+        ``training=True``: the one place where Dropout drops units.
         """
         # TODO: kata model.sequential_fit
         raise NotImplementedError("kata model.sequential_fit: Sequential.train_on_batch")

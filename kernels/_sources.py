@@ -21,7 +21,7 @@ imports (and the NumPy fallback runs) on machines without a GPU.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 FLOAT_TYPES = ("float", "double")  # C++ names of the dtypes the kernels are built for
@@ -145,7 +145,7 @@ def ctype_of(dtype) -> str:
 # keeps a disk cache in ~/.cupy/kernel_cache, so later processes skip it).
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw_module(module: str):
     import cupy
 
@@ -158,7 +158,7 @@ def raw_kernel(kernel: str, dtype):
     return raw_module(module).get_function(f"{kernel}<{ctype_of(dtype)}>")
 
 
-@lru_cache(maxsize=None)
+@cache
 def elementwise(name: str):
     import cupy
 

@@ -61,10 +61,6 @@ def constant(value, dtype="float64"):
     return tf().constant(value, dtype=dtype)
 
 
-def variable(value, dtype="float64"):
-    return tf().Variable(value, dtype=dtype)
-
-
 def gradient(function, *inputs, upstream=None):
     """Gradients of ``sum(function(*inputs) * upstream)`` w.r.t. each input, as NumPy.
 
@@ -79,8 +75,3 @@ def gradient(function, *inputs, upstream=None):
         target = t.reduce_sum(out * seed)
     grads = tape.gradient(target, variables)
     return [None if g is None else g.numpy() for g in grads]
-
-
-def numpy(tensor):
-    """A tensor (or a nest of them) as NumPy."""
-    return tf().nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, tensor)

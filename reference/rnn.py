@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._engine import constant, keras, tf
+from .model import float64_everywhere
 
 _LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
@@ -131,7 +132,7 @@ def lstm_backward_cut(dout, x, kernel, recurrent_kernel, bias, cut: str, return_
     return tuple(g.numpy() for g in grads)
 
 
-def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
+def _fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options):
     """A Keras layer built with its default initialisers, to compare shapes, counts and distributions."""
     keras().utils.set_random_seed(seed)
     if kind == "embedding":
@@ -146,7 +147,13 @@ def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options)
 # ----------------------------------------------------------------- capstones
 
 
-def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
+def fresh_layer(kind: str, units: int, input_dim: int, seed: int = 0, **options) -> dict:
+    """What a freshly built Keras layer holds: its weights (Keras order) and its parameter count."""
+    layer = _fresh_layer(kind, units, input_dim, seed, **options)
+    return {"weights": [np.asarray(w) for w in layer.get_weights()], "count_params": int(layer.count_params())}
+
+
+def _text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0):
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -159,7 +166,7 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return model
 
 
-def forecaster(units=16, timesteps=20, seed=0):
+def _forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
     k.utils.set_random_seed(seed)
@@ -170,22 +177,62 @@ def forecaster(units=16, timesteps=20, seed=0):
     ])
 
 
-def fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                loss="binary_crossentropy", config=None) -> dict:
+def _model_facts(model, x, weights=None) -> dict:
+    if weights is not None:
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    with float64_everywhere():  # else Keras's data adapter casts float64 inputs to float32 first
+        predictions = None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))
+    return {"weights": [np.asarray(w) for w in model.get_weights()],
+            "layer_params": [int(layer.count_params()) for layer in model.layers],
+            "count_params": int(model.count_params()),
+            "predict": predictions}
+
+
+def _inputs(x):
+    return np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
+
+
+def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0, x=None, weights=None) -> dict:
+    """The seed's text classifier in Keras (float64, from ``seed``): its initial weights (or ``weights``),
+    parameter counts by layer and in all, and its predictions on ``x`` (when given)."""
+    return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x, weights)
+
+
+def text_model_fit(x, y, *, timesteps, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                   seed=0, vocab_size=10000, embed_dim=128, units=64, config=None, weights=None) -> dict:
+    """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed`` (or
+    ``weights``); ``config`` is the optimizer's whole config (it replaces ``learning_rate``)."""
+    model = _text_model(vocab_size, embed_dim, units, timesteps, seed)
+    if weights is not None:
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    return _fit_history(model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size, config=config)
+
+
+def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
+    """SimpleRNN(units) -> Dense(1) in Keras (float64, from ``seed``): weights, counts, predictions."""
+    return _model_facts(_forecaster(units, timesteps, seed), x)
+
+
+def forecaster_fit(x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32,
+                   config=None) -> dict:
+    """``fit(shuffle=False)`` of the forecaster with Adam and the MSE, from the initial weights of ``seed``."""
+    return _fit_history(_forecaster(units, timesteps, seed), x, y, learning_rate=learning_rate, epochs=epochs,
+                        batch_size=batch_size, loss="mse", config=config)
+
+
+def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
+                 loss="binary_crossentropy", config=None) -> dict:
     """``model.fit(..., shuffle=False)``; the per-epoch history.
 
-    ``config`` is the optimizer's whole config (it replaces ``learning_rate``).
-    The loss and the logged metric are float64 (``floatx = "float64"`` while
-    compiling and fitting), as the layers are.
+    ``config`` is the optimizer's whole config (it replaces ``learning_rate``). The loss and the
+    logged metric are float64 (``floatx = "float64"`` while compiling and fitting), as the layers are.
     """
-    from .model import float64_everywhere
-
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
     with float64_everywhere():
         model.compile(optimizer=optimizers[optimizer](**(config or {"learning_rate": learning_rate})), loss=loss)
-        x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-        history = model.fit(x, _f64(y), epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
+        history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
 
 
@@ -199,12 +246,3 @@ def text_model_specs(vocab_size=10000, embed_dim=128, units=64):
 def forecaster_specs(units=16):
     return [("SimpleRNN", {"units": units, "return_sequences": False}), ("Dense", {"units": 1, "activation": "linear"})]
 
-
-def predict(model, x) -> np.ndarray:
-    """``model.predict(x)`` with ``floatx = "float64"``: under Keras's default floatx its data adapter
-    casts float64 inputs to float32 first (a 1e-6 relative error on inputs around 10)."""
-    from .model import float64_everywhere
-
-    x = np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
-    with float64_everywhere():
-        return model.predict(x, verbose=0)

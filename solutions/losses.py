@@ -42,9 +42,11 @@ def _batch_size(y_pred):
 
 
 def mean_absolute_error(y_true, y_pred):
-    """``mean(|y_true - y_pred|)`` (the solved example of katas/losses.py)."""
-    y_pred = _f(y_pred)
-    return float(np.mean(np.abs(_match_rank(_f(y_true), y_pred) - y_pred)))
+    """``mean(|y_true - y_pred|)`` (the solved example of katas/losses.py, kept identical to it)."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if abs(y_true.ndim - y_pred.ndim) == 1 and y_true.size == y_pred.size:
+        y_true = y_true.reshape(y_pred.shape)  # labels (batch,) against predictions (batch, 1)
+    return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def mean_squared_error(y_true, y_pred):

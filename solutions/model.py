@@ -111,6 +111,15 @@ class Layer:
     def __call__(self, x, training=False):
         return self.forward(x, training=training)
 
+    def regularization_loss(self):
+        """This layer's penalty on its own weights, added to the loss (Keras's ``layer.losses``).
+
+        0.0 here: a layer without a ``kernel_regularizer`` adds nothing. The
+        regularized ``Dense`` and ``Conv2D`` of `regularization` return
+        ``l2 * sum(kernel ** 2)``; ``Sequential.losses`` collects them.
+        """
+        return 0.0
+
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
@@ -266,6 +275,16 @@ class Sequential:
     def trainable_layers(self):
         return [layer for layer in self.layers if layer.weights]
 
+    @property
+    def losses(self):
+        """The layers' penalties (Keras's ``model.losses``), one number per layer.
+
+        Keras adds ``sum(model.losses)`` to the loss of every batch, in
+        ``fit`` (``loss``) as in ``evaluate`` (and so ``val_loss``). All zeros
+        until a layer has a ``kernel_regularizer`` (`regularization`).
+        """
+        return [layer.regularization_loss() for layer in self.layers]
+
     # ---- weights
 
     def count_params(self):
@@ -340,11 +359,18 @@ class Sequential:
             and getattr(last, "activation", None) == _FROM_LOGITS[self.loss_name]
 
     def _loss_and_output(self, xb, yb, training):
+        """The batch's loss as Keras reports it (the data loss plus the layers' penalties), and the output.
+
+        ``training`` is True only in a training step: Dropout drops and
+        BatchNormalization uses the batch's statistics then, and not in
+        evaluation or prediction.
+        """
         out = self.forward(xb, training=training)
+        penalty = sum(self.losses)  # after forward, at the weights this batch's step starts from
         if self._fused():
             logits = self.layers[-1].z
-            return self._loss(yb, logits, from_logits=True), out
-        return self._loss(yb, out), out
+            return self._loss(yb, logits, from_logits=True) + penalty, out
+        return self._loss(yb, out) + penalty, out
 
     def _backward(self, xb, yb, out):
         if self._fused():

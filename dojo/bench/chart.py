@@ -19,8 +19,8 @@ def draw(records: Records, path: str | Path) -> Path | None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
-    import matplotlib.ticker
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     columns = 2 if len(tables) > 1 else 1
     rows = math.ceil(len(tables) / columns)

@@ -16,21 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-
-class _Verdicts:
-    """Collects the harness's verdict on each kata at the end of a nested session."""
-
-    def __init__(self, kata_ids: list[str]):
-        self.kata_ids = kata_ids
-        self.states: dict[str, tuple[str, str]] = {}
-
-    def pytest_sessionfinish(self, session):
-        plugin = session.config.pluginmanager.get_plugin("neural-katas")
-        for kata_id in self.kata_ids:
-            summary = plugin.summary(kata_id)
-            self.states[kata_id] = (summary.state, summary.message)
+from ..harness.verdicts import run_katas
 
 
 class Gate:
@@ -57,15 +43,9 @@ class Gate:
         return self._cache[key]
 
     def _run(self, katas) -> str | None:
-        ids = [kata.id for kata in katas]
-        verdicts = _Verdicts(ids)
-        args = [str(self.root / "tests" / "katas"), f"--rootdir={self.root}", "-c", str(self.root / "pyproject.toml"),
-                "--impl", str(self.folder), "--all", "-qq", "-p", "no:cacheprovider", "--benchmark-disable"]
-        for kata_id in ids:
-            args += ["--kata", kata_id]
-        pytest.main(args, plugins=[verdicts])
+        verdicts = run_katas(self.root, self.folder, [kata.id for kata in katas])
         for kata in katas:
-            state, message = verdicts.states.get(kata.id, ("not run", ""))
+            state, message = verdicts[kata.id].state, verdicts[kata.id].message
             if state != "passed":
                 first_line = message.splitlines()[0] if message else ""
                 return f"kata {kata.number} {kata.name} is {state}" + (f" ({first_line[:90]})" if first_line else "")

@@ -29,7 +29,8 @@ A track file looks like this::
     # optional:
     # kind = "capstone"             # shown as a capstone in reports
     # requires = "gpu"              # skipped (never blocking) without a CUDA device
-    # timeout = 300                 # seconds per test, for capstones that train
+    # timeout = 300                 # seconds for the whole kata, for capstones that train
+    # imports = ["cupy"]            # libraries the kata may import that are otherwise refused
     # module = "model"              # when a kata lives outside the track's module
     # target = "Sequential"         # what to edit, when it is not `name`
     #                               # (several katas can grow one class)
@@ -71,6 +72,7 @@ class Kata:
     kind: str = "kata"
     requires: str | None = None
     timeout: float | None = None
+    imports: tuple[str, ...] = ()
     position: int = 0
 
     @property
@@ -168,6 +170,7 @@ def load(folder: Path) -> Curriculum:
                 kind=entry.get("kind", "kata"),
                 requires=entry.get("requires"),
                 timeout=entry.get("timeout"),
+                imports=tuple(entry.get("imports", ())),
                 position=len(katas),
             )
             if len(kata.hints) < 3:

@@ -4,13 +4,51 @@
 definition at a time (a ``def`` or ``class`` with its decorators), so that the
 rest of a learner's file, their other katas, stays exactly as they wrote it.
 
+Files are read with :func:`read_source`: a file that is not UTF-8 (a Latin-1
+byte an old editor put in a comment) raises :class:`NotUTF8`, whose text is the
+one line the learner sees, instead of a ``UnicodeDecodeError`` traceback.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
+# ----------------------------------------------------------------- reading
+
+
+class NotUTF8(ValueError):
+    """A source file that is not UTF-8 text; ``str()`` says which byte, where, and what to do."""
+
+    def __init__(self, shown: str, line: int, byte: int):
+        self.shown, self.line, self.byte = shown, line, byte
+        super().__init__(f"{shown} is not UTF-8 text (byte 0x{byte:02x} on line {line}): save it as UTF-8 "
+                         f"in your editor (Python reads source files as UTF-8), then try again")
+
+
+def decode(data: bytes, shown: str) -> str:
+    """``data`` as UTF-8 text, or :class:`NotUTF8` naming ``shown`` (the path as the learner knows it)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise NotUTF8(shown, line, data[error.start]) from None
+
+
+def read_source(path: Path, shown: str | None = None) -> str:
+    """The text of a source file; :class:`NotUTF8` if it is not UTF-8 (``OSError`` as usual)."""
+    path = Path(path)
+    return decode(path.read_bytes(), shown or str(path))
+
+
+def read_tolerant(path: Path) -> str | None:
+    """The text of a file for *looking* (finding a stub), never for rewriting: None if unreadable,
+    undecodable bytes replaced. Nothing written from this text goes back to the learner's file."""
+    try:
+        return Path(path).read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
 
 # ------------------------------------------------------------- definitions
 
@@ -19,6 +57,32 @@ def _top_level(tree: ast.Module, name: str) -> ast.stmt | None:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return node
+    return None
+
+
+def definition_lines(source: str, name: str) -> list[int]:
+    """The line of every top-level ``def``/``class name`` (by header, so a file that does not parse works too).
+
+    Python keeps the last one; more than one means the learner's edits and a
+    reset would not meet.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        header = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(name)}\b")
+        return [index + 1 for index, line in enumerate(source.splitlines()) if header.match(line)]
+    return [node.lineno for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name]
+
+
+def compile_error(source: str, shown: str) -> SyntaxError | None:
+    """Why ``source`` does not compile (a SyntaxError with its line), or None when it does."""
+    try:
+        compile(source, shown, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return error
+    except ValueError as error:  # e.g. a null byte
+        return SyntaxError(str(error))
     return None
 
 
@@ -32,7 +96,7 @@ def definition(source: str, name: str) -> str | None:
     """The text of the top-level ``def``/``class`` called ``name``, or None."""
     try:
         node = _top_level(ast.parse(source), name)
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         return None
     if node is None:
         return None
@@ -90,7 +154,7 @@ def replace_definition(source: str, name: str, new_text: str) -> str:
     try:
         node = _top_level(ast.parse(source), name)
         span = _span(node) if node is not None else None
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         span = _span_by_indentation(lines, name)
     new_lines = new_text.rstrip("\n").splitlines()
     if span is None:

@@ -11,7 +11,8 @@ private name, so that:
 
 A module that does not import (a learner's syntax error, a bad import) is not a
 crash of the test run: it becomes a :class:`KataLoadError` that says which file
-and line, and the harness reports it against the kata it blocks.
+and line, and the harness reports it against the kata it blocks. A file that is
+not UTF-8 says exactly that, and what to do (save it as UTF-8).
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Implementation:
             error = KataLoadError(path, None, f"file not found (expected {name}.py in {self.folder})")
             self._errors[name] = error
             raise error
+        not_utf8 = _not_utf8(path)
+        if not_utf8 is not None:  # Python may accept it (a byte in a comment), the kata tools cannot
+            error = _not_utf8_error(path, not_utf8)
+            self._errors[name] = error
+            raise error
         try:
             return importlib.import_module(qualified)
         except Exception as exc:  # the learner's code may raise anything at import time
@@ -85,6 +91,9 @@ class Implementation:
         if isinstance(exc, KataLoadError):
             return exc
         if isinstance(exc, SyntaxError) and exc.filename:
+            not_utf8 = _not_utf8(Path(exc.filename))
+            if not_utf8 is not None:
+                return _not_utf8_error(Path(exc.filename), not_utf8)
             detail = exc.msg
             if exc.text:
                 text = exc.text.rstrip("\n")
@@ -110,12 +119,23 @@ class Implementation:
                 f"define it (the tests import it by that exact name)"
             ) from None
 
-    def unload(self) -> None:
-        """Forget imported modules, so a later call sees edits on disk."""
-        for key in [k for k in sys.modules if k == self.package or k.startswith(self.package + ".")]:
-            del sys.modules[key]
-        self._errors.clear()
-        importlib.invalidate_caches()
+
+def _not_utf8(path: Path):
+    """The :class:`~dojo.course.definitions.NotUTF8` of ``path``, or None if it is UTF-8 (or unreadable)."""
+    from .definitions import NotUTF8, decode
+
+    try:
+        decode(path.read_bytes(), str(path))
+    except NotUTF8 as error:
+        return error
+    except OSError:
+        return None
+    return None
+
+
+def _not_utf8_error(path: Path, error) -> KataLoadError:
+    return KataLoadError(path, error.line, f"this file is not UTF-8 text (byte 0x{error.byte:02x}): save it as "
+                                           f"UTF-8 in your editor (Python reads source files as UTF-8), then run again")
 
 
 def resolve(folder: str | Path, root: Path) -> Implementation:

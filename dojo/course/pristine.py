@@ -5,6 +5,10 @@ which that definition still raises ``NotImplementedError``. Walking back
 through the file's history (rather than reading ``HEAD`` alone) keeps this
 right for learners who commit their own work. A copy in
 ``.katas/pristine/<module>.py`` is used where there is no git.
+
+Reading here is only for finding a stub, so it is tolerant: a file (or an old
+commit) that is not UTF-8 is read with its odd bytes replaced, and a module
+that is not UTF-8 is not snapshotted; nothing here raises on a learner's bytes.
 """
 
 from __future__ import annotations
@@ -13,19 +17,19 @@ import subprocess
 from pathlib import Path
 
 from ..paths import STATE_DIR
-from .definitions import definition, is_stub
+from .definitions import definition, is_stub, read_tolerant
 
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout if done.returncode == 0 else None
+    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
 
 def pristine_definition(root: Path, module: str, name: str) -> str | None:
-    """The stub of ``name`` as shipped: from git history, else ``.katas/pristine/``."""
+    """The stub of ``name`` as shipped: from git history, else ``.katas/pristine/``; None if neither has it."""
     relative = f"katas/{module}.py"
     history = _git(root, "log", "--format=%H", "--", relative)
     for commit in (history or "").split():
@@ -33,12 +37,9 @@ def pristine_definition(root: Path, module: str, name: str) -> str | None:
         stub = definition(text, name) if text else None
         if is_stub(stub):
             return stub
-    shipped = root / STATE_DIR / "pristine" / f"{module}.py"
-    if shipped.exists():
-        stub = definition(shipped.read_text(encoding="utf-8"), name)
-        if is_stub(stub):
-            return stub
-    return None
+    text = read_tolerant(Path(root) / STATE_DIR / "pristine" / f"{module}.py")
+    stub = definition(text, name) if text else None
+    return stub if is_stub(stub) else None
 
 
 def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
@@ -53,9 +54,12 @@ def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -
         source = folder / f"{module}.py"
         if copy.exists() or not source.exists():
             continue
-        text = source.read_text(encoding="utf-8")
+        try:
+            data = source.read_bytes()
+            text = data.decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # unreadable or not UTF-8: not the file as shipped, so no snapshot
         if all(is_stub(definition(text, name)) for name in names):
             copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(text, encoding="utf-8")
-
+            copy.write_bytes(data)
 

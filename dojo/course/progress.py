@@ -24,42 +24,92 @@ The pytest plugin updates it at the end of every run on the learner's own
 Entries are keyed on kata ids (``neuron.weighted_sum``), never on numbers, so
 the file survives upgrades of the suite: ids the curriculum no longer has are
 kept but ignored, new ids simply have no entry yet (not started).
+
+Safe under anything:
+
+* **Validated on load.** Every field is checked for its type. A file that is
+  not JSON, or has a field of the wrong type, is never silently overwritten:
+  the original is moved aside to ``progress.json.corrupt-<stamp>``, whatever
+  could be read is kept, and a one-line note says so (see :attr:`Progress.notes`).
+* **Locked and merged.** A ``Progress`` remembers what *this* process changed
+  (a run recorded, a hint revealed, a kata reset), and :meth:`Progress.save`
+  re-reads the file under a lock (``fcntl.flock`` on ``.katas/progress.lock``),
+  applies those changes to what is on disk and writes it atomically (a
+  temporary file, then ``os.replace``). A ``kata hint`` given while a long
+  ``pytest`` run is going is therefore not lost when the run saves.
+* **Errors are one line.** A ``.katas/`` that cannot be written raises
+  :class:`ProgressError` (an ``OSError``) whose text says what and where.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import sys
 import tempfile
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..paths import STATE_DIR
-from ..states import DONE_STATES, ERROR, FAILING, NOT_STARTED, PASSED
+from ..states import DONE_STATES, ERROR, FAILING, NOT_STARTED, PASSED, KataState
 from .curriculum import Curriculum, Kata
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; saves still merge, without the lock
+    fcntl = None
 
 FORMAT = 1
 #: The hint level rises by one every this many failing runs in a row.
 RUNS_PER_HINT = 3
+#: How long a save waits for another kata process to finish saving.
+LOCK_TIMEOUT = 10.0
 
+_STATES = {state.value for state in KataState}
+_MISSING = object()
+
+
+class ProgressError(OSError):
+    """Progress could not be read or saved; the text is one line that says why and what to do."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "progress error"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _shown(path: Path) -> str:
+    """``.katas/progress.json`` rather than a long absolute path, where it is under the checkout."""
+    parts = Path(path).parts
+    return str(Path(*parts[parts.index(STATE_DIR):])) if STATE_DIR in parts else str(path)
 
 
 def _write_json(path: Path, data: dict) -> None:
     """Write atomically, so a run interrupted mid-write never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _read_json(path: Path) -> dict:
+    """A small settings file: anything unreadable reads as no settings."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -67,27 +117,260 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-@dataclass
-class Progress:
-    """The contents of ``.katas/progress.json``."""
+def _cannot_write(path: Path, error: OSError, purpose: str = "save your progress") -> ProgressError:
+    folder = _shown(path.parent)
+    reason = error.strerror or type(error).__name__
+    return ProgressError(f"cannot {purpose}: {folder}/ cannot be written ({reason}); "
+                         f"make {folder}/ writable (or work in a copy you own) and try again")
 
-    path: Path
-    katas: dict[str, dict] = field(default_factory=dict)
-    current: str | None = None
-    updated: str | None = None
+
+@contextmanager
+def file_lock(lock: Path, purpose: str = "save your progress", timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (created if need be), waiting at most ``timeout`` seconds.
+
+    Any process that reads-modifies-writes the same state takes the same lock,
+    so two of them (a ``pytest`` run and a ``kata hint``) take turns.
+    """
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise _cannot_write(lock, error, purpose) from None
+    try:
+        if fcntl is not None:
+            deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise ProgressError(f"{_shown(lock)} is held by another kata process: let it finish "
+                                            f"(or end it), then try again") from None
+                    time.sleep(0.02)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+def _locked(path: Path):
+    """The lock of ``progress.json`` (``progress.lock`` next to it)."""
+    return file_lock(path.with_name("progress.lock"))
+
+
+# ------------------------------------------------------------ validation
+
+_COUNTS = ("streak", "runs", "hints_seen")
+_TIMES = ("last_run", "passed_at")
+
+
+def _field_problem(key: str, value) -> str | None:
+    """Why one field of a kata's entry is unusable, or None if it is fine."""
+    if key == "state":
+        return None if isinstance(value, str) and value in _STATES else f"state {value!r} is not a known state"
+    if key in _COUNTS:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return None if ok else f"{key} {value!r} is not a count"
+    if key in _TIMES:
+        return None if value is None or isinstance(value, str) else f"{key} {value!r} is not a time"
+    if key == "checks":
+        return None if isinstance(value, str) else f"checks {value!r} is not text like '3/5'"
+    return None  # a field from a newer version: kept as it is
+
+
+def validate(data) -> tuple[dict, list[str]]:
+    """``(clean, problems)``: the usable part of a progress file, and what was wrong with the rest.
+
+    Unknown kata ids are kept (the curriculum may bring them back), unknown
+    fields too; a field of the wrong type is dropped, and so is an entry that
+    is not an object at all.
+    """
+    if not isinstance(data, dict):
+        return {}, [f"it holds {type(data).__name__}, not an object"]
+    problems: list[str] = []
+    clean: dict = {"katas": {}}
+    version = data.get("format", FORMAT)
+    if not (isinstance(version, int) and not isinstance(version, bool)) or version > FORMAT:
+        problems.append(f"format {version!r} is not one this version reads")
+    for key in ("current", "updated"):
+        value = data.get(key)
+        if value is None or isinstance(value, str):
+            clean[key] = value
+        else:
+            problems.append(f"{key} {value!r} is not text")
+    katas = data.get("katas", {})
+    if not isinstance(katas, dict):
+        return clean, problems + ["katas is not an object"]
+    for kata_id, entry in katas.items():
+        if not isinstance(entry, dict):
+            problems.append(f"{kata_id} is not an object")
+            continue
+        kept = {}
+        for key, value in entry.items():
+            problem = _field_problem(key, value)
+            if problem:
+                problems.append(f"{kata_id}: {problem}")
+            else:
+                kept[key] = value
+        clean["katas"][kata_id] = kept
+    return clean, problems
+
+
+def _examine(path: Path) -> tuple[dict, list[str], bool]:
+    """``(clean, problems, exists)`` for the file at ``path``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {"katas": {}}, [], False
+    except OSError as error:
+        raise ProgressError(f"cannot read {_shown(path)} ({error.strerror or error}): move it away "
+                            f"(or fix its permissions), then try again") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return {"katas": {}}, ["it is not UTF-8 text"], True
+    except json.JSONDecodeError as error:
+        return {"katas": {}}, [f"it is not valid JSON ({error.msg}, line {error.lineno} column {error.colno})"], True
+    except (ValueError, RecursionError) as error:  # e.g. nested thousands deep
+        return {"katas": {}}, [f"it is not JSON this tool can read ({type(error).__name__})"], True
+    clean, problems = validate(data)
+    return clean, problems, True
+
+
+def _set_aside(path: Path, clean: dict, problems: list[str]) -> str:
+    """Move a damaged file to ``progress.json.corrupt-<stamp>``, write back what could be read,
+    and return the one-line note that says so. Called with the lock held."""
+    aside = path.with_name(f"{path.name}.corrupt-{_stamp()}")
+    counter = 1
+    while aside.exists():
+        counter += 1
+        aside = path.with_name(f"{path.name}.corrupt-{_stamp()}-{counter}")
+    kept = len(clean.get("katas", {}))
+    why = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+    try:
+        os.replace(path, aside)
+        if kept or clean.get("current"):
+            _write_json(path, {"format": FORMAT, "updated": clean.get("updated"), "current": clean.get("current"),
+                               "katas": clean["katas"]})
+    except OSError as error:
+        return (f"{_shown(path)} is damaged: {why}; it could not be set aside ({error.strerror or error}), "
+                f"so only what reads fine is used ({kept} katas)")
+    rest = (f"kept the {kept} kata{'s' if kept != 1 else ''} that read{'' if kept != 1 else 's'} fine"
+            if kept else "starting from no progress")
+    return f"{_shown(path)} was damaged: {why}; the original is kept as {_shown(aside)}; {rest}"
+
+
+def _say_on_stderr(line: str) -> None:
+    try:
+        print(f"kata: {line}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed: the note is also in Progress.notes
+        pass
+
+
+# -------------------------------------------------------------- progress
+
+
+class Progress:
+    """The contents of ``.katas/progress.json``, and this process's changes to it."""
+
+    def __init__(self, path: Path, katas: dict[str, dict] | None = None, current: str | None = None,
+                 updated: str | None = None, notes: list[str] | None = None):
+        self.path = Path(path)
+        self.katas: dict[str, dict] = katas if katas is not None else {}
+        self._current = current
+        self.updated = updated
+        #: One-line notes about the file (a damaged file set aside), already said once.
+        self.notes: list[str] = notes if notes is not None else []
+        # What this process changed, replayed on the freshest copy at save time.
+        self._changes: list[Callable[[Progress], object]] = []
+        # As loaded: what a direct edit of ``katas`` (not through a method) is found against.
+        self._base = copy.deepcopy(self.katas), current
 
     @classmethod
-    def load(cls, root: Path) -> "Progress":
+    def load(cls, root: Path, say: Callable[[str], None] | None = _say_on_stderr) -> Progress:
+        """Read and validate the file; a damaged one is set aside (see the module docstring).
+
+        ``say`` prints the one-line note when that happens (stderr by default; the
+        ``kata`` command passes its console; ``None`` keeps it in :attr:`notes` only).
+        """
         path = Path(root) / STATE_DIR / "progress.json"
-        data = _read_json(path)
-        katas = data.get("katas") if isinstance(data.get("katas"), dict) else {}
-        katas = {key: value for key, value in katas.items() if isinstance(value, dict)}
-        return cls(path=path, katas=katas, current=data.get("current"), updated=data.get("updated"))
+        notes = []
+        try:
+            clean, problems, _ = _examine(path)
+        except ProgressError as error:  # unreadable (a folder, no permission): no progress, said once
+            clean, problems = {"katas": {}}, []
+            notes.append(str(error))
+        if problems:
+            try:
+                with _locked(path):
+                    clean, problems, exists = _examine(path)  # another process may have repaired it meanwhile
+                    if problems and exists:
+                        notes.append(_set_aside(path, clean, problems))
+            except ProgressError as error:  # read-only: use what reads, change nothing on disk
+                notes.append(f"{_shown(path)} is damaged: {'; '.join(problems[:3])}; not repaired: {error}")
+        for note in notes:
+            if say is not None:
+                say(note)
+        return cls(path=path, katas=clean.get("katas", {}), current=clean.get("current"),
+                   updated=clean.get("updated"), notes=notes)
+
+    @property
+    def current(self) -> str | None:
+        return self._current
+
+    @current.setter
+    def current(self, value: str | None) -> None:
+        self._change(lambda p: setattr(p, "_current", value))
+
+    def _change(self, change: Callable[[Progress], object]):
+        """Apply ``change`` here now, and again to the file's newest contents at save time."""
+        self._changes.append(change)
+        return change(self)
 
     def save(self) -> None:
-        self.updated = now()
-        _write_json(self.path, {"format": FORMAT, "updated": self.updated, "current": self.current,
-                                "katas": self.katas})
+        """Merge this process's changes into the file as it is now, under the lock, atomically."""
+        with _locked(self.path):
+            clean, problems, exists = _examine(self.path)
+            if problems and exists:  # damaged since we loaded it: keep it aside, never overwrite it
+                note = _set_aside(self.path, clean, problems)
+                self.notes.append(note)
+                _say_on_stderr(note)
+            fresh = Progress(self.path, clean.get("katas", {}), clean.get("current"), clean.get("updated"))
+            for change in self._changes:
+                change(fresh)
+            self._apply_direct_edits(fresh)
+            fresh.updated = now()
+            try:
+                _write_json(self.path, {"format": FORMAT, "updated": fresh.updated, "current": fresh._current,
+                                        "katas": fresh.katas})
+            except OSError as error:
+                raise _cannot_write(self.path, error) from None
+        self.katas, self._current, self.updated = fresh.katas, fresh._current, fresh.updated
+        self._changes = []
+        self._base = copy.deepcopy(self.katas), self._current
+
+    def _apply_direct_edits(self, fresh: Progress) -> None:
+        """Fields this process set on ``katas`` directly (``entry["digest"] = ...``) go over too.
+
+        They are what the in-memory copy holds beyond what replaying the logged
+        changes on the copy as loaded gives: each such field is set (or removed) in ``fresh``.
+        """
+        expected = Progress(self.path, copy.deepcopy(self._base[0]), self._base[1])
+        for change in self._changes:
+            change(expected)
+        for kata_id in set(expected.katas) | set(self.katas):
+            mine, replayed = self.katas.get(kata_id), expected.katas.get(kata_id)
+            if mine == replayed:
+                continue
+            if mine is None:
+                fresh.katas.pop(kata_id, None)
+                continue
+            target = fresh.katas.setdefault(kata_id, {})
+            for key in set(mine) | set(replayed or {}):
+                if key not in mine:
+                    target.pop(key, None)
+                elif (replayed or {}).get(key, _MISSING) != mine[key]:
+                    target[key] = copy.deepcopy(mine[key])
 
     # ------------------------------------------------------------- reading
 
@@ -113,27 +396,40 @@ class Progress:
         automatic = int(entry.get("streak", 0)) // RUNS_PER_HINT
         return min(max(revealed, automatic), len(kata.hints) - 1)
 
+    # ------------------------------------------------------------- writing
+
     def reveal_hint(self, kata: Kata) -> int:
         """Reveal one more hint; return the index of the hint now shown."""
-        level = min(self.hint_level(kata) + 1, len(kata.hints) - 1)
-        self.katas.setdefault(kata.id, {})["hints_seen"] = level + 1
-        return level
+        def reveal(progress: Progress) -> int:
+            level = min(progress.hint_level(kata) + 1, len(kata.hints) - 1)
+            entry = progress.katas.setdefault(kata.id, {})
+            entry["hints_seen"] = max(level + 1, int(entry.get("hints_seen", 1)))
+            return level
 
-    # ------------------------------------------------------------- writing
+        return self._change(reveal)
 
     def record(self, kata: Kata, state: str, passed: int, total: int, when: str) -> bool:
         """Record one run of ``kata``; return True when it passes now and did not before."""
-        entry = self.katas.setdefault(kata.id, {})
-        before = entry.get("state", NOT_STARTED)
-        entry.update(state=state, last_run=when, runs=int(entry.get("runs", 0)) + 1, checks=f"{passed}/{total}")
-        if state in (FAILING, ERROR):
-            entry["streak"] = int(entry.get("streak", 0)) + 1
-        else:
-            entry["streak"] = 0
-        newly_passed = state == PASSED and before != PASSED
-        if newly_passed:
-            entry["passed_at"] = when
-        return newly_passed
+        def apply(progress: Progress) -> bool:
+            entry = progress.katas.setdefault(kata.id, {})
+            before = entry.get("state", NOT_STARTED)
+            entry.update(state=str(state), last_run=when, runs=int(entry.get("runs", 0)) + 1,
+                         checks=f"{passed}/{total}")
+            entry["streak"] = int(entry.get("streak", 0)) + 1 if state in (FAILING, ERROR) else 0
+            newly_passed = state == PASSED and before != PASSED
+            if newly_passed:
+                entry["passed_at"] = when
+            return newly_passed
+
+        return self._change(apply)
+
+    def forget(self, kata_id: str) -> None:
+        """A reset kata starts again: not started, no streak, hints from the first."""
+        def apply(progress: Progress) -> None:
+            if kata_id in progress.katas:
+                progress.katas[kata_id] = {"state": str(NOT_STARTED), "streak": 0, "hints_seen": 1}
+
+        self._change(apply)
 
 
 # ------------------------------------------------------------------ workshop
@@ -146,11 +442,17 @@ def workshop_path(root: Path) -> Path:
 def workshop_settings(root: Path) -> dict:
     """``{"pair_prompts": bool, "name": str | None}``; prompts are off unless switched on."""
     data = _read_json(workshop_path(root))
-    return {"pair_prompts": bool(data.get("pair_prompts", False)), "name": data.get("name")}
+    name = data.get("name")
+    return {"pair_prompts": data.get("pair_prompts") is True, "name": name if isinstance(name, str) and name else None}
 
 
 def save_workshop_settings(root: Path, settings: dict) -> None:
-    _write_json(workshop_path(root), settings)
+    path = workshop_path(root)
+    try:
+        _write_json(path, settings)
+    except OSError as error:
+        raise ProgressError(f"cannot save the workshop settings: {_shown(path.parent)}/ cannot be written "
+                            f"({error.strerror or error})") from None
 
 
 # ------------------------------------------------------------------- export
@@ -162,7 +464,7 @@ def export(progress: Progress, curriculum: Curriculum, name: str) -> dict:
     tracks = []
     for track in curriculum.tracks:
         katas = curriculum.in_track(track)
-        tracks.append({"number": track.number, "name": track.name, "total": len(katas),
+        tracks.append({"number": track.number, "name": track.name, "module": track.module, "total": len(katas),
                        "done": sum(1 for k in katas if progress.state(k.id) in DONE_STATES)})
     return {
         "format": FORMAT,
@@ -190,10 +492,16 @@ def export_markdown(summary: dict) -> str:
 
 
 def write_export(progress: Progress, curriculum: Curriculum, name: str, folder: Path) -> tuple[Path, Path]:
+    """Write ``progress-<name>.json`` and ``.md`` into ``folder``; a folder that cannot be written is one line."""
     summary = export(progress, curriculum, name)
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "pair"
-    folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / f"progress-{slug}.json", folder / f"progress-{slug}.md"
-    _write_json(json_path, summary)
-    md_path.write_text(export_markdown(summary), encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(json_path, summary)
+        md_path.write_text(export_markdown(summary), encoding="utf-8")
+    except OSError as error:
+        raise ProgressError(f"cannot write the export to {folder}: {error.strerror or error}"
+                            + (f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else "")
+                            + "; give --out a folder you can write to") from None
     return json_path, md_path

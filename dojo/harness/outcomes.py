@@ -20,6 +20,12 @@ class Outcome:
     state: str
     message: str = ""
     check: str = ""  # the test function that produced it
+    #: The harness itself failed (not the learner's code): such a verdict never
+    #: overwrites a stored "passed".
+    harness_fault: bool = False
+    #: What the learner's code printed during the check (captured by pytest).
+    printed: str = ""
+    mistake: str | None = None  # the named known mistake, when one explained the failure (KataFailure.mistake)
 
 
 def _chain(exc: BaseException):
@@ -44,7 +50,7 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
         where = _learner_frame(exc, impl_folder, root)
         return Outcome(ERROR, f"{where}: {exc}" if where else str(exc))
     if isinstance(exc, KataFailure):
-        return Outcome(FAILING, str(exc))
+        return Outcome(FAILING, str(exc), mistake=exc.mistake)
     if isinstance(exc, AssertionError):
         return Outcome(FAILING, str(exc).split("\nassert ")[0] or "a check failed")
     where = _learner_frame(exc, impl_folder, root)

@@ -10,8 +10,12 @@
   the failure message and a hint.
 * ``--all`` runs every kata and prints a table by track.
 * ``--kata ID`` / ``--track N`` select one kata or one track.
-* Each kata test runs under a time limit (``--kata-timeout``, or the kata's
-  own ``timeout`` in the manifest), so an infinite loop ends with a message.
+* Each kata's checks run together in a forked child process
+  (:mod:`dojo.harness.isolation`) under one wall-clock limit for the whole
+  kata (``--kata-timeout``, or the kata's own ``timeout`` in the manifest) and
+  a memory cap (``--kata-memory``): an infinite loop, a crash or an
+  ``os._exit`` in the learner's code becomes a report, and only the verdicts
+  this process recorded decide the exit status.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
   (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
   few failing runs), katas newly passed (with a pair prompt in workshop mode,
@@ -22,6 +26,7 @@ Tests without the ``kata`` marker (the project's self-tests) run as usual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -29,14 +34,44 @@ import pytest
 
 from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata, load
+from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
-from ..states import DONE_STATES
-from . import outcomes, report
+from ..room import hook as room_hook
+from ..states import DONE_STATES, KataState
+from . import guards, isolation, outcomes, report
 from .timeout import time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MEMORY_GIB = 8.0
+
+
+def _positive_seconds(text: str) -> float:
+    """``--kata-timeout``: a finite number of seconds above zero (a limit cannot be switched off)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the time limit must be a finite number of seconds above 0, got {text!r}")
+    return value
+
+
+def _positive_gib(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the memory cap must be a number of GiB above 0, got {text!r}")
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,9 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run only this kata (id like neuron.weighted_sum, or number like 1.1)")
     group.addoption("--track", action="append", default=[], dest="katas_tracks", metavar="N",
                     help="run only this track (number or module name)")
-    group.addoption("--kata-timeout", type=float, default=None, metavar="SECONDS",
-                    help=f"time limit for each kata test (default {DEFAULT_TIMEOUT:g} s, "
+    group.addoption("--kata-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                    help=f"wall-clock limit for each kata, all its checks together (default {DEFAULT_TIMEOUT:g} s, "
                          f"or the kata's own limit from the curriculum)")
+    group.addoption("--recheck", action="store_true", dest="katas_recheck",
+                    help="rerun katas that passed before even when their code did not change")
+    group.addoption("--kata-memory", type=_positive_gib, default=DEFAULT_MEMORY_GIB, metavar="GIB",
+                    help=f"memory cap for each kata's process (default {DEFAULT_MEMORY_GIB:g} GiB)")
     parser.addini("katas_curriculum", "folder of the curriculum manifest", default="curriculum")
 
 
@@ -64,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "neural-katas")
 
 
-def _kata_plugin(request: pytest.FixtureRequest) -> "KataPlugin":
+def _kata_plugin(request: pytest.FixtureRequest) -> KataPlugin:
     plugin = request.config.pluginmanager.get_plugin("neural-katas")
     if plugin is None:
         raise pytest.UsageError("the kata fixtures need the curriculum/ folder at the rootdir")
@@ -103,6 +142,17 @@ class KataPlugin:
                                     f"a relative PATH is taken from {self.root}") from None
         self.stop_mode = not config.getoption("katas_all")
         self.timeout = config.getoption("kata_timeout")
+        # Each kata's checks run in a forked child; where fork does not exist,
+        # in this process under the older SIGALRM limit.
+        self.isolated = isolation.available() and not os.environ.get("KATAS_IN_PROCESS")
+        memory = config.getoption("kata_memory")
+        self.runner = isolation.KataRunner(self, int(memory * 2**30) if memory else None)
+        self.groups: dict[str, list[pytest.Item]] = {}
+        self.ran_in_child: set[str] = set()
+        self.interrupted_in: Kata | None = None
+        # Stop mode on the learner's own folder reruns a passed kata only when what it depends on changed.
+        self.dependencies = Dependencies(self.implementation.folder, self.root / "tests" / "katas")
+        self.not_rerun: list[Kata] = []
         self.collected: dict[str, list[pytest.Item]] = {}
         self.results: dict[str, list[outcomes.Outcome]] = {}
         self.stopped_at: Kata | None = None
@@ -145,9 +195,16 @@ class KataPlugin:
                     item.add_marker(pytest.mark.skip(reason=kernels.why_no_gpu()))
             keep.append((kata.position, index, item))
             self.collected.setdefault(kata.id, []).append(item)
+        drop += self._unchanged_since_passed(keep)
+        keep = [entry for entry in keep if entry[2] not in drop]
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
+        self.groups = {}
+        for item in items:
+            kata = self._kata_of(item)
+            if kata is not None:
+                self.groups.setdefault(kata.id, []).append(item)
         only_katas = all(self._kata_of(item) is not None for item in items)
         if self.collected and only_katas and config.option.tbstyle == "auto":
             # The kata report says what failed; tracebacks from inside the
@@ -157,6 +214,38 @@ class KataPlugin:
             terminal = config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 terminal.reportchars = ""
+
+    def _reuse_passes(self) -> bool:
+        """Only a plain stop-mode run on the learner's own folder skips katas whose code did not change."""
+        return (self.recording and self.stop_mode and not self.config.getoption("katas_recheck")
+                and not self.config.getoption("katas_only") and not self.config.getoption("keyword"))
+
+    def kata_digest(self, kata: Kata) -> str | None:
+        wanted, test_text = tests_dependencies(self.root / "tests" / "katas" / f"test_{kata.module}.py", kata.id)
+        return self.dependencies.digest(kata, wanted, test_text)
+
+    def _unchanged_since_passed(self, keep) -> list[pytest.Item]:
+        """Items of katas that passed before and whose code has not changed since: not rerun."""
+        if not self._reuse_passes():
+            return []
+        items_by_kata: dict[str, list[pytest.Item]] = {}
+        for _, _, item in keep:
+            kata = self._kata_of(item)
+            if kata is not None:
+                items_by_kata.setdefault(kata.id, []).append(item)
+        skipped: list[pytest.Item] = []
+        for kata in self.curriculum.katas:
+            if kata.id not in items_by_kata:
+                continue
+            entry = self.progress.entry(kata.id)
+            if entry.get("state") != outcomes.PASSED or not entry.get("digest"):
+                break  # from the first kata not known to pass, everything runs
+            if entry.get("digest") != self.kata_digest(kata):
+                break
+            self.not_rerun.append(kata)
+            skipped.extend(items_by_kata.pop(kata.id))
+            self.collected.pop(kata.id, None)
+        return skipped
 
     def _selection(self) -> set[str] | None:
         only = self.config.getoption("katas_only")
@@ -178,19 +267,83 @@ class KataPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
-        if self.stopped_at is not None and self._kata_of(item) is not None:
+        kata = self._kata_of(item)
+        if kata is None:
+            return None
+        if self.stopped_at is not None:
             return True  # the run stopped at an unfinished kata: leave the rest unrun and unreported
-        return None
+        if not self.isolated or self._in_child:
+            return None
+        if item.nodeid in self.ran_in_child:
+            return True  # this check already ran in its kata's child
+        group = self.groups.get(kata.id, [item])
+        if hasattr(self.config, "workerinput"):
+            # Under pytest-xdist a worker runs only the checks it is sent, one at a time:
+            # each gets a child of its own.
+            group = [item]
+        to_run = group[group.index(item):] if item in group else [item]
+        self.ran_in_child.update(i.nodeid for i in to_run)
+        try:
+            self.runner.run(kata, to_run, self._limit(item))
+        except KeyboardInterrupt:
+            self.interrupted_in = kata
+            raise
+        self._maybe_stop(kata, self._next_kata_after(group[-1] if group else item))
+        return True
+
+    _in_child = False  # set in a kata's child process, where checks run the ordinary way
+
+    def _next_kata_after(self, item: pytest.Item) -> Kata | None:
+        items = item.session.items
+        try:
+            position = items.index(item)
+        except ValueError:
+            return None
+        following = items[position + 1] if position + 1 < len(items) else None
+        return self._kata_of(following) if following is not None else None
+
+    def receive_outcomes(self, kata: Kata, received: list[dict], artifacts: list[str]) -> None:
+        """Outcomes of one check, as the kata's child process computed them."""
+        for entry in received:
+            state = entry.get("state")
+            if state not in outcomes.SEVERITY:
+                continue
+            mistake = entry.get("mistake")
+            self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
+                                                    check=str(entry.get("check", "")),
+                                                    printed=str(entry.get("printed", "")),
+                                                    mistake=mistake if isinstance(mistake, str) else None))
+        known = self.artifacts.setdefault(kata.id, [])
+        known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
+
+    def add_outcome(self, kata: Kata, outcome: outcomes.Outcome) -> None:
+        self.results.setdefault(kata.id, []).append(outcome)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item):
-        with time_limit(self._limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        with time_limit(self._limit(item)):
+        with time_limit(self._fallback_limit(item)), self._restoring_globals():
             return (yield)
+
+    @contextlib.contextmanager
+    def _restoring_globals(self):
+        """In a kata's child: whatever the learner's code changed globally is put back right after it ran."""
+        if not self._in_child:
+            yield
+            return
+        state = guards.GlobalState()
+        try:
+            yield
+        finally:
+            state.restore()
+
+    def _fallback_limit(self, item: pytest.Item) -> float:
+        """The in-process SIGALRM limit, only where kata checks cannot run in a child."""
+        return 0 if self.isolated else self._limit(item)
 
     def _limit(self, item: pytest.Item) -> float:
         kata = self._kata_of(item)
@@ -225,9 +378,13 @@ class KataPlugin:
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):
         yield
         kata = self._kata_of(item)
-        if not self.stop_mode or kata is None:
+        if kata is None or (self.isolated and not self._in_child):
             return
-        next_kata = self._kata_of(nextitem) if nextitem is not None else None
+        self._maybe_stop(kata, self._kata_of(nextitem) if nextitem is not None else None)
+
+    def _maybe_stop(self, kata: Kata, next_kata: Kata | None) -> None:
+        if not self.stop_mode or self._in_child:
+            return
         if next_kata is not kata and self.state(kata.id) not in (outcomes.PASSED, outcomes.SKIPPED):
             self.stopped_at = kata
 
@@ -248,6 +405,7 @@ class KataPlugin:
             state=self.state(kata_id),
             message=worst.message if worst else "",
             check=worst.check if worst else "",
+            printed=worst.printed if worst else "",
             passed=passed,
             total=len(self.collected.get(kata_id, [])),
         )
@@ -256,19 +414,27 @@ class KataPlugin:
 
     def _record(self) -> None:
         """Update .katas/progress.json with this run (once, learner's folder only)."""
-        if self._recorded or not self.recording or not self.collected:
-            return
+        if self._recorded or not self.recording or not self.collected or self.interrupted_in is not None:
+            return  # an interrupted run leaves the stored progress as it was
         self._recorded = True
         when = now()
         for kata in self.curriculum.katas:
             if kata.id not in self.collected or self.state(kata.id) == "not run":
                 continue
+            if any(r.harness_fault for r in self.results.get(kata.id, ())) and self.progress.state(kata.id) in DONE_STATES:
+                continue  # the harness failed, not the learner: a stored pass stands
             summary = self.summary(kata.id)
             state = summary.state
             if state in (outcomes.FAILING, outcomes.ERROR) and self._untouched(kata):
                 state = outcomes.NOT_STARTED  # e.g. blocked by a syntax error elsewhere in the file
             if self.progress.record(kata, state, summary.passed, summary.total, when):
                 self.newly_passed.append(kata)
+            entry = self.progress.katas.setdefault(kata.id, {})
+            digest = self.kata_digest(kata) if state == outcomes.PASSED else None
+            if digest:
+                entry["digest"] = digest  # what this pass depended on: unchanged, it need not run again
+            else:
+                entry.pop("digest", None)
         ran = [k for k in self.curriculum.katas if self.state(k.id) != "not run"]
         unfinished = [k for k in ran if self.progress.state(k.id) not in DONE_STATES]
         if self.stopped_at is not None:
@@ -293,7 +459,7 @@ class KataPlugin:
         path = self.implementation.folder / kata.path
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError:
+        except (OSError, ValueError):  # unreadable or not UTF-8: the load error says so
             return False
         # Compared as text: the file may not even parse (a syntax error in another kata).
         return definitions.contains(text, pristine.pristine_definition(self.root, kata.module, kata.target))
@@ -316,7 +482,10 @@ class KataPlugin:
     # --------------------------------------------------------------- report
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
-        if not self.collected:
+        if not self.collected and not self.not_rerun:
+            return
+        if self.interrupted_in is not None:
+            report.Writer(terminalreporter, impl_name=self._impl_label()).interrupted(self.interrupted_in)
             return
         self._record()
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
@@ -333,6 +502,13 @@ class KataPlugin:
             writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
         else:
             writer.table(self.curriculum, summaries, done=done)
+        if self.not_rerun:
+            count = len(self.not_rerun)
+            writer.line(f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
+                        f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
+                        f"`pytest --recheck` runs them too.)")
+        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
+        room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []

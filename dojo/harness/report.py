@@ -9,8 +9,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from . import outcomes
 from ..course.curriculum import Curriculum, Kata
+from . import outcomes
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96
@@ -33,6 +33,7 @@ class KataSummary:
     check: str
     passed: int
     total: int
+    printed: str = ""  # what the learner's code printed during the failing check
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -118,6 +119,7 @@ class Writer:
         if summary.state != outcomes.NOT_STARTED:
             self.line(f"  check  {summary.check}")
             self.line(f"  why    {indent(summary.message, '         ')}", **STATE_MARKUP[summary.state])
+            self.printed(summary)
         level = min(self.hint_levels.get(kata.id, self.hint_level), len(kata.hints) - 1)
         self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
         streak = self.streaks.get(kata.id, 0)
@@ -126,6 +128,29 @@ class Writer:
         self.line()
         self.line(f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
                   f"`pytest --all` for every kata.")
+
+    PRINTED_LINES = 5
+
+    def printed(self, summary: KataSummary) -> None:
+        """The first lines the learner's code printed during the failing check, and how to see all."""
+        lines = summary.printed.splitlines()
+        if not lines:
+            return
+        shown = lines[:self.PRINTED_LINES]
+        more = (f"first {len(shown)} of {len(lines)} lines; all of them: "
+                f"pytest -s --kata {summary.kata.id}") if len(lines) > len(shown) else "your print output"
+        self.line(f"  print  ({more})")
+        for text in shown:
+            self.line(f"         {text[:MESSAGE_WIDTH]}")
+
+    def interrupted(self, kata: Kata) -> None:
+        """Ctrl-C while a kata's checks ran: say which, so the learner knows where it was."""
+        self.tr.write_sep("─", "Neural Katas", bold=True)
+        self.line(f"kata {kata.number}  {kata.title}   interrupted (Ctrl-C) while its checks were running",
+                  yellow=True, bold=True)
+        self.line(f"  edit   {self.impl_name}/{kata.path}, {kata.target}")
+        self.line("  If it seemed stuck: a loop that never ends is stopped by the time limit by itself "
+                  "(--kata-timeout SECONDS).")
 
     def passed_news(self, with_artifacts: bool = True) -> None:
         """Katas this run passed for the first time, their artifacts, and the pair prompt."""

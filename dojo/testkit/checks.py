@@ -28,11 +28,20 @@ GRADIENT_RTOL = 1e-5
 
 
 class KataFailure(AssertionError):
-    """A kata's check failed; the message is shown to the learner as it is."""
+    """A kata's check failed; the message is shown to the learner as it is.
+
+    ``mistake`` is the known mistake that explains the failure (the key of
+    ``assert_close(mistakes=...)``), or None: the name the live room counts
+    across pairs, without the learner's values that the message also holds.
+    """
+
+    def __init__(self, message: str, mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake
 
 
-def fail(message: str) -> None:
-    raise KataFailure(message)
+def fail(message: str, mistake: str | None = None) -> None:
+    raise KataFailure(message, mistake)
 
 
 def check(condition: bool, message: str) -> None:
@@ -82,7 +91,7 @@ def _is_numeric_seq(value: Any) -> bool:
 def call(function: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call the learner's ``function`` and check that it left its inputs alone.
 
-    Katas are pure functions (DESIGN.md, contract 7): a function that changes
+    Katas are pure functions: a function that changes
     the arrays it was given breaks the caller's data in ways that are hard to
     find later (a training set that slowly drifts, a gradient that is applied
     twice). Raises KataFailure naming the argument that changed.
@@ -193,7 +202,7 @@ def assert_close(
         if wrong.shape == array.shape and array.dtype.kind in "biuf" \
                 and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) \
                 and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
-            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}")
+            fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}", mistake=explanation)
     if array.shape != expected.shape:
         fail(f"{call} {what} shape {array.shape}, expected {expected.shape}"
              f"{shape_hint(array.shape, expected.shape)}")

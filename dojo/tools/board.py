@@ -21,44 +21,100 @@ class BoardError(Exception):
     pass
 
 
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def shape_problem(data) -> str | None:
+    """Why ``data`` is not a progress export this board can draw, or None when it is one."""
+    if not isinstance(data, dict):
+        return f"it holds {type(data).__name__}, not an object"
+    if not isinstance(data.get("name"), str) or not data["name"].strip():
+        return "it has no pair name"
+    for key in ("done", "total"):
+        if not _count(data.get(key)):
+            return f"its {key!r} is {data.get(key)!r}, not a count"
+    tracks = data.get("tracks")
+    if not isinstance(tracks, list) or not tracks:
+        return "it has no list of tracks"
+    for index, track in enumerate(tracks):
+        if not isinstance(track, dict) or not isinstance(track.get("name"), str):
+            return f"track {index + 1} has no name"
+        if not all(_count(track.get(key)) for key in ("done", "total")) or track["done"] > track["total"]:
+            return f"track {track['name']!r} has no counts done/total"
+        if not isinstance(track.get("number", 0), (int, str)) or isinstance(track.get("number"), bool):
+            return f"track {track['name']!r} has a number of the wrong type"
+    nxt = data.get("next")
+    if nxt is not None and not (isinstance(nxt, dict) and all(isinstance(nxt.get(k), (str, int)) and
+                                                            not isinstance(nxt.get(k), bool)
+                                                            for k in ("number", "title"))):
+        return "its 'next' kata has no number and title"
+    if data.get("exported") is not None and not isinstance(data["exported"], str):
+        return "its 'exported' time is not text"
+    return None
+
+
 def read_exports(paths: list[Path]) -> list[dict]:
     """Load exports, skipping nothing silently: a bad file is an error naming it."""
     exports = []
     for path in paths:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise BoardError(f"{path}: not a progress export ({error})") from None
-        if not isinstance(data, dict) or "tracks" not in data or "name" not in data:
-            raise BoardError(f"{path}: not a progress export (make one with `kata progress --export`)")
+            data = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except OSError as error:
+            raise BoardError(f"{path}: cannot be read ({error.strerror or error})") from None
+        except ValueError as error:
+            raise BoardError(f"{path}: not a progress export (not JSON: {error}); "
+                             f"make one with `kata progress --export`") from None
+        problem = shape_problem(data)
+        if problem:
+            raise BoardError(f"{path}: not a progress export of a known shape ({problem}); "
+                             f"make one with `kata progress --export`")
         exports.append(data)
-    return sorted(exports, key=lambda e: (-e.get("done", 0), e["name"]))
+    return sorted(exports, key=lambda e: (-e["done"], e["name"]))
+
+
+def _key(track: dict) -> str:
+    """A track is the same track in two exports when its module (else its name) is the same."""
+    return str(track.get("module") or track["name"])
+
+
+def all_tracks(exports: list[dict]) -> list[dict]:
+    """Every track of every export, each once, in the order they first appear."""
+    seen: dict[str, dict] = {}
+    for export in exports:
+        for track in export["tracks"]:
+            seen.setdefault(_key(track), track)
+    return list(seen.values())
 
 
 def table(exports: list[dict]) -> Table:
-    tracks = exports[0]["tracks"] if exports else []
+    tracks = all_tracks(exports)
     # Tracks are headed by number alone, named in the caption, so that a room
     # of pairs fits an ordinary terminal without wrapping the pair names.
     board = Table(title="Neural Katas: the room", show_lines=False,
-                  caption="tracks: " + " · ".join(f"{t['number']} {t['name']}" for t in tracks))
+                  caption="tracks: " + " · ".join(escape(f"{t.get('number', '')} {t['name']}".strip())
+                                                  for t in tracks))
     board.add_column("pair", style="bold", no_wrap=True)
     board.add_column("done", justify="right", no_wrap=True)
     for track in tracks:
-        board.add_column(str(track["number"]), justify="right", no_wrap=True)
+        board.add_column(escape(str(track.get("number", track["name"]))), justify="right", no_wrap=True)
     board.add_column("next kata", no_wrap=True, overflow="ellipsis")
     board.add_column("exported", style="dim")
     for export in exports:
-        by_number = {t["number"]: t for t in export["tracks"]}
+        mine_by_key = {_key(t): t for t in export["tracks"]}
         cells = []
         for track in tracks:
-            mine = by_number.get(track["number"], {"done": 0, "total": track["total"]})
+            mine = mine_by_key.get(_key(track))
+            if mine is None:  # an export from another version of the course, without this track
+                cells.append("[dim]-[/]")
+                continue
             style = "green" if mine["done"] == mine["total"] and mine["total"] else ""
             text = f"{mine['done']}/{mine['total']}"
             cells.append(f"[{style}]{text}[/]" if style else text)
         nxt = export.get("next")
         board.add_row(escape(str(export["name"])), f"{export['done']}/{export['total']}", *cells,
                       escape(f"{nxt['number']} {nxt['title']}") if nxt else "[green]all done[/]",
-                      str(export.get("exported", ""))[11:16])
+                      str(export.get("exported") or "")[11:16])
     return board
 
 
@@ -69,18 +125,19 @@ def draw(exports: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")  # no display needed; the facilitator opens the PNG
     import matplotlib.pyplot as plt
 
-    tracks = exports[0]["tracks"] if exports else []
+    tracks = all_tracks(exports)
     names = [e["name"] for e in exports][::-1]
-    total = max((e["total"] for e in exports), default=1)
+    total = max((e["total"] for e in exports), default=1) or 1
     figure, axes = plt.subplots(figsize=(10, 1.2 + 0.5 * len(exports)))
     left = [0] * len(exports)
     colours = plt.get_cmap("tab10")
     for index, track in enumerate(tracks):
         widths = []
         for export in exports[::-1]:
-            mine = {t["number"]: t for t in export["tracks"]}.get(track["number"], {"done": 0})
+            mine = {_key(t): t for t in export["tracks"]}.get(_key(track), {"done": 0})
             widths.append(mine["done"])
-        axes.barh(names, widths, left=left, color=colours(index % 10), label=f"{track['number']} {track['name']}")
+        label = f"{track.get('number', '')} {track['name']}".strip()
+        axes.barh(names, widths, left=left, color=colours(index % 10), label=label)
         left = [a + b for a, b in zip(left, widths)]
     axes.set_xlim(0, total)
     axes.set_xlabel(f"katas done (of {total})")
@@ -99,5 +156,10 @@ def show(paths: list[Path], png: Path | None, console: Console) -> int:
         raise BoardError("no exports given")
     console.print(table(exports))
     if png is not None:
-        console.print(f"board drawn to [bold]{draw(exports, png)}[/]")
+        try:
+            drawn = draw(exports, png)
+        except OSError as error:
+            raise BoardError(f"cannot draw the board to {png}: {error.strerror or error}; "
+                             f"give --png a path you can write (or --no-png)") from None
+        console.print(f"board drawn to [bold]{drawn}[/]")
     return 0

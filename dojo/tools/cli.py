@@ -15,6 +15,15 @@ way to work. Run ``kata --help`` or ``kata VERB --help``::
     kata workshop on|off      pair prompts after each kata passed
     kata progress --export    JSON + Markdown for the facilitator
     kata board FILES...       the room's progress board (table and PNG)
+    kata dev check            for contributors: the course's structure, in seconds
+    kata room serve           the live board on the workshop network (facilitator)
+    kata room join URL CODE   post each run to the room (a pair); `kata room leave` stops
+
+The checkout is found from the current folder only (the nearest folder up
+with ``curriculum/`` and ``katas/``), never from where the tool is installed,
+so a verb that writes changes the checkout you stand in, and says which.
+Every error is one line; ``KATA_DEBUG=1`` shows the traceback of an
+unexpected one.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import argparse
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -33,7 +43,7 @@ from rich.table import Table
 
 from ..course import progress as progress_module
 from ..course.curriculum import Curriculum, CurriculumError, Kata, load
-from ..course.progress import Progress
+from ..course.progress import Progress, ProgressError
 from ..harness.report import bar
 from ..states import DONE_STATES
 
@@ -48,19 +58,25 @@ class CliError(Exception):
 # ---------------------------------------------------------------- plumbing
 
 
+#: Where to tell about an error the tool did not expect.
+REPORT_TO = "please report it (the command and this line) to your facilitator or the Neural Katas maintainers"
+
+
 def find_root(start: Path | None = None) -> Path:
-    """The Neural Katas checkout: ``$KATAS_ROOT``, else the nearest folder up with ``curriculum/``."""
-    if os.environ.get("KATAS_ROOT"):
-        return Path(os.environ["KATAS_ROOT"]).resolve()
-    here = (start or Path.cwd()).resolve()
+    """The Neural Katas checkout you stand in: the nearest folder up with ``curriculum/`` and ``katas/``.
+
+    Only the current folder counts (not where the tool is installed, nor an
+    environment variable), so no verb ever changes a checkout you are not in.
+    """
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current folder was deleted
+        raise CliError("the current folder no longer exists: cd into your copy of Neural Katas") from None
     for folder in (here, *here.parents):
         if (folder / "curriculum").is_dir() and (folder / "katas").is_dir():
             return folder
-    installed = Path(__file__).resolve().parents[1]  # an editable install points at the checkout
-    if (installed / "curriculum").is_dir():
-        return installed
-    raise CliError("not inside a Neural Katas folder (no curriculum/ and katas/ here or above): "
-                   "cd into your copy, or set KATAS_ROOT")
+    raise CliError(f"not inside a Neural Katas folder (no curriculum/ and katas/ in {here} or above): "
+                   f"cd into your copy first")
 
 
 class Context:
@@ -71,9 +87,17 @@ class Context:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
             raise CliError(f"the curriculum does not load: {error}") from None
+        self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
+
+    def note(self, line: str) -> None:
+        self.console.print(f"[yellow]kata: {escape(line)}[/]", soft_wrap=True)
 
     def progress(self) -> Progress:
-        return Progress.load(self.root)
+        return Progress.load(self.root, say=self.note)
+
+    def changed(self, what: str) -> None:
+        """Say which checkout a writing verb changed: the folder, absolute, always."""
+        self.console.print(f"  changed in {escape(str(self.root))}: {escape(what)}", soft_wrap=True)
 
     def kata(self, key: str) -> Kata:
         try:
@@ -122,7 +146,17 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
                   + (f"  ({streak} failing runs in a row)" if streak else ""))
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
+    _room_line(ctx)
     return 0
+
+
+def _room_line(ctx: Context) -> None:
+    """The room this checkout joined, and its rotation timer (as cached from the last post)."""
+    from ..room.client import membership, status_line
+
+    member = membership(ctx.root)
+    if member is not None:
+        ctx.console.print(f"\n{escape(status_line(member))}")
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -159,7 +193,10 @@ def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     before = progress.hint_level(kata)
     level = progress.reveal_hint(kata)
-    progress.save()
+    try:
+        progress.save()
+    except ProgressError as error:
+        raise CliError(f"the hint is not saved: {error}") from None
     console = ctx.console
     console.print(f"[bold]kata {kata.number}  {escape(kata.title)}[/]   (katas/{kata.path}, {kata.target})")
     hints = Table.grid(padding=(0, 2))
@@ -173,6 +210,7 @@ def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
     if level == before == len(kata.hints) - 1:
         console.print(f"\nThat was the last hint. Still stuck? `kata solution {kata.number} --force` "
                       f"shows the answer key's version.")
+    console.print(f"[dim]  (hint saved in {escape(str(ctx.root))}/.katas/progress.json)[/]", soft_wrap=True)
     return 0
 
 
@@ -219,14 +257,20 @@ def cmd_reset(ctx: Context, args: argparse.Namespace) -> int:
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     if change.backup is None:
-        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: {change.note}")
+        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: {change.note} "
+                          f"(katas/{kata.path} in {escape(str(ctx.root))})", soft_wrap=True)
         return 0
-    ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
-                      f"is the original stub again.")
+    if change.problem:
+        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
+                          f"is back to its stub, but [bold red]{escape(change.problem)}[/]", soft_wrap=True)
+    else:
+        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
+                          f"is the original stub again.")
     ctx.console.print(f"  your previous file is saved as {change.backup.relative_to(ctx.root)}")
+    ctx.changed(f"katas/{kata.path}")
     if change.note:
-        ctx.console.print(f"  [yellow]{change.note}[/]")
-    return 0
+        ctx.console.print(f"  [yellow]{escape(change.note)}[/]", soft_wrap=True)
+    return 1 if change.problem else 0
 
 
 def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
@@ -260,8 +304,6 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     except ImportError as error:
         raise CliError(f"the benchmark tool (dojo.bench) could not be imported ({error}), "
                        f"so `kata bench` cannot run here") from None
-    if not hasattr(bench, "main"):
-        raise CliError("dojo.bench has no main(args): this copy's benchmark tool is incomplete")
     result = bench.main([a for a in args.bench_args if a != "--"])
     return int(result or 0)
 
@@ -290,6 +332,7 @@ def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
                           + (f"  [yellow]{escape(change.note)}[/]" if change.note else ""))
     for copy in sorted({str(c.backup.relative_to(ctx.root)) for c in changes}):
         ctx.console.print(f"  backup: {copy}")
+    ctx.changed(", ".join(sorted({str(c.path.relative_to(ctx.root)) for c in changes})))
     ctx.console.print(f"\nYou can start at kata {start.number} {escape(start.title)}: run `pytest`.")
     return 0
 
@@ -301,12 +344,17 @@ def cmd_workshop(ctx: Context, args: argparse.Namespace) -> int:
     if args.name:
         settings["name"] = args.name
     if args.switch in ("on", "off") or args.name:
-        progress_module.save_workshop_settings(ctx.root, settings)
+        try:
+            progress_module.save_workshop_settings(ctx.root, settings)
+        except ProgressError as error:
+            raise CliError(str(error)) from None
+        ctx.changed(".katas/workshop.json")
     state = "on" if settings["pair_prompts"] else "off"
     ctx.console.print(f"workshop mode is [bold]{state}[/]"
                       + (f" (pair: {settings['name']})" if settings.get("name") else "")
                       + (": after each kata passed, pytest prompts the pair to swap driver and navigator."
                          if settings["pair_prompts"] else "."))
+    _room_line(ctx)
     return 0
 
 
@@ -314,8 +362,11 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
     name = args.name or progress_module.workshop_settings(ctx.root).get("name")
     if not name:
         raise CliError('give the pair a name: kata progress --export --name "Ana & Ben"')
-    folder = Path(args.out) if args.out else Path.cwd()
-    json_path, md_path = progress_module.write_export(ctx.progress(), ctx.curriculum, name, folder)
+    folder = (Path(args.out) if args.out else Path.cwd()).absolute()
+    try:
+        json_path, md_path = progress_module.write_export(ctx.progress(), ctx.curriculum, name, folder)
+    except ProgressError as error:
+        raise CliError(str(error)) from None
     ctx.console.print(f"wrote {json_path} and {md_path}: hand the .json to your facilitator.")
     return 0
 
@@ -330,7 +381,96 @@ def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -
         raise CliError(str(error)) from None
 
 
+def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
+    from ..room import client
+
+    if args.action == "serve":
+        return _room_serve(args, console)
+    ctx = Context(console)
+    if args.action == "join":
+        name = args.name or progress_module.workshop_settings(ctx.root).get("name")
+        if not name:
+            raise CliError('give the pair a name: kata room join URL CODE --name "Ana & Ben"')
+        try:
+            member = client.join(ctx.root, args.url, args.code, name)
+        except client.RoomError as error:
+            raise CliError(str(error)) from None
+        settings = progress_module.workshop_settings(ctx.root)
+        if not settings.get("name"):
+            settings["name"] = member["name"]
+            progress_module.save_workshop_settings(ctx.root, settings)
+        console.print(f"joined the room at [bold]{escape(member['url'])}[/] as [bold]{escape(member['name'])}[/]: "
+                      f"each `pytest` run now posts your kata states there (never your code).")
+        console.print(escape(client.status_line(member)))
+        return 0
+    if args.action == "leave":
+        left = client.leave(ctx.root)
+        console.print(f"left the room at {escape(left['url'])}: runs are no longer posted." if left
+                      else "not in a room.")
+        return 0
+    member = client.membership(ctx.root)
+    console.print(escape(client.status_line(member)) if member else
+                  "not in a room: `kata room join URL CODE --name \"Ana & Ben\"` (the facilitator has URL and CODE)")
+    return 0
+
+
+def _room_serve(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from ..room.board import Settings
+        from ..room.server import RoomConfig, serve
+    except ImportError as error:
+        raise CliError(f"the room server needs starlette and uvicorn ({error}): pip install -e .") from None
+    from ..room.address import lan_address
+
+    root = find_root()
+    state_dir = Path(args.state_dir) if args.state_dir else root / ".katas" / "room"
+    try:
+        curriculum = load(root / "curriculum")
+    except CurriculumError as error:
+        raise CliError(f"the curriculum does not load: {error}") from None
+    settings = Settings(stuck_runs=args.stuck_runs, stuck_minutes=args.stuck_minutes,
+                        mistake_minutes=args.mistake_minutes, rotate_minutes=args.rotate_minutes)
+    host = lan_address() if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{host}:{args.port}"
+
+    def ready(secrets) -> None:
+        lines = [f"[bold]Neural Katas room[/] on {escape(url)}   (state in {escape(str(state_dir))})",
+                 f"  join code    [bold]{secrets.code}[/]",
+                 f"  pairs run    kata room join {escape(url)} {secrets.code} --name \"Ana & Ben\"",
+                 f"  the board    {escape(url)}/board?code={secrets.code}   (project it)",
+                 f"  admin token  {secrets.admin_token}   (keep it to yourself)",
+                 f"  export       curl -H 'Authorization: Bearer {secrets.admin_token}' {escape(url)}/admin/export.csv"
+                 f"   (.json, .png; also written when the server stops)",
+                 "  [dim]Ctrl-C stops the server.[/]"]
+        for line in lines:
+            console.print(line, soft_wrap=True)
+
+    def stopped(paths) -> None:
+        console.print("room stopped; the session is in " + ", ".join(escape(str(p)) for p in paths), soft_wrap=True)
+
+    serve(RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings), args.host, args.port,
+          on_ready=ready, on_stop=stopped)
+    return 0
+
+
 # ------------------------------------------------------------------ parser
+
+
+def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
+    """``kata dev check``: the course's structure (for contributors), without TensorFlow."""
+    from .devcheck import check
+
+    problems = check(ctx.root)
+    for problem in problems:
+        ctx.console.print(escape(str(problem)), soft_wrap=True)
+    if problems:
+        ctx.console.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in the course "
+                          f"structure (docs/CONTRIBUTING.md says how a kata is laid out)")
+        return 1
+    katas, tracks = len(ctx.curriculum.katas), len(ctx.curriculum.tracks)
+    ctx.console.print(f"[green]course structure OK[/]: {katas} katas in {tracks} tracks, each with its stub, answer, "
+                      f"tests, mutants and alternatives")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -375,10 +515,33 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
     sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
     sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
+    sub = verb("dev", cmd_dev, "for contributors: `kata dev check` proves the course's structure in seconds")
+    sub.add_argument("action", choices=["check"], help="check: manifest, stubs, answer key, tests, mutants, docs")
     sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
     sub.add_argument("--no-png", action="store_true", help="only print the table")
+    room = verb("room", None, "the live room: a web board on the workshop network (serve), pairs post to it (join)")
+    actions = room.add_subparsers(dest="action", metavar="ACTION")
+    serve = actions.add_parser("serve", help="the facilitator's live board", description="Serve the live board "
+                               "on the workshop network; prints the URL, the join code and the admin token.")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--stuck-runs", type=int, default=5, help="stuck after this many failing runs (default 5)")
+    serve.add_argument("--stuck-minutes", type=float, default=10, help="or after this long failing (default 10)")
+    serve.add_argument("--mistake-minutes", type=float, default=10,
+                       help="the mistakes panel counts this many minutes back (default 10)")
+    serve.add_argument("--rotate-minutes", type=float, default=10,
+                       help="driver/navigator swap every this many minutes (default 10; 0: no timer)")
+    serve.add_argument("--state-dir", help="where the board, the secrets and the exports live "
+                                           "(default .katas/room)")
+    join = actions.add_parser("join", help="post each pytest run to the room", description="Join the room: "
+                              "each pytest run on katas/ then posts the pair's kata states (never code).")
+    join.add_argument("url", help="the room's URL, as printed by `kata room serve`")
+    join.add_argument("code", help="the join code")
+    join.add_argument("--name", help="the pair's names, e.g. 'Ana & Ben' (default: kata workshop --name)")
+    actions.add_parser("leave", help="stop posting to the room")
+    actions.add_parser("status", help="the room this checkout joined")
     return main
 
 
@@ -388,20 +551,56 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(verb="bench", handler=cmd_bench, bench_args=argv[1:])
     else:
         args = parser().parse_args(argv)
-    # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100
-    console = Console(highlight=False, width=width)
+    console = _console()
     try:
         if args.verb == "board":  # works anywhere: a facilitator needs no checkout
             return cmd_board(None, args, console)
+        if args.verb == "room":
+            return cmd_room(None, args, console)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:
             args.export = False
         return handler(ctx, args)
     except CliError as error:
-        console.print(f"[bold red]kata:[/] {escape(str(error))}", soft_wrap=True)
-        return 2
+        return _say_error(console, str(error), 2)
+    except KeyboardInterrupt:
+        return _say_error(console, "stopped (Ctrl-C)", 130)
+    except BrokenPipeError:  # output piped into `head`, which has gone: nothing more to say
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last guard: one line, never a traceback (KATA_DEBUG=1 shows it)
+        if os.environ.get("KATA_DEBUG"):
+            traceback.print_exc()
+        frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        where = f" (at {Path(frame.filename).name}, line {frame.lineno})" if frame else ""
+        verb = getattr(args, "verb", None) or "status"
+        return _say_error(console, f"`kata {verb}` stopped on an unexpected error: {type(error).__name__}: "
+                                   f"{error}{where}; {REPORT_TO}. KATA_DEBUG=1 shows the traceback.", 3)
+
+
+def _console() -> Console:
+    """Rich's console on stdout; on stderr where stdout is closed (``kata status >&-``)."""
+    out = sys.stdout if sys.stdout is not None and not getattr(sys.stdout, "closed", False) else sys.stderr
+    try:
+        terminal = out is not None and out.isatty()
+    except (OSError, ValueError):
+        terminal = False
+    # Piped output (a log, a test) gets a fixed width instead of rich's 80 columns.
+    width = None if terminal or os.environ.get("COLUMNS") else 100
+    return Console(highlight=False, width=width, file=out if out is not None else open(os.devnull, "w"))
+
+
+def _say_error(console: Console, line: str, code: int) -> int:
+    """Print one error line; if stdout itself is broken, on stderr; never raise."""
+    line = " ".join(line.split("\n"))
+    try:
+        console.print(f"[bold red]kata:[/] {escape(line)}", soft_wrap=True)
+    except Exception:  # noqa: BLE001 - stdout closed or broken: stderr is the last place to say it
+        try:
+            print(f"kata: {line}", file=sys.__stderr__, flush=True)
+        except Exception:  # noqa: BLE001, S110 - nowhere left to say it
+            pass
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

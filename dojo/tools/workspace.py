@@ -3,17 +3,33 @@
 Every change replaces one kata's function or class (:mod:`dojo.course.definitions`) and
 first copies the whole file to ``.katas/backups/``, so no work is ever lost:
 ``kata reset`` and ``kata catch-up`` print where the copy went.
+
+Nothing is written that was not checked first:
+
+* a file that is not UTF-8, or that defines the kata's function twice, is
+  refused with one line that says so (nothing changed);
+* ``reset`` checks the file it is about to write (exactly one definition of
+  the target, and the restored stub compiles) and says truthfully when the
+  file still does not compile because of a line elsewhere;
+* ``catch-up`` plans every file first and writes none of them unless all of
+  them are sound, so a broken later file never leaves earlier ones rewritten;
+* both hold ``.katas/workspace.lock`` while they read, back up and write, so
+  two verbs at once never interleave, and each backup holds the exact bytes
+  that verb replaced.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata
-from ..course.progress import Progress
-from ..states import DONE_STATES, NOT_STARTED
+from ..course.progress import Progress, ProgressError, file_lock
+from ..paths import STATE_DIR
+from ..states import DONE_STATES
 from .backups import backup
 
 
@@ -27,16 +43,49 @@ class Change:
     path: Path
     backup: Path | None
     note: str = ""
+    #: Set when the file was changed but still does not compile (a line elsewhere): what and where.
+    problem: str = ""
 
 
-def _read(path: Path) -> str:
+def _shown(root: Path, path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _read(root: Path, path: Path) -> tuple[bytes, str]:
+    """The bytes and the text of a source file, or a WorkspaceError that says why not."""
+    shown = _shown(root, path)
     if not path.exists():
-        raise WorkspaceError(f"{path} does not exist")
-    return path.read_text(encoding="utf-8")
+        raise WorkspaceError(f"{shown} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise WorkspaceError(f"cannot read {shown} ({error.strerror or error})") from None
+    try:
+        return data, definitions.decode(data, shown)
+    except definitions.NotUTF8 as error:
+        raise WorkspaceError(str(error)) from None
 
 
-def _write(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+def _write(root: Path, path: Path, text: str) -> None:
+    """Replace the file atomically (a temporary file, then ``os.replace``), keeping its permissions."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    if path.read_bytes() != text.encode("utf-8"):  # check what was written, not what was meant
+        raise WorkspaceError(f"{_shown(root, path)} did not read back as written (another program changed it?)")
+
+
+def _lock(root: Path):
+    return file_lock(Path(root) / STATE_DIR / "workspace.lock", purpose="change your katas/ files safely")
 
 
 def sharing(curriculum: Curriculum, kata: Kata) -> list[Kata]:
@@ -44,28 +93,83 @@ def sharing(curriculum: Curriculum, kata: Kata) -> list[Kata]:
     return [k for k in curriculum.katas if (k.module, k.target) == (kata.module, kata.target) and k.id != kata.id]
 
 
+def _twice(shown: str, name: str, lines: list[int]) -> str:
+    where = ", ".join(str(n) for n in lines[:-1]) + f" and {lines[-1]}"
+    return (f"{shown} defines {name} {len(lines)} times (lines {where}); Python uses the last one. "
+            f"Delete the copies you do not want, then try again (nothing was changed)")
+
+
+def _enclosing(text: str, line: int | None) -> str:
+    """`` (in name)``: the top-level ``def``/``class`` that holds ``line``, if any."""
+    if not line:
+        return ""
+    lines = text.splitlines()
+    for index in range(min(line, len(lines)) - 1, -1, -1):
+        words = lines[index].split()
+        if words and words[0] in ("def", "class", "async") and not lines[index][0].isspace():
+            name = words[2] if words[0] == "async" and len(words) > 2 else words[1] if len(words) > 1 else ""
+            return f" (in {name.split('(')[0].split(':')[0]})" if name else ""
+        if lines[index].strip() and not lines[index][0].isspace() and not lines[index].startswith(("#", "@")):
+            return ""
+    return ""
+
+
+def _compile_problem(shown: str, text: str) -> tuple[int | None, str] | None:
+    error = definitions.compile_error(text, shown)
+    if error is None:
+        return None
+    where = f"line {error.lineno}{_enclosing(text, error.lineno)}: " if error.lineno else ""
+    return error.lineno, f"{where}{error.msg or error}"
+
+
 def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
     """Put the pristine stub of ``kata`` back, keeping the rest of the file."""
     path = root / "katas" / kata.path
-    text = _read(path)
+    shown = _shown(root, path)
     stub = pristine.pristine_definition(root, kata.module, kata.target)
     if stub is None:
         raise WorkspaceError(f"no pristine copy of {kata.target} found: this folder is not a git checkout of "
                              f"Neural Katas and {root / '.katas' / 'pristine' / kata.path} does not exist")
-    if definitions.same_code(definitions.definition(text, kata.target), stub):
-        return Change(kata, path, None, "already the original stub: nothing to do")
-    new_text = definitions.replace_definition(text, kata.target, stub)
-    copy = backup(root, path)
-    _write(path, new_text)
-    _forget(root, kata)
+    try:
+        with _lock(root):
+            data, text = _read(root, path)
+            found = definitions.definition_lines(text, kata.target)
+            if len(found) > 1:
+                raise WorkspaceError(_twice(shown, kata.target, found))
+            if definitions.same_code(definitions.definition(text, kata.target), stub):
+                return Change(kata, path, None, "already the original stub: nothing to do")
+            new_text = definitions.replace_definition(text, kata.target, stub)
+            placed = definitions.definition_lines(new_text, kata.target)
+            if len(placed) != 1:
+                raise WorkspaceError(f"could not reset {kata.target} in {shown}: the result would define it "
+                                     f"{len(placed)} times (nothing was changed)")
+            problem = _compile_problem(shown, new_text)
+            if problem is not None:
+                first, last = placed[0], placed[0] + len(stub.rstrip("\n").splitlines()) - 1
+                line, _ = problem
+                if line is None or first <= line <= last:
+                    raise WorkspaceError(f"could not reset {kata.target} in {shown}: the result would not compile "
+                                         f"({problem[1]}); nothing was changed: fix the file by hand, or get the "
+                                         f"whole file back with `git checkout {shown}`")
+            copy = backup(root, path, data)
+            _write(root, path, new_text)
+    except ProgressError as error:
+        raise WorkspaceError(str(error)) from None
+    notes = []
+    if not found:
+        notes.append(f"{kata.target} was missing from {shown}: its stub is added at the end")
     others = sharing(curriculum, kata)
-    note = f"{kata.target} also holds katas {', '.join(k.number for k in others)}: they were reset too" if others else ""
-    return Change(kata, path, copy, note)
+    if others:
+        notes.append(f"{kata.target} also holds katas {', '.join(k.number for k in others)}: they were reset too")
+    notes.extend(_forget(root, kata))
+    still = (f"{shown} still does not compile: {problem[1]}; fix that line (or `kata reset` the kata it is in) "
+             f"before running pytest") if problem else ""
+    return Change(kata, path, copy, "; ".join(notes), still)
 
 
 def solution_text(root: Path, kata: Kata) -> str:
     """The answer key's version of the kata's function or class."""
-    text = _read(root / "solutions" / kata.path)
+    _, text = _read(root, root / "solutions" / kata.path)
     found = definitions.definition(text, kata.target)
     if found is None:
         raise WorkspaceError(f"solutions/{kata.path} has no {kata.target}")
@@ -76,41 +180,84 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
     """Fill in the answer key for every kata before ``before`` that is not done yet.
 
     One backup per file changed. Katas already done (per ``.katas/progress.json``)
-    keep the learner's code unless ``overwrite``.
+    keep the learner's code unless ``overwrite``. Every file is planned and
+    checked before any is written: on a problem nothing changes.
     """
     progress = Progress.load(root)
     chosen = [k for k in curriculum.katas[:before.position]
               if overwrite or progress.state(k.id) not in DONE_STATES]
-    changes: list[Change] = []
-    backups: dict[Path, Path] = {}
-    filled: set[tuple[str, str]] = set()
-    for kata in chosen:
-        if (kata.module, kata.target) in filled:
-            continue  # one class grown by several katas is filled once
-        filled.add((kata.module, kata.target))
-        path = root / "katas" / kata.path
-        text = _read(path)
-        donor = _read(root / "solutions" / kata.path)
-        if definitions.same_code(definitions.definition(text, kata.target), definitions.definition(donor, kata.target)):
-            continue
-        try:
-            new_text = definitions.splice(text, donor, kata.target)
-        except SyntaxError as error:
-            raise WorkspaceError(f"{path} has a syntax error at line {error.lineno}: fix it, or `kata reset` "
-                                 f"the kata it is in, then catch up") from None
-        if path not in backups:
-            backups[path] = backup(root, path)
-        _write(path, new_text)
-        later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
-        note = (f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
-                f"solves too") if later else ""
-        changes.append(Change(kata, path, backups[path], note))
+    unchanged = " (catch-up checks every file before writing any: nothing was changed)"
+    try:
+        with _lock(root):
+            originals: dict[Path, tuple[bytes, str]] = {}
+            planned: dict[Path, str] = {}
+            changes: list[Change] = []
+            filled: set[tuple[str, str]] = set()
+            for kata in chosen:
+                if (kata.module, kata.target) in filled:
+                    continue  # one class grown by several katas is filled once
+                filled.add((kata.module, kata.target))
+                path = root / "katas" / kata.path
+                shown = _shown(root, path)
+                try:
+                    if path not in originals:
+                        originals[path] = _read(root, path)
+                    _, donor = _read(root, root / "solutions" / kata.path)
+                except WorkspaceError as error:
+                    raise WorkspaceError(f"{error}{unchanged}") from None
+                text = planned.get(path, originals[path][1])
+                found = definitions.definition_lines(text, kata.target)
+                if len(found) > 1:
+                    raise WorkspaceError(_twice(shown, kata.target, found).replace(" (nothing was changed)", "")
+                                         + unchanged)
+                if definitions.same_code(definitions.definition(text, kata.target),
+                                         definitions.definition(donor, kata.target)):
+                    continue
+                try:
+                    planned[path] = definitions.splice(text, donor, kata.target)
+                except (SyntaxError, ValueError) as error:
+                    line = getattr(error, "lineno", None)
+                    raise WorkspaceError(f"{shown} has a syntax error at line {line}{_enclosing(text, line)}: fix it, "
+                                         f"or `kata reset` the kata it is in, then catch up{unchanged}") from None
+                later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
+                note = (f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
+                        f"solves too") if later else ""
+                changes.append(Change(kata, path, None, note))
+            for path, text in planned.items():  # every file checked before any is written
+                shown = _shown(root, path)
+                problem = _compile_problem(shown, text)
+                if problem is not None:
+                    raise WorkspaceError(f"catch-up would leave {shown} not compiling ({problem[1]}){unchanged}")
+                for change in changes:
+                    found = definitions.definition_lines(text, change.kata.target) if change.path == path else [0]
+                    if len(found) != 1:
+                        raise WorkspaceError(f"catch-up would leave {shown} defining {change.kata.target} "
+                                             f"{len(found)} times{unchanged}")
+            backups: dict[Path, Path] = {}
+            for path, text in planned.items():
+                try:
+                    backups[path] = backup(root, path, originals[path][0])
+                    _write(root, path, text)
+                except OSError as error:
+                    done = ", ".join(_shown(root, p) for p in backups if p != path) or "none"
+                    raise WorkspaceError(f"cannot write {_shown(root, path)} ({error.strerror or error}); "
+                                         f"files already filled in: {done} (their backups are in "
+                                         f".katas/backups/)") from None
+    except ProgressError as error:
+        raise WorkspaceError(str(error)) from None
+    for change in changes:
+        change.backup = backups[change.path]
     return changes
 
 
-def _forget(root: Path, kata: Kata) -> None:
-    """A reset kata starts again: not started, no streak, hints from the first."""
+def _forget(root: Path, kata: Kata) -> list[str]:
+    """A reset kata starts again: not started, no streak, hints from the first. Returns notes."""
     progress = Progress.load(root)
-    if kata.id in progress.katas:
-        progress.katas[kata.id] = {"state": NOT_STARTED, "streak": 0, "hints_seen": 1}
+    if kata.id not in progress.katas:
+        return []
+    progress.forget(kata.id)
+    try:
         progress.save()
+    except ProgressError as error:
+        return [f"the file is reset, but {error}"]
+    return []

@@ -814,7 +814,7 @@ def _digits():
 #: Parity run: 128 samples (4 batches of 32, so accuracies are exact multiples of 1/128), 3 epochs.
 PARITY_SAMPLES, PARITY_EPOCHS = 128, 3
 #: Adam with hyperparameters that float32 represents exactly: Keras rounds beta_1, beta_2 and the
-#: learning rate through float32 before its bias corrections (DESIGN.md, "Keras facts that surprise"),
+#: learning rate through float32 before its bias corrections (a Keras fact),
 #: so with Adam's defaults a correct float64 Adam drifts from Keras by 2.4e-6 (digits) and 7.3e-6
 #: (uniform inputs) relative in 3 epochs. With these values the answer key and Keras's fit agree
 #: exactly (measured: 0.0 on both regimes), hence PARITY_RTOL = 1e-9 (another summation order, no more).

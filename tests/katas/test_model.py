@@ -126,6 +126,38 @@ def saturate(weights, factor=60.0):
     return weights
 
 
+def probe_layer(impl, penalty=0.0):
+    """A weightless identity layer that reports a constant penalty (``regularization_loss``) and
+    records the ``training`` flag of every forward call: what Dropout and a kernel_regularizer
+    need from Sequential, without their randomness. A constant penalty has a zero gradient, so
+    a model with it trains exactly as without it; only the reported losses move, by ``penalty``."""
+    class Probe(impl.get("model", "Layer")):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x, training=False):
+            self.seen.append(bool(training))
+            return x
+
+        def backward(self, dout):
+            return dout
+
+        def regularization_loss(self):
+            return penalty
+
+    return Probe()
+
+
+def model_with_probe(impl, spec, weights, probe):
+    """``spec``'s model with ``probe`` after its first Dense layer, holding ``weights``."""
+    model = build_model(impl, spec)
+    model.layers.insert(2, probe)
+    model.build()
+    model.set_weights(weights)
+    return model
+
+
 # ------------------------------------------------------------------ kata model.dense_layer
 
 # The layer protocol (build, Keras's weight shapes and order, count_params, compute_output_shape,
@@ -558,6 +590,24 @@ def test_evaluate_uses_the_logits_after_a_saturated_output(kata, impl, spec, los
         call=f"evaluate on a model whose {spec[1][-1][1]} saturates (probabilities below 1e-7)")
 
 
+@pytest.mark.kata("model.sequential_evaluate")
+def test_evaluate_adds_the_layers_penalties_and_runs_in_inference_mode(kata, impl):
+    spec, loss, penalty = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25
+    weights = random_weights(spec, 55)
+    x, y = classification_data(spec, 40, 55)
+    probe = probe_layer(impl, penalty)
+    model = model_with_probe(impl, spec, weights, probe)
+    model.compile(optimizer="sgd", loss=loss)
+    got = call(model.evaluate, x, y, batch_size=16)
+    expected = ref.evaluate(spec, weights, x, y, loss, batch_size=16)[0]
+    assert_close(got, expected + penalty, rtol=LOGGED_RTOL, what="is", mistakes={
+        f"a layer's regularization_loss() returns {penalty} and Keras adds the layers' penalties to the loss "
+        f"of every batch: add sum(self.losses) to each batch's loss": expected},
+        call=f"evaluate(x (40, 12), y) with a layer whose regularization_loss() is {penalty}")
+    check(probe.seen and not any(probe.seen), f"evaluate called the layers' forward with training={probe.seen}; "
+          f"evaluation runs in inference mode: forward(x, training=False), or Dropout would drop units there")
+
+
 # ------------------------------------------------------------------ kata model.sequential_fit
 
 
@@ -852,6 +902,30 @@ def test_fit_called_twice_returns_a_new_history_and_resets_stop_training(kata, i
           f"{len(again.history['loss'])} epoch(s): Keras sets stop_training = False at the start of every fit")
     check(again is not stopped and getattr(again, "epoch", [0, 1, 2]) in ([0, 1, 2], range(3)),
           f"the third fit's History.epoch is {getattr(again, 'epoch', None)}; each fit counts its epochs from 0")
+
+
+@pytest.mark.kata("model.sequential_fit")
+def test_fit_adds_the_penalties_and_trains_with_training_true(kata, impl):
+    spec, loss, penalty = SMALL_SOFTMAX, "sparse_categorical_crossentropy", 0.25
+    optimizer = ("sgd", {"learning_rate": 0.1})
+    weights = random_weights(spec, 68)
+    x, y = classification_data(spec, 50, 68)  # 40 to train (3 batches of 16), 10 to validate (1 batch)
+    probe = probe_layer(impl, penalty)
+    model = model_with_probe(impl, spec, weights, probe)
+    model.compile(optimizer=impl.module("optimizers").SGD(learning_rate=0.1), loss=loss)
+    got = call(model.fit, x, y, epochs=2, batch_size=16, validation_split=0.2, shuffle=False, verbose=0)
+    expected, _ = ref.fit(spec, weights, x, y, loss, [], optimizer, epochs=2, batch_size=16, validation_split=0.2)
+    check_history(got, {key: [v + penalty for v in values] for key, values in expected.items()},
+                  f"fit with a layer whose regularization_loss() is {penalty}", mistakes=[
+                      ("the layers' penalties are missing: Keras adds sum(self.losses) to the loss of every batch, "
+                       "in training (loss) and in validation (val_loss)", expected)])
+    training_calls = list(probe.seen)
+    check(training_calls.count(True) == 2 * 3,
+          f"in fit, the layers' forward saw training={training_calls}: a training step runs forward(x, "
+          f"training=True) (3 batches an epoch, 2 epochs: 6 calls), the validation forward(x, training=False); "
+          f"otherwise Dropout never drops and BatchNormalization never learns its statistics")
+    check(training_calls.count(False) == 2, f"in fit, the layers' forward saw training={training_calls}: "
+          f"validation (once an epoch) must run with training=False, as evaluate does")
 
 
 # ------------------------------------------------------------------ kata model.sequential_summary

@@ -551,11 +551,11 @@ def test_text_classifier_parameter_counts(impl):
     model.build((20,))
     keras_model = ref.text_model(timesteps=20)
     mine = [layer.count_params() for layer in model.layers]
-    theirs = [layer.count_params() for layer in keras_model.layers]
+    theirs = keras_model["layer_params"]
     check(mine == theirs, f"Embedding(10000, 128) -> LSTM(64) -> Dense(1): your layers have {mine} parameters, "
                           f"Keras's {theirs} (LSTM: 4 * units * (input_dim + units + 1) = 49,408)")
-    check(model.count_params() == keras_model.count_params() == 1_329_473,
-          f"the text model has {model.count_params():,} parameters; Keras's has {keras_model.count_params():,}")
+    check(model.count_params() == keras_model["count_params"] == 1_329_473,
+          f"the text model has {model.count_params():,} parameters; Keras's has {keras_model['count_params']:,}")
 
 
 #: Adam with hyperparameters that float32 represents exactly. Keras rounds beta_1, beta_2 and the
@@ -587,9 +587,9 @@ def _diagnosis(impl, make_model, optimizer, loss, x, y, epochs, specs, input_sha
 def _parity(impl, x, y, optimizer, config, epochs, rtol, what, embedding_scale=1.0):
     optimizers = impl.module("optimizers")
     keras_model = ref.text_model(timesteps=x.shape[1])  # the seed's Embedding(10000, 128) -> LSTM(64) -> Dense(1)
-    initial = keras_model.get_weights()
+    initial = keras_model["weights"]
     initial[0] = initial[0] * embedding_scale
-    keras_model.set_weights(initial)
+    keras_model = ref.text_model(timesteps=x.shape[1], x=x, weights=initial)
     model = _text_model(impl, 10000, 128, 64)
     model.build(x.shape[1:])
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
@@ -597,7 +597,7 @@ def _parity(impl, x, y, optimizer, config, epochs, rtol, what, embedding_scale=1
                           f"parameters layer by layer (LSTM: kernel, recurrent_kernel, bias)")
     model.set_weights(initial)
     got = model.predict(x)
-    expected = ref.predict(keras_model, x)
+    expected = keras_model["predict"]
     assert_close(got, expected, call="predict of the text model with Keras's initial weights")
     name = KERAS_OPTIMIZERS[optimizer]
 
@@ -616,7 +616,8 @@ def _parity(impl, x, y, optimizer, config, epochs, rtol, what, embedding_scale=1
         history = model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
     except Exception as error:
         reraise_with_diagnosis(error, diagnosis, text)
-    expected = ref.fit_history(keras_model, x, y, optimizer=optimizer, config=config, epochs=epochs)
+    expected = ref.text_model_fit(x, y, timesteps=x.shape[1], optimizer=optimizer, config=config, epochs=epochs,
+                                  weights=initial)
     _assert_history(history.history["loss"], expected["loss"], rtol, text, diagnosis,
                     note=INDEXED_SLICES_NOTE if optimizer == "adam" else "")
 
@@ -675,8 +676,7 @@ def test_lstm_remembers_negation_where_bag_of_words_cannot(impl):
     # optimizer's first steps, how fit calls it, each layer's forward and backward, the loss. (No batch
     # replay: this vocabulary repeats ids in every batch, where Keras's Adam is not a dense Adam; see
     # INDEXED_SLICES_NOTE.)
-    keras_model = ref.text_model(vocab_size=vocab, embed_dim=8, units=16, timesteps=20)
-    initial = keras_model.get_weights()
+    initial = ref.text_model(vocab_size=vocab, embed_dim=8, units=16, timesteps=20)["weights"]
     exact = {**EXACT_ADAM, "learning_rate": 2 ** -7}
 
     def make_model():
@@ -720,8 +720,8 @@ def test_simple_rnn_forecaster_fit_matches_keras(impl, scale):
     SimpleRNN, optimizers = impl.get("rnn", "SimpleRNN"), impl.module("optimizers")
     x, y = sequences.noisy_sine_windows(256, timesteps=20, noise=0.1, seed=0)
     x, y = scale * x, scale * y  # x10: large inputs, the tanh saturates
-    keras_model = ref.forecaster(units=16, timesteps=20)
-    initial = keras_model.get_weights()
+    keras_model = ref.forecaster(units=16, timesteps=20, x=x[:64])
+    initial = keras_model["weights"]
     exact = {**EXACT_ADAM, "learning_rate": 2 ** -7}
 
     def make_model():
@@ -734,7 +734,7 @@ def test_simple_rnn_forecaster_fit_matches_keras(impl, scale):
         return model
 
     model = make_model()
-    assert_close(model.predict(x[:64]), ref.predict(keras_model, x[:64]),
+    assert_close(model.predict(x[:64]), keras_model["predict"],
                  call="predict of SimpleRNN(16) -> Dense(1) with Keras's initial weights")
     text = f"fit (SimpleRNN(16) -> Dense(1), Adam({', '.join(f'{k}={v!r}' for k, v in exact.items())}), mse, " \
            f"2 epochs, shuffle=False{', inputs x10' if scale != 1 else ''})"
@@ -743,7 +743,7 @@ def test_simple_rnn_forecaster_fit_matches_keras(impl, scale):
         history = model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
     except Exception as error:
         reraise_with_diagnosis(error, diagnosis, text)
-    expected = ref.fit_history(keras_model, x, y, config=exact, epochs=2, loss="mse")
+    expected = ref.forecaster_fit(x, y, units=16, timesteps=20, config=exact, epochs=2)
     _assert_history(history.history["loss"], expected["loss"], PARITY_RTOL, text, diagnosis)
 
 
@@ -757,8 +757,7 @@ def test_simple_rnn_forecasts_a_noisy_sine(impl):
     model = Sequential([SimpleRNN(16), Dense(1, activation="linear")], seed=0)
     model.build((20, 1))
 
-    keras_model = ref.forecaster(units=16, timesteps=20)
-    initial = keras_model.get_weights()
+    initial = ref.forecaster(units=16, timesteps=20)["weights"]
     mine, theirs = [tuple(np.shape(w)) for w in model.get_weights()], [w.shape for w in initial]
     check(mine == theirs, f"SimpleRNN(16) -> Dense(1) has weights {mine}; Keras's {theirs}")
 

@@ -11,6 +11,7 @@ import pytest
 import kernels
 from kernels import _dispatch
 
+
 def test_backend_and_reason_agree_with_the_runtime_probe():
     assert kernels.backend() == ("cupy" if kernels.gpu_available() else "numpy")
     reason = kernels.why_no_gpu()

@@ -25,9 +25,9 @@ import sys
 
 import numpy as np
 import pytest
+from host_cuda import FakeDeviceArray, build, fake_cupy
 
 import kernels
-from host_cuda import FakeDeviceArray, build, fake_cupy
 from kernels import _sources
 from kernels._geometry import window
 from reference import kernels as reference

@@ -31,7 +31,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from dojo.harness.verdicts import Verdict, run_katas
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -98,49 +98,6 @@ def build_implementation(variant: Variant, module: str, target: str, folder: Pat
     return folder
 
 
-@dataclass
-class Verdict:
-    state: str
-    message: str
-    passed: int
-    total: int
-
-
-class _Recorder:
-    """Reads the harness's verdict on one kata at the end of a nested session."""
-
-    def __init__(self, kata_id: str):
-        self.kata_id = kata_id
-        self.verdict: Verdict | None = None
-
-    def pytest_sessionfinish(self, session):
-        plugin = session.config.pluginmanager.get_plugin("neural-katas")
-        summary = plugin.summary(self.kata_id)
-        self.verdict = Verdict(summary.state, summary.message, summary.passed, summary.total)
-
-
-def _forget_kata_test_modules() -> None:
-    """Drop the kata test modules from ``sys.modules`` so that the next session
-    imports them afresh: a mutant that changed a module-level array in place
-    must not leak into the next variant's run."""
-    import sys
-
-    folder = str(ROOT / "tests" / "katas")
-    for name, module in list(sys.modules.items()):
-        if (getattr(module, "__file__", None) or "").startswith(folder):
-            del sys.modules[name]
-
-
 def run_kata(kata_id: str, implementation: Path, *extra: str) -> Verdict:
     """Run one kata's tests against ``implementation`` in a nested pytest session."""
-    recorder = _Recorder(kata_id)
-    args = [str(ROOT / "tests" / "katas"), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
-            "--impl", str(implementation), "--all", "--kata", kata_id, "-qq", "-p", "no:cacheprovider",
-            "--benchmark-disable", *extra]
-    try:
-        code = pytest.main(args, plugins=[recorder])
-    finally:
-        _forget_kata_test_modules()
-    if recorder.verdict is None:
-        raise RuntimeError(f"nested pytest for {kata_id} ended with {code!r} and no verdict")
-    return recorder.verdict
+    return run_katas(ROOT, implementation, [kata_id], *extra)[kata_id]

@@ -1,4 +1,4 @@
-"""The harness's contract (DESIGN.md), tested on tiny kata suites built with pytester.
+"""The harness's contract (the README's "What you see"), tested on tiny kata suites built with pytester.
 
 Each test writes a two- or three-kata course (a curriculum file, an
 implementation folder, kata tests), runs pytest on it, and checks the lines a
@@ -8,10 +8,8 @@ learner would read.
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
-
 from mutation import ROOT
 
 CURRICULUM = """
@@ -200,12 +198,12 @@ def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
 
 def test_infinite_loop_is_stopped_by_the_time_limit(course):
     course.write_impl(double="def double(x):\n    while True:\n        pass\n")
-    result = course.runpytest("tests", "--kata-timeout", "0.5")
+    result = course.runpytest("tests", "--kata-timeout", "2")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "kata 1.1  Double it*error*",
-        "*katas/toy.py, line [45], in double*",
-        "*stopped after 0.5 s*loop that never ends*",
+        "*stopped after 2 s*loop that never ends*",
+        "*it was running katas/toy.py, line [45], in double*",
     ])
 
 
@@ -285,3 +283,45 @@ def test_every_stub_raises_not_implemented(tmp_path):
     started = [line for line in rows if "not started" not in line and "skipped" not in line]
     assert result.returncode == 1
     assert not started, "katas that do not read as 'not started' on the shipped stubs:\n" + "\n".join(started)
+
+
+# ------------------------------------------------------- only what changed is rerun
+
+
+def test_a_passed_kata_whose_code_did_not_change_is_not_rerun(course):
+    course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
+    first = course.runpytest("tests")
+    first.stdout.fnmatch_lines(["*kata 1.2  Square it*not started*"])
+    course.write_impl(double="def double(x):\n    # a comment does not change the code\n    return 2 * x\n",
+                      **stubs("square", "cube"))
+    again = course.runpytest("tests")
+    again.stdout.fnmatch_lines(["*kata 1.2  Square it*not started*",
+                                "*(1 kata that passed before was not rerun: its code has not changed.*--recheck*"])
+    again.assert_outcomes(failed=1)  # only square's check ran
+
+
+def test_a_passed_kata_whose_code_changed_is_rerun(course):
+    course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
+    course.runpytest("tests")
+    course.write_impl(double="def double(x):\n    return x + x\n", **stubs("square", "cube"))
+    again = course.runpytest("tests")
+    again.stdout.no_fnmatch_line("*not rerun*")
+    again.assert_outcomes(passed=2, failed=1)
+
+
+def test_a_passed_kata_is_rerun_when_a_helper_it_uses_changed(course):
+    helper = "TWO = 2\n\ndef _times(x, k):\n    return k * x\n\ndef double(x):\n    return _times(x, TWO)\n"
+    course.write_impl(double=helper, **stubs("square", "cube"))
+    course.runpytest("tests")
+    course.write_impl(double=helper.replace("return k * x", "return x * k"), **stubs("square", "cube"))
+    again = course.runpytest("tests")
+    again.stdout.no_fnmatch_line("*not rerun*")
+    again.assert_outcomes(passed=2, failed=1)
+
+
+def test_recheck_reruns_passed_katas(course):
+    course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
+    course.runpytest("tests")
+    again = course.runpytest("tests", "--recheck")
+    again.stdout.no_fnmatch_line("*not rerun*")
+    again.assert_outcomes(passed=2, failed=1)

@@ -2,11 +2,11 @@
 
 import re
 
-import pytest
-
 import mutants  # noqa: F401 - fills the registry
-from dojo.course.curriculum import load
+import pytest
 from mutation import REGISTRY, ROOT, build_implementation, run_kata
+
+from dojo.course.curriculum import load
 
 CURRICULUM = load(ROOT / "curriculum")
 

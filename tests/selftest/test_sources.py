@@ -95,3 +95,31 @@ def test_replace_definition_in_a_file_that_does_not_parse():
     assert "return (y_true" not in new and "return 0.0" in new and "@staticmethod" not in new
     assert sources.definition(new, "mine") == sources.definition(LEARNER, "mine")
     assert sources.definition(new, "later") == sources.definition(LEARNER, "later")
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_byte_line_and_the_fix(tmp_path):
+    path = tmp_path / "neuron.py"
+    path.write_bytes(b"x = 1\n# caf\xe9\n")
+    try:
+        sources.read_source(path, "katas/neuron.py")
+    except sources.NotUTF8 as error:
+        assert str(error) == ("katas/neuron.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8 in your "
+                              "editor (Python reads source files as UTF-8), then try again")
+    else:
+        raise AssertionError("a Latin-1 byte was read as UTF-8")
+    assert sources.read_tolerant(path).startswith("x = 1\n# caf")  # for finding a stub, never for rewriting
+    assert sources.read_tolerant(tmp_path / "absent.py") is None
+
+
+def test_definition_lines_counts_every_copy_even_in_a_file_that_does_not_parse():
+    twice = LEARNER + "\n\ndef mine(x):\n    return 2 * x\n"
+    assert sources.definition_lines(twice, "mine") == [6, 22]
+    assert sources.definition_lines(twice.replace("return x\n", "return (\n"), "mine") == [6, 22]
+    assert sources.definition_lines(LEARNER, "absent") == []
+
+
+def test_compile_error_says_where():
+    assert sources.compile_error(LEARNER, "m.py") is None
+    error = sources.compile_error(LEARNER.replace("return x\n", "return (\n"), "m.py")
+    assert error is not None and error.lineno == 8
+    assert sources.compile_error("x = 1\0", "m.py") is not None  # a null byte is an error too, not a crash

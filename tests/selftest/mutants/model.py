@@ -239,6 +239,15 @@ class SequentialLossFromProbabilities(Sequential):
         return False
 
 
+@mutant("model.sequential_evaluate", expect=r"add sum\(self.losses\)")
+class SequentialWithoutPenalties(Sequential):
+    """The data loss alone: the layers' regularization_loss() never reaches the loss."""
+
+    def _loss_and_output(self, xb, yb, training):
+        loss, out = super()._loss_and_output(xb, yb, training)
+        return loss - sum(self.losses), out
+
+
 @alternative("model.sequential_evaluate")
 class SequentialEvaluatingSampleBySample(Sequential):
     """A loop over samples: the mean over samples is what Keras reports."""
@@ -374,6 +383,28 @@ class SequentialKeepingStopTraining(Sequential):
                     self.model.stop_training = True
             callbacks.append(StopAtOnce())
         return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
+@mutant("model.sequential_fit", expect="penalties are missing")
+class SequentialPenalisingOnlyInEvaluate(Sequential):
+    """evaluate adds sum(self.losses); the training step reports the data loss alone."""
+
+    def _train_step(self, xb, yb):
+        loss, out = super()._train_step(xb, yb)
+        return loss - sum(self.losses), out
+
+
+@mutant("model.sequential_fit", expect="training=True")
+class SequentialTrainingInInferenceMode(Sequential):
+    """self.forward(xb) in the training step: training keeps its default, False."""
+
+    def _train_step(self, xb, yb):
+        loss, out = self._loss_and_output(xb, yb, training=False)
+        self._backward(xb, yb, out)
+        params = [w for layer in self.trainable_layers for w in layer.weights]
+        grads = [g for layer in self.trainable_layers for g in layer.grads]
+        self.optimizer.apply(params, grads)
+        return loss, out
 
 
 @alternative("model.sequential_fit")

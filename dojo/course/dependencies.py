@@ -1,0 +1,178 @@
+"""What a kata's verdict depends on, as one digest: so that a passed kata is rerun only when that changed.
+
+A kata's verdict depends on:
+
+* the learner's definition of its target (a function or class), and every
+  top-level definition that one uses, followed through the implementation's
+  own modules (``from .activations import sigmoid`` leads into
+  ``activations.py``), each compared as code (``ast``), so comments and blank
+  lines do not count;
+* whatever else of the implementation its tests ask for by name
+  (``impl.get("neuron", "dense_forward")``, ``impl.module("optimizers")``);
+* the kata's tests themselves and its manifest entry (a course update reruns it).
+
+Editing one kata therefore does not rerun an earlier, unrelated capstone, while
+changing a helper that a passed kata calls does. When anything cannot be read
+or parsed, there is no digest, and the kata is simply rerun.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class ModuleFacts:
+    """One module of an implementation folder, parsed once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        try:
+            return ast.parse(self.path.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            return None
+
+    @cached_property
+    def definitions(self) -> dict[str, ast.stmt]:
+        if self.tree is None:
+            return {}
+        found: dict[str, ast.stmt] = {}
+        for node in self.tree.body:
+            if isinstance(node, DEFINITIONS):
+                found[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            found[name.id] = node
+        return found
+
+    @cached_property
+    def sibling_imports(self) -> dict[str, tuple[str, str | None]]:
+        """Local name -> (sibling module, name in it, or None for the whole module), for relative imports."""
+        imports: dict[str, tuple[str, str | None]] = {}
+        if self.tree is None:
+            return imports
+        for node in self.tree.body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for alias in node.names:
+                    if node.module:
+                        imports[alias.asname or alias.name] = (node.module, alias.name)
+                    else:
+                        imports[alias.asname or alias.name] = (alias.name, None)
+        return imports
+
+    @cached_property
+    def preamble(self) -> str:
+        """Module-level statements that are not definitions (imports, settings), as code."""
+        if self.tree is None:
+            return ""
+        return "\n".join(ast.dump(node) for node in self.tree.body
+                         if not isinstance(node, (*DEFINITIONS, ast.Assign, ast.AnnAssign)))
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+class Dependencies:
+    """Digests of what each kata's verdict depends on, for one implementation folder."""
+
+    def __init__(self, folder: Path, tests_folder: Path):
+        self.folder = Path(folder)
+        self.tests_folder = Path(tests_folder)
+        self._modules: dict[str, ModuleFacts] = {}
+
+    def module(self, name: str) -> ModuleFacts:
+        if name not in self._modules:
+            self._modules[name] = ModuleFacts(self.folder / f"{name}.py")
+        return self._modules[name]
+
+    def closure(self, roots: list[tuple[str, str | None]]) -> list[tuple[str, str, str]] | None:
+        """Every (module, name, code) reachable from ``roots``; None when a module cannot be parsed."""
+        seen: dict[tuple[str, str], str] = {}
+        work = list(roots)
+        while work:
+            module_name, name = work.pop()
+            facts = self.module(module_name)
+            if facts.tree is None:
+                return None
+            if name is None:  # the whole module
+                work.extend((module_name, n) for n in facts.definitions)
+                seen[(module_name, "<preamble>")] = facts.preamble
+                continue
+            if (module_name, name) in seen:
+                continue
+            node = facts.definitions.get(name)
+            if node is None:
+                sibling = facts.sibling_imports.get(name)
+                if sibling is not None:
+                    work.append(sibling)
+                seen[(module_name, name)] = "<missing>" if sibling is None else "<import>"
+                continue
+            seen[(module_name, name)] = ast.dump(node)
+            seen.setdefault((module_name, "<preamble>"), facts.preamble)
+            for used in _names_used(node):
+                if used in facts.definitions:
+                    work.append((module_name, used))
+                elif used in facts.sibling_imports:
+                    work.append(facts.sibling_imports[used])
+        return sorted((m, n, code) for (m, n), code in seen.items())
+
+    def digest(self, kata, extra: list[tuple[str, str | None]] = (), test_text: str = "") -> str | None:
+        """One digest for the kata's code and tests; None when it cannot be computed (then: rerun)."""
+        parts = self.closure([(kata.module, kata.target), *extra])
+        if parts is None:
+            return None
+        hasher = hashlib.sha256()
+        for module_name, name, code in parts:
+            hasher.update(f"{module_name}.{name}\0{code}\0".encode())
+        hasher.update(test_text.encode())
+        hasher.update(repr((kata.id, kata.target, kata.goal, kata.hints, kata.timeout)).encode())
+        return hasher.hexdigest()
+
+
+def tests_dependencies(test_file: Path, kata_id: str) -> tuple[list[tuple[str, str | None]], str]:
+    """What a kata's tests ask of the implementation by name, and the tests' own code.
+
+    Follows the kata's test functions (those marked ``@pytest.mark.kata(kata_id)``)
+    into the test module's helper functions they call, collecting literal
+    ``impl.get("module", "name")`` and ``impl.module("module")`` calls.
+    """
+    try:
+        tree = ast.parse(test_file.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return [], ""
+    functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    marked = [node for node in tree.body if isinstance(node, ast.FunctionDef) and any(
+        isinstance(d, ast.Call) and ast.unparse(d.func) == "pytest.mark.kata" and d.args
+        and isinstance(d.args[0], ast.Constant) and d.args[0].value == kata_id for d in node.decorator_list)]
+    seen: dict[str, ast.AST] = {}
+    work = list(marked)
+    while work:
+        node = work.pop()
+        if node.name in seen:
+            continue
+        seen[node.name] = node
+        used = _names_used(node) | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}  # fixtures by name
+        work.extend(functions[n] for n in used if n in functions and n not in seen)
+    wanted: list[tuple[str, str | None]] = []
+    for node in seen.values():
+        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            literal = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if call.func.attr == "get" and len(literal) >= 2:
+                wanted.append((literal[0], literal[1]))
+            elif call.func.attr == "module" and len(literal) >= 1:
+                wanted.append((literal[0], None))
+    # The module's own preamble (imports, constants, shared inputs) and the kata's functions.
+    preamble = "\n".join(ast.dump(n) for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    text = preamble + "\n".join(ast.dump(seen[name]) for name in sorted(seen))
+    return wanted, text

@@ -1,0 +1,170 @@
+"""What a kata's child process puts in place before any learner code runs.
+
+* **Forbidden imports.** The kata is to build it yourself: while a kata runs,
+  learner code that imports TensorFlow, Keras, PyTorch, JAX, the answer key or
+  the reference engine gets one clear ``ImportError``. Only imports *made from
+  the learner's folder* are refused (the reference engine itself may import
+  TensorFlow); a kata that needs one of them says so in the manifest
+  (``imports = ["cupy"]``).
+* **Tampering.** The checks compare with NumPy; a learner who replaced a NumPy
+  function (``np.allclose = lambda *a, **k: True``) would fool them. The
+  NumPy namespace is fingerprinted before the kata and compared after each
+  check; a replaced function turns the verdict into a failure that says so.
+* **Resource limits.** A memory cap (on the address space the kata adds to
+  what the child starts with) and a cap on the size of files written (captured
+  output goes to a file: a print loop cannot fill the disk).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+
+#: Top-level packages a kata may not import from the learner's folder.
+FORBIDDEN = ("tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib", "solutions", "reference")
+
+#: Largest file the child may write (its captured output is one): 512 MiB.
+MAX_FILE_BYTES = 512 * 2**20
+
+
+class ForbiddenImport(ImportError):
+    """Learner code imported a library that would do the kata for it."""
+
+
+def _importer_file(globals_: dict | None) -> str:
+    if not globals_:
+        return ""
+    return str(globals_.get("__file__") or "")
+
+
+def install_import_guard(folder: Path, allowed: tuple[str, ...] = ()) -> None:
+    """Refuse forbidden imports made by modules inside ``folder``."""
+    folder_text = str(Path(folder).resolve()) + os.sep
+    blocked = tuple(name for name in FORBIDDEN if name not in allowed)
+    original_import = builtins.__import__
+    original_import_module = importlib.import_module
+
+    def refuse(name: str, where: str) -> None:
+        top = name.split(".")[0]
+        if top in blocked and where.startswith(folder_text):
+            raise ForbiddenImport(
+                f"`import {top}` is not allowed in a kata: the kata is to build it yourself with NumPy "
+                f"(the checks already compare you with TensorFlow)")
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - builtin's signature
+        if level == 0:
+            refuse(name, _importer_file(globals))
+        return original_import(name, globals, locals, fromlist, level)
+
+    def guarded_import_module(name, package=None):
+        import sys
+
+        caller = sys._getframe(1).f_globals
+        if not name.startswith("."):
+            refuse(name, _importer_file(caller))
+        return original_import_module(name, package)
+
+    builtins.__import__ = guarded_import
+    importlib.import_module = guarded_import_module
+
+
+class NumpyFingerprint:
+    """The identity of every public callable of NumPy (and a few submodules), taken before the kata."""
+
+    MODULES = ("", "linalg", "testing", "random", "fft")
+
+    def __init__(self) -> None:
+        self.taken = self._take()
+
+    @classmethod
+    def _take(cls) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for sub in cls.MODULES:
+            module = getattr(np, sub) if sub else np
+            for name in dir(module):
+                if name.startswith("_"):
+                    continue
+                try:
+                    value = getattr(module, name)
+                except Exception:  # noqa: BLE001 - a lazy attribute that fails is not tampering
+                    continue
+                if callable(value):
+                    seen[f"numpy.{sub + '.' if sub else ''}{name}"] = id(value)
+        for name in ("__array_function__", "__eq__", "__array_ufunc__", "sum", "all", "any", "astype"):
+            seen[f"numpy.ndarray.{name}"] = id(getattr(np.ndarray, name, None))
+        return seen
+
+    def replaced(self) -> list[str]:
+        """Names whose object changed since the fingerprint was taken."""
+        now = self._take()
+        return sorted(name for name, ident in self.taken.items() if now.get(name) != ident)
+
+
+def _address_space_in_use() -> int:
+    """Bytes of virtual address space this process maps now (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def limit_resources(memory_bytes: int | None) -> None:
+    """Cap the child's address space and the size of any file it writes."""
+    try:
+        import resource
+    except ImportError:  # not on this platform: no caps
+        return
+    if memory_bytes:
+        try:
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            # The cap is on what the kata adds: the forked child already maps the harness
+            # (and, in a long self-test session, TensorFlow's address space).
+            cap = _address_space_in_use() + memory_bytes
+            cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        except (ValueError, OSError):
+            pass
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        cap = MAX_FILE_BYTES if hard == resource.RLIM_INFINITY else min(MAX_FILE_BYTES, hard)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, hard))
+        # Without this, going over the cap kills the process (SIGXFSZ); ignored,
+        # the write fails with "File too large" and the report can say why.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    except (ValueError, OSError, AttributeError):
+        pass
+
+
+class GlobalState:
+    """Process-wide settings learner code may change, saved before a check and put back after it.
+
+    In the kata's child nothing leaks to *other* katas anyway; this keeps the
+    harness's own work after a check (reports, the next check of the same
+    kata) from running under the learner's recursion limit, working
+    directory or NumPy error settings.
+    """
+
+    def __init__(self) -> None:
+        import sys
+
+        self.recursion_limit = sys.getrecursionlimit()
+        self.cwd = os.getcwd()
+        self.numpy_errors = np.geterr()
+        self.print_options = np.get_printoptions()
+
+    def restore(self) -> None:
+        import sys
+
+        sys.setrecursionlimit(self.recursion_limit)
+        try:
+            os.chdir(self.cwd)
+        except OSError:
+            pass
+        np.seterr(**self.numpy_errors)
+        np.set_printoptions(**self.print_options)

@@ -1,0 +1,470 @@
+"""Run one kata's checks in a forked child process; the parent alone decides the verdict.
+
+Why a child: the learner's code is untrusted in the plain sense that it may
+do anything a beginner's (or a curious person's) code does: loop inside C,
+swallow signals, call ``os._exit(0)``, segfault, close ``sys.stdout``, patch
+NumPy, leave a thread running. Inside the harness's own process any of these
+could hang the run, fake a pass or wreck the state of later katas. In a child:
+
+* the **time limit** is wall-clock and enforced by the parent for the whole
+  kata (all its checks together); when it runs out, the child is asked for a
+  traceback (``faulthandler`` on ``SIGUSR1``, which works even inside a C
+  loop) and then killed, and the report names the learner's line;
+* a **crash** (a signal, ``os._exit``, the memory cap) is reported as what it
+  is, with the learner's line where one is known;
+* **global changes** (recursion limit, stdout, signal handlers, cwd, NumPy,
+  ``sys.modules``) die with the child;
+* the parent never runs learner code, so only the verdicts it recorded decide
+  pytest's exit status.
+
+The child is forked after the harness, NumPy, the checks and the test modules
+are imported, so it starts in milliseconds. It never needs TensorFlow: every
+call into the reference engine is sent to the parent (as data, see
+:mod:`dojo.harness.wire`), which answers from the reference cache or computes
+it live. Time spent there is not charged to the learner.
+
+Messages from child to parent (JSON lines): ``start`` (check i begins),
+``report`` (a pytest report of check i), ``outcomes`` (the kata states of
+check i), ``ref`` (a reference call, answered on the second pipe), ``done``.
+
+Where ``os.fork`` does not exist (Windows), :func:`available` is False and the
+plugin runs checks in its own process with the older ``SIGALRM`` limit (none
+on Windows): a hang or crash then ends the run instead of being reported.
+"""
+
+from __future__ import annotations
+
+import builtins
+import faulthandler
+import os
+import re
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from _pytest.reports import TestReport
+from _pytest.runner import runtestprotocol
+
+from ..states import ERROR, FAILING, PASSED
+from . import guards, wire
+
+#: After the limit, how long the child has to write its traceback before it is killed.
+DUMP_GRACE = 0.5
+
+#: Largest captured output a check sends back (the card shows its first lines).
+MAX_SECTION = 20_000
+
+SIGNAL_WORDS = {
+    "SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGFPE": "floating-point exception",
+    "SIGBUS": "bus error", "SIGILL": "illegal instruction", "SIGKILL": "killed, perhaps for using too much memory",
+}
+
+
+#: The real ``os._exit``: the child's own last word, which learner code cannot replace.
+_exit = os._exit
+
+
+def available() -> bool:
+    return hasattr(os, "fork") and hasattr(signal, "SIGUSR1")
+
+
+@dataclass
+class KataRun:
+    """What the parent learned about one kata's child."""
+
+    reports: dict[int, list[TestReport]] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)
+    finished: set[int] = field(default_factory=set)
+    current: int | None = None
+    done: bool = False
+    problem: str | None = None  # why the child did not finish, in the learner's words
+    harness_fault: bool = False
+    interrupted: bool = False
+
+
+# ------------------------------------------------------------------- child side
+
+
+class _ChildChannel:
+    def __init__(self, out_fd: int, in_fd: int):
+        self.out = os.fdopen(out_fd, "wb", buffering=0)
+        self.inp = os.fdopen(in_fd, "rb", buffering=0)
+        self._buffer = b""
+
+    def send(self, message: dict) -> None:
+        data = wire.dumps(message)
+        view = memoryview(data)
+        while view:
+            written = self.out.write(view)
+            view = view[written:]
+
+    def call(self, message: dict) -> dict:
+        self.send(message)
+        while b"\n" not in self._buffer:
+            chunk = self.inp.read(1 << 16)
+            if not chunk:
+                raise RuntimeError("the harness stopped answering")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return wire.loads(line) or {}
+
+
+def _proxy(channel: _ChildChannel, module: str, name: str, original):
+    def remote(*args, **kwargs):
+        try:
+            payload = wire.encode([list(args), kwargs])
+        except wire.NotData as error:
+            raise CourseError(f"{module}.{name} was given {error}, which cannot be sent to the reference engine: "
+                              f"reference functions take data (a bug in the course, not in your code)") from None
+        reply = channel.call({"type": "ref", "module": module, "function": name, "args": payload})
+        if reply.get("not_data"):
+            raise CourseError(f"{module}.{name} returned something that is not data (a Keras object?): reference "
+                              f"functions must return arrays, numbers, lists or dicts (a bug in the course)")
+        if "raised" in reply:
+            kind = getattr(builtins, str(reply["raised"]), None)
+            error = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
+            raise error(reply.get("message", ""))
+        return wire.decode(reply.get("value"))
+
+    remote.__name__ = name
+    remote.__wrapped__ = original
+    return remote
+
+
+class CourseError(RuntimeError):
+    """The course itself is wrong (a test hands the reference engine something it cannot send)."""
+
+
+def _route_reference_to_parent(channel: _ChildChannel) -> None:
+    """Replace every public reference function already imported by the tests with a proxy.
+
+    The child then never imports TensorFlow: a forked copy of a process whose
+    TensorFlow threads are running would hang on its first operation.
+    """
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith("reference.") or module_name.split(".")[-1].startswith("_"):
+            continue
+        for name, value in list(vars(module).items()):
+            if name.startswith("_") or not callable(value) or isinstance(value, type):
+                continue
+            if getattr(value, "__module__", None) != module_name:
+                continue
+            setattr(module, name, _proxy(channel, module_name, name, value))
+
+
+def _record_exits(crash_file) -> None:
+    """``os._exit`` leaves no traceback; write one first, so the report can name the line."""
+    real_exit = os._exit
+
+    def recorded_exit(status):
+        try:
+            crash_file.write(f"os._exit({status}) called from:\n".encode())
+            crash_file.write("".join(traceback.format_stack()).encode())
+            crash_file.flush()
+        except Exception:  # noqa: BLE001 - exiting must not fail
+            pass
+        real_exit(status)
+
+    os._exit = recorded_exit
+
+
+def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file) -> None:
+    runner.plugin._in_child = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.enable(file=crash_file, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
+    guards.limit_resources(runner.memory_bytes)
+    guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
+    channel = _ChildChannel(out_fd, in_fd)
+    _route_reference_to_parent(channel)
+    _record_exits(crash_file)
+    fingerprint = guards.NumpyFingerprint()
+    config = runner.plugin.config
+    results = runner.plugin.results.setdefault(kata.id, [])
+    for index, item in enumerate(items):
+        channel.send({"type": "start", "index": index})
+        before = len(results)
+        nextitem = items[index + 1] if index + 1 < len(items) else None
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        new = results[before:]
+        for outcome in new:
+            if "I/O operation on closed file" in outcome.message:
+                outcome.message = ("your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
+                                   "to: remove the close() (to silence output, print less)")
+        replaced = fingerprint.replaced()
+        if replaced:
+            text = (f"your code replaced {', '.join(replaced[:3])}{' and more' if len(replaced) > 3 else ''}: "
+                    f"the checks rely on NumPy as it ships, so they cannot judge this kata. Remove the assignment.")
+            new[:] = [type(new[0])(FAILING, text, check=item.name)] if new else []
+            for report in reports:
+                if report.when == "call":
+                    report.outcome = "failed"
+                    report.longrepr = f"[kata {kata.number} {FAILING}] {text}"
+        for report in reports:
+            report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
+            channel.send({"type": "report", "index": index,
+                          "report": config.hook.pytest_report_to_serializable(config=config, report=report)})
+        printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
+        channel.send({"type": "outcomes", "index": index,
+                      "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check,
+                                    "printed": printed if o.state != PASSED else "", "mistake": o.mistake}
+                                   for o in new],
+                      "artifacts": runner.plugin.artifacts.get(kata.id, [])})
+    channel.send({"type": "done"})
+
+
+# ------------------------------------------------------------------ parent side
+
+
+class KataRunner:
+    """Forks one child per kata and turns whatever happens in it into reports and outcomes."""
+
+    def __init__(self, plugin, memory_bytes: int | None):
+        self.plugin = plugin
+        self.memory_bytes = memory_bytes
+
+    def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe()
+        crash_file = tempfile.TemporaryFile()
+        self._flush_captured()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            status = 70
+            try:
+                os.close(out_r)
+                os.close(in_w)
+                _child_main(self, kata, items, out_w, in_r, crash_file)
+                status = 0
+            except BaseException:  # noqa: BLE001 - whatever it was, the parent reports it
+                try:
+                    crash_file.write(traceback.format_exc().encode())
+                    crash_file.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            finally:
+                _exit(status)
+        os.close(out_w)
+        os.close(in_r)
+        run = KataRun()
+        try:
+            self._supervise(pid, kata, items, limit, out_r, in_w, crash_file, run)
+        finally:
+            for fd in (out_r, in_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            crash_file.close()
+        return run
+
+    def _flush_captured(self) -> None:
+        """Drop output a killed child left in pytest's shared capture file."""
+        capman = self.plugin.config.pluginmanager.getplugin("capturemanager")
+        if capman is not None and capman.is_globally_capturing():
+            try:
+                capman.read_global_capture()
+            except Exception:  # noqa: BLE001 - nothing to flush
+                pass
+
+    def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:
+        deadline = time.monotonic() + limit
+        buffer = b""
+        status = None
+        reaped = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    run.problem = self._timeout_message(pid, limit, crash_file)
+                    reaped = True
+                    break
+                ready, _, _ = select.select([out_r], [], [], min(remaining, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(out_r, 1 << 20)
+                if not chunk:
+                    break  # the child closed its end: it exited
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    message = wire.loads(line)
+                    if message is None:
+                        run.problem, run.harness_fault = "the kata's process sent something the harness cannot read", True
+                        continue
+                    deadline += self._handle(message, kata, items, in_w, run)
+            if not reaped:
+                _, status = os.waitpid(pid, 0)
+                reaped = True
+        except KeyboardInterrupt:
+            run.interrupted = True
+            raise
+        finally:
+            if not reaped:
+                _kill(pid)
+            self._flush_captured()
+        if not run.done and run.problem is None:
+            run.problem = self._crash_message(status, crash_file)
+        if not run.done:
+            self._report_unfinished(kata, items, run)
+
+    def _handle(self, message: dict, kata, items, in_w: int, run: KataRun) -> float:
+        """Act on one message; return the seconds to add to the deadline (reference time)."""
+        kind = message["type"]
+        index = message.get("index")
+        item = items[index] if isinstance(index, int) and 0 <= index < len(items) else None
+        if kind == "start" and item is not None:
+            run.current = index
+            run.started.add(index)
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        elif kind == "report" and item is not None:
+            config = self.plugin.config
+            report = config.hook.pytest_report_from_serializable(config=config, data=message["report"])
+            if report is not None:
+                run.reports.setdefault(index, []).append(report)
+                item.ihook.pytest_runtest_logreport(report=report)
+        elif kind == "outcomes" and item is not None:
+            self.plugin.receive_outcomes(kata, message.get("outcomes", []), message.get("artifacts", []))
+            run.finished.add(index)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        elif kind == "ref":
+            started = time.monotonic()
+            reply = {"type": "reply", **_serve_reference(message)}
+            _write_all(in_w, wire.dumps(reply))
+            return time.monotonic() - started
+        elif kind == "done":
+            run.done = True
+        return 0.0
+
+    # -------------------------------------------------------------- messages
+
+    def _learner_line(self, text: str) -> str:
+        """'katas/neuron.py, line 12, in weighted_sum' from a traceback or a faulthandler dump."""
+        folder = str(self.plugin.implementation.folder)
+        root = self.plugin.root
+        frames = re.findall(r'File "([^"]+)", line (\d+),? in (\S+)', text)
+        mine = [f for f in frames if f[0].startswith(folder + os.sep)]
+        if not mine:
+            return ""
+        # faulthandler lists the most recent call first; format_stack lists it last.
+        path, line, function = mine[0] if "most recent call first" in text else mine[-1]
+        try:
+            shown = str(Path(path).relative_to(root))
+        except ValueError:
+            shown = path
+        source = _source_line(path, int(line))
+        return f"{shown}, line {line}, in {function}" + (f"\n    {source}" if source else "")
+
+    def _timeout_message(self, pid: int, limit: float, crash_file) -> str:
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except OSError:
+            pass
+        time.sleep(DUMP_GRACE)
+        _kill(pid)
+        where = self._learner_line(_read(crash_file))
+        at = f"\n  it was running {where}" if where else ""
+        return (f"stopped after {limit:g} s. Is there a loop that never ends (a `while` whose condition "
+                f"never changes, an index that is never incremented)? If your code is only slow, vectorise it "
+                f"with NumPy (or give more time: --kata-timeout SECONDS).{at}")
+
+    def _crash_message(self, status: int | None, crash_file) -> str:
+        dump = _read(crash_file)
+        where = self._learner_line(dump)
+        at = f"\n  at {where}" if where else ""
+        if status is not None and os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+            words = SIGNAL_WORDS.get(name, name)
+            return f"your code crashed Python ({words}); the kata's other checks did not run.{at}"
+        code = os.WEXITSTATUS(status) if status is not None else None
+        if "os._exit(" in dump or code not in (70, None):
+            return (f"your code ended the Python process (exit status {code}): a kata must return its "
+                    f"result, not exit; the kata's other checks did not run.{at}")
+        tail = dump.strip().splitlines()[-1] if dump.strip() else "no message"
+        return f"the kata's process stopped before it finished ({tail}).{at}"
+
+    def _report_unfinished(self, kata, items, run: KataRun) -> None:
+        """A failed report (and an outcome) for the check that was running when the child ended."""
+        from .outcomes import Outcome
+
+        index = run.current if run.current is not None else 0
+        if index in run.finished:  # between two checks: blame the next one
+            index = min(index + 1, len(items) - 1)
+        item = items[index]
+        if index not in run.started:
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        report = TestReport(
+            nodeid=item.nodeid, location=item.location, keywords={k: 1 for k in item.keywords},
+            outcome="failed", longrepr=f"[kata {kata.number} {ERROR}] {run.problem}", when="call",
+            sections=[], duration=0.0, start=time.time(), stop=time.time(), user_properties=[])
+        item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        self.plugin.add_outcome(kata, Outcome(ERROR, run.problem, check=item.name, harness_fault=run.harness_fault))
+
+
+def _serve_reference(message: dict) -> dict:
+    """Compute one reference call for the child, in the (trusted) parent."""
+    import importlib
+
+    module_name, function = message.get("module", ""), message.get("function", "")
+    if not (module_name == "reference" or module_name.startswith("reference.")) or function.startswith("_"):
+        return {"raised": "RuntimeError", "message": f"no reference function {module_name}.{function}"}
+    try:
+        target = getattr(importlib.import_module(module_name), function)
+        args, kwargs = wire.decode(message.get("args"))
+    except Exception as error:  # noqa: BLE001 - a malformed request is the child's problem
+        return {"raised": "RuntimeError", "message": f"bad reference request: {error}"}
+    try:
+        value = target(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the reference's own error goes back to the check
+        return {"raised": type(error).__name__, "message": str(error)}
+    try:
+        return {"value": wire.encode(value)}
+    except wire.NotData:
+        return {"not_data": True}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _read(crash_file) -> str:
+    try:
+        crash_file.flush()
+        crash_file.seek(0)
+        return crash_file.read(200_000).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return ""
+
+
+def _source_line(path: str, line: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number == line:
+                    return text.strip()
+    except OSError:
+        pass
+    return ""

@@ -1,0 +1,72 @@
+"""Run some katas' tests against an implementation folder in a nested pytest session, and read the verdicts.
+
+Two parts of the project ask "what would the harness say about this folder?":
+the mutation self-tests (a broken copy of the answer key must fail with the
+right words) and the benchmark gate (a learner's code is timed only once its
+kata passes). Both go through :func:`run_katas`, which runs the real harness
+(``--all`` over the chosen katas, each in its own child process) and returns
+the verdicts the plugin recorded.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Verdict:
+    state: str
+    message: str
+    passed: int
+    total: int
+
+
+class _Recorder:
+    """Reads the harness's verdict on each kata at the end of the nested session."""
+
+    def __init__(self, kata_ids: list[str]):
+        self.kata_ids = kata_ids
+        self.verdicts: dict[str, Verdict] = {}
+
+    def pytest_sessionfinish(self, session):
+        plugin = session.config.pluginmanager.get_plugin("neural-katas")
+        if plugin is None:
+            return
+        for kata_id in self.kata_ids:
+            summary = plugin.summary(kata_id)
+            self.verdicts[kata_id] = Verdict(summary.state, summary.message, summary.passed, summary.total)
+
+
+def _forget_kata_test_modules(root: Path) -> None:
+    """Drop the kata test modules from ``sys.modules``, so that the next nested session imports them
+    afresh: a variant that changed a module-level array in place must not leak into the next run."""
+    folder = str(root / "tests" / "katas")
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(folder):
+            del sys.modules[name]
+
+
+def run_katas(root: Path, implementation: Path, kata_ids: list[str], *extra: str) -> dict[str, Verdict]:
+    """The verdict on each of ``kata_ids`` for the folder ``implementation``."""
+    recorder = _Recorder(list(kata_ids))
+    # Only the test modules of these katas' tracks: collecting every kata test module costs more than
+    # a kata's checks (a kata's tests live in tests/katas/test_<module>.py).
+    modules = sorted({kata_id.split(".")[0] for kata_id in kata_ids})
+    files = [root / "tests" / "katas" / f"test_{module}.py" for module in modules]
+    paths = [str(f) for f in files] if all(f.exists() for f in files) else [str(root / "tests" / "katas")]
+    args = [*paths, f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
+            f"--impl={implementation}", "--all", "-qq", "-p", "no:cacheprovider", "--benchmark-disable", *extra]
+    for kata_id in kata_ids:
+        args += ["--kata", kata_id]
+    try:
+        code = pytest.main(args, plugins=[recorder])
+    finally:
+        _forget_kata_test_modules(root)
+    missing = [k for k in kata_ids if k not in recorder.verdicts]
+    if missing:
+        raise RuntimeError(f"nested pytest for {missing} ended with {code!r} and no verdict")
+    return recorder.verdicts

@@ -1,0 +1,237 @@
+"""Learner code cannot hang, crash or fool the run: each case, and the exact words the learner reads.
+
+Each test writes a tiny course (as test_harness.py does), puts one hostile or
+accidental piece of code into the learner's file, runs pytest in a separate
+process with a hard outer timeout, and checks the report and the exit status.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+CURRICULUM = """
+[track]
+name = "Toys"
+module = "toy"
+
+[[kata]]
+name = "double"
+title = "Double it"
+goal = "Return 2 * x."
+hints = ["What is twice x?", "Multiply by two.", "return 2 * x"]
+
+[[kata]]
+name = "square"
+title = "Square it"
+goal = "Return x * x."
+hints = ["What is x times itself?", "Use *.", "return x * x"]
+"""
+
+KATA_TESTS = """
+import numpy as np
+import pytest
+from dojo.testkit.checks import assert_close, call
+
+@pytest.mark.kata("toy.double")
+def test_double(kata):
+    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 6.0]), call="double([2, 3])")
+
+@pytest.mark.kata("toy.double")
+def test_double_zero(kata):
+    assert_close(call(kata, np.zeros(2)), np.zeros(2), call="double([0, 0])")
+
+@pytest.mark.kata("toy.square")
+def test_square(kata):
+    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 9.0]), call="square([2, 3])")
+"""
+
+SQUARE = "def square(x):\n    return x * x\n"
+#: Far above any limit these tests set, far below "hangs for ever".
+OUTER_TIMEOUT = 120
+
+
+@pytest.fixture
+def course(pytester):
+    pytester.makeconftest('pytest_plugins = ["dojo.harness.plugin"]')
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "curriculum").mkdir()
+    (pytester.path / "curriculum" / "toys.toml").write_text(CURRICULUM)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_toy.py").write_text(KATA_TESTS)
+    (pytester.path / "katas").mkdir()
+
+    def write(double: str, square: str = SQUARE, preamble: str = "") -> None:
+        (pytester.path / "katas" / "toy.py").write_text("import numpy as np\n" + preamble + "\n\n" + double
+                                                         + "\n\n" + square)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "tests", "--color=no", *args], cwd=pytester.path,
+                              capture_output=True, text=True, timeout=OUTER_TIMEOUT)
+
+    pytester.write_impl = write
+    pytester.run = run
+    return pytester
+
+
+def flat(result) -> str:
+    """The report with its line wrapping undone, so that a message can be found whatever the width."""
+    return " ".join((result.stdout if hasattr(result, "stdout") else result).split())
+
+
+def loop_double(body: str) -> str:
+    return "def double(x):\n" + "\n".join("    " + line for line in body.splitlines()) + "\n    return 2 * x\n"
+
+
+# ------------------------------------------------------------------- hangs
+
+
+@pytest.mark.parametrize("body", [
+    "sum(range(10**18))",                                                       # a loop inside C
+    "while True:\n    try:\n        while True: pass\n    except BaseException: pass",   # swallows everything
+    "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",     # ignores the alarm
+    "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: pass",           # switches it off
+], ids=["C loop", "catches BaseException", "SIGALRM ignored", "itimer off"])
+def test_a_loop_that_never_ends_is_stopped_once_for_the_whole_kata(course, body):
+    course.write_impl(loop_double(body))
+    result = course.run("--kata-timeout", "2")
+    assert result.returncode == 1
+    out = flat(result)
+    assert "kata 1.1 Double it error (0 of 2 checks pass)" in out, out
+    assert "stopped after 2 s. Is there a loop that never ends" in out, out
+    assert "it was running katas/toy.py, line" in out and "in double" in out, out
+    assert out.count("stopped after 2 s") == 1, out  # once for the kata, not once per check
+
+
+def test_a_thread_left_running_does_not_keep_the_run_alive(course):
+    course.write_impl("import threading, time\n\ndef double(x):\n"
+                      "    threading.Thread(target=time.sleep, args=(10**6,)).start()\n    return 2 * x\n")
+    result = course.run()
+    assert result.returncode == 0, result.stdout
+    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+
+
+def test_deep_recursion_after_raising_the_limit_is_reported(course):
+    course.write_impl("import sys\n\ndef double(x, depth=0):\n    sys.setrecursionlimit(10**6)\n"
+                      "    return double(x, depth + 1)\n")
+    result = course.run("--kata-timeout", "20")
+    assert result.returncode == 1
+    assert "kata 1.1 Double it error" in flat(result), result.stdout
+    assert "crashed Python" in flat(result) or "RecursionError" in flat(result) or "stopped after" in flat(result)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "soon"])
+def test_the_time_limit_accepts_only_finite_positive_seconds(course, value):
+    course.write_impl("def double(x):\n    return 2 * x\n")
+    result = course.run("--kata-timeout", value)
+    assert result.returncode == 4, result.stdout + result.stderr  # a usage error
+    assert "--kata-timeout" in result.stderr and ("above 0" in result.stderr or "number of seconds" in result.stderr)
+
+
+# ------------------------------------------------------- exits and crashes
+
+
+@pytest.mark.parametrize("double, line", [
+    ("import os\n\ndef double(x):\n    os._exit(0)\n", 7),
+    ("import sys\n\ndef double(x):\n    sys.stdout.flush()\n    import os; os._exit(0)\n", 8),
+], ids=["in the function", "after a flush"])
+def test_os_exit_zero_is_reported_and_the_run_fails(course, double, line):
+    course.write_impl(double)
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert "your code ended the Python process (exit status 0): a kata must return its result, not exit" \
+        in flat(result), result.stdout
+    assert f"at katas/toy.py, line {line}, in double" in flat(result), result.stdout
+
+
+def test_os_exit_at_module_level_is_reported(course):
+    course.write_impl("def double(x):\n    return 2 * x\n", preamble="import os\nos._exit(0)\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert "your code ended the Python process (exit status 0)" in flat(result), result.stdout
+    assert "katas/toy.py, line 3" in flat(result), result.stdout  # the line of os._exit(0) in the module
+
+
+def test_an_atexit_exit_cannot_turn_a_failure_into_success(course):
+    course.write_impl("import atexit, os\natexit.register(os._exit, 0)\n\ndef double(x):\n    return 3 * x\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert "kata 1.1 Double it failing" in flat(result)
+
+
+@pytest.mark.parametrize("double, words", [
+    ("import ctypes\n\ndef double(x):\n    return ctypes.string_at(0)\n", "segmentation fault"),
+    ("import os\n\ndef double(x):\n    os.abort()\n", "abort"),
+], ids=["segfault", "abort"])
+def test_a_crash_of_python_is_named_with_the_learners_line(course, double, words):
+    course.write_impl(double)
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert f"your code crashed Python ({words}); the kata's other checks did not run." in flat(result), result.stdout
+    assert "at katas/toy.py, line 7, in double" in flat(result), result.stdout
+    assert "Fatal Python error" not in flat(result) + result.stderr
+
+
+def test_closing_stdout_is_named(course):
+    course.write_impl("import sys\n\ndef double(x):\n    sys.stdout.close()\n    return 2 * x\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert "your code closed sys.stdout" in flat(result), result.stdout
+
+
+def test_a_failure_in_one_kata_leaves_the_next_katas_verdicts_alone(course):
+    course.write_impl("import sys\n\ndef double(x):\n    sys.exit('bye')\n")
+    result = course.run("--all")
+    assert result.returncode == 1
+    assert "your code raised SystemExit: bye" in flat(result), result.stdout
+    assert "1 passed" in flat(result) and "1 error" in flat(result), result.stdout  # square still passes
+
+
+def test_ctrl_c_names_the_kata_that_was_running(course):
+    course.write_impl(loop_double("while True: pass"))
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "tests", "--color=no", "--kata-timeout", "60"],
+                               cwd=course.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    time.sleep(4)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    out, _ = process.communicate(timeout=OUTER_TIMEOUT)
+    assert process.returncode not in (0, None)
+    assert "kata 1.1 Double it interrupted (Ctrl-C) while its checks were running" in flat(out), out
+
+
+# --------------------------------------------------------------- fooled
+
+
+def test_replacing_a_numpy_function_the_checks_use_is_caught(course):
+    course.write_impl("np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n\n"
+                      "def double(x):\n    return 3 * x\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert "your code replaced numpy.allclose, numpy.isclose: the checks rely on NumPy as it ships" in flat(result)
+
+
+@pytest.mark.parametrize("module", ["tensorflow", "keras", "torch", "jax", "solutions", "reference"])
+def test_importing_a_library_that_does_the_kata_is_refused(course, module):
+    course.write_impl(f"def double(x):\n    import {module}\n    return 2 * x\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout
+    assert f"`import {module}` is not allowed in a kata: the kata is to build it yourself" in flat(result), \
+        result.stdout
+
+
+def test_a_global_change_does_not_leak_into_the_next_kata(course):
+    course.write_impl("import sys, os\n\ndef double(x):\n    sys.setrecursionlimit(50)\n    os.chdir('/')\n"
+                      "    np.seterr(all='raise')\n    return 2 * x\n")
+    result = course.run("--all")
+    # double's own checks ran under a recursion limit of 50 and may fail; square ran with the harness's settings.
+    assert "1.2 Square it passed" in flat(result), result.stdout
+
+
+def test_print_output_is_shown_on_the_card(course):
+    course.write_impl("def double(x):\n    for i in range(12):\n        print('step', i)\n    return 3 * x\n")
+    result = course.run()
+    assert "print (first 5 of 12 lines; all of them: pytest -s --kata toy.double)" in flat(result), result.stdout
+    assert "step 0" in flat(result) and "step 11" not in flat(result)

@@ -1,0 +1,205 @@
+"""The room's logic without a server: validation, stuck flags, the mistakes panel, rotation, CSV, atomic state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+from room_support import COURSE, KATAS, post_body
+
+from dojo.room import auth, export, store
+from dojo.room.board import Room, Settings
+from dojo.room.validation import PayloadError, validate_post
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def room(**settings) -> tuple[Room, Clock]:
+    clock = Clock()
+    return Room(COURSE, Settings(**settings), clock=clock), clock
+
+
+def post(n, **fields):
+    return validate_post(post_body(n, **fields), COURSE)
+
+
+# ------------------------------------------------------------------ validation
+
+
+def test_a_good_post_validates():
+    checked = post(1, mistake="softmax along the wrong axis")
+    assert checked.current == KATAS[1] and checked.state == "failing" and checked.passed == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"extra": 1}, "unknown fields"),
+        ({"seq": "1"}, "seq must be an integer"),
+        ({"seq": True}, "seq must be an integer"),
+        ({"streak": -1}, "streak must be"),
+        ({"client": "NOT-HEX-AT-ALL!!"}, "client must be"),
+        ({"name": ""}, "name must have"),
+        ({"name": "x" * 61}, "name must have"),
+        ({"name": "Ana\nBen"}, "control characters"),
+        ({"name": "Ana\u202eBen"}, "control characters"),
+        ({"current": "no.such_kata"}, "current must be a kata id"),
+        ({"katas": {"<script>": "passed"}}, "keyed on kata ids"),
+        ({"katas": {f"toy.k{n}": "passed" for n in range(1000)}}, "katas must be an object"),
+        ({"katas": {KATAS[0]: "solved"}}, "state must be one of"),
+        ({"checks": [5, 4]}, "checks must be"),
+        ({"mistake": "m" * 241}, "mistake must have"),
+        ({"v": 2}, "v must be"),
+    ],
+)
+def test_malformed_posts_are_rejected_with_a_reason(change, reason):
+    body = {**post_body(1), **change}
+    with pytest.raises(PayloadError, match=reason):
+        validate_post(body, COURSE)
+
+
+def test_katas_the_rooms_course_lacks_are_left_out_not_refused():
+    checked = validate_post({**post_body(1), "katas": {KATAS[0]: "passed", "newer.kata": "failing"}}, COURSE)
+    assert checked.katas == {KATAS[0]: "passed"}
+
+
+def test_a_missing_field_is_rejected():
+    body = post_body(1)
+    del body["katas"]
+    with pytest.raises(PayloadError, match="missing fields"):
+        validate_post(body, COURSE)
+    with pytest.raises(PayloadError, match="JSON object"):
+        validate_post([body], COURSE)
+
+
+# ---------------------------------------------------------------------- board
+
+
+def test_stuck_after_n_failing_runs_on_the_same_kata():
+    board, _ = room(stuck_runs=3, stuck_minutes=60)
+    board.apply(post(1, seq=1, streak=2))
+    assert board.snapshot()["pairs"][0]["stuck"] is None
+    board.apply(post(1, seq=2, streak=3))
+    assert board.snapshot()["pairs"][0]["stuck"] == "3 failing runs"
+    board.apply(post(1, seq=3, streak=0, state="passed", current=KATAS[2]))
+    assert board.snapshot()["stuck"] == 0
+
+
+def test_stuck_after_m_minutes_failing_and_the_clock_restarts_on_a_new_kata():
+    board, clock = room(stuck_runs=99, stuck_minutes=5)
+    board.apply(post(1, seq=1))
+    clock.now += 4 * 60
+    board.apply(post(1, seq=2))  # still failing the same kata: the failing time goes on
+    assert board.snapshot()["pairs"][0]["stuck"] is None
+    clock.now += 61
+    row = board.snapshot()["pairs"][0]
+    assert row["stuck"] == "failing for 5 min" and row["on_kata_s"] == 301
+    board.apply(post(1, seq=3, current=KATAS[3]))  # another kata: a new clock
+    assert board.snapshot()["pairs"][0]["stuck"] is None
+
+
+def test_mistakes_panel_counts_pairs_in_the_window():
+    board, clock = room(mistake_minutes=10)
+    lstm = "LSTM gates in the order i, f, o, g: Keras's order is i, f, c, o"
+    for n in range(7):
+        board.apply(post(n, seq=1, mistake=lstm))
+        board.apply(post(n, seq=2, mistake=lstm))  # one pair hitting it twice is still one pair
+    for n in range(7, 12):
+        board.apply(post(n, seq=1, state="passed", streak=0))
+    panel = board.snapshot()["mistakes"]
+    assert panel[0]["mistake"] == lstm and panel[0]["pairs"] == 7 and panel[0]["of"] == 12
+    clock.now += 11 * 60
+    assert board.snapshot()["mistakes"] == []  # out of the window...
+    assert export.as_json(board)["mistakes_session"][0]["pairs"] == 7  # ...but in the session's tally
+
+
+def test_an_older_post_does_not_overwrite_a_newer_one():
+    board, _ = room()
+    assert board.apply(post(1, seq=5, current=KATAS[4]))
+    assert not board.apply(post(1, seq=4, current=KATAS[1]))
+    assert board.snapshot()["pairs"][0]["kata"]["id"] == KATAS[4]
+
+
+def test_rotation_timer_rounds():
+    board, clock = room(rotate_minutes=10)
+    assert board.rotation_state() == {"minutes": 10.0, "round": 1, "left_s": 600.0}
+    clock.now += 25 * 60
+    assert board.rotation_state() == {"minutes": 10.0, "round": 3, "left_s": 300.0}
+    board.restart_rotation(0)
+    assert board.rotation_state()["round"] == 0
+
+
+def test_the_board_round_trips_through_its_dict():
+    board, clock = room()
+    board.apply(post(1, mistake="the bias is missing"))
+    again = Room(COURSE, clock=clock)
+    again.load(json.loads(json.dumps(board.to_dict())))
+    assert again.snapshot()["pairs"] == board.snapshot()["pairs"]
+    assert again.snapshot()["mistakes"] == board.snapshot()["mistakes"]
+
+
+# ------------------------------------------------------------ exports, secrets
+
+
+def test_csv_neutralises_formulas_in_names():
+    board, _ = room()
+    board.apply(post(1, name='=HYPERLINK("http://evil","x")'))
+    board.apply(post(2, name="+1+1"))
+    board.apply(post(3, name="Ana & Ben"))
+    names = [row[0] for row in csv.reader(io.StringIO(export.as_csv(board)))][1:]
+    assert sorted(names) == ["'+1+1", '\'=HYPERLINK("http://evil","x")', "Ana & Ben"]
+
+
+def test_state_is_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "board.json"
+    store.write_json_atomic(path, {"pairs": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)  # the process dies between writing and renaming
+    with pytest.raises(OSError):
+        store.write_json_atomic(path, {"pairs": 2})
+    assert json.loads(path.read_text()) == {"pairs": 1}  # the old file, whole
+    assert list(tmp_path.iterdir()) == [path]  # and no temporary left behind
+
+
+def test_secrets_are_compared_in_constant_time(monkeypatch, tmp_path):
+    calls = []
+    real = auth.hmac.compare_digest
+    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))
+    secrets = auth.load_or_create(tmp_path)
+    assert secrets.is_code(secrets.code.lower()) and not secrets.is_code("AAAAAA")
+    assert secrets.is_admin(secrets.admin_token) and not secrets.is_admin(secrets.code)
+    assert len(calls) == 4
+    assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"
+    assert auth.load_or_create(tmp_path) == secrets  # a restart keeps them
+
+
+def test_the_named_mistake_travels_apart_from_the_message():
+    import numpy as np
+
+    from dojo.harness.outcomes import classify
+    from dojo.testkit.checks import KataFailure, assert_close
+
+    with pytest.raises(KataFailure) as caught:
+        assert_close(
+            np.array([4.0, 5.0]),
+            np.array([4.0, 6.0]),
+            call="double([2, 3])",
+            mistakes={"added 2 instead of doubling": np.array([4.0, 5.0])},
+        )
+    assert caught.value.mistake == "added 2 instead of doubling"
+    assert classify(caught.value).mistake == "added 2 instead of doubling"
+    with pytest.raises(KataFailure) as plain:
+        assert_close(np.array([4.0, 7.0]), np.array([4.0, 6.0]), call="double([2, 3])")
+    assert plain.value.mistake is None and classify(plain.value).mistake is None
