@@ -129,7 +129,7 @@ def _run(class_name, config, input_shape, weights, x, dout, training):
 # ------------------------------------------------------------- whole models
 
 
-def sequential(layer_specs, input_shape, weights=None, input_dtype="float64"):
+def _sequential(layer_specs, input_shape, weights=None, input_dtype="float64"):
     """A float64 ``keras.Sequential`` of ``[(class_name, config), ...]`` on a per-sample ``input_shape``."""
     k = keras()
     with float64_everywhere():
@@ -143,7 +143,7 @@ def sequential(layer_specs, input_shape, weights=None, input_dtype="float64"):
 def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epochs=1, batch_size=32) -> list:
     """Keras's loss on every batch, in order, ``shuffle=False``: ``result[epoch][batch]``.
 
-    The model is ``sequential(layer_specs, input_shape, weights)`` compiled with
+    The model is ``_sequential(layer_specs, input_shape, weights)`` compiled with
     ``loss`` and ``keras.optimizers.<optimizer[0]>(**optimizer[1])``; each batch
     is one ``train_on_batch`` (its loss is taken before that batch's update),
     which is what ``fit`` does batch after batch.
@@ -154,7 +154,7 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
         x = np.asarray(x)
         integer = x.dtype.kind in "iu"
         with float64_everywhere():
-            model = sequential(layer_specs, input_shape, weights, "int64" if integer else "float64")
+            model = _sequential(layer_specs, input_shape, weights, "int64" if integer else "float64")
             name, config = optimizer
             model.compile(optimizer=getattr(keras().optimizers, name)(**dict(config)), loss=loss)
             losses = []

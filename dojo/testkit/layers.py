@@ -25,7 +25,8 @@ difference, that mistake:
    has no gradient: ``backward`` may return anything there).
 
 The Keras side is :func:`reference.layers.layer_run` (plain NumPy in, plain
-NumPy out, cached), so nothing here imports TensorFlow.
+NumPy out, cached); ``reference`` imports TensorFlow only when a value is
+computed, and in a forked check that happens in the harness's parent.
 
 API::
 
@@ -73,6 +74,8 @@ from typing import Any
 
 import numpy as np
 
+import reference.layers  # imported with the tests, so that a forked check sends these calls to the parent
+
 from .checks import FORWARD_RTOL, GRADIENT_RTOL, assert_close, call, check, fail, show
 
 GRADIENT_ATOL = 1e-10
@@ -108,8 +111,7 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
     See the module docstring for the steps, the arguments and the messages.
     Raises ``KataFailure`` at the first step that differs.
     """
-    from reference import layers as ref
-
+    ref = reference.layers
     config = dict(config)
     keras_class = keras_class or _keras_name(layer_class)
     keras_config = dict(config if keras_config is None else keras_config)
@@ -170,8 +172,7 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
 
 def _keras_name(layer_class) -> str:
     """The Keras layer a class stands for: its own name, or its nearest base's (a subclass of Dense is a Dense)."""
-    from reference import layers as ref
-
+    ref = reference.layers
     for klass in getattr(layer_class, "__mro__", (layer_class,)):
         if ref.is_keras_layer(klass.__name__):
             return klass.__name__
@@ -290,9 +291,7 @@ def _check_grads(layer, expected, text, mistakes):
 
 def keras_run(keras_class: str, config: Mapping, input_shape, weights, x, dout=None, training=None) -> dict:
     """:func:`reference.layers.layer_run`, for building a mistakes table from altered weights or config."""
-    from reference import layers as ref
-
-    return ref.layer_run(keras_class, dict(config), tuple(input_shape), weights, x, dout, training)
+    return reference.layers.layer_run(keras_class, dict(config), tuple(input_shape), weights, x, dout, training)
 
 
 #: Words in NumPy's errors that mean two arrays' shapes do not fit together.
