@@ -37,24 +37,6 @@ def conv2d_naive_flipped_kernel(x, kernel, bias, strides=(1, 1), padding="valid"
     return out
 
 
-@mutant("conv.conv2d_naive", expect=r"your code raised ValueError.*\n.*conv.py, line.*\n.*\n.*NHWC")
-def conv2d_naive_filter_first(x, kernel, bias, strides=(1, 1), padding="valid"):
-    """kernel[f] as if filters came first (PyTorch's layout): a shape error inside the loop."""
-    x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
-    kh, kw, _, filters = kernel.shape
-    sh, sw = _pair(strides)
-    out_h, out_w, pads_h, pads_w = _geometry(x.shape, (kh, kw), (sh, sw), padding)
-    padded = _pad(x, pads_h, pads_w)
-    out = np.empty((x.shape[0], out_h, out_w, filters))
-    for b in range(x.shape[0]):
-        for i in range(out_h):
-            for j in range(out_w):
-                window = padded[b, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
-                for f in range(filters):
-                    out[b, i, j, f] = np.sum(window * kernel[f]) + bias[f]
-    return out
-
-
 @mutant("conv.conv2d_naive", expect="bias is missing")
 def conv2d_naive_without_bias(x, kernel, bias, strides=(1, 1), padding="valid"):
     x, kernel = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
@@ -225,6 +207,16 @@ def conv2d_kernel_matrix_reshaped_filters_first(x, kernel, bias, strides=(1, 1),
     out_h, out_w, _, _ = _geometry(x.shape, (kh, kw), strides, padding)
     matrix = kernel.reshape(filters, -1).T  # MISTAKE: the PyTorch habit, filters first
     return (im2col(x, (kh, kw), strides, padding) @ matrix + bias).reshape(x.shape[0], out_h, out_w, filters)
+
+
+@mutant("conv.conv2d", expect=r"your code raised ValueError.*\n.*conv.py, line.*\n.*\n.*NHWC")
+def conv2d_kernel_reshaped_filters_first(x, kernel, bias, strides=(1, 1), padding="valid"):
+    """kernel.reshape(filters, -1) (PyTorch's layout) without the .T: a matmul shape error."""
+    x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
+    kh, kw, _, filters = kernel.shape
+    out_h, out_w, _, _ = _geometry(x.shape, (kh, kw), strides, padding)
+    columns = im2col(x, (kh, kw), strides, padding)
+    return (columns @ kernel.reshape(filters, -1) + bias).reshape(x.shape[0], out_h, out_w, filters)
 
 
 @alternative("conv.conv2d")
