@@ -904,6 +904,7 @@ LEARN_SCHEDULE, LEARN_TARGET = ((1e-3, 8), (1e-4, 3)), 0.97
 
 @pytest.mark.kata("conv.seed_cnn")
 def test_seed_cnn_learns_the_digits(kata, impl, request):
+    build_seed_cnn(impl)  # stubs: "not started", not "parity failed"
     check(impl.folder not in _PARITY_FAILED, "the training run was not started: the seed CNN does not yet match "
                                              "Keras's fit from the same weights (see that check's message); fix that first")
     (x, y), (x_test, y_test) = _digits()
