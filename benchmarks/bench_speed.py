@@ -3,15 +3,12 @@
 ``pairwise_squared_distances`` races at 2,000 x 2,000 points of 64 features;
 the solved loop version (one Python step per pair) would take seconds there,
 so its table runs everyone at 200 x 200. ``attention`` races at batch 32,
-128 positions, 4 heads of 32. ``leaky_relu_gpu`` (kata speed.leaky_relu_gpu) races only where
-a CUDA device is present, with inputs already on the device and the device
-synchronised after each call.
+128 positions, 4 heads of 32. The GPU kernels race in benchmarks/bench_gpu.py.
 """
 
 import pytest
 
-from dojo.bench import ANSWER_KEY, LEARNER, Contender, Operation, race_cases
-from dojo.bench.contenders import CannotRace
+from dojo.bench import ANSWER_KEY, Contender, Operation, race_cases
 
 
 def _points(n, d=64):
@@ -65,27 +62,7 @@ ATTENTION = Operation(
 )
 
 
-def _on_gpu(function, inputs):
-    import kernels
-
-    if not kernels.gpu_available():
-        raise CannotRace(kernels.why_no_gpu())
-    from dojo.bench import gpu
-
-    device_inputs = gpu.to_device(inputs)
-    return gpu.synchronised(lambda: function(*device_inputs))
-
-
-LEAKY_RELU_GPU = Operation(
-    name="leaky_relu_gpu", size="x (1000, 1000) float64 on the GPU: 1,000,000 values",
-    inputs=lambda rng: (rng.normal(size=(1000, 1000)),), kata=("speed", "leaky_relu_gpu"),
-    build={LEARNER: _on_gpu, ANSWER_KEY: _on_gpu},
-    tensorflow=lambda tf, x: lambda: tf.nn.leaky_relu(x, alpha=0.2),
-    cost=lambda x: (2 * x.nbytes, x.size),
-)
-
-
 @pytest.mark.parametrize("operation, contender",
-                         race_cases(DISTANCES, DISTANCES_VS_LOOPS, ATTENTION, LEAKY_RELU_GPU))
+                         race_cases(DISTANCES, DISTANCES_VS_LOOPS, ATTENTION))
 def test_speed(race, operation, contender):
     race(operation, contender)

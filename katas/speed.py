@@ -4,7 +4,8 @@ The same answers as before, without Python loops. A loop in Python costs
 tens of nanoseconds per step *before* it does any arithmetic; NumPy runs the
 loop in compiled code over whole arrays, and a matrix product calls BLAS,
 which uses every core and the CPU's vector units. The GPU goes further:
-thousands of threads, one per element.
+thousands of threads, one per element: the next track, gpu, has you
+write those kernels.
 
 Each kata here is checked twice: the result against TensorFlow at a
 realistic size, and the amount of Python it runs: if it grows with the batch,
@@ -16,11 +17,6 @@ which races your version against the loops below, the answer key and TensorFlow.
 """
 
 import numpy as np
-
-try:  # CuPy exists only on machines with a CUDA GPU (pip install -e '.[gpu]')
-    import cupy
-except ImportError:
-    cupy = None
 
 
 # A solved example, to show the shape of an answer, and the slow version
@@ -104,32 +100,3 @@ def attention(query, key, value):
     """
     # TODO: kata speed.attention
     raise NotImplementedError("kata speed.attention")
-
-
-def leaky_relu_gpu(x, negative_slope=0.2):
-    """Leaky ReLU on the GPU, with your own ``cupy.ElementwiseKernel``.
-
-        y = x                    where x >= 0
-        y = negative_slope * x   elsewhere        (Keras's default slope: 0.2)
-
-    An ElementwiseKernel is a few lines of CUDA C that CuPy compiles (once,
-    at the first call) and runs with one GPU thread per element::
-
-        _my_kernel = cupy.ElementwiseKernel(
-            "T x, T slope",            # inputs: an array, and a scalar of the same type T
-            "T y",                     # output: allocated for you, same shape as x
-            "y = ...;",                # the body: what one thread does for its element
-            "katas_my_kernel")         # a name, for error messages and the compile cache
-
-    Define your kernel once, at module level (``if cupy is not None``), and call
-    it here. This kata runs only where a CUDA GPU is present.
-
-    Args:
-        x: a CuPy array (float64).
-        negative_slope: the slope for negative inputs.
-
-    Returns:
-        A CuPy array of the same shape, on the GPU. ``x`` is left unchanged.
-    """
-    # TODO: kata speed.leaky_relu_gpu
-    raise NotImplementedError("kata speed.leaky_relu_gpu")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, gradient, keras
 
 
@@ -69,3 +70,6 @@ def tanh_backward(dout, x) -> np.ndarray:
 
 def softmax_backward(dout, x, axis: int = -1) -> np.ndarray:
     return _backward("softmax", dout, x, axis=axis)
+
+
+cache_public_functions(globals())

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
 
 
@@ -74,3 +75,6 @@ def glorot_limit(shape) -> float:
 def glorot_sample(shape, seed: int) -> np.ndarray:
     """A sample from Keras's own ``GlorotUniform`` (float64), for comparing statistics."""
     return np.asarray(keras().initializers.GlorotUniform(seed=seed)(tuple(shape), dtype="float64"))
+
+
+cache_public_functions(globals())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
 
 
@@ -17,6 +18,7 @@ def _pair(value):
     return (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
 
 
+@live
 def conv2d_layer(kernel, bias, strides=(1, 1), padding="valid", activation=None):
     """A built Keras ``Conv2D`` (float64) holding this kernel and bias."""
     kernel = np.asarray(kernel, dtype=np.float64)
@@ -101,6 +103,7 @@ def output_shape(layer_kind: str, input_shape, **config) -> tuple:
 # ---------------------------------------------------------------- capstone
 
 
+@live
 def seed_cnn(input_shape=(28, 28, 1)):
     """The seed's CNN in Keras, float64:
 
@@ -165,3 +168,6 @@ SEED_CNN_SPECS = [
 
 def seed_cnn_weight_shapes(input_shape=(28, 28, 1)) -> list[tuple]:
     return [tuple(w.shape) for w in seed_cnn(input_shape).get_weights()]
+
+
+cache_public_functions(globals())

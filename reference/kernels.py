@@ -9,18 +9,20 @@ the reference.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, gradient, keras, tf
 
 
 def _on_cpu(function):
+    @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with tf().device("/CPU:0"):
             return function(*args, **kwargs)
 
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
     return wrapper
 
 
@@ -112,3 +114,6 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias):
     cell.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
     _, (h_new, c_new) = cell(constant(_f64(x_t)), [constant(_f64(h)), constant(_f64(c))])
     return h_new.numpy(), c_new.numpy()
+
+
+cache_public_functions(globals())

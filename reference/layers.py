@@ -7,13 +7,15 @@ it the weights the test chose (``set_weights``, Keras order), calls it on
 ``x`` under ``tf.GradientTape`` and differentiates ``sum(layer(x) * dout)``
 with respect to ``x`` and every trainable weight. Everything it returns is a
 plain NumPy array, list, tuple, int or string, so that the answer can be
-cached (it is, for the life of the process; keyed by a digest of every input).
+cached: on disk by ``reference._cache`` like every reference module, and for
+the life of the process here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
 from .model import _digest, float64_everywhere
 
@@ -163,3 +165,6 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
                                for i in range(0, len(x), batch_size)])
         _CACHE[key] = {"losses": losses}
     return [list(epoch) for epoch in _CACHE[key]["losses"]]
+
+
+cache_public_functions(globals())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, gradient, keras
 
 _CLASSES = {
@@ -81,3 +82,6 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
 
 def sparse_categorical_crossentropy_grad(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
     return loss_grad("sparse_categorical_crossentropy", y_true, y_pred, from_logits=from_logits)
+
+
+cache_public_functions(globals())

@@ -8,45 +8,30 @@ A model is described by a *spec*: the per-sample input shape and a list of
 Every function builds a fresh ``keras.Sequential`` of float64 Dense layers
 from the spec, gives it the weights the test chose (``set_weights``, Keras
 order), and runs the real thing: ``predict``, ``evaluate``,
-``train_on_batch``, ``fit``, ``summary``. Training runs are cached for the
-life of the process (keyed by a digest of every input), because the mutation
-self-tests run the same kata tests many times and ``keras.Model.fit`` costs
-about a second to trace; the cached answer is still Keras's own.
+``train_on_batch``, ``fit``, ``summary``. Like every reference value, a
+training run is computed once and then read from the reference cache
+(``reference/_cache.py``): ``keras.Model.fit`` costs about a second to trace,
+and the mutation self-tests run the same kata tests many times; the cached
+answer is still Keras's own.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, gradient, keras, tf
 
 SEED_MLP = ((784,), [(128, "relu"), (64, "relu"), (10, "softmax")])
-
-_CACHE: dict[str, object] = {}
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _digest(*items) -> str:
-    """A key for the cache: arrays by their bytes, everything else by repr."""
-    sha = hashlib.sha1()
-    for item in items:
-        if isinstance(item, (list, tuple)) and any(isinstance(i, np.ndarray) for i in item):
-            for inner in item:
-                sha.update(_digest(inner).encode())
-        elif isinstance(item, np.ndarray):
-            sha.update(str((item.shape, item.dtype)).encode())
-            sha.update(np.ascontiguousarray(item).tobytes())
-        else:
-            sha.update(repr(item).encode())
-    return sha.hexdigest()
-
-
+@live
 @contextlib.contextmanager
 def float64_everywhere():
     """Run Keras with ``floatx = "float64"``, then restore the previous setting.
@@ -85,6 +70,7 @@ def _fresh_names():
         global_state.set_global_attribute("object_name_uids", saved)
 
 
+@live
 @float64_everywhere()
 def build(spec, weights=None):
     """A float64 ``keras.Sequential`` for ``spec``, with ``weights`` (Keras order) if given."""
@@ -99,6 +85,7 @@ def build(spec, weights=None):
     return model
 
 
+@live
 def optimizer(name="adam", **config):
     """A Keras optimizer by name with its config (``"adam"``, ``"sgd"``, ``"rmsprop"``)."""
     classes = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -193,13 +180,10 @@ def summary(spec):
 @float64_everywhere()
 def evaluate(spec, weights, x, y, loss, metrics=(), batch_size=32):
     """``model.evaluate`` as a list ``[loss, *metrics]``."""
-    key = _digest("evaluate", spec, weights, x, y, loss, tuple(metrics), batch_size)
-    if key not in _CACHE:
-        model = _compiled(spec, weights, loss, metrics)
-        result = model.evaluate(np.asarray(x, dtype=np.float64), np.asarray(y), batch_size=batch_size,
-                                verbose=0, return_dict=True)
-        _CACHE[key] = [float(result["loss"])] + [float(result[m]) for m in _metric_keys(result)]
-    return list(_CACHE[key])
+    model = _compiled(spec, weights, loss, metrics)
+    result = model.evaluate(np.asarray(x, dtype=np.float64), np.asarray(y), batch_size=batch_size,
+                            verbose=0, return_dict=True)
+    return [float(result["loss"])] + [float(result[m]) for m in _metric_keys(result)]
 
 
 def _metric_keys(logs):
@@ -209,30 +193,21 @@ def _metric_keys(logs):
 @float64_everywhere()
 def train_on_batch(spec, weights, x, y, loss, metrics=(), optimizer_spec=("adam", {})):
     """One ``model.train_on_batch``: ``(values, weights after)``; values is ``[loss, *metrics]``."""
-    key = _digest("train_on_batch", spec, weights, x, y, loss, tuple(metrics), optimizer_spec)
-    if key not in _CACHE:
-        model = _compiled(spec, weights, loss, metrics, optimizer_spec)
-        logs = model.train_on_batch(np.asarray(x, dtype=np.float64), np.asarray(y), return_dict=True)
-        values = [float(logs["loss"])] + [float(logs[m]) for m in _metric_keys(logs)]
-        _CACHE[key] = (values, model.get_weights())
-    values, after = _CACHE[key]
-    return list(values), [w.copy() for w in after]
+    model = _compiled(spec, weights, loss, metrics, optimizer_spec)
+    logs = model.train_on_batch(np.asarray(x, dtype=np.float64), np.asarray(y), return_dict=True)
+    values = [float(logs["loss"])] + [float(logs[m]) for m in _metric_keys(logs)]
+    return values, model.get_weights()
 
 
 @float64_everywhere()
 def fit(spec, weights, x, y, loss, metrics=(), optimizer_spec=("adam", {}), epochs=1, batch_size=32,
         validation_split=0.0, validation_data=None, shuffle=False):
     """``model.fit`` from these weights: ``(history.history, weights after)``."""
-    key = _digest("fit", spec, weights, x, y, loss, tuple(metrics), optimizer_spec, epochs, batch_size,
-                  validation_split, validation_data, shuffle)
-    if key not in _CACHE:
-        model = _compiled(spec, weights, loss, metrics, optimizer_spec)
-        history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs,
-                            batch_size=batch_size, validation_split=validation_split,
-                            validation_data=validation_data, shuffle=shuffle, verbose=0)
-        _CACHE[key] = ({k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights())
-    history, after = _CACHE[key]
-    return {k: list(v) for k, v in history.items()}, [w.copy() for w in after]
+    model = _compiled(spec, weights, loss, metrics, optimizer_spec)
+    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs,
+                        batch_size=batch_size, validation_split=validation_split,
+                        validation_data=validation_data, shuffle=shuffle, verbose=0)
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights()
 
 
 @float64_everywhere()
@@ -240,3 +215,6 @@ def loss_of_probabilities(loss, y_true, probabilities):
     """``keras.losses.<loss>(y_true, probabilities)`` averaged over the batch: the
     cross-entropy from (clipped) probabilities, as Keras computes it when it has no logits."""
     return float(np.mean(keras().losses.get(loss)(np.asarray(y_true), constant(probabilities)).numpy()))
+
+
+cache_public_functions(globals())

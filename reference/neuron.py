@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
 
 
@@ -26,3 +27,6 @@ def dense_forward(x, kernel, bias) -> np.ndarray:
     layer.build((None, kernel.shape[0]))
     layer.set_weights([kernel, np.asarray(bias, dtype=np.float64)])
     return layer(constant(x)).numpy()
+
+
+cache_public_functions(globals())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
 
 
@@ -32,3 +33,6 @@ def run(name: str, config: dict, params, grad_steps) -> list[list[np.ndarray]]:
         optimizer.apply([constant(g) for g in grads], variables)
         history.append([v.numpy().copy() for v in variables])
     return history
+
+
+cache_public_functions(globals())

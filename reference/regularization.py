@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, gradient, keras, tf
-from .model import _digest, _fresh_names, float64_everywhere, optimizer
-
-_CACHE: dict[str, object] = {}
-
+from .model import _fresh_names, float64_everywhere, optimizer
 
 # ------------------------------------------------------------------ dropout
 
@@ -210,13 +208,11 @@ def model_facts(input_shape, layers):
 @float64_everywhere()
 def fit(input_shape, layers, weights, x, y, loss, optimizer_spec, epochs, batch_size=32, validation_split=0.0):
     """``model.fit(..., shuffle=False)`` from these weights: ``(history.history, weights after)``."""
-    key = _digest("regularization.fit", input_shape, layers, weights, x, y, loss, optimizer_spec, epochs,
-                  batch_size, validation_split)
-    if key not in _CACHE:
-        model = _build(input_shape, layers, weights)
-        model.compile(optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss)
-        history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
-                            validation_split=validation_split, shuffle=False, verbose=0)
-        _CACHE[key] = ({k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights())
-    history, after = _CACHE[key]
-    return {k: list(v) for k, v in history.items()}, [w.copy() for w in after]
+    model = _build(input_shape, layers, weights)
+    model.compile(optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss)
+    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
+                        validation_split=validation_split, shuffle=False, verbose=0)
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights()
+
+
+cache_public_functions(globals())

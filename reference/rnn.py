@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 
@@ -46,6 +47,7 @@ def embedding_backward(dout, ids, vocab_size) -> np.ndarray:
 # ------------------------------------------------------------ recurrent layers
 
 
+@live
 def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=False, **options):
     """A built Keras layer of ``kind`` ("simple_rnn", "lstm", "gru") holding these weights.
 
@@ -246,3 +248,5 @@ def text_model_specs(vocab_size=10000, embed_dim=128, units=64):
 def forecaster_specs(units=16):
     return [("SimpleRNN", {"units": units, "return_sequences": False}), ("Dense", {"units": 1, "activation": "linear"})]
 
+
+cache_public_functions(globals())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
 
 
@@ -28,6 +29,4 @@ def attention(query, key, value, scale=None) -> np.ndarray:
                                              scale=constant(float(scale))).numpy()
 
 
-def leaky_relu(x, negative_slope=0.2) -> np.ndarray:
-    """``keras.activations.leaky_relu`` (Keras's default slope is 0.2)."""
-    return keras().activations.leaky_relu(constant(x), negative_slope=negative_slope).numpy()
+cache_public_functions(globals())

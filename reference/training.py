@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import keras
 
 
@@ -74,12 +75,14 @@ def accuracy(y_true, y_pred) -> tuple[float, str]:
 # ------------------------------------------------------------------ callbacks
 
 
+@live
 def scripted_weights(epoch: int) -> list[np.ndarray]:
     """The weights the tiny model has at the end of ``epoch``: every value is ``epoch + 1``,
     so the epoch that produced a set of weights can be read back from them."""
     return [np.full((2, 1), epoch + 1.0), np.full((1,), epoch + 1.0)]
 
 
+@live
 def epoch_of(weights) -> int:
     """Which epoch's scripted weights these are (inverse of ``scripted_weights``)."""
     return int(round(float(np.asarray(weights[0]).flat[0]))) - 1
@@ -147,3 +150,6 @@ def run_model_checkpoint(filename: str, config: dict, logs_per_epoch: list[dict]
             states.append(state)
         callback.on_train_end()
     return states
+
+
+cache_public_functions(globals())

@@ -6,11 +6,6 @@ loops and BLAS do the work.
 
 import numpy as np
 
-try:
-    import cupy
-except ImportError:  # no CUDA here: kata speed.leaky_relu_gpu is skipped, the rest works
-    cupy = None
-
 
 def pairwise_squared_distances_loops(a, b):
     """The solved example of the kata file: one Python step per pair (slow on purpose)."""
@@ -47,16 +42,3 @@ def attention(query, key, value):
     weights = np.exp(scores)
     weights /= weights.sum(axis=-1, keepdims=True)
     return (weights @ v).transpose(0, 2, 1, 3)                   # (B, N, T, H) -> (B, T, N, H)
-
-
-# Defined once: CuPy compiles it at the first call and caches the binary.
-_leaky_relu_kernel = cupy.ElementwiseKernel(
-    "T x, T slope", "T y",
-    "y = x >= 0 ? x : slope * x",
-    "katas_leaky_relu",
-) if cupy is not None else None
-
-
-def leaky_relu_gpu(x, negative_slope=0.2):
-    """Leaky ReLU with a CuPy ElementwiseKernel; the slope is passed in x's own type."""
-    return _leaky_relu_kernel(x, x.dtype.type(negative_slope))

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..course.implementation import Implementation, KataLoadError, MissingKataError
 from . import gpu
-from .operation import ANSWER_KEY, KERNELS, LEARNER, TENSORFLOW, Contender, Operation, Thunk
+from .operation import ANSWER_KEY, CUPY, KERNELS, LEARNER, TENSORFLOW, Contender, Operation, Thunk
 
 
 class CannotRace(Exception):
@@ -94,16 +94,20 @@ class Field:
             return Prepared(operation.tensorflow(self.tf, *tensors), self.tf_label())
         if contender.kind == KERNELS:
             return self._kernels(operation, inputs)
+        if contender.kind == CUPY:
+            return self._cupy(operation, inputs)
         if contender.kind == ANSWER_KEY:
             function = self._function(self.answer_key, operation, contender, "the answer key")
-            return Prepared(self._build(ANSWER_KEY, operation, function, inputs), self.label(contender, operation))
+            thunk = self._build(ANSWER_KEY, operation, function, inputs)
+            return Prepared(thunk, self.label(contender, operation), on_gpu=getattr(thunk, "on_gpu", False))
         if contender.kind == LEARNER:
             if self.learner is None:
                 raise CannotRace("--bench-skip-learner")
             if self.learner.folder == self.answer_key.folder:
                 raise CannotRace("--impl is the answer key: see its row")
             function = self._function(self.learner, operation, contender, "your code")
-            return Prepared(self._build(LEARNER, operation, function, inputs), self.label(contender))
+            thunk = self._build(LEARNER, operation, function, inputs)
+            return Prepared(thunk, self.label(contender), on_gpu=getattr(thunk, "on_gpu", False))
         raise ValueError(f"unknown contender {contender!r}")
 
     def learner_gate(self, operation: Operation, contender: Contender) -> str | None:
@@ -147,6 +151,15 @@ class Field:
         if on_gpu:
             thunk = gpu.synchronised(thunk)
         return Prepared(thunk, self.kernels_label(), on_gpu=on_gpu)
+
+    def _cupy(self, operation: Operation, inputs: tuple) -> Prepared:
+        """CuPy's own functions on the device (cuBLAS, CuPy's reductions): only where a GPU is."""
+        if self.kernels.backend() != "cupy":
+            raise CannotRace(f"CuPy's built-ins need a CUDA device ({self.kernels.why_no_gpu()})")
+        import cupy
+
+        thunk = gpu.synchronised(operation.cupy(cupy, *gpu.to_device(inputs)))
+        return Prepared(thunk, f"CuPy built-in ({gpu.device_name()})", on_gpu=True)
 
     def cost(self, operation: Operation, inputs: tuple) -> tuple[float, float] | None:
         """(bytes moved, FLOPs): ``kernels.cost`` when it knows the operation, else the module's estimate."""

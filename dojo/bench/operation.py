@@ -30,6 +30,7 @@ import pytest
 LEARNER = "your code"
 ANSWER_KEY = "answer key"
 KERNELS = "kernels"
+CUPY = "CuPy built-in"
 TENSORFLOW = "TensorFlow"
 
 #: A thunk: a function of no arguments that does the timed work once.
@@ -40,7 +41,7 @@ Thunk = Callable[[], Any]
 class Contender:
     """One row of an operation's table.
 
-    ``kind`` is LEARNER, ANSWER_KEY, KERNELS or TENSORFLOW; ``target`` names
+    ``kind`` is LEARNER, ANSWER_KEY, KERNELS, CUPY or TENSORFLOW; ``target`` names
     the function (in the kata module, or in ``kernels``) when it is not the
     operation's own, e.g. the answer key's ``conv2d`` raced in the
     ``conv2d_naive`` table.
@@ -66,6 +67,7 @@ class Operation:
             called as ``function(*inputs, **kwargs)``.
         kwargs: keyword arguments for the kata's and the kernel's function.
         kernel: name of the function in ``kernels`` (None: no kernels row).
+        cupy: ``(cupy, *device_arrays) -> thunk`` with CuPy's own functions (a row only on a GPU).
         tensorflow: ``(tf, *tensors) -> thunk``; the inputs arrive as float64
             tensors (None: no TensorFlow row).
         build: per contender kind, ``(function, inputs) -> thunk`` where the
@@ -86,6 +88,7 @@ class Operation:
     kata: tuple[str, str] | None = None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     kernel: str | None = None
+    cupy: Callable[..., Thunk] | None = None
     tensorflow: Callable[..., Thunk] | None = None
     build: Mapping[str, Callable[..., Thunk]] = field(default_factory=dict)
     gate: tuple[tuple[str, str], ...] = ()
@@ -103,6 +106,8 @@ class Operation:
         racing += list(self.extra)
         if self.kernel is not None:
             racing.append(Contender(KERNELS))
+        if self.cupy is not None:
+            racing.append(Contender(CUPY))
         if self.tensorflow is not None:
             racing.append(Contender(TENSORFLOW))
         return tuple(racing)

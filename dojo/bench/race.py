@@ -19,7 +19,7 @@ import pytest
 from . import chart, gpu, storage, table
 from .contenders import CannotRace, Field
 from .gate import Gate
-from .operation import KERNELS, LEARNER, Contender, Operation
+from .operation import LEARNER, Contender, Operation
 from .records import Records, Row
 
 
@@ -118,10 +118,29 @@ class BenchPlugin:
         stats = getattr(benchmark, "stats", None)
         if benchmark.enabled and stats:
             row.median, row.rounds = float(stats.stats.median), int(stats.stats.rounds)
-            if prepared.on_gpu and contender.kind == KERNELS:
+            if prepared.on_gpu:
                 row.median, row.timer = gpu.event_median(prepared.thunk), "CUDA events"
                 benchmark.extra_info["cuda_event_median_s"] = row.median
         self.records.add(operation.name, operation.size, operation.note, row)
+
+    @pytest.fixture
+    def modelled(self):
+        """``modelled(operation, kind, label, seconds, cost)``: a row whose time is a model, not a measurement.
+
+        For GPU kernels run on the CPU emulator: the roofline time of their
+        counted traffic on a named GPU (dojo.gpu.traffic). The table labels it.
+        """
+
+        def add(operation: Operation, kind: str, label: str, seconds: float | None = None, cost=None,
+                skipped: str | None = None):
+            self.records.add(operation.name, operation.size, operation.note,
+                             Row(kind, label, median=seconds, timer="modelled", cost=cost, skipped=skipped))
+
+        return add
+
+    def learner_gate(self, operation: Operation) -> str | None:
+        """Why the learner's row may not race yet (their kata does not pass), or None."""
+        return self.field().learner_gate(operation, Contender(LEARNER))
 
     # ----------------------------------------------------------------- report
 

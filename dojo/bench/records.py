@@ -54,7 +54,7 @@ class Table:
     def speedup(self, row: Row) -> float | None:
         """How many times faster than TensorFlow (above 1: faster)."""
         base = self.baseline()
-        if base is None or not row.median:
+        if base is None or not row.median or row.timer == "modelled":  # a model is not raced against a clock
             return None
         return base / row.median
 

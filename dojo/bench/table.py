@@ -46,9 +46,9 @@ def _row(table: Table, row: Row, timing: bool) -> str:
     label = row.label if len(row.label) <= LABEL_WIDTH else row.label[:LABEL_WIDTH - 1] + "…"
     if row.skipped:
         return f"{label:<{LABEL_WIDTH}} {'-':>10}  {'-':>8}  not raced: {row.skipped}"
-    if not timing or row.median is None:
+    if (not timing and row.timer != "modelled") or row.median is None:
         return f"{label:<{LABEL_WIDTH}} {'ran once':>10}  {'-':>8}  (timing disabled)"
-    timer = "  (CUDA events)" if row.timer == "CUDA events" else ""
+    timer = {"CUDA events": "  (CUDA events)", "modelled": "  (modelled, not measured)"}.get(row.timer, "")
     return (f"{label:<{LABEL_WIDTH}} {format_time(row.median):>10}  {format_speedup(table.speedup(row)):>8}  "
             f"{row.rate()}{timer}")
 

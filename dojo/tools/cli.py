@@ -11,6 +11,7 @@ way to work. Run ``kata --help`` or ``kata VERB --help``::
     kata reset KATA           the kata's stub back (your file is backed up first)
     kata solution KATA        the answer key's version (once the kata passes, or --force)
     kata bench [ARGS]         benchmarks (dojo.bench)
+    kata warm [--fresh]       compute every expected value of the course now (a workshop's setup step)
     kata catch-up N           fill in the answer key for every kata before N (workshop)
     kata workshop on|off      pair prompts after each kata passed
     kata progress --export    JSON + Markdown for the facilitator
@@ -298,6 +299,23 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gpu_picture(ctx: Context, args: argparse.Namespace) -> int:
+    """Run a gpu kata's tests with pictures on: which thread touched which element, for its small case."""
+    import os
+
+    kata = ctx.kata(args.kata)
+    if kata.module != "gpu":
+        raise CliError(f"{kata.id} is not a GPU kernel kata: pictures are drawn for the gpu track")
+    os.environ["KATAS_GPU_PICTURE"] = "1"
+    code = ctx.pytest("--kata", kata.id, *(["--impl", args.impl] if args.impl else []))
+    picture = ctx.root / ".katas" / "gpu" / f"{kata.id}.png"
+    if picture.exists():
+        ctx.console.print(f"picture: {picture.relative_to(ctx.root)}")
+    else:
+        ctx.console.print("no picture: the kata did not run a kernel (not started?)")
+    return code
+
+
 def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     try:
         from .. import bench
@@ -306,6 +324,56 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
                        f"so `kata bench` cannot run here") from None
     result = bench.main([a for a in args.bench_args if a != "--"])
     return int(result or 0)
+
+
+class _WarmProgress:
+    """A pytest plugin that moves a rich progress bar: one step per kata test."""
+
+    def __init__(self, bar, task):
+        self.bar, self.task = bar, task
+
+    def pytest_collection_finish(self, session) -> None:
+        self.bar.update(self.task, total=len(session.items), description="computing")
+
+    def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        self.bar.update(self.task, advance=1, description=nodeid.split("::")[0].rsplit("/", 1)[-1])
+
+
+def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
+    import contextlib
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reference._cache import Store, cache_folder
+
+    from ..harness import warmup
+
+    console = ctx.console
+    lock = warmup.WarmLock(ctx.root)
+    if not lock.acquire():
+        console.print(f"A warm-up is already running in the background (PID {lock.holder()}, log "
+                      f"{warmup.state_dir(ctx.root).name}/{warmup.LOG_NAME}); waiting for it to finish first.")
+        while not lock.acquire():
+            time.sleep(1)
+    log_path = warmup.state_dir(ctx.root) / warmup.LOG_NAME
+    console.print("Computing every expected value of the course with TensorFlow (the answer key's run of "
+                  "every kata test); values already in the reference cache are read back.")
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    extra = ["--capture=sys"] + (["--fresh-reference"] if args.fresh else [])
+    # The bar writes to the terminal; pytest's own output goes to the log.
+    with open(log_path, "w") as log, Progress(*columns, console=Console(file=sys.stdout)) as bar:
+        plugin = _WarmProgress(bar, bar.add_task("collecting", total=None))
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
+    entries, arrays, size = Store(cache_folder()).size()
+    console.print(f"Reference cache: {entries} values ({arrays} arrays, {size / 1e6:.1f} MB) in "
+                  f"{time.perf_counter() - started:.0f} s; the next runs need no TensorFlow. "
+                  f"pytest's output: {log_path.relative_to(ctx.root)}")
+    if code not in (0, None):
+        console.print(f"[yellow]The answer key's run ended with exit code {code}: see the log.[/]")
+    return 0 if code in (0, None) else 1
 
 
 def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
@@ -507,8 +575,15 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
+    sub = verb("gpu-picture", cmd_gpu_picture, "draw which GPU thread touched which element for a gpu kata's "
+                                               "small case (.katas/gpu/KATA.png)")
+    sub.add_argument("kata", help="kata number or id, e.g. gpu.relu")
+    sub.add_argument("--impl", default=None, help="implementation folder (default: katas/)")
     sub = verb("bench", cmd_bench, "benchmarks: your code against the answer key, GPU kernels and TensorFlow")
     sub.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for dojo.bench")
+    sub = verb("warm", cmd_warm, "compute every expected value of the course now, so that no kata waits "
+               "for TensorFlow (a workshop's setup step)")
+    sub.add_argument("--fresh", action="store_true", help="recompute every value live and refresh the cache")
     sub = verb("catch-up", cmd_catch_up, "fill in the answer key for every kata before KATA (or track N)")
     sub.add_argument("kata", help="a kata (8.2, conv.im2col) or a track number (8: up to its first kata)")
     sub.add_argument("--overwrite", action="store_true", help="also replace katas you already passed")

@@ -112,6 +112,9 @@ def repo(template, tmp_path) -> Path:
 def _env(repo: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS")}
     env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    # No background warm-up in a throwaway copy; its reference values are this checkout's (same sources, same keys).
+    env.update(KATAS_NO_WARMUP="1")
+    env.setdefault("KATAS_REFERENCE_CACHE", str(ROOT / ".katas" / "reference-cache"))
     return env
 
 

@@ -1,0 +1,373 @@
+"""Compile a kernel for the emulator (once, cached by source hash) and launch it.
+
+The compiled library lives in ``.katas/gpu-cache/<sha256>.so``: the hash
+covers the rewritten source, ``emulator.h`` and the compiler command, so an
+edit to the kernel (or to the emulator) compiles afresh and a rerun does not.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from . import source as sources
+
+HERE = Path(__file__).resolve().parent
+HEADER = HERE / "emulator.h"
+ERROR_BYTES = 4096
+ACCESS_LIMIT = 30_000_000  # memory accesses per launch before "a loop that never ends?"
+SHADOW_FIELDS = 6  # writer, its interval, atomic; reader, its interval, atomic
+
+
+class KernelFault(AssertionError):
+    """The kernel did something a GPU would punish (out of bounds, a race, a hang): the message says what."""
+
+    def __init__(self, message: str, launch=None):
+        super().__init__(message)
+        self.launch = launch
+
+
+class KernelCompileError(AssertionError):
+    """The kernel's CUDA C does not compile; the message quotes the compiler at the learner's line."""
+
+
+class NoCompiler(RuntimeError):
+    """No C++ compiler: the emulator cannot build kernels on this machine."""
+
+
+class Region(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("base", ctypes.c_void_p),
+        ("count", ctypes.c_int64),
+        ("elem_size", ctypes.c_int32),
+        ("kind", ctypes.c_int32),
+        ("shadow", ctypes.c_void_p),
+        ("loads", ctypes.c_int64),
+        ("stores", ctypes.c_int64),
+        ("atomics", ctypes.c_int64),
+        ("slot", ctypes.c_int32),
+        ("padding", ctypes.c_int32),
+    ]
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [
+        ("shared_loads", ctypes.c_int64),
+        ("shared_stores", ctypes.c_int64),
+        ("barriers", ctypes.c_int64),
+        ("static_shared_bytes", ctypes.c_int64),
+        ("accesses", ctypes.c_int64),
+        ("blocks", ctypes.c_int64),
+        ("threads", ctypes.c_int64),
+    ]
+
+
+_CTYPES = {
+    "int": ctypes.c_int32,
+    "unsigned int": ctypes.c_uint32,
+    "unsigned": ctypes.c_uint32,
+    "long long": ctypes.c_int64,
+    "long": ctypes.c_int64,
+    "unsigned long long": ctypes.c_uint64,
+    "size_t": ctypes.c_uint64,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "bool": ctypes.c_bool,
+}
+
+
+def compiler() -> str:
+    """The host C++ compiler, or NoCompiler with the one line that says what to install."""
+    for candidate in (os.environ.get("CXX"), "g++", "clang++", "c++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    raise NoCompiler(
+        "the GPU emulator needs a C++20 compiler and found none: install g++ "
+        "(Debian/Ubuntu: sudo apt-get install g++; Fedora: sudo dnf install gcc-c++; "
+        "macOS: xcode-select --install; Windows: use WSL)"
+    )
+
+
+def cache_dir() -> Path:
+    from ..paths import STATE_DIR
+
+    root = Path(os.environ.get("KATAS_ROOT", Path(__file__).resolve().parents[2]))
+    folder = Path(os.environ.get("KATAS_GPU_CACHE", root / STATE_DIR / "gpu-cache"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+_FLAGS = ["-std=c++20", "-O1", "-shared", "-fPIC", "-w"]
+
+
+def _compile_message(stderr: str, name: str, where: tuple[str, int] | None) -> str:
+    """The compiler's first error, at the learner's line, without the emulator's own internals."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    shown, keep = [], False
+    for line in lines:
+        if ": error:" in line or ": fatal error:" in line:
+            if len([s for s in shown if ": error:" in s]) >= 2:
+                break
+            keep = "dojo-generated" not in line and "emulator.h" not in line
+            if keep:
+                shown.append(_shorten(line))
+            continue
+        if keep and (line.startswith(" ") or line.lstrip()[:1].isdigit() or "|" in line):
+            shown.append(line)
+    if not shown:
+        shown = [_shorten(line) for line in lines if "error" in line][:3] or lines[-5:]
+    text = "\n".join(shown[:10])
+    place = f" ({where[0]}, line {where[1]} onwards)" if where else ""
+    return f"your kernel `{name}`{place} does not compile:\n{text}"
+
+
+def _shorten(line: str) -> str:
+    try:
+        root = str(Path(__file__).resolve().parents[2]) + os.sep
+        return line.replace(root, "")
+    except IndexError:
+        return line
+
+
+@cache
+def _load(path: str) -> ctypes.CDLL:
+    return ctypes.CDLL(path)
+
+
+def build(
+    code: str, name: str, entries: list[tuple[sources.KernelSignature, str | None, str]], where: tuple[str, int] | None
+) -> ctypes.CDLL:
+    """Compile ``code`` with an entry point per (kernel, template argument, symbol); cached by hash."""
+    cxx = compiler()
+    unit = sources.translation_unit(code, where, [sources.entry_point(k, t, s) for k, t, s in entries])
+    digest = hashlib.sha256("\0".join([unit, HEADER.read_text(), cxx, *_FLAGS]).encode()).hexdigest()[:32]
+    folder = cache_dir()
+    library = folder / f"{digest}.so"
+    if not library.exists():
+        with tempfile.TemporaryDirectory(dir=folder) as scratch:
+            cpp = Path(scratch) / f"{re.sub(r'[^A-Za-z0-9_]', '_', name)}.cpp"
+            cpp.write_text(unit)
+            out = Path(scratch) / "kernel.so"
+            done = subprocess.run(
+                [cxx, *_FLAGS, f"-I{HERE}", "-o", str(out), str(cpp)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise KernelCompileError(_compile_message(done.stderr, name, where))
+            os.replace(out, library)  # atomic: a parallel run sees the whole file or none
+    return _load(str(library))
+
+
+# ------------------------------------------------------------------ launching
+
+
+@dataclass
+class ArrayTraffic:
+    """What one launch did to one array argument."""
+
+    name: str
+    elements: int
+    itemsize: int
+    loads: int
+    stores: int
+    atomics: int
+    const: bool
+    writers: np.ndarray | None = None  # per element: the global thread id that wrote it last, or -1
+    readers: np.ndarray | None = None
+    shape: tuple = ()
+
+    @property
+    def bytes_read(self) -> int:
+        return (self.loads + self.atomics) * self.itemsize
+
+    @property
+    def bytes_written(self) -> int:
+        return (self.stores + self.atomics) * self.itemsize
+
+
+@dataclass
+class Launch:
+    """One emulated kernel launch: its configuration and the traffic it made."""
+
+    kernel: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    dynamic_shared: int
+    static_shared: int
+    arrays: list[ArrayTraffic] = field(default_factory=list)
+    shared_loads: int = 0
+    shared_stores: int = 0
+    barriers: int = 0
+    threads: int = 0
+    fault: str | None = None
+    fault_access: tuple[str, int] | None = None  # (array, index) of an out-of-bounds access
+
+    @property
+    def shared_per_block(self) -> int:
+        return self.static_shared + self.dynamic_shared
+
+    @property
+    def threads_per_block(self) -> int:
+        return self.block[0] * self.block[1] * self.block[2]
+
+
+LAUNCHES: list[Launch] = []  # the latest emulated launches of this process, newest last
+RECORDERS: list[list[Launch]] = []  # open traffic.recording() blocks: each gets every launch
+
+
+def launch(
+    library: ctypes.CDLL,
+    symbol: str,
+    kernel: sources.KernelSignature,
+    type_argument: str | None,
+    grid: tuple[int, int, int],
+    block: tuple[int, int, int],
+    args: tuple,
+    shared_mem: int,
+    display_name: str,
+    where: tuple[str, int] | None,
+    reverse: bool = False,
+) -> Launch:
+    """Run one launch; ``args`` are already checked (see cupy_emulator._check_arguments)."""
+    n = len(kernel.params)
+    regions = (Region * max(n, 1))()
+    pointers = (ctypes.c_void_p * max(n, 1))()
+    keep = []
+    traffic = []
+    for k, (param, value) in enumerate(zip(kernel.params, args)):
+        param = param.concrete(type_argument)
+        if param.pointer:
+            shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
+            label = param.name.encode()
+            keep += [shadow, label, value]
+            regions[k].name = label
+            regions[k].base = value.ctypes.data
+            regions[k].count = value.size
+            regions[k].elem_size = value.itemsize
+            regions[k].kind = 0
+            regions[k].shadow = shadow.ctypes.data
+            regions[k].slot = k
+            traffic.append((k, param, value, shadow))
+        else:
+            scalar = _CTYPES[param.ctype](value.item() if hasattr(value, "item") else value)
+            keep.append(scalar)
+            pointers[k] = ctypes.cast(ctypes.pointer(scalar), ctypes.c_void_p)
+    stats = Stats()
+    error = ctypes.create_string_buffer(ERROR_BYTES)
+    entry = getattr(library, symbol)
+    entry.restype = ctypes.c_int
+    rc = entry(
+        pointers,
+        regions,
+        *(ctypes.c_uint(v) for v in grid),
+        *(ctypes.c_uint(v) for v in block),
+        ctypes.c_longlong(shared_mem),
+        ctypes.c_int(int(reverse)),
+        ctypes.byref(stats),
+        error,
+        ctypes.c_int(ERROR_BYTES),
+        ctypes.c_longlong(ACCESS_LIMIT),
+    )
+    record = Launch(
+        display_name,
+        grid,
+        block,
+        shared_mem,
+        stats.static_shared_bytes,
+        shared_loads=stats.shared_loads,
+        shared_stores=stats.shared_stores,
+        barriers=stats.barriers,
+        threads=stats.threads,
+    )
+    for k, param, value, shadow in traffic:
+        record.arrays.append(
+            ArrayTraffic(
+                param.name,
+                value.size,
+                value.itemsize,
+                regions[k].loads,
+                regions[k].stores,
+                regions[k].atomics,
+                param.const,
+                writers=shadow[:, 0].copy(),
+                readers=shadow[:, 3].copy(),
+                shape=value.shape,
+            )
+        )
+    LAUNCHES.append(record)
+    del LAUNCHES[:-50]
+    for recorder in RECORDERS:
+        recorder.append(record)
+    if rc != 0:
+        message = error.value.decode(errors="replace")
+        record.fault = message
+        match = re.search(r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but", message)
+        if match:
+            record.fault_access = (match.group(1), int(match.group(2)))
+        place = f"{where[0]}, line {where[1]}" if where else "your code"
+        raise KernelFault(
+            f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
+            f"block={_dims(block)}; defined in {place})",
+            record,
+        )
+    return record
+
+
+def _dims(d: tuple[int, int, int]) -> str:
+    shown = list(d)
+    while len(shown) > 1 and shown[-1] == 1:
+        shown.pop()
+    return "(" + ", ".join(map(str, shown)) + ("," if len(shown) == 1 else "") + ")"
+
+
+def defined_at(depth: int = 2) -> tuple[str, int] | None:
+    """(file, line) of the code that created a kernel: where its source string starts, if it can be found."""
+    frame = sys._getframe(depth)
+    while frame is not None and frame.f_code.co_filename.startswith(str(HERE)):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename = frame.f_code.co_filename
+    try:
+        shown = str(Path(filename).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = filename
+    return shown, frame.f_lineno
+
+
+def locate(code: str, where: tuple[str, int] | None) -> tuple[str, int] | None:
+    """The line of the Python file where ``code``'s first line sits (so #line maps every line exactly)."""
+    if where is None:
+        return None
+    path = Path(where[0])
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except OSError:
+        return where
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    if not first:
+        return where
+    lines = text.splitlines()
+    start = max(0, where[1] - 1)
+    for number in range(start, min(len(lines), start + 200)):
+        if first.strip() in lines[number]:
+            # the code string's first line is lines[number]; if the string starts on the line of its
+            # opening quote (r\"\"\"extern ...), that line counts too
+            offset = next(i for i, line in enumerate(code.splitlines()) if line.strip())
+            return where[0], number + 1 - offset
+    return where

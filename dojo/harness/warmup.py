@@ -1,0 +1,294 @@
+"""Warm-up: compute the rest of the course's reference values before the learner gets there.
+
+The first run that has to compute a reference value imports TensorFlow (a few
+seconds). Right after it, the remaining expected values of the whole course
+are computed in a background process at low priority: the answer key's run of
+every kata test (``pytest --impl solutions --all``), which calls every
+reference function with the tests' own inputs and so fills the reference
+cache (``reference/_cache.py``). The next katas then answer without
+TensorFlow.
+
+* It never delays the learner's report: it starts after pytest has printed
+  it, through a double fork (``python -c`` launches it in a new session and
+  exits at once), so it is never anyone's zombie.
+* It never runs twice at once: the warm process holds an exclusive lock on
+  ``.katas/warm.lock`` (``fcntl.flock``; the file holds its PID for humans).
+  The kernel drops the lock when the process ends, however it ends, so a
+  stale file from a killed warm-up never blocks the next one.
+* It runs once per state of the course: ``.katas/reference-cache/warm.json``
+  records a fingerprint of what the values depend on (reference engine, kata
+  tests, test kit, answer key, TensorFlow/Keras/NumPy versions); it runs again
+  only when that changes.
+* Its output goes to ``.katas/warm.log``. ``KATAS_NO_WARMUP=1`` turns it off
+  (the self-tests and CI do). ``kata warm`` runs the same in the foreground.
+
+Run as ``python -m dojo.harness.warmup --background ROOT`` by :func:`start_in_background`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..paths import STATE_DIR
+
+LOCK_NAME = "warm.lock"
+LOG_NAME = "warm.log"
+MARKER_NAME = "warm.json"
+_RUN_ENVIRONMENT = {"KATAS_NO_WARMUP": "1", "KATAS_IN_PROCESS": "1"}
+KATA_TIMEOUT = 900  # seconds per kata test: the warm-up runs at the lowest priority
+FINGERPRINT_FILES = ("reference/*.py", "tests/katas/*.py", "dojo/testkit/*.py", "solutions/*.py", "curriculum/*.toml")
+
+# The double fork: this one-liner starts the warm process in a new session and exits at once,
+# so its parent (pytest) reaps it immediately and the warm process belongs to init.
+_LAUNCHER = (
+    "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, "
+    "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)"
+)
+
+
+def disabled() -> bool:
+    return os.environ.get("KATAS_NO_WARMUP", "") not in ("", "0")
+
+
+def state_dir(root: Path) -> Path:
+    return Path(root) / STATE_DIR
+
+
+def cache_folder(root: Path) -> Path:
+    if os.environ.get("KATAS_REFERENCE_CACHE"):
+        return Path(os.environ["KATAS_REFERENCE_CACHE"])
+    return state_dir(root) / "reference-cache"
+
+
+# ---------------------------------------------------------------- the lock
+
+
+class WarmLock:
+    """An exclusive, non-blocking lock on ``.katas/warm.lock`` that dies with its holder."""
+
+    def __init__(self, root: Path):
+        self.path = state_dir(root) / LOCK_NAME
+        self._file = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock is held
+        if not _try_lock(file):
+            file.close()
+            return False
+        file.seek(0)
+        file.truncate()
+        file.write(json.dumps({"pid": os.getpid(), "started": time.time()}))
+        file.flush()
+        self._file = file
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.seek(0)
+                self._file.truncate()  # an empty file reads as "nobody"
+            self._file.close()  # closing drops the lock
+            self._file = None
+
+    def holder(self) -> int | None:
+        """The PID of the warm-up running now, or None (a stale file from a dead process is None)."""
+        if self._file is not None:
+            return os.getpid()
+        try:
+            file = open(self.path)  # noqa: SIM115
+        except OSError:
+            return None
+        with file:
+            if _try_lock(file):
+                _unlock(file)
+                return None
+            try:
+                return int(json.loads(file.read() or "{}").get("pid", 0)) or None
+            except (ValueError, AttributeError):
+                return -1  # held, by a process that has not written its PID yet
+
+
+def _try_lock(file) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: fall back to the PID in the file
+        return _try_pid_lock(file)
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(file) -> None:
+    with contextlib.suppress(ImportError, OSError):
+        import fcntl
+
+        fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+
+def _try_pid_lock(file) -> bool:
+    """Without flock: the lock is free when the file names no PID, or a PID that no longer runs."""
+    file.seek(0)
+    try:
+        pid = int(json.loads(file.read() or "{}").get("pid", 0))
+    except (ValueError, AttributeError):
+        pid = 0
+    if not pid or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True  # stale: its warm-up died
+    except OSError:
+        return False
+    return False
+
+
+# ----------------------------------------------------------- the fingerprint
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of everything the course's reference values depend on."""
+    from reference._cache import engine_versions
+
+    sha = hashlib.sha256(json.dumps(engine_versions(), sort_keys=True).encode())
+    root = Path(root)
+    for pattern in FINGERPRINT_FILES:
+        for path in sorted(root.glob(pattern)):
+            sha.update(str(path.relative_to(root)).encode())
+            sha.update(hashlib.sha256(path.read_bytes()).digest())
+    return sha.hexdigest()
+
+
+def is_warm(root: Path) -> bool:
+    try:
+        marker = json.loads((cache_folder(root) / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("fingerprint") == fingerprint(root)
+
+
+def _mark_warm(root: Path, code: int) -> None:
+    folder = cache_folder(root)
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{MARKER_NAME}.{os.getpid()}"
+        temporary.write_text(json.dumps({"fingerprint": fingerprint(root), "exit": code, "finished": time.time()}))
+        os.replace(temporary, folder / MARKER_NAME)
+
+
+# ----------------------------------------------------------------- running
+
+
+def pytest_args(root: Path, extra=()) -> list[str]:
+    """Every kata test, run against the answer key: every expected value of the course."""
+    root = Path(root)
+    return [
+        str(root / "tests" / "katas"),
+        f"--rootdir={root}",
+        "-c",
+        str(root / "pyproject.toml"),
+        f"--impl={root / 'solutions'}",
+        "--all",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--kata-timeout={KATA_TIMEOUT}",
+        *extra,
+    ]
+
+
+def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> int | None:
+    """Compute every reference value of the course in this process; None if a warm-up already runs."""
+    lock = lock or WarmLock(root)
+    if lock._file is None and not lock.acquire():
+        return None
+    # The warm-up's own run must not start another. It runs the answer key, which needs no forked
+    # child per kata (the harness's isolation); in one process it also keeps every value in memory,
+    # and `kata warm` can drive a progress bar from a thread (forking beside threads is unsafe).
+    saved = {name: os.environ.get(name) for name in _RUN_ENVIRONMENT}
+    os.environ.update(_RUN_ENVIRONMENT)
+    try:
+        import pytest
+
+        code = int(pytest.main(pytest_args(root, extra), plugins=list(plugins)))
+        if code in (0, 1):  # every test ran (one that fails with the answer key will not pass next time either)
+            _mark_warm(root, code)
+        return code
+    finally:
+        lock.release()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_in_background(root: Path) -> int:
+    """The warm process: take the lock, lower the priority, send output to .katas/warm.log, run."""
+    lock = WarmLock(root)
+    if not lock.acquire():
+        return 0  # another warm-up won the race
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(19)
+    log = open(state_dir(root) / LOG_NAME, "w")  # noqa: SIM115 - our stdout and stderr until exit
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    print(
+        f"warm-up: pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: computing the reference "
+        f"values of the whole course (pytest --impl solutions --all) at low priority",
+        flush=True,
+    )
+    code = run(root, lock=lock)
+    print(f"warm-up: finished {time.strftime('%Y-%m-%d %H:%M:%S')}, pytest exit code {code}", flush=True)
+    log.flush()
+    return 0
+
+
+def start_in_background(root: Path) -> str:
+    """Start the warm-up unless it is off, done, or running: ``started``, ``disabled``, ``warm``, ``running``."""
+    root = Path(root).resolve()
+    if disabled():
+        return "disabled"
+    if WarmLock(root).holder() is not None:
+        return "running"
+    if is_warm(root):
+        return "warm"
+    state_dir(root).mkdir(parents=True, exist_ok=True)
+    # The warm process imports this checkout's dojo and reference, whatever the current folder.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    command = [sys.executable, "-m", "dojo.harness.warmup", "--background", str(root)]
+    if os.name == "nt":
+        flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            creationflags=flags,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+    else:
+        subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=root, env=env, check=False, timeout=30)
+    return "started"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--background":
+        sys.exit(_run_in_background(Path(sys.argv[2])))
+    sys.exit("usage: python -m dojo.harness.warmup --background ROOT")

@@ -1,0 +1,341 @@
+"""Kata tests for katas/gpu.py, checked against TensorFlow/Keras.
+
+Every case runs the learner's kernels through ``dojo.gpu.cp``: CuPy on a CUDA
+device, the CPU emulator elsewhere (never skipped). Sizes are awkward on
+purpose: 1, 3, primes, never a multiple of the block, so that a missing or
+off-by-one guard, a grid one block short, or a swapped row and column shows.
+On the emulator, an out-of-bounds access, a data race and a barrier not every
+thread reaches stop the launch with the thread, block, array and index.
+"""
+
+import numpy as np
+import pytest
+
+from dojo.gpu import checks as gpu_checks
+from dojo.testkit.checks import assert_close
+from reference import gpu as ref
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _check(kata, kata_id, call, expected, *args, mistakes=None, advice=None, request=None, grid_stride=False, **kwargs):
+    """Run, explain unwritten elements, compare (one result or a tuple)."""
+    run = gpu_checks.run(kata, *args, kata_id=kata_id, call=call, advice=advice, request=request, **kwargs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(run.results) == len(expected), f"{call} returned {len(run.results)} arrays, expected {len(expected)}"
+    for index, value in enumerate(expected):
+        gpu_checks.unwritten(run, index, value, call, kata_id, grid_stride=grid_stride)
+        name = "" if len(expected) == 1 else f" (result {index})"
+        assert_close(
+            run.results[index],
+            value,
+            call=call + name,
+            mistakes=(mistakes or [{}] * len(expected))[index] if isinstance(mistakes, list) else (mistakes or {}),
+        )
+    return run
+
+
+# ------------------------------------------------------------------ kata gpu.leaky_relu
+
+
+@pytest.mark.kata("gpu.leaky_relu")
+@pytest.mark.parametrize("shape, slope", [((1,), None), ((3,), 0.01), ((257,), None), ((37, 11), 0.5)], ids=str)
+def test_leaky_relu_matches_keras(kata, request, shape, slope):
+    x = _rng(7).normal(scale=3.0, size=shape)
+    x.flat[: min(3, x.size)] = [0.0, -0.0, 1e300][: min(3, x.size)]
+    kwargs = {} if slope is None else {"negative_slope": slope}
+    keras_slope = 0.2 if slope is None else slope
+    call = f"leaky_relu(x {shape}{'' if slope is None else f', negative_slope={slope}'})"
+    _check(
+        kata,
+        "gpu.leaky_relu",
+        call,
+        ref.leaky_relu(x, keras_slope),
+        x,
+        request=request,
+        mistakes={
+            "the slope went to the positive side: y = x for x >= 0, negative_slope * x below": np.where(
+                x >= 0, keras_slope * x, x
+            ),
+            "Keras's default negative_slope is 0.2 (not 0.01)": np.where(x >= 0, x, 0.01 * x),
+        },
+        **kwargs,
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.relu
+
+GUARD = {
+    r"out of bounds": "Here i = blockIdx.x * blockDim.x + threadIdx.x runs past n in the last block: "
+    "only threads with i < n may touch x and y (not i <= n)."
+}
+
+
+@pytest.mark.kata("gpu.relu")
+@pytest.mark.parametrize("shape", [(1,), (3,), (257,), (1000,), (7, 13)], ids=str)
+def test_relu(kata, request, shape):
+    x = _rng(1).normal(size=shape)
+    _check(kata, "gpu.relu", f"relu(x {shape})", ref.relu(x), x, advice=GUARD, request=request)
+
+
+# ------------------------------------------------------------------ kata gpu.add_bias
+
+
+@pytest.mark.kata("gpu.add_bias")
+@pytest.mark.parametrize("batch, units", [(1, 1), (3, 5), (37, 13), (5, 40)], ids=str)
+def test_add_bias(kata, request, batch, units):
+    rng = _rng(batch * 100 + units)
+    x, bias = rng.normal(size=(batch, units)), rng.normal(size=(units,))
+    swapped = {
+        r"out of bounds": "In a 2-D grid, x (blockIdx.x, threadIdx.x) runs along a row (the column) "
+        "and y down the batch (the row): are row and column swapped?"
+    }
+    _check(
+        kata,
+        "gpu.add_bias",
+        f"add_bias(x ({batch}, {units}), bias ({units},))",
+        ref.add_bias(x, bias),
+        x,
+        bias,
+        advice=swapped,
+        request=request,
+        mistakes={"the bias was not added: y = x + bias[col]": x},
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.sigmoid
+
+
+@pytest.mark.kata("gpu.sigmoid")
+@pytest.mark.parametrize(
+    "n, blocks, threads", [(1, 1, 32), (3, 4, 64), (1000, 2, 32), (4099, 3, 64), (131, 7, 96)], ids=str
+)
+def test_sigmoid_for_any_grid(kata, request, n, blocks, threads):
+    x = _rng(n).normal(scale=4.0, size=(n,))
+    x[: min(2, n)] = [-1000.0, 1000.0][: min(2, n)]
+    stride = {
+        r"data race on y": "In a grid-stride loop the step is the whole grid, blockDim.x * gridDim.x: "
+        "with a smaller step, threads of different blocks do the same elements."
+    }
+    _check(
+        kata,
+        "gpu.sigmoid",
+        f"sigmoid(x ({n},), blocks={blocks}, threads={threads})",
+        ref.sigmoid(x),
+        x,
+        advice=stride,
+        grid_stride=True,
+        request=request,
+        blocks=blocks,
+        threads=threads,
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.row_sums
+
+
+def _shared_too_small_or_index(fault) -> str:
+    """Too little shared memory, or an index past it (a reduction's stride): the launch tells which."""
+    launch = fault.launch
+    if launch is not None and launch.dynamic_shared < launch.threads_per_block * 8:
+        return (
+            f"shared_mem is in bytes: one double per thread is threads * 8 = {launch.threads_per_block * 8}, "
+            f"not {launch.dynamic_shared} (shared_mem=threads * x.itemsize)"
+        )
+    return (
+        "The index runs past the block's partial sums: a tree reduction's first stride is blockDim.x / 2, "
+        "and only threads with t < stride add partial[t + stride]"
+    )
+
+
+_MISSING_BARRIER = (
+    "Every thread writes its partial value, then __syncthreads(); then each halving step, then "
+    "__syncthreads() again, before anyone reads the next level."
+)
+_OUTPUT_RACE = (
+    "Many threads adding into out[row] race: reduce in shared memory, then ONE thread "
+    "(t == 0) writes the row's sum (or use atomicAdd(&out[row], v))."
+)
+SHARED_ADVICE = {
+    r"dynamic shared \w+\[\d+\], but the launch gave": _shared_too_small_or_index,
+    r"__syncthreads\(\) is missing|data race on shared": _MISSING_BARRIER,
+    r"data race on out": _OUTPUT_RACE,
+}
+ROW_SUMS_ADVICE = SHARED_ADVICE
+
+
+@pytest.mark.kata("gpu.row_sums")
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 7), (2, 129), (5, 300)], ids=str)
+def test_row_sums(kata, request, rows, cols):
+    x = _rng(rows + cols).normal(size=(rows, cols))
+    _check(
+        kata,
+        "gpu.row_sums",
+        f"row_sums(x ({rows}, {cols}))",
+        ref.row_sums(x),
+        x,
+        advice=ROW_SUMS_ADVICE,
+        request=request,
+        mistakes={
+            "the first element of each row is missing: the strided loop starts at j = threadIdx.x": x[:, 1:].sum(1),
+        }
+        if cols > 1
+        else {},
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.softmax
+
+SOFTMAX_ADVICE = {
+    **SHARED_ADVICE,
+    r"data race on shared": "After the tree, every thread reads partial[0] into a local; then one more "
+    "__syncthreads() before partial[] is reused by the next reduction.",
+}
+
+
+@pytest.mark.kata("gpu.softmax")
+@pytest.mark.parametrize(
+    "rows, cols, scale", [(1, 1, 1.0), (1, 3, 1.0), (3, 7, 3.0), (2, 131, 2.0), (4, 300, 1.0), (2, 5, 1000.0)], ids=str
+)
+def test_softmax(kata, request, rows, cols, scale):
+    x = _rng(rows * cols).normal(scale=scale, size=(rows, cols))
+    if (rows, cols) == (1, 3):
+        x = np.array([[2.0, 1.0, 0.1]])
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    mistakes = {
+        "every row must be normalised by its OWN sum (one block per row, the sum reduction over that row)": e / e.sum(),
+        "y is exp(x - max) without the division by the row's sum": e,
+    }
+    _check(
+        kata,
+        "gpu.softmax",
+        f"softmax(x ({rows}, {cols}){' values around 1000' if scale > 100 else ''})",
+        ref.softmax(x),
+        x,
+        advice=SOFTMAX_ADVICE,
+        request=request,
+        mistakes=mistakes,
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.dense_forward
+
+_TILE_BARRIERS = (
+    "A tile must be complete before anyone multiplies with it (__syncthreads() after the loads), and "
+    "nobody may still read it when the next loads overwrite it (__syncthreads() after the products)."
+)
+_TILE_GUARD = (
+    "Tile loads need their own guard: load 0.0 where row >= batch, the input index "
+    "start + tx (or start + ty) >= inputs, or col >= units."
+)
+_TILE_INDEX = "Tiles are [TILE][TILE]: threadIdx.x and threadIdx.y index them, never the global row or column."
+TILE_ADVICE = {
+    r"data race on shared|__syncthreads\(\) is missing": _TILE_BARRIERS,
+    r"read x\[|read kernel\[": _TILE_GUARD,
+    r"shared \w+\[\d+\]\[\d+\]": _TILE_INDEX,
+}
+
+
+@pytest.mark.kata("gpu.dense_forward")
+@pytest.mark.parametrize("batch, inputs, units", [(1, 1, 1), (3, 5, 7), (37, 19, 23), (17, 40, 3)], ids=str)
+def test_dense_forward(kata, request, batch, inputs, units):
+    rng = _rng(batch * 7 + inputs)
+    x, kernel, bias = rng.normal(size=(batch, inputs)), rng.normal(size=(inputs, units)), rng.normal(size=(units,))
+    _check(
+        kata,
+        "gpu.dense_forward",
+        f"dense_forward(x ({batch}, {inputs}), kernel ({inputs}, {units}), bias ({units},))",
+        ref.dense_forward(x, kernel, bias),
+        x,
+        kernel,
+        bias,
+        advice=TILE_ADVICE,
+        request=request,
+        mistakes={"the bias is missing: y = x @ kernel + bias": x @ kernel},
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.conv2d
+
+
+def _conv_mistakes(x, kernel, bias):
+    mistakes = {"the bias is missing: start each sum at bias[o]": ref.conv2d(x, kernel, np.zeros_like(bias))}
+    if kernel.shape[0] != kernel.shape[1]:
+        return mistakes
+    mistakes[
+        "the kernel's window axes are swapped: kernel[dy, dx, c, o] is at ((dy * kw + dx) * in_ch + c) * out_ch + o"
+    ] = ref.conv2d(x, kernel.transpose(1, 0, 2, 3).copy(), bias)
+    return mistakes
+
+
+@pytest.mark.kata("gpu.conv2d")
+@pytest.mark.parametrize(
+    "x_shape, k_shape",
+    [
+        ((1, 3, 3, 1), (3, 3, 1, 1)),
+        ((2, 5, 7, 3), (2, 3, 3, 4)),
+        ((1, 6, 5, 2), (3, 3, 2, 3)),
+        ((3, 4, 4, 1), (1, 1, 1, 2)),
+    ],
+    ids=str,
+)
+def test_conv2d(kata, request, x_shape, k_shape):
+    rng = _rng(sum(x_shape) + sum(k_shape))
+    x, kernel, bias = rng.normal(size=x_shape), rng.normal(size=k_shape), rng.normal(size=k_shape[-1:])
+    _check(
+        kata,
+        "gpu.conv2d",
+        f"conv2d(x {x_shape}, kernel {k_shape}, bias {k_shape[-1:]})",
+        ref.conv2d(x, kernel, bias),
+        x,
+        kernel,
+        bias,
+        request=request,
+        mistakes=_conv_mistakes(x, kernel, bias),
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.lstm_cell
+
+
+def _reorder_gates(weights, order):
+    blocks = np.split(np.asarray(weights), 4, axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
+@pytest.mark.kata("gpu.lstm_cell")
+@pytest.mark.parametrize("batch, input_dim, units", [(1, 1, 1), (3, 5, 7), (13, 4, 37)], ids=str)
+def test_lstm_cell(kata, request, batch, input_dim, units):
+    rng = _rng(batch + input_dim + units)
+    x_t, h, c = rng.normal(size=(batch, input_dim)), rng.normal(size=(batch, units)), rng.normal(size=(batch, units))
+    kernel = 0.5 * rng.normal(size=(input_dim, 4 * units))
+    recurrent = 0.5 * rng.normal(size=(units, 4 * units))
+    bias = rng.normal(size=(4 * units,))
+    expected = ref.lstm_cell(x_t, h, c, kernel, recurrent, bias)
+    ifoc = [0, 1, 3, 2]  # a course that orders the gates i, f, o, c
+    swapped = ref.lstm_cell(
+        x_t, h, c, _reorder_gates(kernel, ifoc), _reorder_gates(recurrent, ifoc), _reorder_gates(bias, ifoc)
+    )
+    no_bias = ref.lstm_cell(x_t, h, c, kernel, recurrent, np.zeros_like(bias))
+    gate = (
+        "Keras's gate order is i, f, c, o: the candidate (tanh) is the THIRD block of units, the output gate the last"
+    )
+    _check(
+        kata,
+        "gpu.lstm_cell",
+        f"lstm_cell(x_t ({batch}, {input_dim}), h, c ({batch}, {units}), ...)",
+        expected,
+        x_t,
+        h,
+        c,
+        kernel,
+        recurrent,
+        bias,
+        request=request,
+        mistakes=[
+            {gate: swapped[0], "the bias is missing (add bias[k * units + j] to each gate)": no_bias[0]},
+            {gate: swapped[1], "the bias is missing (add bias[k * units + j] to each gate)": no_bias[1]},
+        ],
+    )

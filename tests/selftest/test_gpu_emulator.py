@@ -1,0 +1,235 @@
+"""The CPU emulator of dojo.gpu: results, faults named, races found, traffic counted, binaries cached.
+
+Each test builds a tiny kernel, as a learner would, and checks what the
+emulator does with it. No GPU is needed; a C++ compiler is (the emulator's
+own requirement, which one test checks is explained in one line).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dojo.gpu import cupy_emulator as cp
+from dojo.gpu import runtime, traffic
+from dojo.gpu.runtime import KernelCompileError, KernelFault, NoCompiler
+
+COPY = r"""
+extern "C" __global__ void copy(const double* x, double* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i];
+}
+"""
+
+
+def _launch(code, name, grid, block, *args, shared_mem=0):
+    cp.RawKernel(code, name)(grid, block, args, shared_mem=shared_mem)
+
+
+def test_a_kernel_computes_and_leaves_unwritten_elements_nan():
+    x = cp.asarray(np.arange(10.0))
+    y = cp.empty(12)
+    _launch(COPY, "copy", (3,), (4,), x, y, np.int32(10))
+    assert np.array_equal(cp.asnumpy(y)[:10], np.arange(10.0))
+    assert np.isnan(cp.asnumpy(y)[10:]).all()
+
+
+def test_out_of_bounds_names_thread_block_array_and_index():
+    code = COPY.replace("if (i < n) ", "")
+    with pytest.raises(KernelFault, match=r"thread \(2,0,0\) of block \(2,0,0\) read x\[10\], but x has 10 elements"):
+        _launch(code, "copy", (3,), (4,), cp.asarray(np.arange(10.0)), cp.empty(10), np.int32(10))
+
+
+def test_missing_barrier_in_shared_memory_is_named():
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    for (int s = 4; s > 0; s /= 2) { if (t < s) partial[t] += partial[t + s]; }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    with pytest.raises(KernelFault, match=r"__syncthreads\(\) is missing"):
+        _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
+    fixed = code.replace("partial[t] = x[t];", "partial[t] = x[t]; __syncthreads();").replace(
+        "partial[t + s]; }", "partial[t + s]; __syncthreads(); }"
+    )
+    out = cp.empty(1)
+    _launch(fixed, "total", (1,), (8,), cp.asarray(np.arange(8.0)), out)
+    assert out[0] == 28.0
+
+
+def test_a_race_is_found_even_when_the_schedule_hides_it():
+    # Coroutine threads never interleave inside `+=`, so the sum comes out right here; the shadow
+    # memory still sees two unordered writes and names the race.
+    code = r"""
+extern "C" __global__ void add(const double* x, double* out) { out[0] += x[threadIdx.x]; }
+"""
+    with pytest.raises(KernelFault, match=r"data race on out\[0\].*atomicAdd"):
+        _launch(code, "add", (1,), (4,), cp.asarray(np.ones(4)), cp.zeros(1))
+    atomic = code.replace("out[0] += x[threadIdx.x];", "atomicAdd(&out[0], x[threadIdx.x]);")
+    out = cp.zeros(1)
+    _launch(atomic, "add", (2,), (4,), cp.asarray(np.ones(4)), out)
+    assert out[0] == 8.0
+
+
+def test_races_between_blocks_are_named():
+    code = r"""
+extern "C" __global__ void stamp(double* y) { y[threadIdx.x] = blockIdx.x; }
+"""
+    with pytest.raises(KernelFault, match="different blocks never synchronise"):
+        _launch(code, "stamp", (2,), (4,), cp.empty(4))
+
+
+def test_a_barrier_not_every_thread_reaches_is_reported_not_hung():
+    code = r"""
+extern "C" __global__ void early(double* y) {
+    if (threadIdx.x >= 2) return;
+    __syncthreads();
+    y[threadIdx.x] = 1.0;
+}
+"""
+    with pytest.raises(
+        KernelFault,
+        match=r"would hang: 2 of its threads wait at __syncthreads\(\) \(line \d+\) "
+        r"while 2 have already returned",
+    ):
+        _launch(code, "early", (1,), (4,), cp.empty(4))
+
+
+def test_too_little_dynamic_shared_memory_is_named():
+    code = r"""
+extern "C" __global__ void stage(const double* x, double* y) {
+    extern __shared__ double buffer[];
+    buffer[threadIdx.x] = x[threadIdx.x];
+    __syncthreads();
+    y[threadIdx.x] = buffer[blockDim.x - 1 - threadIdx.x];
+}
+"""
+    with pytest.raises(KernelFault, match=r"dynamic shared buffer\[4\], but the launch gave shared_mem=32 bytes"):
+        _launch(code, "stage", (1,), (8,), cp.asarray(np.arange(8.0)), cp.empty(8), shared_mem=32)
+    y = cp.empty(8)
+    _launch(code, "stage", (1,), (8,), cp.asarray(np.arange(8.0)), y, shared_mem=64)
+    assert np.array_equal(cp.asnumpy(y), np.arange(8.0)[::-1])
+
+
+def test_compile_errors_show_the_learners_line():
+    code = '\nextern "C" __global__ void broken(double* y) {\n    y[0] = undeclared_name;\n}\n'
+    kernel = cp.RawKernel(code, "broken")
+    with pytest.raises(KernelCompileError, match=r"test_gpu_emulator.py:\d+:\d+: error: .*undeclared_name"):
+        kernel((1,), (1,), (cp.empty(1),))
+
+
+def test_a_missing_compiler_is_one_line_saying_what_to_install(monkeypatch):
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(NoCompiler, match="install g\\+\\+") as error:
+        runtime.compiler()
+    assert "\n" not in str(error.value)
+
+
+def test_arguments_are_checked_like_cupy_and_stricter():
+    kernel = cp.RawKernel(COPY, "copy")
+    x, y = cp.asarray(np.arange(4.0)), cp.empty(4)
+    with pytest.raises(TypeError, match="NumPy array in host memory"):
+        kernel((1,), (4,), (np.arange(4.0), y, np.int32(4)))
+    with pytest.raises(TypeError, match="float32 array, but the kernel declares `double\\* x`"):
+        kernel((1,), (4,), (cp.asarray(np.arange(4.0, dtype=np.float32)), y, np.int32(4)))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        kernel((1,), (4,), (cp.asarray(np.ones((4, 4)))[:, 0], y, np.int32(4)))
+    with pytest.raises(TypeError, match=r"pass np.int32"):
+        kernel((1,), (4,), (x, y, 4))
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        kernel((1,), (4,), (x, y))
+    with pytest.raises(ValueError, match="at most 1024"):
+        kernel((1,), (2048,), (x, y, np.int32(4)))
+    with pytest.raises(ValueError, match="ceiling division"):
+        kernel((0,), (4,), (x, y, np.int32(4)))
+
+
+def _copy_kernel():
+    return cp.RawKernel(COPY, "copy")  # one place in a file, as a learner's module-level kernel
+
+
+def test_compiled_kernels_are_cached_by_source_hash(monkeypatch):
+    _copy_kernel()((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(runtime.subprocess, "run", no_compiling)
+    _copy_kernel()((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))  # a rerun: from the cache
+
+
+def test_elementwise_and_reduction_kernels():
+    add = cp.ElementwiseKernel("T x, T b", "T y", "y = x + b", "add_bias")
+    x, b = np.arange(6.0).reshape(2, 3), np.array([10.0, 20.0, 30.0])
+    assert np.array_equal(cp.asnumpy(add(cp.asarray(x), cp.asarray(b))), x + b)
+    total = cp.ReductionKernel("T x", "T y", "x * x", "a + b", "y = a", "0", "sum_squares")
+    assert np.allclose(cp.asnumpy(total(cp.asarray(x), axis=1)), (x * x).sum(1))
+
+
+# ------------------------------------------------------------------ traffic
+
+
+def test_an_ideal_kernel_reports_exactly_the_ideal_and_a_wasteful_one_twice_the_reads():
+    x = cp.asarray(np.arange(128.0))
+    with traffic.recording() as launches:
+        _launch(COPY, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
+    ideal = traffic.ideal_bytes([x], [x])
+    measured = traffic.measure(launches)
+    assert measured.total == ideal == 2048
+    at_once = COPY.replace("y[i] = x[i];", "y[i] = x[i] > 0.0 ? x[i] : x[i];")
+    with traffic.recording() as launches:
+        _launch(at_once, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
+    assert traffic.measure(launches).read["x"] == x.nbytes  # the same element again at once: a register
+    twice = COPY.replace("if (i < n) y[i] = x[i];", "double a = x[i]; __syncthreads(); y[i] = x[i] + a - a;")
+    with traffic.recording() as launches:
+        _launch(twice, "copy", (4,), (32,), x, cp.empty(128), np.int32(128))
+    measured = traffic.measure(launches)
+    assert measured.read["x"] == 2 * x.nbytes, "the wasteful kernel reads x twice"
+    text = traffic.report(measured, ideal, arrays={"x": x.nbytes})
+    assert "reads x twice" in text and "1.5x the minimum traffic" in text and "(modelled)" in text
+
+
+def test_modelled_time_is_the_roofline_on_the_named_device():
+    assert traffic.modelled_seconds(4.8e9, 0) == pytest.approx(1e-3)  # 4.8 GB at 4.8 TB/s
+    assert traffic.modelled_seconds(0, 34e9) == pytest.approx(1e-3)  # 34 GFLOP at 34 TFLOPS
+    assert "4.8 TB/s" in traffic.H200.source
+
+
+@pytest.mark.parametrize(
+    "name, args, ideal",
+    [
+        ("leaky_relu", lambda rng: (rng.normal(size=(37, 11)),), lambda x: 2 * x.nbytes),
+        ("relu", lambda rng: (rng.normal(size=(257,)),), lambda x: 2 * x.nbytes),
+        ("sigmoid", lambda rng: (rng.normal(size=(1000,)),), lambda x: 2 * x.nbytes),
+        ("row_sums", lambda rng: (rng.normal(size=(5, 300)),), lambda x: x.nbytes + 8 * x.shape[0]),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_the_answer_keys_ideal_kernels_report_the_counted_ideal(name, args, ideal):
+    from solutions import gpu
+
+    host = args(np.random.default_rng(0))
+    with traffic.recording() as launches:
+        getattr(gpu, name)(*(cp.asarray(a) for a in host))
+    assert traffic.measure(launches).total == ideal(*host)
+
+
+def test_the_reference_softmax_of_kernels_runs_on_the_emulator_and_reads_x_twice():
+    from kernels import _sources
+
+    module = cp.RawModule(code=_sources.module_source("softmax"), name_expressions=_sources.name_expressions("softmax"))
+    kernel = module.get_function("kernels_softmax_rows<double>")
+    host = np.random.default_rng(1).normal(size=(3, 300))
+    x, y = cp.asarray(host), cp.empty((3, 300))
+    with traffic.recording() as launches:
+        kernel((2,), (256,), (x, y, np.int64(3), np.int64(300)))
+    e = np.exp(host - host.max(1, keepdims=True))
+    assert np.allclose(cp.asnumpy(y), e / e.sum(1, keepdims=True))
+    measured = traffic.measure(launches)
+    # three passes: max (reads x), exp (reads x, writes y), scale (reads and writes y)
+    assert measured.read == {"x": 2 * host.nbytes, "y": host.nbytes}
+    assert measured.written == {"y": 2 * host.nbytes}
