@@ -17,9 +17,26 @@ import numpy as np
 
 from ._cache import cache_public_functions
 from ._engine import constant, keras, tf
-from .model import _digest, float64_everywhere
+from .model import float64_everywhere
 
 _CACHE: dict[str, dict] = {}
+
+
+def _digest(*items) -> str:
+    """A key for this module's in-process memo: arrays by their bytes, everything else by repr."""
+    import hashlib
+
+    sha = hashlib.sha1()
+    for item in items:
+        if isinstance(item, (list, tuple)) and any(isinstance(i, np.ndarray) for i in item):
+            for inner in item:
+                sha.update(_digest(inner).encode())
+        elif isinstance(item, np.ndarray):
+            sha.update(str((item.shape, item.dtype)).encode())
+            sha.update(np.ascontiguousarray(item).tobytes())
+        else:
+            sha.update(repr(item).encode())
+    return sha.hexdigest()
 
 
 def is_keras_layer(class_name: str) -> bool:
