@@ -132,17 +132,38 @@ def seed_cnn_summary(input_shape=(28, 28, 1)) -> list[tuple[str, tuple, int]]:
     return [(layer.name, tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
 
 
-def seed_cnn_fit(x, y, initial_weights, epochs, batch_size=32, learning_rate=0.001) -> dict[str, list[float]]:
+def seed_cnn_fit(x, y, initial_weights, epochs, batch_size=32, learning_rate=0.001,
+                 adam=None) -> dict[str, list[float]]:
     """``keras.Model.fit`` history of the seed CNN started from ``initial_weights``
-    (Adam, sparse categorical cross-entropy, accuracy, ``shuffle=False``)."""
+    (Adam, sparse categorical cross-entropy, accuracy, ``shuffle=False``).
+
+    ``adam`` is Adam's whole config (it replaces ``learning_rate``), e.g. the
+    float32-exact ``{"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}``
+    with which a float64 Adam reproduces Keras's bit for bit. The run happens
+    with ``floatx = "float64"`` so that the loss and the logged metrics are float64 too.
+    """
+    from .model import float64_everywhere
+
     keras().utils.set_random_seed(0)
-    model = seed_cnn(np.shape(x)[1:])
-    model.set_weights([np.asarray(w, dtype=np.float64) for w in initial_weights])
-    model.compile(optimizer=keras().optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
-                        shuffle=False, verbose=0)
+    with float64_everywhere():
+        model = seed_cnn(np.shape(x)[1:])
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in initial_weights])
+        model.compile(optimizer=keras().optimizers.Adam(**(adam or {"learning_rate": learning_rate})),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
+                            shuffle=False, verbose=0)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+SEED_CNN_SPECS = [
+    ("Conv2D", {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", {"pool_size": (2, 2)}),
+    ("Conv2D", {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", {"pool_size": (2, 2)}),
+    ("Flatten", {}),
+    ("Dense", {"units": 64, "activation": "relu"}),
+    ("Dense", {"units": 10, "activation": "softmax"}),
+]
 
 
 def seed_cnn_weight_shapes(input_shape=(28, 28, 1)) -> list[tuple]:

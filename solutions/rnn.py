@@ -271,6 +271,11 @@ class Embedding(Layer):
     Input shape: ``(batch, timesteps)`` ints. Output shape: ``(batch, timesteps, output_dim)``.
     Initialised uniform in ``[-0.05, 0.05]`` (Keras's default for Embedding).
     ``backward`` fills ``grads`` and returns None: ids are integers, no gradient flows into them.
+
+    Keras hands this gradient to its optimizer as ``tf.IndexedSlices`` (one row per occurrence of
+    an id); its Adam and RMSprop square each occurrence before summing repeated ids, where this
+    dense gradient is squared after summing. The two agree when no id repeats within a batch (and
+    always for SGD); the parity tests use such batches.
     """
 
     def __init__(self, input_dim, output_dim, name=None, input_shape=None):

@@ -22,7 +22,8 @@ def _skip_without_gpu(variant):
 
 def _implementation(variant, tmp_path):
     kata = CURRICULUM.by_id[variant.kata_id]
-    return build_implementation(variant, kata.module, kata.target, tmp_path / "impl")
+    return build_implementation(variant, variant.module or kata.module, variant.target or kata.target,
+                                tmp_path / "impl")
 
 
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "mutant"], ids=str)

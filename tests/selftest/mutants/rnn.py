@@ -25,6 +25,11 @@ def embedding_forward_one_based(ids, table):
     return np.asarray(table, dtype=float)[np.asarray(ids) - 1]
 
 
+@mutant("rnn.embedding_forward", expect=r"np.take\(table, ids\) without axis")
+def embedding_forward_take_without_axis(ids, table):
+    return np.take(np.asarray(table, dtype=float), np.asarray(ids))  # MISTAKE: no axis=0
+
+
 @alternative("rnn.embedding_forward")
 def embedding_forward_one_hot(ids, table):
     table = np.asarray(table, dtype=float)
@@ -72,6 +77,17 @@ def simple_rnn_without_recurrence(x, kernel, recurrent_kernel, bias, return_sequ
 def simple_rnn_ignoring_return_sequences(x, kernel, recurrent_kernel, bias, return_sequences=False):
     states = _simple_rnn_states(x, *(np.asarray(w, dtype=float) for w in (kernel, recurrent_kernel, bias)))
     return states[-1]  # MISTAKE: the last state, whatever return_sequences says
+
+
+@mutant("rnn.simple_rnn_forward", expect="recurrent kernel is used transposed")
+def simple_rnn_forward_transposed_recurrent(x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x = np.asarray(x, dtype=float)
+    h = np.zeros((x.shape[0], np.shape(recurrent_kernel)[0]))
+    outputs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ kernel + h @ np.asarray(recurrent_kernel).T + bias)  # MISTAKE: W_hh h, book style
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if return_sequences else h
 
 
 @alternative("rnn.simple_rnn_forward")
@@ -219,6 +235,26 @@ def lstm_backward_dropping_the_cell_path(dout, x, kernel, recurrent_kernel, bias
                                    dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, 0.0  # MISTAKE: the cell's own path, dc * f, is dropped
+    return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
+
+
+@mutant("rnn.lstm_backward", expect=r"only the columns of f \(forget gate\) differ")
+def lstm_backward_forget_gate_with_the_new_cell(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
+    states, cells, gates = _lstm_run(x, kernel, recurrent_kernel, bias)
+    steps, units = x.shape[1], np.shape(recurrent_kernel)[0]
+    dz = np.zeros(x.shape[:2] + (4 * units,))
+    drecurrent = np.zeros_like(recurrent_kernel)
+    dh = dc = 0.0
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
+        tanh_c = np.tanh(cells[t + 1])
+        dc = dc + dh * o * (1 - tanh_c ** 2)
+        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
+                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        drecurrent += states[t].T @ dz[:, t]
+        dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
 
 
@@ -423,6 +459,34 @@ class SimpleRNNWithoutTimeInBackward(SimpleRNN):
         return dz @ kernel.T
 
 
+@mutant("rnn.SimpleRNN", expect="not orthogonal")
+class SimpleRNNGlorotRecurrent(SimpleRNN):
+    """The docstring says orthogonal; Glorot uniform (the kernel's initialiser) is used for both."""
+
+    def build(self, input_shape, rng):
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng),
+                        glorot_uniform((self.units, self.units), rng), np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="sign convention")
+class SimpleRNNOrthogonalWithoutSigns(SimpleRNN):
+    """Its own QR initialiser, without q *= sign(diag(r)): orthogonal, but not uniformly random."""
+
+    def build(self, input_shape, rng):
+        q, _ = np.linalg.qr(rng.normal(size=(self.units, self.units)))
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng), q, np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="recurrent kernel is used transposed")
+class SimpleRNNTransposedRecurrent(SimpleRNN):
+    def forward(self, x, training=False):
+        kernel, recurrent, bias = self.weights
+        self._x = np.asarray(x, dtype=float)
+        return simple_rnn_forward(self._x, kernel, recurrent.T, bias, return_sequences=self.return_sequences)
+
+
 @alternative("rnn.SimpleRNN")
 class SimpleRNNWithHandWrittenBackward(SimpleRNN):
     def forward(self, x, training=False):
@@ -533,7 +597,7 @@ class LSTMWithoutBias(LSTM):
         return dx
 
 
-@mutant("rnn.text_classifier", expect="logged loss")
+@mutant("rnn.text_classifier", expect=r"layer 2, LSTM.*backward pass")
 class LSTMDroppingTheCellPath(LSTM):
     def backward(self, dout):
         kernel, recurrent_kernel, _ = self.weights
@@ -575,7 +639,7 @@ class LSTMWithFusedMatmul(LSTM):
         return dx
 
 
-@mutant("rnn.remembers", expect="reached")
+@mutant("rnn.remembers", expect=r"layer 2, LSTM.*backward pass")
 class LSTMTruncatedToOneStep(LSTM):
     """BPTT cut at every step: no gradient reaches earlier steps, through h or through c."""
 
@@ -607,7 +671,7 @@ class LSTMRecomputingEverything(LSTM):
         return dx
 
 
-@mutant("rnn.forecast", expect="logged loss")
+@mutant("rnn.forecast", expect=r"layer 1, SimpleRNN.*backward pass")
 class SimpleRNNForecastWithoutTime(SimpleRNN):
     def backward(self, dout):
         kernel, recurrent, _ = self.weights
