@@ -338,8 +338,9 @@ class _Recurrent(Layer):
     def __init__(self, units, return_sequences=False, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"received units={units}")
+            raise ValueError(
+                f"Received an invalid value for argument `units`, expected a positive integer, received units={units}"
+            )
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
 

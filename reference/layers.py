@@ -41,7 +41,9 @@ def _digest(*items) -> str:
 
 def is_keras_layer(class_name: str) -> bool:
     """Whether ``keras.layers`` has a layer class of this name."""
-    return class_name not in ("Layer", "Input", "InputLayer") and isinstance(getattr(keras().layers, class_name, None), type)
+    return class_name not in ("Layer", "Input", "InputLayer") and isinstance(
+        getattr(keras().layers, class_name, None), type
+    )
 
 
 def _keras_layer(class_name: str, config: dict, input_shape: tuple):
@@ -110,8 +112,14 @@ def layer_run(class_name: str, config: dict, input_shape: tuple, weights, x, dou
     if key not in _CACHE:
         _CACHE[key] = _run(class_name, config, input_shape, weights, x, dout, training)
     result = _CACHE[key]
-    return {k: ([None if a is None else a.copy() for a in v] if isinstance(v, list) and k in ("grads", "weights")
-                else (v.copy() if isinstance(v, np.ndarray) else v)) for k, v in result.items()}
+    return {
+        k: (
+            [None if a is None else a.copy() for a in v]
+            if isinstance(v, list) and k in ("grads", "weights")
+            else (v.copy() if isinstance(v, np.ndarray) else v)
+        )
+        for k, v in result.items()
+    }
 
 
 def _run(class_name, config, input_shape, weights, x, dout, training):
@@ -152,8 +160,10 @@ def _sequential(layer_specs, input_shape, weights=None, input_dtype="float64"):
     """A float64 ``keras.Sequential`` of ``[(class_name, config), ...]`` on a per-sample ``input_shape``."""
     k = keras()
     with float64_everywhere():
-        model = k.Sequential([k.Input(shape=tuple(input_shape), dtype=input_dtype)]
-                             + [getattr(k.layers, name)(**dict(config), dtype="float64") for name, config in layer_specs])
+        model = k.Sequential(
+            [k.Input(shape=tuple(input_shape), dtype=input_dtype)]
+            + [getattr(k.layers, name)(**dict(config), dtype="float64") for name, config in layer_specs]
+        )
         if weights is not None:
             model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
     return model
@@ -167,8 +177,9 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
     is one ``train_on_batch`` (its loss is taken before that batch's update),
     which is what ``fit`` does batch after batch.
     """
-    key = _digest("batch_losses", repr(layer_specs), tuple(input_shape), weights, x, y, loss, repr(optimizer),
-                  epochs, batch_size)
+    key = _digest(
+        "batch_losses", repr(layer_specs), tuple(input_shape), weights, x, y, loss, repr(optimizer), epochs, batch_size
+    )
     if key not in _CACHE:
         x = np.asarray(x)
         integer = x.dtype.kind in "iu"
@@ -178,8 +189,12 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
             model.compile(optimizer=getattr(keras().optimizers, name)(**dict(config)), loss=loss)
             losses = []
             for _ in range(epochs):
-                losses.append([float(model.train_on_batch(x[i:i + batch_size], np.asarray(y)[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
+                losses.append(
+                    [
+                        float(model.train_on_batch(x[i : i + batch_size], np.asarray(y)[i : i + batch_size]))
+                        for i in range(0, len(x), batch_size)
+                    ]
+                )
         _CACHE[key] = {"losses": losses}
     return [list(epoch) for epoch in _CACHE[key]["losses"]]
 

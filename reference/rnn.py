@@ -57,8 +57,7 @@ def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=
     """
     kernel = _f64(kernel)
     units = _f64(recurrent_kernel).shape[0]
-    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64",
-                                                   **options)
+    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64", **options)
     layer.build((None, None, kernel.shape[0]))
     layer.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
     return layer
@@ -159,12 +158,14 @@ def _text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
     k.utils.set_random_seed(seed)
-    model = k.Sequential([
-        k.Input(shape=(timesteps,), dtype="int64"),
-        k.layers.Embedding(vocab_size, embed_dim, dtype="float64"),
-        k.layers.LSTM(units, dtype="float64"),
-        k.layers.Dense(1, activation="sigmoid", dtype="float64"),
-    ])
+    model = k.Sequential(
+        [
+            k.Input(shape=(timesteps,), dtype="int64"),
+            k.layers.Embedding(vocab_size, embed_dim, dtype="float64"),
+            k.layers.LSTM(units, dtype="float64"),
+            k.layers.Dense(1, activation="sigmoid", dtype="float64"),
+        ]
+    )
     return model
 
 
@@ -172,11 +173,13 @@ def _forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
     k.utils.set_random_seed(seed)
-    return k.Sequential([
-        k.Input(shape=(timesteps, 1), dtype="float64"),
-        k.layers.SimpleRNN(units, dtype="float64"),
-        k.layers.Dense(1, dtype="float64"),
-    ])
+    return k.Sequential(
+        [
+            k.Input(shape=(timesteps, 1), dtype="float64"),
+            k.layers.SimpleRNN(units, dtype="float64"),
+            k.layers.Dense(1, dtype="float64"),
+        ]
+    )
 
 
 def _model_facts(model, x, weights=None) -> dict:
@@ -184,10 +187,12 @@ def _model_facts(model, x, weights=None) -> dict:
         model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
     with float64_everywhere():  # else Keras's data adapter casts float64 inputs to float32 first
         predictions = None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))
-    return {"weights": [np.asarray(w) for w in model.get_weights()],
-            "layer_params": [int(layer.count_params()) for layer in model.layers],
-            "count_params": int(model.count_params()),
-            "predict": predictions}
+    return {
+        "weights": [np.asarray(w) for w in model.get_weights()],
+        "layer_params": [int(layer.count_params()) for layer in model.layers],
+        "count_params": int(model.count_params()),
+        "predict": predictions,
+    }
 
 
 def _inputs(x):
@@ -200,15 +205,37 @@ def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0
     return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x, weights)
 
 
-def text_model_fit(x, y, *, timesteps, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                   seed=0, vocab_size=10000, embed_dim=128, units=64, config=None, weights=None) -> dict:
+def text_model_fit(
+    x,
+    y,
+    *,
+    timesteps,
+    optimizer="adam",
+    learning_rate=0.001,
+    epochs=3,
+    batch_size=32,
+    seed=0,
+    vocab_size=10000,
+    embed_dim=128,
+    units=64,
+    config=None,
+    weights=None,
+) -> dict:
     """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed`` (or
     ``weights``); ``config`` is the optimizer's whole config (it replaces ``learning_rate``)."""
     model = _text_model(vocab_size, embed_dim, units, timesteps, seed)
     if weights is not None:
         model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
-    return _fit_history(model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-                        batch_size=batch_size, config=config)
+    return _fit_history(
+        model,
+        x,
+        y,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        config=config,
+    )
 
 
 def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
@@ -216,15 +243,34 @@ def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
     return _model_facts(_forecaster(units, timesteps, seed), x)
 
 
-def forecaster_fit(x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32,
-                   config=None) -> dict:
+def forecaster_fit(
+    x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32, config=None
+) -> dict:
     """``fit(shuffle=False)`` of the forecaster with Adam and the MSE, from the initial weights of ``seed``."""
-    return _fit_history(_forecaster(units, timesteps, seed), x, y, learning_rate=learning_rate, epochs=epochs,
-                        batch_size=batch_size, loss="mse", config=config)
+    return _fit_history(
+        _forecaster(units, timesteps, seed),
+        x,
+        y,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        loss="mse",
+        config=config,
+    )
 
 
-def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                 loss="binary_crossentropy", config=None) -> dict:
+def _fit_history(
+    model,
+    x,
+    y,
+    *,
+    optimizer="adam",
+    learning_rate=0.001,
+    epochs=3,
+    batch_size=32,
+    loss="binary_crossentropy",
+    config=None,
+) -> dict:
     """``model.fit(..., shuffle=False)``; the per-epoch history.
 
     ``config`` is the optimizer's whole config (it replaces ``learning_rate``). The loss and the
@@ -240,9 +286,11 @@ def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3
 
 def text_model_specs(vocab_size=10000, embed_dim=128, units=64):
     """The text model as ``[(keras class, config), ...]`` (for ``reference.layers``)."""
-    return [("Embedding", {"input_dim": vocab_size, "output_dim": embed_dim}),
-            ("LSTM", {"units": units, "return_sequences": False}),
-            ("Dense", {"units": 1, "activation": "sigmoid"})]
+    return [
+        ("Embedding", {"input_dim": vocab_size, "output_dim": embed_dim}),
+        ("LSTM", {"units": units, "return_sequences": False}),
+        ("Dense", {"units": 1, "activation": "sigmoid"}),
+    ]
 
 
 def forecaster_specs(units=16):

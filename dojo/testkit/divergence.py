@@ -77,9 +77,10 @@ def _adam_like(config, schedule):
                 t = schedule(step, i, len(gs))
                 m[i] += (g - m[i]) * (1 - b1)
                 v[i] += (g * g - v[i]) * (1 - b2)
-                params[i] -= lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m[i] / (np.sqrt(v[i]) + eps)
+                params[i] -= lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m[i] / (np.sqrt(v[i]) + eps)
             out.append([p.copy() for p in params])
         return out
+
     return run
 
 
@@ -94,6 +95,7 @@ def _sgd_dampened(config):
                 params[i] -= lr * vel[i]
             out.append([p.copy() for p in params])
         return out
+
     return run
 
 
@@ -101,29 +103,36 @@ def _known_optimizer_mistakes(name, config):
     if name == "Adam":
         return {
             "your step counter starts at 2 (or is advanced before the first update): Keras's first step uses "
-            "t = 1, i.e. t = iterations + 1 with iterations = 0 before the first apply":
-                _adam_like(config, lambda step, i, n: step + 2),
+            "t = 1, i.e. t = iterations + 1 with iterations = 0 before the first apply": _adam_like(
+                config, lambda step, i, n: step + 2
+            ),
             "the bias correction is frozen at t = 1: compute beta_1**t and beta_2**t with the current step t "
             "on every apply": _adam_like(config, lambda step, i, n: 1),
             "your step counter advances once per parameter: it must advance once per apply() call (one step "
             "for all parameters)": _adam_like(config, lambda step, i, n: step * n + i + 1),
         }
     if name == "SGD" and config.get("momentum"):
-        return {"your momentum is dampened (v = momentum * v + (1 - momentum) * g): Keras keeps "
-                "v = momentum * v - learning_rate * g, then w += v": _sgd_dampened(config)}
+        return {
+            "your momentum is dampened (v = momentum * v + (1 - momentum) * g): Keras keeps "
+            "v = momentum * v - learning_rate * g, then w += v": _sgd_dampened(config)
+        }
     return {}
 
 
 def _optimizer_hint(name, step):
     if step == 1:
-        return {"Adam": "does your step counter start at 1, with the bias corrections folded into the step size "
-                        "(alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)) and epsilon added to sqrt(v)?",
-                "SGD": "is the update v = momentum * v - learning_rate * g, w += v (Nesterov: w += momentum * v "
-                       "- learning_rate * g)?",
-                "RMSprop": "is it v = rho * v + (1 - rho) * g**2, w -= lr * g / sqrt(v + epsilon)?"}.get(name, "")
-    return ("the first step agrees and a later one does not: the optimizer's state (step counter, moving "
-            "averages, velocities) is not carried from one apply() to the next as Keras carries it: one slot "
-            "per parameter, one step per apply()")
+        return {
+            "Adam": "does your step counter start at 1, with the bias corrections folded into the step size "
+            "(alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)) and epsilon added to sqrt(v)?",
+            "SGD": "is the update v = momentum * v - learning_rate * g, w += v (Nesterov: w += momentum * v "
+            "- learning_rate * g)?",
+            "RMSprop": "is it v = rho * v + (1 - rho) * g**2, w -= lr * g / sqrt(v + epsilon)?",
+        }.get(name, "")
+    return (
+        "the first step agrees and a later one does not: the optimizer's state (step counter, moving "
+        "averages, velocities) is not carried from one apply() to the next as Keras carries it: one slot "
+        "per parameter, one step per apply()"
+    )
 
 
 def optimizer_difference(optimizer_class, name: str, config: dict, impl_folder: Path | None = None) -> str | None:
@@ -140,8 +149,10 @@ def optimizer_difference(optimizer_class, name: str, config: dict, impl_folder: 
     except NotImplementedError:
         raise
     except Exception as error:
-        return (f"your {name}({_kwargs(config)}).apply raised {type(error).__name__}: {error} on step "
-                f"{len(got) + 1} of a tiny problem (two parameters, one apply per step){_where(error, impl_folder)}")
+        return (
+            f"your {name}({_kwargs(config)}).apply raised {type(error).__name__}: {error} on step "
+            f"{len(got) + 1} of a tiny problem (two parameters, one apply per step){_where(error, impl_folder)}"
+        )
     for step in range(OPTIMIZER_STEPS):
         for index in range(len(params)):
             before_mine = params[index] if step == 0 else got[step - 1][index]
@@ -150,19 +161,25 @@ def optimizer_difference(optimizer_class, name: str, config: dict, impl_folder: 
             if not np.allclose(update, keras_update, rtol=UPDATE_RTOL, atol=1e-15):
                 flat = int(np.argmax(np.abs(update - keras_update).ravel()))
                 numbers = f"{update.ravel()[flat]:.3g} vs {keras_update.ravel()[flat]:.3g}"
-                explanation = _named_optimizer_mistake(name, config, params, grads, got) or _optimizer_hint(name,
-                                                                                                           step + 1)
-                return (f"your {name}({_kwargs(config)})'s update differs from Keras's from step {step + 1}: "
-                        f"{numbers} (parameter {index}, after {step} earlier steps, all parameters in one apply "
-                        f"per step); {explanation}")
+                explanation = _named_optimizer_mistake(name, config, params, grads, got) or _optimizer_hint(
+                    name, step + 1
+                )
+                return (
+                    f"your {name}({_kwargs(config)})'s update differs from Keras's from step {step + 1}: "
+                    f"{numbers} (parameter {index}, after {step} earlier steps, all parameters in one apply "
+                    f"per step); {explanation}"
+                )
     return None
 
 
 def _named_optimizer_mistake(name, config, params, grads, got):
     for explanation, run in _known_optimizer_mistakes(name, config).items():
         wrong = run(params, grads)
-        if all(np.allclose(a, b, rtol=1e-9, atol=1e-15) for step_a, step_b in zip(got, wrong)
-               for a, b in zip(step_a, step_b)):
+        if all(
+            np.allclose(a, b, rtol=1e-9, atol=1e-15)
+            for step_a, step_b in zip(got, wrong)
+            for a, b in zip(step_a, step_b)
+        ):
             return explanation
     return None
 
@@ -227,19 +244,26 @@ def apply_difference(model, x, y, batch_size, impl_folder=None) -> str | None:
     total = _weight_count(copy_)
     if spy.calls and (len(spy.calls) > steps or spy.calls[0] != total):
         per_batch = spy.calls[: max(1, len(spy.calls) // max(steps, 1))]
-        ending = (f"; it then raised {type(raised).__name__}: {raised}{_where(raised, impl_folder)}"
-                  if raised is not None else "")
-        return (f"your fit calls optimizer.apply {len(spy.calls)} times in an epoch of {steps} batches, with "
-                f"{per_batch if len(spy.calls) > steps else spy.calls[:1]} arrays per call, where the model has "
-                f"{total} weight arrays: call optimizer.apply(params, grads) once per batch, with every layer's "
-                f"weights and grads together. One apply per layer makes the optimizer count several steps per "
-                f"batch and hand the first layer's slots (moving averages) to the next{ending}")
+        ending = (
+            f"; it then raised {type(raised).__name__}: {raised}{_where(raised, impl_folder)}"
+            if raised is not None
+            else ""
+        )
+        return (
+            f"your fit calls optimizer.apply {len(spy.calls)} times in an epoch of {steps} batches, with "
+            f"{per_batch if len(spy.calls) > steps else spy.calls[:1]} arrays per call, where the model has "
+            f"{total} weight arrays: call optimizer.apply(params, grads) once per batch, with every layer's "
+            f"weights and grads together. One apply per layer makes the optimizer count several steps per "
+            f"batch and hand the first layer's slots (moving averages) to the next{ending}"
+        )
     if raised is not None:
         return None  # the error is not about the optimizer: let it speak for itself
     if len(spy.calls) != steps:
-        return (f"your fit took {len(spy.calls)} optimizer steps in one epoch of {n} samples with batch_size="
-                f"{batch_size}; Keras takes ceil({n}/{batch_size}) = {steps}: one per batch, the last, smaller "
-                f"batch included")
+        return (
+            f"your fit took {len(spy.calls)} optimizer steps in one epoch of {n} samples with batch_size="
+            f"{batch_size}; Keras takes ceil({n}/{batch_size}) = {steps}: one per batch, the last, smaller "
+            f"batch included"
+        )
     return None
 
 
@@ -297,21 +321,30 @@ def layer_differences(model, x_batch, seed=0) -> str | None:
         dout = rng.normal(size=out.shape)
         expected = ref.layer_run(kind, config, inputs.shape[1:], layer.get_weights(), keras_inputs, dout)
         name = f"layer {number}, {describe(kind, config)}"
-        if out.shape != expected["output"].shape or not np.allclose(out, expected["output"], rtol=LAYER_RTOL,
-                                                                   atol=1e-12):
-            return (f"{name}: its forward pass on the first batch differs from Keras's"
-                    f"{_first_values(out, expected['output'])}. Run its layer kata again")
+        if out.shape != expected["output"].shape or not np.allclose(
+            out, expected["output"], rtol=LAYER_RTOL, atol=1e-12
+        ):
+            return (
+                f"{name}: its forward pass on the first batch differs from Keras's"
+                f"{_first_values(out, expected['output'])}. Run its layer kata again"
+            )
         dx = layer.backward(dout)
         for index, (grad, want) in enumerate(zip(getattr(layer, "grads", []) or [], expected["grads"])):
-            if want is not None and (np.shape(grad) != want.shape or not np.allclose(grad, want, rtol=1e-5,
-                                                                                     atol=1e-10)):
-                return (f"{name}: its backward pass puts a d {expected['weight_names'][index]} into grads[{index}] "
-                        f"that differs from GradientTape's on the first batch{_first_values(grad, want)}. Run its "
-                        f"layer kata again")
-        if expected["dx"] is not None and (np.shape(dx) != expected["dx"].shape
-                                           or not np.allclose(dx, expected["dx"], rtol=1e-5, atol=1e-10)):
-            return (f"{name}: the dx its backward pass returns differs from GradientTape's on the first batch"
-                    f"{_first_values(dx, expected['dx'])}. Run its layer kata again")
+            if want is not None and (
+                np.shape(grad) != want.shape or not np.allclose(grad, want, rtol=1e-5, atol=1e-10)
+            ):
+                return (
+                    f"{name}: its backward pass puts a d {expected['weight_names'][index]} into grads[{index}] "
+                    f"that differs from GradientTape's on the first batch{_first_values(grad, want)}. Run its "
+                    f"layer kata again"
+                )
+        if expected["dx"] is not None and (
+            np.shape(dx) != expected["dx"].shape or not np.allclose(dx, expected["dx"], rtol=1e-5, atol=1e-10)
+        ):
+            return (
+                f"{name}: the dx its backward pass returns differs from GradientTape's on the first batch"
+                f"{_first_values(dx, expected['dx'])}. Run its layer kata again"
+            )
         inputs = expected["output"]
     return None
 
@@ -342,12 +375,16 @@ def loss_difference(losses_module, loss: str, y, probabilities) -> str | None:
             return None
         got, want = float(function(y, values, **options)), ref.loss(name, y, values, **options)
         if not np.isclose(got, want, rtol=1e-6, atol=1e-12):
-            return (f"losses.{name}(y, y_pred{suffix}) on the first batch gives {got:.8g}; Keras's {want:.8g}. "
-                    f"Run the losses katas again")
+            return (
+                f"losses.{name}(y, y_pred{suffix}) on the first batch gives {got:.8g}; Keras's {want:.8g}. "
+                f"Run the losses katas again"
+            )
         got_grad, want_grad = np.asarray(grad(y, values, **options)), ref.loss_grad(name, y, values, **options)
         if got_grad.shape != want_grad.shape or not np.allclose(got_grad, want_grad, rtol=1e-5, atol=1e-12):
-            return (f"losses.{name}_grad(y, y_pred{suffix}) on the first batch differs from GradientTape's"
-                    f"{_first_values(got_grad, want_grad)}. Run the losses katas again")
+            return (
+                f"losses.{name}_grad(y, y_pred{suffix}) on the first batch differs from GradientTape's"
+                f"{_first_values(got_grad, want_grad)}. Run the losses katas again"
+            )
     return None
 
 
@@ -362,8 +399,9 @@ def split_difference(model, x, y, validation_split, batch_size) -> str | None:
     _, _, val_x, val_y = ref.train_val_split(np.asarray(x), np.asarray(y), validation_split)
     copy_ = copy.deepcopy(model)
     try:
-        history = copy_.fit(x, y, epochs=1, batch_size=batch_size, validation_split=validation_split,
-                            shuffle=False, verbose=0)
+        history = copy_.fit(
+            x, y, epochs=1, batch_size=batch_size, validation_split=validation_split, shuffle=False, verbose=0
+        )
         result = copy_.evaluate(val_x, val_y, batch_size=batch_size)
     except NotImplementedError:
         raise
@@ -372,40 +410,58 @@ def split_difference(model, x, y, validation_split, batch_size) -> str | None:
     logged = history.history.get("val_loss", [None])[-1]
     result = result[0] if isinstance(result, (list, tuple)) else result
     if logged is None or not np.isclose(logged, result, rtol=1e-9):
-        return (f"after one epoch with validation_split={validation_split}, your val_loss is {logged}, but the "
-                f"loss of the model on the last {len(val_x)} samples is {result:.8g}: Keras validates on the LAST "
-                f"fraction of the data as given, split_at = floor(n * (1 - validation_split)), cut before any "
-                f"shuffling")
+        return (
+            f"after one epoch with validation_split={validation_split}, your val_loss is {logged}, but the "
+            f"loss of the model on the last {len(val_x)} samples is {result:.8g}: Keras validates on the LAST "
+            f"fraction of the data as given, split_at = floor(n * (1 - validation_split)), cut before any "
+            f"shuffling"
+        )
     return None
 
 
 # ------------------------------------------------------------------ 6. the replay
 
 
-def batch_difference(make_model: Callable[[], Any], specs, input_shape, weights, x, y, loss, optimizer,
-                     epochs, batch_size, rtol) -> str | None:
+def batch_difference(
+    make_model: Callable[[], Any], specs, input_shape, weights, x, y, loss, optimizer, epochs, batch_size, rtol
+) -> str | None:
     """The first (epoch, batch) where ``train_on_batch`` losses part from Keras's, replaying ``fit``."""
     expected = reference.layers.batch_losses(specs, input_shape, weights, x, y, loss, optimizer, epochs, batch_size)
     model = make_model()
     for epoch in range(epochs):
         for batch, start in enumerate(range(0, len(x), batch_size)):
-            value = model.train_on_batch(x[start:start + batch_size], y[start:start + batch_size])
+            value = model.train_on_batch(x[start : start + batch_size], y[start : start + batch_size])
             value = float(value[0] if isinstance(value, (list, tuple)) else value)
             want = expected[epoch][batch]
             if not np.isclose(value, want, rtol=rtol, atol=1e-12):
-                return (f"every piece matches Keras on its own (optimizer steps, layers forward and backward, the "
-                        f"loss, batching, validation split), yet replaying fit batch by batch with train_on_batch, "
-                        f"the losses part at epoch {epoch + 1}, batch {batch + 1}: {value:.10g} vs Keras's "
-                        f"{want:.10g} (relative {abs(value - want) / abs(want):.1e}, rtol={rtol:g})")
+                return (
+                    f"every piece matches Keras on its own (optimizer steps, layers forward and backward, the "
+                    f"loss, batching, validation split), yet replaying fit batch by batch with train_on_batch, "
+                    f"the losses part at epoch {epoch + 1}, batch {batch + 1}: {value:.10g} vs Keras's "
+                    f"{want:.10g} (relative {abs(value - want) / abs(want):.1e}, rtol={rtol:g})"
+                )
     return None
 
 
 # ------------------------------------------------------------------ all together
 
 
-def diagnose(impl, *, make_model: Callable[[], Any], optimizer: tuple[str, dict], loss: str, x, y,
-             batch_size: int = 32, validation_split: float = 0.0, epochs: int = 1, rtol: float = 1e-9,
-             specs=None, input_shape=None, replay: bool = True) -> str | None:
+def diagnose(
+    impl,
+    *,
+    make_model: Callable[[], Any],
+    optimizer: tuple[str, dict],
+    loss: str,
+    x,
+    y,
+    batch_size: int = 32,
+    validation_split: float = 0.0,
+    epochs: int = 1,
+    rtol: float = 1e-9,
+    specs=None,
+    input_shape=None,
+    replay: bool = True,
+) -> str | None:
     """The first piece of a capstone's training that differs from Keras, as a sentence; None if none.
 
     Args:
@@ -452,8 +508,19 @@ def diagnose(impl, *, make_model: Callable[[], Any], optimizer: tuple[str, dict]
         if any(spec is None for spec in specs):
             return None
     shape = tuple(input_shape) if input_shape is not None else x.shape[1:]
-    return batch_difference(make_model, specs, shape, make_model().get_weights(), x_train, y_train, loss,
-                            optimizer, epochs, batch_size, rtol)
+    return batch_difference(
+        make_model,
+        specs,
+        shape,
+        make_model().get_weights(),
+        x_train,
+        y_train,
+        loss,
+        optimizer,
+        epochs,
+        batch_size,
+        rtol,
+    )
 
 
 def reraise_with_diagnosis(error: BaseException, diagnosis: Callable[[], str | None] | None, what: str) -> None:

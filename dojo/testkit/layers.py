@@ -101,11 +101,25 @@ def describe(class_name: str, config: Mapping) -> str:
     return f"{class_name}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
 
 
-def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: str | None = None,
-                keras_config: Mapping | None = None, weights=None, weight_scale: float = 1.0, dout=None,
-                seed: int = 0, backward: bool = True, training=None,
-                mistakes: Mapping | Callable | None = None, shape_hint: Callable | None = None,
-                name: str | None = None, shape_advice: str | None = None) -> LayerCheck:
+def check_layer(
+    layer_class,
+    config: Mapping,
+    input_shape,
+    x,
+    *,
+    keras_class: str | None = None,
+    keras_config: Mapping | None = None,
+    weights=None,
+    weight_scale: float = 1.0,
+    dout=None,
+    seed: int = 0,
+    backward: bool = True,
+    training=None,
+    mistakes: Mapping | Callable | None = None,
+    shape_hint: Callable | None = None,
+    name: str | None = None,
+    shape_advice: str | None = None,
+) -> LayerCheck:
     """Check ``layer_class(**config)`` against ``keras.layers.<keras_class>(**keras_config)``.
 
     See the module docstring for the steps, the arguments and the messages.
@@ -133,8 +147,7 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
     batch_shape = (len(x),) + tuple(facts["output_shape"])
     if dout is None and backward:
         dout = rng.normal(size=batch_shape)
-    expected = ref.layer_run(keras_class, keras_config, input_shape, weights, x, dout if backward else None,
-                             training)
+    expected = ref.layer_run(keras_class, keras_config, input_shape, weights, x, dout if backward else None, training)
     if callable(mistakes):
         mistakes = mistakes(weights, x, dout)
     mistakes = dict(mistakes or {})
@@ -157,13 +170,25 @@ def check_layer(layer_class, config: Mapping, input_shape, x, *, keras_class: st
     _check_grads(layer, expected, backward_text, mistakes)
     if expected["dx"] is not None:
         dx_shape = np.shape(result.dx) if result.dx is not None else None
-        check(result.dx is not None, f"{backward_text} returned None; return dx, the gradient for the layer's "
-              f"input x {x.shape} (the layer below needs it)")
+        check(
+            result.dx is not None,
+            f"{backward_text} returned None; return dx, the gradient for the layer's "
+            f"input x {x.shape} (the layer below needs it)",
+        )
         if dx_shape != x.shape and not _named(result.dx, mistakes.get("dx", {}), expected["dx"], GRADIENT_RTOL):
-            fail(f"{backward_text} returned dx of shape {dx_shape}, expected {x.shape}: dx has the shape of the "
-                 f"layer's input x; reshape the gradient back to the input's shape")
-        assert_close(result.dx, expected["dx"], call=backward_text, what="returned dx =", rtol=GRADIENT_RTOL,
-                     atol=GRADIENT_ATOL, mistakes=mistakes.get("dx", {}))
+            fail(
+                f"{backward_text} returned dx of shape {dx_shape}, expected {x.shape}: dx has the shape of the "
+                f"layer's input x; reshape the gradient back to the input's shape"
+            )
+        assert_close(
+            result.dx,
+            expected["dx"],
+            call=backward_text,
+            what="returned dx =",
+            rtol=GRADIENT_RTOL,
+            atol=GRADIENT_ATOL,
+            mistakes=mistakes.get("dx", {}),
+        )
     return result
 
 
@@ -184,26 +209,35 @@ def _check_build(layer, input_shape, facts, text, seed):
     names, shapes = facts["weight_names"], facts["weight_shapes"]
     order = ", ".join(f"{n} {s}" for n, s in zip(names, shapes)) or "none"
     mine = getattr(layer, "weights", None)
-    check(isinstance(mine, (list, tuple)),
-          f"{text}: after build, self.weights must be a list of arrays ({order}); it is {show(mine)}")
-    check(len(mine) == len(shapes),
-          f"{text}: after build, self.weights holds {len(mine)} arrays; Keras's layer has {len(shapes)}: {order}"
-          + (" (a layer without weights keeps self.weights = [])" if not shapes else ""))
+    check(
+        isinstance(mine, (list, tuple)),
+        f"{text}: after build, self.weights must be a list of arrays ({order}); it is {show(mine)}",
+    )
+    check(
+        len(mine) == len(shapes),
+        f"{text}: after build, self.weights holds {len(mine)} arrays; Keras's layer has {len(shapes)}: {order}"
+        + (" (a layer without weights keeps self.weights = [])" if not shapes else ""),
+    )
     for index, (w, name, shape) in enumerate(zip(mine, names, shapes)):
         got = np.shape(w)
         if got != shape:
             transposed = len(got) == len(shape) and got == shape[::-1] and got != shape
-            fail(f"{text}: weight {index} has shape {got}; Keras's {name} is {shape} (order: {order})"
-                 + (f": the {name} is transposed" if transposed else ""))
-        check(np.asarray(w).dtype == np.float64,
-              f"{text}: weight {index} ({name}) is {np.asarray(w).dtype}; use float64")
+            fail(
+                f"{text}: weight {index} has shape {got}; Keras's {name} is {shape} (order: {order})"
+                + (f": the {name} is transposed" if transposed else "")
+            )
+        check(
+            np.asarray(w).dtype == np.float64, f"{text}: weight {index} ({name}) is {np.asarray(w).dtype}; use float64"
+        )
 
 
 def _check_counts(layer, input_shape, facts, text, shape_hint):
     count = call(layer.count_params)
-    check(count == facts["count_params"],
-          f"{text}: count_params() is {count}; Keras counts {facts['count_params']:,} "
-          f"({' + '.join(f'{n} {s}' for n, s in zip(facts['weight_names'], facts['weight_shapes'])) or 'no weights'})")
+    check(
+        count == facts["count_params"],
+        f"{text}: count_params() is {count}; Keras counts {facts['count_params']:,} "
+        f"({' + '.join(f'{n} {s}' for n, s in zip(facts['weight_names'], facts['weight_shapes'])) or 'no weights'})",
+    )
     got = call(layer.compute_output_shape, input_shape)
     expected = tuple(facts["output_shape"])
     try:
@@ -212,8 +246,10 @@ def _check_counts(layer, input_shape, facts, text, shape_hint):
         got_tuple = got
     if got_tuple != expected:
         hint = shape_hint(got_tuple, expected) if shape_hint else ""
-        fail(f"{text}: compute_output_shape({input_shape}) gave {got}, expected {expected} (Keras, per sample: "
-             f"no batch axis){': ' + hint if hint else ''}")
+        fail(
+            f"{text}: compute_output_shape({input_shape}) gave {got}, expected {expected} (Keras, per sample: "
+            f"no batch axis){': ' + hint if hint else ''}"
+        )
 
 
 def _check_set_weights(layer, weights, text):
@@ -222,21 +258,29 @@ def _check_set_weights(layer, weights, text):
     before = list(layer.weights)
     given = [w.copy() for w in weights]
     call(layer.set_weights, given)
-    check(len(layer.weights) == len(before) and all(a is b for a, b in zip(layer.weights, before)),
-          f"{text}: set_weights replaced the layer's arrays with new ones; copy the values into the existing "
-          f"arrays (mine[...] = new), because the optimizer updates those arrays in place")
+    check(
+        len(layer.weights) == len(before) and all(a is b for a, b in zip(layer.weights, before)),
+        f"{text}: set_weights replaced the layer's arrays with new ones; copy the values into the existing "
+        f"arrays (mine[...] = new), because the optimizer updates those arrays in place",
+    )
     for w in given:
         w[...] = 0.0
-    check(all(np.array_equal(mine, w) for mine, w in zip(layer.weights, weights)),
-          f"{text}: after set_weights(ws), changing ws changed the layer: it kept the caller's arrays. Copy the "
-          f"values in (Keras does), so training can never overwrite the caller's data")
+    check(
+        all(np.array_equal(mine, w) for mine, w in zip(layer.weights, weights)),
+        f"{text}: after set_weights(ws), changing ws changed the layer: it kept the caller's arrays. Copy the "
+        f"values in (Keras does), so training can never overwrite the caller's data",
+    )
     copies = call(layer.get_weights)
-    check(isinstance(copies, (list, tuple)) and len(copies) == len(weights),
-          f"{text}: get_weights() returned {show(copies)}; it returns a list of copies of self.weights")
+    check(
+        isinstance(copies, (list, tuple)) and len(copies) == len(weights),
+        f"{text}: get_weights() returned {show(copies)}; it returns a list of copies of self.weights",
+    )
     for copy in copies:
         np.asarray(copy)[...] = 123.0
-    check(all(np.array_equal(mine, w) for mine, w in zip(layer.weights, weights)),
-          f"{text}: changing an array returned by get_weights() changed the layer: return copies, as Keras does")
+    check(
+        all(np.array_equal(mine, w) for mine, w in zip(layer.weights, weights)),
+        f"{text}: changing an array returned by get_weights() changed the layer: return copies, as Keras does",
+    )
 
 
 def _named(array, mistakes: Mapping, expected, rtol, atol=1e-12):
@@ -247,15 +291,23 @@ def _named(array, mistakes: Mapping, expected, rtol, atol=1e-12):
         return None
     for explanation, wrong in mistakes.items():
         wrong = np.asarray(wrong)
-        if wrong.shape == array.shape and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) and not (
-                wrong.shape == np.shape(expected) and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
+        if (
+            wrong.shape == array.shape
+            and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True)
+            and not (wrong.shape == np.shape(expected) and np.allclose(wrong, expected, rtol=rtol, atol=atol))
+        ):
             return explanation
     return None
 
 
 def _check_output_shape(output, expected, text, mistakes, shape_hint):
     got = np.shape(output) if output is not None else None
-    if output is None or got == expected.shape or shape_hint is None or _named(output, mistakes, expected, FORWARD_RTOL):
+    if (
+        output is None
+        or got == expected.shape
+        or shape_hint is None
+        or _named(output, mistakes, expected, FORWARD_RTOL)
+    ):
         return
     hint = shape_hint(got, expected.shape)
     if hint:
@@ -269,24 +321,37 @@ def _check_grads(layer, expected, text, mistakes):
         return
     grads = getattr(layer, "grads", None)
     listing = ", ".join(f"d {n}" for n in names)
-    check(isinstance(grads, (list, tuple)) and len(grads) == len(names),
-          f"{text}: after backward, self.grads must hold {len(names)} arrays [{listing}], in the order of "
-          f"self.weights; it is {show(grads)}")
+    check(
+        isinstance(grads, (list, tuple)) and len(grads) == len(names),
+        f"{text}: after backward, self.grads must hold {len(names)} arrays [{listing}], in the order of "
+        f"self.weights; it is {show(grads)}",
+    )
     shapes = [np.shape(g) for g in grads]
     expected_shapes = [tuple(s) for s in expected["weight_shapes"]]
     if shapes != expected_shapes:
         if sorted(shapes) == sorted(expected_shapes):
             order = [names[expected_shapes.index(s)] for s in shapes]
-            fail(f"{text}: self.grads has shapes {shapes}; expected {expected_shapes}: is it "
-                 f"[{', '.join('d' + n for n in order)}]? Keep the order of layer.weights")
+            fail(
+                f"{text}: self.grads has shapes {shapes}; expected {expected_shapes}: is it "
+                f"[{', '.join('d' + n for n in order)}]? Keep the order of layer.weights"
+            )
         index = next(i for i, (a, b) in enumerate(zip(shapes, expected_shapes)) if a != b)
-        fail(f"{text}: grads[{index}] (d {names[index]}) has shape {shapes[index]}; expected "
-             f"{expected_shapes[index]}, the shape of the weight it belongs to")
+        fail(
+            f"{text}: grads[{index}] (d {names[index]}) has shape {shapes[index]}; expected "
+            f"{expected_shapes[index]}, the shape of the weight it belongs to"
+        )
     for index, (name, want) in enumerate(zip(names, wanted)):
         if want is None:  # a non-trainable weight (a moving statistic): Keras has no gradient for it
             continue
-        assert_close(grads[index], want, call=text, what=f"put into grads[{index}] (d {name}) =",
-                     rtol=GRADIENT_RTOL, atol=GRADIENT_ATOL, mistakes=mistakes.get(name, {}))
+        assert_close(
+            grads[index],
+            want,
+            call=text,
+            what=f"put into grads[{index}] (d {name}) =",
+            rtol=GRADIENT_RTOL,
+            atol=GRADIENT_ATOL,
+            mistakes=mistakes.get(name, {}),
+        )
 
 
 def keras_run(keras_class: str, config: Mapping, input_shape, weights, x, dout=None, training=None) -> dict:
@@ -295,8 +360,16 @@ def keras_run(keras_class: str, config: Mapping, input_shape, weights, x, dout=N
 
 
 #: Words in NumPy's errors that mean two arrays' shapes do not fit together.
-_SHAPE_WORDS = ("matmul", "not aligned", "could not be broadcast", "operands could not", "shapes", "cannot reshape",
-                "out of bounds", "negative")
+_SHAPE_WORDS = (
+    "matmul",
+    "not aligned",
+    "could not be broadcast",
+    "operands could not",
+    "shapes",
+    "cannot reshape",
+    "out of bounds",
+    "negative",
+)
 
 
 def call_with_advice(function, *args, advice: str, **kwargs):
@@ -329,8 +402,11 @@ def _learner_line(error, function) -> str:
         folder = Path(inspect.getfile(function)).resolve().parent
     except (TypeError, OSError):
         return ""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if f.filename and Path(f.filename).resolve().parent == folder]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if f.filename and Path(f.filename).resolve().parent == folder
+    ]
     if not frames:
         return ""
     frame = frames[-1]

@@ -66,17 +66,21 @@ def mutant(kata_id: str, expect: str | None = None, module: str | None = None, t
     (``module="optimizers", target="Adam"``: a capstone run with a broken
     optimizer, to prove that the capstone names the optimizer).
     """
+
     def register(obj):
         REGISTRY.append(Variant(kata_id, "mutant", obj, expect, module, target))
         return obj
+
     return register
 
 
 def alternative(kata_id: str):
     """Register a correct implementation, written differently, that the tests must accept."""
+
     def register(obj):
         REGISTRY.append(Variant(kata_id, "alternative", obj))
         return obj
+
     return register
 
 
@@ -93,8 +97,11 @@ def build_implementation(variant: Variant, module: str, target: str, folder: Pat
     """Copy the answer key into ``folder`` and splice the variant into ``module``."""
     shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     path = folder / f"{module}.py"
-    path.write_text(path.read_text() + "\n\n# ---- spliced in by tests/selftest/mutation.py ----\n"
-                    + variant_source(variant, target))
+    path.write_text(
+        path.read_text()
+        + "\n\n# ---- spliced in by tests/selftest/mutation.py ----\n"
+        + variant_source(variant, target)
+    )
     return folder
 
 

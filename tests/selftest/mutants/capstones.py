@@ -50,7 +50,7 @@ class AdamCounterPerParameter(Adam):
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             self.iterations += 1
             t = self.iterations
-            alpha = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+            alpha = self.learning_rate * np.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
             m += (grad - m) * (1.0 - self.beta_1)
             v += (grad * grad - v) * (1.0 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
@@ -71,12 +71,18 @@ class SGDDampenedMomentum(SGD):
             param -= self.learning_rate * velocity
 
 
-@mutant("model.seed_mlp", expect=r"calls optimizer.apply \d+ times .* once per batch", module="model",
-        target="Sequential")
-@mutant("conv.seed_cnn", expect=r"calls optimizer.apply \d+ times .* once per batch", module="model",
-        target="Sequential")
-@mutant("rnn.text_classifier", expect=r"calls optimizer.apply \d+ times .* once per batch", module="model",
-        target="Sequential")
+@mutant(
+    "model.seed_mlp", expect=r"calls optimizer.apply \d+ times .* once per batch", module="model", target="Sequential"
+)
+@mutant(
+    "conv.seed_cnn", expect=r"calls optimizer.apply \d+ times .* once per batch", module="model", target="Sequential"
+)
+@mutant(
+    "rnn.text_classifier",
+    expect=r"calls optimizer.apply \d+ times .* once per batch",
+    module="model",
+    target="Sequential",
+)
 class SequentialApplyingPerLayer(Sequential):
     """for layer in layers: optimizer.apply(layer.weights, layer.grads): the first layer's slots go to the next."""
 

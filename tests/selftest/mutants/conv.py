@@ -32,7 +32,7 @@ def conv2d_naive_flipped_kernel(x, kernel, bias, strides=(1, 1), padding="valid"
     out = np.empty((x.shape[0], out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            window = padded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+            window = padded[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :]
             out[:, i, j, :] = np.tensordot(window, kernel, axes=3) + bias
     return out
 
@@ -47,7 +47,7 @@ def conv2d_naive_without_bias(x, kernel, bias, strides=(1, 1), padding="valid"):
     out = np.empty((x.shape[0], out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            out[:, i, j, :] = np.tensordot(padded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :], kernel, axes=3)
+            out[:, i, j, :] = np.tensordot(padded[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :], kernel, axes=3)
     return out
 
 
@@ -63,7 +63,7 @@ def conv2d_naive_symmetric_same_padding(x, kernel, bias, strides=(1, 1), padding
     out = np.empty((x.shape[0], out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            window = padded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+            window = padded[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :]
             out[:, i, j, :] = np.tensordot(window, kernel, axes=3) + bias
     return out
 
@@ -84,7 +84,7 @@ def conv2d_naive_ceil_for_valid(x, kernel, bias, strides=(1, 1), padding="valid"
     out = np.empty((x.shape[0], out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            window = padded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+            window = padded[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :]
             out[:, i, j, :] = np.tensordot(window, kernel, axes=3) + bias
     return out
 
@@ -160,7 +160,9 @@ def conv2d_without_bias(x, kernel, bias, strides=(1, 1), padding="valid"):
     x, kernel = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
     kh, kw, _, filters = kernel.shape
     out_h, out_w, _, _ = _geometry(x.shape, (kh, kw), strides, padding)
-    return (im2col(x, (kh, kw), strides, padding) @ kernel.reshape(-1, filters)).reshape(x.shape[0], out_h, out_w, filters)
+    return (im2col(x, (kh, kw), strides, padding) @ kernel.reshape(-1, filters)).reshape(
+        x.shape[0], out_h, out_w, filters
+    )
 
 
 @mutant("conv.conv2d", expect=r"never a negative amount")
@@ -197,7 +199,7 @@ def conv2d_floor_for_same(x, kernel, bias, strides=(1, 1), padding="valid"):
     full = conv2d_naive(x, kernel, bias, strides, padding)
     if padding != "same":
         return full
-    return full[:, :x.shape[1] // sh, :x.shape[2] // sw, :]
+    return full[:, : x.shape[1] // sh, : x.shape[2] // sw, :]
 
 
 @mutant("conv.conv2d", expect=r"kernel.reshape\(filters, -1\).T: right shape")
@@ -262,8 +264,7 @@ def conv2d_at_scale_with_einsum(x, kernel, bias, strides=(1, 1), padding="valid"
 
 
 @mutant("conv.conv2d_backward", expect="dkernel is transposed")
-def conv2d_backward_dkernel_not_transposed(dout, x, kernel, strides=(1, 1), padding="valid",
-                                           _solution=conv2d_backward):
+def conv2d_backward_dkernel_not_transposed(dout, x, kernel, strides=(1, 1), padding="valid", _solution=conv2d_backward):
     dx, _, dbias = _solution(dout, x, kernel, strides, padding)
     filters = kernel.shape[-1]
     flat = np.asarray(dout, dtype=float).reshape(-1, filters)
@@ -282,10 +283,10 @@ def conv2d_backward_ignores_stride(dout, x, kernel, strides=(1, 1), padding="val
     dpadded, dkernel = np.zeros_like(padded), np.zeros_like(kernel)
     for i in range(out_h):
         for j in range(out_w):
-            window = padded[:, i:i + kh, j:j + kw, :]
+            window = padded[:, i : i + kh, j : j + kw, :]
             dkernel += np.tensordot(window, dout[:, i, j, :], axes=([0], [0]))
-            dpadded[:, i:i + kh, j:j + kw, :] += np.tensordot(dout[:, i, j, :], kernel, axes=([1], [3]))
-    dx = dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            dpadded[:, i : i + kh, j : j + kw, :] += np.tensordot(dout[:, i, j, :], kernel, axes=([1], [3]))
+    dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
     return dx, dkernel, dout.sum(axis=(0, 1, 2))
 
 
@@ -300,8 +301,10 @@ def conv2d_backward_assigns_dx(dout, x, kernel, strides=(1, 1), padding="valid",
     dpadded = np.zeros_like(_pad(x, pads_h, pads_w))
     for i in range(out_h):
         for j in range(out_w):
-            dpadded[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] = np.tensordot(dout[:, i, j, :], kernel, axes=([1], [3]))
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :], dkernel, dbias
+            dpadded[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :] = np.tensordot(
+                dout[:, i, j, :], kernel, axes=([1], [3])
+            )
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :], dkernel, dbias
 
 
 @mutant("conv.conv2d_backward", expect="cut from the top/left of the padded gradient")
@@ -317,8 +320,10 @@ def conv2d_backward_cropping_the_front(dout, x, kernel, strides=(1, 1), padding=
     dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
     for di in range(kh):
         for dj in range(kw):
-            dpadded[:, di:di + sh * (out_h - 1) + 1:sh, dj:dj + sw * (out_w - 1) + 1:sw, :] += dpatches[:, :, :, di, dj, :]
-    return dpadded[:, :x.shape[1], :x.shape[2], :], dkernel, dbias  # MISTAKE: the padding cut off the wrong side
+            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dpatches[
+                :, :, :, di, dj, :
+            ]
+    return dpadded[:, : x.shape[1], : x.shape[2], :], dkernel, dbias  # MISTAKE: the padding cut off the wrong side
 
 
 @mutant("conv.conv2d_backward", expect="dbias is averaged")
@@ -341,7 +346,7 @@ def conv2d_backward_with_loops(dout, x, kernel, strides=(1, 1), padding="valid")
             rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
             dkernel += np.tensordot(padded[:, rows, cols, :], dout[:, i, j, :], axes=([0], [0]))
             dpadded[:, rows, cols, :] += np.tensordot(dout[:, i, j, :], kernel, axes=([1], [3]))
-    dx = dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+    dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
     return dx, dkernel, dout.sum(axis=(0, 1, 2))
 
 
@@ -358,10 +363,12 @@ def conv2d_backward_as_convolutions(dout, x, kernel, strides=(1, 1), padding="va
     windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, ::sh, ::sw][:, :out_h, :out_w]
     dkernel = np.einsum("bijcuv,bijf->uvcf", windows, dout, optimize=True)
     dilated = np.zeros((batch, padded.shape[1] + kh - 1, padded.shape[2] + kw - 1, filters))
-    dilated[:, kh - 1:kh - 1 + sh * (out_h - 1) + 1:sh, kw - 1:kw - 1 + sw * (out_w - 1) + 1:sw, :] = dout
+    dilated[:, kh - 1 : kh - 1 + sh * (out_h - 1) + 1 : sh, kw - 1 : kw - 1 + sw * (out_w - 1) + 1 : sw, :] = dout
     full = np.lib.stride_tricks.sliding_window_view(dilated, (kh, kw), axis=(1, 2))
-    dpadded = np.einsum("bijfuv,uvcf->bijc", full, kernel[::-1, ::-1], optimize=True)[:, :padded.shape[1], :padded.shape[2]]
-    dx = dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+    dpadded = np.einsum("bijfuv,uvcf->bijc", full, kernel[::-1, ::-1], optimize=True)[
+        :, : padded.shape[1], : padded.shape[2]
+    ]
+    dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
     return dx, dkernel, dout.sum(axis=(0, 1, 2))
 
 
@@ -382,8 +389,9 @@ def max_pool2d_same_keeps_the_size(x, pool_size=(2, 2), strides=None, padding="v
     sh, sw = pool if strides is None else _pair(strides)
     h, w = x.shape[1:3]
     # MISTAKE: 'same' read as 'the same size': h x w windows at stride (sh, sw), padded after with -inf.
-    padded = np.pad(x, ((0, 0), (0, (h - 1) * sh + pool[0] - h), (0, (w - 1) * sw + pool[1] - w), (0, 0)),
-                    constant_values=-np.inf)
+    padded = np.pad(
+        x, ((0, 0), (0, (h - 1) * sh + pool[0] - h), (0, (w - 1) * sw + pool[1] - w), (0, 0)), constant_values=-np.inf
+    )
     return _solution(padded, pool, (sh, sw), "valid")
 
 
@@ -405,7 +413,7 @@ def max_pool2d_with_loops(x, pool_size=(2, 2), strides=None, padding="valid"):
     out = np.empty((x.shape[0], out_h, out_w, x.shape[3]))
     for i in range(out_h):
         for j in range(out_w):
-            out[:, i, j, :] = padded[:, i * sh:i * sh + ph, j * sw:j * sw + pw, :].max(axis=(1, 2))
+            out[:, i, j, :] = padded[:, i * sh : i * sh + ph, j * sw : j * sw + pw, :].max(axis=(1, 2))
     return out
 
 
@@ -423,11 +431,11 @@ def max_pool2d_backward_assigns(dout, x, pool_size=(2, 2), strides=None, padding
     dpadded = np.zeros_like(padded)
     for i in range(out_h):
         for j in range(out_w):
-            window = padded[:, i * sh:i * sh + ph, j * sw:j * sw + pw, :]
+            window = padded[:, i * sh : i * sh + ph, j * sw : j * sw + pw, :]
             mask = window == window.max(axis=(1, 2), keepdims=True)
-            region = dpadded[:, i * sh:i * sh + ph, j * sw:j * sw + pw, :]
-            region[mask] = (mask * dout[:, i:i + 1, j:j + 1, :])[mask]  # = instead of +=
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            region = dpadded[:, i * sh : i * sh + ph, j * sw : j * sw + pw, :]
+            region[mask] = (mask * dout[:, i : i + 1, j : j + 1, :])[mask]  # = instead of +=
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
 @mutant("conv.max_pool2d_backward", expect="every tied cell")
@@ -442,9 +450,10 @@ def max_pool2d_backward_to_every_tie(dout, x, pool_size=(2, 2), strides=None, pa
     dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
     for di in range(ph):
         for dj in range(pw):
-            dpadded[:, di:di + sh * (out_h - 1) + 1:sh, dj:dj + sw * (out_w - 1) + 1:sw, :] += \
-                dout * (patches[:, :, :, di, dj, :] == best[:, :, :, 0, 0, :])
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dout * (
+                patches[:, :, :, di, dj, :] == best[:, :, :, 0, 0, :]
+            )
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
 @mutant("conv.max_pool2d_backward", expect="more than dout's total")
@@ -458,8 +467,8 @@ def max_pool2d_backward_spreads_over_window(dout, x, pool_size=(2, 2), strides=N
     dpadded = np.zeros_like(_pad(x, pads_h, pads_w))
     for i in range(out_h):
         for j in range(out_w):
-            dpadded[:, i * sh:i * sh + ph, j * sw:j * sw + pw, :] += dout[:, i:i + 1, j:j + 1, :]
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            dpadded[:, i * sh : i * sh + ph, j * sw : j * sw + pw, :] += dout[:, i : i + 1, j : j + 1, :]
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
 @alternative("conv.max_pool2d_backward")
@@ -475,10 +484,10 @@ def max_pool2d_backward_with_loops(dout, x, pool_size=(2, 2), strides=None, padd
         for i in range(out_h):
             for j in range(out_w):
                 for c in range(channels):
-                    window = padded[b, i * sh:i * sh + ph, j * sw:j * sw + pw, c]
+                    window = padded[b, i * sh : i * sh + ph, j * sw : j * sw + pw, c]
                     di, dj = np.unravel_index(np.argmax(window), window.shape)
                     dpadded[b, i * sh + di, j * sw + dj, c] += dout[b, i, j, c]
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
 # ------------------------------------------------------------------ flatten
@@ -509,8 +518,10 @@ class Conv2DWithDenseFans(Conv2D):
     def build(self, input_shape, rng):
         # Dense fans (in_ch, filters), forgetting the receptive field: a limit 3x too large for 3x3.
         limit = np.sqrt(6.0 / (input_shape[-1] + self.filters))
-        self.weights = [rng.uniform(-limit, limit, self.kernel_size + (input_shape[-1], self.filters)),
-                        np.zeros(self.filters)]
+        self.weights = [
+            rng.uniform(-limit, limit, self.kernel_size + (input_shape[-1], self.filters)),
+            np.zeros(self.filters),
+        ]
         self.built = True
 
 
@@ -529,7 +540,9 @@ class Conv2DWithEinsum(Conv2D):
         kh, kw = self.kernel_size
         sh, sw = self.strides
         _, _, pads_h, pads_w = _geometry(x.shape, (kh, kw), (sh, sw), self.padding)
-        windows = np.lib.stride_tricks.sliding_window_view(_pad(x, pads_h, pads_w), (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        windows = np.lib.stride_tricks.sliding_window_view(_pad(x, pads_h, pads_w), (kh, kw), axis=(1, 2))[
+            :, ::sh, ::sw
+        ]
         self._x = x
         self._z = np.einsum("bijcuv,uvcf->bijf", windows, kernel, optimize=True) + bias
         return self._forward_activation(self._z)
@@ -599,7 +612,9 @@ class Conv2DOnSlidingWindows(Conv2D):
         kh, kw = self.kernel_size
         sh, sw = self.strides
         _, _, pads_h, pads_w = _geometry(x.shape, (kh, kw), (sh, sw), self.padding)
-        windows = np.lib.stride_tricks.sliding_window_view(_pad(x, pads_h, pads_w), (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        windows = np.lib.stride_tricks.sliding_window_view(_pad(x, pads_h, pads_w), (kh, kw), axis=(1, 2))[
+            :, ::sh, ::sw
+        ]
         self._x = x
         self._z = np.einsum("bijcuv,uvcf->bijf", windows, kernel, optimize=True) + bias
         return self._forward_activation(self._z)

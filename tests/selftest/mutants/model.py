@@ -128,7 +128,7 @@ class SequentialPredictingWithAWhileLoop(Sequential):
         self._ensure_built(x)
         outputs, start = [], 0
         while start < len(x):
-            outputs.append(self.forward(x[start:start + batch_size]))
+            outputs.append(self.forward(x[start : start + batch_size]))
             start += batch_size
         return np.vstack(outputs)
 
@@ -202,8 +202,11 @@ class SequentialIgnoringMetrics(Sequential):
 @alternative("model.sequential_compile")
 class SequentialCompilingWithADict(Sequential):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        makers = {"adam": optimizers_module.Adam, "sgd": optimizers_module.SGD,  # noqa: F821
-                  "rmsprop": optimizers_module.RMSprop}  # noqa: F821
+        makers = {
+            "adam": optimizers_module.Adam,
+            "sgd": optimizers_module.SGD,  # noqa: F821
+            "rmsprop": optimizers_module.RMSprop,
+        }  # noqa: F821
         if isinstance(optimizer, str):
             if optimizer.lower() not in makers:
                 raise ValueError(f"Unknown optimizer: {optimizer}")
@@ -255,9 +258,9 @@ class SequentialEvaluatingSampleBySample(Sequential):
     def _evaluate(self, x, y, batch_size):
         losses, hits = [], []
         for i in range(len(x)):
-            loss, out = self._loss_and_output(x[i:i + 1], y[i:i + 1], training=False)
+            loss, out = self._loss_and_output(x[i : i + 1], y[i : i + 1], training=False)
             losses.append(loss)
-            hits.append(accuracy(y[i:i + 1], out))  # noqa: F821
+            hits.append(accuracy(y[i : i + 1], out))  # noqa: F821
         results = {"loss": float(np.mean(losses))}
         if "accuracy" in self.metrics:
             results["accuracy"] = float(np.mean(hits))
@@ -340,7 +343,7 @@ class SequentialShufflingOnce(Sequential):
     def _training_batches(self, n, batch_size, shuffle):
         if not hasattr(self, "_order"):
             self._order = self.rng.permutation(n) if shuffle else np.arange(n)
-        return [self._order[i:i + batch_size] for i in range(0, n, batch_size)]
+        return [self._order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 @mutant("model.sequential_fit", expect="Keras ignores validation_split")
@@ -375,12 +378,14 @@ class SequentialKeepingStopTraining(Sequential):
         stopped = getattr(self, "stop_training", False)
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if stopped:
+
             class StopAtOnce:
                 def set_model(self, model):
                     self.model = model
 
                 def on_epoch_end(self, epoch, logs=None):
                     self.model.stop_training = True
+
             callbacks.append(StopAtOnce())
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
@@ -432,8 +437,15 @@ class SequentialFitWithNpAverage(Sequential):
 @mutant("model.sequential_summary", expect="biases are missing")
 class SequentialSummaryWithoutBiases(Sequential):
     def summary(self, print_fn=print):
-        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-                 f"{layer.weights[0].size:,}") for layer in self.layers if layer.weights]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None,) + tuple(layer.output_shape)),
+                f"{layer.weights[0].size:,}",
+            )
+            for layer in self.layers
+            if layer.weights
+        ]
         total = sum(layer.weights[0].size for layer in self.layers if layer.weights)
         print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {total:,}')  # noqa: F821
 
@@ -441,8 +453,15 @@ class SequentialSummaryWithoutBiases(Sequential):
 @mutant("model.sequential_summary", expect="thousands separator")
 class SequentialSummaryWithoutSeparators(Sequential):
     def summary(self, print_fn=print):
-        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-                 str(layer.count_params())) for layer in self.layers if layer.weights]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None,) + tuple(layer.output_shape)),
+                str(layer.count_params()),
+            )
+            for layer in self.layers
+            if layer.weights
+        ]
         print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {self.count_params()}')  # noqa: F821
 
 
@@ -455,8 +474,10 @@ class SequentialPlainTextSummary(Sequential):
         for layer in self.layers:
             if isinstance(layer, Input):  # noqa: F821
                 continue
-            lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
-                         f"{str((None,) + tuple(layer.output_shape)):<24}{layer.count_params():>12,}")
+            lines.append(
+                f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
+                f"{str((None,) + tuple(layer.output_shape)):<24}{layer.count_params():>12,}"
+            )
         lines.append(f"Total params: {self.count_params():,}")
         print_fn("\n".join(lines))
 

@@ -230,9 +230,10 @@ def lstm_backward_dropping_the_cell_path(dout, x, kernel, recurrent_kernel, bias
         i, f, g, o = np.split(gates[t], 4, axis=1)
         dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, 0.0  # MISTAKE: the cell's own path, dc * f, is dropped
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -250,9 +251,16 @@ def lstm_backward_forget_gate_with_the_new_cell(dout, x, kernel, recurrent_kerne
         i, f, g, o = np.split(gates[t], 4, axis=1)
         dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
+                dc * i * (1 - g**2),
+                dh * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -270,9 +278,10 @@ def lstm_backward_dropping_the_recurrent_path(dout, x, kernel, recurrent_kernel,
         i, f, g, o = np.split(gates[t], 4, axis=1)
         dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = 0.0, dc * f  # MISTAKE: forgot dh_{t-1} = dz @ recurrent_kernel.T
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -291,9 +300,10 @@ def lstm_backward_only_the_last_step(dout, x, kernel, recurrent_kernel, bias, re
         if t == steps - 1:  # MISTAKE: with return_sequences, every step's dout should be added
             dh = dh + (dout[:, -1] if return_sequences else dout)
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -308,7 +318,7 @@ def lstm_backward_per_gate_slices(dout, x, kernel, recurrent_kernel, bias, retur
     hs, cs, acts = [np.zeros((batch, u))], [np.zeros((batch, u))], []
     for t in range(steps):
         z = x[:, t] @ kernel + hs[-1] @ recurrent_kernel + bias
-        a = [sigmoid(z[:, :u]), sigmoid(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), sigmoid(z[:, 3 * u:])]
+        a = [sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u]), np.tanh(z[:, 2 * u : 3 * u]), sigmoid(z[:, 3 * u :])]
         cs.append(a[1] * cs[-1] + a[0] * a[2])
         hs.append(a[3] * np.tanh(cs[-1]))
         acts.append(a)
@@ -318,8 +328,12 @@ def lstm_backward_per_gate_slices(dout, x, kernel, recurrent_kernel, bias, retur
         i, f, g, o = acts[t]
         dh = dh_next + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         dc = dc_next + dh * o * (1 - np.tanh(cs[t + 1]) ** 2)
-        parts = [dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g * g),
-                 dh * np.tanh(cs[t + 1]) * o * (1 - o)]
+        parts = [
+            dc * g * i * (1 - i),
+            dc * cs[t] * f * (1 - f),
+            dc * i * (1 - g * g),
+            dh * np.tanh(cs[t + 1]) * o * (1 - o),
+        ]
         dh_next = np.zeros((batch, u))
         for k, d in enumerate(parts):
             cols = slice(k * u, (k + 1) * u)
@@ -342,9 +356,9 @@ def gru_forward_reset_before_matmul(x, kernel, recurrent_kernel, bias, return_se
     h, hs = np.zeros((x.shape[0], units)), []
     for t in range(x.shape[1]):
         a = np.split(x[:, t] @ kernel + bias[0], 3, axis=1)
-        b = np.split(h @ recurrent_kernel[:, :2 * units] + bias[1][:2 * units], 2, axis=1)
+        b = np.split(h @ recurrent_kernel[:, : 2 * units] + bias[1][: 2 * units], 2, axis=1)
         z, r = sigmoid(a[0] + b[0]), sigmoid(a[1] + b[1])
-        hh = np.tanh(a[2] + (r * h) @ recurrent_kernel[:, 2 * units:] + bias[1][2 * units:])  # textbook GRU
+        hh = np.tanh(a[2] + (r * h) @ recurrent_kernel[:, 2 * units :] + bias[1][2 * units :])  # textbook GRU
         h = z * h + (1 - z) * hh
         hs.append(h)
     return np.stack(hs, axis=1) if return_sequences else h
@@ -385,13 +399,15 @@ def gru_forward_without_recurrent_bias(x, kernel, recurrent_kernel, bias, return
 def gru_forward_per_gate_slices(x, kernel, recurrent_kernel, bias, return_sequences=False):
     x, bias = np.asarray(x, dtype=float), np.asarray(bias)
     u = np.shape(recurrent_kernel)[0]
-    block = lambda w, k: w[..., k * u:(k + 1) * u]  # noqa: E731 - gate k's columns
+    block = lambda w, k: w[..., k * u : (k + 1) * u]  # noqa: E731 - gate k's columns
     h, hs = np.zeros((x.shape[0], u)), []
     for t in range(x.shape[1]):
         xt = x[:, t]
         z = sigmoid(xt @ block(kernel, 0) + block(bias[0], 0) + h @ block(recurrent_kernel, 0) + block(bias[1], 0))
         r = sigmoid(xt @ block(kernel, 1) + block(bias[0], 1) + h @ block(recurrent_kernel, 1) + block(bias[1], 1))
-        hh = np.tanh(xt @ block(kernel, 2) + block(bias[0], 2) + r * (h @ block(recurrent_kernel, 2) + block(bias[1], 2)))
+        hh = np.tanh(
+            xt @ block(kernel, 2) + block(bias[0], 2) + r * (h @ block(recurrent_kernel, 2) + block(bias[1], 2))
+        )
         h = z * h + (1 - z) * hh
         hs.append(h)
     return np.stack(hs, axis=1) if return_sequences else h
@@ -464,8 +480,11 @@ class SimpleRNNGlorotRecurrent(SimpleRNN):
     """The docstring says orthogonal; Glorot uniform (the kernel's initialiser) is used for both."""
 
     def build(self, input_shape, rng):
-        self.weights = [glorot_uniform((input_shape[-1], self.units), rng),
-                        glorot_uniform((self.units, self.units), rng), np.zeros(self.units)]
+        self.weights = [
+            glorot_uniform((input_shape[-1], self.units), rng),
+            glorot_uniform((self.units, self.units), rng),
+            np.zeros(self.units),
+        ]
         self.built = True
 
 
@@ -591,8 +610,9 @@ class LSTMWithoutBias(LSTM):
         return lstm_forward(self._x, *self.weights, np.zeros(4 * self.units), return_sequences=self.return_sequences)
 
     def backward(self, dout):
-        dx, dkernel, drecurrent, _ = lstm_backward(dout, self._x, *self.weights, np.zeros(4 * self.units),
-                                                   return_sequences=self.return_sequences)
+        dx, dkernel, drecurrent, _ = lstm_backward(
+            dout, self._x, *self.weights, np.zeros(4 * self.units), return_sequences=self.return_sequences
+        )
         self.grads = [dkernel, drecurrent]
         return dx
 
@@ -610,9 +630,11 @@ class LSTMDroppingTheCellPath(LSTM):
             i, f, g, o = np.split(gates[t], 4, axis=1)
             dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
             tanh_c = np.tanh(cells[t + 1])
-            dc = dh * o * (1 - tanh_c ** 2)  # MISTAKE: the dc carried from step t+1 is missing
-            dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                       dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+            dc = dh * o * (1 - tanh_c**2)  # MISTAKE: the dc carried from step t+1 is missing
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
             drecurrent += states[t].T @ dz[:, t]
             dh = dz[:, t] @ recurrent_kernel.T
         self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
@@ -652,11 +674,12 @@ class LSTMTruncatedToOneStep(LSTM):
             i, f, g, o = np.split(gates[t], 4, axis=1)
             dh = dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0 * dout)
             tanh_c = np.tanh(cells[t + 1])
-            dc = dh * o * (1 - tanh_c ** 2)
-            dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                       dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
-        self.grads = [np.einsum("bti,btj->ij", x, dz), np.einsum("tbi,btj->ij", states[:-1], dz),
-                      dz.sum(axis=(0, 1))]
+            dc = dh * o * (1 - tanh_c**2)
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
+        self.grads = [np.einsum("bti,btj->ij", x, dz), np.einsum("tbi,btj->ij", states[:-1], dz), dz.sum(axis=(0, 1))]
         return dz @ kernel.T
 
 
