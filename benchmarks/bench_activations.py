@@ -13,9 +13,11 @@ VALUES = (1000, 1000)  # 1,000,000 values: a batch of 1,000 hidden layers of 1,0
 
 def _elementwise(name, flops_per_value):
     return Operation(
-        name=name, size=f"x {VALUES} float64: 1,000,000 values",
+        name=name,
+        size=f"x {VALUES} float64: 1,000,000 values",
         inputs=lambda rng: (rng.normal(scale=3.0, size=VALUES),),
-        kata=("activations", name), kernel=name,
+        kata=("activations", name),
+        kernel=name,
         tensorflow=lambda tf, x: (lambda: getattr(tf.math, name)(x)) if name != "relu" else (lambda: tf.nn.relu(x)),
         cost=lambda x: (2 * x.nbytes, flops_per_value * x.size),
     )
@@ -26,21 +28,27 @@ SIGMOID = _elementwise("sigmoid", 4)
 TANH = _elementwise("tanh", 4)
 
 SOFTMAX = Operation(
-    name="softmax", size="logits (4096, 1000) float64: 4,096 rows of 1,000 classes, axis=-1",
+    name="softmax",
+    size="logits (4096, 1000) float64: 4,096 rows of 1,000 classes, axis=-1",
     inputs=lambda rng: (rng.normal(scale=5.0, size=(4096, 1000)),),
-    kata=("activations", "softmax"), kernel="softmax",
+    kata=("activations", "softmax"),
+    kernel="softmax",
     tensorflow=lambda tf, x: lambda: tf.nn.softmax(x, axis=-1),
     cost=lambda x: (2 * x.nbytes, 5 * x.size),
 )
 
 DENSE = Operation(
-    name="dense_forward", size="x (256, 784) @ kernel (784, 128) + bias, float64",
+    name="dense_forward",
+    size="x (256, 784) @ kernel (784, 128) + bias, float64",
     inputs=lambda rng: (rng.normal(size=(256, 784)), rng.normal(size=(784, 128)), rng.normal(size=128)),
-    kata=("neuron", "dense_forward"), kernel="dense_forward",
+    kata=("neuron", "dense_forward"),
+    kernel="dense_forward",
     # A Dense layer's call is one matmul and a bias add; tf.function as Keras compiles it.
     tensorflow=lambda tf, x, kernel, bias: tf.function(lambda: tf.nn.bias_add(tf.matmul(x, kernel), bias)),
-    cost=lambda x, k, b: (x.nbytes + k.nbytes + b.nbytes + 8 * x.shape[0] * k.shape[1],
-                          2 * x.shape[0] * x.shape[1] * k.shape[1]),
+    cost=lambda x, k, b: (
+        x.nbytes + k.nbytes + b.nbytes + 8 * x.shape[0] * k.shape[1],
+        2 * x.shape[0] * x.shape[1] * k.shape[1],
+    ),
 )
 
 

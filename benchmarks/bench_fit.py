@@ -47,8 +47,10 @@ def _keras(tf, x, y, weights):
     from reference._engine import keras
 
     k = keras()
-    model = k.Sequential([k.Input((x.shape[1],), dtype="float64")]
-                         + [k.layers.Dense(units, activation=activation, dtype="float64") for units, activation in LAYERS])
+    model = k.Sequential(
+        [k.Input((x.shape[1],), dtype="float64")]
+        + [k.layers.Dense(units, activation=activation, dtype="float64") for units, activation in LAYERS]
+    )
     model.set_weights(list(weights))
     model.compile(optimizer=k.optimizers.Adam(), loss="sparse_categorical_crossentropy")
     x, y = x.numpy(), y.numpy()
@@ -62,10 +64,16 @@ def _flops(x, y, weights):
 
 
 FIT = Operation(
-    name="mlp_fit", size="784-128-64-10 MLP, Adam, sparse CE, batch 32, 1 epoch of 1,438 digits",
+    name="mlp_fit",
+    size="784-128-64-10 MLP, Adam, sparse CE, batch 32, 1 epoch of 1,438 digits",
     note="gate: the non-capstone katas of Sequential and Dense",
-    inputs=_inputs, kata=("model", "Sequential"), gate=(("model", "Dense"),),
-    build={LEARNER: _ours, ANSWER_KEY: _ours}, tensorflow=_keras, cost=_flops, rounds=3,
+    inputs=_inputs,
+    kata=("model", "Sequential"),
+    gate=(("model", "Dense"),),
+    build={LEARNER: _ours, ANSWER_KEY: _ours},
+    tensorflow=_keras,
+    cost=_flops,
+    rounds=3,
 )
 
 

@@ -15,9 +15,12 @@ SIZE = f"x ({BATCH}, {STEPS}, {FEATURES}) float64, {UNITS} units, last state onl
 
 
 def _weights(rng):
-    scale = 1.0 / FEATURES ** 0.5
-    return (rng.normal(scale=scale, size=(FEATURES, 4 * UNITS)), rng.normal(scale=scale, size=(UNITS, 4 * UNITS)),
-            rng.normal(scale=0.1, size=4 * UNITS))
+    scale = 1.0 / FEATURES**0.5
+    return (
+        rng.normal(scale=scale, size=(FEATURES, 4 * UNITS)),
+        rng.normal(scale=scale, size=(UNITS, 4 * UNITS)),
+        rng.normal(scale=0.1, size=4 * UNITS),
+    )
 
 
 def _forward_inputs(rng):
@@ -51,6 +54,7 @@ def _kernels_forward(lstm_cell, inputs):
         for t in range(x.shape[1]):
             h, c = lstm_cell(x[:, t], h, c, kernel, recurrent_kernel, bias)
         return h
+
     return run
 
 
@@ -59,8 +63,12 @@ def _flops(steps=STEPS):
 
 
 LSTM_FORWARD = Operation(
-    name="lstm_forward", size=SIZE, inputs=_forward_inputs,
-    kata=("rnn", "lstm_forward"), kernel="lstm_cell", build={KERNELS: _kernels_forward},
+    name="lstm_forward",
+    size=SIZE,
+    inputs=_forward_inputs,
+    kata=("rnn", "lstm_forward"),
+    kernel="lstm_cell",
+    build={KERNELS: _kernels_forward},
     tensorflow=_tf_forward,
     cost=lambda x, k, r, b: (x.nbytes + STEPS * (k.nbytes + r.nbytes), _flops()),
 )
@@ -80,20 +88,30 @@ def _tf_backward(tf, dout, x, kernel, recurrent_kernel, bias):
         with tf.GradientTape() as tape:
             out = layer(x)
         return tape.gradient(out, [x, *layer.trainable_variables], output_gradients=dout)
+
     return backward
 
 
 LSTM_BACKWARD = Operation(
-    name="lstm_backward", size=SIZE + "; dout (64, 64) -> dx, dkernel, drecurrent_kernel, dbias",
-    inputs=_backward_inputs, kata=("rnn", "lstm_backward"), tensorflow=_tf_backward,
+    name="lstm_backward",
+    size=SIZE + "; dout (64, 64) -> dx, dkernel, drecurrent_kernel, dbias",
+    inputs=_backward_inputs,
+    kata=("rnn", "lstm_backward"),
+    tensorflow=_tf_backward,
     cost=lambda dout, x, k, r, b: (3 * x.nbytes + 3 * STEPS * (k.nbytes + r.nbytes), 3 * _flops()),
 )
 
 
 def _cell_inputs(rng):
     kernel, recurrent_kernel, bias = _weights(rng)
-    return (rng.normal(size=(BATCH, FEATURES)), rng.normal(size=(BATCH, UNITS)), rng.normal(size=(BATCH, UNITS)),
-            kernel, recurrent_kernel, bias)
+    return (
+        rng.normal(size=(BATCH, FEATURES)),
+        rng.normal(size=(BATCH, UNITS)),
+        rng.normal(size=(BATCH, UNITS)),
+        kernel,
+        recurrent_kernel,
+        bias,
+    )
 
 
 def _tf_cell(tf, x_t, h, c, kernel, recurrent_kernel, bias):
@@ -106,8 +124,12 @@ def _tf_cell(tf, x_t, h, c, kernel, recurrent_kernel, bias):
 
 
 LSTM_CELL = Operation(
-    name="lstm_cell", size=f"one step: x_t ({BATCH}, {FEATURES}), h and c ({BATCH}, {UNITS}), float64",
-    inputs=_cell_inputs, kata=("rnn", "lstm_cell_forward"), kernel="lstm_cell", tensorflow=_tf_cell,
+    name="lstm_cell",
+    size=f"one step: x_t ({BATCH}, {FEATURES}), h and c ({BATCH}, {UNITS}), float64",
+    inputs=_cell_inputs,
+    kata=("rnn", "lstm_cell_forward"),
+    kernel="lstm_cell",
+    tensorflow=_tf_cell,
     cost=lambda x, h, c, k, r, b: (x.nbytes + 2 * h.nbytes + k.nbytes + r.nbytes + 2 * h.nbytes, _flops(1)),
 )
 

@@ -18,9 +18,13 @@ def _points(n, d=64):
 def _tf_distances(tf, a, b):
     # What a TensorFlow user writes for this: the same expanded form, compiled.
     def distances():
-        squared = (tf.reduce_sum(a * a, axis=1)[:, None] - 2.0 * tf.matmul(a, b, transpose_b=True)
-                   + tf.reduce_sum(b * b, axis=1)[None, :])
+        squared = (
+            tf.reduce_sum(a * a, axis=1)[:, None]
+            - 2.0 * tf.matmul(a, b, transpose_b=True)
+            + tf.reduce_sum(b * b, axis=1)[None, :]
+        )
         return tf.maximum(squared, 0.0)
+
     return tf.function(distances)
 
 
@@ -29,17 +33,24 @@ def _distance_cost(a, b):
 
 
 DISTANCES = Operation(
-    name="pairwise_squared_distances", size="a (2000, 64), b (2000, 64) -> (2000, 2000), float64",
-    inputs=_points(2000), kata=("speed", "pairwise_squared_distances"),
-    tensorflow=_tf_distances, cost=_distance_cost,
+    name="pairwise_squared_distances",
+    size="a (2000, 64), b (2000, 64) -> (2000, 2000), float64",
+    inputs=_points(2000),
+    kata=("speed", "pairwise_squared_distances"),
+    tensorflow=_tf_distances,
+    cost=_distance_cost,
 )
 
 DISTANCES_VS_LOOPS = Operation(
-    name="pairwise_squared_distances (vs loops)", size="a (200, 64), b (200, 64) -> (200, 200), float64",
+    name="pairwise_squared_distances (vs loops)",
+    size="a (200, 64), b (200, 64) -> (200, 200), float64",
     note="the loop version makes 40,000 Python steps here; every row runs at this small size, 3 rounds",
-    inputs=_points(200), kata=("speed", "pairwise_squared_distances"),
+    inputs=_points(200),
+    kata=("speed", "pairwise_squared_distances"),
     extra=(Contender(ANSWER_KEY, "pairwise_squared_distances_loops"),),
-    tensorflow=_tf_distances, cost=_distance_cost, rounds=3,
+    tensorflow=_tf_distances,
+    cost=_distance_cost,
+    rounds=3,
 )
 
 ATTENTION_SHAPE = (32, 128, 4, 32)  # batch, positions, heads, head size
@@ -54,15 +65,18 @@ def _tf_attention(tf, query, key, value):
 
 
 ATTENTION = Operation(
-    name="attention", size=f"query, key, value {ATTENTION_SHAPE} (batch, positions, heads, head size), float64",
+    name="attention",
+    size=f"query, key, value {ATTENTION_SHAPE} (batch, positions, heads, head size), float64",
     inputs=lambda rng: tuple(rng.normal(size=ATTENTION_SHAPE) for _ in range(3)),
-    kata=("speed", "attention"), tensorflow=_tf_attention,
-    cost=lambda q, k, v: (4 * q.nbytes + 8 * q.shape[0] * q.shape[2] * q.shape[1] ** 2,
-                          4 * q.shape[0] * q.shape[2] * q.shape[1] ** 2 * q.shape[3]),
+    kata=("speed", "attention"),
+    tensorflow=_tf_attention,
+    cost=lambda q, k, v: (
+        4 * q.nbytes + 8 * q.shape[0] * q.shape[2] * q.shape[1] ** 2,
+        4 * q.shape[0] * q.shape[2] * q.shape[1] ** 2 * q.shape[3],
+    ),
 )
 
 
-@pytest.mark.parametrize("operation, contender",
-                         race_cases(DISTANCES, DISTANCES_VS_LOOPS, ATTENTION))
+@pytest.mark.parametrize("operation, contender", race_cases(DISTANCES, DISTANCES_VS_LOOPS, ATTENTION))
 def test_speed(race, operation, contender):
     race(operation, contender)

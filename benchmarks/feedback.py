@@ -54,8 +54,11 @@ def copy_checkout(target: Path) -> Path:
             shutil.copy2(source, target / name)
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     subprocess.run(["git", "add", "-A"], cwd=target, check=True)
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "stubs"],
-                   cwd=target, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "stubs"],
+        cwd=target,
+        check=True,
+    )
     return target
 
 
@@ -68,9 +71,14 @@ def replace_stub(checkout: Path, module: str, kata_id: str, body: str) -> None:
 
 def watch_rerun(checkout: Path, env: dict) -> float:
     """Seconds from a save to the end of the rerun that ``kata watch`` starts."""
-    watcher = subprocess.Popen([PYTHON, "-m", "dojo", "watch", "--poll", "--interval", "0.05", "--once",
-                                "--timeout", "300"], cwd=checkout, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=env)
+    watcher = subprocess.Popen(
+        [PYTHON, "-m", "dojo", "watch", "--poll", "--interval", "0.05", "--once", "--timeout", "300"],
+        cwd=checkout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     for line in watcher.stdout:
         if "watching katas/" in line:
             break
@@ -98,8 +106,13 @@ def main() -> int:
         replace_stub(wrong, "neuron", "neuron.weighted_sum", WRONG_WEIGHTED_SUM)
         late = copy_checkout(tmp / "late")
         print("preparing: every kata before rnn.simple_rnn_forward passed once (capstones included) ...", flush=True)
-        subprocess.run([PYTHON, "-m", "dojo", "catch-up", "rnn.simple_rnn_forward"], cwd=late, env=env,
-                       capture_output=True, check=True)
+        subprocess.run(
+            [PYTHON, "-m", "dojo", "catch-up", "rnn.simple_rnn_forward"],
+            cwd=late,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
         replace_stub(late, "rnn", "rnn.simple_rnn_forward", WRONG_RNN)
         run([PYTHON, "-m", "pytest"], late, env)  # records the passes (and fills the cache)
         run([PYTHON, "-m", "pytest"], wrong, env)  # fills the cache for kata 1.1
@@ -108,7 +121,8 @@ def main() -> int:
             times.setdefault("stubs", []).append(run([PYTHON, "-m", "pytest"], fresh, env))
             times.setdefault("failing 1.1, warm", []).append(run([PYTHON, "-m", "pytest"], wrong, env))
             times.setdefault("failing 1.1, warm, no fork", []).append(
-                run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_IN_PROCESS": "1"}))
+                run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_IN_PROCESS": "1"})
+            )
             times.setdefault("failing in rnn, warm", []).append(run([PYTHON, "-m", "pytest"], late, env))
             times.setdefault("watch rerun", []).append(watch_rerun(wrong, env))
             shutil.rmtree(wrong / CACHE, ignore_errors=True)
@@ -121,8 +135,10 @@ def main() -> int:
     print(f"failing 1.1 warm / stubs           {median['failing 1.1, warm'] / stubs:5.2f}x  (goal <= 1.5x)")
     print(f"failing in rnn warm / stubs        {median['failing in rnn, warm'] / stubs:5.2f}x  (goal <= 1.5x)")
     print(f"failing 1.1 cold / warm            {median['failing 1.1, cold'] / median['failing 1.1, warm']:5.2f}x")
-    print(f"fork-per-kata / in-process (warm)  {median['failing 1.1, warm'] / median['failing 1.1, warm, no fork']:5.2f}x"
-          f"  (goal <= 1.2x)")
+    print(
+        f"fork-per-kata / in-process (warm)  {median['failing 1.1, warm'] / median['failing 1.1, warm, no fork']:5.2f}x"
+        f"  (goal <= 1.2x)"
+    )
     print(f"watch rerun                        {median['watch rerun']:5.2f} s")
     return 0
 

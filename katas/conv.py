@@ -60,7 +60,7 @@ def conv1d_valid(signal, kernel):
     signal, kernel = np.asarray(signal, dtype=float), np.asarray(kernel, dtype=float)
     out = np.empty(len(signal) - len(kernel) + 1)
     for i in range(len(out)):
-        out[i] = signal[i:i + len(kernel)] @ kernel
+        out[i] = signal[i : i + len(kernel)] @ kernel
     return out
 
 
@@ -276,8 +276,9 @@ class Conv2D(Layer):
     outputs ``(26, 26, 32)``.
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
-                 name=None, input_shape=None):
+    def __init__(
+        self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None, name=None, input_shape=None
+    ):
         super().__init__(name=name, input_shape=input_shape)
         # TODO: kata conv.Conv2D
         raise NotImplementedError("kata conv.Conv2D")

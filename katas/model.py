@@ -40,6 +40,7 @@ Solved for you: the activations table, ``snake_case``, ``Layer``, ``Input``,
 ``History``, the progress bar and the summary's box. You write ``Dense`` and
 ``Sequential``, one kata at a time.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,11 +66,14 @@ from .training import accuracy, batch_indices, train_val_split
 
 # ------------------------------------------------------------- activations
 
+
 def _identity(x):
     return x
 
+
 def _identity_backward(dout, x):
     return dout
+
 
 ACTIVATIONS = {
     None: (_identity, _identity_backward),
@@ -80,6 +84,7 @@ ACTIVATIONS = {
     "softmax": (softmax, softmax_backward),
 }
 
+
 def get_activation(name):
     """``(forward, backward)`` for an activation name (as Keras spells it)."""
     try:
@@ -89,6 +94,7 @@ def get_activation(name):
 
 
 # ------------------------------------------------------------------ naming
+
 
 def snake_case(class_name):
     """A layer class name as Keras spells its default layer name.
@@ -102,6 +108,7 @@ def snake_case(class_name):
 
 
 # ------------------------------------------------------------------ layers
+
 
 class Layer:
     """Base class: weight bookkeeping shared by every layer."""
@@ -187,7 +194,9 @@ class Dense(Layer):
     def __init__(self, units, activation=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: units={units}")
+            raise ValueError(
+                f"Received an invalid value for `units`, expected a positive integer. Received: units={units}"
+            )
         self.units = int(units)
         self.activation = activation
         self._forward_activation, self._backward_activation = get_activation(activation)
@@ -475,8 +484,18 @@ class Sequential:
         # TODO: kata model.sequential_fit
         raise NotImplementedError("kata model.sequential_fit: Sequential.train_on_batch")
 
-    def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, verbose=1):
+    def fit(
+        self,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        callbacks=None,
+        verbose=1,
+    ):
         """Train for ``epochs`` passes over the data; return a ``History``.
 
         As ``keras.Model.fit``:
@@ -529,8 +548,11 @@ class Sequential:
 
 def _table(rows, header=("Layer (type)", "Output Shape", "Param #")):
     """The box Keras draws around a summary: three columns, the last right-aligned."""
-    widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)),
-              max(13, *(len(r[2]) for r in rows))]
+    widths = [
+        max(31, *(len(r[0]) for r in rows)),
+        max(22, *(len(r[1]) for r in rows)),
+        max(13, *(len(r[2]) for r in rows)),
+    ]
 
     def rule(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -620,5 +642,7 @@ class _Progress:
         elif self.verbose == 2:
             elapsed = time.perf_counter() - self.started
             metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
-            print(f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
-                  file=self.stream)
+            print(
+                f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
+                file=self.stream,
+            )

@@ -175,8 +175,8 @@ class Adam:
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.iterations = 0     # steps taken so far: t = iterations + 1 during apply()
-        self.momentums = None   # m, one per parameter
+        self.iterations = 0  # steps taken so far: t = iterations + 1 during apply()
+        self.momentums = None  # m, one per parameter
         self.velocities = None  # v, one per parameter
 
     def apply(self, params, grads):

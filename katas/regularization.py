@@ -137,8 +137,7 @@ def l2_penalty_grad(kernel, l2):
 # ---------------------------------------------------------- batch normalisation
 
 
-def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3,
-                       training=True):
+def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True):
     """``keras.layers.BatchNormalization(momentum, epsilon)(x, training=training)``, axis=-1.
 
     Each feature (the last axis) is normalised over every other axis: the
@@ -260,8 +259,10 @@ class Dropout(Layer):
     def __init__(self, rate, seed=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not 0 <= rate <= 1:
-            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between "
-                             f"0 and 1. Received: rate={rate}")
+            raise ValueError(
+                f"Invalid value received for argument `rate`. Expected a float value between "
+                f"0 and 1. Received: rate={rate}"
+            )
         self.rate = float(rate)
         self.seed = seed
         self.rng = None if seed is None else np.random.default_rng(seed)
@@ -376,10 +377,26 @@ class Conv2D(conv_module.Conv2D):
     penalty's gradient to ``self.grads[0]``.
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
-                 kernel_regularizer=None, name=None, input_shape=None):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, activation=activation,
-                         name=name, input_shape=input_shape)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        activation=None,
+        kernel_regularizer=None,
+        name=None,
+        input_shape=None,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            activation=activation,
+            name=name,
+            input_shape=input_shape,
+        )
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
 
     def regularization_loss(self):

@@ -64,7 +64,7 @@ def orthogonal(shape, rng):
     return q.T if rows < cols else q
 
 
-# ------------------------------------------------------------------ 9.1
+# ------------------------------------------------------------------ kata rnn.embedding_forward
 
 
 def embedding_forward(ids, table):
@@ -92,7 +92,7 @@ def embedding_forward(ids, table):
     raise NotImplementedError("kata rnn.embedding_forward")
 
 
-# ------------------------------------------------------------------ 9.2
+# ------------------------------------------------------------------ kata rnn.embedding_backward
 
 
 def embedding_backward(dout, ids, vocab_size):
@@ -119,7 +119,7 @@ def embedding_backward(dout, ids, vocab_size):
     raise NotImplementedError("kata rnn.embedding_backward")
 
 
-# ------------------------------------------------------------------ 9.3
+# ------------------------------------------------------------------ kata rnn.simple_rnn_forward
 
 
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
@@ -151,7 +151,7 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, return_sequences=False
     raise NotImplementedError("kata rnn.simple_rnn_forward")
 
 
-# ------------------------------------------------------------------ 9.4
+# ------------------------------------------------------------------ kata rnn.lstm_cell_forward
 
 
 def lstm_cell_forward(x_t, h, c, kernel, recurrent_kernel, bias):
@@ -198,7 +198,7 @@ def lstm_cell_forward(x_t, h, c, kernel, recurrent_kernel, bias):
     raise NotImplementedError("kata rnn.lstm_cell_forward")
 
 
-# ------------------------------------------------------------------ 9.5
+# ------------------------------------------------------------------ kata rnn.lstm_forward
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
@@ -220,7 +220,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
     raise NotImplementedError("kata rnn.lstm_forward")
 
 
-# ------------------------------------------------------------------ 9.6
+# ------------------------------------------------------------------ kata rnn.lstm_backward
 
 
 def lstm_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
@@ -228,7 +228,8 @@ def lstm_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=Fals
 
     Unrolled, an LSTM is a deep network with one layer per step, all sharing
     the same weights; so a weight's gradient is the *sum* over steps. Run the
-    forward pass keeping every ``i, f, g, o, c_t, h_t``, then walk back from
+    forward pass keeping every ``i, f, g, o, c_t, h_t`` (``g = tanh(z_c)`` is the
+    candidate of :func:`lstm_cell_forward`), then walk back from
     the last step, carrying two gradients into the past, ``dh`` and ``dc``::
 
         dh  = dh_from_step_t+1 + dout_t            (dout_t: zero except the last step,
@@ -255,7 +256,7 @@ def lstm_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=Fals
     raise NotImplementedError("kata rnn.lstm_backward")
 
 
-# ------------------------------------------------------------------ 9.7
+# ------------------------------------------------------------------ kata rnn.gru_forward
 
 
 def gru_forward(x, kernel, recurrent_kernel, bias, return_sequences=False):
@@ -302,6 +303,12 @@ class Embedding(Layer):
 
     ``backward(dout)`` fills ``self.grads = [d table]`` and returns ``None``:
     ids are integers, no gradient flows into them (this is the first layer).
+
+    A Keras fact: Keras hands this gradient to its optimizer as
+    ``tf.IndexedSlices`` (one row per occurrence of an id), and its Adam and
+    RMSprop square each occurrence before summing repeated ids, where a dense
+    Adam (yours) squares the sum. With an id twice in a batch the two differ
+    (SGD agrees either way); the parity tests use batches without repeats.
     """
 
     def __init__(self, input_dim, output_dim, name=None, input_shape=None):
@@ -331,8 +338,9 @@ class _Recurrent(Layer):
     def __init__(self, units, return_sequences=False, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"received units={units}")
+            raise ValueError(
+                f"Received an invalid value for argument `units`, expected a positive integer, received units={units}"
+            )
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
 

@@ -32,7 +32,23 @@ from .pooling import max_pool2d, max_pool2d_backward
 from .recurrent import lstm_cell
 
 __all__ = [
-    "backend", "gpu_available", "why_no_gpu", "describe", "last_backend", "nan_filled_outputs",
-    "relu", "sigmoid", "tanh", "softmax", "dense_forward", "im2col", "conv2d",
-    "max_pool2d", "max_pool2d_backward", "lstm_cell", "cost", "Cost", "OPS",
+    "backend",
+    "gpu_available",
+    "why_no_gpu",
+    "describe",
+    "last_backend",
+    "nan_filled_outputs",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "dense_forward",
+    "im2col",
+    "conv2d",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "lstm_cell",
+    "cost",
+    "Cost",
+    "OPS",
 ]

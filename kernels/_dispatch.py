@@ -31,10 +31,11 @@ def array_module(*arrays):
         return np
     on_gpu = [isinstance(a, cupy.ndarray) for a in arrays if a is not None]
     if any(on_gpu) and not all(on_gpu):
-        kinds = ", ".join(type(a).__module__.split(".")[0] + "." + type(a).__name__
-                          for a in arrays if a is not None)
-        raise TypeError(f"kernels got a mix of NumPy and CuPy arrays ({kinds}): "
-                        "move every argument to the GPU with cupy.asarray(...) first")
+        kinds = ", ".join(type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays if a is not None)
+        raise TypeError(
+            f"kernels got a mix of NumPy and CuPy arrays ({kinds}): "
+            "move every argument to the GPU with cupy.asarray(...) first"
+        )
     return cupy if any(on_gpu) else np
 
 
@@ -54,12 +55,13 @@ def float_dtype(*arrays) -> np.dtype:
     kernels exist in float32 and float64 only, and a hidden cast would hide a
     bug in the caller's data pipeline.
     """
-    dtypes = [np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
-              for a in arrays if a is not None]
+    dtypes = [np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype for a in arrays if a is not None]
     for dtype in dtypes:
         if dtype not in (np.float32, np.float64):
-            raise TypeError(f"kernels work in float32 or float64; received dtype={dtype}. "
-                            "Cast with .astype(np.float64) (or float32) first.")
+            raise TypeError(
+                f"kernels work in float32 or float64; received dtype={dtype}. "
+                "Cast with .astype(np.float64) (or float32) first."
+            )
     return np.result_type(*dtypes)
 
 

@@ -49,5 +49,4 @@ def window(height: int, width: int, size, strides, padding: str) -> Window:
 
 def check_nhwc(x, name: str = "x") -> None:
     if x.ndim != 4:
-        raise ValueError(f"{name} must be NHWC (batch, height, width, channels); "
-                         f"received shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must be NHWC (batch, height, width, channels); received shape {tuple(x.shape)}")

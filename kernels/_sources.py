@@ -104,7 +104,8 @@ def elementwise_standalone_source(name: str) -> str:
             f"    for (long long i = kernels_thread_index(); i < n; i += kernels_grid_stride()) {{\n"
             f"        {' '.join(bindings)}\n"
             f"        {spec.operation};\n"
-            f"    }}\n}}\n")
+            f"    }}\n}}\n"
+        )
     return "\n".join(kernels)
 
 
@@ -163,5 +164,4 @@ def elementwise(name: str):
     import cupy
 
     spec = ELEMENTWISE[name]
-    return cupy.ElementwiseKernel(spec.in_params, spec.out_params, spec.operation, spec.name,
-                                  preamble=preamble())
+    return cupy.ElementwiseKernel(spec.in_params, spec.out_params, spec.operation, spec.name, preamble=preamble())

@@ -35,8 +35,10 @@ def _im2col(xp, x, kernel_size, strides, padding):
     record("cupy")
     if cols.size:
         kernel = _sources.raw_kernel("kernels_im2col_nhwc", x.dtype)
-        args = (x, cols) + tuple(np.int64(v) for v in (
-            batch, height, width, channels, kh, kw, sh, sw, geo.pad_top, geo.pad_left, geo.out_h, geo.out_w))
+        args = (x, cols) + tuple(
+            np.int64(v)
+            for v in (batch, height, width, channels, kh, kw, sh, sw, geo.pad_top, geo.pad_left, geo.out_h, geo.out_w)
+        )
         kernel((blocks_for(cols.size),), (THREADS_PER_BLOCK,), args)
     return cols, geo
 
@@ -61,8 +63,10 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
     dtype = float_dtype(x, kernel, bias)
     x, kernel = as_float(xp, x, dtype), as_float(xp, kernel, dtype)
     if kernel.ndim != 4 or x.ndim == 4 and kernel.shape[2] != x.shape[3]:
-        raise ValueError(f"kernel must be (kh, kw, in_channels, out_channels) with in_channels = "
-                         f"x.shape[-1]; received kernel {tuple(kernel.shape)} for x {tuple(x.shape)}")
+        raise ValueError(
+            f"kernel must be (kh, kw, in_channels, out_channels) with in_channels = "
+            f"x.shape[-1]; received kernel {tuple(kernel.shape)} for x {tuple(x.shape)}"
+        )
     kh, kw, _, out_channels = kernel.shape
     bias = xp.zeros(out_channels, dtype) if bias is None else as_float(xp, bias, dtype)
     cols, geo = _im2col(xp, x, (kh, kw), pair(strides, "strides"), padding)

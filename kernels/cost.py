@@ -46,6 +46,7 @@ def _elementwise(per_element):
     def count(x):
         n = int(prod(x.shape))
         return Cost(2 * n * _itemsize(x), per_element * n)
+
     return count
 
 

@@ -15,8 +15,9 @@ def _activation_code(activation) -> int:
     try:
         return _sources.ACTIVATION_CODES[activation]
     except (KeyError, TypeError):
-        raise ValueError(f'activation must be None, "relu", "sigmoid" or "tanh"; '
-                         f"received activation={activation!r}") from None
+        raise ValueError(
+            f'activation must be None, "relu", "sigmoid" or "tanh"; received activation={activation!r}'
+        ) from None
 
 
 def _add_bias_and_activate(xp, z, bias, activation):
@@ -46,8 +47,10 @@ def dense_forward(x, kernel, bias, activation=None):
     x, kernel = as_float(xp, x, dtype), as_float(xp, kernel, dtype)
     _activation_code(activation)  # refuse a bad name before any work
     if kernel.ndim != 2 or x.shape[-1:] != kernel.shape[:1]:
-        raise ValueError(f"x (..., input_dim) and kernel (input_dim, units) do not line up: "
-                         f"received x {tuple(x.shape)}, kernel {tuple(kernel.shape)}")
+        raise ValueError(
+            f"x (..., input_dim) and kernel (input_dim, units) do not line up: "
+            f"received x {tuple(x.shape)}, kernel {tuple(kernel.shape)}"
+        )
     units = kernel.shape[1]
     bias = xp.zeros(units, dtype) if bias is None else as_float(xp, bias, dtype)
     if bias.shape != (units,):

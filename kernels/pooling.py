@@ -26,8 +26,9 @@ def _setup(x, pool_size, strides, padding):
 def _windows_numpy(x, pool, strides, geo):
     """``(batch, out_h, out_w, channels, ph*pw)``: every window's cells, padding as -inf."""
     (ph, pw), (sh, sw) = pool, strides
-    padded = np.pad(x, ((0, 0), (geo.pad_top, geo.pad_bottom), (geo.pad_left, geo.pad_right), (0, 0)),
-                    constant_values=-np.inf)
+    padded = np.pad(
+        x, ((0, 0), (geo.pad_top, geo.pad_bottom), (geo.pad_left, geo.pad_right), (0, 0)), constant_values=-np.inf
+    )
     windows = np.lib.stride_tricks.sliding_window_view(padded, (ph, pw), axis=(1, 2))
     windows = windows[:, : geo.out_h * sh : sh, : geo.out_w * sw : sw]
     return windows.reshape(windows.shape[:4] + (ph * pw,))
@@ -35,8 +36,10 @@ def _windows_numpy(x, pool, strides, geo):
 
 def _launch_args(x, pool, strides, geo):
     batch, height, width, channels = x.shape
-    return tuple(np.int64(v) for v in (batch, height, width, channels, *pool, *strides,
-                                       geo.pad_top, geo.pad_left, geo.out_h, geo.out_w))
+    return tuple(
+        np.int64(v)
+        for v in (batch, height, width, channels, *pool, *strides, geo.pad_top, geo.pad_left, geo.out_h, geo.out_w)
+    )
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
@@ -77,7 +80,7 @@ def max_pool2d_backward(dout, x, pool_size=(2, 2), strides=None, padding="valid"
         record("numpy")
         if dout.size == 0:
             return np.zeros_like(x)
-        (ph, pw), (sh, sw) = pool, strides
+        (_, pw), (sh, sw) = pool, strides
         batch, height, width, channels = x.shape
         best = _windows_numpy(x, pool, strides, geo).argmax(axis=-1)  # first max on ties
         b, oy, ox, c = np.indices(best.shape, sparse=True)

@@ -34,8 +34,8 @@ def dense_backward(dout, x, kernel, bias=None):
 # Test functions for numerical_gradient, written with TensorFlow ops; the kata
 # tests hold the same functions written with NumPy, under the same names.
 _FUNCTIONS = {
-    "sum_of_cubes": lambda x: tf().reduce_sum(x ** 3),
-    "quartic": lambda x: tf().reduce_sum(x ** 4),
+    "sum_of_cubes": lambda x: tf().reduce_sum(x**3),
+    "quartic": lambda x: tf().reduce_sum(x**4),
     "sin_times_exp": lambda x: tf().reduce_sum(tf().sin(x) * tf().exp(x)),
     "coupled": lambda x: tf().reduce_sum(x) ** 2 + tf().reduce_sum(x[..., :-1] * x[..., 1:]),
     "log_sum_exp": lambda x: tf().math.reduce_logsumexp(x),

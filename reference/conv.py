@@ -23,8 +23,9 @@ def conv2d_layer(kernel, bias, strides=(1, 1), padding="valid", activation=None)
     """A built Keras ``Conv2D`` (float64) holding this kernel and bias."""
     kernel = np.asarray(kernel, dtype=np.float64)
     kh, kw, in_ch, filters = kernel.shape
-    layer = keras().layers.Conv2D(filters, (kh, kw), strides=_pair(strides), padding=padding,
-                                  activation=activation, dtype="float64")
+    layer = keras().layers.Conv2D(
+        filters, (kh, kw), strides=_pair(strides), padding=padding, activation=activation, dtype="float64"
+    )
     layer.build((None, None, None, in_ch))
     layer.set_weights([kernel, np.asarray(bias, dtype=np.float64)])
     return layer
@@ -57,14 +58,16 @@ def im2col(x, kernel_size, strides=(1, 1), padding="valid") -> np.ndarray:
     """
     kh, kw = _pair(kernel_size)
     sh, sw = _pair(strides)
-    patches = tf().image.extract_patches(constant(x), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
-                                         rates=[1, 1, 1, 1], padding=padding.upper())
+    patches = tf().image.extract_patches(
+        constant(x), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding.upper()
+    )
     return patches.numpy().reshape(-1, patches.shape[-1])
 
 
 def _pool_layer(pool_size, strides, padding):
-    return keras().layers.MaxPooling2D(_pair(pool_size), None if strides is None else _pair(strides),
-                                       padding=padding, dtype="float64")
+    return keras().layers.MaxPooling2D(
+        _pair(pool_size), None if strides is None else _pair(strides), padding=padding, dtype="float64"
+    )
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid") -> np.ndarray:
@@ -111,16 +114,18 @@ def seed_cnn(input_shape=(28, 28, 1)):
     -> Flatten -> Dense 64 relu -> Dense 10 softmax.
     """
     layers = keras().layers
-    return keras().Sequential([
-        keras().Input(shape=input_shape, dtype="float64"),
-        layers.Conv2D(32, (3, 3), activation="relu", dtype="float64"),
-        layers.MaxPooling2D((2, 2), dtype="float64"),
-        layers.Conv2D(64, (3, 3), activation="relu", dtype="float64"),
-        layers.MaxPooling2D((2, 2), dtype="float64"),
-        layers.Flatten(dtype="float64"),
-        layers.Dense(64, activation="relu", dtype="float64"),
-        layers.Dense(10, activation="softmax", dtype="float64"),
-    ])
+    return keras().Sequential(
+        [
+            keras().Input(shape=input_shape, dtype="float64"),
+            layers.Conv2D(32, (3, 3), activation="relu", dtype="float64"),
+            layers.MaxPooling2D((2, 2), dtype="float64"),
+            layers.Conv2D(64, (3, 3), activation="relu", dtype="float64"),
+            layers.MaxPooling2D((2, 2), dtype="float64"),
+            layers.Flatten(dtype="float64"),
+            layers.Dense(64, activation="relu", dtype="float64"),
+            layers.Dense(10, activation="softmax", dtype="float64"),
+        ]
+    )
 
 
 def seed_cnn_summary(input_shape=(28, 28, 1)) -> list[tuple[str, tuple, int]]:
@@ -132,17 +137,48 @@ def seed_cnn_summary(input_shape=(28, 28, 1)) -> list[tuple[str, tuple, int]]:
     return [(layer.name, tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
 
 
-def seed_cnn_fit(x, y, initial_weights, epochs, batch_size=32, learning_rate=0.001) -> dict[str, list[float]]:
+def seed_cnn_fit(
+    x, y, initial_weights, epochs, batch_size=32, learning_rate=0.001, adam=None
+) -> dict[str, list[float]]:
     """``keras.Model.fit`` history of the seed CNN started from ``initial_weights``
-    (Adam, sparse categorical cross-entropy, accuracy, ``shuffle=False``)."""
+    (Adam, sparse categorical cross-entropy, accuracy, ``shuffle=False``).
+
+    ``adam`` is Adam's whole config (it replaces ``learning_rate``), e.g. the
+    float32-exact ``{"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}``
+    with which a float64 Adam reproduces Keras's bit for bit. The run happens
+    with ``floatx = "float64"`` so that the loss and the logged metrics are float64 too.
+    """
+    from .model import float64_everywhere
+
     keras().utils.set_random_seed(0)
-    model = seed_cnn(np.shape(x)[1:])
-    model.set_weights([np.asarray(w, dtype=np.float64) for w in initial_weights])
-    model.compile(optimizer=keras().optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
-                        shuffle=False, verbose=0)
+    with float64_everywhere():
+        model = seed_cnn(np.shape(x)[1:])
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in initial_weights])
+        model.compile(
+            optimizer=keras().optimizers.Adam(**(adam or {"learning_rate": learning_rate})),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        history = model.fit(
+            np.asarray(x, dtype=np.float64),
+            np.asarray(y),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=False,
+            verbose=0,
+        )
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+SEED_CNN_SPECS = [
+    ("Conv2D", {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", {"pool_size": (2, 2)}),
+    ("Conv2D", {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+    ("MaxPooling2D", {"pool_size": (2, 2)}),
+    ("Flatten", {}),
+    ("Dense", {"units": 64, "activation": "relu"}),
+    ("Dense", {"units": 10, "activation": "softmax"}),
+]
 
 
 def seed_cnn_weight_shapes(input_shape=(28, 28, 1)) -> list[tuple]:

@@ -68,8 +68,13 @@ def dense_forward(x, kernel, bias, activation=None):
 def im2col(x, kernel_size, strides=(1, 1), padding="valid"):
     """``tf.image.extract_patches``, flattened to ``(batch*out_h*out_w, kh*kw*channels)``."""
     (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
-    patches = tf().image.extract_patches(constant(_f64(x)), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
-                                         rates=[1, 1, 1, 1], padding=padding.upper()).numpy()
+    patches = (
+        tf()
+        .image.extract_patches(
+            constant(_f64(x)), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding.upper()
+        )
+        .numpy()
+    )
     return patches.reshape(-1, patches.shape[-1])
 
 
@@ -78,16 +83,14 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
     """A Keras ``Conv2D`` layer (no activation) with these weights."""
     kernel = _f64(kernel)
     kh, kw, in_channels, out_channels = kernel.shape
-    layer = keras().layers.Conv2D(out_channels, (kh, kw), strides=_pair(strides), padding=padding,
-                                  dtype="float64")
+    layer = keras().layers.Conv2D(out_channels, (kh, kw), strides=_pair(strides), padding=padding, dtype="float64")
     layer.build((None, None, None, in_channels))
     layer.set_weights([kernel, _f64(bias)])
     return layer(constant(_f64(x))).numpy()
 
 
 def _pool_layer(pool_size, strides, padding):
-    return keras().layers.MaxPooling2D(pool_size=_pair(pool_size), strides=strides, padding=padding,
-                                       dtype="float64")
+    return keras().layers.MaxPooling2D(pool_size=_pair(pool_size), strides=strides, padding=padding, dtype="float64")
 
 
 @_on_cpu

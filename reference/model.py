@@ -77,9 +77,10 @@ def build(spec, weights=None):
     k = keras()
     input_shape, layers = spec
     with _fresh_names():
-        model = k.Sequential([k.Input(shape=tuple(input_shape), dtype="float64")]
-                             + [k.layers.Dense(units, activation=activation, dtype="float64")
-                                for units, activation in layers])
+        model = k.Sequential(
+            [k.Input(shape=tuple(input_shape), dtype="float64")]
+            + [k.layers.Dense(units, activation=activation, dtype="float64") for units, activation in layers]
+        )
     if weights is not None:
         model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
     return model
@@ -94,8 +95,9 @@ def optimizer(name="adam", **config):
 
 def _compiled(spec, weights, loss, metrics, optimizer_spec=("adam", {})):
     model = build(spec, weights)
-    model.compile(optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss,
-                  metrics=list(metrics or []))
+    model.compile(
+        optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss, metrics=list(metrics or [])
+    )
     return model
 
 
@@ -141,6 +143,7 @@ def dense_output_shape(input_shape, units):
 @float64_everywhere()
 def dense_backward(x, kernel, bias, activation, dout):
     """``(dx, dkernel, dbias)`` of ``sum(dout * Dense(x))`` by ``tf.GradientTape``."""
+
     def forward(x_, kernel_, bias_):
         z = tf().matmul(x_, kernel_) + bias_
         return z if activation is None else keras().activations.get(activation)(z)
@@ -172,8 +175,10 @@ def summary(spec):
     model = build(spec)
     lines = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=88)
-    rows = [(layer.name, type(layer).__name__, str((None,) + tuple(layer.output.shape[1:])),
-             int(layer.count_params())) for layer in model.layers]
+    rows = [
+        (layer.name, type(layer).__name__, str((None,) + tuple(layer.output.shape[1:])), int(layer.count_params()))
+        for layer in model.layers
+    ]
     return "\n".join(lines), rows, int(model.count_params())
 
 
@@ -181,8 +186,9 @@ def summary(spec):
 def evaluate(spec, weights, x, y, loss, metrics=(), batch_size=32):
     """``model.evaluate`` as a list ``[loss, *metrics]``."""
     model = _compiled(spec, weights, loss, metrics)
-    result = model.evaluate(np.asarray(x, dtype=np.float64), np.asarray(y), batch_size=batch_size,
-                            verbose=0, return_dict=True)
+    result = model.evaluate(
+        np.asarray(x, dtype=np.float64), np.asarray(y), batch_size=batch_size, verbose=0, return_dict=True
+    )
     return [float(result["loss"])] + [float(result[m]) for m in _metric_keys(result)]
 
 
@@ -200,13 +206,32 @@ def train_on_batch(spec, weights, x, y, loss, metrics=(), optimizer_spec=("adam"
 
 
 @float64_everywhere()
-def fit(spec, weights, x, y, loss, metrics=(), optimizer_spec=("adam", {}), epochs=1, batch_size=32,
-        validation_split=0.0, validation_data=None, shuffle=False):
+def fit(
+    spec,
+    weights,
+    x,
+    y,
+    loss,
+    metrics=(),
+    optimizer_spec=("adam", {}),
+    epochs=1,
+    batch_size=32,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=False,
+):
     """``model.fit`` from these weights: ``(history.history, weights after)``."""
     model = _compiled(spec, weights, loss, metrics, optimizer_spec)
-    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs,
-                        batch_size=batch_size, validation_split=validation_split,
-                        validation_data=validation_data, shuffle=shuffle, verbose=0)
+    history = model.fit(
+        np.asarray(x, dtype=np.float64),
+        np.asarray(y),
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=validation_split,
+        validation_data=validation_data,
+        shuffle=shuffle,
+        verbose=0,
+    )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights()
 
 

@@ -25,8 +25,9 @@ def run(name: str, config: dict, params, grad_steps) -> list[list[np.ndarray]]:
     Returns the parameters after every step: ``result[step][i]`` is param ``i``
     after ``step + 1`` updates.
     """
-    optimizer = getattr(keras().optimizers, name)(**{k: float(v) if isinstance(v, (int, float)) and
-                                                     not isinstance(v, bool) else v for k, v in config.items()})
+    optimizer = getattr(keras().optimizers, name)(
+        **{k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in config.items()}
+    )
     variables = [tf().Variable(np.asarray(p, dtype=np.float64), dtype="float64") for p in params]
     history = []
     for grads in grad_steps:

@@ -31,8 +31,11 @@ def dropout_layer(input_shape, rate):
     """A fresh ``keras.layers.Dropout``: its weights, parameter count and per-sample output shape."""
     layer = keras().layers.Dropout(rate, dtype="float64")
     layer.build((None,) + tuple(input_shape))
-    return {"weights": [w.copy() for w in layer.get_weights()], "count_params": int(layer.count_params()),
-            "output_shape": tuple(layer.compute_output_shape((None,) + tuple(input_shape))[1:])}
+    return {
+        "weights": [w.copy() for w in layer.get_weights()],
+        "count_params": int(layer.count_params()),
+        "output_shape": tuple(layer.compute_output_shape((None,) + tuple(input_shape))[1:]),
+    }
 
 
 @float64_everywhere()
@@ -60,11 +63,13 @@ def dropout_statistics(shape, rate, seed=0):
     dx = np.zeros(shape) if dx is None else dx.numpy()  # rate=1: Keras returns zeros, unconnected to x
     y = y.numpy()
     kept = y != 0
-    return {"kept_fraction": float(kept.mean()),
-            "scale": float(y[kept].max()) if kept.any() else 0.0,
-            "scale_spread": float(np.ptp(y[kept])) if kept.any() else 0.0,
-            "gradient_scale": float(dx[kept].max()) if kept.any() else 0.0,
-            "gradient_at_dropped": float(np.abs(dx[~kept]).max()) if (~kept).any() else 0.0}
+    return {
+        "kept_fraction": float(kept.mean()),
+        "scale": float(y[kept].max()) if kept.any() else 0.0,
+        "scale_spread": float(np.ptp(y[kept])) if kept.any() else 0.0,
+        "gradient_scale": float(dx[kept].max()) if kept.any() else 0.0,
+        "gradient_at_dropped": float(np.abs(dx[~kept]).max()) if (~kept).any() else 0.0,
+    }
 
 
 # ----------------------------------------------------------------------- L2
@@ -97,11 +102,13 @@ def batch_norm_layer(input_shape, momentum=0.99, epsilon=1e-3):
     """A fresh ``BatchNormalization`` for per-sample ``input_shape``: weights (Keras order),
     their names and trainability, the parameter count and the per-sample output shape."""
     layer = _batch_norm(input_shape[-1], len(input_shape) + 1, momentum, epsilon)
-    return {"weights": [w.copy() for w in layer.get_weights()],
-            "names": [v.name for v in layer.weights],
-            "trainable": [bool(v.trainable) for v in layer.weights],
-            "count_params": int(layer.count_params()),
-            "output_shape": tuple(layer.compute_output_shape((None,) + tuple(input_shape))[1:])}
+    return {
+        "weights": [w.copy() for w in layer.get_weights()],
+        "names": [v.name for v in layer.weights],
+        "trainable": [bool(v.trainable) for v in layer.weights],
+        "count_params": int(layer.count_params()),
+        "output_shape": tuple(layer.compute_output_shape((None,) + tuple(input_shape))[1:]),
+    }
 
 
 @float64_everywhere()
@@ -141,8 +148,13 @@ def _regularized_pass(layer, x, dout):
         penalty = t.add_n(layer.losses) if layer.losses else t.constant(0.0, dtype="float64")
         total = t.reduce_sum(y * constant(dout)) + penalty
     dx, dkernel, dbias = tape.gradient(total, [x_var, layer.kernel.value, layer.bias.value])
-    return {"y": y.numpy(), "penalty": float(penalty.numpy()), "dx": dx.numpy(), "dkernel": dkernel.numpy(),
-            "dbias": dbias.numpy()}
+    return {
+        "y": y.numpy(),
+        "penalty": float(penalty.numpy()),
+        "dx": dx.numpy(),
+        "dkernel": dkernel.numpy(),
+        "dbias": dbias.numpy(),
+    }
 
 
 @float64_everywhere()
@@ -151,8 +163,12 @@ def dense_regularized(x, kernel, bias, activation, l2, dout):
     its output, its penalty (``sum(layer.losses)``) and, by GradientTape, the
     gradients of ``sum(dout * output) + penalty`` for x, kernel and bias."""
     kernel = np.asarray(kernel, dtype=np.float64)
-    layer = keras().layers.Dense(kernel.shape[1], activation=activation, dtype="float64",
-                                 kernel_regularizer=None if l2 is None else keras().regularizers.L2(l2))
+    layer = keras().layers.Dense(
+        kernel.shape[1],
+        activation=activation,
+        dtype="float64",
+        kernel_regularizer=None if l2 is None else keras().regularizers.L2(l2),
+    )
     layer.build((None, kernel.shape[0]))
     layer.set_weights([kernel, np.asarray(bias, dtype=np.float64)])
     return _regularized_pass(layer, x, dout)
@@ -163,9 +179,15 @@ def conv2d_regularized(x, kernel, bias, activation, l2, dout, strides=(1, 1), pa
     """``Conv2D(filters, kernel_size, strides, padding, activation, kernel_regularizer=L2(l2))``:
     as ``dense_regularized``."""
     kernel = np.asarray(kernel, dtype=np.float64)
-    layer = keras().layers.Conv2D(kernel.shape[3], kernel.shape[:2], strides=strides, padding=padding,
-                                  activation=activation, dtype="float64",
-                                  kernel_regularizer=None if l2 is None else keras().regularizers.L2(l2))
+    layer = keras().layers.Conv2D(
+        kernel.shape[3],
+        kernel.shape[:2],
+        strides=strides,
+        padding=padding,
+        activation=activation,
+        dtype="float64",
+        kernel_regularizer=None if l2 is None else keras().regularizers.L2(l2),
+    )
     layer.build((None,) + np.shape(x)[1:])
     layer.set_weights([kernel, np.asarray(bias, dtype=np.float64)])
     return _regularized_pass(layer, x, dout)
@@ -179,8 +201,12 @@ def _keras_layer(spec):
     kind = spec[0]
     if kind == "dense":
         _, units, activation, l2 = spec
-        return k.layers.Dense(units, activation=activation, dtype="float64",
-                              kernel_regularizer=None if l2 is None else k.regularizers.L2(l2))
+        return k.layers.Dense(
+            units,
+            activation=activation,
+            dtype="float64",
+            kernel_regularizer=None if l2 is None else k.regularizers.L2(l2),
+        )
     if kind == "dropout":
         return k.layers.Dropout(spec[1], dtype="float64")
     if kind == "batch_norm":
@@ -210,8 +236,15 @@ def fit(input_shape, layers, weights, x, y, loss, optimizer_spec, epochs, batch_
     """``model.fit(..., shuffle=False)`` from these weights: ``(history.history, weights after)``."""
     model = _build(input_shape, layers, weights)
     model.compile(optimizer=optimizer(optimizer_spec[0], **dict(optimizer_spec[1])), loss=loss)
-    history = model.fit(np.asarray(x, dtype=np.float64), np.asarray(y), epochs=epochs, batch_size=batch_size,
-                        validation_split=validation_split, shuffle=False, verbose=0)
+    history = model.fit(
+        np.asarray(x, dtype=np.float64),
+        np.asarray(y),
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=validation_split,
+        shuffle=False,
+        verbose=0,
+    )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights()
 
 

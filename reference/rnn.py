@@ -12,6 +12,7 @@ import numpy as np
 
 from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
+from .model import float64_everywhere
 
 _LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
@@ -56,8 +57,7 @@ def recurrent_layer(kind: str, kernel, recurrent_kernel, bias, return_sequences=
     """
     kernel = _f64(kernel)
     units = _f64(recurrent_kernel).shape[0]
-    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64",
-                                                   **options)
+    layer = getattr(keras().layers, _LAYERS[kind])(units, return_sequences=return_sequences, dtype="float64", **options)
     layer.build((None, None, kernel.shape[0]))
     layer.set_weights([kernel, _f64(recurrent_kernel), _f64(bias)])
     return layer
@@ -158,12 +158,14 @@ def _text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=
     """The seed's text classifier in Keras, float64: Embedding -> LSTM -> Dense(1, sigmoid)."""
     k = keras()
     k.utils.set_random_seed(seed)
-    model = k.Sequential([
-        k.Input(shape=(timesteps,), dtype="int64"),
-        k.layers.Embedding(vocab_size, embed_dim, dtype="float64"),
-        k.layers.LSTM(units, dtype="float64"),
-        k.layers.Dense(1, activation="sigmoid", dtype="float64"),
-    ])
+    model = k.Sequential(
+        [
+            k.Input(shape=(timesteps,), dtype="int64"),
+            k.layers.Embedding(vocab_size, embed_dim, dtype="float64"),
+            k.layers.LSTM(units, dtype="float64"),
+            k.layers.Dense(1, activation="sigmoid", dtype="float64"),
+        ]
+    )
     return model
 
 
@@ -171,36 +173,69 @@ def _forecaster(units=16, timesteps=20, seed=0):
     """SimpleRNN(units) -> Dense(1) in Keras, float64: a one-step-ahead forecaster for one feature."""
     k = keras()
     k.utils.set_random_seed(seed)
-    return k.Sequential([
-        k.Input(shape=(timesteps, 1), dtype="float64"),
-        k.layers.SimpleRNN(units, dtype="float64"),
-        k.layers.Dense(1, dtype="float64"),
-    ])
+    return k.Sequential(
+        [
+            k.Input(shape=(timesteps, 1), dtype="float64"),
+            k.layers.SimpleRNN(units, dtype="float64"),
+            k.layers.Dense(1, dtype="float64"),
+        ]
+    )
 
 
-def _model_facts(model, x) -> dict:
-    return {"weights": [np.asarray(w) for w in model.get_weights()],
-            "layer_params": [int(layer.count_params()) for layer in model.layers],
-            "count_params": int(model.count_params()),
-            "predict": None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))}
+def _model_facts(model, x, weights=None) -> dict:
+    if weights is not None:
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    with float64_everywhere():  # else Keras's data adapter casts float64 inputs to float32 first
+        predictions = None if x is None else np.asarray(model.predict(_inputs(x), verbose=0))
+    return {
+        "weights": [np.asarray(w) for w in model.get_weights()],
+        "layer_params": [int(layer.count_params()) for layer in model.layers],
+        "count_params": int(model.count_params()),
+        "predict": predictions,
+    }
 
 
 def _inputs(x):
     return np.asarray(x) if np.asarray(x).dtype.kind in "iu" else _f64(x)
 
 
-def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0, x=None) -> dict:
-    """The seed's text classifier in Keras (float64, from ``seed``): its initial weights, parameter
-    counts by layer and in all, and its predictions on ``x`` (when given)."""
-    return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x)
+def text_model(vocab_size=10000, embed_dim=128, units=64, timesteps=None, seed=0, x=None, weights=None) -> dict:
+    """The seed's text classifier in Keras (float64, from ``seed``): its initial weights (or ``weights``),
+    parameter counts by layer and in all, and its predictions on ``x`` (when given)."""
+    return _model_facts(_text_model(vocab_size, embed_dim, units, timesteps, seed), x, weights)
 
 
-def text_model_fit(x, y, *, timesteps, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                   seed=0, vocab_size=10000, embed_dim=128, units=64) -> dict:
-    """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed``."""
+def text_model_fit(
+    x,
+    y,
+    *,
+    timesteps,
+    optimizer="adam",
+    learning_rate=0.001,
+    epochs=3,
+    batch_size=32,
+    seed=0,
+    vocab_size=10000,
+    embed_dim=128,
+    units=64,
+    config=None,
+    weights=None,
+) -> dict:
+    """``fit(shuffle=False)`` of the seed's text classifier from the initial weights of ``seed`` (or
+    ``weights``); ``config`` is the optimizer's whole config (it replaces ``learning_rate``)."""
     model = _text_model(vocab_size, embed_dim, units, timesteps, seed)
-    return _fit_history(model, x, y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-                        batch_size=batch_size)
+    if weights is not None:
+        model.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    return _fit_history(
+        model,
+        x,
+        y,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        config=config,
+    )
 
 
 def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
@@ -208,21 +243,58 @@ def forecaster(units=16, timesteps=20, seed=0, x=None) -> dict:
     return _model_facts(_forecaster(units, timesteps, seed), x)
 
 
-def forecaster_fit(x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32) -> dict:
+def forecaster_fit(
+    x, y, *, units=16, timesteps=20, seed=0, learning_rate=0.01, epochs=2, batch_size=32, config=None
+) -> dict:
     """``fit(shuffle=False)`` of the forecaster with Adam and the MSE, from the initial weights of ``seed``."""
-    return _fit_history(_forecaster(units, timesteps, seed), x, y, learning_rate=learning_rate, epochs=epochs,
-                        batch_size=batch_size, loss="mse")
+    return _fit_history(
+        _forecaster(units, timesteps, seed),
+        x,
+        y,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        loss="mse",
+        config=config,
+    )
 
 
-def _fit_history(model, x, y, *, optimizer="adam", learning_rate=0.001, epochs=3, batch_size=32,
-                 loss="binary_crossentropy") -> dict:
-    """``model.fit(..., shuffle=False)``; the per-epoch history."""
+def _fit_history(
+    model,
+    x,
+    y,
+    *,
+    optimizer="adam",
+    learning_rate=0.001,
+    epochs=3,
+    batch_size=32,
+    loss="binary_crossentropy",
+    config=None,
+) -> dict:
+    """``model.fit(..., shuffle=False)``; the per-epoch history.
+
+    ``config`` is the optimizer's whole config (it replaces ``learning_rate``). The loss and the
+    logged metric are float64 (``floatx = "float64"`` while compiling and fitting), as the layers are.
+    """
     k = keras()
     optimizers = {"adam": k.optimizers.Adam, "sgd": k.optimizers.SGD, "rmsprop": k.optimizers.RMSprop}
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=loss)
-    history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size,
-                        shuffle=False, verbose=0)
+    with float64_everywhere():
+        model.compile(optimizer=optimizers[optimizer](**(config or {"learning_rate": learning_rate})), loss=loss)
+        history = model.fit(_inputs(x), _f64(y), epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
     return {key: list(map(float, values)) for key, values in history.history.items()}
+
+
+def text_model_specs(vocab_size=10000, embed_dim=128, units=64):
+    """The text model as ``[(keras class, config), ...]`` (for ``reference.layers``)."""
+    return [
+        ("Embedding", {"input_dim": vocab_size, "output_dim": embed_dim}),
+        ("LSTM", {"units": units, "return_sequences": False}),
+        ("Dense", {"units": 1, "activation": "sigmoid"}),
+    ]
+
+
+def forecaster_specs(units=16):
+    return [("SimpleRNN", {"units": units, "return_sequences": False}), ("Dense", {"units": 1, "activation": "linear"})]
 
 
 cache_public_functions(globals())

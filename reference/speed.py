@@ -25,8 +25,11 @@ def attention(query, key, value, scale=None) -> np.ndarray:
     """
     if scale is None:
         scale = 1.0 / np.sqrt(np.shape(query)[-1])
-    return keras().ops.dot_product_attention(constant(query), constant(key), constant(value),
-                                             scale=constant(float(scale))).numpy()
+    return (
+        keras()
+        .ops.dot_product_attention(constant(query), constant(key), constant(value), scale=constant(float(scale)))
+        .numpy()
+    )
 
 
 cache_public_functions(globals())

@@ -119,8 +119,11 @@ def run_early_stopping(config: dict, logs_per_epoch: list[dict], reuse_runs: int
             if model.stop_training:
                 break
         callback.on_train_end()
-    return {"epochs_run": epochs_run, "stopped_epoch": callback.stopped_epoch,
-            "final_weights_epoch": epoch_of(model.get_weights())}
+    return {
+        "epochs_run": epochs_run,
+        "stopped_epoch": callback.stopped_epoch,
+        "final_weights_epoch": epoch_of(model.get_weights()),
+    }
 
 
 def run_model_checkpoint(filename: str, config: dict, logs_per_epoch: list[dict]) -> list[dict[str, int]]:
@@ -134,8 +137,9 @@ def run_model_checkpoint(filename: str, config: dict, logs_per_epoch: list[dict]
     reader = _tiny_model(with_accuracy=False)
     suffix = ".weights.h5"
     with tempfile.TemporaryDirectory() as folder:
-        callback = keras().callbacks.ModelCheckpoint(os.path.join(folder, filename + suffix),
-                                                     save_weights_only=True, **config)
+        callback = keras().callbacks.ModelCheckpoint(
+            os.path.join(folder, filename + suffix), save_weights_only=True, **config
+        )
         callback.set_model(model)
         callback.on_train_begin()
         states = []

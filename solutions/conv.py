@@ -28,7 +28,7 @@ def conv1d_valid(signal, kernel):
     signal, kernel = np.asarray(signal, dtype=float), np.asarray(kernel, dtype=float)
     out = np.empty(len(signal) - len(kernel) + 1)
     for i in range(len(out)):
-        out[i] = signal[i:i + len(kernel)] @ kernel
+        out[i] = signal[i : i + len(kernel)] @ kernel
     return out
 
 
@@ -97,7 +97,7 @@ def conv2d_naive(x, kernel, bias, strides=(1, 1), padding="valid"):
     for b in range(x.shape[0]):
         for i in range(out_h):
             for j in range(out_w):
-                window = padded[b, i * sh:i * sh + kh, j * sw:j * sw + kw, :]
+                window = padded[b, i * sh : i * sh + kh, j * sw : j * sw + kw, :]
                 for f in range(filters):
                     out[b, i, j, f] = np.sum(window * kernel[:, :, :, f]) + bias[f]
     return out
@@ -115,8 +115,9 @@ def _patches(x, kernel_size, strides, padding):
     patches = np.empty((x.shape[0], out_h, out_w, kh, kw, x.shape[3]))
     for di in range(kh):
         for dj in range(kw):
-            patches[:, :, :, di, dj, :] = padded[:, di:di + sh * (out_h - 1) + 1:sh,
-                                                 dj:dj + sw * (out_w - 1) + 1:sw, :]
+            patches[:, :, :, di, dj, :] = padded[
+                :, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :
+            ]
     return patches
 
 
@@ -161,9 +162,10 @@ def conv2d_backward(dout, x, kernel, strides=(1, 1), padding="valid"):
     dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), in_ch))
     for di in range(kh):
         for dj in range(kw):
-            dpadded[:, di:di + sh * (out_h - 1) + 1:sh, dj:dj + sw * (out_w - 1) + 1:sw, :] += \
-                dpatches[:, :, :, di, dj, :]
-    dx = dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dpatches[
+                :, :, :, di, dj, :
+            ]
+    dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
     return dx, dkernel, dbias
 
 
@@ -190,8 +192,9 @@ def _patches_padded_with(x, pool, strides, padding, value):
     patches = np.empty((x.shape[0], out_h, out_w, ph, pw, x.shape[3]))
     for di in range(ph):
         for dj in range(pw):
-            patches[:, :, :, di, dj, :] = padded[:, di:di + sh * (out_h - 1) + 1:sh,
-                                                 dj:dj + sw * (out_w - 1) + 1:sw, :]
+            patches[:, :, :, di, dj, :] = padded[
+                :, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :
+            ]
     return patches
 
 
@@ -212,9 +215,10 @@ def max_pool2d_backward(dout, x, pool_size=(2, 2), strides=None, padding="valid"
     dpadded = np.zeros((batch, x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), channels))
     for di in range(ph):
         for dj in range(pw):
-            dpadded[:, di:di + sh * (out_h - 1) + 1:sh, dj:dj + sw * (out_w - 1) + 1:sw, :] += \
-                dout * (winner == di * pw + dj)
-    return dpadded[:, pads_h[0]:pads_h[0] + x.shape[1], pads_w[0]:pads_w[0] + x.shape[2], :]
+            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dout * (
+                winner == di * pw + dj
+            )
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
 def flatten(x):
@@ -234,8 +238,9 @@ class Conv2D(Layer):
     Output shape: ``(batch, out_h, out_w, filters)``.
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
-                 name=None, input_shape=None):
+    def __init__(
+        self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None, name=None, input_shape=None
+    ):
         super().__init__(name=name, input_shape=input_shape)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size)

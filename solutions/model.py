@@ -158,7 +158,9 @@ class Dense(Layer):
     def __init__(self, units, activation=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: units={units}")
+            raise ValueError(
+                f"Received an invalid value for `units`, expected a positive integer. Received: units={units}"
+            )
         self.units = int(units)
         self.activation = activation
         self._forward_activation, self._backward_activation = get_activation(activation)
@@ -252,8 +254,10 @@ class Sequential:
         """Create every layer's weights for per-sample ``input_shape``."""
         shape = tuple(input_shape) if input_shape is not None else self._declared_input_shape()
         if shape is None:
-            raise ValueError("The model has no input shape yet: pass input_shape to the first layer "
-                             "(or Input(shape=...)), or call build(input_shape), fit or predict first")
+            raise ValueError(
+                "The model has no input shape yet: pass input_shape to the first layer "
+                "(or Input(shape=...)), or call build(input_shape), fit or predict first"
+            )
         counts: dict[str, int] = {}
         for layer in self.layers:
             if layer.name is None:  # Keras in a fresh session: dense, dense_1, dense_2, ...
@@ -355,8 +359,11 @@ class Sequential:
         """True when the loss is computed from the last layer's logits, as Keras does
         after a softmax (or sigmoid) layer: more accurate, and no clipping."""
         last = self.layers[-1]
-        return self.loss_name in _FROM_LOGITS and hasattr(last, "backward_from_logits") \
+        return (
+            self.loss_name in _FROM_LOGITS
+            and hasattr(last, "backward_from_logits")
             and getattr(last, "activation", None) == _FROM_LOGITS[self.loss_name]
+        )
 
     def _loss_and_output(self, xb, yb, training):
         """The batch's loss as Keras reports it (the data loss plus the layers' penalties), and the output.
@@ -411,8 +418,18 @@ class Sequential:
         if self.optimizer is None:
             raise RuntimeError("You must call compile() before fit() or evaluate()")
 
-    def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, verbose=1):
+    def fit(
+        self,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        callbacks=None,
+        verbose=1,
+    ):
         """Train for ``epochs`` passes over the data; returns a History.
 
         As Keras: validation is the last ``validation_split`` of the data, cut
@@ -483,8 +500,12 @@ class Sequential:
         return ["loss"] + self.metrics
 
     def _evaluate(self, x, y, batch_size):
-        return self._run_batches(x, y, batch_indices(len(x), batch_size, False, None),
-                                 lambda xb, yb: self._loss_and_output(xb, yb, training=False))
+        return self._run_batches(
+            x,
+            y,
+            batch_indices(len(x), batch_size, False, None),
+            lambda xb, yb: self._loss_and_output(xb, yb, training=False),
+        )
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
         """The loss (and metrics) on ``x, y``: a number, or ``[loss, metric, ...]`` with metrics."""
@@ -500,7 +521,7 @@ class Sequential:
     def predict(self, x, batch_size=32, verbose=0):
         x = np.asarray(x, dtype=float)
         self._ensure_built(x)
-        outputs = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        outputs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outputs, axis=0)
 
     # ---- summary
@@ -509,22 +530,37 @@ class Sequential:
         """Print a table like ``keras.Model.summary()``; also returns it as a string."""
         if not self.built:
             self.build()
-        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-                 f"{layer.count_params():,}") for layer in self.layers if not isinstance(layer, Input)]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None,) + tuple(layer.output_shape)),
+                f"{layer.count_params():,}",
+            )
+            for layer in self.layers
+            if not isinstance(layer, Input)
+        ]
         total = self.count_params()
         size = _bytes(8 * total)  # float64: 8 bytes a number
-        text = "\n".join([f'Model: "{self.name}"', _table(rows),
-                          f" Total params: {total:,} ({size})",
-                          f" Trainable params: {total:,} ({size})",
-                          " Non-trainable params: 0 (0.00 B)"])
+        text = "\n".join(
+            [
+                f'Model: "{self.name}"',
+                _table(rows),
+                f" Total params: {total:,} ({size})",
+                f" Trainable params: {total:,} ({size})",
+                " Non-trainable params: 0 (0.00 B)",
+            ]
+        )
         print_fn(text)
         return text
 
 
 def _table(rows, header=("Layer (type)", "Output Shape", "Param #")):
     """The box Keras draws around a summary: three columns, the last right-aligned."""
-    widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)),
-              max(13, *(len(r[2]) for r in rows))]
+    widths = [
+        max(31, *(len(r[0]) for r in rows)),
+        max(22, *(len(r[1]) for r in rows)),
+        max(13, *(len(r[2]) for r in rows)),
+    ]
 
     def rule(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -614,5 +650,7 @@ class _Progress:
         elif self.verbose == 2:
             elapsed = time.perf_counter() - self.started
             metrics = "".join(f" - {key}: {self._number(value)}" for key, value in sorted(logs.items()))
-            print(f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
-                  file=self.stream)
+            print(
+                f"{self.steps}/{self.steps} - {elapsed:.0f}s - {self._per_step(elapsed / self.steps)}{metrics}",
+                file=self.stream,
+            )

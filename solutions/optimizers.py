@@ -29,8 +29,9 @@ def _zeros_like_each(params):
 
 def _check_lengths(params, grads):
     if len(params) != len(grads):
-        raise ValueError(f"apply() needs one gradient per parameter. Received: {len(params)} params "
-                         f"and {len(grads)} grads")
+        raise ValueError(
+            f"apply() needs one gradient per parameter. Received: {len(params)} params and {len(grads)} grads"
+        )
 
 
 class SGD:
@@ -102,7 +103,7 @@ class Adam:
             self.momentums = _zeros_like_each(params)
             self.velocities = _zeros_like_each(params)
         t = self.iterations + 1  # one step for all parameters
-        alpha = self.learning_rate * np.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        alpha = self.learning_rate * np.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             grad = np.asarray(grad, dtype=float)
             m += (grad - m) * (1.0 - self.beta_1)

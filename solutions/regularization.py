@@ -79,8 +79,7 @@ def _rows(x):
     return x.reshape(-1, x.shape[-1])
 
 
-def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3,
-                       training=True):
+def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True):
     """Keras's BatchNormalization over the last axis: ``(y, new moving_mean, new moving_variance)``."""
     x = np.asarray(x, dtype=float)
     moving_mean, moving_variance = np.asarray(moving_mean, dtype=float), np.asarray(moving_variance, dtype=float)
@@ -168,8 +167,10 @@ class Dropout(Layer):
     def __init__(self, rate, seed=None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not 0 <= rate <= 1:
-            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between "
-                             f"0 and 1. Received: rate={rate}")
+            raise ValueError(
+                f"Invalid value received for argument `rate`. Expected a float value between "
+                f"0 and 1. Received: rate={rate}"
+            )
         self.rate = float(rate)
         self.seed = seed
         self.rng = None if seed is None else np.random.default_rng(seed)
@@ -211,8 +212,9 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         gamma, beta, moving_mean, moving_variance = self.weights
-        y, new_mean, new_variance = batch_norm_forward(x, gamma, beta, moving_mean, moving_variance,
-                                                       self.momentum, self.epsilon, training=training)
+        y, new_mean, new_variance = batch_norm_forward(
+            x, gamma, beta, moving_mean, moving_variance, self.momentum, self.epsilon, training=training
+        )
         if training:
             moving_mean[...] = new_mean  # in place: the model's weights are these arrays
             moving_variance[...] = new_variance
@@ -257,10 +259,26 @@ class Dense(model_module.Dense):
 class Conv2D(conv_module.Conv2D):
     """Your ``Conv2D`` from `conv`, with Keras's ``kernel_regularizer=``."""
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
-                 kernel_regularizer=None, name=None, input_shape=None):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, activation=activation,
-                         name=name, input_shape=input_shape)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        activation=None,
+        kernel_regularizer=None,
+        name=None,
+        input_shape=None,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            activation=activation,
+            name=name,
+            input_shape=input_shape,
+        )
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
 
     def regularization_loss(self):

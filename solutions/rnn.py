@@ -124,8 +124,8 @@ def _lstm_run(x, kernel, recurrent_kernel, bias):
     for t in range(steps):
         z = projected[:, t] + states[t] @ recurrent_kernel
         sig = sigmoid(z)
-        i, f, o = sig[:, :units], sig[:, units:2 * units], sig[:, 3 * units:]
-        g = np.tanh(z[:, 2 * units:3 * units])
+        i, f, o = sig[:, :units], sig[:, units : 2 * units], sig[:, 3 * units :]
+        g = np.tanh(z[:, 2 * units : 3 * units])
         cells[t + 1] = f * cells[t] + i * g
         states[t + 1] = o * np.tanh(cells[t + 1])
         gates[t] = np.concatenate([i, f, g, o], axis=1)
@@ -153,17 +153,20 @@ def _lstm_bptt(dout, x, kernel, recurrent_kernel, run, return_sequences):
         dh = dh + arriving[t]
         tanh_c = np.tanh(cells[t + 1])
         # c_t reaches the loss through h_t (this step) and through c_{t+1} (dc from the future).
-        dc = dc + dh * o * (1.0 - tanh_c ** 2)
-        dz_t = np.concatenate([
-            dc * g * i * (1.0 - i),           # input gate, through sigmoid
-            dc * cells[t] * f * (1.0 - f),    # forget gate
-            dc * i * (1.0 - g ** 2),          # candidate, through tanh
-            dh * tanh_c * o * (1.0 - o),      # output gate
-        ], axis=1)
+        dc = dc + dh * o * (1.0 - tanh_c**2)
+        dz_t = np.concatenate(
+            [
+                dc * g * i * (1.0 - i),  # input gate, through sigmoid
+                dc * cells[t] * f * (1.0 - f),  # forget gate
+                dc * i * (1.0 - g**2),  # candidate, through tanh
+                dh * tanh_c * o * (1.0 - o),  # output gate
+            ],
+            axis=1,
+        )
         dz[:, t] = dz_t
         drecurrent += states[t].T @ dz_t
         dh = dz_t @ recurrent_kernel.T  # into h_{t-1}
-        dc = dc * f                      # into c_{t-1}
+        dc = dc * f  # into c_{t-1}
     dx = dz @ kernel.T
     return dx, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
 
@@ -227,9 +230,9 @@ def gru_backward(dout, x, kernel, recurrent_kernel, bias, return_sequences=False
     for t in reversed(range(steps)):
         z, r, hh, rh = cache[t]
         dh = dh + arriving[t]
-        dhh = dh * (1.0 - z) * (1.0 - hh ** 2)           # into the candidate's pre-activation
-        dzz = dh * (states[t] - hh) * z * (1.0 - z)      # update gate
-        drr = dhh * rh * r * (1.0 - r)                   # reset gate
+        dhh = dh * (1.0 - z) * (1.0 - hh**2)  # into the candidate's pre-activation
+        dzz = dh * (states[t] - hh) * z * (1.0 - z)  # update gate
+        drr = dhh * rh * r * (1.0 - r)  # reset gate
         dprojected[:, t] = np.concatenate([dzz, drr, dhh], axis=1)
         dinner = np.concatenate([dzz, drr, dhh * r], axis=1)
         drecurrent += states[t].T @ dinner
@@ -271,6 +274,11 @@ class Embedding(Layer):
     Input shape: ``(batch, timesteps)`` ints. Output shape: ``(batch, timesteps, output_dim)``.
     Initialised uniform in ``[-0.05, 0.05]`` (Keras's default for Embedding).
     ``backward`` fills ``grads`` and returns None: ids are integers, no gradient flows into them.
+
+    Keras hands this gradient to its optimizer as ``tf.IndexedSlices`` (one row per occurrence of
+    an id); its Adam and RMSprop square each occurrence before summing repeated ids, where this
+    dense gradient is squared after summing. The two agree when no id repeats within a batch (and
+    always for SGD); the parity tests use such batches.
     """
 
     def __init__(self, input_dim, output_dim, name=None, input_shape=None):
@@ -288,8 +296,10 @@ class Embedding(Layer):
     def forward(self, x, training=False):
         self._ids = _as_ids(x)
         if self._ids.size and (self._ids.min() < 0 or self._ids.max() >= self.input_dim):
-            raise ValueError(f"Embedding ids must be in [0, {self.input_dim}); "
-                             f"received ids from {self._ids.min()} to {self._ids.max()}")
+            raise ValueError(
+                f"Embedding ids must be in [0, {self.input_dim}); "
+                f"received ids from {self._ids.min()} to {self._ids.max()}"
+            )
         return embedding_forward(self._ids, self.weights[0])
 
     def backward(self, dout):
@@ -305,8 +315,9 @@ class _Recurrent(Layer):
     def __init__(self, units, return_sequences=False, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"received units={units}")
+            raise ValueError(
+                f"Received an invalid value for argument `units`, expected a positive integer, received units={units}"
+            )
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
 
@@ -315,9 +326,11 @@ class _Recurrent(Layer):
 
     def build(self, input_shape, rng):
         width = self.gates * self.units
-        self.weights = [glorot_uniform((input_shape[-1], width), rng),
-                        orthogonal((self.units, width), rng),
-                        self._bias()]
+        self.weights = [
+            glorot_uniform((input_shape[-1], width), rng),
+            orthogonal((self.units, width), rng),
+            self._bias(),
+        ]
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -345,7 +358,7 @@ class LSTM(_Recurrent):
 
     def _bias(self):
         bias = np.zeros(4 * self.units)
-        bias[self.units:2 * self.units] = 1.0
+        bias[self.units : 2 * self.units] = 1.0
         return bias
 
     def forward(self, x, training=False):

@@ -37,8 +37,8 @@ def attention(query, key, value):
     (B, N) as a batch of matrices and calls BLAS for each.
     """
     q, k, v = (np.asarray(t, dtype=float).transpose(0, 2, 1, 3) for t in (query, key, value))
-    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])   # (B, N, T, S)
-    scores = scores - scores.max(axis=-1, keepdims=True)         # stable softmax over the keys
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])  # (B, N, T, S)
+    scores = scores - scores.max(axis=-1, keepdims=True)  # stable softmax over the keys
     weights = np.exp(scores)
     weights /= weights.sum(axis=-1, keepdims=True)
-    return (weights @ v).transpose(0, 2, 1, 3)                   # (B, N, T, H) -> (B, T, N, H)
+    return (weights @ v).transpose(0, 2, 1, 3)  # (B, N, T, H) -> (B, T, N, H)

@@ -30,15 +30,17 @@ def train_val_split(x, y, validation_split):
         raise ValueError(f"x and y have different lengths: {len(x)} and {len(y)}")
     split_at = int(math.floor(len(x) * (1.0 - validation_split)))
     if split_at == 0 or split_at == len(x):  # as Keras: one side would be empty
-        raise ValueError(f"Training data contains {len(x)} samples, which is not sufficient to split it into "
-                         f"a validation and training set as specified by validation_split={validation_split}")
+        raise ValueError(
+            f"Training data contains {len(x)} samples, which is not sufficient to split it into "
+            f"a validation and training set as specified by validation_split={validation_split}"
+        )
     return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
 
 
 def batch_indices(n, batch_size, shuffle, rng):
     """Index arrays for each batch of an epoch; the last batch may be smaller."""
     order = rng.permutation(n) if shuffle else np.arange(n)
-    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
 def accuracy(y_true, y_pred):
@@ -74,7 +76,7 @@ class Callback:
 
 
 def monitor_mode(monitor, mode="auto"):
-    """"min" or "max"; "auto" infers it from the name (accuracies go up, the rest down)."""
+    """ "min" or "max"; "auto" infers it from the name (accuracies go up, the rest down)."""
     if mode in ("min", "max"):
         return mode
     return "max" if "acc" in monitor else "min"

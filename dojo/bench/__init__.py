@@ -38,6 +38,16 @@ from .operation import ANSWER_KEY, KERNELS, LEARNER, TENSORFLOW, Contender, Oper
 from .options import pytest_addoption, pytest_collect_file, pytest_configure, pytest_ignore_collect
 
 __all__ = [
-    "ANSWER_KEY", "KERNELS", "LEARNER", "TENSORFLOW", "Contender", "Operation", "race_cases", "main",
-    "pytest_addoption", "pytest_collect_file", "pytest_configure", "pytest_ignore_collect",
+    "ANSWER_KEY",
+    "KERNELS",
+    "LEARNER",
+    "TENSORFLOW",
+    "Contender",
+    "Operation",
+    "race_cases",
+    "main",
+    "pytest_addoption",
+    "pytest_collect_file",
+    "pytest_configure",
+    "pytest_ignore_collect",
 ]

@@ -32,8 +32,9 @@ def draw(records: Records, path: str | Path) -> Path | None:
         # Log scale (the rows differ by orders of magnitude); bars start a decade below the
         # fastest row, so their lengths compare, and only whole decades are labelled.
         floor = 10 ** math.floor(math.log10(min(values)) - 1)
-        ax.barh(labels, [v - floor for v in values], left=floor,
-                color=[COLOURS.get(r.kind, "tab:purple") for r in timed])
+        ax.barh(
+            labels, [v - floor for v in values], left=floor, color=[COLOURS.get(r.kind, "tab:purple") for r in timed]
+        )
         ax.set_xscale("log")
         ax.set_xlim(floor, max(values) * 8)
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -45,7 +46,7 @@ def draw(records: Records, path: str | Path) -> Path | None:
             speedup = table.speedup(row)
             if speedup is not None:
                 ax.annotate(f" {speedup:.3g}x vs TF", (row.median * 1e3, y), va="center", fontsize=7)
-    for ax in list(axes.flat)[len(tables):]:
+    for ax in list(axes.flat)[len(tables) :]:
         ax.axis("off")
     figure.tight_layout()
     path = Path(path)

@@ -28,8 +28,9 @@ class Gate:
 
     def katas_for(self, pairs) -> list:
         wanted = set(pairs)
-        return [kata for kata in self.curriculum.katas
-                if (kata.module, kata.target) in wanted and kata.kind != "capstone"]
+        return [
+            kata for kata in self.curriculum.katas if (kata.module, kata.target) in wanted and kata.kind != "capstone"
+        ]
 
     def why_not(self, pairs) -> str | None:
         """None when every kata for ``pairs`` passes, else a reason for the table."""

@@ -118,5 +118,6 @@ class Operation:
 
 def race_cases(*operations: Operation) -> list:
     """``pytest.param(operation, contender)`` for every pair, with ids like ``relu-answer-key``."""
-    return [pytest.param(op, contender, id=f"{op.name}-{contender}")
-            for op in operations for contender in op.contenders]
+    return [
+        pytest.param(op, contender, id=f"{op.name}-{contender}") for op in operations for contender in op.contenders
+    ]

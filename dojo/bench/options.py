@@ -20,18 +20,36 @@ BENCH_PATTERN = "bench_*.py"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("katas-bench", "Neural Katas benchmarks")
-    group.addoption("--bench", action="store_true", default=False,
-                    help="race your code, the answer key, kernels and TensorFlow (benchmarks/); "
-                         "add --benchmark-disable for a quick smoke run")
-    group.addoption("--bench-chart", metavar="PATH", default=None,
-                    help="also draw the results as a bar chart PNG at PATH")
-    group.addoption("--bench-json", metavar="PATH", default=None,
-                    help="also write the tables (medians, speed-ups, rates) as JSON to PATH")
-    group.addoption("--bench-threads", type=int, default=None, metavar="N",
-                    help="limit NumPy's BLAS and TensorFlow to N threads each, so both race on the same cores "
-                         "(default: each library's own choice)")
-    group.addoption("--bench-skip-learner", action="store_true", default=False,
-                    help="do not time your code (no kata check runs before the race)")
+    group.addoption(
+        "--bench",
+        action="store_true",
+        default=False,
+        help="race your code, the answer key, kernels and TensorFlow (benchmarks/); "
+        "add --benchmark-disable for a quick smoke run",
+    )
+    group.addoption(
+        "--bench-chart", metavar="PATH", default=None, help="also draw the results as a bar chart PNG at PATH"
+    )
+    group.addoption(
+        "--bench-json",
+        metavar="PATH",
+        default=None,
+        help="also write the tables (medians, speed-ups, rates) as JSON to PATH",
+    )
+    group.addoption(
+        "--bench-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="limit NumPy's BLAS and TensorFlow to N threads each, so both race on the same cores "
+        "(default: each library's own choice)",
+    )
+    group.addoption(
+        "--bench-skip-learner",
+        action="store_true",
+        default=False,
+        help="do not time your code (no kata check runs before the race)",
+    )
 
 
 def _enabled(config: pytest.Config) -> bool:

@@ -73,8 +73,7 @@ class BenchPlugin:
         return run
 
     def _skip(self, operation: Operation, contender: Contender, label: str, reason: str):
-        self.records.add(operation.name, operation.size, operation.note,
-                         Row(contender.kind, label, skipped=reason))
+        self.records.add(operation.name, operation.size, operation.note, Row(contender.kind, label, skipped=reason))
         pytest.skip(f"{operation.name} / {label}: {reason}")
 
     def _race(self, benchmark, operation: Operation, contender: Contender) -> None:
@@ -131,10 +130,20 @@ class BenchPlugin:
         counted traffic on a named GPU (dojo.gpu.traffic). The table labels it.
         """
 
-        def add(operation: Operation, kind: str, label: str, seconds: float | None = None, cost=None,
-                skipped: str | None = None):
-            self.records.add(operation.name, operation.size, operation.note,
-                             Row(kind, label, median=seconds, timer="modelled", cost=cost, skipped=skipped))
+        def add(
+            operation: Operation,
+            kind: str,
+            label: str,
+            seconds: float | None = None,
+            cost=None,
+            skipped: str | None = None,
+        ):
+            self.records.add(
+                operation.name,
+                operation.size,
+                operation.note,
+                Row(kind, label, median=seconds, timer="modelled", cost=cost, skipped=skipped),
+            )
 
         return add
 
@@ -152,8 +161,9 @@ class BenchPlugin:
         table.write(terminalreporter, self.records, timing)
         if self.threads:
             note = self._field.threads_note if self._field is not None else ""
-            terminalreporter.write_line(f"threads: NumPy BLAS and TensorFlow limited to {self.threads} each"
-                                        + (f" ({note})" if note else ""))
+            terminalreporter.write_line(
+                f"threads: NumPy BLAS and TensorFlow limited to {self.threads} each" + (f" ({note})" if note else "")
+            )
         chart_path = self.config.getoption("bench_chart")
         if chart_path:
             drawn = chart.draw(self.records, chart_path)
@@ -167,5 +177,6 @@ class BenchPlugin:
             saved = storage.save_summary(json_path, self.records.as_dicts(), environment)
             terminalreporter.write_line(f"summary: {saved}")
         if timing:
-            terminalreporter.write_line(f"pytest-benchmark JSON: {storage.storage_folder(self.config)} "
-                                        f"(compare runs with --benchmark-compare)")
+            terminalreporter.write_line(
+                f"pytest-benchmark JSON: {storage.storage_folder(self.config)} (compare runs with --benchmark-compare)"
+            )

@@ -19,12 +19,12 @@ MEMORY_BOUND_INTENSITY = 4.0
 
 @dataclass
 class Row:
-    kind: str                       # LEARNER, ANSWER_KEY, KERNELS, TENSORFLOW
-    label: str                      # "kernels (NumPy fallback, no GPU)"
-    median: float | None = None     # seconds; None when timing was disabled or it did not race
+    kind: str  # LEARNER, ANSWER_KEY, KERNELS, TENSORFLOW
+    label: str  # "kernels (NumPy fallback, no GPU)"
+    median: float | None = None  # seconds; None when timing was disabled or it did not race
     rounds: int = 0
-    timer: str = "wall clock"       # or "CUDA events"
-    skipped: str | None = None      # why it did not race
+    timer: str = "wall clock"  # or "CUDA events"
+    skipped: str | None = None  # why it did not race
     cost: tuple[float, float] | None = None  # (bytes, flops) of one call
 
     def rate(self) -> str:
@@ -59,8 +59,7 @@ class Table:
         return base / row.median
 
     def flagged(self) -> list[tuple[Row, float]]:
-        return [(row, s) for row in self.rows
-                if (s := self.speedup(row)) is not None and s > SUSPICIOUS_SPEEDUP]
+        return [(row, s) for row in self.rows if (s := self.speedup(row)) is not None and s > SUSPICIOUS_SPEEDUP]
 
 
 class Records:

@@ -45,7 +45,11 @@ def save_summary(path: str | Path, tables: list[dict], environment: dict) -> Pat
     """Write the tables (as :meth:`records.Records.as_dicts` gives them) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"machine": platform.platform(), "python": platform.python_version(),
-                "environment": environment, "operations": tables}
+    document = {
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "environment": environment,
+        "operations": tables,
+    }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path

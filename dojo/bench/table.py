@@ -37,20 +37,24 @@ def render(table: Table, timing: bool = True) -> list[str]:
     for row in table.rows:
         lines.append("  " + _row(table, row, timing))
     for row, speedup in table.flagged():
-        lines.append(f"  !! {row.label} is {speedup:.1f}x faster than TensorFlow (over {SUSPICIOUS_SPEEDUP:g}x): "
-                     f"take a second look. Same work and dtype? Device synchronised? Result checked?")
+        lines.append(
+            f"  !! {row.label} is {speedup:.1f}x faster than TensorFlow (over {SUSPICIOUS_SPEEDUP:g}x): "
+            f"take a second look. Same work and dtype? Device synchronised? Result checked?"
+        )
     return lines
 
 
 def _row(table: Table, row: Row, timing: bool) -> str:
-    label = row.label if len(row.label) <= LABEL_WIDTH else row.label[:LABEL_WIDTH - 1] + "…"
+    label = row.label if len(row.label) <= LABEL_WIDTH else row.label[: LABEL_WIDTH - 1] + "…"
     if row.skipped:
         return f"{label:<{LABEL_WIDTH}} {'-':>10}  {'-':>8}  not raced: {row.skipped}"
     if (not timing and row.timer != "modelled") or row.median is None:
         return f"{label:<{LABEL_WIDTH}} {'ran once':>10}  {'-':>8}  (timing disabled)"
     timer = {"CUDA events": "  (CUDA events)", "modelled": "  (modelled, not measured)"}.get(row.timer, "")
-    return (f"{label:<{LABEL_WIDTH}} {format_time(row.median):>10}  {format_speedup(table.speedup(row)):>8}  "
-            f"{row.rate()}{timer}")
+    return (
+        f"{label:<{LABEL_WIDTH}} {format_time(row.median):>10}  {format_speedup(table.speedup(row)):>8}  "
+        f"{row.rate()}{timer}"
+    )
 
 
 def write(terminal, records: Records, timing: bool) -> None:

@@ -151,8 +151,9 @@ def load(folder: Path) -> Curriculum:
             raise CurriculumError(f"{file}: {error}") from error
         header = dict(data["track"])
         if "number" in header:
-            raise CurriculumError(f"{file}: remove `number = {header['number']}`: track numbers come from "
-                                  f"the order in {COURSE_FILE}")
+            raise CurriculumError(
+                f"{file}: remove `number = {header['number']}`: track numbers come from the order in {COURSE_FILE}"
+            )
         track = Track(number=len(tracks) + 1, **header)
         tracks.append(track)
         for index, entry in enumerate(data.get("kata", []), start=1):

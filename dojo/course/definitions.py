@@ -23,8 +23,10 @@ class NotUTF8(ValueError):
 
     def __init__(self, shown: str, line: int, byte: int):
         self.shown, self.line, self.byte = shown, line, byte
-        super().__init__(f"{shown} is not UTF-8 text (byte 0x{byte:02x} on line {line}): save it as UTF-8 "
-                         f"in your editor (Python reads source files as UTF-8), then try again")
+        super().__init__(
+            f"{shown} is not UTF-8 text (byte 0x{byte:02x} on line {line}): save it as UTF-8 "
+            f"in your editor (Python reads source files as UTF-8), then try again"
+        )
 
 
 def decode(data: bytes, shown: str) -> str:
@@ -50,6 +52,7 @@ def read_tolerant(path: Path) -> str | None:
     except OSError:
         return None
 
+
 # ------------------------------------------------------------- definitions
 
 
@@ -71,8 +74,11 @@ def definition_lines(source: str, name: str) -> list[int]:
     except (SyntaxError, ValueError):
         header = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(name)}\b")
         return [index + 1 for index, line in enumerate(source.splitlines()) if header.match(line)]
-    return [node.lineno for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name]
+    return [
+        node.lineno
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name
+    ]
 
 
 def compile_error(source: str, shown: str) -> SyntaxError | None:
@@ -101,7 +107,7 @@ def definition(source: str, name: str) -> str | None:
     if node is None:
         return None
     first, last = _span(node)
-    return "\n".join(source.splitlines()[first - 1:last]) + "\n"
+    return "\n".join(source.splitlines()[first - 1 : last]) + "\n"
 
 
 def same_code(a: str | None, b: str | None) -> bool:
@@ -117,7 +123,7 @@ def contains(text: str, block: str | None) -> bool:
         return False
     lines = [line.rstrip() for line in text.splitlines()]
     wanted = [line.rstrip() for line in block.strip("\n").splitlines()]
-    return any(lines[i:i + len(wanted)] == wanted for i in range(len(lines) - len(wanted) + 1))
+    return any(lines[i : i + len(wanted)] == wanted for i in range(len(lines) - len(wanted) + 1))
 
 
 def is_stub(text: str | None) -> bool:
@@ -160,7 +166,7 @@ def replace_definition(source: str, name: str, new_text: str) -> str:
     if span is None:
         return source.rstrip("\n") + "\n\n\n" + "\n".join(new_lines) + "\n"
     first, last = span
-    return "\n".join(lines[:first - 1] + new_lines + lines[last:]) + "\n"
+    return "\n".join(lines[: first - 1] + new_lines + lines[last:]) + "\n"
 
 
 def _bindings(tree: ast.Module) -> dict[str, ast.stmt]:
@@ -217,7 +223,7 @@ def splice(target_source: str, donor_source: str, name: str) -> str:
 
     def text(stmt: ast.stmt) -> str:
         first, last = _span(stmt)
-        return "\n".join(donor_lines[first - 1:last])
+        return "\n".join(donor_lines[first - 1 : last])
 
     needed.sort(key=lambda stmt: stmt.lineno)  # keep the donor's order, so helpers precede their users
     imports = [text(s) for s in needed if isinstance(s, (ast.Import, ast.ImportFrom))]
@@ -241,8 +247,12 @@ def splice(target_source: str, donor_source: str, name: str) -> str:
 
 def _docstring_span(node: ast.stmt | None) -> tuple[int, int] | None:
     body = getattr(node, "body", None)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[0].lineno, body[0].end_lineno
     return None
 
@@ -252,10 +262,16 @@ def _with_docstring(donor_lines: list[str], donor: ast.stmt, target_lines: list[
     first, last = _span(donor)
     donor_doc, target_doc = _docstring_span(donor), _docstring_span(target)
     if target_doc is None:
-        return "\n".join(donor_lines[first - 1:last])
+        return "\n".join(donor_lines[first - 1 : last])
     if donor_doc is None:  # the answer key has no docstring: put the kata's after the `def` line(s)
         body_start = donor.body[0].lineno
-        return "\n".join(donor_lines[first - 1:body_start - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
-                         + donor_lines[body_start - 1:last])
-    return "\n".join(donor_lines[first - 1:donor_doc[0] - 1] + target_lines[target_doc[0] - 1:target_doc[1]]
-                     + donor_lines[donor_doc[1]:last])
+        return "\n".join(
+            donor_lines[first - 1 : body_start - 1]
+            + target_lines[target_doc[0] - 1 : target_doc[1]]
+            + donor_lines[body_start - 1 : last]
+        )
+    return "\n".join(
+        donor_lines[first - 1 : donor_doc[0] - 1]
+        + target_lines[target_doc[0] - 1 : target_doc[1]]
+        + donor_lines[donor_doc[1] : last]
+    )

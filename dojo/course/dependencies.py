@@ -75,8 +75,9 @@ class ModuleFacts:
         """Module-level statements that are not definitions (imports, settings), as code."""
         if self.tree is None:
             return ""
-        return "\n".join(ast.dump(node) for node in self.tree.body
-                         if not isinstance(node, (*DEFINITIONS, ast.Assign, ast.AnnAssign)))
+        return "\n".join(
+            ast.dump(node) for node in self.tree.body if not isinstance(node, (*DEFINITIONS, ast.Assign, ast.AnnAssign))
+        )
 
 
 def _names_used(node: ast.AST) -> set[str]:
@@ -152,9 +153,19 @@ def tests_dependencies(test_file: Path, kata_id: str) -> tuple[list[tuple[str, s
     except (OSError, SyntaxError, ValueError):
         return [], ""
     functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    marked = [node for node in tree.body if isinstance(node, ast.FunctionDef) and any(
-        isinstance(d, ast.Call) and ast.unparse(d.func) == "pytest.mark.kata" and d.args
-        and isinstance(d.args[0], ast.Constant) and d.args[0].value == kata_id for d in node.decorator_list)]
+    marked = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            isinstance(d, ast.Call)
+            and ast.unparse(d.func) == "pytest.mark.kata"
+            and d.args
+            and isinstance(d.args[0], ast.Constant)
+            and d.args[0].value == kata_id
+            for d in node.decorator_list
+        )
+    ]
     seen: dict[str, ast.AST] = {}
     work = list(marked)
     while work:

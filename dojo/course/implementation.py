@@ -102,8 +102,11 @@ class Implementation:
                     detail += "\n    " + " " * (exc.offset - 1) + "^"
             return KataLoadError(Path(exc.filename), exc.lineno, f"{type(exc).__name__}: {detail}")
         # Any other error: blame the deepest frame inside this implementation.
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if f.filename and Path(f.filename).resolve().is_relative_to(self.folder)]
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename and Path(f.filename).resolve().is_relative_to(self.folder)
+        ]
         frame = frames[-1] if frames else None
         path = Path(frame.filename) if frame else self.folder / f"{name}.py"
         return KataLoadError(path, frame.lineno if frame else None, f"{type(exc).__name__}: {exc}")
@@ -115,8 +118,7 @@ class Implementation:
             return getattr(mod, target)
         except AttributeError:
             raise MissingKataError(
-                f"{self.folder.name}/{module}.py has no `{target}`: "
-                f"define it (the tests import it by that exact name)"
+                f"{self.folder.name}/{module}.py has no `{target}`: define it (the tests import it by that exact name)"
             ) from None
 
 
@@ -134,8 +136,12 @@ def _not_utf8(path: Path):
 
 
 def _not_utf8_error(path: Path, error) -> KataLoadError:
-    return KataLoadError(path, error.line, f"this file is not UTF-8 text (byte 0x{error.byte:02x}): save it as "
-                                           f"UTF-8 in your editor (Python reads source files as UTF-8), then run again")
+    return KataLoadError(
+        path,
+        error.line,
+        f"this file is not UTF-8 text (byte 0x{error.byte:02x}): save it as "
+        f"UTF-8 in your editor (Python reads source files as UTF-8), then run again",
+    )
 
 
 def resolve(folder: str | Path, root: Path) -> Implementation:

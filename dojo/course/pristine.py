@@ -62,4 +62,3 @@ def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -
         if all(is_stub(definition(text, name)) for name in names):
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_bytes(data)
-

@@ -91,7 +91,7 @@ def _stamp() -> str:
 def _shown(path: Path) -> str:
     """``.katas/progress.json`` rather than a long absolute path, where it is under the checkout."""
     parts = Path(path).parts
-    return str(Path(*parts[parts.index(STATE_DIR):])) if STATE_DIR in parts else str(path)
+    return str(Path(*parts[parts.index(STATE_DIR) :])) if STATE_DIR in parts else str(path)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -120,8 +120,10 @@ def _read_json(path: Path) -> dict:
 def _cannot_write(path: Path, error: OSError, purpose: str = "save your progress") -> ProgressError:
     folder = _shown(path.parent)
     reason = error.strerror or type(error).__name__
-    return ProgressError(f"cannot {purpose}: {folder}/ cannot be written ({reason}); "
-                         f"make {folder}/ writable (or work in a copy you own) and try again")
+    return ProgressError(
+        f"cannot {purpose}: {folder}/ cannot be written ({reason}); "
+        f"make {folder}/ writable (or work in a copy you own) and try again"
+    )
 
 
 @contextmanager
@@ -145,8 +147,9 @@ def file_lock(lock: Path, purpose: str = "save your progress", timeout: float | 
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise ProgressError(f"{_shown(lock)} is held by another kata process: let it finish "
-                                            f"(or end it), then try again") from None
+                        raise ProgressError(
+                            f"{_shown(lock)} is held by another kata process: let it finish (or end it), then try again"
+                        ) from None
                     time.sleep(0.02)
         yield
     finally:
@@ -223,8 +226,10 @@ def _examine(path: Path) -> tuple[dict, list[str], bool]:
     except FileNotFoundError:
         return {"katas": {}}, [], False
     except OSError as error:
-        raise ProgressError(f"cannot read {_shown(path)} ({error.strerror or error}): move it away "
-                            f"(or fix its permissions), then try again") from None
+        raise ProgressError(
+            f"cannot read {_shown(path)} ({error.strerror or error}): move it away "
+            f"(or fix its permissions), then try again"
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -250,13 +255,25 @@ def _set_aside(path: Path, clean: dict, problems: list[str]) -> str:
     try:
         os.replace(path, aside)
         if kept or clean.get("current"):
-            _write_json(path, {"format": FORMAT, "updated": clean.get("updated"), "current": clean.get("current"),
-                               "katas": clean["katas"]})
+            _write_json(
+                path,
+                {
+                    "format": FORMAT,
+                    "updated": clean.get("updated"),
+                    "current": clean.get("current"),
+                    "katas": clean["katas"],
+                },
+            )
     except OSError as error:
-        return (f"{_shown(path)} is damaged: {why}; it could not be set aside ({error.strerror or error}), "
-                f"so only what reads fine is used ({kept} katas)")
-    rest = (f"kept the {kept} kata{'s' if kept != 1 else ''} that read{'' if kept != 1 else 's'} fine"
-            if kept else "starting from no progress")
+        return (
+            f"{_shown(path)} is damaged: {why}; it could not be set aside ({error.strerror or error}), "
+            f"so only what reads fine is used ({kept} katas)"
+        )
+    rest = (
+        f"kept the {kept} kata{'s' if kept != 1 else ''} that read{'' if kept != 1 else 's'} fine"
+        if kept
+        else "starting from no progress"
+    )
     return f"{_shown(path)} was damaged: {why}; the original is kept as {_shown(aside)}; {rest}"
 
 
@@ -273,8 +290,14 @@ def _say_on_stderr(line: str) -> None:
 class Progress:
     """The contents of ``.katas/progress.json``, and this process's changes to it."""
 
-    def __init__(self, path: Path, katas: dict[str, dict] | None = None, current: str | None = None,
-                 updated: str | None = None, notes: list[str] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        katas: dict[str, dict] | None = None,
+        current: str | None = None,
+        updated: str | None = None,
+        notes: list[str] | None = None,
+    ):
         self.path = Path(path)
         self.katas: dict[str, dict] = katas if katas is not None else {}
         self._current = current
@@ -311,8 +334,13 @@ class Progress:
         for note in notes:
             if say is not None:
                 say(note)
-        return cls(path=path, katas=clean.get("katas", {}), current=clean.get("current"),
-                   updated=clean.get("updated"), notes=notes)
+        return cls(
+            path=path,
+            katas=clean.get("katas", {}),
+            current=clean.get("current"),
+            updated=clean.get("updated"),
+            notes=notes,
+        )
 
     @property
     def current(self) -> str | None:
@@ -341,8 +369,10 @@ class Progress:
             self._apply_direct_edits(fresh)
             fresh.updated = now()
             try:
-                _write_json(self.path, {"format": FORMAT, "updated": fresh.updated, "current": fresh._current,
-                                        "katas": fresh.katas})
+                _write_json(
+                    self.path,
+                    {"format": FORMAT, "updated": fresh.updated, "current": fresh._current, "katas": fresh.katas},
+                )
             except OSError as error:
                 raise _cannot_write(self.path, error) from None
         self.katas, self._current, self.updated = fresh.katas, fresh._current, fresh.updated
@@ -400,6 +430,7 @@ class Progress:
 
     def reveal_hint(self, kata: Kata) -> int:
         """Reveal one more hint; return the index of the hint now shown."""
+
         def reveal(progress: Progress) -> int:
             level = min(progress.hint_level(kata) + 1, len(kata.hints) - 1)
             entry = progress.katas.setdefault(kata.id, {})
@@ -410,11 +441,13 @@ class Progress:
 
     def record(self, kata: Kata, state: str, passed: int, total: int, when: str) -> bool:
         """Record one run of ``kata``; return True when it passes now and did not before."""
+
         def apply(progress: Progress) -> bool:
             entry = progress.katas.setdefault(kata.id, {})
             before = entry.get("state", NOT_STARTED)
-            entry.update(state=str(state), last_run=when, runs=int(entry.get("runs", 0)) + 1,
-                         checks=f"{passed}/{total}")
+            entry.update(
+                state=str(state), last_run=when, runs=int(entry.get("runs", 0)) + 1, checks=f"{passed}/{total}"
+            )
             entry["streak"] = int(entry.get("streak", 0)) + 1 if state in (FAILING, ERROR) else 0
             newly_passed = state == PASSED and before != PASSED
             if newly_passed:
@@ -425,6 +458,7 @@ class Progress:
 
     def forget(self, kata_id: str) -> None:
         """A reset kata starts again: not started, no streak, hints from the first."""
+
         def apply(progress: Progress) -> None:
             if kata_id in progress.katas:
                 progress.katas[kata_id] = {"state": str(NOT_STARTED), "streak": 0, "hints_seen": 1}
@@ -451,8 +485,9 @@ def save_workshop_settings(root: Path, settings: dict) -> None:
     try:
         _write_json(path, settings)
     except OSError as error:
-        raise ProgressError(f"cannot save the workshop settings: {_shown(path.parent)}/ cannot be written "
-                            f"({error.strerror or error})") from None
+        raise ProgressError(
+            f"cannot save the workshop settings: {_shown(path.parent)}/ cannot be written ({error.strerror or error})"
+        ) from None
 
 
 # ------------------------------------------------------------------- export
@@ -464,8 +499,15 @@ def export(progress: Progress, curriculum: Curriculum, name: str) -> dict:
     tracks = []
     for track in curriculum.tracks:
         katas = curriculum.in_track(track)
-        tracks.append({"number": track.number, "name": track.name, "module": track.module, "total": len(katas),
-                       "done": sum(1 for k in katas if progress.state(k.id) in DONE_STATES)})
+        tracks.append(
+            {
+                "number": track.number,
+                "name": track.name,
+                "module": track.module,
+                "total": len(katas),
+                "done": sum(1 for k in katas if progress.state(k.id) in DONE_STATES),
+            }
+        )
     return {
         "format": FORMAT,
         "name": name,
@@ -474,14 +516,25 @@ def export(progress: Progress, curriculum: Curriculum, name: str) -> dict:
         "total": len(curriculum.katas),
         "next": {"id": nxt.id, "number": nxt.number, "title": nxt.title} if nxt else None,
         "tracks": tracks,
-        "katas": {k.id: {"number": k.number, "title": k.title, "state": progress.state(k.id),
-                         "passed_at": progress.entry(k.id).get("passed_at")} for k in curriculum.katas},
+        "katas": {
+            k.id: {
+                "number": k.number,
+                "title": k.title,
+                "state": progress.state(k.id),
+                "passed_at": progress.entry(k.id).get("passed_at"),
+            }
+            for k in curriculum.katas
+        },
     }
 
 
 def export_markdown(summary: dict) -> str:
-    lines = [f"# Neural Katas progress: {summary['name']}", "",
-             f"{summary['done']} of {summary['total']} katas done (exported {summary['exported']}).", ""]
+    lines = [
+        f"# Neural Katas progress: {summary['name']}",
+        "",
+        f"{summary['done']} of {summary['total']} katas done (exported {summary['exported']}).",
+        "",
+    ]
     if summary["next"]:
         lines += [f"Next kata: {summary['next']['number']} {summary['next']['title']}", ""]
     lines += ["| track | done |", "| --- | --- |"]
@@ -501,7 +554,9 @@ def write_export(progress: Progress, curriculum: Curriculum, name: str, folder: 
         _write_json(json_path, summary)
         md_path.write_text(export_markdown(summary), encoding="utf-8")
     except OSError as error:
-        raise ProgressError(f"cannot write the export to {folder}: {error.strerror or error}"
-                            + (f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else "")
-                            + "; give --out a folder you can write to") from None
+        raise ProgressError(
+            f"cannot write the export to {folder}: {error.strerror or error}"
+            + (f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else "")
+            + "; give --out a folder you can write to"
+        ) from None
     return json_path, md_path

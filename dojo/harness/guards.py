@@ -54,7 +54,8 @@ def install_import_guard(folder: Path, allowed: tuple[str, ...] = ()) -> None:
         if top in blocked and where.startswith(folder_text):
             raise ForbiddenImport(
                 f"`import {top}` is not allowed in a kata: the kata is to build it yourself with NumPy "
-                f"(the checks already compare you with TensorFlow)")
+                f"(the checks already compare you with TensorFlow)"
+            )
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - builtin's signature
         if level == 0:

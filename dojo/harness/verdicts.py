@@ -58,8 +58,19 @@ def run_katas(root: Path, implementation: Path, kata_ids: list[str], *extra: str
     modules = sorted({kata_id.split(".")[0] for kata_id in kata_ids})
     files = [root / "tests" / "katas" / f"test_{module}.py" for module in modules]
     paths = [str(f) for f in files] if all(f.exists() for f in files) else [str(root / "tests" / "katas")]
-    args = [*paths, f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
-            f"--impl={implementation}", "--all", "-qq", "-p", "no:cacheprovider", "--benchmark-disable", *extra]
+    args = [
+        *paths,
+        f"--rootdir={root}",
+        "-c",
+        str(root / "pyproject.toml"),
+        f"--impl={implementation}",
+        "--all",
+        "-qq",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-disable",
+        *extra,
+    ]
     for kata_id in kata_ids:
         args += ["--kata", kata_id]
     try:

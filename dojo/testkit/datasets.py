@@ -62,9 +62,11 @@ def load_mnist():
     if not cached.exists():
         raise DatasetNotCached(
             f"MNIST is not cached at {cached}. On a machine with internet, run once:\n"
-            f"    python -c \"import keras; keras.datasets.mnist.load_data()\"\n"
+            f'    python -c "import keras; keras.datasets.mnist.load_data()"\n'
             f"then copy that file here. Or use dojo.testkit.datasets.load_digits(), which ships with scikit-learn."
         )
     with np.load(cached) as data:
-        return ((data["x_train"] / 255.0, data["y_train"].astype(np.int64)),
-                (data["x_test"] / 255.0, data["y_test"].astype(np.int64)))
+        return (
+            (data["x_train"] / 255.0, data["y_train"].astype(np.int64)),
+            (data["x_test"] / 255.0, data["y_test"].astype(np.int64)),
+        )

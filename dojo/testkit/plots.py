@@ -36,8 +36,10 @@ def plot_history(yours, keras, path, title: str = "Training curves", labels=("yo
         raise ValueError(f"nothing to draw: the histories have none of {KEYS}")
     figure, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False)
     for axis, key in zip(axes[0], keys):
-        for history, label, style in ((yours, labels[0], dict(marker="o", markersize=3)),
-                                      (keras, labels[1], dict(linestyle="--", marker="x", markersize=3))):
+        for history, label, style in (
+            (yours, labels[0], dict(marker="o", markersize=3)),
+            (keras, labels[1], dict(linestyle="--", marker="x", markersize=3)),
+        ):
             values = history.get(key)
             if values:
                 axis.plot(range(1, len(values) + 1), values, label=label, **style)

@@ -43,8 +43,10 @@ def negation_sentiment(n: int, timesteps: int = 10, seed: int = 0):
         Half of the reviews put ``not`` right before the sentiment word.
     """
     if timesteps < 3:
-        raise ValueError(f"timesteps must be at least 3 (a 'not', a word and room to move the 'not'). "
-                         f"Received: timesteps={timesteps}")
+        raise ValueError(
+            f"timesteps must be at least 3 (a 'not', a word and room to move the 'not'). "
+            f"Received: timesteps={timesteps}"
+        )
     rng = np.random.default_rng(seed)
     ids = rng.choice(FILLER_IDS, size=(n, timesteps))
     positive = rng.random(n) < 0.5
@@ -73,8 +75,10 @@ def bag_of_words(ids, vocab_size: int = len(VOCABULARY)) -> np.ndarray:
 def random_reviews(n: int, timesteps: int, vocab_size: int, seed: int = 0):
     """Random ids ``(n, timesteps)`` and random 0/1 labels ``(n, 1)``, for parity checks."""
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, vocab_size, size=(n, timesteps)).astype(np.int64),
-            rng.integers(0, 2, size=(n, 1)).astype(np.float64))
+    return (
+        rng.integers(0, vocab_size, size=(n, timesteps)).astype(np.int64),
+        rng.integers(0, 2, size=(n, 1)).astype(np.float64),
+    )
 
 
 def decode(ids) -> str:

@@ -24,8 +24,9 @@ def backup(root: Path, path: Path, data: bytes | None = None) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     counter = 1
     while True:  # two resets within a second (or two processes) must not overwrite each other
-        copy = folder / (f"{path.stem}-{stamp}{path.suffix}" if counter == 1
-                         else f"{path.stem}-{stamp}-{counter}{path.suffix}")
+        copy = folder / (
+            f"{path.stem}-{stamp}{path.suffix}" if counter == 1 else f"{path.stem}-{stamp}-{counter}{path.suffix}"
+        )
         try:
             handle = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             break

@@ -45,9 +45,10 @@ def shape_problem(data) -> str | None:
         if not isinstance(track.get("number", 0), (int, str)) or isinstance(track.get("number"), bool):
             return f"track {track['name']!r} has a number of the wrong type"
     nxt = data.get("next")
-    if nxt is not None and not (isinstance(nxt, dict) and all(isinstance(nxt.get(k), (str, int)) and
-                                                            not isinstance(nxt.get(k), bool)
-                                                            for k in ("number", "title"))):
+    if nxt is not None and not (
+        isinstance(nxt, dict)
+        and all(isinstance(nxt.get(k), (str, int)) and not isinstance(nxt.get(k), bool) for k in ("number", "title"))
+    ):
         return "its 'next' kata has no number and title"
     if data.get("exported") is not None and not isinstance(data["exported"], str):
         return "its 'exported' time is not text"
@@ -63,12 +64,14 @@ def read_exports(paths: list[Path]) -> list[dict]:
         except OSError as error:
             raise BoardError(f"{path}: cannot be read ({error.strerror or error})") from None
         except ValueError as error:
-            raise BoardError(f"{path}: not a progress export (not JSON: {error}); "
-                             f"make one with `kata progress --export`") from None
+            raise BoardError(
+                f"{path}: not a progress export (not JSON: {error}); make one with `kata progress --export`"
+            ) from None
         problem = shape_problem(data)
         if problem:
-            raise BoardError(f"{path}: not a progress export of a known shape ({problem}); "
-                             f"make one with `kata progress --export`")
+            raise BoardError(
+                f"{path}: not a progress export of a known shape ({problem}); make one with `kata progress --export`"
+            )
         exports.append(data)
     return sorted(exports, key=lambda e: (-e["done"], e["name"]))
 
@@ -91,9 +94,11 @@ def table(exports: list[dict]) -> Table:
     tracks = all_tracks(exports)
     # Tracks are headed by number alone, named in the caption, so that a room
     # of pairs fits an ordinary terminal without wrapping the pair names.
-    board = Table(title="Neural Katas: the room", show_lines=False,
-                  caption="tracks: " + " · ".join(escape(f"{t.get('number', '')} {t['name']}".strip())
-                                                  for t in tracks))
+    board = Table(
+        title="Neural Katas: the room",
+        show_lines=False,
+        caption="tracks: " + " · ".join(escape(f"{t.get('number', '')} {t['name']}".strip()) for t in tracks),
+    )
     board.add_column("pair", style="bold", no_wrap=True)
     board.add_column("done", justify="right", no_wrap=True)
     for track in tracks:
@@ -112,9 +117,13 @@ def table(exports: list[dict]) -> Table:
             text = f"{mine['done']}/{mine['total']}"
             cells.append(f"[{style}]{text}[/]" if style else text)
         nxt = export.get("next")
-        board.add_row(escape(str(export["name"])), f"{export['done']}/{export['total']}", *cells,
-                      escape(f"{nxt['number']} {nxt['title']}") if nxt else "[green]all done[/]",
-                      str(export.get("exported") or "")[11:16])
+        board.add_row(
+            escape(str(export["name"])),
+            f"{export['done']}/{export['total']}",
+            *cells,
+            escape(f"{nxt['number']} {nxt['title']}") if nxt else "[green]all done[/]",
+            str(export.get("exported") or "")[11:16],
+        )
     return board
 
 
@@ -142,8 +151,13 @@ def draw(exports: list[dict], path: Path) -> Path:
     axes.set_xlim(0, total)
     axes.set_xlabel(f"katas done (of {total})")
     axes.set_title("Neural Katas: the room's progress")
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(exports) < 4 else -0.12),
-                ncol=min(5, max(1, len(tracks))), fontsize="small", frameon=False)
+    axes.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35 if len(exports) < 4 else -0.12),
+        ncol=min(5, max(1, len(tracks))),
+        fontsize="small",
+        frameon=False,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
@@ -159,7 +173,9 @@ def show(paths: list[Path], png: Path | None, console: Console) -> int:
         try:
             drawn = draw(exports, png)
         except OSError as error:
-            raise BoardError(f"cannot draw the board to {png}: {error.strerror or error}; "
-                             f"give --png a path you can write (or --no-png)") from None
+            raise BoardError(
+                f"cannot draw the board to {png}: {error.strerror or error}; "
+                f"give --png a path you can write (or --no-png)"
+            ) from None
         console.print(f"board drawn to [bold]{drawn}[/]")
     return 0

@@ -65,8 +65,9 @@ class Sources:
 
 
 def _top_level(tree: ast.Module) -> dict[str, ast.stmt]:
-    return {node.name: node for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return {
+        node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
 
 
 def _signatures(node: ast.stmt) -> dict[str, str]:
@@ -79,11 +80,17 @@ def _stub_messages(node: ast.AST) -> list[str | None]:
     messages = []
     for raise_ in (n for n in ast.walk(node) if isinstance(n, ast.Raise) and n.exc is not None):
         exc = raise_.exc
-        if not (isinstance(exc, ast.Call) and getattr(exc.func, "id", "") == "NotImplementedError") \
-                and getattr(exc, "id", "") != "NotImplementedError":
+        if (
+            not (isinstance(exc, ast.Call) and getattr(exc.func, "id", "") == "NotImplementedError")
+            and getattr(exc, "id", "") != "NotImplementedError"
+        ):
             continue
-        ok = isinstance(exc, ast.Call) and exc.args and isinstance(exc.args[0], ast.Constant) \
+        ok = (
+            isinstance(exc, ast.Call)
+            and exc.args
+            and isinstance(exc.args[0], ast.Constant)
             and isinstance(exc.args[0].value, str)
+        )
         messages.append(exc.args[0].value if ok else None)
     return messages
 
@@ -93,7 +100,11 @@ def _half_done(node: ast.AST) -> str | None:
     for inner in ast.walk(node):
         if isinstance(inner, ast.Return) and inner.value is not None:
             return "returns a value"
-        if isinstance(inner, ast.Raise) and inner.exc is not None and "NotImplementedError" not in ast.unparse(inner.exc):
+        if (
+            isinstance(inner, ast.Raise)
+            and inner.exc is not None
+            and "NotImplementedError" not in ast.unparse(inner.exc)
+        ):
             return f"raises {ast.unparse(inner.exc)}"
     return None
 
@@ -105,9 +116,13 @@ def _without_docstrings(node: ast.AST) -> ast.AST:
     node = copy.deepcopy(node)
     for inner in ast.walk(node):
         body = getattr(inner, "body", None)
-        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body \
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             inner.body = body[1:] or [ast.Pass()]
     return node
 
@@ -170,15 +185,21 @@ class CourseCheck:
             stub, key = _top_level(stub_tree).get(kata.target), _top_level(key_tree).get(kata.target)
             for node, folder in ((stub, "katas"), (key, "solutions")):
                 if node is None:
-                    self.add(f"{folder}/{kata.path}", f"kata {kata.id} asks for `{kata.target}`, which is not "
-                                                      f"defined here: add it (or fix `target` in the manifest)")
+                    self.add(
+                        f"{folder}/{kata.path}",
+                        f"kata {kata.id} asks for `{kata.target}`, which is not "
+                        f"defined here: add it (or fix `target` in the manifest)",
+                    )
             if stub is None or key is None:
                 continue
             theirs = _signatures(key)
             for name, args in _signatures(stub).items():
                 if name in theirs and theirs[name] != args:
-                    self.add(f"katas/{kata.path}", f"`{name}({args})` but the answer key has `{name}({theirs[name]})`: "
-                                                   f"make the signatures the same")
+                    self.add(
+                        f"katas/{kata.path}",
+                        f"`{name}({args})` but the answer key has `{name}({theirs[name]})`: "
+                        f"make the signatures the same",
+                    )
 
     # --------------------------------------------------------------- stubs
 
@@ -202,13 +223,19 @@ class CourseCheck:
                     where = f"katas/{module}.py, {name}"
                     extra = _half_done(function)
                     if extra:
-                        self.add(where, f"a stub must only raise NotImplementedError(\"kata <id>\"), but it also "
-                                        f"{extra}: take that out")
+                        self.add(
+                            where,
+                            f'a stub must only raise NotImplementedError("kata <id>"), but it also '
+                            f"{extra}: take that out",
+                        )
                     for message in messages:
                         match = re.match(r"kata ([\w.]+)(:|$)", message or "")
                         if not match or match.group(1) not in ids:
-                            self.add(where, f"NotImplementedError({message!r}) names no kata of this module: write "
-                                            f"\"kata <id>\" with one of {sorted(ids)}")
+                            self.add(
+                                where,
+                                f"NotImplementedError({message!r}) names no kata of this module: write "
+                                f'"kata <id>" with one of {sorted(ids)}',
+                            )
                             continue
                         stubbed.add(match.group(1))
         seen_targets: set[tuple[str, str]] = set()
@@ -216,8 +243,11 @@ class CourseCheck:
             reuses = (kata.module, kata.target) in seen_targets
             seen_targets.add((kata.module, kata.target))
             if kata.id not in stubbed and not reuses and self.katas.tree(kata.module) is not None:
-                self.add(f"katas/{kata.path}", f"kata {kata.id} has no stub: `{kata.target}` must raise "
-                                               f"NotImplementedError(\"kata {kata.id}\") as shipped")
+                self.add(
+                    f"katas/{kata.path}",
+                    f"kata {kata.id} has no stub: `{kata.target}` must raise "
+                    f'NotImplementedError("kata {kata.id}") as shipped',
+                )
 
     # ---------------------------------------------------------- given code
 
@@ -235,13 +265,19 @@ class CourseCheck:
                 where = f"katas/{module}.py, {name}"
                 if name not in key_defs:
                     if name not in names:
-                        self.add(where, f"given code that solutions/{module}.py does not have: add it there "
-                                        f"(the answer key is the one source of given code)")
+                        self.add(
+                            where,
+                            f"given code that solutions/{module}.py does not have: add it there "
+                            f"(the answer key is the one source of given code)",
+                        )
                     continue
                 if name not in names and not isinstance(node, ast.ClassDef):
                     if not _same(node, key_defs[name]):
-                        self.add(where, f"given code differs from solutions/{module}.py: copy the answer key's "
-                                        f"`{name}` into the kata file (they must stay identical)")
+                        self.add(
+                            where,
+                            f"given code differs from solutions/{module}.py: copy the answer key's "
+                            f"`{name}` into the kata file (they must stay identical)",
+                        )
                     continue
                 if not isinstance(node, ast.ClassDef):
                     continue
@@ -254,8 +290,10 @@ class CourseCheck:
                     if qualified not in key_methods:
                         self.add(f"katas/{module}.py, {qualified}", f"given method missing from solutions/{module}.py")
                     elif not _same(method, key_methods[qualified]):
-                        self.add(f"katas/{module}.py, {qualified}", f"given method differs from solutions/"
-                                                                   f"{module}.py: copy the answer key's version")
+                        self.add(
+                            f"katas/{module}.py, {qualified}",
+                            f"given method differs from solutions/{module}.py: copy the answer key's version",
+                        )
 
     # ------------------------------------------------------ tests, variants
 
@@ -283,15 +321,21 @@ class CourseCheck:
         known = set(curriculum.by_id)
         for kata in curriculum.katas:
             if not markers.get(kata.id):
-                self.add(f"tests/katas/test_{kata.module}.py", f"no test carries @pytest.mark.kata({kata.id!r}): "
-                                                               f"every kata needs its tests")
+                self.add(
+                    f"tests/katas/test_{kata.module}.py",
+                    f"no test carries @pytest.mark.kata({kata.id!r}): every kata needs its tests",
+                )
             if not mutants.get(kata.id):
-                self.add(f"tests/selftest/mutants/{kata.module}.py",
-                         f"kata {kata.id} has no mutant: add @mutant({kata.id!r}, expect=...) with a real mistake")
+                self.add(
+                    f"tests/selftest/mutants/{kata.module}.py",
+                    f"kata {kata.id} has no mutant: add @mutant({kata.id!r}, expect=...) with a real mistake",
+                )
             if not alternatives.get(kata.id):
-                self.add(f"tests/selftest/mutants/{kata.module}.py",
-                         f"kata {kata.id} has no alternative: add @alternative({kata.id!r}), a correct version "
-                         f"written another way")
+                self.add(
+                    f"tests/selftest/mutants/{kata.module}.py",
+                    f"kata {kata.id} has no alternative: add @alternative({kata.id!r}), a correct version "
+                    f"written another way",
+                )
         for kind, counts in (("marker", markers), ("mutant", mutants), ("alternative", alternatives)):
             for kata_id in sorted(set(counts) - known):
                 self.add("tests/", f"a {kind} names {kata_id!r}, which is not in the curriculum: fix the id")
@@ -308,9 +352,11 @@ class CourseCheck:
                 for number, line in enumerate(text.splitlines(), start=1):
                     found = HAND_NUMBER.search(line)
                     if found:
-                        self.add(f"{path.relative_to(self.root)}:{number}",
-                                 f"{found.group(0)!r} is a kata number typed by hand: name the kata by its id "
-                                 f"(numbers come from the manifest order)")
+                        self.add(
+                            f"{path.relative_to(self.root)}:{number}",
+                            f"{found.group(0)!r} is a kata number typed by hand: name the kata by its id "
+                            f"(numbers come from the manifest order)",
+                        )
 
     def check_readme(self, curriculum: Curriculum) -> None:
         readme = self.root / "README.md"
@@ -332,4 +378,3 @@ class CourseCheck:
 def check(root: Path) -> list[Problem]:
     """Every structural problem of the course at ``root``."""
     return CourseCheck(root).run()
-

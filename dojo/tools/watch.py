@@ -36,8 +36,7 @@ def changed_files(before: dict, after: dict) -> list[str]:
 class Watcher:
     """Blocks in :meth:`wait` until a ``*.py`` file under ``folder`` changes."""
 
-    def __init__(self, folder: Path, poll: bool = False, interval: float = 1.0,
-                 say: Callable[[str], None] = print):
+    def __init__(self, folder: Path, poll: bool = False, interval: float = 1.0, say: Callable[[str], None] = print):
         self.folder = Path(folder)
         self.interval = interval
         self.say = say
@@ -59,8 +58,9 @@ class Watcher:
 
         class OnSave(FileSystemEventHandler):
             def on_any_event(self, change):  # noqa: D401 - watchdog's callback
-                if str(getattr(change, "src_path", "")).endswith(".py") or \
-                        str(getattr(change, "dest_path", "")).endswith(".py"):
+                if str(getattr(change, "src_path", "")).endswith(".py") or str(
+                    getattr(change, "dest_path", "")
+                ).endswith(".py"):
                     event.set()
 
         try:

@@ -95,8 +95,10 @@ def sharing(curriculum: Curriculum, kata: Kata) -> list[Kata]:
 
 def _twice(shown: str, name: str, lines: list[int]) -> str:
     where = ", ".join(str(n) for n in lines[:-1]) + f" and {lines[-1]}"
-    return (f"{shown} defines {name} {len(lines)} times (lines {where}); Python uses the last one. "
-            f"Delete the copies you do not want, then try again (nothing was changed)")
+    return (
+        f"{shown} defines {name} {len(lines)} times (lines {where}); Python uses the last one. "
+        f"Delete the copies you do not want, then try again (nothing was changed)"
+    )
 
 
 def _enclosing(text: str, line: int | None) -> str:
@@ -128,8 +130,10 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
     shown = _shown(root, path)
     stub = pristine.pristine_definition(root, kata.module, kata.target)
     if stub is None:
-        raise WorkspaceError(f"no pristine copy of {kata.target} found: this folder is not a git checkout of "
-                             f"Neural Katas and {root / '.katas' / 'pristine' / kata.path} does not exist")
+        raise WorkspaceError(
+            f"no pristine copy of {kata.target} found: this folder is not a git checkout of "
+            f"Neural Katas and {root / '.katas' / 'pristine' / kata.path} does not exist"
+        )
     try:
         with _lock(root):
             data, text = _read(root, path)
@@ -141,16 +145,20 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
             new_text = definitions.replace_definition(text, kata.target, stub)
             placed = definitions.definition_lines(new_text, kata.target)
             if len(placed) != 1:
-                raise WorkspaceError(f"could not reset {kata.target} in {shown}: the result would define it "
-                                     f"{len(placed)} times (nothing was changed)")
+                raise WorkspaceError(
+                    f"could not reset {kata.target} in {shown}: the result would define it "
+                    f"{len(placed)} times (nothing was changed)"
+                )
             problem = _compile_problem(shown, new_text)
             if problem is not None:
                 first, last = placed[0], placed[0] + len(stub.rstrip("\n").splitlines()) - 1
                 line, _ = problem
                 if line is None or first <= line <= last:
-                    raise WorkspaceError(f"could not reset {kata.target} in {shown}: the result would not compile "
-                                         f"({problem[1]}); nothing was changed: fix the file by hand, or get the "
-                                         f"whole file back with `git checkout {shown}`")
+                    raise WorkspaceError(
+                        f"could not reset {kata.target} in {shown}: the result would not compile "
+                        f"({problem[1]}); nothing was changed: fix the file by hand, or get the "
+                        f"whole file back with `git checkout {shown}`"
+                    )
             copy = backup(root, path, data)
             _write(root, path, new_text)
     except ProgressError as error:
@@ -162,8 +170,14 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
     if others:
         notes.append(f"{kata.target} also holds katas {', '.join(k.number for k in others)}: they were reset too")
     notes.extend(_forget(root, kata))
-    still = (f"{shown} still does not compile: {problem[1]}; fix that line (or `kata reset` the kata it is in) "
-             f"before running pytest") if problem else ""
+    still = (
+        (
+            f"{shown} still does not compile: {problem[1]}; fix that line (or `kata reset` the kata it is in) "
+            f"before running pytest"
+        )
+        if problem
+        else ""
+    )
     return Change(kata, path, copy, "; ".join(notes), still)
 
 
@@ -184,8 +198,7 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
     checked before any is written: on a problem nothing changes.
     """
     progress = Progress.load(root)
-    chosen = [k for k in curriculum.katas[:before.position]
-              if overwrite or progress.state(k.id) not in DONE_STATES]
+    chosen = [k for k in curriculum.katas[: before.position] if overwrite or progress.state(k.id) not in DONE_STATES]
     unchanged = " (catch-up checks every file before writing any: nothing was changed)"
     try:
         with _lock(root):
@@ -208,20 +221,30 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
                 text = planned.get(path, originals[path][1])
                 found = definitions.definition_lines(text, kata.target)
                 if len(found) > 1:
-                    raise WorkspaceError(_twice(shown, kata.target, found).replace(" (nothing was changed)", "")
-                                         + unchanged)
-                if definitions.same_code(definitions.definition(text, kata.target),
-                                         definitions.definition(donor, kata.target)):
+                    raise WorkspaceError(
+                        _twice(shown, kata.target, found).replace(" (nothing was changed)", "") + unchanged
+                    )
+                if definitions.same_code(
+                    definitions.definition(text, kata.target), definitions.definition(donor, kata.target)
+                ):
                     continue
                 try:
                     planned[path] = definitions.splice(text, donor, kata.target)
                 except (SyntaxError, ValueError) as error:
                     line = getattr(error, "lineno", None)
-                    raise WorkspaceError(f"{shown} has a syntax error at line {line}{_enclosing(text, line)}: fix it, "
-                                         f"or `kata reset` the kata it is in, then catch up{unchanged}") from None
+                    raise WorkspaceError(
+                        f"{shown} has a syntax error at line {line}{_enclosing(text, line)}: fix it, "
+                        f"or `kata reset` the kata it is in, then catch up{unchanged}"
+                    ) from None
                 later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
-                note = (f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
-                        f"solves too") if later else ""
+                note = (
+                    (
+                        f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
+                        f"solves too"
+                    )
+                    if later
+                    else ""
+                )
                 changes.append(Change(kata, path, None, note))
             for path, text in planned.items():  # every file checked before any is written
                 shown = _shown(root, path)
@@ -231,8 +254,9 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
                 for change in changes:
                     found = definitions.definition_lines(text, change.kata.target) if change.path == path else [0]
                     if len(found) != 1:
-                        raise WorkspaceError(f"catch-up would leave {shown} defining {change.kata.target} "
-                                             f"{len(found)} times{unchanged}")
+                        raise WorkspaceError(
+                            f"catch-up would leave {shown} defining {change.kata.target} {len(found)} times{unchanged}"
+                        )
             backups: dict[Path, Path] = {}
             for path, text in planned.items():
                 try:
@@ -240,9 +264,11 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
                     _write(root, path, text)
                 except OSError as error:
                     done = ", ".join(_shown(root, p) for p in backups if p != path) or "none"
-                    raise WorkspaceError(f"cannot write {_shown(root, path)} ({error.strerror or error}); "
-                                         f"files already filled in: {done} (their backups are in "
-                                         f".katas/backups/)") from None
+                    raise WorkspaceError(
+                        f"cannot write {_shown(root, path)} ({error.strerror or error}); "
+                        f"files already filled in: {done} (their backups are in "
+                        f".katas/backups/)"
+                    ) from None
     except ProgressError as error:
         raise WorkspaceError(str(error)) from None
     for change in changes:

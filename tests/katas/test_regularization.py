@@ -37,8 +37,10 @@ DROPOUT_SHAPE = (400, 250)  # 100,000 units
 
 
 def as_pair(result, call_text, names):
-    check(isinstance(result, (tuple, list)) and len(result) == len(names),
-          f"{call_text} returned {show(result)}; it must return a tuple ({', '.join(names)})")
+    check(
+        isinstance(result, (tuple, list)) and len(result) == len(names),
+        f"{call_text} returned {show(result)}; it must return a tuple ({', '.join(names)})",
+    )
     return result
 
 
@@ -46,10 +48,14 @@ def mask_as_bool(mask, shape, call_text):
     """The learner's mask as booleans, after checking it is one (True or 1 where a unit is kept)."""
     check(mask is not None, f"{call_text} returned mask None in training; return the boolean array of kept units")
     mask = np.asarray(mask)
-    check(mask.shape == tuple(shape), f"{call_text}: the mask has shape {mask.shape}, expected {tuple(shape)} "
-          f"(one draw per unit, the shape of x)")
-    check(mask.dtype == bool or np.isin(mask, (0, 1)).all(),
-          f"{call_text}: the mask holds {show(np.unique(mask)[:6])}; it must say kept (True) or dropped (False)")
+    check(
+        mask.shape == tuple(shape),
+        f"{call_text}: the mask has shape {mask.shape}, expected {tuple(shape)} (one draw per unit, the shape of x)",
+    )
+    check(
+        mask.dtype == bool or np.isin(mask, (0, 1)).all(),
+        f"{call_text}: the mask holds {show(np.unique(mask)[:6])}; it must say kept (True) or dropped (False)",
+    )
     return mask.astype(bool)
 
 
@@ -58,29 +64,43 @@ def mask_as_bool(mask, shape, call_text):
 
 def check_dropout_output(y, x, mask, rate, call_text):
     """``y`` must be ``x`` times Keras's scale where the mask keeps, and 0 where it drops."""
-    check(mask.ndim < 2 or len(mask) < 2 or not (mask == mask[:1]).all(),
-          f"{call_text}: every row got the same mask: draw one number per unit (rng.random(x.shape)), not one per "
-          f"feature shared by the whole batch")
+    check(
+        mask.ndim < 2 or len(mask) < 2 or not (mask == mask[:1]).all(),
+        f"{call_text}: every row got the same mask: draw one number per unit (rng.random(x.shape)), not one per "
+        f"feature shared by the whole batch",
+    )
     stats = ref.dropout_statistics(np.shape(x), rate)
     scale = stats["scale"]
     kept = mask.mean()
-    check(abs(kept - stats["kept_fraction"]) <= KEPT_FRACTION_TOLERANCE or abs(kept - rate) > 0.05,
-          f"{call_text} kept {kept:.1%} of the units; Keras keeps {stats['kept_fraction']:.1%}: `rate` is the "
-          f"fraction DROPPED, so keep a unit with probability 1 - rate (mask = rng.random(x.shape) >= rate)")
-    check(abs(kept - stats["kept_fraction"]) <= KEPT_FRACTION_TOLERANCE,
-          f"{call_text} kept {kept:.2%} of the units; Keras keeps {stats['kept_fraction']:.2%} (tolerance "
-          f"{KEPT_FRACTION_TOLERANCE:.0%}). Draw one uniform number per unit and keep it when >= rate")
-    assert_close(y, np.where(mask, x * scale, 0.0), rtol=1e-12, call=call_text, mistakes={
-        f"the kept units are not scaled: Keras multiplies them by 1 / (1 - rate) = {scale:.6g}, so that the "
-        f"expected output equals the input (inverted dropout)": x * mask,
-        f"the kept units are divided by rate; divide by the probability of KEEPING a unit, 1 - rate = "
-        f"{1 - rate:g}": x * mask / rate,
-        f"the kept units are multiplied by rate; Keras multiplies them by 1 / (1 - rate) = {scale:.6g}":
-            x * mask * rate,
-        f"the kept units are multiplied by 1 - rate (old-style dropout scales at inference instead); Keras "
-        f"scales in training, by 1 / (1 - rate) = {scale:.6g}": x * mask * (1 - rate),
-        "y is not x where your mask keeps a unit and 0 where it drops one: compute y from the mask you "
-        "return (y = x * mask / (1 - rate))": np.where(~mask, x * scale, 0.0)})
+    check(
+        abs(kept - stats["kept_fraction"]) <= KEPT_FRACTION_TOLERANCE or abs(kept - rate) > 0.05,
+        f"{call_text} kept {kept:.1%} of the units; Keras keeps {stats['kept_fraction']:.1%}: `rate` is the "
+        f"fraction DROPPED, so keep a unit with probability 1 - rate (mask = rng.random(x.shape) >= rate)",
+    )
+    check(
+        abs(kept - stats["kept_fraction"]) <= KEPT_FRACTION_TOLERANCE,
+        f"{call_text} kept {kept:.2%} of the units; Keras keeps {stats['kept_fraction']:.2%} (tolerance "
+        f"{KEPT_FRACTION_TOLERANCE:.0%}). Draw one uniform number per unit and keep it when >= rate",
+    )
+    assert_close(
+        y,
+        np.where(mask, x * scale, 0.0),
+        rtol=1e-12,
+        call=call_text,
+        mistakes={
+            f"the kept units are not scaled: Keras multiplies them by 1 / (1 - rate) = {scale:.6g}, so that the "
+            f"expected output equals the input (inverted dropout)": x * mask,
+            f"the kept units are divided by rate; divide by the probability of KEEPING a unit, 1 - rate = "
+            f"{1 - rate:g}": x * mask / rate,
+            f"the kept units are multiplied by rate; Keras multiplies them by 1 / (1 - rate) = {scale:.6g}": x
+            * mask
+            * rate,
+            f"the kept units are multiplied by 1 - rate (old-style dropout scales at inference instead); Keras "
+            f"scales in training, by 1 / (1 - rate) = {scale:.6g}": x * mask * (1 - rate),
+            "y is not x where your mask keeps a unit and 0 where it drops one: compute y from the mask you "
+            "return (y = x * mask / (1 - rate))": np.where(~mask, x * scale, 0.0),
+        },
+    )
 
 
 @pytest.mark.kata("regularization.dropout_forward")
@@ -98,9 +118,13 @@ def test_dropout_worked_example_and_sequences(kata):
     x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
     y, mask = as_pair(call(kata, x, 0.2, np.random.default_rng(0), training=True), "dropout_forward", ("y", "mask"))
     mask = mask_as_bool(mask, x.shape, "dropout_forward([[1, 2, 3, 4, 5]], rate=0.2, rng)")
-    assert_close(y, np.where(mask, x * 1.25, 0.0), rtol=1e-12,
-                 call=f"dropout_forward([[1, 2, 3, 4, 5]], rate=0.2, rng) with mask {show(mask.astype(int))}",
-                 mistakes={"kept units are scaled by 1 / (1 - 0.2) = 1.25, dropped ones are 0": x * mask})
+    assert_close(
+        y,
+        np.where(mask, x * 1.25, 0.0),
+        rtol=1e-12,
+        call=f"dropout_forward([[1, 2, 3, 4, 5]], rate=0.2, rng) with mask {show(mask.astype(int))}",
+        mistakes={"kept units are scaled by 1 / (1 - 0.2) = 1.25, dropped ones are 0": x * mask},
+    )
     x = np.random.default_rng(11).normal(size=(4, 5, 6))  # (batch, timesteps, features)
     y, mask = kata(x, 0.4, np.random.default_rng(2), training=True)
     mask = mask_as_bool(mask, x.shape, "dropout_forward(x (4, 5, 6), rate=0.4, rng)")
@@ -115,11 +139,16 @@ def test_dropout_is_the_identity_at_inference(kata):
     expected = ref.dropout_inference(x, 0.3)
     y = np.asarray(y)
     if y.shape == x.shape and not np.allclose(y, expected, rtol=1e-12):
-        fail(f"{text} changed x: Dropout is active at inference. Keras's Dropout drops and scales only in "
-             f"training (training=True); with training=False it returns x unchanged")
+        fail(
+            f"{text} changed x: Dropout is active at inference. Keras's Dropout drops and scales only in "
+            f"training (training=True); with training=False it returns x unchanged"
+        )
     assert_close(y, expected, rtol=1e-12, call=text)
-    check(mask is None or np.asarray(mask).all(), f"{text} returned a mask that drops units; at inference "
-          f"nothing is dropped: return None (or a mask of all True)")
+    check(
+        mask is None or np.asarray(mask).all(),
+        f"{text} returned a mask that drops units; at inference "
+        f"nothing is dropped: return None (or a mask of all True)",
+    )
 
 
 @pytest.mark.kata("regularization.dropout_forward")
@@ -142,11 +171,16 @@ def test_dropout_draws_its_mask_from_the_rng_it_is_given(kata):
     _, again = kata(x, 0.5, np.random.default_rng(21), training=True)
     _, other = kata(x, 0.5, np.random.default_rng(22), training=True)
     first, again, other = (mask_as_bool(m, x.shape, "dropout_forward") for m in (first, again, other))
-    check(np.array_equal(first, again) and not np.array_equal(first, other),
-          "dropout_forward must draw its mask from `rng`: the same seed must give the same mask and another seed "
-          "another one (np.random without the rng makes a training run impossible to reproduce)")
-    check(not np.array_equal(first[0], first[1]), "every row got the same mask: draw one number per unit "
-          "(rng.random(x.shape)), not one per feature shared by the batch")
+    check(
+        np.array_equal(first, again) and not np.array_equal(first, other),
+        "dropout_forward must draw its mask from `rng`: the same seed must give the same mask and another seed "
+        "another one (np.random without the rng makes a training run impossible to reproduce)",
+    )
+    check(
+        not np.array_equal(first[0], first[1]),
+        "every row got the same mask: draw one number per unit "
+        "(rng.random(x.shape)), not one per feature shared by the batch",
+    )
 
 
 # ------------------------------------------------------------------ kata regularization.dropout_backward
@@ -161,22 +195,33 @@ def test_dropout_backward_carries_keras_scale_through_kept_units(kata, rate):
     text = f"dropout_backward(dout (64, 50), mask, rate={rate})"
     got = call(kata, dout, mask, rate)
     stats = ref.dropout_statistics(dout.shape, rate)
-    assert_close(got, np.where(mask, dout * stats["gradient_scale"], 0.0), rtol=GRADIENT_RTOL, call=text,
-                 what="gave dx =", mistakes={
-                     f"the gradient is not scaled: forward multiplied kept units by 1 / (1 - rate), so d y / d x is "
-                     f"{stats['gradient_scale']:.6g} there (Keras's GradientTape says so too)": dout * mask,
-                     "the gradient is divided by rate; divide by 1 - rate, as forward did": dout * mask / rate,
-                     "the gradient also flows through dropped units: they did not reach the output, so their "
-                     "gradient is 0 (multiply by the mask)": dout / (1 - rate),
-                     "the gradient is multiplied by 1 - rate; divide by it, as forward did": dout * mask * (1 - rate)})
+    assert_close(
+        got,
+        np.where(mask, dout * stats["gradient_scale"], 0.0),
+        rtol=GRADIENT_RTOL,
+        call=text,
+        what="gave dx =",
+        mistakes={
+            f"the gradient is not scaled: forward multiplied kept units by 1 / (1 - rate), so d y / d x is "
+            f"{stats['gradient_scale']:.6g} there (Keras's GradientTape says so too)": dout * mask,
+            "the gradient is divided by rate; divide by 1 - rate, as forward did": dout * mask / rate,
+            "the gradient also flows through dropped units: they did not reach the output, so their "
+            "gradient is 0 (multiply by the mask)": dout / (1 - rate),
+            "the gradient is multiplied by 1 - rate; divide by it, as forward did": dout * mask * (1 - rate),
+        },
+    )
 
 
 @pytest.mark.kata("regularization.dropout_backward")
 def test_dropout_backward_without_a_mask_and_at_rate_one(kata):
     dout = np.random.default_rng(31).normal(size=(5, 7))
-    assert_close(call(kata, dout, None, 0.3), dout, rtol=1e-15, call="dropout_backward(dout, None, rate=0.3)",
-                 mistakes={"mask None means forward ran at inference (the identity): its gradient is dout itself":
-                           dout / 0.7})
+    assert_close(
+        call(kata, dout, None, 0.3),
+        dout,
+        rtol=1e-15,
+        call="dropout_backward(dout, None, rate=0.3)",
+        mistakes={"mask None means forward ran at inference (the identity): its gradient is dout itself": dout / 0.7},
+    )
     with np.errstate(all="ignore"):
         got = kata(dout, np.zeros(dout.shape, dtype=bool), 1.0)
     assert_close(got, np.zeros_like(dout), call="dropout_backward(dout, mask of all False, rate=1.0)")
@@ -188,8 +233,9 @@ def test_dropout_backward_agrees_with_your_forward(kata, impl):
     x = np.random.default_rng(32).uniform(1.0, 2.0, size=(30, 40))
     y, mask = forward(x, 0.35, np.random.default_rng(5), training=True)
     dx = call(kata, np.ones_like(x), mask, 0.35)
-    assert_close(np.asarray(dx) * x, y, rtol=1e-12, call="dropout_backward(ones, mask, 0.35) * x",
-                 what="is", mistakes={})
+    assert_close(
+        np.asarray(dx) * x, y, rtol=1e-12, call="dropout_backward(ones, mask, 0.35) * x", what="is", mistakes={}
+    )
 
 
 # ------------------------------------------------------------------ kata regularization.l2_penalty
@@ -201,33 +247,50 @@ def test_l2_penalty_worked_example(kata):
     got = call(kata, kernel, 0.01)
     check(np.ndim(got) == 0, f"l2_penalty returned {show(got)}; the penalty is one number")
     expected = ref.l2_penalty(kernel, 0.01)  # 0.01 * (1 + 4 + 9 + 0.25) = 0.1425
-    assert_close(got, expected, call="l2_penalty([[1, -2], [3, 0.5]], l2=0.01)", mistakes={
-        "that has a factor 1/2 (l2/2 * sum(w**2), as some textbooks and weight decay write it); "
-        "keras.regularizers.L2 is l2 * sum(w**2), no 1/2": expected / 2,
-        "that is the mean of the squares; Keras sums them": expected / kernel.size,
-        "that sums |w| (an L1 penalty); L2 sums the squares": 0.01 * np.abs(kernel).sum(),
-        "the square root is taken (a norm); L2 is the plain sum of squares": 0.01 * np.sqrt((kernel ** 2).sum())})
+    assert_close(
+        got,
+        expected,
+        call="l2_penalty([[1, -2], [3, 0.5]], l2=0.01)",
+        mistakes={
+            "that has a factor 1/2 (l2/2 * sum(w**2), as some textbooks and weight decay write it); "
+            "keras.regularizers.L2 is l2 * sum(w**2), no 1/2": expected / 2,
+            "that is the mean of the squares; Keras sums them": expected / kernel.size,
+            "that sums |w| (an L1 penalty); L2 sums the squares": 0.01 * np.abs(kernel).sum(),
+            "the square root is taken (a norm); L2 is the plain sum of squares": 0.01 * np.sqrt((kernel**2).sum()),
+        },
+    )
 
 
 @pytest.mark.kata("regularization.l2_penalty")
-@pytest.mark.parametrize("shape, l2", [((784, 128), 2 ** -10), ((3, 3, 1, 32), 0.5), ((10,), 2 ** -6), ((1, 1), 0.0)])
+@pytest.mark.parametrize("shape, l2", [((784, 128), 2**-10), ((3, 3, 1, 32), 0.5), ((10,), 2**-6), ((1, 1), 0.0)])
 def test_l2_penalty_of_kernels_of_every_shape(kata, shape, l2):
     kernel = np.random.default_rng(40).normal(scale=0.3, size=shape)
-    assert_close(call(kata, kernel, l2), ref.l2_penalty(kernel, l2), call=f"l2_penalty(kernel {shape}, l2={l2})",
-                 mistakes={"keras.regularizers.L2 is l2 * sum(w**2), no factor 1/2": ref.l2_penalty(kernel, l2) / 2})
+    assert_close(
+        call(kata, kernel, l2),
+        ref.l2_penalty(kernel, l2),
+        call=f"l2_penalty(kernel {shape}, l2={l2})",
+        mistakes={"keras.regularizers.L2 is l2 * sum(w**2), no factor 1/2": ref.l2_penalty(kernel, l2) / 2},
+    )
 
 
 @pytest.mark.kata("regularization.l2_penalty_grad")
-@pytest.mark.parametrize("shape, l2", [((2, 2), 0.01), ((784, 128), 2 ** -10), ((3, 3, 2, 4), 0.5), ((5,), 0.0)])
+@pytest.mark.parametrize("shape, l2", [((2, 2), 0.01), ((784, 128), 2**-10), ((3, 3, 2, 4), 0.5), ((5,), 0.0)])
 def test_l2_penalty_grad_matches_gradient_tape(kata, shape, l2):
     grad = kata
     kernel = np.random.default_rng(41).normal(size=shape)
     expected = ref.l2_penalty_grad(kernel, l2)
-    assert_close(call(grad, kernel, l2), expected, rtol=GRADIENT_RTOL, what="gave",
-                 call=f"l2_penalty_grad(kernel {shape}, l2={l2})", mistakes={
-                     "that is l2 * w, the gradient of the textbook l2/2 * sum(w**2); Keras has no factor 1/2, so "
-                     "the 2 from the square stays: 2 * l2 * w": expected / 2,
-                     "that is the gradient of a mean; Keras's penalty is a sum": expected / kernel.size})
+    assert_close(
+        call(grad, kernel, l2),
+        expected,
+        rtol=GRADIENT_RTOL,
+        what="gave",
+        call=f"l2_penalty_grad(kernel {shape}, l2={l2})",
+        mistakes={
+            "that is l2 * w, the gradient of the textbook l2/2 * sum(w**2); Keras has no factor 1/2, so "
+            "the 2 from the square stays: 2 * l2 * w": expected / 2,
+            "that is the gradient of a mean; Keras's penalty is a sum": expected / kernel.size,
+        },
+    )
 
 
 # ------------------------------------------------------------------ kata regularization.batch_norm_forward
@@ -236,8 +299,13 @@ def test_l2_penalty_grad_matches_gradient_tape(kata, shape, l2):
 def batch_norm_case(shape, seed, scale=2.0, offset=1.0):
     rng = np.random.default_rng(seed)
     features = shape[-1]
-    return (offset + scale * rng.normal(size=shape), rng.normal(size=features), rng.normal(size=features),
-            rng.normal(size=features), rng.uniform(0.5, 2.0, size=features))
+    return (
+        offset + scale * rng.normal(size=shape),
+        rng.normal(size=features),
+        rng.normal(size=features),
+        rng.normal(size=features),
+        rng.uniform(0.5, 2.0, size=features),
+    )
 
 
 def _batch_norm_numpy(x, gamma, beta, mean, variance, epsilon):
@@ -251,22 +319,34 @@ def batch_norm_mistakes(x, gamma, beta, moving_mean, moving_variance, momentum, 
     wrong = {}
     if x.size // x.shape[-1] > 1:
         unbiased = x.var(axis=axes, ddof=1)
-        wrong["the variance is the unbiased one (divided by n - 1); Keras normalises a batch with the biased "
-              "variance, divided by n (np.var's default)"] = (
-            _batch_norm_numpy(x, gamma, beta, mean, unbiased, epsilon), None,
-            moving_variance * momentum + unbiased * (1 - momentum))
+        wrong[
+            "the variance is the unbiased one (divided by n - 1); Keras normalises a batch with the biased "
+            "variance, divided by n (np.var's default)"
+        ] = (
+            _batch_norm_numpy(x, gamma, beta, mean, unbiased, epsilon),
+            None,
+            moving_variance * momentum + unbiased * (1 - momentum),
+        )
     wrong["epsilon is PyTorch's 1e-5; use the epsilon argument (Keras's default is 1e-3)"] = (
-        _batch_norm_numpy(x, gamma, beta, mean, var, 1e-5), None, None)
-    wrong["momentum is used as 1 - momentum: Keras keeps `momentum` of the old value, "
-          "moving = moving * momentum + batch * (1 - momentum)"] = (
-        None, moving_mean * (1 - momentum) + mean * momentum, moving_variance * (1 - momentum) + var * momentum)
+        _batch_norm_numpy(x, gamma, beta, mean, var, 1e-5),
+        None,
+        None,
+    )
+    wrong[
+        "momentum is used as 1 - momentum: Keras keeps `momentum` of the old value, "
+        "moving = moving * momentum + batch * (1 - momentum)"
+    ] = (None, moving_mean * (1 - momentum) + mean * momentum, moving_variance * (1 - momentum) + var * momentum)
     wrong["in training, normalise with the batch's own mean and variance, not the moving ones"] = (
-        _batch_norm_numpy(x, gamma, beta, moving_mean, moving_variance, epsilon), None, None)
+        _batch_norm_numpy(x, gamma, beta, moving_mean, moving_variance, epsilon),
+        None,
+        None,
+    )
     if x.ndim > 2:
         first = x.mean(axis=0)
-        wrong["the statistics were taken over the batch axis only; for images (batch, h, w, channels) Keras "
-              "reduces over every axis but the last: axes (0, 1, 2)"] = (
-            _batch_norm_numpy(x, gamma, beta, first, x.var(axis=0), epsilon), None, None)
+        wrong[
+            "the statistics were taken over the batch axis only; for images (batch, h, w, channels) Keras "
+            "reduces over every axis but the last: axes (0, 1, 2)"
+        ] = (_batch_norm_numpy(x, gamma, beta, first, x.var(axis=0), epsilon), None, None)
     return wrong
 
 
@@ -275,17 +355,27 @@ def check_batch_norm_forward(got, x, gamma, beta, moving_mean, moving_variance, 
     y, new_mean, new_variance = as_pair(got, text, ("y", "moving_mean", "moving_variance"))
     wrong = batch_norm_mistakes(x, gamma, beta, moving_mean, moving_variance, momentum, epsilon) if training else {}
     if not training:
-        if np.shape(new_mean) == moving_mean.shape and not np.allclose(new_mean, moving_mean, rtol=1e-12) or \
-                np.shape(new_variance) == moving_variance.shape and \
-                not np.allclose(new_variance, moving_variance, rtol=1e-12):
-            fail(f"{text} moved the moving statistics; at inference (training=False) Keras normalises with them "
-                 f"and leaves them as they are: return them unchanged")
-        batch_stats = _batch_norm_numpy(x, gamma, beta, x.mean(axis=tuple(range(x.ndim - 1))),
-                                        x.var(axis=tuple(range(x.ndim - 1))), epsilon)
-        wrong["at inference (training=False) Keras normalises with the MOVING mean and variance, not the "
-              "batch's"] = (batch_stats, None, None)
-    for index, (name, mine, keras) in enumerate(zip(("y", "moving_mean", "moving_variance"),
-                                                     (y, new_mean, new_variance), expected)):
+        if (
+            np.shape(new_mean) == moving_mean.shape
+            and not np.allclose(new_mean, moving_mean, rtol=1e-12)
+            or np.shape(new_variance) == moving_variance.shape
+            and not np.allclose(new_variance, moving_variance, rtol=1e-12)
+        ):
+            fail(
+                f"{text} moved the moving statistics; at inference (training=False) Keras normalises with them "
+                f"and leaves them as they are: return them unchanged"
+            )
+        batch_stats = _batch_norm_numpy(
+            x, gamma, beta, x.mean(axis=tuple(range(x.ndim - 1))), x.var(axis=tuple(range(x.ndim - 1))), epsilon
+        )
+        wrong["at inference (training=False) Keras normalises with the MOVING mean and variance, not the batch's"] = (
+            batch_stats,
+            None,
+            None,
+        )
+    for index, (name, mine, keras) in enumerate(
+        zip(("y", "moving_mean", "moving_variance"), (y, new_mean, new_variance), expected)
+    ):
         mistakes = {why: values[index] for why, values in wrong.items() if values[index] is not None}
         assert_close(mine, keras, call=text, what=f"gave {name} =", mistakes=mistakes)
 
@@ -295,19 +385,37 @@ def test_batch_norm_worked_example(kata):
     x = np.array([[1.0, 2.0], [3.0, 6.0]])  # mean [2, 4], biased variance [1, 4]
     gamma, beta, mean, var = np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)
     got = call(kata, x, gamma, beta, mean, var)
-    check_batch_norm_forward(got, x, gamma, beta, mean, var, 0.99, 1e-3, True,
-                             "batch_norm_forward([[1, 2], [3, 6]], ones, zeros, zeros, ones)")
+    check_batch_norm_forward(
+        got,
+        x,
+        gamma,
+        beta,
+        mean,
+        var,
+        0.99,
+        1e-3,
+        True,
+        "batch_norm_forward([[1, 2], [3, 6]], ones, zeros, zeros, ones)",
+    )
 
 
 @pytest.mark.kata("regularization.batch_norm_forward")
-@pytest.mark.parametrize("shape, momentum, epsilon", [((16, 5), 0.9, 1e-3), ((3, 4, 5, 6), 0.99, 1e-3),
-                                                      ((7, 3), 0.5, 0.1)], ids=["dense", "nhwc", "custom"])
+@pytest.mark.parametrize(
+    "shape, momentum, epsilon",
+    [((16, 5), 0.9, 1e-3), ((3, 4, 5, 6), 0.99, 1e-3), ((7, 3), 0.5, 0.1)],
+    ids=["dense", "nhwc", "custom"],
+)
 def test_batch_norm_training_matches_keras(kata, shape, momentum, epsilon):
     case = batch_norm_case(shape, 50)
     got = call(kata, *case, momentum=momentum, epsilon=epsilon, training=True)
-    check_batch_norm_forward(got, *case, momentum, epsilon, True,
-                             f"batch_norm_forward(x {shape}, ..., momentum={momentum}, epsilon={epsilon}, "
-                             f"training=True)")
+    check_batch_norm_forward(
+        got,
+        *case,
+        momentum,
+        epsilon,
+        True,
+        f"batch_norm_forward(x {shape}, ..., momentum={momentum}, epsilon={epsilon}, training=True)",
+    )
 
 
 @pytest.mark.kata("regularization.batch_norm_forward")
@@ -330,8 +438,9 @@ def test_batch_norm_batch_of_one_and_large_values(kata):
     case = batch_norm_case((1, 6), 53)
     check_batch_norm_forward(call(kata, *case), *case, 0.99, 1e-3, True, "batch_norm_forward(x (1, 6))")
     case = batch_norm_case((32, 3), 54, scale=1e3, offset=1e4)
-    check_batch_norm_forward(call(kata, *case), *case, 0.99, 1e-3, True,
-                             "batch_norm_forward(x (32, 3) around 1e4, spread 1e3)")
+    check_batch_norm_forward(
+        call(kata, *case), *case, 0.99, 1e-3, True, "batch_norm_forward(x (32, 3) around 1e4, spread 1e3)"
+    )
 
 
 # ------------------------------------------------------------------ kata regularization.batch_norm_backward
@@ -345,35 +454,44 @@ def check_batch_norm_backward(kata, x, gamma, beta, epsilon, text, seed):
     inverse = 1.0 / np.sqrt(x.var(axis=axes) + epsilon)
     x_hat = (x - x.mean(axis=axes)) * inverse
     mistakes = [
-        {"dx treats the batch mean and variance as constants; they depend on every x, so dx has two more "
-         "terms: gamma / sqrt(var + eps) * (dout - mean(dout) - x_hat * mean(dout * x_hat))": dout * gamma * inverse,
-         "dx misses the path through the variance: subtract x_hat * mean(dout * x_hat) too":
-             gamma * inverse * (dout - dout.mean(axis=axes))},
-        {"dgamma sums dout * x; gamma multiplies the normalised x_hat = (x - mean) / sqrt(var + eps)":
-             (dout * x).sum(axis=axes),
-         "dgamma must be summed over every axis but the last (the batch, and for images h and w too)":
-             (dout * x_hat).sum(axis=0)},
-        {"dbeta must be summed over every axis but the last (the batch, and for images h and w too)":
-             dout.sum(axis=0)},
+        {
+            "dx treats the batch mean and variance as constants; they depend on every x, so dx has two more "
+            "terms: gamma / sqrt(var + eps) * (dout - mean(dout) - x_hat * mean(dout * x_hat))": dout * gamma * inverse,
+            "dx misses the path through the variance: subtract x_hat * mean(dout * x_hat) too": gamma
+            * inverse
+            * (dout - dout.mean(axis=axes)),
+        },
+        {
+            "dgamma sums dout * x; gamma multiplies the normalised x_hat = (x - mean) / sqrt(var + eps)": (
+                dout * x
+            ).sum(axis=axes),
+            "dgamma must be summed over every axis but the last (the batch, and for images h and w too)": (
+                dout * x_hat
+            ).sum(axis=0),
+        },
+        {"dbeta must be summed over every axis but the last (the batch, and for images h and w too)": dout.sum(axis=0)},
     ]
     for name, mine, keras, known in zip(("dx", "dgamma", "dbeta"), got, expected, mistakes):
         assert_close(mine, keras, rtol=GRADIENT_RTOL, call=text, what=f"gave {name} =", mistakes=known)
 
 
 @pytest.mark.kata("regularization.batch_norm_backward")
-@pytest.mark.parametrize("shape, epsilon", [((8, 5), 1e-3), ((2, 4, 4, 3), 1e-3), ((6, 2), 0.5)],
-                         ids=["dense", "nhwc", "epsilon"])
+@pytest.mark.parametrize(
+    "shape, epsilon", [((8, 5), 1e-3), ((2, 4, 4, 3), 1e-3), ((6, 2), 0.5)], ids=["dense", "nhwc", "epsilon"]
+)
 def test_batch_norm_backward_matches_gradient_tape(kata, shape, epsilon):
     x, gamma, beta, _, _ = batch_norm_case(shape, 60)
-    check_batch_norm_backward(kata, x, gamma, beta, epsilon, f"batch_norm_backward(dout, x {shape}, gamma, "
-                              f"epsilon={epsilon})", 61)
+    check_batch_norm_backward(
+        kata, x, gamma, beta, epsilon, f"batch_norm_backward(dout, x {shape}, gamma, epsilon={epsilon})", 61
+    )
 
 
 @pytest.mark.kata("regularization.batch_norm_backward")
 def test_batch_norm_backward_with_small_variance_and_large_values(kata):
     x, gamma, beta, _, _ = batch_norm_case((10, 4), 62, scale=0.03)
-    check_batch_norm_backward(kata, x, gamma, beta, 1e-3,
-                              "batch_norm_backward(dout, x (10, 4) with variance ~1e-3, ...)", 63)
+    check_batch_norm_backward(
+        kata, x, gamma, beta, 1e-3, "batch_norm_backward(dout, x (10, 4) with variance ~1e-3, ...)", 63
+    )
     x, gamma, beta, _, _ = batch_norm_case((16, 3), 64, scale=1e3, offset=1e4)
     check_batch_norm_backward(kata, x, gamma, beta, 1e-3, "batch_norm_backward(dout, x (16, 3) around 1e4, ...)", 65)
 
@@ -386,11 +504,15 @@ def _rng(seed=0):
 
 
 def check_weightless_layer(layer, keras, input_shape, text):
-    check(list(getattr(layer, "weights", [])) == [] and layer.count_params() == keras["count_params"] == 0,
-          f"{text} has weights {show(getattr(layer, 'weights', None))}; Keras's has none")
+    check(
+        list(getattr(layer, "weights", [])) == [] and layer.count_params() == keras["count_params"] == 0,
+        f"{text} has weights {show(getattr(layer, 'weights', None))}; Keras's has none",
+    )
     shape = tuple(call(layer.compute_output_shape, input_shape))
-    check(shape == keras["output_shape"], f"{text}.compute_output_shape({input_shape}) is {shape}; Keras says "
-          f"{keras['output_shape']}")
+    check(
+        shape == keras["output_shape"],
+        f"{text}.compute_output_shape({input_shape}) is {shape}; Keras says {keras['output_shape']}",
+    )
 
 
 @pytest.mark.kata("regularization.Dropout")
@@ -407,13 +529,18 @@ def test_dropout_layer_drops_in_training_only(kata):
     layer.build(x.shape[1:], _rng(1))
     y = call(layer.forward, x, training=False)
     if np.shape(y) == x.shape and not np.allclose(y, ref.dropout_inference(x, 0.3), rtol=1e-12):
-        fail("Dropout(0.3).forward(x, training=False) changed x: the layer is active at inference. Pass "
-             "`training` on to dropout_forward; Keras drops units only while training")
+        fail(
+            "Dropout(0.3).forward(x, training=False) changed x: the layer is active at inference. Pass "
+            "`training` on to dropout_forward; Keras drops units only while training"
+        )
     assert_close(y, ref.dropout_inference(x, 0.3), call="Dropout(0.3).forward(x, training=False)")
     y = call(layer.forward, x, training=True)
     mask = np.asarray(y) != 0
-    check(mask.mean() < 0.8, f"Dropout(0.3).forward(x, training=True) dropped {1 - mask.mean():.1%} of the units; "
-          f"in training it drops about 30%: pass training=True on to dropout_forward")
+    check(
+        mask.mean() < 0.8,
+        f"Dropout(0.3).forward(x, training=True) dropped {1 - mask.mean():.1%} of the units; "
+        f"in training it drops about 30%: pass training=True on to dropout_forward",
+    )
     check_dropout_output(np.asarray(y), x, mask, 0.3, "Dropout(0.3).forward(x, training=True)")
 
 
@@ -427,10 +554,18 @@ def test_dropout_layer_backward_uses_the_mask_of_its_forward(kata):
     dx = call(layer.backward, dout)
     stats = ref.dropout_statistics(x.shape, 0.25)
     kept = y != 0
-    assert_close(dx, np.where(kept, dout * stats["gradient_scale"], 0.0), rtol=GRADIENT_RTOL, what="gave dx =",
-                 call="Dropout(0.25).backward(dout) after forward(x, training=True)", mistakes={
-                     "backward used another mask than the forward pass did: keep forward's mask and use it":
-                         dout * stats["gradient_scale"] * (np.random.default_rng(0).random(x.shape) >= 0.25)})
+    assert_close(
+        dx,
+        np.where(kept, dout * stats["gradient_scale"], 0.0),
+        rtol=GRADIENT_RTOL,
+        what="gave dx =",
+        call="Dropout(0.25).backward(dout) after forward(x, training=True)",
+        mistakes={
+            "backward used another mask than the forward pass did: keep forward's mask and use it": dout
+            * stats["gradient_scale"]
+            * (np.random.default_rng(0).random(x.shape) >= 0.25)
+        },
+    )
 
 
 @pytest.mark.kata("regularization.Dropout")
@@ -441,15 +576,19 @@ def test_dropout_layer_draws_from_the_model_rng_or_its_seed(kata):
         layer = kata(0.5)
         layer.build((50,), _rng(seed))
         outputs.append(np.asarray(layer.forward(x, training=True)))
-    check(np.array_equal(outputs[0], outputs[1]) and not np.array_equal(outputs[0], outputs[2]),
-          "Dropout.forward must draw from the layer's rng (self.rng: the model's, given to build, or its own "
-          "from `seed`): the same seed must give the same mask")
+    check(
+        np.array_equal(outputs[0], outputs[1]) and not np.array_equal(outputs[0], outputs[2]),
+        "Dropout.forward must draw from the layer's rng (self.rng: the model's, given to build, or its own "
+        "from `seed`): the same seed must give the same mask",
+    )
     first, second = kata(0.5, seed=3), kata(0.5, seed=3)
     for layer in (first, second):
         layer.build((50,), _rng(len(outputs)))
         outputs.append(np.asarray(layer.forward(x, training=True)))
-    check(np.array_equal(outputs[-1], outputs[-2]), "two Dropout(0.5, seed=3) layers gave different masks: use "
-          "self.rng, which the given __init__ seeds")
+    check(
+        np.array_equal(outputs[-1], outputs[-2]),
+        "two Dropout(0.5, seed=3) layers gave different masks: use self.rng, which the given __init__ seeds",
+    )
 
 
 @pytest.mark.kata("regularization.BatchNormalization")
@@ -459,17 +598,27 @@ def test_batch_norm_layer_builds_keras_weights(kata, input_shape):
     call(layer.build, input_shape, _rng())
     keras = ref.batch_norm_layer(input_shape)
     shapes = [np.shape(w) for w in getattr(layer, "weights", [])]
-    check(shapes == [w.shape for w in keras["weights"]],
-          f"BatchNormalization().build({input_shape}) made weights of shapes {shapes}; Keras's are "
-          f"{[w.shape for w in keras['weights']]}: {keras['names']}, one value per feature (the last axis)")
+    check(
+        shapes == [w.shape for w in keras["weights"]],
+        f"BatchNormalization().build({input_shape}) made weights of shapes {shapes}; Keras's are "
+        f"{[w.shape for w in keras['weights']]}: {keras['names']}, one value per feature (the last axis)",
+    )
     for mine, theirs, name in zip(layer.weights, keras["weights"], keras["names"]):
-        check(np.array_equal(mine, theirs), f"BatchNormalization's {name} starts at {show(mine)}; Keras's starts "
-              f"at {show(theirs)} (order: gamma ones, beta zeros, moving_mean zeros, moving_variance ones)")
-    check(layer.count_params() == keras["count_params"], f"count_params() is {layer.count_params()}; Keras counts "
-          f"{keras['count_params']} (the moving statistics count, though they are not trainable)")
+        check(
+            np.array_equal(mine, theirs),
+            f"BatchNormalization's {name} starts at {show(mine)}; Keras's starts "
+            f"at {show(theirs)} (order: gamma ones, beta zeros, moving_mean zeros, moving_variance ones)",
+        )
+    check(
+        layer.count_params() == keras["count_params"],
+        f"count_params() is {layer.count_params()}; Keras counts "
+        f"{keras['count_params']} (the moving statistics count, though they are not trainable)",
+    )
     shape = tuple(layer.compute_output_shape(input_shape))
-    check(shape == keras["output_shape"], f"compute_output_shape({input_shape}) is {shape}; Keras says "
-          f"{keras['output_shape']}")
+    check(
+        shape == keras["output_shape"],
+        f"compute_output_shape({input_shape}) is {shape}; Keras says {keras['output_shape']}",
+    )
 
 
 def _built_batch_norm(kata, x, seed, **kwargs):
@@ -489,15 +638,32 @@ def test_batch_norm_layer_forward_updates_its_moving_statistics_in_training(kata
     y = call(layer.forward, x, training=True)
     expected = ref.batch_norm_forward(x, *weights, 0.9, 0.01, True)
     text = f"BatchNormalization(momentum=0.9, epsilon=0.01).forward(x {shape}, training=True)"
-    assert_close(y, expected[0], call=text, mistakes={
-        "the layer normalised with its moving statistics in training; use the batch's (training=True)":
-            ref.batch_norm_forward(x, *weights, 0.9, 0.01, False)[0]})
-    check(all(a is b for a, b in zip(arrays, layer.weights)), f"{text} replaced its weight arrays; write the new "
-          f"moving statistics into the existing ones (moving_mean[...] = new): the model holds those arrays")
+    assert_close(
+        y,
+        expected[0],
+        call=text,
+        mistakes={
+            "the layer normalised with its moving statistics in training; use the batch's (training=True)": ref.batch_norm_forward(
+                x, *weights, 0.9, 0.01, False
+            )[0]
+        },
+    )
+    check(
+        all(a is b for a, b in zip(arrays, layer.weights)),
+        f"{text} replaced its weight arrays; write the new "
+        f"moving statistics into the existing ones (moving_mean[...] = new): the model holds those arrays",
+    )
     for index, name in ((2, "moving_mean"), (3, "moving_variance")):
-        assert_close(layer.weights[index], expected[index - 1], call=f"after {text}, the layer's", what=f"{name} is",
-                     mistakes={"the moving statistics did not move: in training, store the new ones that "
-                               "batch_norm_forward returns": weights[index]})
+        assert_close(
+            layer.weights[index],
+            expected[index - 1],
+            call=f"after {text}, the layer's",
+            what=f"{name} is",
+            mistakes={
+                "the moving statistics did not move: in training, store the new ones that "
+                "batch_norm_forward returns": weights[index]
+            },
+        )
 
 
 @pytest.mark.kata("regularization.BatchNormalization")
@@ -506,12 +672,22 @@ def test_batch_norm_layer_inference_leaves_its_statistics_alone(kata):
     layer, weights = _built_batch_norm(kata, x, 83)
     y = call(layer.forward, x, training=False)
     expected = ref.batch_norm_forward(x, *weights, 0.99, 1e-3, False)
-    assert_close(y, expected[0], call="BatchNormalization().forward(x, training=False)", mistakes={
-        "at inference the layer must normalise with its moving statistics, not the batch's: pass training on":
-            ref.batch_norm_forward(x, *weights, 0.99, 1e-3, True)[0]})
+    assert_close(
+        y,
+        expected[0],
+        call="BatchNormalization().forward(x, training=False)",
+        mistakes={
+            "at inference the layer must normalise with its moving statistics, not the batch's: pass training on": ref.batch_norm_forward(
+                x, *weights, 0.99, 1e-3, True
+            )[0]
+        },
+    )
     for index, name in ((2, "moving_mean"), (3, "moving_variance")):
-        check(np.array_equal(layer.weights[index], weights[index]), f"BatchNormalization().forward(x, "
-              f"training=False) changed its {name}; at inference Keras leaves the moving statistics alone")
+        check(
+            np.array_equal(layer.weights[index], weights[index]),
+            f"BatchNormalization().forward(x, "
+            f"training=False) changed its {name}; at inference Keras leaves the moving statistics alone",
+        )
 
 
 @pytest.mark.kata("regularization.BatchNormalization")
@@ -526,15 +702,20 @@ def test_batch_norm_layer_backward_matches_gradient_tape(kata, shape):
     text = f"BatchNormalization(epsilon=0.01).backward(dout {shape}) after forward(training=True)"
     assert_close(dx, expected[0], rtol=GRADIENT_RTOL, call=text, what="gave dx =")
     grads = list(getattr(layer, "grads", []))
-    check(len(grads) == 4, f"after {text}, layer.grads holds {len(grads)} arrays; it must match layer.weights "
-          f"([gamma, beta, moving_mean, moving_variance]): [dgamma, dbeta, zeros, zeros], zeros for the moving "
-          f"statistics, which the optimizer must not move")
+    check(
+        len(grads) == 4,
+        f"after {text}, layer.grads holds {len(grads)} arrays; it must match layer.weights "
+        f"([gamma, beta, moving_mean, moving_variance]): [dgamma, dbeta, zeros, zeros], zeros for the moving "
+        f"statistics, which the optimizer must not move",
+    )
     assert_close(grads[0], expected[1], rtol=GRADIENT_RTOL, call=text, what="gave dgamma =")
     assert_close(grads[1], expected[2], rtol=GRADIENT_RTOL, call=text, what="gave dbeta =")
     for index, name in ((2, "moving_mean"), (3, "moving_variance")):
-        check(np.shape(grads[index]) == weights[index].shape and not np.any(grads[index]),
-              f"the gradient for {name} is {show(grads[index])}; it must be zeros of shape {weights[index].shape}: "
-              f"the moving statistics are not trained, so no optimizer step may move them")
+        check(
+            np.shape(grads[index]) == weights[index].shape and not np.any(grads[index]),
+            f"the gradient for {name} is {show(grads[index])}; it must be zeros of shape {weights[index].shape}: "
+            f"the moving statistics are not trained, so no optimizer step may move them",
+        )
 
 
 def check_penalised_layer(layer, keras, x, dout, text):
@@ -542,13 +723,18 @@ def check_penalised_layer(layer, keras, x, dout, text):
     assert_close(y, keras["y"], call=f"{text}.forward(x)")
     penalty = call(layer.regularization_loss)
     check(np.ndim(penalty) == 0, f"{text}.regularization_loss() returned {show(penalty)}; it is one number")
-    assert_close(penalty, keras["penalty"], call=f"{text}.regularization_loss()", what="is", mistakes={
-        "keras.regularizers.L2 is l2 * sum(kernel**2), no factor 1/2": keras["penalty"] / 2})
+    assert_close(
+        penalty,
+        keras["penalty"],
+        call=f"{text}.regularization_loss()",
+        what="is",
+        mistakes={"keras.regularizers.L2 is l2 * sum(kernel**2), no factor 1/2": keras["penalty"] / 2},
+    )
     return y, penalty
 
 
 @pytest.mark.kata("regularization.Dense")
-@pytest.mark.parametrize("activation, l2", [("relu", 2 ** -6), ("tanh", 0.01), (None, None)])
+@pytest.mark.parametrize("activation, l2", [("relu", 2**-6), ("tanh", 0.01), (None, None)])
 def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2):
     L2 = impl.get("regularization", "L2")
     rng = np.random.default_rng(90)
@@ -565,14 +751,31 @@ def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2)
     data_only = ref.dense_regularized(x, kernel, bias, activation, None, dout)["dkernel"]
     grads = list(getattr(layer, "grads", []))
     check(len(grads) == 2, f"after {text}.backward, layer.grads is {show(grads)}; expected [dkernel, dbias]")
-    assert_close(grads[0], keras["dkernel"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)", what="gave dkernel =",
-                 mistakes={"the penalty's gradient is missing from dkernel: add kernel_regularizer.gradient(kernel) "
-                           "(2 * l2 * kernel) to the data's dkernel": data_only,
-                           "the penalty's gradient has a factor 1/2 (l2 * kernel); d(l2 * sum(w**2))/dw = 2 * l2 * w":
-                               (data_only + keras["dkernel"]) / 2})
-    assert_close(grads[1], keras["dbias"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)", what="gave dbias =",
-                 mistakes={} if l2 is None else {"the bias is not penalised (kernel_regularizer only)":
-                                                 keras["dbias"] + 2 * l2 * bias})
+    assert_close(
+        grads[0],
+        keras["dkernel"],
+        rtol=GRADIENT_RTOL,
+        call=f"{text}.backward(dout)",
+        what="gave dkernel =",
+        mistakes={
+            "the penalty's gradient is missing from dkernel: add kernel_regularizer.gradient(kernel) "
+            "(2 * l2 * kernel) to the data's dkernel": data_only,
+            "the penalty's gradient has a factor 1/2 (l2 * kernel); d(l2 * sum(w**2))/dw = 2 * l2 * w": (
+                data_only + keras["dkernel"]
+            )
+            / 2,
+        },
+    )
+    assert_close(
+        grads[1],
+        keras["dbias"],
+        rtol=GRADIENT_RTOL,
+        call=f"{text}.backward(dout)",
+        what="gave dbias =",
+        mistakes={}
+        if l2 is None
+        else {"the bias is not penalised (kernel_regularizer only)": keras["dbias"] + 2 * l2 * bias},
+    )
 
 
 @pytest.mark.kata("regularization.Dense")
@@ -580,54 +783,79 @@ def test_dense_penalty_reaches_the_gradient_from_the_logits_and_the_model(kata, 
     L2 = impl.get("regularization", "L2")
     rng = np.random.default_rng(91)
     x, kernel, bias, dz = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))
-    layer = kata(3, activation="softmax", kernel_regularizer=L2(2 ** -4))
+    layer = kata(3, activation="softmax", kernel_regularizer=L2(2**-4))
     layer.build((4,), _rng())
     layer.set_weights([kernel, bias])
     layer.forward(x)
     call(layer.backward_from_logits, dz)
-    keras = ref.dense_regularized(x, kernel, bias, None, 2 ** -4, dz)  # from the logits: the affine part only
-    assert_close(layer.grads[0], keras["dkernel"], rtol=GRADIENT_RTOL, what="gave dkernel =",
-                 call="Dense(3, 'softmax', kernel_regularizer=L2(0.0625)).backward_from_logits(dz)", mistakes={
-                     "the penalty's gradient is missing when backward starts from the logits (the output layer "
-                     "under a cross-entropy): add it in backward_from_logits":
-                         ref.dense_regularized(x, kernel, bias, None, None, dz)["dkernel"]})
+    keras = ref.dense_regularized(x, kernel, bias, None, 2**-4, dz)  # from the logits: the affine part only
+    assert_close(
+        layer.grads[0],
+        keras["dkernel"],
+        rtol=GRADIENT_RTOL,
+        what="gave dkernel =",
+        call="Dense(3, 'softmax', kernel_regularizer=L2(0.0625)).backward_from_logits(dz)",
+        mistakes={
+            "the penalty's gradient is missing when backward starts from the logits (the output layer "
+            "under a cross-entropy): add it in backward_from_logits": ref.dense_regularized(
+                x, kernel, bias, None, None, dz
+            )["dkernel"]
+        },
+    )
     default = kata(2, kernel_regularizer="l2")
     default.build((3,), _rng())
     penalty = default.regularization_loss()
-    check(abs(penalty - ref.l2_penalty(default.weights[0], 0.01)) <= 1e-6 * penalty,
-          "kernel_regularizer='l2' is Keras's L2(0.01)")
+    check(
+        abs(penalty - ref.l2_penalty(default.weights[0], 0.01)) <= 1e-6 * penalty,
+        "kernel_regularizer='l2' is Keras's L2(0.01)",
+    )
     model = impl.get("model", "Sequential")([impl.get("model", "Input")(shape=(4,)), layer, kata(2)])
     model.build()
-    check(np.isclose(sum(model.losses), keras["penalty"], rtol=1e-9),
-          f"sum(model.losses) is {sum(model.losses)}; the Dense layer's penalty is {keras['penalty']} "
-          f"(Sequential.losses collects each layer's regularization_loss())")
+    check(
+        np.isclose(sum(model.losses), keras["penalty"], rtol=1e-9),
+        f"sum(model.losses) is {sum(model.losses)}; the Dense layer's penalty is {keras['penalty']} "
+        f"(Sequential.losses collects each layer's regularization_loss())",
+    )
 
 
 @pytest.mark.kata("regularization.Conv2D")
-@pytest.mark.parametrize("strides, padding, activation, l2", [((1, 1), "same", "relu", 2 ** -5),
-                                                               ((2, 2), "valid", None, 0.01),
-                                                               ((1, 1), "valid", "tanh", None)])
+@pytest.mark.parametrize(
+    "strides, padding, activation, l2",
+    [((1, 1), "same", "relu", 2**-5), ((2, 2), "valid", None, 0.01), ((1, 1), "valid", "tanh", None)],
+)
 def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, padding, activation, l2):
     L2 = impl.get("regularization", "L2")
     rng = np.random.default_rng(95)
     x, kernel, bias = rng.normal(size=(2, 7, 7, 3)), rng.normal(scale=0.3, size=(3, 3, 3, 4)), rng.normal(size=4)
-    layer = kata(4, (3, 3), strides=strides, padding=padding, activation=activation,
-                 kernel_regularizer=None if l2 is None else L2(l2))
+    layer = kata(
+        4,
+        (3, 3),
+        strides=strides,
+        padding=padding,
+        activation=activation,
+        kernel_regularizer=None if l2 is None else L2(l2),
+    )
     layer.build((7, 7, 3), _rng())
     layer.set_weights([kernel, bias])
     out_shape = (2,) + tuple(layer.compute_output_shape((7, 7, 3)))
     dout = rng.normal(size=out_shape)
     keras = ref.conv2d_regularized(x, kernel, bias, activation, l2, dout, strides, padding)
-    text = (f"Conv2D(4, (3, 3), strides={strides}, padding={padding!r}, activation={activation!r}, "
-            f"kernel_regularizer={None if l2 is None else f'L2({l2})'})")
+    text = (
+        f"Conv2D(4, (3, 3), strides={strides}, padding={padding!r}, activation={activation!r}, "
+        f"kernel_regularizer={None if l2 is None else f'L2({l2})'})"
+    )
     check_penalised_layer(layer, keras, x, dout, text)
     dx = call(layer.backward, dout)
     assert_close(dx, keras["dx"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)", what="gave dx =")
     data_only = ref.conv2d_regularized(x, kernel, bias, activation, None, dout, strides, padding)["dkernel"]
-    assert_close(layer.grads[0], keras["dkernel"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)",
-                 what="gave dkernel =", mistakes={
-                     "the penalty's gradient is missing from dkernel: add kernel_regularizer.gradient(kernel)":
-                         data_only})
+    assert_close(
+        layer.grads[0],
+        keras["dkernel"],
+        rtol=GRADIENT_RTOL,
+        call=f"{text}.backward(dout)",
+        what="gave dkernel =",
+        mistakes={"the penalty's gradient is missing from dkernel: add kernel_regularizer.gradient(kernel)": data_only},
+    )
     assert_close(layer.grads[1], keras["dbias"], rtol=GRADIENT_RTOL, call=f"{text}.backward(dout)", what="gave dbias =")
 
 
@@ -642,11 +870,16 @@ def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, paddi
 # other correct formulas and no room for a wrong one: a missing penalty is off
 # by 1e-2, a moving statistic updated at inference by 1e-3.
 PARITY_RTOL = 1e-9
-PARITY_ADAM = {"learning_rate": 2 ** -10, "beta_1": 0.875, "beta_2": 1 - 2 ** -10}
+PARITY_ADAM = {"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}
 PARITY_SAMPLES = 200  # 160 train = 5 batches of 32; 40 validation
-L2_MODEL = [("dense", 32, "relu", 2 ** -10), ("dense", 16, "tanh", 2 ** -8), ("dense", 10, "softmax", None)]
-BATCH_NORM_MODEL = [("dense", 32, None, None), ("batch_norm", 0.875, 2 ** -10), ("dense", 16, "relu", None),
-                    ("batch_norm", 0.99, 1e-3), ("dense", 10, "softmax", None)]
+L2_MODEL = [("dense", 32, "relu", 2**-10), ("dense", 16, "tanh", 2**-8), ("dense", 10, "softmax", None)]
+BATCH_NORM_MODEL = [
+    ("dense", 32, None, None),
+    ("batch_norm", 0.875, 2**-10),
+    ("dense", 16, "relu", None),
+    ("batch_norm", 0.99, 1e-3),
+    ("dense", 10, "softmax", None),
+]
 
 
 def _digits(n=None):
@@ -675,8 +908,9 @@ def learner_model(impl, input_shape, layers, seed=0):
     stack = [model.Input(shape=input_shape)]
     for spec in layers:
         if spec[0] == "dense":
-            stack.append(reg.Dense(spec[1], activation=spec[2],
-                                   kernel_regularizer=None if spec[3] is None else reg.L2(spec[3])))
+            stack.append(
+                reg.Dense(spec[1], activation=spec[2], kernel_regularizer=None if spec[3] is None else reg.L2(spec[3]))
+            )
         elif spec[0] == "dropout":
             stack.append(reg.Dropout(spec[1]))
         else:
@@ -694,8 +928,12 @@ def parity_weights(input_shape, layers, seed):
             weights += [rng.uniform(-limit, limit, size=(fan_in, spec[1])), 0.1 * rng.normal(size=spec[1])]
             fan_in = spec[1]
         elif spec[0] == "batch_norm":
-            weights += [1 + 0.1 * rng.normal(size=fan_in), 0.1 * rng.normal(size=fan_in),
-                        0.1 * rng.normal(size=fan_in), rng.uniform(0.5, 1.5, size=fan_in)]
+            weights += [
+                1 + 0.1 * rng.normal(size=fan_in),
+                0.1 * rng.normal(size=fan_in),
+                0.1 * rng.normal(size=fan_in),
+                rng.uniform(0.5, 1.5, size=fan_in),
+            ]
     return weights
 
 
@@ -707,9 +945,12 @@ def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
     model = learner_model(impl, (784,), layers)
     model.build()
     keras_model = ref.model_facts((784,), layers)
-    check(model.count_params() == keras_model["count_params"], f"count_params() is {model.count_params():,}; Keras "
-          f"counts {keras_model['count_params']:,} (a BatchNormalization counts gamma, beta and both moving "
-          f"statistics)")
+    check(
+        model.count_params() == keras_model["count_params"],
+        f"count_params() is {model.count_params():,}; Keras "
+        f"counts {keras_model['count_params']:,} (a BatchNormalization counts gamma, beta and both moving "
+        f"statistics)",
+    )
     shapes = [tuple(np.shape(w)) for w in model.get_weights()]
     expected_shapes = [tuple(shape) for shape in keras_model["weight_shapes"]]
     check(shapes == expected_shapes, f"get_weights() gives shapes {shapes}; Keras's order is {expected_shapes}")
@@ -719,27 +960,45 @@ def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
     text = f"fit of a model with {names} (200 digits, epochs=3, batch_size=32, validation_split=0.2, shuffle=False)"
     with _one_blas_thread():
         got = call(model.fit, x, y, epochs=3, batch_size=32, validation_split=0.2, shuffle=False, verbose=0)
-    expected, after = ref.fit((784,), layers, weights, x, y, "sparse_categorical_crossentropy", ("adam", PARITY_ADAM),
-                              epochs=3, batch_size=32, validation_split=0.2)
+    expected, after = ref.fit(
+        (784,),
+        layers,
+        weights,
+        x,
+        y,
+        "sparse_categorical_crossentropy",
+        ("adam", PARITY_ADAM),
+        epochs=3,
+        batch_size=32,
+        validation_split=0.2,
+    )
     history = getattr(got, "history", None)
-    check(isinstance(history, dict) and {"loss", "val_loss"} <= set(history),
-          f"{text} returned {show(got)}; expected a History with loss and val_loss")
-    causes = ("the layers' penalties missing from the loss fit reports (model.sequential_fit and evaluate: add "
-              "sum(self.losses)), or a penalty's gradient missing (regularization.Dense)"
-              if any(s[0] == "dense" and s[3] for s in layers) else
-              "the moving statistics moved at inference or not in place (regularization.BatchNormalization), or "
-              "a training step that does not call forward(x, training=True) (model.sequential_fit)")
+    check(
+        isinstance(history, dict) and {"loss", "val_loss"} <= set(history),
+        f"{text} returned {show(got)}; expected a History with loss and val_loss",
+    )
+    causes = (
+        "the layers' penalties missing from the loss fit reports (model.sequential_fit and evaluate: add "
+        "sum(self.losses)), or a penalty's gradient missing (regularization.Dense)"
+        if any(s[0] == "dense" and s[3] for s in layers)
+        else "the moving statistics moved at inference or not in place (regularization.BatchNormalization), or "
+        "a training step that does not call forward(x, training=True) (model.sequential_fit)"
+    )
     for key in ("loss", "val_loss"):
         values = np.asarray(history[key], dtype=float)
         check(values.shape == (3,), f"{text}: history[{key!r}] holds {values.size} values, Keras's 3")
         if not np.allclose(values, expected[key], rtol=PARITY_RTOL, atol=0):
             epoch = int(np.argmax(~np.isclose(values, expected[key], rtol=PARITY_RTOL, atol=0)))
-            fail(f"{text}: history[{key!r}] at epoch {epoch} is {values[epoch]:.12g}, Keras's is "
-                 f"{expected[key][epoch]:.12g} (rtol={PARITY_RTOL:g}). Usual causes: {causes}")
+            fail(
+                f"{text}: history[{key!r}] at epoch {epoch} is {values[epoch]:.12g}, Keras's is "
+                f"{expected[key][epoch]:.12g} (rtol={PARITY_RTOL:g}). Usual causes: {causes}"
+            )
     for index, (mine, keras) in enumerate(zip(model.get_weights(), after)):
-        check(np.allclose(mine, keras, rtol=1e-7, atol=1e-10),
-              f"after {text}, weight array {index} (shape {keras.shape}) differs from Keras's by up to "
-              f"{np.max(np.abs(mine - keras)):.3g}. Usual causes: {causes}")
+        check(
+            np.allclose(mine, keras, rtol=1e-7, atol=1e-10),
+            f"after {text}, weight array {index} (shape {keras.shape}) differs from Keras's by up to "
+            f"{np.max(np.abs(mine - keras)):.3g}. Usual causes: {causes}",
+        )
 
 
 # The overfitting run: the first 300 of the 28x28 training digits, half of them
@@ -756,7 +1015,7 @@ def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
 # seeds 0-3, the gain was 0.08-0.13 for L2(2**-8), 0.04-0.14 for L2(2**-9).
 OVERFIT_SAMPLES, OVERFIT_SPLIT, OVERFIT_BATCH, OVERFIT_LR = 300, 0.5, 16, 2e-3
 PLAIN_EPOCHS, REGULARISED_EPOCHS, PATIENCE = 40, 80, 10
-OVERFIT_L2, OVERFIT_DROPOUT = 2 ** -8, 0.1
+OVERFIT_L2, OVERFIT_DROPOUT = 2**-8, 0.1
 OVERFIT_SEED = 0
 
 
@@ -777,27 +1036,52 @@ def _overfitting_runs(impl):
     model_module, reg, training = impl.module("model"), impl.module("regularization"), impl.module("training")
     x, y = _digits(OVERFIT_SAMPLES)
     optimizer = impl.module("optimizers").Adam
-    plain = model_module.Sequential([model_module.Input(shape=(784,)), model_module.Dense(128, activation="relu"),
-                                     model_module.Dense(64, activation="relu"),
-                                     model_module.Dense(10, activation="softmax")], seed=OVERFIT_SEED)
-    regularised = model_module.Sequential([
-        model_module.Input(shape=(784,)),
-        reg.Dense(128, activation="relu", kernel_regularizer=reg.L2(OVERFIT_L2)),
-        reg.Dense(64, activation="relu", kernel_regularizer=reg.L2(OVERFIT_L2)),
-        reg.Dropout(OVERFIT_DROPOUT),
-        reg.Dense(10, activation="softmax")], seed=OVERFIT_SEED)
+    plain = model_module.Sequential(
+        [
+            model_module.Input(shape=(784,)),
+            model_module.Dense(128, activation="relu"),
+            model_module.Dense(64, activation="relu"),
+            model_module.Dense(10, activation="softmax"),
+        ],
+        seed=OVERFIT_SEED,
+    )
+    regularised = model_module.Sequential(
+        [
+            model_module.Input(shape=(784,)),
+            reg.Dense(128, activation="relu", kernel_regularizer=reg.L2(OVERFIT_L2)),
+            reg.Dense(64, activation="relu", kernel_regularizer=reg.L2(OVERFIT_L2)),
+            reg.Dropout(OVERFIT_DROPOUT),
+            reg.Dense(10, activation="softmax"),
+        ],
+        seed=OVERFIT_SEED,
+    )
     runs = {}
     for name, model, epochs, extra in (
-            ("plain", plain, PLAIN_EPOCHS, []),
-            ("regularised", regularised, REGULARISED_EPOCHS,
-             [training.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True)])):
-        model.compile(optimizer=optimizer(learning_rate=OVERFIT_LR), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        ("plain", plain, PLAIN_EPOCHS, []),
+        (
+            "regularised",
+            regularised,
+            REGULARISED_EPOCHS,
+            [training.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True)],
+        ),
+    ):
+        model.compile(
+            optimizer=optimizer(learning_rate=OVERFIT_LR), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
         cross_entropy = ValidationCrossEntropy()
         started = time.perf_counter()
         with _one_blas_thread():
-            history = call(model.fit, x, y, epochs=epochs, batch_size=OVERFIT_BATCH, validation_split=OVERFIT_SPLIT,
-                           shuffle=True, verbose=0, callbacks=[cross_entropy] + extra)
+            history = call(
+                model.fit,
+                x,
+                y,
+                epochs=epochs,
+                batch_size=OVERFIT_BATCH,
+                validation_split=OVERFIT_SPLIT,
+                shuffle=True,
+                verbose=0,
+                callbacks=[cross_entropy] + extra,
+            )
         runs[name] = (model, history, np.asarray(cross_entropy.values), time.perf_counter() - started)
     return x, y, runs
 
@@ -816,29 +1100,40 @@ def test_overfitting_made_visible_and_regularisation_lowers_the_best_val_loss(ka
         return drawn
 
     best, best_regularised = float(plain_ce.min()), float(regularised_ce.min())
-    path = plot_history(curves(plain, plain_ce), curves(regularised, regularised_ce),
-                        request.config.rootpath / ".katas" / "plots" / "overfitting.png",
-                        labels=("the seed's MLP", f"+ L2({OVERFIT_L2:g}), Dropout({OVERFIT_DROPOUT}), EarlyStopping"),
-                        # the title carries the figures: both best values and where the runs stopped
-                        title=f"{OVERFIT_SAMPLES // 2} digits to learn from: best val_loss {best:.3f} plain, "
-                              f"{best_regularised:.3f} regularised (cross-entropy, penalty left out)\n"
-                              f"plain: {len(val_loss)} epochs in {plain_time:.1f} s; regularised: stopped after "
-                              f"{len(regularised_ce)} epochs, {regularised_time:.1f} s")
+    path = plot_history(
+        curves(plain, plain_ce),
+        curves(regularised, regularised_ce),
+        request.config.rootpath / ".katas" / "plots" / "overfitting.png",
+        labels=("the seed's MLP", f"+ L2({OVERFIT_L2:g}), Dropout({OVERFIT_DROPOUT}), EarlyStopping"),
+        # the title carries the figures: both best values and where the runs stopped
+        title=f"{OVERFIT_SAMPLES // 2} digits to learn from: best val_loss {best:.3f} plain, "
+        f"{best_regularised:.3f} regularised (cross-entropy, penalty left out)\n"
+        f"plain: {len(val_loss)} epochs in {plain_time:.1f} s; regularised: stopped after "
+        f"{len(regularised_ce)} epochs, {regularised_time:.1f} s",
+    )
     request.node.user_properties.append(("artifact", str(path)))
     turn = int(val_loss.argmin())
-    check(turn < len(val_loss) - 5 and val_loss[-1] > 1.05 * val_loss.min(),
-          f"the plain MLP's val_loss is {show(val_loss)}: its best is at epoch {turn + 1} of {len(val_loss)} and it "
-          f"should turn up after that (it learns 150 images by heart). If it keeps falling, fit may be training on "
-          f"the validation part, or not shuffling (model.sequential_fit). Curves: {path}")
-    check(np.isclose(val_loss.min(), best, rtol=1e-12),
-          f"the plain MLP has no penalties, so sum(model.losses) must be 0; it is {sum(plain_model.losses)}")
-    check(best_regularised < best,
-          f"with L2 and Dropout the best validation cross-entropy is {best_regularised:.4f}, not lower than the plain "
-          f"MLP's {best:.4f}. Check that Dropout drops only in training (regularization.Dropout), that the penalty's "
-          f"gradient reaches the kernels (regularization.Dense) and that EarlyStopping keeps the best epoch's "
-          f"weights. Curves: {path}")
-    restored = model.evaluate(x[OVERFIT_SAMPLES // 2:], y[OVERFIT_SAMPLES // 2:], batch_size=OVERFIT_BATCH)[0]
+    check(
+        turn < len(val_loss) - 5 and val_loss[-1] > 1.05 * val_loss.min(),
+        f"the plain MLP's val_loss is {show(val_loss)}: its best is at epoch {turn + 1} of {len(val_loss)} and it "
+        f"should turn up after that (it learns 150 images by heart). If it keeps falling, fit may be training on "
+        f"the validation part, or not shuffling (model.sequential_fit). Curves: {path}",
+    )
+    check(
+        np.isclose(val_loss.min(), best, rtol=1e-12),
+        f"the plain MLP has no penalties, so sum(model.losses) must be 0; it is {sum(plain_model.losses)}",
+    )
+    check(
+        best_regularised < best,
+        f"with L2 and Dropout the best validation cross-entropy is {best_regularised:.4f}, not lower than the plain "
+        f"MLP's {best:.4f}. Check that Dropout drops only in training (regularization.Dropout), that the penalty's "
+        f"gradient reaches the kernels (regularization.Dense) and that EarlyStopping keeps the best epoch's "
+        f"weights. Curves: {path}",
+    )
+    restored = model.evaluate(x[OVERFIT_SAMPLES // 2 :], y[OVERFIT_SAMPLES // 2 :], batch_size=OVERFIT_BATCH)[0]
     reported = np.asarray(regularised.history["val_loss"])
-    check(np.isclose(restored, reported.min(), rtol=1e-9),
-          f"after fit with EarlyStopping(restore_best_weights=True) the model's val_loss is {restored:.6g}, but the "
-          f"best epoch's was {reported.min():.6g}: the best weights were not restored (training.EarlyStopping)")
+    check(
+        np.isclose(restored, reported.min(), rtol=1e-9),
+        f"after fit with EarlyStopping(restore_best_weights=True) the model's val_loss is {restored:.6g}, but the "
+        f"best epoch's was {reported.min():.6g}: the best weights were not restored (training.EarlyStopping)",
+    )

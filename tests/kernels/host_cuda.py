@@ -64,8 +64,9 @@ class HostLibrary:
                 converted.append(ctypes.c_void_p(value.ctypes.data))
             else:
                 scalar_type, c_type = _SCALARS[ctype]
-                assert type(value) is scalar_type, \
+                assert type(value) is scalar_type, (
                     f"{kernel}({name}=...): pass np.{scalar_type.__name__} for a {ctype}, got {type(value).__name__}"
+                )
                 converted.append(c_type(int(value)))
         getattr(self.library, f"launch_{kernel}")(*converted)
 
@@ -80,20 +81,36 @@ def build(folder: Path, compiler: str) -> HostLibrary:
             for ctype in _sources.FLOAT_TYPES:
                 if not templated and not kernel.endswith(f"_{ctype}"):
                     continue
-                concrete = [(t.replace("T", ctype) if t.replace("const", "").strip().startswith("T") else t, n)
-                            for t, n in _parameters(params)]
+                concrete = [
+                    (t.replace("T", ctype) if t.replace("const", "").strip().startswith("T") else t, n)
+                    for t, n in _parameters(params)
+                ]
                 name = f"{kernel}_{ctype}" if templated else kernel
                 target = f"{kernel}<{ctype}>" if templated else kernel
                 signatures[name] = concrete
                 declared = ", ".join(f"{t} {n}" for t, n in concrete)
                 passed = ", ".join(n for _, n in concrete)
-                launchers.append(f'extern "C" void launch_{name}(unsigned grid, unsigned block, {declared}) '
-                                 f"{{ host_cuda_launch({target}, grid, block, {passed}); }}")
+                launchers.append(
+                    f'extern "C" void launch_{name}(unsigned grid, unsigned block, {declared}) '
+                    f"{{ host_cuda_launch({target}, grid, block, {passed}); }}"
+                )
     text = "\n".join(['#include "host_cuda.h"', _sources.preamble(), *sources, *launchers])
     (folder / "kernels_host.cpp").write_text(text)
     library = folder / "kernels_host.so"
-    command = [compiler, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-Wall", "-Werror",
-               f"-I{HERE}", "-o", str(library), str(folder / "kernels_host.cpp")]
+    command = [
+        compiler,
+        "-std=c++20",
+        "-O1",
+        "-shared",
+        "-fPIC",
+        "-pthread",
+        "-Wall",
+        "-Werror",
+        f"-I{HERE}",
+        "-o",
+        str(library),
+        str(folder / "kernels_host.cpp"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr[-4000:]}"
     return HostLibrary(ctypes.CDLL(str(library)), signatures)
@@ -130,16 +147,18 @@ def fake_cupy(host: HostLibrary) -> types.ModuleType:
             self.code, self.name_expressions = code, list(name_expressions)
 
         def get_function(self, expression):
-            assert expression in self.name_expressions, \
+            assert expression in self.name_expressions, (
                 f"{expression!r} was not declared in name_expressions {self.name_expressions}"
+            )
             kernel, ctype = re.fullmatch(r"(\w+)<(\w+)>", expression).groups()
             assert f"void {kernel}(" in self.code, f"{kernel} is not in this module's source"
 
             def launch(grid, block, args):
                 assert len(grid) == 1 and len(block) == 1 and grid[0] >= 1 and 1 <= block[0] <= 1024
                 for value in args:
-                    assert not isinstance(value, np.ndarray) or isinstance(value, FakeDeviceArray), \
+                    assert not isinstance(value, np.ndarray) or isinstance(value, FakeDeviceArray), (
                         f"{expression}: a host (NumPy) array was passed to a device kernel"
+                    )
                 cupy.launches.append((expression, grid[0], block[0]))
                 host.launch(f"{kernel}_{ctype}", grid[0], block[0], *args)
 
@@ -155,7 +174,7 @@ def fake_cupy(host: HostLibrary) -> types.ModuleType:
             inputs = [p.split() for p in self.spec.in_params.split(",")]
             n_out = len(self.spec.out_params.split(","))
             assert len(args) == len(inputs) + n_out, "outputs must be passed explicitly"
-            outputs = args[len(inputs):]
+            outputs = args[len(inputs) :]
             shape = outputs[0].shape
             dtypes = {a.dtype for (t, _), a in zip(inputs, args) if t == "T"} | {o.dtype for o in outputs}
             assert len(dtypes) == 1, f"{self.spec.name}: T bound to several dtypes {dtypes}"

@@ -28,8 +28,15 @@ def test_importing_kernels_never_imports_cupy():
 
 def test_describe_names_the_backend_and_the_device():
     info = kernels.describe()
-    assert {"backend", "device", "compute_capability", "cupy_version", "cuda_runtime",
-            "numpy_version", "reason"} <= set(info)
+    assert {
+        "backend",
+        "device",
+        "compute_capability",
+        "cupy_version",
+        "cuda_runtime",
+        "numpy_version",
+        "reason",
+    } <= set(info)
     assert info["backend"] == kernels.backend()
     if kernels.gpu_available():
         assert info["compute_capability"] and info["cupy_version"] and "NumPy" not in info["device"]
@@ -71,19 +78,28 @@ def test_bias_none_means_no_bias():
     np.testing.assert_array_equal(kernels.dense_forward(x, kernel, None), x @ kernel)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), activation="softmax"),
-     "activation must be None"),
-    (lambda: kernels.dense_forward(np.ones((2, 5)), np.ones((3, 4)), np.zeros(4)), "do not line up"),
-    (lambda: kernels.conv2d(np.ones((1, 4, 4, 2)), np.ones((3, 3, 3, 1)), np.zeros(1)), "in_channels"),
-    (lambda: kernels.im2col(np.ones((4, 4, 2)), (3, 3)), "NHWC"),
-    (lambda: kernels.max_pool2d(np.ones((1, 4, 4, 1)), padding="full"), 'padding must be "valid" or "same"'),
-    (lambda: kernels.max_pool2d(np.ones((1, 4, 4, 1)), pool_size=0), "pool_size must be a positive int"),
-    (lambda: kernels.max_pool2d_backward(np.ones((1, 3, 3, 1)), np.ones((1, 4, 4, 1))), "dout must have the shape"),
-    (lambda: kernels.lstm_cell(np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 4)), np.ones((3, 12)),
-                               np.ones((4, 16)), np.ones(16)), "lstm_cell shapes do not line up"),
-    (lambda: kernels.softmax(np.float64(1.0)), "at least one axis"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), activation="softmax"),
+            "activation must be None",
+        ),
+        (lambda: kernels.dense_forward(np.ones((2, 5)), np.ones((3, 4)), np.zeros(4)), "do not line up"),
+        (lambda: kernels.conv2d(np.ones((1, 4, 4, 2)), np.ones((3, 3, 3, 1)), np.zeros(1)), "in_channels"),
+        (lambda: kernels.im2col(np.ones((4, 4, 2)), (3, 3)), "NHWC"),
+        (lambda: kernels.max_pool2d(np.ones((1, 4, 4, 1)), padding="full"), 'padding must be "valid" or "same"'),
+        (lambda: kernels.max_pool2d(np.ones((1, 4, 4, 1)), pool_size=0), "pool_size must be a positive int"),
+        (lambda: kernels.max_pool2d_backward(np.ones((1, 3, 3, 1)), np.ones((1, 4, 4, 1))), "dout must have the shape"),
+        (
+            lambda: kernels.lstm_cell(
+                np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 4)), np.ones((3, 12)), np.ones((4, 16)), np.ones(16)
+            ),
+            "lstm_cell shapes do not line up",
+        ),
+        (lambda: kernels.softmax(np.float64(1.0)), "at least one axis"),
+    ],
+)
 def test_bad_arguments_are_refused_with_the_received_value(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -125,12 +125,31 @@ def test_max_pool_kernels_forward_and_backward(host, dtype, ties, x_shape, pool,
 @pytest.mark.parametrize("batch, input_dim, units", [(1, 1, 1), (3, 5, 7), (37, 19, 65)], ids=str)
 def test_lstm_cell_kernel(host, dtype, batch, input_dim, units):
     x_t, h, c, kernel, recurrent_kernel, bias = _inputs(
-        dtype, (batch, input_dim), (batch, units), (batch, units), (input_dim, 4 * units),
-        (units, 4 * units), (4 * units,), seed=3, scale=0.5)
+        dtype,
+        (batch, input_dim),
+        (batch, units),
+        (batch, units),
+        (input_dim, 4 * units),
+        (units, 4 * units),
+        (4 * units,),
+        seed=3,
+        scale=0.5,
+    )
     zx, zh = x_t @ kernel, h @ recurrent_kernel  # the two GEMMs cuBLAS does on the GPU
     h_new, c_new = np.full(c.shape, np.nan, dtype), np.full(c.shape, np.nan, dtype)
-    host.launch(f"kernels_lstm_cell_{CTYPE[dtype]}", GRID, BLOCK, zx, zh, bias, c, h_new, c_new,
-                np.int64(batch), np.int64(units))
+    host.launch(
+        f"kernels_lstm_cell_{CTYPE[dtype]}",
+        GRID,
+        BLOCK,
+        zx,
+        zh,
+        bias,
+        c,
+        h_new,
+        c_new,
+        np.int64(batch),
+        np.int64(units),
+    )
     h_expected, c_expected = reference.lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias)
     _check(h_new, h_expected, dtype)
     _check(c_new, c_expected, dtype)
@@ -152,8 +171,16 @@ def test_bias_activation_body(host, dtype, activation):
     z, bias = _inputs(dtype, (37, 11), (11,), seed=5, scale=3.0)
     full_bias = np.ascontiguousarray(np.broadcast_to(bias, z.shape))  # CuPy broadcasts; the bare body does not
     y = np.full(z.shape, np.nan, dtype)
-    host.launch(f"kernels_bias_activation_{CTYPE[dtype]}", GRID, BLOCK, z, full_bias,
-                np.int32(_sources.ACTIVATION_CODES[activation]), y, np.int64(z.size))
+    host.launch(
+        f"kernels_bias_activation_{CTYPE[dtype]}",
+        GRID,
+        BLOCK,
+        z,
+        full_bias,
+        np.int32(_sources.ACTIVATION_CODES[activation]),
+        y,
+        np.int64(z.size),
+    )
     identity = np.eye(z.shape[1])  # Dense with an identity kernel is activation(z + bias)
     _check(y, reference.dense_forward(z, identity, bias, activation), dtype)
 

@@ -35,8 +35,10 @@ from kernels.activations import SOFTMAX_BLOCK
 
 NVCC = shutil.which("nvcc")
 ARCH = os.environ.get("KERNELS_NVCC_ARCH", "compute_75")
-needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH: install the CUDA toolkit "
-                                                      "to compile-check the kernels")
+needs_nvcc = pytest.mark.skipif(
+    NVCC is None, reason="nvcc is not on PATH: install the CUDA toolkit to compile-check the kernels"
+)
+
 
 def nvcc_ptx(source: str, tmp_path, stem: str) -> str:
     """Compile ``source`` to PTX; fail the test with nvcc's own message if it does not compile."""
@@ -59,23 +61,29 @@ def entry_points(ptx: str) -> list[str]:
 def test_every_cu_file_is_a_module_or_the_shared_preamble():
     shipped = set(_sources.cuda_filenames())
     used = {f"{module}.cu" for module in _sources.RAW_MODULES} | {"device_math.cu"}
-    assert shipped == used, f"kernels/cuda/ ships {sorted(shipped - used)} that nothing compiles, " \
-                            f"or RAW_MODULES names {sorted(used - shipped)} that do not exist"
+    assert shipped == used, (
+        f"kernels/cuda/ ships {sorted(shipped - used)} that nothing compiles, "
+        f"or RAW_MODULES names {sorted(used - shipped)} that do not exist"
+    )
 
 
 @needs_nvcc
 @pytest.mark.parametrize("module", sorted(_sources.RAW_MODULES))
 def test_raw_module_compiles_for_float_and_double(module, tmp_path):
-    instantiate = "\n".join(f"void* kernels_instantiate_{n} = (void*)&{expression};"
-                            for n, expression in enumerate(_sources.name_expressions(module)))
-    ptx = nvcc_ptx(_sources.module_source(module) + "\n// as NVRTC name_expressions do:\n" + instantiate,
-                   tmp_path, module)
+    instantiate = "\n".join(
+        f"void* kernels_instantiate_{n} = (void*)&{expression};"
+        for n, expression in enumerate(_sources.name_expressions(module))
+    )
+    ptx = nvcc_ptx(
+        _sources.module_source(module) + "\n// as NVRTC name_expressions do:\n" + instantiate, tmp_path, module
+    )
     entries = entry_points(ptx)
     for kernel in _sources.RAW_MODULES[module]:
         mangled = [e for e in entries if f"{len(kernel)}{kernel}I" in e]
         # I f E / I d E: the float and the double instantiation
-        assert sorted(e[e.index(kernel) + len(kernel):][:3] for e in mangled) == ["IdE", "IfE"], \
+        assert sorted(e[e.index(kernel) + len(kernel) :][:3] for e in mangled) == ["IdE", "IfE"], (
             f"{kernel}: expected a float and a double entry point in the PTX, found {entries}"
+        )
     assert len(entries) == len(_sources.name_expressions(module)), entries
 
 
@@ -86,8 +94,9 @@ def test_device_math_preamble_compiles_alone(tmp_path):
 
 def test_softmax_block_size_agrees_with_the_cu_source():
     match = re.search(r"#define\s+KERNELS_SOFTMAX_BLOCK\s+(\d+)", _sources.cuda_source("softmax.cu"))
-    assert match and int(match.group(1)) == SOFTMAX_BLOCK, \
+    assert match and int(match.group(1)) == SOFTMAX_BLOCK, (
         "the Python launch size must equal the shared-memory size the kernel was written for"
+    )
 
 
 # -------------------------------------------------------- ElementwiseKernels

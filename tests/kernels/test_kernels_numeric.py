@@ -26,8 +26,7 @@ from reference import kernels as reference
 
 BACKENDS = [
     pytest.param("numpy", id="numpy"),
-    pytest.param("cupy", id="cupy",
-                 marks=pytest.mark.skipif(not kernels.gpu_available(), reason=kernels.why_no_gpu())),
+    pytest.param("cupy", id="cupy", marks=pytest.mark.skipif(not kernels.gpu_available(), reason=kernels.why_no_gpu())),
 ]
 DTYPES = [pytest.param(np.float64, id="f64"), pytest.param(np.float32, id="f32")]
 TOLERANCE = {np.dtype(np.float64): 1e-11, np.dtype(np.float32): 2e-5}
@@ -55,15 +54,17 @@ def run_kernel(backend, function, *arrays, **options):
         result = function(*arrays, **options)
     if backend == "cupy":
         cupy.cuda.Device().synchronize()  # surface asynchronous launch errors here
-    assert kernels.last_backend() == backend, \
+    assert kernels.last_backend() == backend, (
         f"{function.__name__} ran on {kernels.last_backend()!r}, not on {backend!r}"
+    )
     for index, (old, new) in enumerate(zip(before, arrays)):
         assert np.array_equal(old, _to_numpy(new)), f"{function.__name__} changed its input #{index} in place"
     outputs = tuple(_to_numpy(r) for r in (result if isinstance(result, tuple) else (result,)))
     for out in outputs:
-        assert np.isfinite(out).all(), \
-            f"{function.__name__}: {np.count_nonzero(~np.isfinite(out))} of {out.size} output elements " \
+        assert np.isfinite(out).all(), (
+            f"{function.__name__}: {np.count_nonzero(~np.isfinite(out))} of {out.size} output elements "
             f"were never written (still NaN) or are not finite"
+        )
     return outputs
 
 
@@ -144,8 +145,12 @@ DENSE_CASES = [((1, 1), 1), ((3, 5), 7), ((37, 129), 65), ((2, 3, 4), 5), ((256,
 def test_dense_forward_matches_keras_dense(backend, dtype, activation, x_shape, units):
     x, kernel, bias = inputs(dtype, x_shape, (x_shape[-1], units), (units,), key=activation)
     (y,) = run_kernel(backend, kernels.dense_forward, x, kernel, bias, activation=activation)
-    assert_matches(y, reference.dense_forward(x, kernel, bias, activation), dtype,
-                   f"dense_forward x{x_shape} units={units} activation={activation}")
+    assert_matches(
+        y,
+        reference.dense_forward(x, kernel, bias, activation),
+        dtype,
+        f"dense_forward x{x_shape} units={units} activation={activation}",
+    )
 
 
 # ------------------------------------------------------------ im2col, conv2d
@@ -154,10 +159,10 @@ def test_dense_forward_matches_keras_dense(backend, dtype, activation, x_shape, 
 CONV_CASES = [
     ((1, 1, 1, 1), (1, 1), (1, 1), "valid"),
     ((1, 5, 5, 1), (3, 3), (1, 1), "valid"),
-    ((2, 7, 6, 3), (3, 2), (2, 1), "same"),    # odd padding: the extra row goes after
+    ((2, 7, 6, 3), (3, 2), (2, 1), "same"),  # odd padding: the extra row goes after
     ((3, 9, 10, 4), (3, 3), (2, 2), "same"),
-    ((2, 8, 8, 3), (2, 2), (3, 3), "valid"),   # stride > kernel: pixels skipped
-    ((1, 4, 4, 2), (5, 5), (1, 1), "same"),    # window bigger than the image
+    ((2, 8, 8, 3), (2, 2), (3, 3), "valid"),  # stride > kernel: pixels skipped
+    ((1, 4, 4, 2), (5, 5), (1, 1), "same"),  # window bigger than the image
     ((4, 32, 33, 8), (3, 3), (1, 1), "same"),
 ]
 CONV_IDS = [f"{s}-k{k}-s{st}-{p}" for s, k, st, p in CONV_CASES]
@@ -190,9 +195,9 @@ POOL_CASES = [
     ((1, 4, 4, 1), (2, 2), None, "valid"),
     ((2, 7, 5, 3), (3, 3), (2, 2), "same"),
     ((3, 9, 10, 4), (2, 3), (1, 2), "valid"),  # overlapping windows along the height
-    ((2, 5, 5, 2), (3, 3), (1, 1), "same"),    # every input in up to 9 windows
-    ((1, 3, 7, 1), (2, 2), None, "same"),      # odd sizes: padded last row/column
-    ((1, 6, 5, 2), (3, 2), (1, 1), "same"),    # padding 1 on top, 0 on the left
+    ((2, 5, 5, 2), (3, 3), (1, 1), "same"),  # every input in up to 9 windows
+    ((1, 3, 7, 1), (2, 2), None, "same"),  # odd sizes: padded last row/column
+    ((1, 6, 5, 2), (3, 2), (1, 1), "same"),  # padding 1 on top, 0 on the left
     ((8, 33, 31, 16), (2, 2), None, "valid"),
 ]
 POOL_IDS = [f"{s}-p{p}-s{st}-{pad}" for s, p, st, pad in POOL_CASES]
@@ -218,8 +223,12 @@ def test_max_pool2d_backward_matches_tf_gradient(backend, dtype, ties, x_shape, 
     out_shape = reference.max_pool2d(x, pool, strides, padding).shape
     (dout,) = inputs(dtype, out_shape, key="dout")
     (dx,) = run_kernel(backend, kernels.max_pool2d_backward, dout, x, pool, strides=strides, padding=padding)
-    assert_matches(dx, reference.max_pool2d_backward(dout, x, pool, strides, padding), dtype,
-                   f"max_pool2d_backward {x_shape} ties={ties}")
+    assert_matches(
+        dx,
+        reference.max_pool2d_backward(dout, x, pool, strides, padding),
+        dtype,
+        f"max_pool2d_backward {x_shape} ties={ties}",
+    )
 
 
 # --------------------------------------------------------------------- LSTM
@@ -232,8 +241,15 @@ LSTM_CASES = [(1, 1, 1), (3, 5, 7), (37, 19, 65), (128, 64, 100)]  # (batch, inp
 @pytest.mark.parametrize("batch, input_dim, units", LSTM_CASES, ids=str)
 def test_lstm_cell_matches_keras_lstm_cell(backend, dtype, batch, input_dim, units):
     x_t, h, c, kernel, recurrent_kernel, bias = inputs(
-        dtype, (batch, input_dim), (batch, units), (batch, units), (input_dim, 4 * units),
-        (units, 4 * units), (4 * units,), scale=0.5)
+        dtype,
+        (batch, input_dim),
+        (batch, units),
+        (batch, units),
+        (input_dim, 4 * units),
+        (units, 4 * units),
+        (4 * units,),
+        scale=0.5,
+    )
     h_new, c_new = run_kernel(backend, kernels.lstm_cell, x_t, h, c, kernel, recurrent_kernel, bias)
     h_expected, c_expected = reference.lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias)
     assert_matches(h_new, h_expected, dtype, f"lstm_cell h, batch={batch} units={units}")

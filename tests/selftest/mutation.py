@@ -43,6 +43,8 @@ class Variant:
     kind: str  # "mutant" or "alternative"
     obj: object
     expect: str | None = None  # for mutants: a regex the learner's message must match
+    module: str | None = None  # the module to splice into, when not the kata's own (e.g. "optimizers")
+    target: str | None = None  # the name it rebinds there, when not the kata's target (e.g. "Adam")
 
     @property
     def name(self) -> str:
@@ -55,23 +57,30 @@ class Variant:
 REGISTRY: list[Variant] = []
 
 
-def mutant(kata_id: str, expect: str | None = None):
+def mutant(kata_id: str, expect: str | None = None, module: str | None = None, target: str | None = None):
     """Register a broken implementation that the kata's tests must reject.
 
     ``expect`` is a regular expression that the failure message must match,
-    so that the mistake is not only caught but also explained.
+    so that the mistake is not only caught but also explained. ``module`` and
+    ``target`` splice the variant somewhere else than the kata's own target
+    (``module="optimizers", target="Adam"``: a capstone run with a broken
+    optimizer, to prove that the capstone names the optimizer).
     """
+
     def register(obj):
-        REGISTRY.append(Variant(kata_id, "mutant", obj, expect))
+        REGISTRY.append(Variant(kata_id, "mutant", obj, expect, module, target))
         return obj
+
     return register
 
 
 def alternative(kata_id: str):
     """Register a correct implementation, written differently, that the tests must accept."""
+
     def register(obj):
         REGISTRY.append(Variant(kata_id, "alternative", obj))
         return obj
+
     return register
 
 
@@ -79,7 +88,7 @@ def variant_source(variant: Variant, target: str) -> str:
     """The variant's code without its decorator, then ``<target> = <variant name>``."""
     source = textwrap.dedent(inspect.getsource(variant.obj))
     lines = source.splitlines()
-    while lines and lines[0].lstrip().startswith("@"):
+    while lines and not lines[0].startswith(("def ", "class ")):  # decorators, however many lines they take
         lines.pop(0)
     return "\n".join(lines) + f"\n\n{target} = {variant.name}\n"
 
@@ -88,8 +97,11 @@ def build_implementation(variant: Variant, module: str, target: str, folder: Pat
     """Copy the answer key into ``folder`` and splice the variant into ``module``."""
     shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     path = folder / f"{module}.py"
-    path.write_text(path.read_text() + "\n\n# ---- spliced in by tests/selftest/mutation.py ----\n"
-                    + variant_source(variant, target))
+    path.write_text(
+        path.read_text()
+        + "\n\n# ---- spliced in by tests/selftest/mutation.py ----\n"
+        + variant_source(variant, target)
+    )
     return folder
 
 

@@ -36,23 +36,36 @@ def test_benchmarks_are_not_collected_without_bench(pytester):
 
 def test_bench_collects_the_benchmarks_and_not_the_katas(pytester):
     result = run_here(pytester, "--bench", str(ROOT / "benchmarks"), "--collect-only")
-    result.stdout.fnmatch_lines(["*bench_activations.py::test_activations_and_dense[[]relu-answer-key[]]*",
-                                 "*bench_conv.py::test_conv_and_pool[[]conv2d-tensorflow[]]*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*bench_activations.py::test_activations_and_dense[[]relu-answer-key[]]*",
+            "*bench_conv.py::test_conv_and_pool[[]conv2d-tensorflow[]]*",
+        ]
+    )
     assert "tests/katas" not in result.stdout.str()
 
 
 def test_smoke_run_prints_one_table_per_operation(pytester, tmp_path):
     summary = tmp_path / "bench.json"
-    result = run_here(pytester, "--bench", str(ROOT / "benchmarks"), "--benchmark-disable",
-                      "-k", "test_activations_and_dense and relu",
-                      f"--bench-json={summary}", subprocess=True)
-    result.stdout.fnmatch_lines([
-        "*Neural Katas benchmarks*",
-        "relu · x (1000, 1000) float64*",
-        "*your code (katas/)*not raced: *",
-        "*answer key (solutions/)*ran once*",
-        "*TensorFlow*(CPU)*ran once*",
-    ])
+    result = run_here(
+        pytester,
+        "--bench",
+        str(ROOT / "benchmarks"),
+        "--benchmark-disable",
+        "-k",
+        "test_activations_and_dense and relu",
+        f"--bench-json={summary}",
+        subprocess=True,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*Neural Katas benchmarks*",
+            "relu · x (1000, 1000) float64*",
+            "*your code (katas/)*not raced: *",
+            "*answer key (solutions/)*ran once*",
+            "*TensorFlow*(CPU)*ran once*",
+        ]
+    )
     assert result.ret == 0
     data = json.loads(summary.read_text())
     assert [op["operation"] for op in data["operations"]] == ["relu"]
@@ -63,10 +76,12 @@ def test_smoke_run_prints_one_table_per_operation(pytester, tmp_path):
 
 def _records(tf_median=10e-3, fast=0.5e-3):
     records = Records()
-    for row in (Row(LEARNER, "your code (katas/)", skipped="not started"),
-                Row(ANSWER_KEY, "answer key (solutions/)", median=20e-3, cost=(16e6, 1e6)),
-                Row(KERNELS, "kernels (CuPy on H100)", median=fast, cost=(16e6, 1e6), timer="CUDA events"),
-                Row(TENSORFLOW, "TensorFlow (CPU)", median=tf_median, cost=(16e6, 1e6))):
+    for row in (
+        Row(LEARNER, "your code (katas/)", skipped="not started"),
+        Row(ANSWER_KEY, "answer key (solutions/)", median=20e-3, cost=(16e6, 1e6)),
+        Row(KERNELS, "kernels (CuPy on H100)", median=fast, cost=(16e6, 1e6), timer="CUDA events"),
+        Row(TENSORFLOW, "TensorFlow (CPU)", median=tf_median, cost=(16e6, 1e6)),
+    ):
         records.add("relu", "x (1000, 1000)", "", row)
     return records
 
@@ -111,11 +126,20 @@ def test_summary_json_keeps_speedups_and_flags(tmp_path):
 
 
 def test_race_cases_name_each_operation_and_contender():
-    op = Operation(name="conv2d_naive", size="s", inputs=lambda rng: (), kata=("conv", "conv2d_naive"),
-                   extra=(Contender(ANSWER_KEY, "conv2d"),), tensorflow=lambda tf: None)
+    op = Operation(
+        name="conv2d_naive",
+        size="s",
+        inputs=lambda rng: (),
+        kata=("conv", "conv2d_naive"),
+        extra=(Contender(ANSWER_KEY, "conv2d"),),
+        tensorflow=lambda tf: None,
+    )
     assert [case.id for case in race_cases(op)] == [
-        "conv2d_naive-your-code", "conv2d_naive-answer-key", "conv2d_naive-answer-key-conv2d",
-        "conv2d_naive-tensorflow"]
+        "conv2d_naive-your-code",
+        "conv2d_naive-answer-key",
+        "conv2d_naive-answer-key-conv2d",
+        "conv2d_naive-tensorflow",
+    ]
 
 
 def test_main_runs_pytest_with_bench(capsys):

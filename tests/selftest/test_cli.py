@@ -50,7 +50,7 @@ def double(x):
     raise NotImplementedError("kata extra.double")
 '''
 
-EXTRA_TEST = '''import pytest
+EXTRA_TEST = """import pytest
 
 from dojo.testkit.checks import check
 
@@ -63,7 +63,7 @@ def test_double(kata, request):
     picture.parent.mkdir(parents=True, exist_ok=True)
     picture.write_text("a picture of the result")
     request.node.user_properties.append(("artifact", str(picture)))
-'''
+"""
 
 WEIGHTED_SUM = '''def weighted_sum(inputs, weights):
     """My answer."""
@@ -72,14 +72,22 @@ WEIGHTED_SUM = '''def weighted_sum(inputs, weights):
 
 
 def _files() -> list[str]:
-    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return [name for name in listed if (ROOT / name).is_file()]
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com",
-                           "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=Learner", "-c", "user.email=learner@example.com", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +101,11 @@ def template(tmp_path_factory) -> Path:
     course = repo / "curriculum" / "course.toml"
     course.write_text(course.read_text().replace("\n]", '\n    "extra",\n]'))
     (repo / "katas" / "extra.py").write_text(EXTRA_STUB)
-    (repo / "solutions" / "extra.py").write_text(EXTRA_STUB.replace(
-        '    # TODO: kata extra.double\n    raise NotImplementedError("kata extra.double")', "    return 2 * x"))
+    (repo / "solutions" / "extra.py").write_text(
+        EXTRA_STUB.replace(
+            '    # TODO: kata extra.double\n    raise NotImplementedError("kata extra.double")', "    return 2 * x"
+        )
+    )
     (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
     return repo
 
@@ -119,13 +130,21 @@ def _env(repo: Path) -> dict:
 
 
 def kata(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dojo", *args], cwd=repo, capture_output=True, text=True,
-                          env=_env(repo), input=stdin, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dojo", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=_env(repo),
+        input=stdin,
+        timeout=300,
+    )
 
 
 def run_pytest(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=repo,
-                          capture_output=True, text=True, env=_env(repo), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=repo, capture_output=True, text=True, env=_env(repo), timeout=300
+    )
 
 
 def progress(repo: Path) -> dict:
@@ -191,14 +210,24 @@ def test_a_stub_left_untouched_stays_not_started(repo):
     result = run_pytest(repo, "--all", "--track", "1")
     assert result.returncode == 1
     states = {kid: e["state"] for kid, e in progress(repo)["katas"].items()}
-    assert states == {"neuron.weighted_sum": "error", "neuron.neuron": "not started",
-                      "neuron.dense_forward": "not started"}
+    assert states == {
+        "neuron.weighted_sum": "error",
+        "neuron.neuron": "not started",
+        "neuron.dense_forward": "not started",
+    }
 
 
 def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
     (repo / ".katas").mkdir()
-    (repo / ".katas" / "progress.json").write_text(json.dumps({"format": 1, "current": "gone.kata", "katas": {
-        "gone.kata": {"state": "passed"}, "neuron.neuron": "garbage"}}))
+    (repo / ".katas" / "progress.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "current": "gone.kata",
+                "katas": {"gone.kata": {"state": "passed"}, "neuron.neuron": "garbage"},
+            }
+        )
+    )
     status = kata(repo, "status")
     assert status.returncode == 0 and f"0/{TOTAL + 1} katas done" in status.stdout
     assert f"kata {N['neuron.weighted_sum']}" in status.stdout
@@ -217,7 +246,11 @@ def test_status_and_list_show_the_next_kata(repo):
     assert "edit katas/neuron.py, weighted_sum" in status.stdout
     listing = kata(repo, "list")
     assert listing.returncode == 0
-    assert f"→ {N['neuron.weighted_sum']}" in listing.stdout and "neuron.dense_forward" in listing.stdout and EXTRA in listing.stdout
+    assert (
+        f"→ {N['neuron.weighted_sum']}" in listing.stdout
+        and "neuron.dense_forward" in listing.stdout
+        and EXTRA in listing.stdout
+    )
     only = kata(repo, "list", "--track", "extra")
     assert EXTRA in only.stdout and "neuron.weighted_sum" not in only.stdout
 
@@ -267,8 +300,12 @@ def test_the_all_table_lists_artifacts_under_their_kata(repo):
 
 def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
     replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
-    replace(repo, "neuron", '    # TODO: kata neuron.neuron\n    raise NotImplementedError("kata neuron.neuron")',
-            "    return weighted_sum(inputs, weights) + bias  # mine too")
+    replace(
+        repo,
+        "neuron",
+        '    # TODO: kata neuron.neuron\n    raise NotImplementedError("kata neuron.neuron")',
+        "    return weighted_sum(inputs, weights) + bias  # mine too",
+    )
     before = (repo / "katas" / "neuron.py").read_text()
     result = kata(repo, "reset", "1.2")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -326,10 +363,13 @@ def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(repo):
     before = (repo / "katas" / "neuron.py").read_text()
     result = kata(repo, "catch-up", "1.3")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"filled in kata {N['neuron.weighted_sum']}" in result.stdout and f"filled in kata {N['neuron.neuron']}" in result.stdout
+    assert (
+        f"filled in kata {N['neuron.weighted_sum']}" in result.stdout
+        and f"filled in kata {N['neuron.neuron']}" in result.stdout
+    )
     text = (repo / "katas" / "neuron.py").read_text()
     assert 'raise NotImplementedError("kata neuron.dense_forward")' in text
-    assert "my broken try" not in text and "NotImplementedError(\"kata neuron.weighted_sum" not in text
+    assert "my broken try" not in text and 'NotImplementedError("kata neuron.weighted_sum' not in text
     backup = next((repo / ".katas" / "backups").glob("neuron-*.py"))
     assert backup.read_text() == before
     after = run_pytest(repo)
@@ -339,11 +379,13 @@ def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(repo):
 def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
     replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
     (repo / ".katas").mkdir()
-    (repo / ".katas" / "progress.json").write_text(json.dumps(
-        {"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
+    (repo / ".katas" / "progress.json").write_text(json.dumps({"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
     result = kata(repo, "catch-up", "extra")
     assert result.returncode == 0
-    assert f"filled in kata {N['neuron.weighted_sum']}" not in result.stdout and f"filled in kata {N['neuron.dense_forward']}" in result.stdout
+    assert (
+        f"filled in kata {N['neuron.weighted_sum']}" not in result.stdout
+        and f"filled in kata {N['neuron.dense_forward']}" in result.stdout
+    )
     assert "# mine" in (repo / "katas" / "neuron.py").read_text()
 
 
@@ -379,7 +421,9 @@ def test_bench_says_clearly_when_the_benchmark_tool_is_broken(repo):
 
 def test_bench_hands_its_arguments_to_dojo_bench(repo):
     # A stand-in benchmark tool: the real one times everything, which is not what this test is about.
-    (repo / "dojo" / "bench" / "__init__.py").write_text("def main(args):\n    print('bench got', args)\n    return 0\n")
+    (repo / "dojo" / "bench" / "__init__.py").write_text(
+        "def main(args):\n    print('bench got', args)\n    return 0\n"
+    )
     result = kata(repo, "bench", "--op", "conv2d")
     assert result.returncode == 0 and "bench got ['--op', 'conv2d']" in result.stdout
 
@@ -387,9 +431,27 @@ def test_bench_hands_its_arguments_to_dojo_bench(repo):
 def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     log = tmp_path / "watch.log"
     with log.open("w") as out:
-        watcher = subprocess.Popen([sys.executable, "-m", "dojo", "watch", "--poll", "--once", "--interval", "0.2",
-                                    "--timeout", "120", "--", "--track", "extra"], cwd=repo, stdout=out, stderr=subprocess.STDOUT,
-                                   env={**_env(repo), "PYTHONUNBUFFERED": "1"})
+        watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dojo",
+                "watch",
+                "--poll",
+                "--once",
+                "--interval",
+                "0.2",
+                "--timeout",
+                "120",
+                "--",
+                "--track",
+                "extra",
+            ],
+            cwd=repo,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**_env(repo), "PYTHONUNBUFFERED": "1"},
+        )
         try:
             deadline = time.monotonic() + 120
             while "watching katas/ (polling)" not in log.read_text():

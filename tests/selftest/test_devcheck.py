@@ -42,38 +42,60 @@ def test_the_shipped_course_passes():
 
 
 def test_the_command_says_ok_and_imports_no_tensorflow():
-    code = ("import sys; from dojo.tools.cli import main; rc = main(['dev', 'check']); "
-            "assert 'tensorflow' not in sys.modules, 'dev check imported TensorFlow'; sys.exit(rc)")
+    code = (
+        "import sys; from dojo.tools.cli import main; rc = main(['dev', 'check']); "
+        "assert 'tensorflow' not in sys.modules, 'dev check imported TensorFlow'; sys.exit(rc)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "course structure OK" in result.stdout
 
 
 def test_a_manifest_entry_whose_function_is_missing(course):
-    edit(course / "katas" / "neuron.py", "def dense_forward(x, kernel, bias):", "def dense_forward_gone(x, kernel, bias):")
-    assert "katas/neuron.py: kata neuron.dense_forward asks for `dense_forward`, which is not defined here: add it " \
-           "(or fix `target` in the manifest)" in lines(course)
+    edit(
+        course / "katas" / "neuron.py",
+        "def dense_forward(x, kernel, bias):",
+        "def dense_forward_gone(x, kernel, bias):",
+    )
+    assert (
+        "katas/neuron.py: kata neuron.dense_forward asks for `dense_forward`, which is not defined here: add it "
+        "(or fix `target` in the manifest)" in lines(course)
+    )
 
 
 def test_a_stub_that_does_not_raise(course):
-    edit(course / "katas" / "neuron.py", '    raise NotImplementedError("kata neuron.dense_forward")',
-         "    return x @ kernel")
-    assert 'katas/neuron.py: kata neuron.dense_forward has no stub: `dense_forward` must raise ' \
-           'NotImplementedError("kata neuron.dense_forward") as shipped' in lines(course)
+    edit(
+        course / "katas" / "neuron.py",
+        '    raise NotImplementedError("kata neuron.dense_forward")',
+        "    return x @ kernel",
+    )
+    assert (
+        "katas/neuron.py: kata neuron.dense_forward has no stub: `dense_forward` must raise "
+        'NotImplementedError("kata neuron.dense_forward") as shipped' in lines(course)
+    )
 
 
 def test_a_stub_that_also_returns_a_value(course):
-    edit(course / "katas" / "neuron.py", '    raise NotImplementedError("kata neuron.dense_forward")',
-         '    if x is None:\n        return 0.0\n    raise NotImplementedError("kata neuron.dense_forward")')
-    assert any(line.startswith("katas/neuron.py, dense_forward: a stub must only raise") and "returns a value" in line
-               for line in lines(course))
+    edit(
+        course / "katas" / "neuron.py",
+        '    raise NotImplementedError("kata neuron.dense_forward")',
+        '    if x is None:\n        return 0.0\n    raise NotImplementedError("kata neuron.dense_forward")',
+    )
+    assert any(
+        line.startswith("katas/neuron.py, dense_forward: a stub must only raise") and "returns a value" in line
+        for line in lines(course)
+    )
 
 
 def test_a_kata_without_a_mutant(course):
     path = course / "tests" / "selftest" / "mutants" / "neuron.py"
-    path.write_text(re.sub(r'@mutant\("neuron\.dense_forward"', '@alternative("neuron.dense_forward"', path.read_text()))
-    assert "tests/selftest/mutants/neuron.py: kata neuron.dense_forward has no mutant: add " \
-           "@mutant('neuron.dense_forward', expect=...) with a real mistake" in lines(course)
+    path.write_text(
+        re.sub(r'@mutant\("neuron\.dense_forward"', '@alternative("neuron.dense_forward"', path.read_text())
+    )
+    assert (
+        "tests/selftest/mutants/neuron.py: kata neuron.dense_forward has no mutant: add "
+        "@mutant('neuron.dense_forward', expect=...) with a real mistake" in lines(course)
+    )
 
 
 def test_a_readme_count_that_is_off(course):
@@ -85,15 +107,21 @@ def test_a_readme_count_that_is_off(course):
 
 def test_a_given_part_that_differs_from_the_answer_key(course):
     edit(course / "katas" / "neuron.py", "return np.where(z > 0, 1.0, 0.0)", "return np.where(z >= 0, 1.0, 0.0)")
-    assert "katas/neuron.py, step: given code differs from solutions/neuron.py: copy the answer key's `step` into " \
-           "the kata file (they must stay identical)" in lines(course)
+    assert (
+        "katas/neuron.py, step: given code differs from solutions/neuron.py: copy the answer key's `step` into "
+        "the kata file (they must stay identical)" in lines(course)
+    )
 
 
 def test_a_signature_that_differs(course):
-    edit(course / "solutions" / "neuron.py", "def neuron(inputs, weights, bias, activation=None):",
-         "def neuron(inputs, weights, bias):")
-    assert any("`neuron(inputs, weights, bias, activation=None)` but the answer key has" in line
-               for line in lines(course))
+    edit(
+        course / "solutions" / "neuron.py",
+        "def neuron(inputs, weights, bias, activation=None):",
+        "def neuron(inputs, weights, bias):",
+    )
+    assert any(
+        "`neuron(inputs, weights, bias, activation=None)` but the answer key has" in line for line in lines(course)
+    )
 
 
 def test_a_hand_written_kata_number(course):

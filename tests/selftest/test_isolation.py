@@ -65,12 +65,18 @@ def course(pytester):
     (pytester.path / "katas").mkdir()
 
     def write(double: str, square: str = SQUARE, preamble: str = "") -> None:
-        (pytester.path / "katas" / "toy.py").write_text("import numpy as np\n" + preamble + "\n\n" + double
-                                                         + "\n\n" + square)
+        (pytester.path / "katas" / "toy.py").write_text(
+            "import numpy as np\n" + preamble + "\n\n" + double + "\n\n" + square
+        )
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pytest", "tests", "--color=no", *args], cwd=pytester.path,
-                              capture_output=True, text=True, timeout=OUTER_TIMEOUT)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "tests", "--color=no", *args],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+            timeout=OUTER_TIMEOUT,
+        )
 
     pytester.write_impl = write
     pytester.run = run
@@ -89,12 +95,16 @@ def loop_double(body: str) -> str:
 # ------------------------------------------------------------------- hangs
 
 
-@pytest.mark.parametrize("body", [
-    "sum(range(10**18))",                                                       # a loop inside C
-    "while True:\n    try:\n        while True: pass\n    except BaseException: pass",   # swallows everything
-    "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",     # ignores the alarm
-    "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: pass",           # switches it off
-], ids=["C loop", "catches BaseException", "SIGALRM ignored", "itimer off"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "sum(range(10**18))",  # a loop inside C
+        "while True:\n    try:\n        while True: pass\n    except BaseException: pass",  # swallows everything
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",  # ignores the alarm
+        "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: pass",  # switches it off
+    ],
+    ids=["C loop", "catches BaseException", "SIGALRM ignored", "itimer off"],
+)
 def test_a_loop_that_never_ends_is_stopped_once_for_the_whole_kata(course, body):
     course.write_impl(loop_double(body))
     result = course.run("--kata-timeout", "2")
@@ -107,16 +117,19 @@ def test_a_loop_that_never_ends_is_stopped_once_for_the_whole_kata(course, body)
 
 
 def test_a_thread_left_running_does_not_keep_the_run_alive(course):
-    course.write_impl("import threading, time\n\ndef double(x):\n"
-                      "    threading.Thread(target=time.sleep, args=(10**6,)).start()\n    return 2 * x\n")
+    course.write_impl(
+        "import threading, time\n\ndef double(x):\n"
+        "    threading.Thread(target=time.sleep, args=(10**6,)).start()\n    return 2 * x\n"
+    )
     result = course.run()
     assert result.returncode == 0, result.stdout
     assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
 
 
 def test_deep_recursion_after_raising_the_limit_is_reported(course):
-    course.write_impl("import sys\n\ndef double(x, depth=0):\n    sys.setrecursionlimit(10**6)\n"
-                      "    return double(x, depth + 1)\n")
+    course.write_impl(
+        "import sys\n\ndef double(x, depth=0):\n    sys.setrecursionlimit(10**6)\n    return double(x, depth + 1)\n"
+    )
     result = course.run("--kata-timeout", "20")
     assert result.returncode == 1
     assert "kata 1.1 Double it error" in flat(result), result.stdout
@@ -134,16 +147,21 @@ def test_the_time_limit_accepts_only_finite_positive_seconds(course, value):
 # ------------------------------------------------------- exits and crashes
 
 
-@pytest.mark.parametrize("double, line", [
-    ("import os\n\ndef double(x):\n    os._exit(0)\n", 7),
-    ("import sys\n\ndef double(x):\n    sys.stdout.flush()\n    import os; os._exit(0)\n", 8),
-], ids=["in the function", "after a flush"])
+@pytest.mark.parametrize(
+    "double, line",
+    [
+        ("import os\n\ndef double(x):\n    os._exit(0)\n", 7),
+        ("import sys\n\ndef double(x):\n    sys.stdout.flush()\n    import os; os._exit(0)\n", 8),
+    ],
+    ids=["in the function", "after a flush"],
+)
 def test_os_exit_zero_is_reported_and_the_run_fails(course, double, line):
     course.write_impl(double)
     result = course.run()
     assert result.returncode == 1, result.stdout
-    assert "your code ended the Python process (exit status 0): a kata must return its result, not exit" \
-        in flat(result), result.stdout
+    assert "your code ended the Python process (exit status 0): a kata must return its result, not exit" in flat(
+        result
+    ), result.stdout
     assert f"at katas/toy.py, line {line}, in double" in flat(result), result.stdout
 
 
@@ -162,10 +180,14 @@ def test_an_atexit_exit_cannot_turn_a_failure_into_success(course):
     assert "kata 1.1 Double it failing" in flat(result)
 
 
-@pytest.mark.parametrize("double, words", [
-    ("import ctypes\n\ndef double(x):\n    return ctypes.string_at(0)\n", "segmentation fault"),
-    ("import os\n\ndef double(x):\n    os.abort()\n", "abort"),
-], ids=["segfault", "abort"])
+@pytest.mark.parametrize(
+    "double, words",
+    [
+        ("import ctypes\n\ndef double(x):\n    return ctypes.string_at(0)\n", "segmentation fault"),
+        ("import os\n\ndef double(x):\n    os.abort()\n", "abort"),
+    ],
+    ids=["segfault", "abort"],
+)
 def test_a_crash_of_python_is_named_with_the_learners_line(course, double, words):
     course.write_impl(double)
     result = course.run()
@@ -192,9 +214,14 @@ def test_a_failure_in_one_kata_leaves_the_next_katas_verdicts_alone(course):
 
 def test_ctrl_c_names_the_kata_that_was_running(course):
     course.write_impl(loop_double("while True: pass"))
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "tests", "--color=no", "--kata-timeout", "60"],
-                               cwd=course.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "tests", "--color=no", "--kata-timeout", "60"],
+        cwd=course.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(4)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
     out, _ = process.communicate(timeout=OUTER_TIMEOUT)
@@ -206,8 +233,9 @@ def test_ctrl_c_names_the_kata_that_was_running(course):
 
 
 def test_replacing_a_numpy_function_the_checks_use_is_caught(course):
-    course.write_impl("np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n\n"
-                      "def double(x):\n    return 3 * x\n")
+    course.write_impl(
+        "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n\ndef double(x):\n    return 3 * x\n"
+    )
     result = course.run()
     assert result.returncode == 1, result.stdout
     assert "your code replaced numpy.allclose, numpy.isclose: the checks rely on NumPy as it ships" in flat(result)
@@ -218,13 +246,16 @@ def test_importing_a_library_that_does_the_kata_is_refused(course, module):
     course.write_impl(f"def double(x):\n    import {module}\n    return 2 * x\n")
     result = course.run()
     assert result.returncode == 1, result.stdout
-    assert f"`import {module}` is not allowed in a kata: the kata is to build it yourself" in flat(result), \
+    assert f"`import {module}` is not allowed in a kata: the kata is to build it yourself" in flat(result), (
         result.stdout
+    )
 
 
 def test_a_global_change_does_not_leak_into_the_next_kata(course):
-    course.write_impl("import sys, os\n\ndef double(x):\n    sys.setrecursionlimit(50)\n    os.chdir('/')\n"
-                      "    np.seterr(all='raise')\n    return 2 * x\n")
+    course.write_impl(
+        "import sys, os\n\ndef double(x):\n    sys.setrecursionlimit(50)\n    os.chdir('/')\n"
+        "    np.seterr(all='raise')\n    return 2 * x\n"
+    )
     result = course.run("--all")
     # double's own checks ran under a recursion limit of 50 and may fail; square ran with the harness's settings.
     assert "1.2 Square it passed" in flat(result), result.stdout

@@ -22,27 +22,32 @@ def _skip_without_gpu(variant):
 
 def _implementation(variant, tmp_path):
     kata = CURRICULUM.by_id[variant.kata_id]
-    return build_implementation(variant, kata.module, kata.target, tmp_path / "impl")
+    return build_implementation(
+        variant, variant.module or kata.module, variant.target or kata.target, tmp_path / "impl"
+    )
 
 
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "mutant"], ids=str)
 def test_mutant_is_caught_and_explained(variant, tmp_path):
     _skip_without_gpu(variant)
     verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
-    assert verdict.state in ("failing", "error"), \
+    assert verdict.state in ("failing", "error"), (
         f"mutant {variant} passed every check of its kata ({verdict.passed}/{verdict.total}): the tests are too weak"
+    )
     if variant.expect:
-        assert re.search(variant.expect, verdict.message), \
-            f"mutant {variant} was caught, but the learner is told:\n{verdict.message}\n" \
+        assert re.search(variant.expect, verdict.message), (
+            f"mutant {variant} was caught, but the learner is told:\n{verdict.message}\n"
             f"which does not mention {variant.expect!r}"
+        )
 
 
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "alternative"], ids=str)
 def test_alternative_is_accepted(variant, tmp_path):
     _skip_without_gpu(variant)
     verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
-    assert verdict.state == "passed", \
+    assert verdict.state == "passed", (
         f"correct alternative {variant} was rejected ({verdict.state}):\n{verdict.message}"
+    )
 
 
 @pytest.mark.parametrize("kata", CURRICULUM.katas, ids=lambda k: k.id)

@@ -6,8 +6,17 @@ from dojo.course.curriculum import Kata, Track
 from dojo.course.progress import RUNS_PER_HINT, Progress
 
 TRACK = Track(1, "Neurons", "neuron")
-KATA = Kata(id="neuron.weighted_sum", number="1.1", track=TRACK, module="neuron", name="weighted_sum",
-            target="weighted_sum", title="The weighted sum", goal="", hints=("a", "b", "c"))
+KATA = Kata(
+    id="neuron.weighted_sum",
+    number="1.1",
+    track=TRACK,
+    module="neuron",
+    name="weighted_sum",
+    target="weighted_sum",
+    title="The weighted sum",
+    goal="",
+    hints=("a", "b", "c"),
+)
 
 
 def test_failing_runs_raise_the_hint_level_and_a_pass_resets_the_streak(tmp_path):
@@ -60,22 +69,46 @@ def test_a_file_that_is_not_json_is_set_aside_with_one_note(tmp_path):
     progress = Progress.load(tmp_path, say=said.append)
     aside = list((tmp_path / ".katas").glob("progress.json.corrupt-*"))
     assert progress.katas == {} and len(aside) == 1 and aside[0].read_text() == "{ not json"
-    assert said == progress.notes == [
-        ".katas/progress.json was damaged: it is not valid JSON (Expecting property name enclosed in double quotes, "
-        f"line 1 column 3); the original is kept as .katas/{aside[0].name}; starting from no progress"]
+    assert (
+        said
+        == progress.notes
+        == [
+            ".katas/progress.json was damaged: it is not valid JSON (Expecting property name enclosed in double quotes, "
+            f"line 1 column 3); the original is kept as .katas/{aside[0].name}; starting from no progress"
+        ]
+    )
     assert Progress.load(tmp_path, say=said.append).notes == []  # said once: the next load finds no damage
 
 
 def test_every_field_is_validated_and_the_readable_part_kept(tmp_path):
-    _write(tmp_path, {"format": 1, "current": 7, "katas": {
-        KATA.id: {"state": "passed", "streak": "3", "runs": -1, "hints_seen": True, "last_run": 5, "checks": [1]},
-        "gone.kata": {"state": "failing", "runs": 2}, "x.y": 3, "z.w": {"state": "great"}}})
+    _write(
+        tmp_path,
+        {
+            "format": 1,
+            "current": 7,
+            "katas": {
+                KATA.id: {
+                    "state": "passed",
+                    "streak": "3",
+                    "runs": -1,
+                    "hints_seen": True,
+                    "last_run": 5,
+                    "checks": [1],
+                },
+                "gone.kata": {"state": "failing", "runs": 2},
+                "x.y": 3,
+                "z.w": {"state": "great"},
+            },
+        },
+    )
     progress = Progress.load(tmp_path, say=None)
     assert progress.katas == {KATA.id: {"state": "passed"}, "gone.kata": {"state": "failing", "runs": 2}, "z.w": {}}
     assert progress.current is None
-    assert progress.notes[0].startswith(".katas/progress.json was damaged: current 7 is not text; "
-                                        f"{KATA.id}: streak '3' is not a count; {KATA.id}: runs -1 is not a count; "
-                                        "and 5 more; the original is kept as .katas/progress.json.corrupt-")
+    assert progress.notes[0].startswith(
+        ".katas/progress.json was damaged: current 7 is not text; "
+        f"{KATA.id}: streak '3' is not a count; {KATA.id}: runs -1 is not a count; "
+        "and 5 more; the original is kept as .katas/progress.json.corrupt-"
+    )
     assert progress.notes[0].endswith("; kept the 3 katas that read fine")
     on_disk = json.loads((tmp_path / ".katas" / "progress.json").read_text())
     assert on_disk["katas"] == progress.katas  # the repaired file replaces the damaged one, which is kept aside
@@ -91,13 +124,13 @@ def test_a_file_of_a_newer_format_is_kept_aside_not_overwritten(tmp_path):
 
 
 def test_a_save_merges_with_what_another_process_saved_meanwhile(tmp_path):
-    run = Progress.load(tmp_path)          # a long pytest run loads at its start...
-    hint = Progress.load(tmp_path)         # ...a `kata hint` comes and goes meanwhile
+    run = Progress.load(tmp_path)  # a long pytest run loads at its start...
+    hint = Progress.load(tmp_path)  # ...a `kata hint` comes and goes meanwhile
     hint.reveal_hint(KATA)
     hint.save()
     assert run.record(KATA, "failing", 1, 5, "t") is False
     run.current = KATA.id
-    run.save()                             # the run saves last: the hint must survive
+    run.save()  # the run saves last: the hint must survive
     entry = Progress.load(tmp_path).entry(KATA.id)
     assert entry["hints_seen"] == 2 and entry["runs"] == 1 and entry["state"] == "failing"
     assert run.entry(KATA.id)["hints_seen"] == 2  # and the run itself now sees it (its report shows hint 2)
@@ -147,8 +180,10 @@ def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
         progress.save()
     except module.ProgressError as error:
         assert isinstance(error, OSError)  # the plugin's `except OSError` keeps the report
-        assert str(error) == ("cannot save your progress: .katas/ cannot be written (Permission denied); "
-                              "make .katas/ writable (or work in a copy you own) and try again")
+        assert str(error) == (
+            "cannot save your progress: .katas/ cannot be written (Permission denied); "
+            "make .katas/ writable (or work in a copy you own) and try again"
+        )
     else:
         raise AssertionError("a save into a read-only .katas/ did not fail")
 
@@ -156,7 +191,7 @@ def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
 def test_a_field_set_directly_on_an_entry_is_saved_and_merged_too(tmp_path):
     run = Progress.load(tmp_path)
     run.record(KATA, "passed", 5, 5, "t")
-    run.katas[KATA.id]["digest"] = "abc"     # what the plugin stores beside a pass
+    run.katas[KATA.id]["digest"] = "abc"  # what the plugin stores beside a pass
     run.katas.setdefault("other.kata", {})["digest"] = "def"
     hint = Progress.load(tmp_path)
     hint.reveal_hint(KATA)

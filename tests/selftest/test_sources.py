@@ -103,8 +103,10 @@ def test_a_file_that_is_not_utf8_is_named_with_its_byte_line_and_the_fix(tmp_pat
     try:
         sources.read_source(path, "katas/neuron.py")
     except sources.NotUTF8 as error:
-        assert str(error) == ("katas/neuron.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8 in your "
-                              "editor (Python reads source files as UTF-8), then try again")
+        assert str(error) == (
+            "katas/neuron.py is not UTF-8 text (byte 0xe9 on line 2): save it as UTF-8 in your "
+            "editor (Python reads source files as UTF-8), then try again"
+        )
     else:
         raise AssertionError("a Latin-1 byte was read as UTF-8")
     assert sources.read_tolerant(path).startswith("x = 1\n# caf")  # for finding a stub, never for rewriting

@@ -33,8 +33,10 @@ from test_cli import (  # noqa: F401 - template and repo are fixtures
 
 STUB_1_2 = '    # TODO: kata neuron.neuron\n    raise NotImplementedError("kata neuron.neuron")'
 STUB_1_3 = '    # TODO: kata neuron.dense_forward\n    raise NotImplementedError("kata neuron.dense_forward")'
-NOT_UTF8 = "is not UTF-8 text (byte 0xe9 on line {line}): save it as UTF-8 in your editor (Python reads source " \
-           "files as UTF-8), then try again"
+NOT_UTF8 = (
+    "is not UTF-8 text (byte 0xe9 on line {line}): save it as UTF-8 in your editor (Python reads source "
+    "files as UTF-8), then try again"
+)
 
 
 def _append_latin1(path: Path) -> int:
@@ -62,14 +64,21 @@ def test_a_file_that_is_not_utf8_is_one_line_in_reset_catch_up_and_solution(repo
     reset = kata(repo, "reset", "1.1")
     assert (reset.returncode, reset.stdout) == (2, f"kata: katas/neuron.py {NOT_UTF8.format(line=line)}\n")
     catch_up = kata(repo, "catch-up", "1.3")
-    assert (catch_up.returncode, catch_up.stdout) == (2, (f"kata: katas/neuron.py {NOT_UTF8.format(line=line)} "
-                                                          f"(catch-up checks every file before writing any: nothing "
-                                                          f"was changed)\n"))
+    assert (catch_up.returncode, catch_up.stdout) == (
+        2,
+        (
+            f"kata: katas/neuron.py {NOT_UTF8.format(line=line)} "
+            f"(catch-up checks every file before writing any: nothing "
+            f"was changed)\n"
+        ),
+    )
     assert neuron.read_bytes() == before and not (repo / ".katas" / "backups").exists()
     answer_line = _append_latin1(repo / "solutions" / "extra.py")
     solution = kata(repo, "solution", EXTRA, "--force")
-    assert (solution.returncode, solution.stdout) == (2, (f"kata: solutions/extra.py "
-                                                          f"{NOT_UTF8.format(line=answer_line)}\n"))
+    assert (solution.returncode, solution.stdout) == (
+        2,
+        (f"kata: solutions/extra.py {NOT_UTF8.format(line=answer_line)}\n"),
+    )
     for result in (reset, catch_up, solution):
         _no_traceback(result)
 
@@ -80,8 +89,9 @@ def test_a_file_that_is_not_utf8_is_one_line_on_every_run(repo):
         result = run_pytest(repo, "--kata", "neuron.weighted_sum")
         _no_traceback(result)
         assert result.returncode == 1
-        assert (f"katas/neuron.py, line {line}: this file is not UTF-8 text (byte 0xe9): save it as UTF-8"
-                in result.stdout), result.stdout
+        assert (
+            f"katas/neuron.py, line {line}: this file is not UTF-8 text (byte 0xe9): save it as UTF-8" in result.stdout
+        ), result.stdout
 
 
 # ------------------------------------------------------------ progress.json
@@ -96,25 +106,40 @@ def test_a_damaged_progress_file_is_kept_aside_and_said_once_by_the_next_verb_an
     assert len(aside) == 1 and aside[0].read_text() == "{ half a file"
     assert status.returncode == 0 and status.stdout.splitlines()[0] == (
         "kata: .katas/progress.json was damaged: it is not valid JSON (Expecting property name enclosed in double "
-        f"quotes, line 1 column 3); the original is kept as .katas/{aside[0].name}; starting from no progress")
+        f"quotes, line 1 column 3); the original is kept as .katas/{aside[0].name}; starting from no progress"
+    )
     assert "was damaged" not in kata(repo, "status").stdout  # said once
-    (repo / ".katas" / "progress.json").write_text(json.dumps({"katas": {"extra.double": {"state": "passed",
-                                                                                          "streak": "two"}}}))
+    (repo / ".katas" / "progress.json").write_text(
+        json.dumps({"katas": {"extra.double": {"state": "passed", "streak": "two"}}})
+    )
     time.sleep(1.1)  # a new stamp
     run = run_pytest(repo, "--track", "extra")
     _no_traceback(run)
-    assert re.search(r"^kata: \.katas/progress\.json was damaged: extra\.double: streak 'two' is not a count; the "
-                     r"original is kept as \.katas/progress\.json\.corrupt-[0-9-]+; kept the 1 kata that reads fine$",
-                     run.stderr, re.MULTILINE), run.stderr
+    assert re.search(
+        r"^kata: \.katas/progress\.json was damaged: extra\.double: streak 'two' is not a count; the "
+        r"original is kept as \.katas/progress\.json\.corrupt-[0-9-]+; kept the 1 kata that reads fine$",
+        run.stderr,
+        re.MULTILINE,
+    ), run.stderr
     assert len(list((repo / ".katas").glob("progress.json.corrupt-*"))) == 2
 
 
 def test_a_hint_taken_during_a_running_pytest_survives_the_runs_save(repo):
     started = repo / "kata-started"
-    replace(repo, "extra", STUB_EXTRA, f"    import pathlib, time\n    pathlib.Path({str(started)!r}).touch()\n"
-                                       f"    time.sleep(4)\n    return 0")
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "--track", "extra"], cwd=repo, env=_env(repo),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    replace(
+        repo,
+        "extra",
+        STUB_EXTRA,
+        f"    import pathlib, time\n    pathlib.Path({str(started)!r}).touch()\n    time.sleep(4)\n    return 0",
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--track", "extra"],
+        cwd=repo,
+        env=_env(repo),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not started.exists():
@@ -143,9 +168,11 @@ def test_a_hint_on_a_read_only_katas_folder_is_one_line(repo, monkeypatch, capsy
     monkeypatch.chdir(repo)
     monkeypatch.setattr(os, "open", read_only)
     assert cli.main(["hint"]) == 2
-    assert capsys.readouterr().out == ("kata: the hint is not saved: cannot save your progress: .katas/ cannot be "
-                                       "written (Permission denied); make .katas/ writable (or work in a copy you "
-                                       "own) and try again\n")
+    assert capsys.readouterr().out == (
+        "kata: the hint is not saved: cannot save your progress: .katas/ cannot be "
+        "written (Permission denied); make .katas/ writable (or work in a copy you "
+        "own) and try again\n"
+    )
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into a read-only folder anyway")
@@ -156,8 +183,9 @@ def test_a_hint_on_a_read_only_katas_folder_is_one_line_for_real(repo):
         result = kata(repo, "hint")
     finally:
         (repo / ".katas").chmod(0o755)
-    assert result.returncode == 2 and result.stdout.startswith("kata: the hint is not saved: cannot save your "
-                                                               "progress: .katas/ cannot be written")
+    assert result.returncode == 2 and result.stdout.startswith(
+        "kata: the hint is not saved: cannot save your progress: .katas/ cannot be written"
+    )
 
 
 # ------------------------------------------------------------ reset, catch-up
@@ -167,13 +195,18 @@ def test_reset_refuses_a_file_that_defines_the_function_twice(repo):
     neuron = repo / "katas" / "neuron.py"
     replace(repo, "neuron", STUB_1_1, "    return 42.0")
     neuron.write_text(neuron.read_text() + "\n\ndef weighted_sum(inputs, weights):\n    return 1.0\n")
-    first, second = [i for i, line in enumerate(neuron.read_text().splitlines(), 1)
-                     if line.startswith("def weighted_sum(")]
+    first, second = [
+        i for i, line in enumerate(neuron.read_text().splitlines(), 1) if line.startswith("def weighted_sum(")
+    ]
     before = neuron.read_bytes()
     result = kata(repo, "reset", "1.1")
-    assert (result.returncode, result.stdout) == (2, (
-        f"kata: katas/neuron.py defines weighted_sum 2 times (lines {first} and {second}); Python uses the last "
-        f"one. Delete the copies you do not want, then try again (nothing was changed)\n"))
+    assert (result.returncode, result.stdout) == (
+        2,
+        (
+            f"kata: katas/neuron.py defines weighted_sum 2 times (lines {first} and {second}); Python uses the last "
+            f"one. Delete the copies you do not want, then try again (nothing was changed)\n"
+        ),
+    )
     assert neuron.read_bytes() == before and not (repo / ".katas" / "backups").exists()
 
 
@@ -188,7 +221,8 @@ def test_reset_says_truthfully_when_the_file_still_does_not_compile_elsewhere(re
     assert result.stdout.splitlines()[0] == (
         f"kata {N['neuron.weighted_sum']} The weighted sum: weighted_sum in katas/neuron.py is back to its stub, but "
         f"katas/neuron.py still does not compile: line {broken} (in neuron): '(' was never closed; fix that line (or "
-        f"`kata reset` the kata it is in) before running pytest")
+        f"`kata reset` the kata it is in) before running pytest"
+    )
     assert "is the original stub again" not in result.stdout
     assert result.stdout.splitlines()[2] == f"  changed in {repo}: katas/neuron.py"
     assert STUB_1_1 in neuron.read_text() and "return (inputs *" in neuron.read_text()
@@ -199,8 +233,9 @@ def test_reset_prints_the_folder_it_changed(repo):
     result = kata(repo, "reset", "1.1")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"kata {N['neuron.weighted_sum']} The weighted sum: weighted_sum in katas/neuron.py is the "
-                        f"original stub again.")
+    assert lines[0] == (
+        f"kata {N['neuron.weighted_sum']} The weighted sum: weighted_sum in katas/neuron.py is the original stub again."
+    )
     assert lines[2] == f"  changed in {repo}: katas/neuron.py"
 
 
@@ -215,10 +250,14 @@ def test_catch_up_checks_every_file_before_writing_any(repo):
     before = {path: path.read_bytes() for path in (neuron, activations)}
     result = kata(repo, "catch-up", "losses")
     _no_traceback(result)
-    assert (result.returncode, result.stdout) == (2, (
-        f"kata: katas/activations.py has a syntax error at line {broken} (in {first.target}): fix it, or `kata "
-        f"reset` the kata it is in, then catch up (catch-up checks every file before writing any: nothing was "
-        f"changed)\n"))
+    assert (result.returncode, result.stdout) == (
+        2,
+        (
+            f"kata: katas/activations.py has a syntax error at line {broken} (in {first.target}): fix it, or `kata "
+            f"reset` the kata it is in, then catch up (catch-up checks every file before writing any: nothing was "
+            f"changed)\n"
+        ),
+    )
     assert {path: path.read_bytes() for path in before} == before  # neuron.py, the earlier file, untouched too
     assert not (repo / ".katas" / "backups").exists()
 
@@ -235,11 +274,22 @@ def test_a_verb_run_outside_any_checkout_refuses_and_changes_nothing(repo, tmp_p
     replace(repo, "neuron", STUB_1_1, "    return 42.0")
     before = (repo / "katas" / "neuron.py").read_bytes()
     for verb in (["reset", "1.1"], ["catch-up", "1.3"], ["hint"]):  # dojo importable from repo, as if installed
-        result = subprocess.run([sys.executable, "-m", "dojo", *verb], cwd=elsewhere, capture_output=True, text=True,
-                                env=_env(repo), timeout=300, check=False)
-        assert (result.returncode, result.stdout) == (2, (
-            f"kata: not inside a Neural Katas folder (no curriculum/ and katas/ in {elsewhere} or above): "
-            f"cd into your copy first\n"))
+        result = subprocess.run(
+            [sys.executable, "-m", "dojo", *verb],
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            env=_env(repo),
+            timeout=300,
+            check=False,
+        )
+        assert (result.returncode, result.stdout) == (
+            2,
+            (
+                f"kata: not inside a Neural Katas folder (no curriculum/ and katas/ in {elsewhere} or above): "
+                f"cd into your copy first\n"
+            ),
+        )
     assert (repo / "katas" / "neuron.py").read_bytes() == before and not (repo / ".katas").exists()
 
 
@@ -247,11 +297,21 @@ def test_concurrent_resets_back_up_exactly_the_file_each_one_replaced(repo):
     for stub, mine in ((STUB_1_1, "    return 1.0"), (STUB_1_2, "    return 2.0"), (STUB_1_3, "    return 3.0")):
         replace(repo, "neuron", stub, mine)
     edited = (repo / "katas" / "neuron.py").read_bytes()
-    resets = [subprocess.Popen([sys.executable, "-m", "dojo", "reset", key], cwd=repo, env=_env(repo),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for key in ("1.1", "1.2", "1.3")]
+    resets = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dojo", "reset", key],
+            cwd=repo,
+            env=_env(repo),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for key in ("1.1", "1.2", "1.3")
+    ]
     assert [r.wait(timeout=300) for r in resets] == [0, 0, 0]
-    copies = sorted((p.read_bytes() for p in (repo / ".katas" / "backups").glob("neuron-*.py")),
-                    key=lambda data: data.count(b"NotImplementedError"))
+    copies = sorted(
+        (p.read_bytes() for p in (repo / ".katas" / "backups").glob("neuron-*.py")),
+        key=lambda data: data.count(b"NotImplementedError"),
+    )
     assert [c.count(b"NotImplementedError") - edited.count(b"NotImplementedError") for c in copies] == [0, 1, 2]
     assert copies[0] == edited  # each backup is the file as the reset before it left it
     final = (repo / "katas" / "neuron.py").read_text()
@@ -271,8 +331,10 @@ def _export(repo: Path, folder: Path, name: str) -> Path:
 def test_the_board_rejects_an_unknown_shape_and_shows_every_track_of_every_export(repo, tmp_path):
     ana = _export(repo, tmp_path, "Ana")
     newer = json.loads(ana.read_text())
-    newer.update(name="Ben", tracks=newer["tracks"][1:] + [{"number": 99, "name": "Bonus", "module": "bonus",
-                                                            "total": 2, "done": 1}])
+    newer.update(
+        name="Ben",
+        tracks=newer["tracks"][1:] + [{"number": 99, "name": "Bonus", "module": "bonus", "total": 2, "done": 1}],
+    )
     ben = tmp_path / "progress-ben.json"
     ben.write_text(json.dumps(newer))
     board = kata(repo, "board", str(ana), str(ben), "--no-png")
@@ -284,15 +346,21 @@ def test_the_board_rejects_an_unknown_shape_and_shows_every_track_of_every_expor
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps({"name": "Odd", "done": 1, "total": 2, "tracks": [{"name": "a"}]}))
     rejected = kata(repo, "board", str(ana), str(odd), "--no-png")
-    assert (rejected.returncode, rejected.stdout) == (2, (
-        f"kata: {odd}: not a progress export of a known shape (track 'a' has no counts done/total); make one with "
-        f"`kata progress --export`\n"))
+    assert (rejected.returncode, rejected.stdout) == (
+        2,
+        (
+            f"kata: {odd}: not a progress export of a known shape (track 'a' has no counts done/total); make one with "
+            f"`kata progress --export`\n"
+        ),
+    )
 
 
 def test_an_export_to_a_bad_path_is_one_line(repo):
     result = kata(repo, "progress", "--export", "--name", "Ana", "--out", "README.md")
-    assert (result.returncode, result.stdout) == (2, (
-        f"kata: cannot write the export to {repo}/README.md: File exists; give --out a folder you can write to\n"))
+    assert (result.returncode, result.stdout) == (
+        2,
+        (f"kata: cannot write the export to {repo}/README.md: File exists; give --out a folder you can write to\n"),
+    )
 
 
 def test_an_unexpected_error_is_one_line_and_kata_debug_shows_the_traceback(repo, monkeypatch, capsys):
@@ -307,9 +375,11 @@ def test_an_unexpected_error_is_one_line_and_kata_debug_shows_the_traceback(repo
     assert cli.main(["list"]) == 3
     out, err = capsys.readouterr()
     line = _line_of(Path(__file__), 'raise RuntimeError("boom")')
-    assert out == (f"kata: `kata list` stopped on an unexpected error: RuntimeError: boom (at "
-                   f"test_workspace_safety.py, line {line}); please report it (the command and this line) to your "
-                   f"facilitator or the Neural Katas maintainers. KATA_DEBUG=1 shows the traceback.\n")
+    assert out == (
+        f"kata: `kata list` stopped on an unexpected error: RuntimeError: boom (at "
+        f"test_workspace_safety.py, line {line}); please report it (the command and this line) to your "
+        f"facilitator or the Neural Katas maintainers. KATA_DEBUG=1 shows the traceback.\n"
+    )
     assert err == ""
     monkeypatch.setenv("KATA_DEBUG", "1")
     assert cli.main(["list"]) == 3

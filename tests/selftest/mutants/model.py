@@ -12,7 +12,7 @@ from mutation import alternative, mutant
 
 from solutions.model import Dense, Sequential
 
-# ------------------------------------------------------------------ 7.1 Dense
+# ------------------------------------------------------------------ model.dense_layer
 
 
 @mutant("model.dense_layer", expect="transposed")
@@ -56,7 +56,7 @@ class DenseWithEinsum(Dense):
         return self._forward_activation(self.z)
 
 
-# --------------------------------------------------------- 7.2 Dense backward
+# --------------------------------------------------------- model.dense_layer_backward
 
 
 @mutant("model.dense_layer_backward", expect="derivative is missing")
@@ -99,7 +99,7 @@ class DenseBackwardWithEinsum(Dense):
         return np.einsum("bu,iu->bi", dz, self.weights[0])
 
 
-# --------------------------------------------------------- 7.3 build, predict
+# --------------------------------------------------------- model.sequential_predict
 
 
 @mutant("model.sequential_predict", expect="only the first batch")
@@ -128,12 +128,12 @@ class SequentialPredictingWithAWhileLoop(Sequential):
         self._ensure_built(x)
         outputs, start = [], 0
         while start < len(x):
-            outputs.append(self.forward(x[start:start + batch_size]))
+            outputs.append(self.forward(x[start : start + batch_size]))
             start += batch_size
         return np.vstack(outputs)
 
 
-# ---------------------------------------------------------------- 7.4 weights
+# ---------------------------------------------------------------- model.sequential_weights
 
 
 @mutant("model.sequential_weights", expect="biases .*missing")
@@ -184,7 +184,7 @@ class SequentialWeightsWithIndexes(Sequential):
             np.copyto(slot, weights[i])
 
 
-# ---------------------------------------------------------------- 7.5 compile
+# ---------------------------------------------------------------- model.sequential_compile
 
 
 @mutant("model.sequential_compile", expect="that very object")
@@ -202,8 +202,11 @@ class SequentialIgnoringMetrics(Sequential):
 @alternative("model.sequential_compile")
 class SequentialCompilingWithADict(Sequential):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        makers = {"adam": optimizers_module.Adam, "sgd": optimizers_module.SGD,  # noqa: F821
-                  "rmsprop": optimizers_module.RMSprop}  # noqa: F821
+        makers = {
+            "adam": optimizers_module.Adam,
+            "sgd": optimizers_module.SGD,  # noqa: F821
+            "rmsprop": optimizers_module.RMSprop,
+        }  # noqa: F821
         if isinstance(optimizer, str):
             if optimizer.lower() not in makers:
                 raise ValueError(f"Unknown optimizer: {optimizer}")
@@ -214,7 +217,7 @@ class SequentialCompilingWithADict(Sequential):
         super().compile(optimizer, loss, metrics)
 
 
-# --------------------------------------------------------------- 7.6 evaluate
+# --------------------------------------------------------------- model.sequential_evaluate
 
 
 @mutant("model.sequential_evaluate", expect="weight each by its batch size")
@@ -255,16 +258,16 @@ class SequentialEvaluatingSampleBySample(Sequential):
     def _evaluate(self, x, y, batch_size):
         losses, hits = [], []
         for i in range(len(x)):
-            loss, out = self._loss_and_output(x[i:i + 1], y[i:i + 1], training=False)
+            loss, out = self._loss_and_output(x[i : i + 1], y[i : i + 1], training=False)
             losses.append(loss)
-            hits.append(accuracy(y[i:i + 1], out))  # noqa: F821
+            hits.append(accuracy(y[i : i + 1], out))  # noqa: F821
         results = {"loss": float(np.mean(losses))}
         if "accuracy" in self.metrics:
             results["accuracy"] = float(np.mean(hits))
         return results
 
 
-# -------------------------------------------------------------------- 7.7 fit
+# -------------------------------------------------------------------- model.sequential_fit
 
 
 @mutant("model.sequential_fit", expect="batch .*dropped")
@@ -333,6 +336,60 @@ class SequentialForgettingCallbacks(Sequential):
         return super().fit(*args, **{**kwargs, "callbacks": None})
 
 
+@mutant("model.sequential_fit", expect="draw a new permutation every epoch")
+class SequentialShufflingOnce(Sequential):
+    """order = rng.permutation(n) once, before the epoch loop: every epoch the same batches."""
+
+    def _training_batches(self, n, batch_size, shuffle):
+        if not hasattr(self, "_order"):
+            self._order = self.rng.permutation(n) if shuffle else np.arange(n)
+        return [self._order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+@mutant("model.sequential_fit", expect="Keras ignores validation_split")
+class SequentialSplittingDespiteValidationData(Sequential):
+    def _split(self, x, y, validation_split, validation_data):
+        if validation_split:  # MISTAKE: the split first; validation_data only when there is none
+            return train_val_split(x, y, validation_split)  # noqa: F821
+        return super()._split(x, y, validation_split, validation_data)
+
+
+@mutant("model.sequential_fit", expect="returns a new History")
+class SequentialReusingOneHistory(Sequential):
+    """self.history = History() in __init__, appended to by every fit."""
+
+    def fit(self, *args, **kwargs):
+        previous = getattr(self, "_kept", None)
+        history = super().fit(*args, **kwargs)
+        if previous is not None:
+            for key, values in history.history.items():
+                previous.history.setdefault(key, []).extend(values)
+            previous.epoch.extend(history.epoch)
+            history = previous
+        self._kept = self.history = history
+        return history
+
+
+@mutant("model.sequential_fit", expect="stop_training = False at the start of every fit")
+class SequentialKeepingStopTraining(Sequential):
+    """stop_training set once in __init__ and never reset."""
+
+    def fit(self, *args, **kwargs):
+        stopped = getattr(self, "stop_training", False)
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        if stopped:
+
+            class StopAtOnce:
+                def set_model(self, model):
+                    self.model = model
+
+                def on_epoch_end(self, epoch, logs=None):
+                    self.model.stop_training = True
+
+            callbacks.append(StopAtOnce())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
 @mutant("model.sequential_fit", expect="penalties are missing")
 class SequentialPenalisingOnlyInEvaluate(Sequential):
     """evaluate adds sum(self.losses); the training step reports the data loss alone."""
@@ -374,14 +431,21 @@ class SequentialFitWithNpAverage(Sequential):
         return {key: float(value) for key, value in logs.items()}
 
 
-# ---------------------------------------------------------------- 7.8 summary
+# ---------------------------------------------------------------- model.sequential_summary
 
 
 @mutant("model.sequential_summary", expect="biases are missing")
 class SequentialSummaryWithoutBiases(Sequential):
     def summary(self, print_fn=print):
-        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-                 f"{layer.weights[0].size:,}") for layer in self.layers if layer.weights]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None,) + tuple(layer.output_shape)),
+                f"{layer.weights[0].size:,}",
+            )
+            for layer in self.layers
+            if layer.weights
+        ]
         total = sum(layer.weights[0].size for layer in self.layers if layer.weights)
         print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {total:,}')  # noqa: F821
 
@@ -389,8 +453,15 @@ class SequentialSummaryWithoutBiases(Sequential):
 @mutant("model.sequential_summary", expect="thousands separator")
 class SequentialSummaryWithoutSeparators(Sequential):
     def summary(self, print_fn=print):
-        rows = [(f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(layer.output_shape)),
-                 str(layer.count_params())) for layer in self.layers if layer.weights]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None,) + tuple(layer.output_shape)),
+                str(layer.count_params()),
+            )
+            for layer in self.layers
+            if layer.weights
+        ]
         print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {self.count_params()}')  # noqa: F821
 
 
@@ -403,13 +474,15 @@ class SequentialPlainTextSummary(Sequential):
         for layer in self.layers:
             if isinstance(layer, Input):  # noqa: F821
                 continue
-            lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
-                         f"{str((None,) + tuple(layer.output_shape)):<24}{layer.count_params():>12,}")
+            lines.append(
+                f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
+                f"{str((None,) + tuple(layer.output_shape)):<24}{layer.count_params():>12,}"
+            )
         lines.append(f"Total params: {self.count_params():,}")
         print_fn("\n".join(lines))
 
 
-# ------------------------------------------------------------ 7.9 save / load
+# ------------------------------------------------------------ model.sequential_save_load
 
 
 @mutant("model.sequential_save_load", expect="order was lost")
@@ -439,10 +512,10 @@ class SequentialSavingNamedArrays(Sequential):
             self.set_weights([data[name] for name in sorted(data.files)])
 
 
-# -------------------------------------------------------------- 7.10 capstone
+# -------------------------------------------------------------- model.seed_mlp
 
 
-@mutant("model.seed_mlp", expect="smaller batch dropped")
+@mutant("model.seed_mlp", expect="the last, smaller batch")
 class SeedMlpDroppingTheLastBatch(Sequential):
     """240 training digits are 7 batches of 32 and one of 16; this fit skips the 16."""
 
@@ -450,7 +523,7 @@ class SeedMlpDroppingTheLastBatch(Sequential):
         return [b for b in super()._training_batches(n, batch_size, shuffle) if len(b) == batch_size]
 
 
-@mutant("model.seed_mlp", expect="validation taken")
+@mutant("model.seed_mlp", expect="LAST fraction of the data")
 class SeedMlpValidatingOnTheFront(Sequential):
     def _split(self, x, y, validation_split, validation_data):
         if validation_split and validation_data is None:

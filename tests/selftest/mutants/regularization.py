@@ -159,8 +159,9 @@ def l2_penalty_with_vdot(kernel, l2):
 
 
 @mutant("regularization.batch_norm_forward", expect="unbiased")
-def batch_norm_forward_with_unbiased_variance(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                              epsilon=1e-3, training=True):
+def batch_norm_forward_with_unbiased_variance(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     x = np.asarray(x, dtype=float)
     axes = tuple(range(x.ndim - 1))
     if not training:
@@ -172,8 +173,9 @@ def batch_norm_forward_with_unbiased_variance(x, gamma, beta, moving_mean, movin
 
 
 @mutant("regularization.batch_norm_forward", expect="moved the moving statistics")
-def batch_norm_forward_updating_at_inference(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                             epsilon=1e-3, training=True):
+def batch_norm_forward_updating_at_inference(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     """Inference normalises with the moving statistics but still moves them with the batch's."""
     x = np.asarray(x, dtype=float)
     axes = tuple(range(x.ndim - 1))
@@ -186,8 +188,9 @@ def batch_norm_forward_updating_at_inference(x, gamma, beta, moving_mean, moving
 
 
 @mutant("regularization.batch_norm_forward", expect="1 - momentum")
-def batch_norm_forward_with_pytorch_momentum(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                             epsilon=1e-3, training=True):
+def batch_norm_forward_with_pytorch_momentum(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     """moving = moving * (1 - momentum) + batch * momentum, as PyTorch's momentum=0.1 reads."""
     x = np.asarray(x, dtype=float)
     axes = tuple(range(x.ndim - 1))
@@ -200,8 +203,9 @@ def batch_norm_forward_with_pytorch_momentum(x, gamma, beta, moving_mean, moving
 
 
 @mutant("regularization.batch_norm_forward", expect="PyTorch's 1e-5")
-def batch_norm_forward_with_pytorch_epsilon(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                            epsilon=1e-3, training=True):
+def batch_norm_forward_with_pytorch_epsilon(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     epsilon = 1e-5
     x = np.asarray(x, dtype=float)
     axes = tuple(range(x.ndim - 1))
@@ -215,8 +219,9 @@ def batch_norm_forward_with_pytorch_epsilon(x, gamma, beta, moving_mean, moving_
 
 
 @mutant("regularization.batch_norm_forward", expect="batch axis only")
-def batch_norm_forward_over_the_batch_axis_only(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                                epsilon=1e-3, training=True):
+def batch_norm_forward_over_the_batch_axis_only(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     """axis=0, as for Dense inputs, also for images: per-pixel statistics."""
     x = np.asarray(x, dtype=float)
     if not training:
@@ -230,8 +235,9 @@ def batch_norm_forward_over_the_batch_axis_only(x, gamma, beta, moving_mean, mov
 
 
 @alternative("regularization.batch_norm_forward")
-def batch_norm_forward_flattened_with_tf_form(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
-                                              epsilon=1e-3, training=True):
+def batch_norm_forward_flattened_with_tf_form(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
     """Rows of a (n, features) view, and tf.nn.batch_normalization's x * inv + (beta - mean * inv)."""
     x = np.asarray(x, dtype=float)
     rows = x.reshape(-1, x.shape[-1])
@@ -278,11 +284,11 @@ def batch_norm_backward_step_by_step(dout, x, gamma, epsilon=1e-3):
     n = x.size // x.shape[-1]
     mean = x.mean(axis=axes)
     centred = x - mean
-    var = (centred ** 2).mean(axis=axes)
+    var = (centred**2).mean(axis=axes)
     std = np.sqrt(var + epsilon)
     x_hat = centred / std
     dx_hat = dout * gamma
-    dvar = (dx_hat * centred).sum(axis=axes) * -0.5 * std ** -3
+    dvar = (dx_hat * centred).sum(axis=axes) * -0.5 * std**-3
     dmean = -(dx_hat / std).sum(axis=axes) + dvar * (-2.0 * centred).sum(axis=axes) / n
     dx = dx_hat / std + dvar * 2.0 * centred / n + dmean / n
     return dx, (dout * x_hat).sum(axis=axes), dout.sum(axis=axes)
@@ -353,8 +359,13 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
         self.built = True
 
     def forward(self, x, training=False):
-        y, mean, var = batch_norm_forward(x, *self.weights, momentum=self.momentum, epsilon=self.epsilon,  # noqa: F821
-                                          training=training)
+        y, mean, var = batch_norm_forward(
+            x,
+            *self.weights,
+            momentum=self.momentum,
+            epsilon=self.epsilon,  # noqa: F821
+            training=training,
+        )
         if training:
             np.copyto(self.weights[2], mean)
             np.copyto(self.weights[3], var)

@@ -25,6 +25,11 @@ def embedding_forward_one_based(ids, table):
     return np.asarray(table, dtype=float)[np.asarray(ids) - 1]
 
 
+@mutant("rnn.embedding_forward", expect=r"np.take\(table, ids\) without axis")
+def embedding_forward_take_without_axis(ids, table):
+    return np.take(np.asarray(table, dtype=float), np.asarray(ids))  # MISTAKE: no axis=0
+
+
 @alternative("rnn.embedding_forward")
 def embedding_forward_one_hot(ids, table):
     table = np.asarray(table, dtype=float)
@@ -72,6 +77,17 @@ def simple_rnn_without_recurrence(x, kernel, recurrent_kernel, bias, return_sequ
 def simple_rnn_ignoring_return_sequences(x, kernel, recurrent_kernel, bias, return_sequences=False):
     states = _simple_rnn_states(x, *(np.asarray(w, dtype=float) for w in (kernel, recurrent_kernel, bias)))
     return states[-1]  # MISTAKE: the last state, whatever return_sequences says
+
+
+@mutant("rnn.simple_rnn_forward", expect="recurrent kernel is used transposed")
+def simple_rnn_forward_transposed_recurrent(x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x = np.asarray(x, dtype=float)
+    h = np.zeros((x.shape[0], np.shape(recurrent_kernel)[0]))
+    outputs = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ kernel + h @ np.asarray(recurrent_kernel).T + bias)  # MISTAKE: W_hh h, book style
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if return_sequences else h
 
 
 @alternative("rnn.simple_rnn_forward")
@@ -214,11 +230,39 @@ def lstm_backward_dropping_the_cell_path(dout, x, kernel, recurrent_kernel, bias
         i, f, g, o = np.split(gates[t], 4, axis=1)
         dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, 0.0  # MISTAKE: the cell's own path, dc * f, is dropped
+    return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
+
+
+@mutant("rnn.lstm_backward", expect=r"only the columns of f \(forget gate\) differ")
+def lstm_backward_forget_gate_with_the_new_cell(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
+    states, cells, gates = _lstm_run(x, kernel, recurrent_kernel, bias)
+    steps, units = x.shape[1], np.shape(recurrent_kernel)[0]
+    dz = np.zeros(x.shape[:2] + (4 * units,))
+    drecurrent = np.zeros_like(recurrent_kernel)
+    dh = dc = 0.0
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
+        tanh_c = np.tanh(cells[t + 1])
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
+                dc * i * (1 - g**2),
+                dh * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
+        drecurrent += states[t].T @ dz[:, t]
+        dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
 
 
@@ -234,9 +278,10 @@ def lstm_backward_dropping_the_recurrent_path(dout, x, kernel, recurrent_kernel,
         i, f, g, o = np.split(gates[t], 4, axis=1)
         dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = 0.0, dc * f  # MISTAKE: forgot dh_{t-1} = dz @ recurrent_kernel.T
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -255,9 +300,10 @@ def lstm_backward_only_the_last_step(dout, x, kernel, recurrent_kernel, bias, re
         if t == steps - 1:  # MISTAKE: with return_sequences, every step's dout should be added
             dh = dh + (dout[:, -1] if return_sequences else dout)
         tanh_c = np.tanh(cells[t + 1])
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                   dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
         drecurrent += states[t].T @ dz[:, t]
         dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
@@ -272,7 +318,7 @@ def lstm_backward_per_gate_slices(dout, x, kernel, recurrent_kernel, bias, retur
     hs, cs, acts = [np.zeros((batch, u))], [np.zeros((batch, u))], []
     for t in range(steps):
         z = x[:, t] @ kernel + hs[-1] @ recurrent_kernel + bias
-        a = [sigmoid(z[:, :u]), sigmoid(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), sigmoid(z[:, 3 * u:])]
+        a = [sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u]), np.tanh(z[:, 2 * u : 3 * u]), sigmoid(z[:, 3 * u :])]
         cs.append(a[1] * cs[-1] + a[0] * a[2])
         hs.append(a[3] * np.tanh(cs[-1]))
         acts.append(a)
@@ -282,8 +328,12 @@ def lstm_backward_per_gate_slices(dout, x, kernel, recurrent_kernel, bias, retur
         i, f, g, o = acts[t]
         dh = dh_next + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
         dc = dc_next + dh * o * (1 - np.tanh(cs[t + 1]) ** 2)
-        parts = [dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g * g),
-                 dh * np.tanh(cs[t + 1]) * o * (1 - o)]
+        parts = [
+            dc * g * i * (1 - i),
+            dc * cs[t] * f * (1 - f),
+            dc * i * (1 - g * g),
+            dh * np.tanh(cs[t + 1]) * o * (1 - o),
+        ]
         dh_next = np.zeros((batch, u))
         for k, d in enumerate(parts):
             cols = slice(k * u, (k + 1) * u)
@@ -306,9 +356,9 @@ def gru_forward_reset_before_matmul(x, kernel, recurrent_kernel, bias, return_se
     h, hs = np.zeros((x.shape[0], units)), []
     for t in range(x.shape[1]):
         a = np.split(x[:, t] @ kernel + bias[0], 3, axis=1)
-        b = np.split(h @ recurrent_kernel[:, :2 * units] + bias[1][:2 * units], 2, axis=1)
+        b = np.split(h @ recurrent_kernel[:, : 2 * units] + bias[1][: 2 * units], 2, axis=1)
         z, r = sigmoid(a[0] + b[0]), sigmoid(a[1] + b[1])
-        hh = np.tanh(a[2] + (r * h) @ recurrent_kernel[:, 2 * units:] + bias[1][2 * units:])  # textbook GRU
+        hh = np.tanh(a[2] + (r * h) @ recurrent_kernel[:, 2 * units :] + bias[1][2 * units :])  # textbook GRU
         h = z * h + (1 - z) * hh
         hs.append(h)
     return np.stack(hs, axis=1) if return_sequences else h
@@ -349,13 +399,15 @@ def gru_forward_without_recurrent_bias(x, kernel, recurrent_kernel, bias, return
 def gru_forward_per_gate_slices(x, kernel, recurrent_kernel, bias, return_sequences=False):
     x, bias = np.asarray(x, dtype=float), np.asarray(bias)
     u = np.shape(recurrent_kernel)[0]
-    block = lambda w, k: w[..., k * u:(k + 1) * u]  # noqa: E731 - gate k's columns
+    block = lambda w, k: w[..., k * u : (k + 1) * u]  # noqa: E731 - gate k's columns
     h, hs = np.zeros((x.shape[0], u)), []
     for t in range(x.shape[1]):
         xt = x[:, t]
         z = sigmoid(xt @ block(kernel, 0) + block(bias[0], 0) + h @ block(recurrent_kernel, 0) + block(bias[1], 0))
         r = sigmoid(xt @ block(kernel, 1) + block(bias[0], 1) + h @ block(recurrent_kernel, 1) + block(bias[1], 1))
-        hh = np.tanh(xt @ block(kernel, 2) + block(bias[0], 2) + r * (h @ block(recurrent_kernel, 2) + block(bias[1], 2)))
+        hh = np.tanh(
+            xt @ block(kernel, 2) + block(bias[0], 2) + r * (h @ block(recurrent_kernel, 2) + block(bias[1], 2))
+        )
         h = z * h + (1 - z) * hh
         hs.append(h)
     return np.stack(hs, axis=1) if return_sequences else h
@@ -421,6 +473,37 @@ class SimpleRNNWithoutTimeInBackward(SimpleRNN):
             drecurrent += hs[t].T @ dz[:, t]
         self.grads = [np.einsum("bti,btu->iu", self._x, dz), drecurrent, dz.sum(axis=(0, 1))]
         return dz @ kernel.T
+
+
+@mutant("rnn.SimpleRNN", expect="not orthogonal")
+class SimpleRNNGlorotRecurrent(SimpleRNN):
+    """The docstring says orthogonal; Glorot uniform (the kernel's initialiser) is used for both."""
+
+    def build(self, input_shape, rng):
+        self.weights = [
+            glorot_uniform((input_shape[-1], self.units), rng),
+            glorot_uniform((self.units, self.units), rng),
+            np.zeros(self.units),
+        ]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="sign convention")
+class SimpleRNNOrthogonalWithoutSigns(SimpleRNN):
+    """Its own QR initialiser, without q *= sign(diag(r)): orthogonal, but not uniformly random."""
+
+    def build(self, input_shape, rng):
+        q, _ = np.linalg.qr(rng.normal(size=(self.units, self.units)))
+        self.weights = [glorot_uniform((input_shape[-1], self.units), rng), q, np.zeros(self.units)]
+        self.built = True
+
+
+@mutant("rnn.SimpleRNN", expect="recurrent kernel is used transposed")
+class SimpleRNNTransposedRecurrent(SimpleRNN):
+    def forward(self, x, training=False):
+        kernel, recurrent, bias = self.weights
+        self._x = np.asarray(x, dtype=float)
+        return simple_rnn_forward(self._x, kernel, recurrent.T, bias, return_sequences=self.return_sequences)
 
 
 @alternative("rnn.SimpleRNN")
@@ -527,13 +610,14 @@ class LSTMWithoutBias(LSTM):
         return lstm_forward(self._x, *self.weights, np.zeros(4 * self.units), return_sequences=self.return_sequences)
 
     def backward(self, dout):
-        dx, dkernel, drecurrent, _ = lstm_backward(dout, self._x, *self.weights, np.zeros(4 * self.units),
-                                                   return_sequences=self.return_sequences)
+        dx, dkernel, drecurrent, _ = lstm_backward(
+            dout, self._x, *self.weights, np.zeros(4 * self.units), return_sequences=self.return_sequences
+        )
         self.grads = [dkernel, drecurrent]
         return dx
 
 
-@mutant("rnn.text_classifier", expect="logged loss")
+@mutant("rnn.text_classifier", expect=r"layer 2, LSTM.*backward pass")
 class LSTMDroppingTheCellPath(LSTM):
     def backward(self, dout):
         kernel, recurrent_kernel, _ = self.weights
@@ -546,9 +630,11 @@ class LSTMDroppingTheCellPath(LSTM):
             i, f, g, o = np.split(gates[t], 4, axis=1)
             dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
             tanh_c = np.tanh(cells[t + 1])
-            dc = dh * o * (1 - tanh_c ** 2)  # MISTAKE: the dc carried from step t+1 is missing
-            dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                       dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
+            dc = dh * o * (1 - tanh_c**2)  # MISTAKE: the dc carried from step t+1 is missing
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
             drecurrent += states[t].T @ dz[:, t]
             dh = dz[:, t] @ recurrent_kernel.T
         self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
@@ -575,7 +661,7 @@ class LSTMWithFusedMatmul(LSTM):
         return dx
 
 
-@mutant("rnn.remembers", expect="reached")
+@mutant("rnn.remembers", expect=r"layer 2, LSTM.*backward pass")
 class LSTMTruncatedToOneStep(LSTM):
     """BPTT cut at every step: no gradient reaches earlier steps, through h or through c."""
 
@@ -588,11 +674,12 @@ class LSTMTruncatedToOneStep(LSTM):
             i, f, g, o = np.split(gates[t], 4, axis=1)
             dh = dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0 * dout)
             tanh_c = np.tanh(cells[t + 1])
-            dc = dh * o * (1 - tanh_c ** 2)
-            dz[:, t] = np.concatenate([dc * g * i * (1 - i), dc * cells[t] * f * (1 - f),
-                                       dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=1)
-        self.grads = [np.einsum("bti,btj->ij", x, dz), np.einsum("tbi,btj->ij", states[:-1], dz),
-                      dz.sum(axis=(0, 1))]
+            dc = dh * o * (1 - tanh_c**2)
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
+        self.grads = [np.einsum("bti,btj->ij", x, dz), np.einsum("tbi,btj->ij", states[:-1], dz), dz.sum(axis=(0, 1))]
         return dz @ kernel.T
 
 
@@ -607,7 +694,7 @@ class LSTMRecomputingEverything(LSTM):
         return dx
 
 
-@mutant("rnn.forecast", expect="logged loss")
+@mutant("rnn.forecast", expect=r"layer 1, SimpleRNN.*backward pass")
 class SimpleRNNForecastWithoutTime(SimpleRNN):
     def backward(self, dout):
         kernel, recurrent, _ = self.weights
