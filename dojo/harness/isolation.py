@@ -61,8 +61,12 @@ DUMP_GRACE = 0.5
 MAX_SECTION = 20_000
 
 SIGNAL_WORDS = {
-    "SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGFPE": "floating-point exception",
-    "SIGBUS": "bus error", "SIGILL": "illegal instruction", "SIGKILL": "killed, perhaps for using too much memory",
+    "SIGSEGV": "segmentation fault",
+    "SIGABRT": "abort",
+    "SIGFPE": "floating-point exception",
+    "SIGBUS": "bus error",
+    "SIGILL": "illegal instruction",
+    "SIGKILL": "killed, perhaps for using too much memory",
 }
 
 
@@ -120,12 +124,16 @@ def _proxy(channel: _ChildChannel, module: str, name: str, original):
         try:
             payload = wire.encode([list(args), kwargs])
         except wire.NotData as error:
-            raise CourseError(f"{module}.{name} was given {error}, which cannot be sent to the reference engine: "
-                              f"reference functions take data (a bug in the course, not in your code)") from None
+            raise CourseError(
+                f"{module}.{name} was given {error}, which cannot be sent to the reference engine: "
+                f"reference functions take data (a bug in the course, not in your code)"
+            ) from None
         reply = channel.call({"type": "ref", "module": module, "function": name, "args": payload})
         if reply.get("not_data"):
-            raise CourseError(f"{module}.{name} returned something that is not data (a Keras object?): reference "
-                              f"functions must return arrays, numbers, lists or dicts (a bug in the course)")
+            raise CourseError(
+                f"{module}.{name} returned something that is not data (a Keras object?): reference "
+                f"functions must return arrays, numbers, lists or dicts (a bug in the course)"
+            )
         if "raised" in reply:
             kind = getattr(builtins, str(reply["raised"]), None)
             error = kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError
@@ -199,12 +207,16 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
         new = results[before:]
         for outcome in new:
             if "I/O operation on closed file" in outcome.message:
-                outcome.message = ("your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
-                                   "to: remove the close() (to silence output, print less)")
+                outcome.message = (
+                    "your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
+                    "to: remove the close() (to silence output, print less)"
+                )
         replaced = fingerprint.replaced()
         if replaced:
-            text = (f"your code replaced {', '.join(replaced[:3])}{' and more' if len(replaced) > 3 else ''}: "
-                    f"the checks rely on NumPy as it ships, so they cannot judge this kata. Remove the assignment.")
+            text = (
+                f"your code replaced {', '.join(replaced[:3])}{' and more' if len(replaced) > 3 else ''}: "
+                f"the checks rely on NumPy as it ships, so they cannot judge this kata. Remove the assignment."
+            )
             new[:] = [type(new[0])(FAILING, text, check=item.name)] if new else []
             for report in reports:
                 if report.when == "call":
@@ -212,19 +224,43 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
                     report.longrepr = f"[kata {kata.number} {FAILING}] {text}"
         for report in reports:
             report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
-            channel.send({"type": "report", "index": index,
-                          "report": config.hook.pytest_report_to_serializable(config=config, report=report)})
+            channel.send(
+                {
+                    "type": "report",
+                    "index": index,
+                    "report": config.hook.pytest_report_to_serializable(config=config, report=report),
+                }
+            )
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         warned = terminal.stats.pop("warnings", []) if terminal is not None else []
         if warned:  # the parent's report names the first warning and counts them (report.warnings_note)
-            channel.send({"type": "warnings", "warnings": [
-                {"message": w.message[:MAX_SECTION], "nodeid": w.nodeid, "fslocation": w.fslocation} for w in warned]})
+            channel.send(
+                {
+                    "type": "warnings",
+                    "warnings": [
+                        {"message": w.message[:MAX_SECTION], "nodeid": w.nodeid, "fslocation": w.fslocation}
+                        for w in warned
+                    ],
+                }
+            )
         printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
-        channel.send({"type": "outcomes", "index": index,
-                      "outcomes": [{"state": str(o.state), "message": o.message, "check": o.check,
-                                    "printed": printed if o.state != PASSED else "", "mistake": o.mistake}
-                                   for o in new],
-                      "artifacts": runner.plugin.artifacts.get(kata.id, [])})
+        channel.send(
+            {
+                "type": "outcomes",
+                "index": index,
+                "outcomes": [
+                    {
+                        "state": str(o.state),
+                        "message": o.message,
+                        "check": o.check,
+                        "printed": printed if o.state != PASSED else "",
+                        "mistake": o.mistake,
+                    }
+                    for o in new
+                ],
+                "artifacts": runner.plugin.artifacts.get(kata.id, []),
+            }
+        )
     channel.send({"type": "done"})
 
 
@@ -307,7 +343,10 @@ class KataRunner:
                     line, buffer = buffer.split(b"\n", 1)
                     message = wire.loads(line)
                     if message is None:
-                        run.problem, run.harness_fault = "the kata's process sent something the harness cannot read", True
+                        run.problem, run.harness_fault = (
+                            "the kata's process sent something the harness cannot read",
+                            True,
+                        )
                         continue
                     deadline += self._handle(message, kata, items, in_w, run)
             if not reaped:
@@ -355,9 +394,13 @@ class KataRunner:
                 from _pytest.terminal import WarningReport
 
                 terminal.stats.setdefault("warnings", []).extend(
-                    WarningReport(message=w["message"], nodeid=w["nodeid"],
-                                  fslocation=tuple(w["fslocation"]) if w["fslocation"] else None)
-                    for w in message.get("warnings", []))
+                    WarningReport(
+                        message=w["message"],
+                        nodeid=w["nodeid"],
+                        fslocation=tuple(w["fslocation"]) if w["fslocation"] else None,
+                    )
+                    for w in message.get("warnings", [])
+                )
         elif kind == "done":
             run.done = True
         return 0.0
@@ -390,9 +433,11 @@ class KataRunner:
         _kill(pid)
         where = self._learner_line(_read(crash_file))
         at = f"\n  it was running {where}" if where else ""
-        return (f"stopped after {limit:g} s. Is there a loop that never ends (a `while` whose condition "
-                f"never changes, an index that is never incremented)? If your code is only slow, vectorise it "
-                f"with NumPy (or give more time: --kata-timeout SECONDS).{at}")
+        return (
+            f"stopped after {limit:g} s. Is there a loop that never ends (a `while` whose condition "
+            f"never changes, an index that is never incremented)? If your code is only slow, vectorise it "
+            f"with NumPy (or give more time: --kata-timeout SECONDS).{at}"
+        )
 
     def _crash_message(self, status: int | None, crash_file) -> str:
         dump = _read(crash_file)
@@ -405,8 +450,10 @@ class KataRunner:
             return f"your code crashed Python ({words}); the kata's other checks did not run.{at}"
         code = os.WEXITSTATUS(status) if status is not None else None
         if "os._exit(" in dump or code not in (70, None):
-            return (f"your code ended the Python process (exit status {code}): a kata must return its "
-                    f"result, not exit; the kata's other checks did not run.{at}")
+            return (
+                f"your code ended the Python process (exit status {code}): a kata must return its "
+                f"result, not exit; the kata's other checks did not run.{at}"
+            )
         tail = dump.strip().splitlines()[-1] if dump.strip() else "no message"
         return f"the kata's process stopped before it finished ({tail}).{at}"
 
@@ -421,9 +468,18 @@ class KataRunner:
         if index not in run.started:
             item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         report = TestReport(
-            nodeid=item.nodeid, location=item.location, keywords={k: 1 for k in item.keywords},
-            outcome="failed", longrepr=f"[kata {kata.number} {ERROR}] {run.problem}", when="call",
-            sections=[], duration=0.0, start=time.time(), stop=time.time(), user_properties=[])
+            nodeid=item.nodeid,
+            location=item.location,
+            keywords={k: 1 for k in item.keywords},
+            outcome="failed",
+            longrepr=f"[kata {kata.number} {ERROR}] {run.problem}",
+            when="call",
+            sections=[],
+            duration=0.0,
+            start=time.time(),
+            stop=time.time(),
+            user_properties=[],
+        )
         item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.plugin.add_outcome(kata, Outcome(ERROR, run.problem, check=item.name, harness_fault=run.harness_fault))
@@ -454,7 +510,7 @@ def _serve_reference(message: dict) -> dict:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _kill(pid: int) -> None:

@@ -42,8 +42,12 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
         if isinstance(link, NotImplementedError):
             return Outcome(NOT_STARTED, "not started: the stub still raises NotImplementedError")
     if isinstance(exc, KataLoadError):
-        return Outcome(ERROR, f"{_relative(exc.path, root)}, line {exc.line}: {exc.summary}"
-                       if exc.line else f"{_relative(exc.path, root)}: {exc.summary}")
+        return Outcome(
+            ERROR,
+            f"{_relative(exc.path, root)}, line {exc.line}: {exc.summary}"
+            if exc.line
+            else f"{_relative(exc.path, root)}: {exc.summary}",
+        )
     if isinstance(exc, MissingKataError):
         return Outcome(ERROR, str(exc))
     if isinstance(exc, KataTimeout):
@@ -59,9 +63,12 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
     if frame is not None:
         message = str(exc).strip()
         line = f"\n    {frame.line}" if frame.line else ""
-        return Outcome(ERROR, f"your code raised {type(exc).__name__} at {_relative(Path(frame.filename), root)}:"
-                              f"{frame.lineno} (in {frame.name}){': ' + message if message else ''}{line}"
-                              f"{_advice(exc, frame)}")
+        return Outcome(
+            ERROR,
+            f"your code raised {type(exc).__name__} at {_relative(Path(frame.filename), root)}:"
+            f"{frame.lineno} (in {frame.name}){': ' + message if message else ''}{line}"
+            f"{_advice(exc, frame)}",
+        )
     if isinstance(exc, AssertionError):
         return Outcome(FAILING, str(exc).split("\nassert ")[0] or "a check failed")
     summary = f"{type(exc).__name__}: {exc}"
@@ -79,11 +86,15 @@ def _advice(exc: BaseException, frame: traceback.FrameSummary) -> str:
     """A next step for the commonest crash in learners' NumPy: arrays whose shapes do not fit."""
     if not (isinstance(exc, ValueError) and any(word in str(exc) for word in _SHAPE_WORDS)):
         return ""
-    advice = ("\nThe shapes on that line do not fit together: print each array's .shape there and compare "
-              "with the shapes in the docstring")
+    advice = (
+        "\nThe shapes on that line do not fit together: print each array's .shape there and compare "
+        "with the shapes in the docstring"
+    )
     if Path(frame.filename).stem == "optimizers":
-        return advice + (". An optimizer keeps one slot per parameter, in the order of its first `apply`: "
-                         "call `apply` once with every parameter (not once per layer), in the same order each step.")
+        return advice + (
+            ". An optimizer keeps one slot per parameter, in the order of its first `apply`: "
+            "call `apply` once with every parameter (not once per layer), in the same order each step."
+        )
     if "dense" in frame.name.lower() or "dense" in (frame.line or "").lower():
         return advice + " (Keras kernels are (input_dim, units): no transpose)."
     return advice + "."
@@ -93,8 +104,9 @@ def _learner_frame(exc: BaseException, impl_folder: Path | None) -> traceback.Fr
     """The deepest frame of the traceback that lies in the learner's folder."""
     if impl_folder is None or exc.__traceback__ is None:
         return None
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename and _inside(Path(f.filename), impl_folder)]
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if f.filename and _inside(Path(f.filename), impl_folder)
+    ]
     return frames[-1] if frames else None
 
 

@@ -76,21 +76,52 @@ def _positive_gib(text: str) -> float:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("katas", "Neural Katas")
-    group.addoption("--impl", default=None, metavar="PATH",
-                    help="implementation folder to test (default: $KATAS_IMPL or katas/)")
-    group.addoption("--all", action="store_true", dest="katas_all",
-                    help="run every kata without stopping and print a table by track")
-    group.addoption("--kata", action="append", default=[], dest="katas_only", metavar="ID",
-                    help="run only this kata (id like neuron.weighted_sum, or number like 1.1)")
-    group.addoption("--track", action="append", default=[], dest="katas_tracks", metavar="N",
-                    help="run only this track (number or module name)")
-    group.addoption("--kata-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
-                    help=f"wall-clock limit for each kata, all its checks together (default {DEFAULT_TIMEOUT:g} s, "
-                         f"or the kata's own limit from the curriculum)")
-    group.addoption("--recheck", action="store_true", dest="katas_recheck",
-                    help="rerun katas that passed before even when their code did not change")
-    group.addoption("--kata-memory", type=_positive_gib, default=DEFAULT_MEMORY_GIB, metavar="GIB",
-                    help=f"memory cap for each kata's process (default {DEFAULT_MEMORY_GIB:g} GiB)")
+    group.addoption(
+        "--impl", default=None, metavar="PATH", help="implementation folder to test (default: $KATAS_IMPL or katas/)"
+    )
+    group.addoption(
+        "--all",
+        action="store_true",
+        dest="katas_all",
+        help="run every kata without stopping and print a table by track",
+    )
+    group.addoption(
+        "--kata",
+        action="append",
+        default=[],
+        dest="katas_only",
+        metavar="ID",
+        help="run only this kata (id like neuron.weighted_sum, or number like 1.1)",
+    )
+    group.addoption(
+        "--track",
+        action="append",
+        default=[],
+        dest="katas_tracks",
+        metavar="N",
+        help="run only this track (number or module name)",
+    )
+    group.addoption(
+        "--kata-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"wall-clock limit for each kata, all its checks together (default {DEFAULT_TIMEOUT:g} s, "
+        f"or the kata's own limit from the curriculum)",
+    )
+    group.addoption(
+        "--recheck",
+        action="store_true",
+        dest="katas_recheck",
+        help="rerun katas that passed before even when their code did not change",
+    )
+    group.addoption(
+        "--kata-memory",
+        type=_positive_gib,
+        default=DEFAULT_MEMORY_GIB,
+        metavar="GIB",
+        help=f"memory cap for each kata's process (default {DEFAULT_MEMORY_GIB:g} GiB)",
+    )
     parser.addini("katas_curriculum", "folder of the curriculum manifest", default="curriculum")
 
 
@@ -122,8 +153,9 @@ def kata(request: pytest.FixtureRequest):
     plugin = _kata_plugin(request)
     kata = plugin._kata_of(request.node)
     if kata is None:
-        raise pytest.UsageError(f"{request.node.nodeid} uses the `kata` fixture "
-                                f"without a @pytest.mark.kata(...) marker")
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses the `kata` fixture without a @pytest.mark.kata(...) marker"
+        )
     return plugin.implementation.get(kata.module, kata.target)
 
 
@@ -138,8 +170,9 @@ class KataPlugin:
         try:
             self.implementation = resolve(chosen, self.root)
         except FileNotFoundError as error:
-            raise pytest.UsageError(f"{error}. Give --impl=PATH (with '=') or KATAS_IMPL=PATH; "
-                                    f"a relative PATH is taken from {self.root}") from None
+            raise pytest.UsageError(
+                f"{error}. Give --impl=PATH (with '=') or KATAS_IMPL=PATH; a relative PATH is taken from {self.root}"
+            ) from None
         self.stop_mode = not config.getoption("katas_all")
         self.timeout = config.getoption("kata_timeout")
         # Each kata's checks run in a forked child; where fork does not exist,
@@ -170,8 +203,9 @@ class KataPlugin:
         return item.stash.get(KATA_KEY, None)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
-                                      items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         wanted = self._selection()
         keep, drop = [], []
         for index, item in enumerate(items):
@@ -182,8 +216,9 @@ class KataPlugin:
             try:
                 kata = self.curriculum.by_id[marker.args[0]]
             except (KeyError, IndexError):
-                raise pytest.UsageError(f"{item.nodeid}: kata marker {marker.args!r} names no kata "
-                                        f"in the curriculum") from None
+                raise pytest.UsageError(
+                    f"{item.nodeid}: kata marker {marker.args!r} names no kata in the curriculum"
+                ) from None
             item.stash[KATA_KEY] = kata
             if wanted is not None and kata.id not in wanted:
                 drop.append(item)
@@ -217,8 +252,13 @@ class KataPlugin:
 
     def _reuse_passes(self) -> bool:
         """Only a plain stop-mode run on the learner's own folder skips katas whose code did not change."""
-        return (self.recording and self.stop_mode and not self.config.getoption("katas_recheck")
-                and not self.config.getoption("katas_only") and not self.config.getoption("keyword"))
+        return (
+            self.recording
+            and self.stop_mode
+            and not self.config.getoption("katas_recheck")
+            and not self.config.getoption("katas_only")
+            and not self.config.getoption("keyword")
+        )
 
     def kata_digest(self, kata: Kata) -> str | None:
         wanted, test_text = tests_dependencies(self.root / "tests" / "katas" / f"test_{kata.module}.py", kata.id)
@@ -281,7 +321,7 @@ class KataPlugin:
             # Under pytest-xdist a worker runs only the checks it is sent, one at a time:
             # each gets a child of its own.
             group = [item]
-        to_run = group[group.index(item):] if item in group else [item]
+        to_run = group[group.index(item) :] if item in group else [item]
         self.ran_in_child.update(i.nodeid for i in to_run)
         try:
             self.runner.run(kata, to_run, self._limit(item))
@@ -309,10 +349,16 @@ class KataPlugin:
             if state not in outcomes.SEVERITY:
                 continue
             mistake = entry.get("mistake")
-            self.add_outcome(kata, outcomes.Outcome(KataState(state), str(entry.get("message", "")),
-                                                    check=str(entry.get("check", "")),
-                                                    printed=str(entry.get("printed", "")),
-                                                    mistake=mistake if isinstance(mistake, str) else None))
+            self.add_outcome(
+                kata,
+                outcomes.Outcome(
+                    KataState(state),
+                    str(entry.get("message", "")),
+                    check=str(entry.get("check", "")),
+                    printed=str(entry.get("printed", "")),
+                    mistake=mistake if isinstance(mistake, str) else None,
+                ),
+            )
         known = self.artifacts.setdefault(kata.id, [])
         known.extend(str(a) for a in artifacts if isinstance(a, str) and str(a) not in known)
 
@@ -371,7 +417,8 @@ class KataPlugin:
                 # A test may record files it made, e.g. a training-curve PNG:
                 # request.node.user_properties.append(("artifact", path))
                 self.artifacts.setdefault(kata.id, []).extend(
-                    str(value) for key, value in item.user_properties if key == "artifact")
+                    str(value) for key, value in item.user_properties if key == "artifact"
+                )
         return rep
 
     @pytest.hookimpl(hookwrapper=True)
@@ -421,7 +468,10 @@ class KataPlugin:
         for kata in self.curriculum.katas:
             if kata.id not in self.collected or self.state(kata.id) == "not run":
                 continue
-            if any(r.harness_fault for r in self.results.get(kata.id, ())) and self.progress.state(kata.id) in DONE_STATES:
+            if (
+                any(r.harness_fault for r in self.results.get(kata.id, ()))
+                and self.progress.state(kata.id) in DONE_STATES
+            ):
                 continue  # the harness failed, not the learner: a stored pass stands
             summary = self.summary(kata.id)
             state = summary.state
@@ -471,8 +521,11 @@ class KataPlugin:
         """Katas to count as done in the progress bar."""
         done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
         if self.progress is not None:  # katas this run did not reach keep their stored state
-            done |= {kid for kid in self.progress.done(self.curriculum)
-                     if kid not in summaries or summaries[kid].state == "not run"}
+            done |= {
+                kid
+                for kid in self.progress.done(self.curriculum)
+                if kid not in summaries or summaries[kid].state == "not run"
+            }
         if self.config.getoption("katas_tracks") and self.collected:
             # A track run alone starts from a state where the earlier tracks are done.
             first = min(self.curriculum.by_id[kid].position for kid in self.collected)
@@ -495,8 +548,11 @@ class KataPlugin:
             writer.streaks = {kid: int(e.get("streak", 0)) for kid, e in self.progress.katas.items()}
             writer.newly_passed = self.newly_passed
             writer.pair_prompt = workshop_settings(self.root)["pair_prompts"]
-        writer.artifacts = {kid: self._relative(paths) for kid, paths in self.artifacts.items()
-                            if self.state(kid) == outcomes.PASSED and paths}
+        writer.artifacts = {
+            kid: self._relative(paths)
+            for kid, paths in self.artifacts.items()
+            if self.state(kid) == outcomes.PASSED and paths
+        }
         done = self._done_for_report(summaries)
         if self.stop_mode:
             writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
@@ -504,9 +560,11 @@ class KataPlugin:
             writer.table(self.curriculum, summaries, done=done)
         if self.not_rerun:
             count = len(self.not_rerun)
-            writer.line(f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
-                        f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
-                        f"`pytest --recheck` runs them too.)")
+            writer.line(
+                f"  ({count} kata{'s' if count != 1 else ''} that passed before {'were' if count != 1 else 'was'} "
+                f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
+                f"`pytest --recheck` runs them too.)"
+            )
         # The live room (kata room join): one post in the background, one quiet line; never fails the run.
         room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 

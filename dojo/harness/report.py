@@ -46,7 +46,9 @@ def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
     """Wrap long lines of a message and indent every line after the first."""
     lines = []
     for raw in text.splitlines() or [""]:
-        wrapped = textwrap.wrap(raw, width, break_long_words=False) if len(raw) > width and not raw.startswith(" ") else [raw]
+        wrapped = (
+            textwrap.wrap(raw, width, break_long_words=False) if len(raw) > width and not raw.startswith(" ") else [raw]
+        )
         lines.extend(wrapped or [""])
     return ("\n" + prefix).join(line.rstrip() for line in lines)
 
@@ -57,11 +59,11 @@ class Writer:
         self.impl_name = impl_name
         self.hint_level = hint_level
         # Filled by the plugin from .katas/progress.json and the run itself:
-        self.hint_levels: dict[str, int] = {}       # kata id -> index of the hint to show
-        self.streaks: dict[str, int] = {}           # kata id -> failing runs in a row
-        self.newly_passed: list[Kata] = []          # katas that pass now and did not before
-        self.artifacts: dict[str, list[str]] = {}   # kata id -> files its passing tests recorded
-        self.pair_prompt = False                    # workshop mode: swap driver and navigator
+        self.hint_levels: dict[str, int] = {}  # kata id -> index of the hint to show
+        self.streaks: dict[str, int] = {}  # kata id -> failing runs in a row
+        self.newly_passed: list[Kata] = []  # katas that pass now and did not before
+        self.artifacts: dict[str, list[str]] = {}  # kata id -> files its passing tests recorded
+        self.pair_prompt = False  # workshop mode: swap driver and navigator
 
     def line(self, text: str = "", **markup) -> None:
         self.tr.write_line(text, **markup)
@@ -75,14 +77,21 @@ class Writer:
         for track in curriculum.tracks:
             katas = curriculum.in_track(track)
             finished = sum(1 for kata in katas if kata.id in done)
-            cells.append(f"{track.number:>2} {track.name:<14} {bar(finished, len(katas), 6)} {finished:>2}/{len(katas):<2}")
+            cells.append(
+                f"{track.number:>2} {track.name:<14} {bar(finished, len(katas), 6)} {finished:>2}/{len(katas):<2}"
+            )
         for start in range(0, len(cells), 3):
-            self.line("  " + "   ".join(cells[start:start + 3]))
+            self.line("  " + "   ".join(cells[start : start + 3]))
 
     # ---------------------------------------------------------------- focus
 
-    def focus(self, curriculum: Curriculum, summaries: dict[str, KataSummary], stopped_at: Kata | None,
-              done: set[str] | None = None) -> None:
+    def focus(
+        self,
+        curriculum: Curriculum,
+        summaries: dict[str, KataSummary],
+        stopped_at: Kata | None,
+        done: set[str] | None = None,
+    ) -> None:
         """The default report: progress, then the one kata to work on now."""
         if done is None:
             done = {kid for kid, s in summaries.items() if s.state in (outcomes.PASSED, outcomes.SKIPPED)}
@@ -97,7 +106,9 @@ class Writer:
             else:
                 ran = [s.kata for s in summaries.values() if s.state != "not run"]
                 if len(done) == len(curriculum.katas) and len(ran) == len(curriculum.katas):
-                    self.line("Every kata passes. You built a deep learning library from scratch.", green=True, bold=True)
+                    self.line(
+                        "Every kata passes. You built a deep learning library from scratch.", green=True, bold=True
+                    )
                 else:
                     self.line(self.ran_text(curriculum, ran), green=True, bold=True)
                 self.warnings_note()
@@ -127,10 +138,12 @@ class Writer:
         if root is not None:
             first = first.replace(f"{root}/", "")
         count = f"{len(reports)} warnings" if len(reports) > 1 else "1 warning"
-        self.line(f"  {count} in this run (a warning does not fail a kata; values are checked), the first: "
-                  f"{indent(first, '    ')}", yellow=True)
-        self.line("  See every one, with the line that caused it: `pytest -rw` (add your usual options).",
-                  yellow=True)
+        self.line(
+            f"  {count} in this run (a warning does not fail a kata; values are checked), the first: "
+            f"{indent(first, '    ')}",
+            yellow=True,
+        )
+        self.line("  See every one, with the line that caused it: `pytest -rw` (add your usual options).", yellow=True)
 
     def kata_card(self, summary: KataSummary) -> None:
         kata = summary.kata
@@ -156,8 +169,10 @@ class Writer:
         if streak >= 2 and summary.state in (outcomes.FAILING, outcomes.ERROR):
             self.line(f"         ({streak} failing runs in a row: the hints go one step further every few runs)")
         self.line()
-        self.line(f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
-                  f"`pytest --all` for every kata.")
+        self.line(
+            f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "
+            f"`pytest --all` for every kata."
+        )
 
     PRINTED_LINES = 5
 
@@ -166,9 +181,12 @@ class Writer:
         lines = summary.printed.splitlines()
         if not lines:
             return
-        shown = lines[:self.PRINTED_LINES]
-        more = (f"first {len(shown)} of {len(lines)} lines; all of them: "
-                f"pytest -s --kata {summary.kata.id}") if len(lines) > len(shown) else "your print output"
+        shown = lines[: self.PRINTED_LINES]
+        more = (
+            (f"first {len(shown)} of {len(lines)} lines; all of them: pytest -s --kata {summary.kata.id}")
+            if len(lines) > len(shown)
+            else "your print output"
+        )
         self.line(f"  print  ({more})")
         for text in shown:
             self.line(f"         {text[:MESSAGE_WIDTH]}")
@@ -176,11 +194,16 @@ class Writer:
     def interrupted(self, kata: Kata) -> None:
         """Ctrl-C while a kata's checks ran: say which, so the learner knows where it was."""
         self.tr.write_sep("─", "Neural Katas", bold=True)
-        self.line(f"kata {kata.number}  {kata.title}   interrupted (Ctrl-C) while its checks were running",
-                  yellow=True, bold=True)
+        self.line(
+            f"kata {kata.number}  {kata.title}   interrupted (Ctrl-C) while its checks were running",
+            yellow=True,
+            bold=True,
+        )
         self.line(f"  edit   {self.impl_name}/{kata.path}, {kata.target}")
-        self.line("  If it seemed stuck: a loop that never ends is stopped by the time limit by itself "
-                  "(--kata-timeout SECONDS).")
+        self.line(
+            "  If it seemed stuck: a loop that never ends is stopped by the time limit by itself "
+            "(--kata-timeout SECONDS)."
+        )
 
     def passed_news(self, with_artifacts: bool = True) -> None:
         """Katas this run passed for the first time, their artifacts, and the pair prompt."""
@@ -193,8 +216,11 @@ class Writer:
             for path in paths:
                 self.line(f"  artifact: {path}", cyan=True)
         if self.newly_passed and self.pair_prompt:
-            self.line("⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
-                      purple=True, bold=True)
+            self.line(
+                "⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
+                purple=True,
+                bold=True,
+            )
         if self.newly_passed or (self.artifacts and with_artifacts):
             self.line()
 

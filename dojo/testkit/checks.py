@@ -60,12 +60,14 @@ def show(value: Any, precision: int = 4, limit: int = 12) -> str:
         if array.ndim == 0:
             return _number(array.item(), precision)
         if array.size <= limit:
-            return np.array2string(array, precision=precision, separator=", ", suppress_small=False,
-                                   floatmode="maxprec")
+            return np.array2string(
+                array, precision=precision, separator=", ", suppress_small=False, floatmode="maxprec"
+            )
         # Too big to print whole: the shape, and the first values in memory order,
         # so that a message never shows a shape alone.
-        head = ", ".join(_number(v, precision) if array.dtype.kind in "biuf" else repr(v)
-                         for v in array.ravel()[:4].tolist())
+        head = ", ".join(
+            _number(v, precision) if array.dtype.kind in "biuf" else repr(v) for v in array.ravel()[:4].tolist()
+        )
         return f"<array of shape {array.shape}, dtype {array.dtype}: {head}, ...>"
     if isinstance(value, (float, int, np.floating, np.integer)):
         return _number(value, precision)
@@ -77,7 +79,7 @@ def _number(value: Any, precision: int) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     value = float(value)
-    if value != 0 and (abs(value) < 10 ** -precision or abs(value) >= 1e6):
+    if value != 0 and (abs(value) < 10**-precision or abs(value) >= 1e6):
         return f"{value:.{precision}e}"
     return f"{value:.{precision + 2}g}"
 
@@ -108,17 +110,22 @@ def call(function: Callable, *args: Any, **kwargs: Any) -> Any:
             signature = str(inspect.signature(function))
         except (TypeError, ValueError):
             signature = "(...)"
-        fail(f"`{name}{signature}` cannot be called the way the kata calls it ({error}). "
-             f"Keep the signature from the stub.")
+        fail(
+            f"`{name}{signature}` cannot be called the way the kata calls it ({error}). "
+            f"Keep the signature from the stub."
+        )
     except ValueError:  # builtins without a signature
         bound = None
-    before = {key: copy.deepcopy(value) for key, value in (bound.arguments.items() if bound else [])
-              if _holds_array(value)}
+    before = {
+        key: copy.deepcopy(value) for key, value in (bound.arguments.items() if bound else []) if _holds_array(value)
+    }
     result = function(*args, **kwargs)
     for key, original in before.items():
         if not _same(bound.arguments[key], original):
-            fail(f"`{name}` changed its input `{key}` in place. Build a new array instead "
-                 f"(for example `out = x * 2`, not `x *= 2`), or copy first (`x = x.copy()`).")
+            fail(
+                f"`{name}` changed its input `{key}` in place. Build a new array instead "
+                f"(for example `out = x * 2`, not `x *= 2`), or copy first (`x = x.copy()`)."
+            )
     return result
 
 
@@ -147,7 +154,7 @@ def call_noting_warnings(function: Callable, *args: Any, **kwargs: Any) -> tuple
         return result, ""
     first = numeric[0]
     where = f" ({_short_path(first.filename)}, line {first.lineno})" if first.filename else ""
-    return result, f"(NumPy warned while your function ran: \"{first.message}\"{where})"
+    return result, f'(NumPy warned while your function ran: "{first.message}"{where})'
 
 
 def _short_path(filename: str) -> str:
@@ -182,16 +189,22 @@ def as_array(got: Any, call_text: str) -> np.ndarray:
         array = np.asarray(got)
     except Exception:
         if isinstance(got, (list, tuple)):
-            fail(f"{call_text} returned a {type(got).__name__} whose items have different shapes, so NumPy "
-                 f"cannot make one array of it: return one array (np.stack or np.concatenate the pieces)")
+            fail(
+                f"{call_text} returned a {type(got).__name__} whose items have different shapes, so NumPy "
+                f"cannot make one array of it: return one array (np.stack or np.concatenate the pieces)"
+            )
         fail(f"{call_text} returned {type(got).__name__}, which is not a number or array")
     if array.dtype == object:
-        fail(f"{call_text} returned an object array (dtype=object): its items are Python objects, not numbers "
-             f"(arrays of different shapes, None, or a mix put into one array?). Build a float64 array instead")
+        fail(
+            f"{call_text} returned an object array (dtype=object): its items are Python objects, not numbers "
+            f"(arrays of different shapes, None, or a mix put into one array?). Build a float64 array instead"
+        )
     if array.dtype.kind == "c":
-        fail(f"{call_text} returned complex numbers ({array.dtype}, e.g. {_first_complex(array)}); the answer is "
-             f"real. A square root, log or power of a negative number taken in complex arithmetic "
-             f"(np.emath, a complex input, 1j) makes them: use the real formula")
+        fail(
+            f"{call_text} returned complex numbers ({array.dtype}, e.g. {_first_complex(array)}); the answer is "
+            f"real. A square root, log or power of a negative number taken in complex arithmetic "
+            f"(np.emath, a complex input, 1j) makes them: use the real formula"
+        )
     if array.dtype.kind not in "biuf":
         fail(f"{call_text} returned {show(got)} ({type(got).__name__}), expected numbers in a NumPy array")
     return array
@@ -277,41 +290,57 @@ def assert_close(
 def _assert_close(got, expected, call, rtol, atol, mistakes, what) -> np.ndarray:
     expected = np.asarray(expected)
     array = as_array(got, call)
-    if array.dtype.kind in "iu" and expected.dtype.kind == "f" and not (
-            array.shape == expected.shape and np.allclose(array, expected, rtol=rtol, atol=atol)):
+    if (
+        array.dtype.kind in "iu"
+        and expected.dtype.kind == "f"
+        and not (array.shape == expected.shape and np.allclose(array, expected, rtol=rtol, atol=atol))
+    ):
         # Named before any known mistake: a truncated value can look like another mistake by chance.
-        values = (f"{show(array)}, expected {show(expected)}" if array.size <= 12 or array.shape != expected.shape
-                  else first_difference(array, expected, rtol, atol))
-        fail(f"{call} {what} integers ({array.dtype}), expected floats: {values}. An integer array cannot hold "
-             f"fractions: did you cast with .astype(int), use // or np.floor, or fill an integer array "
-             f"(np.zeros_like of an integer input)? Keep float64")
+        values = (
+            f"{show(array)}, expected {show(expected)}"
+            if array.size <= 12 or array.shape != expected.shape
+            else first_difference(array, expected, rtol, atol)
+        )
+        fail(
+            f"{call} {what} integers ({array.dtype}), expected floats: {values}. An integer array cannot hold "
+            f"fractions: did you cast with .astype(int), use // or np.floor, or fill an integer array "
+            f"(np.zeros_like of an integer input)? Keep float64"
+        )
     # A known mistake explains a result better than any generic diagnosis, so
     # it is looked for first (its shape may differ from the expected one).
     items = mistakes.items() if isinstance(mistakes, Mapping) else mistakes
     for explanation, wrong in items:
         wrong = np.asarray(wrong)
-        if wrong.shape == array.shape and array.dtype.kind in "biuf" \
-                and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True) \
-                and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol)):
+        if (
+            wrong.shape == array.shape
+            and array.dtype.kind in "biuf"
+            and np.allclose(array, wrong, rtol=rtol, atol=atol, equal_nan=True)
+            and not (wrong.shape == expected.shape and np.allclose(wrong, expected, rtol=rtol, atol=atol))
+        ):
             if array.size <= 12 or array.shape != expected.shape:
                 fail(f"{call} {what} {show(array)}, expected {show(expected)}: {explanation}", mistake=explanation)
-            fail(f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}: {explanation}",
-                 mistake=explanation)
+            fail(
+                f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}: {explanation}",
+                mistake=explanation,
+            )
     if array.shape != expected.shape:
-        fail(f"{call} {what} shape {array.shape}, expected {expected.shape}"
-             f"{shape_hint(array.shape, expected.shape)}")
+        fail(f"{call} {what} shape {array.shape}, expected {expected.shape}{shape_hint(array.shape, expected.shape)}")
     if expected.dtype.kind == "f" and array.dtype.kind == "f" and array.dtype.itemsize < expected.dtype.itemsize:
-        fail(f"{call} {what} {array.dtype} values, expected {expected.dtype}: do not cast down "
-             f"(a {array.dtype} keeps only {np.finfo(array.dtype).precision} significant digits, "
-             f"the reference compares to {np.finfo(expected.dtype).precision})")
+        fail(
+            f"{call} {what} {array.dtype} values, expected {expected.dtype}: do not cast down "
+            f"(a {array.dtype} keeps only {np.finfo(array.dtype).precision} significant digits, "
+            f"the reference compares to {np.finfo(expected.dtype).precision})"
+        )
     bad = ~np.isfinite(array) & np.isfinite(expected) if array.dtype.kind in "fc" else np.zeros(array.shape, bool)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[index]) else "inf"
         where = f" at index {index}" if index else ""
-        fail(f"{call} {what} {kind}{where} where the answer is {show(expected[index])}: "
-             f"an overflow or a 0/0? Look for exp() of a large number or a log/division by zero, "
-             f"and use a numerically stable form")
+        fail(
+            f"{call} {what} {kind}{where} where the answer is {show(expected[index])}: "
+            f"an overflow or a 0/0? Look for exp() of a large number or a log/division by zero, "
+            f"and use a numerically stable form"
+        )
     if not np.allclose(array, expected, rtol=rtol, atol=atol, equal_nan=True):
         fail(_difference(array, expected, call, what, rtol, atol))
     return array
@@ -319,13 +348,18 @@ def _assert_close(got, expected, call, rtol, atol, mistakes, what) -> np.ndarray
 
 def _difference(array: np.ndarray, expected: np.ndarray, call: str, what: str, rtol: float, atol: float) -> str:
     if expected.ndim == 0 or expected.size <= 12:
-        return (f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}"
-                f"  (rtol={rtol:g})")
+        return f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}  (rtol={rtol:g})"
     return f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}, rtol={rtol:g}"
 
 
-def assert_raises(function: Callable, exception: type[BaseException], *args: Any,
-                  call: str = "your function", match: str | None = None, **kwargs: Any) -> BaseException:
+def assert_raises(
+    function: Callable,
+    exception: type[BaseException],
+    *args: Any,
+    call: str = "your function",
+    match: str | None = None,
+    **kwargs: Any,
+) -> BaseException:
     """The learner's code must raise ``exception`` (as Keras does) for these arguments."""
     import re
 
@@ -333,13 +367,14 @@ def assert_raises(function: Callable, exception: type[BaseException], *args: Any
         function(*args, **kwargs)
     except exception as error:
         if match and not re.search(match, str(error)):
-            fail(f"{call} raised {type(error).__name__}({str(error)!r}); "
-                 f"the message should mention {match!r}")
+            fail(f"{call} raised {type(error).__name__}({str(error)!r}); the message should mention {match!r}")
         return error
     except NotImplementedError:
         raise
     except Exception as error:
         fail(f"{call} raised {type(error).__name__}: {error}; expected {exception.__name__}")
-    fail(f"{call} returned normally; it should raise {exception.__name__}"
-         + (f" (mentioning {match!r})" if match else ""))
+    fail(
+        f"{call} returned normally; it should raise {exception.__name__}"
+        + (f" (mentioning {match!r})" if match else "")
+    )
     raise AssertionError("unreachable")

@@ -28,9 +28,15 @@ EXAMPLES = 25  # enough to reach the ends of the ranges below; hypothesis tries 
 def _settings():
     from hypothesis import HealthCheck, Phase, settings
 
-    return settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                    phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
-                    print_blob=False)
+    return settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
 
 
 def floats(limit: float = 1e4):
@@ -44,8 +50,7 @@ def vectors(limit: float = 1e4, max_size: int = 4):
     """1-D float64 arrays of 1 to ``max_size`` elements."""
     from hypothesis.extra import numpy as hnp
 
-    return hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=1, max_side=max_size),
-                      elements=floats(limit))
+    return hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=1, max_side=max_size), elements=floats(limit))
 
 
 def matrices(limit: float = 1e4, max_rows: int = 3, max_columns: int = 4):
@@ -63,8 +68,10 @@ def labels_and(values, max_size: int = 4):
     from hypothesis.extra import numpy as hnp
 
     def pair(n):
-        return st.tuples(hnp.arrays(np.float64, (1, n), elements=st.sampled_from([0.0, 1.0])),
-                         hnp.arrays(np.float64, (1, n), elements=values))
+        return st.tuples(
+            hnp.arrays(np.float64, (1, n), elements=st.sampled_from([0.0, 1.0])),
+            hnp.arrays(np.float64, (1, n), elements=values),
+        )
 
     return st.integers(1, max_size).flatmap(pair)
 
@@ -77,8 +84,9 @@ def one_hot_and_logits(limit: float = 1e4, max_rows: int = 2, max_classes: int =
     def pair(shape):
         rows, classes = shape
         labels = hnp.arrays(np.int64, (rows,), elements=st.integers(0, classes - 1))
-        return st.tuples(labels.map(lambda ids: np.eye(classes)[ids]),
-                         hnp.arrays(np.float64, shape, elements=floats(limit)))
+        return st.tuples(
+            labels.map(lambda ids: np.eye(classes)[ids]), hnp.arrays(np.float64, shape, elements=floats(limit))
+        )
 
     return st.tuples(st.integers(1, max_rows), st.integers(2, max_classes)).flatmap(pair)
 
@@ -134,6 +142,8 @@ def check_stable(function: Callable, strategy: Any, reference: Callable, name: s
         except Exception as error:  # noqa: BLE001 - said as it is
             got = f"{type(error).__name__}: {error}"
     arguments = ", ".join(show(a) for a in found)
-    fail(f"a search for inputs that break {name} (hypothesis, the smallest it found) stopped at "
-         f"{name}({arguments}): your function returned {got}, Keras gives {show(expected)}"
-         + (f". {hint}" if hint else ""))
+    fail(
+        f"a search for inputs that break {name} (hypothesis, the smallest it found) stopped at "
+        f"{name}({arguments}): your function returned {got}, Keras gives {show(expected)}"
+        + (f". {hint}" if hint else "")
+    )

@@ -48,8 +48,13 @@ from ..course.progress import Progress, ProgressError
 from ..harness.report import bar
 from ..states import DONE_STATES
 
-STATE_STYLE = {"passed": "green", "skipped": "cyan", "not started": "yellow", "failing": "bold red",
-               "error": "bold red"}
+STATE_STYLE = {
+    "passed": "green",
+    "skipped": "cyan",
+    "not started": "yellow",
+    "failing": "bold red",
+    "error": "bold red",
+}
 
 
 class CliError(Exception):
@@ -76,8 +81,9 @@ def find_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "curriculum").is_dir() and (folder / "katas").is_dir():
             return folder
-    raise CliError(f"not inside a Neural Katas folder (no curriculum/ and katas/ in {here} or above): "
-                   f"cd into your copy first")
+    raise CliError(
+        f"not inside a Neural Katas folder (no curriculum/ and katas/ in {here} or above): cd into your copy first"
+    )
 
 
 class Context:
@@ -133,8 +139,12 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
         katas = ctx.curriculum.in_track(track)
         finished = sum(1 for k in katas if k.id in done)
         pending = next((k for k in katas if k.id not in done), None)
-        table.add_row(f"{track.number:>2} {track.name}", f"{finished}/{len(katas)}", bar(finished, len(katas), 10),
-                      f"{pending.number} {escape(pending.title)}" if pending else "[green]done[/]")
+        table.add_row(
+            f"{track.number:>2} {track.name}",
+            f"{finished}/{len(katas)}",
+            bar(finished, len(katas), 10),
+            f"{pending.number} {escape(pending.title)}" if pending else "[green]done[/]",
+        )
     console.print(table)
     nxt = progress.next_kata(ctx.curriculum)
     if nxt is None:
@@ -143,8 +153,10 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     entry = progress.entry(nxt.id)
     state = entry.get("state", "not started")
     streak = entry.get("streak", 0)
-    console.print(f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
-                  + (f"  ({streak} failing runs in a row)" if streak else ""))
+    console.print(
+        f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
+        + (f"  ({streak} failing runs in a row)" if streak else "")
+    )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
     _room_line(ctx)
@@ -176,9 +188,14 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     for kata in katas:
         entry = progress.entry(kata.id)
         marker = "→ " if nxt is not None and kata.id == nxt.id else "  "
-        cells = {"kata": marker + kata.number, "id": kata.id, "title": escape(kata.title),
-                 "state": _state_text(entry.get("state", "not started")), "checks": entry.get("checks", ""),
-                 "last run": str(entry.get("last_run", ""))[:16].replace("T", " ")}
+        cells = {
+            "kata": marker + kata.number,
+            "id": kata.id,
+            "title": escape(kata.title),
+            "state": _state_text(entry.get("state", "not started")),
+            "checks": entry.get("checks", ""),
+            "last run": str(entry.get("last_run", ""))[:16].replace("T", " "),
+        }
         table.add_row(*(cells[column] for column in columns))
     ctx.console.print(table)
     if not wide:
@@ -212,12 +229,16 @@ def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
     hints.add_column()
     for index in range(level + 1):
         style = "bold cyan" if index == level else "dim"
-        hints.add_row(f"  [{style}]hint {index + 1} of {len(kata.hints)}[/]",
-                      f"[{style}]{escape(kata.hints[index])}[/]" if index < level else escape(kata.hints[index]))
+        hints.add_row(
+            f"  [{style}]hint {index + 1} of {len(kata.hints)}[/]",
+            f"[{style}]{escape(kata.hints[index])}[/]" if index < level else escape(kata.hints[index]),
+        )
     console.print(hints)
     if level == before == len(kata.hints) - 1:
-        console.print(f"\nThat was the last hint. Still stuck? `kata solution {kata.number} --force` "
-                      f"shows the answer key's version.")
+        console.print(
+            f"\nThat was the last hint. Still stuck? `kata solution {kata.number} --force` "
+            f"shows the answer key's version."
+        )
     console.print(f"[dim]  (hint saved in {escape(str(ctx.root))}/.katas/progress.json)[/]", soft_wrap=True)
     return 0
 
@@ -227,8 +248,9 @@ def cmd_watch(ctx: Context, args: argparse.Namespace) -> int:
 
     console = ctx.console
     extra = [a for a in args.pytest_args if a != "--"]
-    watcher = Watcher(ctx.root / "katas", poll=args.poll, interval=args.interval,
-                      say=lambda text: console.print(f"[yellow]{text}[/]"))
+    watcher = Watcher(
+        ctx.root / "katas", poll=args.poll, interval=args.interval, say=lambda text: console.print(f"[yellow]{text}[/]")
+    )
     try:
         code = ctx.pytest(*extra)
         while True:
@@ -265,15 +287,22 @@ def cmd_reset(ctx: Context, args: argparse.Namespace) -> int:
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     if change.backup is None:
-        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: {change.note} "
-                          f"(katas/{kata.path} in {escape(str(ctx.root))})", soft_wrap=True)
+        ctx.console.print(
+            f"kata {kata.number} {escape(kata.title)}: {change.note} (katas/{kata.path} in {escape(str(ctx.root))})",
+            soft_wrap=True,
+        )
         return 0
     if change.problem:
-        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
-                          f"is back to its stub, but [bold red]{escape(change.problem)}[/]", soft_wrap=True)
+        ctx.console.print(
+            f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
+            f"is back to its stub, but [bold red]{escape(change.problem)}[/]",
+            soft_wrap=True,
+        )
     else:
-        ctx.console.print(f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
-                          f"is the original stub again.")
+        ctx.console.print(
+            f"kata {kata.number} {escape(kata.title)}: [bold]{kata.target}[/] in katas/{kata.path} "
+            f"is the original stub again."
+        )
     ctx.console.print(f"  your previous file is saved as {change.backup.relative_to(ctx.root)}")
     ctx.changed(f"katas/{kata.path}")
     if change.note:
@@ -288,21 +317,30 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
     state = ctx.progress().state(kata.id)
     if state not in DONE_STATES and not args.force:
         if sys.stdin.isatty():
-            answer = ctx.console.input(f"kata {kata.number} does not pass yet ({state}). Seeing the answer ends the "
-                                       f"puzzle. Type [bold]show[/] to see it anyway: ")
+            answer = ctx.console.input(
+                f"kata {kata.number} does not pass yet ({state}). Seeing the answer ends the "
+                f"puzzle. Type [bold]show[/] to see it anyway: "
+            )
             if answer.strip().lower() != "show":
                 ctx.console.print("Not shown. `kata hint` gives the next hint instead.")
                 return 1
         else:
-            ctx.console.print(f"kata {kata.number} does not pass yet ({state}): the answer key is shown once it "
-                              f"passes.\nTry `kata hint`, or `kata solution {kata.number} --force` to see it anyway.")
+            ctx.console.print(
+                f"kata {kata.number} does not pass yet ({state}): the answer key is shown once it "
+                f"passes.\nTry `kata hint`, or `kata solution {kata.number} --force` to see it anyway."
+            )
             return 1
     try:
         text = solution_text(ctx.root, kata)
     except WorkspaceError as error:
         raise CliError(str(error)) from None
-    ctx.console.print(Panel(Syntax(text, "python", line_numbers=False, word_wrap=True),
-                            title=f"kata {kata.number} {escape(kata.title)}: solutions/{kata.path}", expand=False))
+    ctx.console.print(
+        Panel(
+            Syntax(text, "python", line_numbers=False, word_wrap=True),
+            title=f"kata {kata.number} {escape(kata.title)}: solutions/{kata.path}",
+            expand=False,
+        )
+    )
     return 0
 
 
@@ -327,8 +365,9 @@ def cmd_bench(ctx: Context, args: argparse.Namespace) -> int:
     try:
         from .. import bench
     except ImportError as error:
-        raise CliError(f"the benchmark tool (dojo.bench) could not be imported ({error}), "
-                       f"so `kata bench` cannot run here") from None
+        raise CliError(
+            f"the benchmark tool (dojo.bench) could not be imported ({error}), so `kata bench` cannot run here"
+        ) from None
     result = bench.main([a for a in args.bench_args if a != "--"])
     return int(result or 0)
 
@@ -359,13 +398,17 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
     console = ctx.console
     lock = warmup.WarmLock(ctx.root)
     if not lock.acquire():
-        console.print(f"A warm-up is already running in the background (PID {lock.holder()}, log "
-                      f"{warmup.state_dir(ctx.root).name}/{warmup.LOG_NAME}); waiting for it to finish first.")
+        console.print(
+            f"A warm-up is already running in the background (PID {lock.holder()}, log "
+            f"{warmup.state_dir(ctx.root).name}/{warmup.LOG_NAME}); waiting for it to finish first."
+        )
         while not lock.acquire():
             time.sleep(1)
     log_path = warmup.state_dir(ctx.root) / warmup.LOG_NAME
-    console.print("Computing every expected value of the course with TensorFlow (the answer key's run of "
-                  "every kata test); values already in the reference cache are read back.")
+    console.print(
+        "Computing every expected value of the course with TensorFlow (the answer key's run of "
+        "every kata test); values already in the reference cache are read back."
+    )
     started = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     extra = ["--capture=sys"] + (["--fresh-reference"] if args.fresh else [])
@@ -375,9 +418,11 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
     entries, arrays, size = Store(cache_folder()).size()
-    console.print(f"Reference cache: {entries} values ({arrays} arrays, {size / 1e6:.1f} MB) in "
-                  f"{time.perf_counter() - started:.0f} s; the next runs need no TensorFlow. "
-                  f"pytest's output: {log_path.relative_to(ctx.root)}")
+    console.print(
+        f"Reference cache: {entries} values ({arrays} arrays, {size / 1e6:.1f} MB) in "
+        f"{time.perf_counter() - started:.0f} s; the next runs need no TensorFlow. "
+        f"pytest's output: {log_path.relative_to(ctx.root)}"
+    )
     if code not in (0, None):
         console.print(f"[yellow]The answer key's run ended with exit code {code}: see the log.[/]")
     return 0 if code in (0, None) else 1
@@ -403,8 +448,10 @@ def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
         ctx.console.print(f"Nothing to fill in: every kata before {start.number} is done or already the answer key.")
         return 0
     for change in changes:
-        ctx.console.print(f"  filled in kata {change.kata.number} {escape(change.kata.title)} ({change.kata.target})"
-                          + (f"  [yellow]{escape(change.note)}[/]" if change.note else ""))
+        ctx.console.print(
+            f"  filled in kata {change.kata.number} {escape(change.kata.title)} ({change.kata.target})"
+            + (f"  [yellow]{escape(change.note)}[/]" if change.note else "")
+        )
     for copy in sorted({str(c.backup.relative_to(ctx.root)) for c in changes}):
         ctx.console.print(f"  backup: {copy}")
     ctx.changed(", ".join(sorted({str(c.path.relative_to(ctx.root)) for c in changes})))
@@ -425,10 +472,15 @@ def cmd_workshop(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError(str(error)) from None
         ctx.changed(".katas/workshop.json")
     state = "on" if settings["pair_prompts"] else "off"
-    ctx.console.print(f"workshop mode is [bold]{state}[/]"
-                      + (f" (pair: {settings['name']})" if settings.get("name") else "")
-                      + (": after each kata passed, pytest prompts the pair to swap driver and navigator."
-                         if settings["pair_prompts"] else "."))
+    ctx.console.print(
+        f"workshop mode is [bold]{state}[/]"
+        + (f" (pair: {settings['name']})" if settings.get("name") else "")
+        + (
+            ": after each kata passed, pytest prompts the pair to swap driver and navigator."
+            if settings["pair_prompts"]
+            else "."
+        )
+    )
     _room_line(ctx)
     return 0
 
@@ -474,18 +526,24 @@ def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) ->
         if not settings.get("name"):
             settings["name"] = member["name"]
             progress_module.save_workshop_settings(ctx.root, settings)
-        console.print(f"joined the room at [bold]{escape(member['url'])}[/] as [bold]{escape(member['name'])}[/]: "
-                      f"each `pytest` run now posts your kata states there (never your code).")
+        console.print(
+            f"joined the room at [bold]{escape(member['url'])}[/] as [bold]{escape(member['name'])}[/]: "
+            f"each `pytest` run now posts your kata states there (never your code)."
+        )
         console.print(escape(client.status_line(member)))
         return 0
     if args.action == "leave":
         left = client.leave(ctx.root)
-        console.print(f"left the room at {escape(left['url'])}: runs are no longer posted." if left
-                      else "not in a room.")
+        console.print(
+            f"left the room at {escape(left['url'])}: runs are no longer posted." if left else "not in a room."
+        )
         return 0
     member = client.membership(ctx.root)
-    console.print(escape(client.status_line(member)) if member else
-                  "not in a room: `kata room join URL CODE --name \"Ana & Ben\"` (the facilitator has URL and CODE)")
+    console.print(
+        escape(client.status_line(member))
+        if member
+        else 'not in a room: `kata room join URL CODE --name "Ana & Ben"` (the facilitator has URL and CODE)'
+    )
     return 0
 
 
@@ -503,28 +561,39 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
         curriculum = load(root / "curriculum")
     except CurriculumError as error:
         raise CliError(f"the curriculum does not load: {error}") from None
-    settings = Settings(stuck_runs=args.stuck_runs, stuck_minutes=args.stuck_minutes,
-                        mistake_minutes=args.mistake_minutes, rotate_minutes=args.rotate_minutes)
+    settings = Settings(
+        stuck_runs=args.stuck_runs,
+        stuck_minutes=args.stuck_minutes,
+        mistake_minutes=args.mistake_minutes,
+        rotate_minutes=args.rotate_minutes,
+    )
     host = lan_address() if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{host}:{args.port}"
 
     def ready(secrets) -> None:
-        lines = [f"[bold]Neural Katas room[/] on {escape(url)}   (state in {escape(str(state_dir))})",
-                 f"  join code    [bold]{secrets.code}[/]",
-                 f"  pairs run    kata room join {escape(url)} {secrets.code} --name \"Ana & Ben\"",
-                 f"  the board    {escape(url)}/board?code={secrets.code}   (project it)",
-                 f"  admin token  {secrets.admin_token}   (keep it to yourself)",
-                 f"  export       curl -H 'Authorization: Bearer {secrets.admin_token}' {escape(url)}/admin/export.csv"
-                 f"   (.json, .png; also written when the server stops)",
-                 "  [dim]Ctrl-C stops the server.[/]"]
+        lines = [
+            f"[bold]Neural Katas room[/] on {escape(url)}   (state in {escape(str(state_dir))})",
+            f"  join code    [bold]{secrets.code}[/]",
+            f'  pairs run    kata room join {escape(url)} {secrets.code} --name "Ana & Ben"',
+            f"  the board    {escape(url)}/board?code={secrets.code}   (project it)",
+            f"  admin token  {secrets.admin_token}   (keep it to yourself)",
+            f"  export       curl -H 'Authorization: Bearer {secrets.admin_token}' {escape(url)}/admin/export.csv"
+            f"   (.json, .png; also written when the server stops)",
+            "  [dim]Ctrl-C stops the server.[/]",
+        ]
         for line in lines:
             console.print(line, soft_wrap=True)
 
     def stopped(paths) -> None:
         console.print("room stopped; the session is in " + ", ".join(escape(str(p)) for p in paths), soft_wrap=True)
 
-    serve(RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings), args.host, args.port,
-          on_ready=ready, on_stop=stopped)
+    serve(
+        RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings),
+        args.host,
+        args.port,
+        on_ready=ready,
+        on_stop=stopped,
+    )
     return 0
 
 
@@ -539,18 +608,25 @@ def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
     for problem in problems:
         ctx.console.print(escape(str(problem)), soft_wrap=True)
     if problems:
-        ctx.console.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in the course "
-                          f"structure (docs/CONTRIBUTING.md says how a kata is laid out)")
+        ctx.console.print(
+            f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in the course "
+            f"structure (docs/CONTRIBUTING.md says how a kata is laid out)"
+        )
         return 1
     katas, tracks = len(ctx.curriculum.katas), len(ctx.curriculum.tracks)
-    ctx.console.print(f"[green]course structure OK[/]: {katas} katas in {tracks} tracks, each with its stub, answer, "
-                      f"tests, mutants and alternatives")
+    ctx.console.print(
+        f"[green]course structure OK[/]: {katas} katas in {tracks} tracks, each with its stub, answer, "
+        f"tests, mutants and alternatives"
+    )
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="kata", description="Neural Katas: progress, hints, watch mode, "
-                                   "workshop tools. `pytest` runs the katas; this tool helps around it.")
+    main = argparse.ArgumentParser(
+        prog="kata",
+        description="Neural Katas: progress, hints, watch mode, "
+        "workshop tools. `pytest` runs the katas; this tool helps around it.",
+    )
     verbs = main.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, handler, text: str, aliases=()):
@@ -559,8 +635,13 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     for name in ("status", "progress"):
-        sub = verb(name, cmd_status, "progress by track, and the next kata" if name == "status" else
-                   "progress (like status); --export writes JSON and Markdown for the facilitator")
+        sub = verb(
+            name,
+            cmd_status,
+            "progress by track, and the next kata"
+            if name == "status"
+            else "progress (like status); --export writes JSON and Markdown for the facilitator",
+        )
         sub.add_argument("--export", action="store_true", help="write progress-<name>.json and .md")
         sub.add_argument("--name", help="pair names for the export, e.g. 'Ana & Ben'")
         sub.add_argument("--out", help="folder for the export (default: the current folder)")
@@ -582,14 +663,21 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
-    sub = verb("gpu-picture", cmd_gpu_picture, "draw which GPU thread touched which element for a gpu kata's "
-                                               "small case (.katas/gpu/KATA.png)")
+    sub = verb(
+        "gpu-picture",
+        cmd_gpu_picture,
+        "draw which GPU thread touched which element for a gpu kata's small case (.katas/gpu/KATA.png)",
+    )
     sub.add_argument("kata", help="kata number or id, e.g. gpu.relu")
     sub.add_argument("--impl", default=None, help="implementation folder (default: katas/)")
     sub = verb("bench", cmd_bench, "benchmarks: your code against the answer key, GPU kernels and TensorFlow")
     sub.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for dojo.bench")
-    sub = verb("warm", cmd_warm, "compute every expected value of the course now, so that no kata waits "
-               "for TensorFlow (a workshop's setup step)")
+    sub = verb(
+        "warm",
+        cmd_warm,
+        "compute every expected value of the course now, so that no kata waits "
+        "for TensorFlow (a workshop's setup step)",
+    )
     sub.add_argument("--fresh", action="store_true", help="recompute every value live and refresh the cache")
     sub = verb("catch-up", cmd_catch_up, "fill in the answer key for every kata before KATA (or track N)")
     sub.add_argument("kata", help="a kata (8.2, conv.im2col) or a track number (8: up to its first kata)")
@@ -605,20 +693,33 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-png", action="store_true", help="only print the table")
     room = verb("room", None, "the live room: a web board on the workshop network (serve), pairs post to it (join)")
     actions = room.add_subparsers(dest="action", metavar="ACTION")
-    serve = actions.add_parser("serve", help="the facilitator's live board", description="Serve the live board "
-                               "on the workshop network; prints the URL, the join code and the admin token.")
+    serve = actions.add_parser(
+        "serve",
+        help="the facilitator's live board",
+        description="Serve the live board on the workshop network; prints the URL, the join code and the admin token.",
+    )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     serve.add_argument("--stuck-runs", type=int, default=5, help="stuck after this many failing runs (default 5)")
     serve.add_argument("--stuck-minutes", type=float, default=10, help="or after this long failing (default 10)")
-    serve.add_argument("--mistake-minutes", type=float, default=10,
-                       help="the mistakes panel counts this many minutes back (default 10)")
-    serve.add_argument("--rotate-minutes", type=float, default=10,
-                       help="driver/navigator swap every this many minutes (default 10; 0: no timer)")
-    serve.add_argument("--state-dir", help="where the board, the secrets and the exports live "
-                                           "(default .katas/room)")
-    join = actions.add_parser("join", help="post each pytest run to the room", description="Join the room: "
-                              "each pytest run on katas/ then posts the pair's kata states (never code).")
+    serve.add_argument(
+        "--mistake-minutes",
+        type=float,
+        default=10,
+        help="the mistakes panel counts this many minutes back (default 10)",
+    )
+    serve.add_argument(
+        "--rotate-minutes",
+        type=float,
+        default=10,
+        help="driver/navigator swap every this many minutes (default 10; 0: no timer)",
+    )
+    serve.add_argument("--state-dir", help="where the board, the secrets and the exports live (default .katas/room)")
+    join = actions.add_parser(
+        "join",
+        help="post each pytest run to the room",
+        description="Join the room: each pytest run on katas/ then posts the pair's kata states (never code).",
+    )
     join.add_argument("url", help="the room's URL, as printed by `kata room serve`")
     join.add_argument("code", help="the join code")
     join.add_argument("--name", help="the pair's names, e.g. 'Ana & Ben' (default: kata workshop --name)")
@@ -656,8 +757,12 @@ def main(argv: list[str] | None = None) -> int:
         frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
         where = f" (at {Path(frame.filename).name}, line {frame.lineno})" if frame else ""
         verb = getattr(args, "verb", None) or "status"
-        return _say_error(console, f"`kata {verb}` stopped on an unexpected error: {type(error).__name__}: "
-                                   f"{error}{where}; {REPORT_TO}. KATA_DEBUG=1 shows the traceback.", 3)
+        return _say_error(
+            console,
+            f"`kata {verb}` stopped on an unexpected error: {type(error).__name__}: "
+            f"{error}{where}; {REPORT_TO}. KATA_DEBUG=1 shows the traceback.",
+            3,
+        )
 
 
 def _console() -> Console:

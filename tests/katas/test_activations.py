@@ -83,8 +83,7 @@ def test_relu_zeros_and_large_values(kata):
 
 def _sigmoid_mistakes(x):
     return {
-        "the sign of the exponent is flipped: sigmoid(x) = 1 / (1 + exp(-x)), so sigmoid(5) is near 1":
-            expit(-x),
+        "the sign of the exponent is flipped: sigmoid(x) = 1 / (1 + exp(-x)), so sigmoid(5) is near 1": expit(-x),
         "that is tanh(x), not the sigmoid": np.tanh(x),
     }
 
@@ -100,8 +99,8 @@ def _sigmoid_tail_mistakes(x):
         return {
             **_sigmoid_mistakes(x),
             "0.5 * (1 + tanh(x / 2)) is exact near 0 but cancels to 0.0 in the tail: sigmoid(-50) is 1.9e-22, "
-            "not 0, and log(sigmoid(x)) in a loss needs it. For x < 0 use exp(x) / (1 + exp(x))":
-                0.5 * (1.0 + np.tanh(x / 2.0)),
+            "not 0, and log(sigmoid(x)) in a loss needs it. For x < 0 use exp(x) / (1 + exp(x))": 0.5
+            * (1.0 + np.tanh(x / 2.0)),
             "exp(x) / (1 + exp(x)) is inf / inf = NaN for x > 709: use it for x < 0 only, and "
             "1 / (1 + exp(-x)) for x >= 0 (np.where, or split by the sign)": np.exp(x) / (1.0 + np.exp(x)),
         }
@@ -114,7 +113,10 @@ def test_sigmoid_seed_examples(kata):
     text = "sigmoid([0.0, 5.0, -5.0])"
     assert_close(got, ref.sigmoid(x), call=text, mistakes=_sigmoid_mistakes(x))
     # The seed's rounded values: sigmoid(0) = 0.5, sigmoid(5) ~ 0.99, sigmoid(-5) ~ 0.01.
-    check(np.allclose(np.round(got, 2), [0.5, 0.99, 0.01]), f"{text} returned {show(got)}; expected about [0.5, 0.99, 0.01]")
+    check(
+        np.allclose(np.round(got, 2), [0.5, 0.99, 0.01]),
+        f"{text} returned {show(got)}; expected about [0.5, 0.99, 0.01]",
+    )
 
 
 @pytest.mark.kata("activations.sigmoid")
@@ -129,16 +131,28 @@ def test_sigmoid_no_overflow_at_1000(kata, value):
 def test_sigmoid_large_magnitudes(kata):
     large = _large()
     got, note = call_stable(kata, large)
-    assert_close(got, ref.sigmoid(large), call=f"sigmoid({show(large)})", mistakes=_sigmoid_tail_mistakes(large),
-                 atol=TAIL_ATOL, note=note)
+    assert_close(
+        got,
+        ref.sigmoid(large),
+        call=f"sigmoid({show(large)})",
+        mistakes=_sigmoid_tail_mistakes(large),
+        atol=TAIL_ATOL,
+        note=note,
+    )
 
 
 @pytest.mark.kata("activations.sigmoid")
 def test_sigmoid_tail_is_relatively_exact(kata):
     x = np.array([-40.0, -30.0, -20.0, 20.0])
     got, note = call_stable(kata, x)
-    assert_close(got, ref.sigmoid(x), call="sigmoid([-40, -30, -20, 20]) (tails compared relatively)",
-                 mistakes=_sigmoid_tail_mistakes(x), atol=TAIL_ATOL, note=note)
+    assert_close(
+        got,
+        ref.sigmoid(x),
+        call="sigmoid([-40, -30, -20, 20]) (tails compared relatively)",
+        mistakes=_sigmoid_tail_mistakes(x),
+        atol=TAIL_ATOL,
+        note=note,
+    )
 
 
 @pytest.mark.kata("activations.sigmoid")
@@ -162,9 +176,11 @@ def _tanh_mistakes(x):
 def _tanh_large_mistakes(x):
     with np.errstate(all="ignore"):
         textbook = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
-    return {**_tanh_mistakes(x),
-            "(exp(x) - exp(-x)) / (exp(x) + exp(-x)) is inf / inf = NaN beyond |x| = 710: use np.tanh, "
-            "or 2 * sigmoid(2x) - 1 with your stable sigmoid": textbook}
+    return {
+        **_tanh_mistakes(x),
+        "(exp(x) - exp(-x)) / (exp(x) + exp(-x)) is inf / inf = NaN beyond |x| = 710: use np.tanh, "
+        "or 2 * sigmoid(2x) - 1 with your stable sigmoid": textbook,
+    }
 
 
 @pytest.mark.kata("activations.tanh")
@@ -193,20 +209,25 @@ def _np_softmax(x, axis):
 def _check_sums_to_one(got, x, axis, text):
     """Name the wrong-axis mistake before comparing values."""
     array = as_array(got, text)
-    check(array.shape == x.shape, f"{text} returned shape {array.shape}, expected {x.shape}: "
-                                  f"softmax keeps the shape of its input")
+    check(
+        array.shape == x.shape,
+        f"{text} returned shape {array.shape}, expected {x.shape}: softmax keeps the shape of its input",
+    )
     sums = np.sum(array, axis=axis)
     if np.all(np.isfinite(sums)) and not np.allclose(sums, 1.0, rtol=1e-6):
         worst = float(sums.flat[int(np.argmax(np.abs(sums - 1.0)))])
         what = "rows" if axis in (-1, x.ndim - 1) else f"slices along axis={axis}"
         hint = "" if axis in (-1, x.ndim - 1) else " (did you ignore the `axis` argument?)"
-        fail(f"{text}: the {what} of your softmax sum to {worst:.3g}, not 1: normalise along axis={axis}, "
-             f"i.e. divide by np.sum(e, axis={axis}, keepdims=True){hint}")
+        fail(
+            f"{text}: the {what} of your softmax sum to {worst:.3g}, not 1: normalise along axis={axis}, "
+            f"i.e. divide by np.sum(e, axis={axis}, keepdims=True){hint}"
+        )
 
 
 def _softmax_mistakes(x, axis):
-    mistakes = {"you divided by the sum over the whole array; each row must sum to 1 on its own":
-                np.exp(x) / np.exp(x).sum()}
+    mistakes = {
+        "you divided by the sum over the whole array; each row must sum to 1 on its own": np.exp(x) / np.exp(x).sum()
+    }
     if axis not in (-1, x.ndim - 1):
         mistakes["you ignored the `axis` argument and normalised along the last axis"] = _np_softmax(x, -1)
     return mistakes
@@ -217,11 +238,19 @@ def test_softmax_seed_example(kata):
     x = np.array([2.0, 1.0, 0.1])
     got = call(kata, x)
     text = "softmax([2.0, 1.0, 0.1])"
-    assert_close(got, ref.softmax(x), call=text, mistakes={
-        "you returned exp(x) without dividing by the sum": np.exp(x),
-        "you divided x by its sum; exponentiate first": x / x.sum(),
-    })
-    check(np.allclose(np.round(got, 2), [0.66, 0.24, 0.10]), f"{text} returned {show(got)}; the seed says about [0.66, 0.24, 0.10]")
+    assert_close(
+        got,
+        ref.softmax(x),
+        call=text,
+        mistakes={
+            "you returned exp(x) without dividing by the sum": np.exp(x),
+            "you divided x by its sum; exponentiate first": x / x.sum(),
+        },
+    )
+    check(
+        np.allclose(np.round(got, 2), [0.66, 0.24, 0.10]),
+        f"{text} returned {show(got)}; the seed says about [0.66, 0.24, 0.10]",
+    )
 
 
 @pytest.mark.kata("activations.softmax")
@@ -260,8 +289,8 @@ def _softmax_large_mistakes(x):
             "exp(1000) is inf and inf / inf is NaN: subtract each row's max before exp "
             "(softmax(x) = softmax(x - c) for any c per row)": e / e.sum(axis=-1, keepdims=True),
             "you subtracted the max of the whole array, not of each row: a row far below it underflows to "
-            "exp(-2000) = 0 everywhere, and 0 / 0 is NaN. Use x.max(axis=axis, keepdims=True)":
-                shifted / shifted.sum(axis=-1, keepdims=True),
+            "exp(-2000) = 0 everywhere, and 0 / 0 is NaN. Use x.max(axis=axis, keepdims=True)": shifted
+            / shifted.sum(axis=-1, keepdims=True),
         }
 
 
@@ -276,12 +305,18 @@ def _leaky(x, slope):
 def test_leaky_relu_default_slope_is_keras(kata):
     x = np.array([3.0, -2.0, 0.0, -0.5, 1000.0, -1000.0])
     got = call(kata, x)
-    assert_close(got, ref.leaky_relu(x), call=f"leaky_relu({show(x)})", mistakes={
-        "the slope is 0.01 (PyTorch's default); Keras's default negative_slope is 0.2: keep the stub's default":
-            _leaky(x, 0.01),
-        "negative inputs became 0: that is plain ReLU; multiply them by negative_slope instead": np.maximum(x, 0),
-        "the slope multiplied the positive inputs too; only x < 0 is scaled": 0.2 * x,
-    })
+    assert_close(
+        got,
+        ref.leaky_relu(x),
+        call=f"leaky_relu({show(x)})",
+        mistakes={
+            "the slope is 0.01 (PyTorch's default); Keras's default negative_slope is 0.2: keep the stub's default": _leaky(
+                x, 0.01
+            ),
+            "negative inputs became 0: that is plain ReLU; multiply them by negative_slope instead": np.maximum(x, 0),
+            "the slope multiplied the positive inputs too; only x < 0 is scaled": 0.2 * x,
+        },
+    )
 
 
 @pytest.mark.kata("activations.leaky_relu")
@@ -289,8 +324,12 @@ def test_leaky_relu_default_slope_is_keras(kata):
 def test_leaky_relu_given_slope(kata, slope):
     x = _random((4, 5), 14)
     got = call(kata, x, negative_slope=slope)
-    assert_close(got, ref.leaky_relu(x, negative_slope=slope), call=f"leaky_relu(<random (4, 5)>, negative_slope={slope})",
-                 mistakes={f"you ignored negative_slope={slope} and used 0.2: use the argument": _leaky(x, 0.2)})
+    assert_close(
+        got,
+        ref.leaky_relu(x, negative_slope=slope),
+        call=f"leaky_relu(<random (4, 5)>, negative_slope={slope})",
+        mistakes={f"you ignored negative_slope={slope} and used 0.2: use the argument": _leaky(x, 0.2)},
+    )
 
 
 @pytest.mark.kata("activations.leaky_relu")
@@ -409,8 +448,7 @@ def _check_backward(kata, expected, dout, x, text, mistakes, **kwargs):
 
 def _relu_backward_mistakes(dout, x):
     return {
-        "the gradient was gated on dout > 0; the gate is the INPUT: pass dout where x > 0":
-            dout * (dout > 0),
+        "the gradient was gated on dout > 0; the gate is the INPUT: pass dout where x > 0": dout * (dout > 0),
         "you forgot to multiply by dout (the chain rule)": (x > 0).astype(float),
         "at x == 0 the gradient is 0 in TensorFlow/Keras: use x > 0, not x >= 0": dout * (x >= 0),
         "you multiplied dout by relu(x); the local slope is 1 or 0, not the output": dout * np.maximum(x, 0),
@@ -420,9 +458,14 @@ def _relu_backward_mistakes(dout, x):
 @pytest.mark.kata("activations.relu_backward")
 def test_relu_backward_docstring_example(kata):
     x, dout = np.array([2.0, -1.0, 3.0, 0.0]), np.array([0.5, 0.7, -0.2, 0.9])
-    _check_backward(kata, lambda: ref.relu_backward(dout, x), dout, x,
-                    "relu_backward(dout=[0.5, 0.7, -0.2, 0.9], x=[2.0, -1.0, 3.0, 0.0])",
-                    _relu_backward_mistakes(dout, x))
+    _check_backward(
+        kata,
+        lambda: ref.relu_backward(dout, x),
+        dout,
+        x,
+        "relu_backward(dout=[0.5, 0.7, -0.2, 0.9], x=[2.0, -1.0, 3.0, 0.0])",
+        _relu_backward_mistakes(dout, x),
+    )
 
 
 @pytest.mark.kata("activations.relu_backward")
@@ -431,9 +474,14 @@ def test_relu_backward_random_with_zeros(kata, shape, seed):
     x = _random(shape, seed)
     x.flat[::5] = 0.0  # exact zeros: where TF's slope is 0
     dout = _upstream(shape, seed + 100)
-    _check_backward(kata, lambda: ref.relu_backward(dout, x), dout, x,
-                    f"relu_backward(<random dout {shape}>, <random x {shape} with zeros>)",
-                    _relu_backward_mistakes(dout, x))
+    _check_backward(
+        kata,
+        lambda: ref.relu_backward(dout, x),
+        dout,
+        x,
+        f"relu_backward(<random dout {shape}>, <random x {shape} with zeros>)",
+        _relu_backward_mistakes(dout, x),
+    )
 
 
 # ------------------------------------------------------ kata activations.sigmoid_backward sigmoid_backward
@@ -455,9 +503,14 @@ def _sigmoid_backward_mistakes(dout, x):
 @pytest.mark.parametrize("shape, seed", [((1, 3), 25), ((5, 4), 26)])
 def test_sigmoid_backward_random(kata, shape, seed):
     x, dout = _random(shape, seed), _upstream(shape, seed + 100)
-    _check_backward(kata, lambda: ref.sigmoid_backward(dout, x), dout, x,
-                    f"sigmoid_backward(<random dout {shape}>, <random x {shape}>)",
-                    _sigmoid_backward_mistakes(dout, x))
+    _check_backward(
+        kata,
+        lambda: ref.sigmoid_backward(dout, x),
+        dout,
+        x,
+        f"sigmoid_backward(<random dout {shape}>, <random x {shape}>)",
+        _sigmoid_backward_mistakes(dout, x),
+    )
 
 
 @pytest.mark.kata("activations.sigmoid_backward")
@@ -465,8 +518,14 @@ def test_sigmoid_backward_large_magnitudes(kata):
     large = _large()
     dout = _upstream(large.shape, 27)
     got, note = call_stable(kata, dout, large)
-    assert_close(got, ref.sigmoid_backward(dout, large), call=f"sigmoid_backward(<dout>, {show(large)})",
-                 rtol=GRADIENT_RTOL, what="gave dx =", note=note)
+    assert_close(
+        got,
+        ref.sigmoid_backward(dout, large),
+        call=f"sigmoid_backward(<dout>, {show(large)})",
+        rtol=GRADIENT_RTOL,
+        what="gave dx =",
+        note=note,
+    )
 
 
 # --------------------------------------------------------- kata activations.tanh_backward tanh_backward
@@ -475,9 +534,9 @@ def test_sigmoid_backward_large_magnitudes(kata):
 def _tanh_backward_mistakes(dout, x):
     t = np.tanh(x)
     return {
-        "you used 1 - x**2: that formula takes tanh's OUTPUT t; here x is its input, so compute "
-        "t = tanh(x) first": dout * (1 - x ** 2),
-        "you forgot to multiply by dout (the chain rule)": 1 - t ** 2,
+        "you used 1 - x**2: that formula takes tanh's OUTPUT t; here x is its input, so compute t = tanh(x) first": dout
+        * (1 - x**2),
+        "you forgot to multiply by dout (the chain rule)": 1 - t**2,
         "the derivative is 1 - tanh(x)**2 (squared), not 1 - tanh(x)": dout * (1 - t),
         "you evaluated the derivative at the output: 1 - tanh(tanh(x))**2. The derivative is taken at the "
         "input z = x: 1 - t**2 with t = tanh(x), once": dout * (1 - np.tanh(t) ** 2),
@@ -488,8 +547,14 @@ def _tanh_backward_mistakes(dout, x):
 @pytest.mark.parametrize("shape, seed", [((1, 3), 28), ((4, 5), 29)])
 def test_tanh_backward_random(kata, shape, seed):
     x, dout = _random(shape, seed, scale=1.5), _upstream(shape, seed + 100)
-    _check_backward(kata, lambda: ref.tanh_backward(dout, x), dout, x,
-                    f"tanh_backward(<random dout {shape}>, <random x {shape}>)", _tanh_backward_mistakes(dout, x))
+    _check_backward(
+        kata,
+        lambda: ref.tanh_backward(dout, x),
+        dout,
+        x,
+        f"tanh_backward(<random dout {shape}>, <random x {shape}>)",
+        _tanh_backward_mistakes(dout, x),
+    )
 
 
 @pytest.mark.kata("activations.tanh_backward")
@@ -497,8 +562,15 @@ def test_tanh_backward_large_magnitudes(kata):
     large = _large()
     dout = _upstream(large.shape, 30)
     got, note = call_stable(kata, dout, large)
-    assert_close(got, ref.tanh_backward(dout, large), call=f"tanh_backward(<dout>, {show(large)})",
-                 rtol=GRADIENT_RTOL, what="gave dx =", mistakes=_tanh_backward_mistakes(dout, large), note=note)
+    assert_close(
+        got,
+        ref.tanh_backward(dout, large),
+        call=f"tanh_backward(<dout>, {show(large)})",
+        rtol=GRADIENT_RTOL,
+        what="gave dx =",
+        mistakes=_tanh_backward_mistakes(dout, large),
+        note=note,
+    )
 
 
 # ------------------------------------------------------ kata activations.softmax_backward softmax_backward
@@ -509,40 +581,57 @@ def _softmax_backward_mistakes(dout, x, axis):
     mistakes = {
         "you used only the diagonal of the Jacobian, dout * s * (1 - s); every output of a row depends on "
         "every input: dx = s * (dout - sum(dout * s, axis))": dout * s * (1 - s),
-        "the sum is along the softmax's axis, per row, not over the whole array":
-            s * (dout - np.sum(dout * s)),
+        "the sum is along the softmax's axis, per row, not over the whole array": s * (dout - np.sum(dout * s)),
         "you returned dout * softmax(x); subtract sum(dout * s) along the axis first": dout * s,
     }
     if axis not in (-1, x.ndim - 1):
         s_last = _np_softmax(x, -1)
-        mistakes["you ignored the `axis` argument and worked along the last axis"] = \
-            s_last * (dout - np.sum(dout * s_last, axis=-1, keepdims=True))
+        mistakes["you ignored the `axis` argument and worked along the last axis"] = s_last * (
+            dout - np.sum(dout * s_last, axis=-1, keepdims=True)
+        )
     return mistakes
 
 
 @pytest.mark.kata("activations.softmax_backward")
 def test_softmax_backward_docstring_example(kata):
     dout, x = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])
-    _check_backward(kata, lambda: ref.softmax_backward(dout, x), dout, x,
-                    "softmax_backward(dout=[[1, 0]], x=[[0, 0]])", _softmax_backward_mistakes(dout, x, -1))
+    _check_backward(
+        kata,
+        lambda: ref.softmax_backward(dout, x),
+        dout,
+        x,
+        "softmax_backward(dout=[[1, 0]], x=[[0, 0]])",
+        _softmax_backward_mistakes(dout, x, -1),
+    )
 
 
 @pytest.mark.kata("activations.softmax_backward")
 @pytest.mark.parametrize("shape, seed", [((1, 5), 31), ((4, 3), 32), ((16, 10), 33)])
 def test_softmax_backward_batch(kata, shape, seed):
     x, dout = _random(shape, seed), _upstream(shape, seed + 100)
-    _check_backward(kata, lambda: ref.softmax_backward(dout, x), dout, x,
-                    f"softmax_backward(<random dout {shape}>, <random x {shape}>)",
-                    _softmax_backward_mistakes(dout, x, -1))
+    _check_backward(
+        kata,
+        lambda: ref.softmax_backward(dout, x),
+        dout,
+        x,
+        f"softmax_backward(<random dout {shape}>, <random x {shape}>)",
+        _softmax_backward_mistakes(dout, x, -1),
+    )
 
 
 @pytest.mark.kata("activations.softmax_backward")
 @pytest.mark.parametrize("axis", [0, 1])
 def test_softmax_backward_along_another_axis(kata, axis):
     x, dout = _random((2, 3, 4), 34 + axis), _upstream((2, 3, 4), 134 + axis)
-    _check_backward(kata, lambda: ref.softmax_backward(dout, x, axis=axis), dout, x,
-                    f"softmax_backward(<random dout (2, 3, 4)>, <random x (2, 3, 4)>, axis={axis})",
-                    _softmax_backward_mistakes(dout, x, axis), axis=axis)
+    _check_backward(
+        kata,
+        lambda: ref.softmax_backward(dout, x, axis=axis),
+        dout,
+        x,
+        f"softmax_backward(<random dout (2, 3, 4)>, <random x (2, 3, 4)>, axis={axis})",
+        _softmax_backward_mistakes(dout, x, axis),
+        axis=axis,
+    )
 
 
 @pytest.mark.kata("activations.softmax_backward")
@@ -554,12 +643,19 @@ def test_softmax_backward_large_scores(kata):
     with np.errstate(all="ignore"):
         e = np.exp(x)
         s = e / e.sum(axis=-1, keepdims=True)
-        mistakes["the softmax inside your backward pass is not stable: exp(1000) is inf and inf / inf is NaN. "
-                 "Compute s with your stable softmax (subtract each row's max)"] = \
-            s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
-    assert_close(got, ref.softmax_backward(dout, x),
-                 call="softmax_backward(<dout>, [[1000, 999, 998], [-1000, 0, 1000]])",
-                 rtol=GRADIENT_RTOL, what="gave dx =", note=note, mistakes=mistakes)
+        mistakes[
+            "the softmax inside your backward pass is not stable: exp(1000) is inf and inf / inf is NaN. "
+            "Compute s with your stable softmax (subtract each row's max)"
+        ] = s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
+    assert_close(
+        got,
+        ref.softmax_backward(dout, x),
+        call="softmax_backward(<dout>, [[1000, 999, 998], [-1000, 0, 1000]])",
+        rtol=GRADIENT_RTOL,
+        what="gave dx =",
+        note=note,
+        mistakes=mistakes,
+    )
 
 
 # ------------------------------------------------------- the stability search
@@ -577,8 +673,9 @@ def _search_elementwise(kata, reference, name, hint="use a numerically stable fo
 
 @pytest.mark.kata("activations.sigmoid")
 def test_sigmoid_stability_search(kata):
-    _search_elementwise(kata, ref.sigmoid, "sigmoid",
-                        "only ever exponentiate a number <= 0: exp(-|x|), in both branches")
+    _search_elementwise(
+        kata, ref.sigmoid, "sigmoid", "only ever exponentiate a number <= 0: exp(-|x|), in both branches"
+    )
 
 
 @pytest.mark.kata("activations.tanh")
@@ -588,8 +685,12 @@ def test_tanh_stability_search(kata):
 
 @pytest.mark.kata("activations.elu")
 def test_elu_stability_search(kata):
-    _search_elementwise(kata, ref.elu, "elu", "keep inf out of the result: np.where drops the unused branch, "
-                                              "but a product or sum with it does not")
+    _search_elementwise(
+        kata,
+        ref.elu,
+        "elu",
+        "keep inf out of the result: np.where drops the unused branch, but a product or sum with it does not",
+    )
 
 
 @pytest.mark.kata("activations.silu")
@@ -603,5 +704,10 @@ def test_softmax_stability_search(kata):
 
     from dojo.testkit.stability import check_stable, matrices
 
-    check_stable(kata, st.tuples(matrices()), ref.softmax, "softmax",
-                 "subtract each row's max (x.max(axis=axis, keepdims=True)) before exp")
+    check_stable(
+        kata,
+        st.tuples(matrices()),
+        ref.softmax,
+        "softmax",
+        "subtract each row's max (x.max(axis=axis, keepdims=True)) before exp",
+    )

@@ -16,8 +16,8 @@ from reference import backprop as ref
 # holds the same functions in TensorFlow under the same names, and gives their
 # exact gradients by tf.GradientTape.
 FUNCTIONS = {
-    "sum_of_cubes": lambda x: np.sum(x ** 3),
-    "quartic": lambda x: np.sum(x ** 4),
+    "sum_of_cubes": lambda x: np.sum(x**3),
+    "quartic": lambda x: np.sum(x**4),
     "sin_times_exp": lambda x: np.sum(np.sin(x) * np.exp(x)),
     # Not separable: every element's slope depends on the others, so a nudge
     # that is not undone before the next one shows up in the next slope.
@@ -74,9 +74,12 @@ def _assert_numerical_mistakes(got, expected, text, mistakes):
     except (TypeError, ValueError):
         return  # assert_close says what is wrong with it
     for explanation, wrong in mistakes.items():
-        if array is not None and array.shape == wrong.shape \
-                and np.allclose(array, wrong, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL) \
-                and not np.allclose(wrong, expected, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL):
+        if (
+            array is not None
+            and array.shape == wrong.shape
+            and np.allclose(array, wrong, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
+            and not np.allclose(wrong, expected, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)
+        ):
             fail(f"{text} returned {show(array, 10)}, expected {show(expected, 10)}: {explanation}")
 
 
@@ -90,11 +93,15 @@ def _check_numerical(kata, name, x, eps=1e-6):
 @pytest.mark.kata("backprop.numerical_gradient")
 def test_numerical_gradient_docstring_example(kata):
     x = np.array([1.0, -3.0])
-    f = lambda v: (v ** 2).sum()  # noqa: E731
+    f = lambda v: (v**2).sum()  # noqa: E731
     got = call(kata, f, x)
     # The seed-style worked example: d/dv (v0**2 + v1**2) = 2v, exact here up to rounding.
-    _assert_numerical(got, np.array([2.0, -6.0]), "numerical_gradient(lambda v: (v ** 2).sum(), [1.0, -3.0])",
-                      _numerical_mistakes(f, x, 1e-6))
+    _assert_numerical(
+        got,
+        np.array([2.0, -6.0]),
+        "numerical_gradient(lambda v: (v ** 2).sum(), [1.0, -3.0])",
+        _numerical_mistakes(f, x, 1e-6),
+    )
 
 
 @pytest.mark.kata("backprop.numerical_gradient")
@@ -108,18 +115,23 @@ def test_numerical_gradient_undoes_each_nudge(kata):
     # A known mistake (a one-sided difference, say) first: it is not about undoing nudges.
     _assert_numerical_mistakes(got, expected, f"numerical_gradient(f, {show(x)})", _numerical_mistakes(f, x, 1e-6))
     if not np.allclose(got, expected, rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL):
-        fail(f"numerical_gradient(f, {show(x)}) returned {show(got, 8)}, expected {show(expected, 8)} for a "
-             f"function whose slopes depend on each other: put x[index] back to its original value after "
-             f"the two probes, before moving on to the next index")
+        fail(
+            f"numerical_gradient(f, {show(x)}) returned {show(got, 8)}, expected {show(expected, 8)} for a "
+            f"function whose slopes depend on each other: put x[index] back to its original value after "
+            f"the two probes, before moving on to the next index"
+        )
 
 
 @pytest.mark.kata("backprop.numerical_gradient")
-@pytest.mark.parametrize("name, shape, seed", [
-    ("quartic", (6,), 0),            # f'' / f' = 3 / x: large near 0, where one-sided differences go wrong
-    ("sin_times_exp", (3, 4), 1),    # any shape: walk every index
-    ("log_sum_exp", (5,), 2),
-    ("coupled", (2, 5), 3),
-])
+@pytest.mark.parametrize(
+    "name, shape, seed",
+    [
+        ("quartic", (6,), 0),  # f'' / f' = 3 / x: large near 0, where one-sided differences go wrong
+        ("sin_times_exp", (3, 4), 1),  # any shape: walk every index
+        ("log_sum_exp", (5,), 2),
+        ("coupled", (2, 5), 3),
+    ],
+)
 def test_numerical_gradient_matches_gradient_tape(kata, name, shape, seed):
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape)
     if name == "quartic":
@@ -137,20 +149,26 @@ def test_numerical_gradient_uses_eps(kata):
     got = call(kata, FUNCTIONS["sum_of_cubes"], x, eps=eps)
     exact = ref.gradient_of("sum_of_cubes", x)
     text = f"numerical_gradient(sum(x**3), {show(x)}, eps={eps})"
-    _assert_numerical_mistakes(got, exact + eps ** 2, text, _numerical_mistakes(FUNCTIONS["sum_of_cubes"], x, eps))
-    if np.shape(got) == x.shape and np.allclose(got, exact, rtol=1e-7) and not np.allclose(got, exact + eps ** 2):
-        fail(f"{text} returned {show(got, 8)}, the exact slope, but central differences with eps={eps} give "
-             f"3 x**2 + eps**2 = {show(exact + eps ** 2, 8)}: nudge by the eps you are given, not a fixed one")
+    _assert_numerical_mistakes(got, exact + eps**2, text, _numerical_mistakes(FUNCTIONS["sum_of_cubes"], x, eps))
+    if np.shape(got) == x.shape and np.allclose(got, exact, rtol=1e-7) and not np.allclose(got, exact + eps**2):
+        fail(
+            f"{text} returned {show(got, 8)}, the exact slope, but central differences with eps={eps} give "
+            f"3 x**2 + eps**2 = {show(exact + eps**2, 8)}: nudge by the eps you are given, not a fixed one"
+        )
     # Both probes are exact to rounding (~1e-13 here), hence the tight tolerance.
-    assert_close(got, exact + eps ** 2, call=text, rtol=1e-9)
+    assert_close(got, exact + eps**2, call=text, rtol=1e-9)
 
 
 @pytest.mark.kata("backprop.numerical_gradient")
 def test_numerical_gradient_of_one_element(kata):
     x = np.array([[2.0]])
     got = call(kata, FUNCTIONS["quartic"], x)
-    _assert_numerical(got, ref.gradient_of("quartic", x), "numerical_gradient(sum(x**4), [[2.0]])",
-                      _numerical_mistakes(FUNCTIONS["quartic"], x, 1e-6))
+    _assert_numerical(
+        got,
+        ref.gradient_of("quartic", x),
+        "numerical_gradient(sum(x**4), [[2.0]])",
+        _numerical_mistakes(FUNCTIONS["quartic"], x, 1e-6),
+    )
 
 
 # ------------------------------------------------------------------ kata backprop.dense_backward
@@ -159,14 +177,12 @@ def test_numerical_gradient_of_one_element(kata):
 def _dense_backward_mistakes(dout, x, kernel):
     batch = len(dout)
     mistakes = {
-        "dbias is the mean of dout over the batch; it is the sum (every sample adds its share)":
-            dout.mean(axis=0),
+        "dbias is the mean of dout over the batch; it is the sum (every sample adds its share)": dout.mean(axis=0),
         "dbias still has the batch dimension: sum dout over axis 0": dout,
         "dkernel is divided by the batch size; the mean (if any) is already inside dout": x.T @ dout / batch,
     }
     if dout.shape[1] == x.shape[1]:
-        mistakes["dkernel is transposed: it is x.T @ dout, shaped like the kernel (input_dim, units)"] = \
-            (x.T @ dout).T
+        mistakes["dkernel is transposed: it is x.T @ dout, shaped like the kernel (input_dim, units)"] = (x.T @ dout).T
     if kernel.shape[0] == kernel.shape[1]:
         mistakes["dx uses the kernel without transposing it: dx = dout @ kernel.T"] = dout @ kernel
     return mistakes
@@ -181,10 +197,14 @@ def _call_dense_backward(kata, dout, x, kernel, text):
     else:
         shape_error = None
     if shape_error is not None:
-        fail(f"{text} raised ValueError: {shape_error}. Check the shapes: dx = dout @ kernel.T is "
-             f"(batch, units) @ (units, input_dim), dkernel = x.T @ dout is (input_dim, batch) @ (batch, units)")
-    check(isinstance(got, (tuple, list)) and len(got) == 3,
-          f"{text} returned {show(got)}; return the tuple (dx, dkernel, dbias)")
+        fail(
+            f"{text} raised ValueError: {shape_error}. Check the shapes: dx = dout @ kernel.T is "
+            f"(batch, units) @ (units, input_dim), dkernel = x.T @ dout is (input_dim, batch) @ (batch, units)"
+        )
+    check(
+        isinstance(got, (tuple, list)) and len(got) == 3,
+        f"{text} returned {show(got)}; return the tuple (dx, dkernel, dbias)",
+    )
     return got
 
 
@@ -192,14 +212,33 @@ def _check_dense_backward(kata, dout, x, kernel, text):
     dx, dkernel, dbias = _call_dense_backward(kata, dout, x, kernel, text)
     expected_dx, expected_dkernel, expected_dbias = ref.dense_backward(dout, x, kernel)
     mistakes = _dense_backward_mistakes(dout, x, kernel)
-    assert_close(dx, expected_dx, call=text, what="gave dx =", rtol=GRADIENT_RTOL, mistakes={
-        k: v for k, v in mistakes.items() if k.startswith("dx")})
-    assert_close(dkernel, expected_dkernel, call=text, what="gave dkernel =", rtol=GRADIENT_RTOL, mistakes={
-        **{k: v for k, v in mistakes.items() if k.startswith("dkernel")},
-        "dkernel is dout.T @ x, shaped (units, input_dim): it is x.T @ dout, shaped like the kernel":
-            dout.T @ x})
-    assert_close(dbias, expected_dbias, call=text, what="gave dbias =", rtol=GRADIENT_RTOL, mistakes={
-        k: v for k, v in mistakes.items() if k.startswith("dbias")})
+    assert_close(
+        dx,
+        expected_dx,
+        call=text,
+        what="gave dx =",
+        rtol=GRADIENT_RTOL,
+        mistakes={k: v for k, v in mistakes.items() if k.startswith("dx")},
+    )
+    assert_close(
+        dkernel,
+        expected_dkernel,
+        call=text,
+        what="gave dkernel =",
+        rtol=GRADIENT_RTOL,
+        mistakes={
+            **{k: v for k, v in mistakes.items() if k.startswith("dkernel")},
+            "dkernel is dout.T @ x, shaped (units, input_dim): it is x.T @ dout, shaped like the kernel": dout.T @ x,
+        },
+    )
+    assert_close(
+        dbias,
+        expected_dbias,
+        call=text,
+        what="gave dbias =",
+        rtol=GRADIENT_RTOL,
+        mistakes={k: v for k, v in mistakes.items() if k.startswith("dbias")},
+    )
 
 
 @pytest.mark.kata("backprop.dense_backward")
@@ -214,9 +253,14 @@ def test_dense_backward_docstring_example(kata):
 @pytest.mark.parametrize("batch, inputs, units", [(1, 3, 4), (8, 5, 5), (32, 10, 3), (7, 784, 128)])
 def test_dense_backward_matches_gradient_tape(kata, batch, inputs, units):
     rng = np.random.default_rng(100 * batch + units)
-    dout, x, kernel = rng.normal(size=(batch, units)), rng.normal(size=(batch, inputs)), rng.normal(size=(inputs, units))
-    _check_dense_backward(kata, dout, x, kernel,
-                          f"dense_backward(dout {dout.shape}, x {x.shape}, kernel {kernel.shape})")
+    dout, x, kernel = (
+        rng.normal(size=(batch, units)),
+        rng.normal(size=(batch, inputs)),
+        rng.normal(size=(inputs, units)),
+    )
+    _check_dense_backward(
+        kata, dout, x, kernel, f"dense_backward(dout {dout.shape}, x {x.shape}, kernel {kernel.shape})"
+    )
 
 
 @pytest.mark.kata("backprop.dense_backward")
@@ -233,7 +277,9 @@ def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
     rng = np.random.default_rng(7)
     dout, x = rng.normal(size=(3, 2)), rng.normal(size=(3, 4))
     kernel, bias = rng.normal(size=(4, 2)), rng.normal(size=2)
-    dx, dkernel, dbias = _call_dense_backward(kata, dout, x, kernel, "dense_backward(dout (3, 2), x (3, 4), kernel (4, 2))")
+    dx, dkernel, dbias = _call_dense_backward(
+        kata, dout, x, kernel, "dense_backward(dout (3, 2), x (3, 4), kernel (4, 2))"
+    )
     dense_forward = impl.get("neuron", "dense_forward")
     numerical_gradient = impl.get("backprop", "numerical_gradient")
 
@@ -249,19 +295,26 @@ def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
         }
     except NotImplementedError:
         checks = None
-    check(checks is not None, "this check runs your numerical_gradient (kata backprop.numerical_gradient) on your dense_forward "
-                              "(kata neuron.dense_forward): finish those first")
+    check(
+        checks is not None,
+        "this check runs your numerical_gradient (kata backprop.numerical_gradient) on your dense_forward "
+        "(kata neuron.dense_forward): finish those first",
+    )
     for name, (analytic, numerical) in checks.items():
         # The loss is linear in each argument, so central differences are exact
         # up to rounding (~1e-10); 1e-6 leaves a wide margin.
         analytic = np.asarray(analytic)
-        check(analytic.shape == numerical.shape,
-              f"gradient check: your dense_backward gave {name} of shape {analytic.shape}, but {name} must "
-              f"have the shape of what it is the gradient of, {numerical.shape}")
+        check(
+            analytic.shape == numerical.shape,
+            f"gradient check: your dense_backward gave {name} of shape {analytic.shape}, but {name} must "
+            f"have the shape of what it is the gradient of, {numerical.shape}",
+        )
         if not np.allclose(analytic, numerical, rtol=1e-6, atol=1e-7):
-            fail(f"gradient check failed: your dense_backward gave {name} = {show(analytic)}, but your "
-                 f"numerical_gradient of sum(dense_forward(x, kernel, bias) * dout) gives {show(numerical)}. "
-                 f"When the two disagree, the backward pass is usually the one to fix")
+            fail(
+                f"gradient check failed: your dense_backward gave {name} = {show(analytic)}, but your "
+                f"numerical_gradient of sum(dense_forward(x, kernel, bias) * dout) gives {show(numerical)}. "
+                f"When the two disagree, the backward pass is usually the one to fix"
+            )
 
 
 # ------------------------------------------------------------------ kata backprop.glorot_uniform
@@ -274,11 +327,11 @@ def test_dense_backward_agrees_with_your_numerical_gradient(kata, impl):
 # probability 0.995**n < 1e-17). Wrong fans change the
 # variance by far more than 5%.
 GLOROT_SHAPES = [
-    (784, 128),       # the seed MLP's first kernel
+    (784, 128),  # the seed MLP's first kernel
     (128, 64),
-    (3, 3, 32, 64),   # the seed CNN's second kernel: fans times 3*3
-    (5, 64, 128),     # a Conv1D kernel: fans times 5
-    (20000,),         # 1-D: fan_in = fan_out = n
+    (3, 3, 32, 64),  # the seed CNN's second kernel: fans times 3*3
+    (5, 64, 128),  # a Conv1D kernel: fans times 5
+    (20000,),  # 1-D: fan_in = fan_out = n
 ]
 
 
@@ -287,16 +340,23 @@ def _fans_mistakes(shape):
     mistakes = {}
     if len(shape) > 2:
         fan_in, fan_out = shape[-2], shape[-1]
-        mistakes["the receptive field is missing: for a conv kernel (kh, kw, in, out), fan_in = kh*kw*in "
-                 "and fan_out = kh*kw*out"] = np.sqrt(6.0 / (fan_in + fan_out))
-        mistakes["the fans are taken from the first two dimensions; for a conv kernel they are "
-                 "kh*kw*in_channels and kh*kw*out_channels"] = np.sqrt(6.0 / (shape[0] + shape[1]))
+        mistakes[
+            "the receptive field is missing: for a conv kernel (kh, kw, in, out), fan_in = kh*kw*in "
+            "and fan_out = kh*kw*out"
+        ] = np.sqrt(6.0 / (fan_in + fan_out))
+        mistakes[
+            "the fans are taken from the first two dimensions; for a conv kernel they are "
+            "kh*kw*in_channels and kh*kw*out_channels"
+        ] = np.sqrt(6.0 / (shape[0] + shape[1]))
     if len(shape) >= 2:
         fan_in, fan_out = ref.glorot_fans(shape)
-        mistakes["the limit uses fan_in only (that is LeCun/He style); Glorot uses fan_in + fan_out"] = \
+        mistakes["the limit uses fan_in only (that is LeCun/He style); Glorot uses fan_in + fan_out"] = (
             np.sqrt(6.0 / fan_in) if fan_in != fan_out else None
-        mistakes["the limit is sqrt(2 / (fan_in + fan_out)), the standard deviation; the uniform limit is "
-                 "sqrt(6 / (fan_in + fan_out))"] = np.sqrt(2.0 / (fan_in + fan_out))
+        )
+        mistakes[
+            "the limit is sqrt(2 / (fan_in + fan_out)), the standard deviation; the uniform limit is "
+            "sqrt(6 / (fan_in + fan_out))"
+        ] = np.sqrt(2.0 / (fan_in + fan_out))
     return {k: v for k, v in mistakes.items() if v is not None}
 
 
@@ -313,25 +373,34 @@ def test_glorot_uniform_statistics(kata, shape):
     largest, variance, mean, n = float(np.abs(got).max()), float(got.var()), float(got.mean()), got.size
     for explanation, wrong_limit in _fans_mistakes(shape).items():
         if abs(largest - wrong_limit) <= 5e-3 * wrong_limit and abs(wrong_limit - limit) > 1e-2 * limit:
-            fail(f"{text}: the values reach {largest:.5f}, the limit for wrong fans; the limit is {limit:.5f} "
-                 f"(fan_in={fan_in}, fan_out={fan_out}): {explanation}")
+            fail(
+                f"{text}: the values reach {largest:.5f}, the limit for wrong fans; the limit is {limit:.5f} "
+                f"(fan_in={fan_in}, fan_out={fan_out}): {explanation}"
+            )
     if largest > limit * (1 + 1e-12):
         # Uniform values reach sqrt(3) = 1.73 standard deviations; a normal sample of
         # thousands reaches 3 or more, a normal truncated at 2 std (GlorotNormal) 2.3.
         normal = largest / np.sqrt(variance) > 2.0
-        fail(f"{text} has values up to {largest:.5f}, outside [-limit, limit] with limit = "
-             f"sqrt(6 / (fan_in + fan_out)) = {limit:.5f} (fan_in={fan_in}, fan_out={fan_out})"
-             + (": the values look normally distributed; Glorot *uniform* draws with rng.uniform" if normal else ""))
-    check(largest >= 0.995 * limit,
-          f"{text}: the largest |value| is {largest:.5f}, but uniform values on [-{limit:.5f}, {limit:.5f}] "
-          f"reach the limit (fan_in={fan_in}, fan_out={fan_out}); is the interval too narrow?")
-    check(abs(mean) <= 5 * limit / np.sqrt(3 * n),
-          f"{text}: the mean of the values is {mean:.5f}, not about 0: draw from [-limit, limit], "
-          f"not [0, limit]")
-    expected_variance = limit ** 2 / 3
-    check(abs(variance - expected_variance) <= 0.05 * expected_variance,
-          f"{text}: the variance of the values is {variance:.3e}; uniform on [-limit, limit] gives "
-          f"limit**2 / 3 = 2 / (fan_in + fan_out) = {expected_variance:.3e}: is the distribution uniform?")
+        fail(
+            f"{text} has values up to {largest:.5f}, outside [-limit, limit] with limit = "
+            f"sqrt(6 / (fan_in + fan_out)) = {limit:.5f} (fan_in={fan_in}, fan_out={fan_out})"
+            + (": the values look normally distributed; Glorot *uniform* draws with rng.uniform" if normal else "")
+        )
+    check(
+        largest >= 0.995 * limit,
+        f"{text}: the largest |value| is {largest:.5f}, but uniform values on [-{limit:.5f}, {limit:.5f}] "
+        f"reach the limit (fan_in={fan_in}, fan_out={fan_out}); is the interval too narrow?",
+    )
+    check(
+        abs(mean) <= 5 * limit / np.sqrt(3 * n),
+        f"{text}: the mean of the values is {mean:.5f}, not about 0: draw from [-limit, limit], not [0, limit]",
+    )
+    expected_variance = limit**2 / 3
+    check(
+        abs(variance - expected_variance) <= 0.05 * expected_variance,
+        f"{text}: the variance of the values is {variance:.3e}; uniform on [-limit, limit] gives "
+        f"limit**2 / 3 = 2 / (fan_in + fan_out) = {expected_variance:.3e}: is the distribution uniform?",
+    )
 
 
 @pytest.mark.kata("backprop.glorot_uniform")
@@ -340,10 +409,14 @@ def test_glorot_uniform_statistics_match_keras(kata):
     shape = (256, 128)
     got = np.asarray(call(kata, shape, np.random.default_rng(3)))
     keras_sample = ref.glorot_sample(shape, seed=3)
-    for name, mine, theirs, tolerance in [("largest |value|", np.abs(got).max(), np.abs(keras_sample).max(), 2e-3),
-                                          ("standard deviation", got.std(), keras_sample.std(), 0.03)]:
-        check(abs(mine - theirs) <= tolerance * theirs,
-              f"glorot_uniform({shape}, rng): {name} {mine:.5f}, Keras's GlorotUniform gives {theirs:.5f}")
+    for name, mine, theirs, tolerance in [
+        ("largest |value|", np.abs(got).max(), np.abs(keras_sample).max(), 2e-3),
+        ("standard deviation", got.std(), keras_sample.std(), 0.03),
+    ]:
+        check(
+            abs(mine - theirs) <= tolerance * theirs,
+            f"glorot_uniform({shape}, rng): {name} {mine:.5f}, Keras's GlorotUniform gives {theirs:.5f}",
+        )
 
 
 @pytest.mark.kata("backprop.glorot_uniform")
@@ -352,8 +425,12 @@ def test_glorot_uniform_is_reproducible_from_rng(kata):
     first = np.asarray(call(kata, shape, np.random.default_rng(7)))
     again = np.asarray(call(kata, shape, np.random.default_rng(7)))
     other = np.asarray(call(kata, shape, np.random.default_rng(8)))
-    check(np.array_equal(first, again),
-          "glorot_uniform gave different weights for two generators with the same seed: draw from the `rng` "
-          "argument (rng.uniform(...)), not from np.random or a generator of your own")
-    check(not np.array_equal(first, other),
-          "glorot_uniform gave the same weights for different seeds: draw from the `rng` argument")
+    check(
+        np.array_equal(first, again),
+        "glorot_uniform gave different weights for two generators with the same seed: draw from the `rng` "
+        "argument (rng.uniform(...)), not from np.random or a generator of your own",
+    )
+    check(
+        not np.array_equal(first, other),
+        "glorot_uniform gave the same weights for different seeds: draw from the `rng` argument",
+    )

@@ -24,11 +24,16 @@ ACTIVATIONS = {"sigmoid": expit, "tanh": np.tanh, "relu": lambda z: np.maximum(z
 @pytest.mark.kata("neuron.weighted_sum")
 def test_weighted_sum_seed_example(kata):
     got = call(kata, SEED_INPUTS, SEED_WEIGHTS)
-    assert_close(got, 0.74, call="weighted_sum([0.5, 0.8, 0.3], [0.4, 0.6, 0.2])", mistakes={
-        "you added the bias here; the bias belongs to the neuron (next kata), not to the weighted sum": 0.84,
-        "that is sum(inputs) * sum(weights); multiply pair by pair first, then add": 1.6 * 1.2,
-        "you returned the products without adding them up": np.multiply(SEED_INPUTS, SEED_WEIGHTS),
-    })
+    assert_close(
+        got,
+        0.74,
+        call="weighted_sum([0.5, 0.8, 0.3], [0.4, 0.6, 0.2])",
+        mistakes={
+            "you added the bias here; the bias belongs to the neuron (next kata), not to the weighted sum": 0.84,
+            "that is sum(inputs) * sum(weights); multiply pair by pair first, then add": 1.6 * 1.2,
+            "you returned the products without adding them up": np.multiply(SEED_INPUTS, SEED_WEIGHTS),
+        },
+    )
     assert_close(got, ref.weighted_sum(SEED_INPUTS, SEED_WEIGHTS), call="weighted_sum(seed example)")
 
 
@@ -38,8 +43,12 @@ def test_weighted_sum_random_vectors(kata, n, seed):
     rng = np.random.default_rng(seed)
     inputs, weights = rng.normal(size=n), rng.normal(size=n)
     got = call(kata, inputs, weights)
-    assert_close(got, ref.weighted_sum(inputs, weights), call=f"weighted_sum(<{n} random inputs>, <{n} weights>)",
-                 mistakes={"you returned the products without adding them up": inputs * weights})
+    assert_close(
+        got,
+        ref.weighted_sum(inputs, weights),
+        call=f"weighted_sum(<{n} random inputs>, <{n} weights>)",
+        mistakes={"you returned the products without adding them up": inputs * weights},
+    )
 
 
 @pytest.mark.kata("neuron.weighted_sum")
@@ -55,10 +64,15 @@ def test_weighted_sum_edge_cases(kata):
 @pytest.mark.kata("neuron.neuron")
 def test_neuron_seed_example(kata):
     got = call(kata, SEED_INPUTS, SEED_WEIGHTS, SEED_BIAS)
-    assert_close(got, 0.84, call="neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], bias=0.1)", mistakes={
-        "the bias is missing: add it to the weighted sum": 0.74,
-        "the bias was subtracted; add it": 0.64,
-    })
+    assert_close(
+        got,
+        0.84,
+        call="neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], bias=0.1)",
+        mistakes={
+            "the bias is missing: add it to the weighted sum": 0.74,
+            "the bias was subtracted; add it": 0.64,
+        },
+    )
     assert_close(got, ref.neuron(SEED_INPUTS, SEED_WEIGHTS, SEED_BIAS), call="neuron(seed example)")
 
 
@@ -66,10 +80,15 @@ def test_neuron_seed_example(kata):
 def test_neuron_seed_example_with_sigmoid(kata):
     got = call(kata, SEED_INPUTS, SEED_WEIGHTS, SEED_BIAS, activation=expit)
     text = "neuron([0.5, 0.8, 0.3], [0.4, 0.6, 0.2], 0.1, activation=sigmoid)"
-    assert_close(got, ref.neuron(SEED_INPUTS, SEED_WEIGHTS, SEED_BIAS, "sigmoid"), call=text, mistakes={
-        "the activation was not applied: return activation(z) when an activation is given": 0.84,
-        "the activation was applied before adding the bias; it comes last": expit(0.74) + 0.1,
-    })
+    assert_close(
+        got,
+        ref.neuron(SEED_INPUTS, SEED_WEIGHTS, SEED_BIAS, "sigmoid"),
+        call=text,
+        mistakes={
+            "the activation was not applied: return activation(z) when an activation is given": 0.84,
+            "the activation was applied before adding the bias; it comes last": expit(0.74) + 0.1,
+        },
+    )
     # The seed's rounded value, as a sanity check of the reference itself.
     check(round(float(got), 2) == 0.70, f"{text} returned {show(got)}; the seed says about 0.70")
 
@@ -80,15 +99,19 @@ def test_neuron_random_with_activation(kata, activation):
     rng = np.random.default_rng(3)
     inputs, weights, bias = rng.normal(size=5), rng.normal(size=5), float(rng.normal())
     got = call(kata, inputs, weights, bias, activation=ACTIVATIONS[activation])
-    assert_close(got, ref.neuron(inputs, weights, bias, activation),
-                 call=f"neuron(<5 inputs>, <5 weights>, bias={bias:.3f}, activation={activation})")
+    assert_close(
+        got,
+        ref.neuron(inputs, weights, bias, activation),
+        call=f"neuron(<5 inputs>, <5 weights>, bias={bias:.3f}, activation={activation})",
+    )
 
 
 @pytest.mark.kata("neuron.neuron")
 def test_neuron_negative_bias_and_zero_inputs(kata):
     got = call(kata, [0.0, 0.0, 0.0], [1.0, 2.0, 3.0], -1.5)
-    assert_close(got, ref.neuron([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], -1.5),
-                 call="neuron([0, 0, 0], [1, 2, 3], bias=-1.5)")
+    assert_close(
+        got, ref.neuron([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], -1.5), call="neuron([0, 0, 0], [1, 2, 3], bias=-1.5)"
+    )
 
 
 # ------------------------------------------------------------------ kata neuron.dense_forward
@@ -98,8 +121,9 @@ def _dense_mistakes(x, kernel, bias):
     """Wrong answers learners really produce, by name."""
     mistakes = {"the bias is missing: add it to every row": x @ kernel}
     if kernel.shape[0] == kernel.shape[1]:
-        mistakes["the kernel is transposed: Keras stores it as (input_dim, units), so compute x @ kernel"] = \
+        mistakes["the kernel is transposed: Keras stores it as (input_dim, units), so compute x @ kernel"] = (
             x @ kernel.T + bias
+        )
     return mistakes
 
 
@@ -109,8 +133,12 @@ def test_dense_forward_docstring_example(kata):
     kernel = np.array([[1.0, 0.0, -1.0], [0.5, 1.0, 2.0]])
     bias = np.array([0.0, 0.1, 0.2])
     got = call(kata, x, kernel, bias)
-    assert_close(got, ref.dense_forward(x, kernel, bias), call="dense_forward(x=[[1, 2]], kernel (2, 3), bias (3,))",
-                 mistakes=_dense_mistakes(x, kernel, bias))
+    assert_close(
+        got,
+        ref.dense_forward(x, kernel, bias),
+        call="dense_forward(x=[[1, 2]], kernel (2, 3), bias (3,))",
+        mistakes=_dense_mistakes(x, kernel, bias),
+    )
 
 
 @pytest.mark.kata("neuron.dense_forward")
@@ -119,9 +147,12 @@ def test_dense_forward_random_shapes(kata, batch, inputs, units):
     rng = np.random.default_rng(batch * 1000 + units)
     x, kernel, bias = rng.normal(size=(batch, inputs)), rng.normal(size=(inputs, units)), rng.normal(size=units)
     got = call(kata, x, kernel, bias)
-    assert_close(got, ref.dense_forward(x, kernel, bias),
-                 call=f"dense_forward(x {x.shape}, kernel {kernel.shape}, bias {bias.shape})",
-                 mistakes=_dense_mistakes(x, kernel, bias))
+    assert_close(
+        got,
+        ref.dense_forward(x, kernel, bias),
+        call=f"dense_forward(x {x.shape}, kernel {kernel.shape}, bias {bias.shape})",
+        mistakes=_dense_mistakes(x, kernel, bias),
+    )
 
 
 @pytest.mark.kata("neuron.dense_forward")

@@ -42,10 +42,12 @@ def _apply(optimizer, params, grads, label, step):
         result, shape_error = optimizer.apply(params, grads), None
     except ValueError as error:  # numpy broadcasting: state arrays that belong to other params
         result, shape_error = None, error
-    check(shape_error is None,
-          f"{label}: apply() raised ValueError: {shape_error} (step {step}). Does a state array of another "
-          f"shape end up here? Keep one state array per position in params, created from params on the "
-          f"first call and stored on self (not in a class attribute or a global shared by every instance)")
+    check(
+        shape_error is None,
+        f"{label}: apply() raised ValueError: {shape_error} (step {step}). Does a state array of another "
+        f"shape end up here? Keep one state array per position in params, created from params on the "
+        f"first call and stored on self (not in a class attribute or a global shared by every instance)",
+    )
     return result
 
 
@@ -62,21 +64,31 @@ def _run_learner(optimizer, params, grad_steps, label):
         grads_before = [g.copy() for g in grads]
         result = _apply(optimizer, given, grads, label, step)
         for i, (g, g0) in enumerate(zip(grads, grads_before)):
-            check(np.array_equal(g, g0), f"{label}: apply() changed grads[{i}] in place; read the gradients, "
-                                         f"do not modify them")
+            check(
+                np.array_equal(g, g0),
+                f"{label}: apply() changed grads[{i}] in place; read the gradients, do not modify them",
+            )
         for i, array in enumerate(arrays):
-            check(array.dtype == np.float64 and array.shape == before[i].shape,
-                  f"{label}: params[{i}] changed dtype or shape")
+            check(
+                array.dtype == np.float64 and array.shape == before[i].shape,
+                f"{label}: params[{i}] changed dtype or shape",
+            )
             if np.array_equal(array, before[i]) and not np.all(grads[i] == 0):
                 if given[i] is not array:
-                    fail(f"{label}: apply() replaced params[{i}] with a new array instead of updating it in "
-                         f"place. Write `param -= step` (or `param[...] = new_value`): a model's layers hold "
-                         f"these very arrays and never see a new one")
+                    fail(
+                        f"{label}: apply() replaced params[{i}] with a new array instead of updating it in "
+                        f"place. Write `param -= step` (or `param[...] = new_value`): a model's layers hold "
+                        f"these very arrays and never see a new one"
+                    )
                 if result is not None:
-                    fail(f"{label}: apply() returned new values but left the arrays unchanged; update every "
-                         f"array of params in place (`param -= step`) and return nothing")
-                fail(f"{label}: apply() did not change params[{i}] (step {step}). Update the arrays in place: "
-                     f"`param -= step` changes the array, `param = param - step` only rebinds a local name")
+                    fail(
+                        f"{label}: apply() returned new values but left the arrays unchanged; update every "
+                        f"array of params in place (`param -= step`) and return nothing"
+                    )
+                fail(
+                    f"{label}: apply() did not change params[{i}] (step {step}). Update the arrays in place: "
+                    f"`param -= step` changes the array, `param = param - step` only rebinds a local name"
+                )
         history.append([a.copy() for a in arrays])
     return history
 
@@ -108,19 +120,27 @@ def _compare(label, params, history, expected_history, rtol, mistakes=()):
             if _close(got, expected, rtol):
                 continue
             where = f"{label}: step {step + 1} of {len(expected_updates)}, params[{i}] (shape {expected.shape})"
-            worst = np.unravel_index(int(np.argmax(np.abs(got - expected))), expected.shape) \
-                if got.shape == expected.shape else None
+            worst = (
+                np.unravel_index(int(np.argmax(np.abs(got - expected))), expected.shape)
+                if got.shape == expected.shape
+                else None
+            )
             worst = tuple(int(k) for k in worst) if worst is not None else None
-            detail = (f"your update at index {worst} is {got[worst]:.9e}, Keras's is {expected[worst]:.9e}"
-                      if worst is not None else f"your update has shape {got.shape}")
+            detail = (
+                f"your update at index {worst} is {got[worst]:.9e}, Keras's is {expected[worst]:.9e}"
+                if worst is not None
+                else f"your update has shape {got.shape}"
+            )
             for text, wrong in wrong_updates:
                 candidate = wrong[step][i]
                 if _close(got, candidate, rtol) and not _close(candidate, expected, rtol):
                     fail(f"{where}: {detail}: {text}")
             scale = np.max(np.abs(expected))
-            fail(f"{where}: {detail} "
-                 f"(difference {abs(got[worst] - expected[worst]) / scale:.1e} of the largest step; "
-                 f"tolerance {rtol:g}). Compare your formula with the docstring, term by term")
+            fail(
+                f"{where}: {detail} "
+                f"(difference {abs(got[worst] - expected[worst]) / scale:.1e} of the largest step; "
+                f"tolerance {rtol:g}). Compare your formula with the docstring, term by term"
+            )
 
 
 # ------------------------------------------------ NumPy simulations of mistakes
@@ -154,10 +174,12 @@ def _simulate_counting_per_parameter(params, grad_steps, step_fn):
 
 def _dampened_momentum_step(lr, momentum):
     """The 'exponential moving average' momentum of some tutorials: v = m v + (1 - m) g, param -= lr v."""
+
     def step(g, s, t):
         v = momentum * s.get("v", np.zeros_like(g)) + (1 - momentum) * g
         s["v"] = v
         return -lr * v
+
     return step
 
 
@@ -167,6 +189,7 @@ def _momentum_step(lr, momentum, sign=-1.0, nesterov=False, keep_state=True):
         v = momentum * v + sign * lr * g
         s["v"] = v
         return momentum * v + sign * lr * g if nesterov else v
+
     return step
 
 
@@ -176,6 +199,7 @@ def _rmsprop_step(lr, rho, eps, eps_inside=True, swap_rho=False):
         v = keep * s.get("v", np.zeros_like(g)) + new * g * g
         s["v"] = v
         return -lr * g / (np.sqrt(v + eps) if eps_inside else np.sqrt(v) + eps)
+
     return step
 
 
@@ -185,14 +209,15 @@ def _adam_step(lr, b1, b2, eps, form):
         v = b2 * s.get("v", np.zeros_like(g)) + (1 - b2) * g * g
         s["m"], s["v"] = m, v
         if form == "textbook":
-            return -lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+            return -lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
         if form == "no bias correction":
             return -lr * m / (np.sqrt(v) + eps)
         if form == "t stuck at 1":
             return -lr * np.sqrt(1 - b2) / (1 - b1) * m / (np.sqrt(v) + eps)
         if form.startswith("t from "):  # the counter starts at 2 (or more) on the first apply
             t = t + int(form.split()[-1]) - 1
-        return -lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+        return -lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+
     return step
 
 
@@ -206,10 +231,17 @@ def test_sgd_worked_example(kata):
     history = _run_learner(kata(learning_rate=0.1), params, grads, label)
     # By hand: w - 0.1 * g = [1.0 - 0.05, 2.0 + 0.1] = [0.95, 2.1].
     expected = ref.run("SGD", {"learning_rate": 0.1}, params, grads)
-    _compare(label, params, history, expected, SGD_RTOL, mistakes=[
-        ("the step goes up the gradient: param -= learning_rate * grad", [[np.array([1.05, 1.9])]]),
-        ("the learning rate is missing: param -= learning_rate * grad", [[np.array([0.5, 3.0])]]),
-    ])
+    _compare(
+        label,
+        params,
+        history,
+        expected,
+        SGD_RTOL,
+        mistakes=[
+            ("the step goes up the gradient: param -= learning_rate * grad", [[np.array([1.05, 1.9])]]),
+            ("the learning rate is missing: param -= learning_rate * grad", [[np.array([0.5, 3.0])]]),
+        ],
+    )
     check(np.allclose(history[0][0], [0.95, 2.1]), f"{label} gave w = {show(history[0][0])}, expected [0.95, 2.1]")
 
 
@@ -217,9 +249,19 @@ def test_sgd_worked_example(kata):
 def test_sgd_default_learning_rate(kata):
     params, grads = _problem(seed=1, steps=2)
     history = _run_learner(kata(), params, grads, "SGD()")
-    _compare("SGD()", params, history, ref.run("SGD", {}, params, grads), SGD_RTOL,
-             mistakes=[("use the learning_rate given to the constructor (Keras's default is 0.01)",
-                        _simulate(params, grads, lambda g, s, t: -0.001 * g))])
+    _compare(
+        "SGD()",
+        params,
+        history,
+        ref.run("SGD", {}, params, grads),
+        SGD_RTOL,
+        mistakes=[
+            (
+                "use the learning_rate given to the constructor (Keras's default is 0.01)",
+                _simulate(params, grads, lambda g, s, t: -0.001 * g),
+            )
+        ],
+    )
 
 
 @pytest.mark.kata("optimizers.SGD")
@@ -228,9 +270,19 @@ def test_sgd_several_params_several_steps(kata, learning_rate, scale):
     params, grads = _problem(seed=2, scale=scale, steps=4)
     label = f"SGD(learning_rate={learning_rate})"
     history = _run_learner(kata(learning_rate=learning_rate), params, grads, label)
-    _compare(label, params, history, ref.run("SGD", {"learning_rate": learning_rate}, params, grads), SGD_RTOL,
-             mistakes=[("the step goes up the gradient: param -= learning_rate * grad",
-                        _simulate(params, grads, lambda g, s, t: learning_rate * g))])
+    _compare(
+        label,
+        params,
+        history,
+        ref.run("SGD", {"learning_rate": learning_rate}, params, grads),
+        SGD_RTOL,
+        mistakes=[
+            (
+                "the step goes up the gradient: param -= learning_rate * grad",
+                _simulate(params, grads, lambda g, s, t: learning_rate * g),
+            )
+        ],
+    )
 
 
 # ------------------------------------------------------------------ kata optimizers.sgd_momentum
@@ -238,18 +290,35 @@ def test_sgd_several_params_several_steps(kata, learning_rate, scale):
 
 def _momentum_mistakes(params, grads, lr, momentum, nesterov):
     return [
-        ("the velocity has the wrong sign: velocity = momentum * velocity - learning_rate * grad, "
-         "then param += velocity", _simulate(params, grads, _momentum_step(lr, momentum, sign=1.0, nesterov=nesterov))),
-        ("Nesterov was ignored: with nesterov=True, param += momentum * velocity - learning_rate * grad",
-         _simulate(params, grads, _momentum_step(lr, momentum))) if nesterov else None,
-        ("nesterov=False was given, but the update is Nesterov's: param += velocity",
-         _simulate(params, grads, _momentum_step(lr, momentum, nesterov=True))) if not nesterov else None,
-        ("the velocity is not kept between calls: store one velocity per parameter on the optimizer "
-         "(zeros at first) and update it every step",
-         _simulate(params, grads, _momentum_step(lr, momentum, nesterov=nesterov, keep_state=False))),
-        ("that is dampened momentum, v = momentum * v + (1 - momentum) * grad (an average of the gradients); "
-         "Keras does not dampen: velocity = momentum * velocity - learning_rate * grad, then param += velocity",
-         _simulate(params, grads, _dampened_momentum_step(lr, momentum))) if not nesterov else None,
+        (
+            "the velocity has the wrong sign: velocity = momentum * velocity - learning_rate * grad, "
+            "then param += velocity",
+            _simulate(params, grads, _momentum_step(lr, momentum, sign=1.0, nesterov=nesterov)),
+        ),
+        (
+            "Nesterov was ignored: with nesterov=True, param += momentum * velocity - learning_rate * grad",
+            _simulate(params, grads, _momentum_step(lr, momentum)),
+        )
+        if nesterov
+        else None,
+        (
+            "nesterov=False was given, but the update is Nesterov's: param += velocity",
+            _simulate(params, grads, _momentum_step(lr, momentum, nesterov=True)),
+        )
+        if not nesterov
+        else None,
+        (
+            "the velocity is not kept between calls: store one velocity per parameter on the optimizer "
+            "(zeros at first) and update it every step",
+            _simulate(params, grads, _momentum_step(lr, momentum, nesterov=nesterov, keep_state=False)),
+        ),
+        (
+            "that is dampened momentum, v = momentum * v + (1 - momentum) * grad (an average of the gradients); "
+            "Keras does not dampen: velocity = momentum * velocity - learning_rate * grad, then param += velocity",
+            _simulate(params, grads, _dampened_momentum_step(lr, momentum)),
+        )
+        if not nesterov
+        else None,
     ]
 
 
@@ -259,8 +328,14 @@ def test_momentum_builds_up_on_a_constant_gradient(kata):
     label = "SGD(learning_rate=0.05, momentum=0.9), the same gradient 5 times"
     history = _run_learner(kata(learning_rate=0.05, momentum=0.9), params, grads, label)
     expected = ref.run("SGD", {"learning_rate": 0.05, "momentum": 0.9}, params, grads)
-    _compare(label, params, history, expected, SGD_RTOL,
-             mistakes=[m for m in _momentum_mistakes(params, grads, 0.05, 0.9, False) if m])
+    _compare(
+        label,
+        params,
+        history,
+        expected,
+        SGD_RTOL,
+        mistakes=[m for m in _momentum_mistakes(params, grads, 0.05, 0.9, False) if m],
+    )
 
 
 @pytest.mark.kata("optimizers.sgd_momentum")
@@ -270,8 +345,14 @@ def test_momentum_several_params_several_steps(kata, momentum, nesterov):
     config = {"learning_rate": 0.02, "momentum": momentum, "nesterov": nesterov}
     label = f"SGD(learning_rate=0.02, momentum={momentum}, nesterov={nesterov})"
     history = _run_learner(kata(**config), params, grads, label)
-    _compare(label, params, history, ref.run("SGD", config, params, grads), SGD_RTOL,
-             mistakes=[m for m in _momentum_mistakes(params, grads, 0.02, momentum, nesterov) if m])
+    _compare(
+        label,
+        params,
+        history,
+        ref.run("SGD", config, params, grads),
+        SGD_RTOL,
+        mistakes=[m for m in _momentum_mistakes(params, grads, 0.02, momentum, nesterov) if m],
+    )
 
 
 @pytest.mark.kata("optimizers.sgd_momentum")
@@ -297,8 +378,10 @@ def test_two_optimizers_keep_separate_state(kata):
     except KataFailure as failure:
         message = str(failure)
     if message is not None:
-        fail(message + ". Each optimizer needs its own velocities: keep them on self (set in __init__ or on "
-                       "the first apply), not in a class attribute or a global shared by every instance")
+        fail(
+            message + ". Each optimizer needs its own velocities: keep them on self (set in __init__ or on "
+            "the first apply), not in a class attribute or a global shared by every instance"
+        )
 
 
 # ------------------------------------------------------------------ kata optimizers.RMSprop
@@ -306,13 +389,19 @@ def test_two_optimizers_keep_separate_state(kata):
 
 def _rmsprop_mistakes(params, grads, lr, rho, eps):
     return [
-        ("epsilon is outside the square root: Keras divides by sqrt(v + epsilon), not sqrt(v) + epsilon",
-         _simulate(params, grads, _rmsprop_step(lr, rho, eps, eps_inside=False))),
-        ("rho and 1 - rho are swapped: v = rho * v + (1 - rho) * grad**2",
-         _simulate(params, grads, _rmsprop_step(lr, rho, eps, swap_rho=True))),
-        ("the moving average v is not kept between calls: store one v per parameter on the optimizer "
-         "(zeros at first) and update it every step",
-         _simulate(params, grads, lambda g, s, t: -lr * g / np.sqrt((1 - rho) * g * g + eps))),
+        (
+            "epsilon is outside the square root: Keras divides by sqrt(v + epsilon), not sqrt(v) + epsilon",
+            _simulate(params, grads, _rmsprop_step(lr, rho, eps, eps_inside=False)),
+        ),
+        (
+            "rho and 1 - rho are swapped: v = rho * v + (1 - rho) * grad**2",
+            _simulate(params, grads, _rmsprop_step(lr, rho, eps, swap_rho=True)),
+        ),
+        (
+            "the moving average v is not kept between calls: store one v per parameter on the optimizer "
+            "(zeros at first) and update it every step",
+            _simulate(params, grads, lambda g, s, t: -lr * g / np.sqrt((1 - rho) * g * g + eps)),
+        ),
     ]
 
 
@@ -320,10 +409,20 @@ def _rmsprop_mistakes(params, grads, lr, rho, eps):
 def test_rmsprop_docstring_example(kata):
     params, grads = [np.array([1.0])], [[np.array([2.0])]]
     history = _run_learner(kata(), params, grads, "RMSprop().apply([w=[1.0]], [g=[2.0]])")
-    _compare("RMSprop() on w=[1.0], g=[2.0]", params, history, ref.run("RMSprop", {}, params, grads), RMSPROP_RTOL,
-             mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7) + [
-                 ("the moving average is missing: v = rho * v + (1 - rho) * grad**2, then divide by sqrt(v + eps)",
-                  _simulate(params, grads, lambda g, s, t: -0.001 * g / np.sqrt(g * g + 1e-7)))])
+    _compare(
+        "RMSprop() on w=[1.0], g=[2.0]",
+        params,
+        history,
+        ref.run("RMSprop", {}, params, grads),
+        RMSPROP_RTOL,
+        mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7)
+        + [
+            (
+                "the moving average is missing: v = rho * v + (1 - rho) * grad**2, then divide by sqrt(v + eps)",
+                _simulate(params, grads, lambda g, s, t: -0.001 * g / np.sqrt(g * g + 1e-7)),
+            )
+        ],
+    )
 
 
 @pytest.mark.kata("optimizers.RMSprop")
@@ -331,8 +430,14 @@ def test_rmsprop_docstring_example(kata):
 def test_rmsprop_several_params_several_steps(kata, scale):
     params, grads = _problem(seed=6, scale=scale, steps=5)
     history = _run_learner(kata(), params, grads, "RMSprop()")
-    _compare(f"RMSprop() with gradients ~{scale:g}", params, history, ref.run("RMSprop", {}, params, grads),
-             RMSPROP_RTOL, mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7))
+    _compare(
+        f"RMSprop() with gradients ~{scale:g}",
+        params,
+        history,
+        ref.run("RMSprop", {}, params, grads),
+        RMSPROP_RTOL,
+        mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7),
+    )
 
 
 @pytest.mark.kata("optimizers.RMSprop")
@@ -341,8 +446,14 @@ def test_rmsprop_tiny_gradients(kata, scale):
     # Here sqrt(v) ~ scale is far below sqrt(epsilon) ~ 3e-4: where epsilon goes decides the step.
     params, grads = _problem(seed=7, scale=scale, steps=5)
     history = _run_learner(kata(), params, grads, "RMSprop()")
-    _compare(f"RMSprop() with tiny gradients ~{scale:g}", params, history, ref.run("RMSprop", {}, params, grads),
-             RMSPROP_RTOL, mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7))
+    _compare(
+        f"RMSprop() with tiny gradients ~{scale:g}",
+        params,
+        history,
+        ref.run("RMSprop", {}, params, grads),
+        RMSPROP_RTOL,
+        mistakes=_rmsprop_mistakes(params, grads, 0.001, 0.9, 1e-7),
+    )
 
 
 @pytest.mark.kata("optimizers.RMSprop")
@@ -351,10 +462,20 @@ def test_rmsprop_custom_hyperparameters(kata):
     config = {"learning_rate": 0.01, "rho": 0.5, "epsilon": 1e-4}
     label = "RMSprop(learning_rate=0.01, rho=0.5, epsilon=1e-4)"
     history = _run_learner(kata(**config), params, grads, label)
-    _compare(label, params, history, ref.run("RMSprop", config, params, grads), RMSPROP_RTOL,
-             mistakes=_rmsprop_mistakes(params, grads, 0.01, 0.5, 1e-4) + [
-                 ("the constructor's arguments are not used: read self.learning_rate, self.rho, self.epsilon",
-                  _simulate(params, grads, _rmsprop_step(0.001, 0.9, 1e-7)))])
+    _compare(
+        label,
+        params,
+        history,
+        ref.run("RMSprop", config, params, grads),
+        RMSPROP_RTOL,
+        mistakes=_rmsprop_mistakes(params, grads, 0.01, 0.5, 1e-4)
+        + [
+            (
+                "the constructor's arguments are not used: read self.learning_rate, self.rho, self.epsilon",
+                _simulate(params, grads, _rmsprop_step(0.001, 0.9, 1e-7)),
+            )
+        ],
+    )
 
 
 # ------------------------------------------------------------------ kata optimizers.Adam
@@ -362,21 +483,31 @@ def test_rmsprop_custom_hyperparameters(kata):
 
 def _adam_mistakes(params, grads, lr, b1, b2, eps):
     return [
-        ("that is the textbook form lr * m_hat / (sqrt(v_hat) + eps); Keras folds the bias corrections into "
-         "alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) and divides m by sqrt(v) + eps",
-         _simulate(params, grads, _adam_step(lr, b1, b2, eps, "textbook"))),
-        ("the bias correction is missing: alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)",
-         _simulate(params, grads, _adam_step(lr, b1, b2, eps, "no bias correction"))),
-        ("t stays at 1 (the bias correction is frozen at t = 1): count the steps (t = 1 on the first apply, "
-         "2 on the next, ...), once per apply call",
-         _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t stuck at 1"))),
+        (
+            "that is the textbook form lr * m_hat / (sqrt(v_hat) + eps); Keras folds the bias corrections into "
+            "alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) and divides m by sqrt(v) + eps",
+            _simulate(params, grads, _adam_step(lr, b1, b2, eps, "textbook")),
+        ),
+        (
+            "the bias correction is missing: alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)",
+            _simulate(params, grads, _adam_step(lr, b1, b2, eps, "no bias correction")),
+        ),
+        (
+            "t stays at 1 (the bias correction is frozen at t = 1): count the steps (t = 1 on the first apply, "
+            "2 on the next, ...), once per apply call",
+            _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t stuck at 1")),
+        ),
         # Per parameter first: its second array at step 1 looks like a counter that starts at 2.
-        ("your step counter advances once per PARAMETER: the first apply used t = 1, 2, 3, ... for its arrays. "
-         "Increment it once per apply call, before the loop over the parameters",
-         _simulate_counting_per_parameter(params, grads, _adam_step(lr, b1, b2, eps, "t from 1"))),
-        ("your step counter starts at 2: the first apply must use t = 1 (increment self.iterations from 0 "
-         "once, before using it, or start it at 0)",
-         _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t from 2"))),
+        (
+            "your step counter advances once per PARAMETER: the first apply used t = 1, 2, 3, ... for its arrays. "
+            "Increment it once per apply call, before the loop over the parameters",
+            _simulate_counting_per_parameter(params, grads, _adam_step(lr, b1, b2, eps, "t from 1")),
+        ),
+        (
+            "your step counter starts at 2: the first apply must use t = 1 (increment self.iterations from 0 "
+            "once, before using it, or start it at 0)",
+            _simulate(params, grads, _adam_step(lr, b1, b2, eps, "t from 2")),
+        ),
     ]
 
 
@@ -384,8 +515,14 @@ def _adam_mistakes(params, grads, lr, b1, b2, eps):
 def test_adam_docstring_example(kata):
     params, grads = [np.array([1.0])], [[np.array([2.0])]]
     history = _run_learner(kata(), params, grads, "Adam().apply([w=[1.0]], [g=[2.0]])")
-    _compare("Adam() on w=[1.0], g=[2.0]", params, history, ref.run("Adam", {}, params, grads), ADAM_RTOL,
-             mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7))
+    _compare(
+        "Adam() on w=[1.0], g=[2.0]",
+        params,
+        history,
+        ref.run("Adam", {}, params, grads),
+        ADAM_RTOL,
+        mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7),
+    )
 
 
 @pytest.mark.kata("optimizers.Adam")
@@ -393,8 +530,14 @@ def test_adam_docstring_example(kata):
 def test_adam_several_params_several_steps(kata, scale):
     params, grads = _problem(seed=9, scale=scale, steps=8)
     history = _run_learner(kata(), params, grads, "Adam()")
-    _compare(f"Adam() with gradients ~{scale:g}", params, history, ref.run("Adam", {}, params, grads), ADAM_RTOL,
-             mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7))
+    _compare(
+        f"Adam() with gradients ~{scale:g}",
+        params,
+        history,
+        ref.run("Adam", {}, params, grads),
+        ADAM_RTOL,
+        mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7),
+    )
 
 
 @pytest.mark.kata("optimizers.Adam")
@@ -404,8 +547,14 @@ def test_adam_tiny_gradients(kata, scale):
     # where epsilon enters (Keras: next to sqrt(v)) changes the step by 2x-20x.
     params, grads = _problem(seed=10, scale=scale, steps=6)
     history = _run_learner(kata(), params, grads, "Adam()")
-    _compare(f"Adam() with tiny gradients ~{scale:g}", params, history, ref.run("Adam", {}, params, grads),
-             ADAM_RTOL, mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7))
+    _compare(
+        f"Adam() with tiny gradients ~{scale:g}",
+        params,
+        history,
+        ref.run("Adam", {}, params, grads),
+        ADAM_RTOL,
+        mistakes=_adam_mistakes(params, grads, 0.001, 0.9, 0.999, 1e-7),
+    )
 
 
 @pytest.mark.kata("optimizers.Adam")
@@ -414,5 +563,11 @@ def test_adam_custom_hyperparameters_long_run(kata):
     config = {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-5}
     label = "Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-5), 30 steps"
     history = _run_learner(kata(**config), params, grads, label)
-    _compare(label, params, history, ref.run("Adam", config, params, grads), ADAM_RTOL,
-             mistakes=_adam_mistakes(params, grads, 0.01, 0.8, 0.99, 1e-5))
+    _compare(
+        label,
+        params,
+        history,
+        ref.run("Adam", config, params, grads),
+        ADAM_RTOL,
+        mistakes=_adam_mistakes(params, grads, 0.01, 0.8, 0.99, 1e-5),
+    )

@@ -69,8 +69,9 @@ def hidden_loops(function) -> list[str]:
     except (OSError, TypeError):
         return []
     tree = ast.parse(source)
-    parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.Lambda))
-                  for arg in node.args.args}
+    parameters = {
+        arg.arg for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.Lambda)) for arg in node.args.args
+    }
 
     def from_parameter(node) -> bool:
         while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
@@ -91,16 +92,20 @@ def hidden_loops(function) -> list[str]:
 def check_no_python_loop(function, folder, small_args, large_args, what: str, small: int, large: int):
     """No loop in disguise in the source, and the Python line count must not grow from ``small`` to ``large`` items."""
     disguised = hidden_loops(function)
-    check(not disguised,
-          f"your code calls {', '.join(disguised)}: that is a Python-level loop over the {what} in disguise (the "
-          f"function runs once per item, from C, so it is as slow as a for loop). Let NumPy do the loop "
-          f"(a matrix product, broadcasting, or np.einsum)")
+    check(
+        not disguised,
+        f"your code calls {', '.join(disguised)}: that is a Python-level loop over the {what} in disguise (the "
+        f"function runs once per item, from C, so it is as slow as a for loop). Let NumPy do the loop "
+        f"(a matrix product, broadcasting, or np.einsum)",
+    )
     few = python_lines(function, folder, *small_args)
     many = python_lines(function, folder, *large_args)
-    check(many <= few + 10,
-          f"your code ran {few:,} lines of Python for {small} {what} and {many:,} for {large} {what}: "
-          f"that is a Python loop over the {what}. Let NumPy do the loop "
-          f"(a matrix product, broadcasting, or np.einsum), so the Python part stays the same for any size")
+    check(
+        many <= few + 10,
+        f"your code ran {few:,} lines of Python for {small} {what} and {many:,} for {large} {what}: "
+        f"that is a Python loop over the {what}. Let NumPy do the loop "
+        f"(a matrix product, broadcasting, or np.einsum), so the Python part stays the same for any size",
+    )
 
 
 # ------------------------------------------------------------------ kata speed.pairwise_squared_distances
@@ -114,8 +119,9 @@ def _distance_mistakes(a, b):
     exact = ref.pairwise_squared_distances(a, b)
     return {
         "these are distances, not squared distances: drop the square root": np.sqrt(exact),
-        "the cross term is 2 * a.b (from (a - b)^2 = a^2 - 2ab + b^2); the factor 2 is missing":
-            (a * a).sum(1)[:, None] - a @ b.T + (b * b).sum(1)[None, :],
+        "the cross term is 2 * a.b (from (a - b)^2 = a^2 - 2ab + b^2); the factor 2 is missing": (a * a).sum(1)[:, None]
+        - a @ b.T
+        + (b * b).sum(1)[None, :],
         "the result is (m, n), the transpose: rows of the result are the rows of a": exact.T,
     }
 
@@ -123,9 +129,12 @@ def _distance_mistakes(a, b):
 @pytest.mark.kata("speed.pairwise_squared_distances")
 def test_distances_hand_example(kata):
     got = call(kata, HAND_A, HAND_B)
-    assert_close(got, ref.pairwise_squared_distances(HAND_A, HAND_B),
-                 call="pairwise_squared_distances([[0, 0], [1, 1]], [[1, 0], [0, 0], [3, 4]])",
-                 mistakes=_distance_mistakes(HAND_A, HAND_B))
+    assert_close(
+        got,
+        ref.pairwise_squared_distances(HAND_A, HAND_B),
+        call="pairwise_squared_distances([[0, 0], [1, 1]], [[1, 0], [0, 0], [3, 4]])",
+        mistakes=_distance_mistakes(HAND_A, HAND_B),
+    )
 
 
 @pytest.mark.kata("speed.pairwise_squared_distances")
@@ -137,8 +146,13 @@ def test_distances_random_points(kata, n, m, d, seed):
     # The expanded form |a|^2 - 2ab + |b|^2 rounds at about eps * |a|^2, absolutely;
     # the reference works from the differences. atol covers that rounding, nothing more.
     scale = max((a * a).sum(1).max(), (b * b).sum(1).max())
-    assert_close(got, ref.pairwise_squared_distances(a, b), atol=1e-12 * scale,
-                 call=f"pairwise_squared_distances(a {a.shape}, b {b.shape})", mistakes=_distance_mistakes(a, b))
+    assert_close(
+        got,
+        ref.pairwise_squared_distances(a, b),
+        atol=1e-12 * scale,
+        call=f"pairwise_squared_distances(a {a.shape}, b {b.shape})",
+        mistakes=_distance_mistakes(a, b),
+    )
 
 
 @pytest.mark.kata("speed.pairwise_squared_distances")
@@ -146,12 +160,18 @@ def test_distances_of_points_to_themselves_are_never_negative(kata):
     rng = np.random.default_rng(3)
     a = rng.normal(scale=100.0, size=(200, 32))
     got = call(kata, a, a)
-    got = assert_close(got, ref.pairwise_squared_distances(a, a), atol=1e-12 * (a * a).sum(1).max(),
-                       call="pairwise_squared_distances(a, a) with values around 100")
-    check(got.min() >= 0.0,
-          f"pairwise_squared_distances(a, a) returned {show(got.min())} somewhere: below zero. "
-          f"In |a|^2 - 2ab + |b|^2 the terms cancel where a point meets itself, and rounding can leave "
-          f"a tiny negative number; a squared distance is never negative: clip with np.maximum(d, 0.0)")
+    got = assert_close(
+        got,
+        ref.pairwise_squared_distances(a, a),
+        atol=1e-12 * (a * a).sum(1).max(),
+        call="pairwise_squared_distances(a, a) with values around 100",
+    )
+    check(
+        got.min() >= 0.0,
+        f"pairwise_squared_distances(a, a) returned {show(got.min())} somewhere: below zero. "
+        f"In |a|^2 - 2ab + |b|^2 the terms cancel where a point meets itself, and rounding can leave "
+        f"a tiny negative number; a squared distance is never negative: clip with np.maximum(d, 0.0)",
+    )
 
 
 @pytest.mark.kata("speed.pairwise_squared_distances")
@@ -166,8 +186,11 @@ def test_distances_have_no_python_loop_over_rows(kata, impl):
 
 
 def _attention_inputs(rng, batch, t, s, heads, size, scale=1.0):
-    return (scale * rng.normal(size=(batch, t, heads, size)), rng.normal(size=(batch, s, heads, size)),
-            rng.normal(size=(batch, s, heads, size)))
+    return (
+        scale * rng.normal(size=(batch, t, heads, size)),
+        rng.normal(size=(batch, s, heads, size)),
+        rng.normal(size=(batch, s, heads, size)),
+    )
 
 
 def _attention_mistakes(query, key, value):
@@ -176,8 +199,9 @@ def _attention_mistakes(query, key, value):
     over_queries = np.exp(scores - scores.max(axis=2, keepdims=True))
     over_queries /= over_queries.sum(axis=2, keepdims=True)
     return {
-        "the scores are not scaled: divide Q K^T by sqrt(H), the head size (Keras's default scale)":
-            ref.attention(query, key, value, scale=1.0),
+        "the scores are not scaled: divide Q K^T by sqrt(H), the head size (Keras's default scale)": ref.attention(
+            query, key, value, scale=1.0
+        ),
         "the softmax ran over the queries (axis T); it must run over the keys (the last axis, S), "
         "so that each query's weights sum to 1": np.einsum("bnts,bsnh->btnh", over_queries, value),
     }
@@ -189,30 +213,42 @@ def test_attention_with_zero_queries_averages_the_values(kata):
     _, key, value = _attention_inputs(rng, 2, 3, 5, 2, 4)
     query = np.zeros((2, 3, 2, 4))
     got = call(kata, query, key, value)
-    assert_close(got, ref.attention(query, key, value),
-                 call="attention(query all zeros (2, 3, 2, 4), key (2, 5, 2, 4), value (2, 5, 2, 4))",
-                 mistakes={**_attention_mistakes(query, key, value),
-                           "with all-zero queries every key gets weight 1/S, so each output is the mean of "
-                           "the values over S; the weights must sum to 1 (softmax over the keys)":
-                           value.sum(axis=1, keepdims=True).repeat(3, axis=1)})
+    assert_close(
+        got,
+        ref.attention(query, key, value),
+        call="attention(query all zeros (2, 3, 2, 4), key (2, 5, 2, 4), value (2, 5, 2, 4))",
+        mistakes={
+            **_attention_mistakes(query, key, value),
+            "with all-zero queries every key gets weight 1/S, so each output is the mean of "
+            "the values over S; the weights must sum to 1 (softmax over the keys)": value.sum(
+                axis=1, keepdims=True
+            ).repeat(3, axis=1),
+        },
+    )
 
 
 @pytest.mark.kata("speed.attention")
-@pytest.mark.parametrize("batch, t, s, heads, size, seed",
-                         [(1, 1, 1, 1, 1, 0), (2, 3, 5, 1, 4, 1), (8, 64, 48, 4, 32, 2)])
+@pytest.mark.parametrize(
+    "batch, t, s, heads, size, seed", [(1, 1, 1, 1, 1, 0), (2, 3, 5, 1, 4, 1), (8, 64, 48, 4, 32, 2)]
+)
 def test_attention_random(kata, batch, t, s, heads, size, seed):
     query, key, value = _attention_inputs(np.random.default_rng(seed), batch, t, s, heads, size)
     got = call(kata, query, key, value)
-    assert_close(got, ref.attention(query, key, value), mistakes=_attention_mistakes(query, key, value),
-                 call=f"attention(query {query.shape}, key {key.shape}, value {value.shape})")
+    assert_close(
+        got,
+        ref.attention(query, key, value),
+        mistakes=_attention_mistakes(query, key, value),
+        call=f"attention(query {query.shape}, key {key.shape}, value {value.shape})",
+    )
 
 
 @pytest.mark.kata("speed.attention")
 def test_attention_with_large_scores_is_stable(kata):
     query, key, value = _attention_inputs(np.random.default_rng(5), 2, 4, 6, 2, 8, scale=400.0)
     got = call(kata, query, key, value)
-    assert_close(got, ref.attention(query, key, value),
-                 call="attention(query with values around 400: scores in the thousands)")
+    assert_close(
+        got, ref.attention(query, key, value), call="attention(query with values around 400: scores in the thousands)"
+    )
 
 
 @pytest.mark.kata("speed.attention")
@@ -226,19 +262,29 @@ def test_attention_rows_far_apart_are_stable(kata):
         shared = np.exp(scores - scores.max())
         shared /= shared.sum(axis=-1, keepdims=True)
         unshifted = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-    assert_close(got, ref.attention(query, key, value),
-                 call="attention(query whose first row is ~1000 times the others, key (2, 5, 2, 4), value)",
-                 mistakes={
-                     "the softmax was shifted by one max for the whole array, not by each row's max over the keys "
-                     "(scores.max(axis=-1, keepdims=True)): a row far below it underflows to exp(-2000) = 0, and "
-                     "0 / 0 is NaN": np.einsum("bnts,bsnh->btnh", shared, value),
-                     "the softmax is not shifted: exp() of scores in the thousands is inf, and inf / inf is NaN; "
-                     "subtract each row's max first": np.einsum("bnts,bsnh->btnh", unshifted, value),
-                 })
+    assert_close(
+        got,
+        ref.attention(query, key, value),
+        call="attention(query whose first row is ~1000 times the others, key (2, 5, 2, 4), value)",
+        mistakes={
+            "the softmax was shifted by one max for the whole array, not by each row's max over the keys "
+            "(scores.max(axis=-1, keepdims=True)): a row far below it underflows to exp(-2000) = 0, and "
+            "0 / 0 is NaN": np.einsum("bnts,bsnh->btnh", shared, value),
+            "the softmax is not shifted: exp() of scores in the thousands is inf, and inf / inf is NaN; "
+            "subtract each row's max first": np.einsum("bnts,bsnh->btnh", unshifted, value),
+        },
+    )
 
 
 @pytest.mark.kata("speed.attention")
 def test_attention_has_no_python_loop_over_the_batch(kata, impl):
     rng = np.random.default_rng(6)
-    check_no_python_loop(kata, impl.folder, _attention_inputs(rng, 2, 4, 4, 2, 4),
-                         _attention_inputs(rng, 16, 4, 4, 2, 4), "batch items", 2, 16)
+    check_no_python_loop(
+        kata,
+        impl.folder,
+        _attention_inputs(rng, 2, 4, 4, 2, 4),
+        _attention_inputs(rng, 16, 4, 4, 2, 4),
+        "batch items",
+        2,
+        16,
+    )

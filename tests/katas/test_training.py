@@ -28,29 +28,49 @@ def _split_mistakes(x, y, validation_split, expected):
     exact = math.floor(Fraction(n) * (1 - Fraction(str(validation_split))))
     other_arithmetic = {n - math.ceil(n * validation_split), math.floor(n - n * validation_split), exact}
     return [
-        (lambda got: len(got[0]) != len(expected[0]) and len(got[0]) in other_arithmetic,
-         f"Keras computes split_at = floor(n * (1 - validation_split)) in floating point, in that order: here "
-         f"1 - {validation_split} is {1 - validation_split!r}, so split_at = floor({n * (1 - validation_split)!r}) "
-         f"= {len(expected[0])}. Another order of operations (n - ceil(n * split), floor(n - n * split), exact "
-         f"fractions) rounds differently on such splits: use exactly that expression"),
-        (lambda got: len(got[0]) == n - n_val and np.array_equal(got[2], x[:n_val]),
-         "the validation part is taken from the front; Keras takes the *last* fraction: x[split_at:]"),
-        (lambda got: len(got[0]) != len(expected[0]) and len(got[0]) in (
-            math.ceil(n * (1 - validation_split)), round(n * (1 - validation_split)), n - int(n * validation_split)),
-         "split_at was rounded up or to the nearest integer, or the validation size is rounded down; Keras "
-         "rounds the *training* size down: split_at = floor(n * (1 - validation_split)), validation = the rest"),
-        (lambda got: len(got[0]) == len(expected[0]) and sorted(np.concatenate([got[0], got[2]]).tolist())
-         == sorted(x.tolist()) and not np.array_equal(got[0], expected[0]),
-         "the data was shuffled before the split; Keras splits first, in order (shuffling comes later, "
-         "inside the training part)"),
+        (
+            lambda got: len(got[0]) != len(expected[0]) and len(got[0]) in other_arithmetic,
+            f"Keras computes split_at = floor(n * (1 - validation_split)) in floating point, in that order: here "
+            f"1 - {validation_split} is {1 - validation_split!r}, so split_at = floor({n * (1 - validation_split)!r}) "
+            f"= {len(expected[0])}. Another order of operations (n - ceil(n * split), floor(n - n * split), exact "
+            f"fractions) rounds differently on such splits: use exactly that expression",
+        ),
+        (
+            lambda got: len(got[0]) == n - n_val and np.array_equal(got[2], x[:n_val]),
+            "the validation part is taken from the front; Keras takes the *last* fraction: x[split_at:]",
+        ),
+        (
+            lambda got: (
+                len(got[0]) != len(expected[0])
+                and len(got[0])
+                in (
+                    math.ceil(n * (1 - validation_split)),
+                    round(n * (1 - validation_split)),
+                    n - int(n * validation_split),
+                )
+            ),
+            "split_at was rounded up or to the nearest integer, or the validation size is rounded down; Keras "
+            "rounds the *training* size down: split_at = floor(n * (1 - validation_split)), validation = the rest",
+        ),
+        (
+            lambda got: (
+                len(got[0]) == len(expected[0])
+                and sorted(np.concatenate([got[0], got[2]]).tolist()) == sorted(x.tolist())
+                and not np.array_equal(got[0], expected[0])
+            ),
+            "the data was shuffled before the split; Keras splits first, in order (shuffling comes later, "
+            "inside the training part)",
+        ),
     ]
 
 
 def _check_split(kata, x, y, validation_split):
     text = f"train_val_split(x of {len(x)}, y, validation_split={validation_split})"
     got = call(kata, x, y, validation_split)
-    check(isinstance(got, (tuple, list)) and len(got) == 4,
-          f"{text} returned {show(got)}; return (x_train, y_train, x_val, y_val)")
+    check(
+        isinstance(got, (tuple, list)) and len(got) == 4,
+        f"{text} returned {show(got)}; return (x_train, y_train, x_val, y_val)",
+    )
     got = [np.asarray(part) for part in got]
     expected = ref.train_val_split(x, y, validation_split)
     if not all(g.shape == e.shape and np.array_equal(g, e) for g, e in zip(got, expected)):
@@ -58,10 +78,16 @@ def _check_split(kata, x, y, validation_split):
             if matches(got):
                 fail(f"{text} gave {len(got[0])} training and {len(got[2])} validation samples: {explanation}")
     for name, g, e in zip(["x_train", "y_train", "x_val", "y_val"], got, expected):
-        check(g.shape == e.shape, f"{text}: {name} has shape {g.shape}, expected {e.shape} "
-                                  f"(split_at = floor({len(x)} * (1 - {validation_split})) = {len(expected[0])})")
-        check(np.array_equal(g, e), f"{text}: {name} is {show(g)}, expected {show(e)}"
-                                    + (": y must be cut at the same place as x" if name[0] == "y" else ""))
+        check(
+            g.shape == e.shape,
+            f"{text}: {name} has shape {g.shape}, expected {e.shape} "
+            f"(split_at = floor({len(x)} * (1 - {validation_split})) = {len(expected[0])})",
+        )
+        check(
+            np.array_equal(g, e),
+            f"{text}: {name} is {show(g)}, expected {show(e)}"
+            + (": y must be cut at the same place as x" if name[0] == "y" else ""),
+        )
 
 
 @pytest.mark.kata("training.train_val_split")
@@ -71,9 +97,21 @@ def test_split_docstring_example(kata):
 
 
 @pytest.mark.kata("training.train_val_split")
-@pytest.mark.parametrize("n, validation_split", [(10, 0.2), (7, 0.25), (100, 0.1), (1797, 0.2), (5, 0.5), (3, 0.4),
-                                                  # where floating point decides: 10 * (1 - 0.8) is 1.9999999999999996
-                                                  (10, 0.8), (25, 0.28), (50, 0.14)])
+@pytest.mark.parametrize(
+    "n, validation_split",
+    [
+        (10, 0.2),
+        (7, 0.25),
+        (100, 0.1),
+        (1797, 0.2),
+        (5, 0.5),
+        (3, 0.4),
+        # where floating point decides: 10 * (1 - 0.8) is 1.9999999999999996
+        (10, 0.8),
+        (25, 0.28),
+        (50, 0.14),
+    ],
+)
 def test_split_sizes_and_order(kata, n, validation_split):
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=(n, 3)), rng.integers(0, 10, size=n)
@@ -104,20 +142,26 @@ def _as_batches(got, text):
     check(isinstance(got, (list, tuple)), f"{text} returned {type(got).__name__}; return a list of index arrays")
     batches = [np.asarray(b) for b in got]
     for b in batches:
-        check(b.ndim == 1 and b.dtype.kind in "iu",
-              f"{text}: a batch is {show(b)} ({b.dtype}); each batch must be a 1-D array of integer indices")
+        check(
+            b.ndim == 1 and b.dtype.kind in "iu",
+            f"{text}: a batch is {show(b)} ({b.dtype}); each batch must be a 1-D array of integer indices",
+        )
     return batches
 
 
 def _check_sizes(batches, expected, text):
     sizes, expected_sizes = [len(b) for b in batches], [len(b) for b in expected]
     if sizes == expected_sizes[:-1] and len(expected_sizes) > 1 and expected_sizes[-1] < expected_sizes[0]:
-        fail(f"{text}: batch sizes {sizes}, Keras's {expected_sizes}: the last, partial batch is missing; "
-             f"keep it (every sample is used once per epoch)")
+        fail(
+            f"{text}: batch sizes {sizes}, Keras's {expected_sizes}: the last, partial batch is missing; "
+            f"keep it (every sample is used once per epoch)"
+        )
     check(sizes == expected_sizes, f"{text}: batch sizes {sizes}, Keras's {expected_sizes}")
     everything = np.sort(np.concatenate(batches)) if batches else np.array([], int)
-    check(np.array_equal(everything, np.arange(sum(expected_sizes))),
-          f"{text}: the batches do not hold every index 0 .. n-1 exactly once")
+    check(
+        np.array_equal(everything, np.arange(sum(expected_sizes))),
+        f"{text}: the batches do not hold every index 0 .. n-1 exactly once",
+    )
 
 
 @pytest.mark.kata("training.batch_indices")
@@ -128,8 +172,10 @@ def test_batches_in_order(kata, n, batch_size):
     expected = ref.batch_indices(n, batch_size)
     _check_sizes(batches, expected, text)
     for b, e in zip(batches, expected):
-        check(np.array_equal(b, e), f"{text}: batch {show(b)}, Keras's {show(e)}: without shuffling, "
-                                    f"take the samples in order")
+        check(
+            np.array_equal(b, e),
+            f"{text}: batch {show(b)}, Keras's {show(e)}: without shuffling, take the samples in order",
+        )
 
 
 @pytest.mark.kata("training.batch_indices")
@@ -150,8 +196,11 @@ def test_batches_shuffled(kata, n, batch_size):
         # A random permutation of 100+ samples keeps no batch as a run of
         # consecutive indices; shuffling the batches' order alone does.
         runs = sum(np.array_equal(np.sort(b), np.arange(b.min(), b.min() + len(b))) for b in batches)
-        check(runs < len(batches) // 2, f"{text}: the batches are runs of consecutive samples; shuffle the "
-                                         f"samples (rng.permutation(n)), then cut the batches")
+        check(
+            runs < len(batches) // 2,
+            f"{text}: the batches are runs of consecutive samples; shuffle the "
+            f"samples (rng.permutation(n)), then cut the batches",
+        )
 
 
 @pytest.mark.kata("training.batch_indices")
@@ -160,11 +209,15 @@ def test_batches_reproducible_from_rng(kata):
     first = _as_batches(call(kata, 50, 8, True, np.random.default_rng(42)), text)
     again = _as_batches(call(kata, 50, 8, True, np.random.default_rng(42)), text)
     other = _as_batches(call(kata, 50, 8, True, np.random.default_rng(43)), text)
-    check(all(np.array_equal(a, b) for a, b in zip(first, again)),
-          f"{text} gave different batches for two generators with the same seed: draw the permutation "
-          f"from the rng argument (rng.permutation(n)), not from np.random")
-    check(not all(np.array_equal(a, b) for a, b in zip(first, other)),
-          f"{text} gave the same batches for different seeds: draw the permutation from the rng argument")
+    check(
+        all(np.array_equal(a, b) for a, b in zip(first, again)),
+        f"{text} gave different batches for two generators with the same seed: draw the permutation "
+        f"from the rng argument (rng.permutation(n)), not from np.random",
+    )
+    check(
+        not all(np.array_equal(a, b) for a, b in zip(first, other)),
+        f"{text} gave the same batches for different seeds: draw the permutation from the rng argument",
+    )
 
 
 # ------------------------------------------------------------------ kata training.accuracy
@@ -175,16 +228,20 @@ def _accuracy_mistakes(y_true, y_pred):
     mistakes = {}
     if y_pred.shape[-1] == 1:
         labels = y_true.reshape(-1)
-        mistakes["0.5 counts as class 1 here; Keras predicts 1 only where y_pred > 0.5 (strictly)"] = \
-            np.mean((y_pred.reshape(-1) >= 0.5) == labels)
-        mistakes["with a single output unit, argmax is always 0: threshold the probability at 0.5 instead"] = \
-            np.mean(labels == 0)
+        mistakes["0.5 counts as class 1 here; Keras predicts 1 only where y_pred > 0.5 (strictly)"] = np.mean(
+            (y_pred.reshape(-1) >= 0.5) == labels
+        )
+        mistakes["with a single output unit, argmax is always 0: threshold the probability at 0.5 instead"] = np.mean(
+            labels == 0
+        )
     elif y_true.shape == y_pred.shape:
-        mistakes["y_true is one-hot: compare the predicted class with y_true.argmax(axis=-1), "
-                 "not with the one-hot rows"] = np.mean(y_pred.argmax(-1)[:, None] == y_true)
+        mistakes[
+            "y_true is one-hot: compare the predicted class with y_true.argmax(axis=-1), not with the one-hot rows"
+        ] = np.mean(y_pred.argmax(-1)[:, None] == y_true)
     elif y_true.ndim == 2:
-        mistakes["y_true has shape (batch, 1): flatten it before comparing, or the comparison "
-                 "broadcasts to (batch, batch)"] = np.mean(y_pred.argmax(-1) == y_true)
+        mistakes[
+            "y_true has shape (batch, 1): flatten it before comparing, or the comparison broadcasts to (batch, batch)"
+        ] = np.mean(y_pred.argmax(-1) == y_true)
     return mistakes
 
 
@@ -197,8 +254,12 @@ def _check_accuracy(kata, y_true, y_pred, text):
 
 @pytest.mark.kata("training.accuracy")
 def test_accuracy_docstring_examples(kata):
-    _check_accuracy(kata, np.array([0, 1, 2]), np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.5, 0.3, 0.2]]),
-                    "accuracy([0, 1, 2], <3 rows of class probabilities>)")
+    _check_accuracy(
+        kata,
+        np.array([0, 1, 2]),
+        np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.5, 0.3, 0.2]]),
+        "accuracy([0, 1, 2], <3 rows of class probabilities>)",
+    )
     _check_accuracy(kata, np.array([1, 0]), np.array([[0.5], [0.2]]), "accuracy([1, 0], [[0.5], [0.2]])")
 
 
@@ -213,8 +274,7 @@ def test_accuracy_sparse_labels(kata, batch, classes):
     rng = np.random.default_rng(batch + classes)
     y_pred, y_true = _probabilities(rng, batch, classes), rng.integers(0, classes, size=batch)
     _check_accuracy(kata, y_true, y_pred, f"accuracy(labels ({batch},), probabilities {y_pred.shape})")
-    _check_accuracy(kata, y_true.reshape(-1, 1), y_pred,
-                    f"accuracy(labels ({batch}, 1), probabilities {y_pred.shape})")
+    _check_accuracy(kata, y_true.reshape(-1, 1), y_pred, f"accuracy(labels ({batch}, 1), probabilities {y_pred.shape})")
 
 
 @pytest.mark.kata("training.accuracy")
@@ -244,8 +304,9 @@ def test_accuracy_tied_scores(kata):
         text = f"accuracy({kind}, rows with tied scores [[0.4, 0.4, 0.2], [0.3, 0.35, 0.35], [0.5, 0.5, 0], ...])"
         got = call(kata, y_true, y_pred)
         expected, _ = ref.accuracy(y_true, y_pred)
-        assert_close(got, expected, call=text, mistakes={**_accuracy_mistakes(y_true, y_pred),
-                                                          **_tie_mistakes(labels, y_pred)})
+        assert_close(
+            got, expected, call=text, mistakes={**_accuracy_mistakes(y_true, y_pred), **_tie_mistakes(labels, y_pred)}
+        )
 
 
 @pytest.mark.kata("training.accuracy")
@@ -303,37 +364,51 @@ def _run_learner_early_stopping(cls, config, logs_per_epoch):
 
 def _check_early_stopping(kata, config, monitor_values, hint=""):
     monitor = config.get("monitor", "val_loss")
-    logs = [{"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
-            for epoch, value in enumerate(monitor_values)]
+    logs = [
+        {"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
+        for epoch, value in enumerate(monitor_values)
+    ]
     got = _run_learner_early_stopping(kata, config, logs)
     expected = ref.run_early_stopping(config, logs)
     args = ", ".join(f"{k}={v!r}" for k, v in config.items())
     story = f"EarlyStopping({args}) with {monitor} = {monitor_values}"
     last = len(monitor_values)
     if got["epochs_run"] != expected["epochs_run"]:
+
         def when(n):
             return f"stopped training after epoch {n - 1}" if n < last else f"never stopped ({last} epochs)"
+
         why = ""
         patience = config.get("patience", 0)
-        for other, text in [(patience + 1, ": one epoch late. `wait` counts this epoch too; stop as soon as "
-                                           "wait >= patience"),
-                            (patience - 1, ": one epoch early. Stop only when wait >= patience")]:
-            if other >= 0 and not why and \
-                    ref.run_early_stopping({**config, "patience": other}, logs)["epochs_run"] == got["epochs_run"]:
+        for other, text in [
+            (patience + 1, ": one epoch late. `wait` counts this epoch too; stop as soon as wait >= patience"),
+            (patience - 1, ": one epoch early. Stop only when wait >= patience"),
+        ]:
+            if (
+                other >= 0
+                and not why
+                and ref.run_early_stopping({**config, "patience": other}, logs)["epochs_run"] == got["epochs_run"]
+            ):
                 why = text + f" (Keras with patience={other} stops where yours does)"
         # The test's own hint names its point; the off-by-one diagnosis is for the generic cases.
-        fail(f"{story}: yours {when(got['epochs_run'])}, Keras's {when(expected['epochs_run'])}"
-             f"{('. ' + hint) if hint else why}")
+        fail(
+            f"{story}: yours {when(got['epochs_run'])}, Keras's {when(expected['epochs_run'])}"
+            f"{('. ' + hint) if hint else why}"
+        )
     if got["final_weights_epoch"] != expected["final_weights_epoch"]:
         best_kept = expected["final_weights_epoch"] != expected["epochs_run"] - 1
-        why = ("the best weights were not put back: with restore_best_weights, on_train_end sets the best "
-               "epoch's weights on the model, also when training did not stop early (Keras 3)"
-               if best_kept and got["final_weights_epoch"] == got["epochs_run"] - 1 else
-               "the weights must stay as the last epoch left them when restore_best_weights is False"
-               if not config.get("restore_best_weights") else
-               "restore the weights of the best epoch (the last improvement), saved with model.get_weights()")
-        fail(f"{story}: after training the model holds the weights of epoch {got['final_weights_epoch']}, "
-             f"Keras's holds those of epoch {expected['final_weights_epoch']}: {why}")
+        why = (
+            "the best weights were not put back: with restore_best_weights, on_train_end sets the best "
+            "epoch's weights on the model, also when training did not stop early (Keras 3)"
+            if best_kept and got["final_weights_epoch"] == got["epochs_run"] - 1
+            else "the weights must stay as the last epoch left them when restore_best_weights is False"
+            if not config.get("restore_best_weights")
+            else "restore the weights of the best epoch (the last improvement), saved with model.get_weights()"
+        )
+        fail(
+            f"{story}: after training the model holds the weights of epoch {got['final_weights_epoch']}, "
+            f"Keras's holds those of epoch {expected['final_weights_epoch']}: {why}"
+        )
 
 
 @pytest.mark.kata("training.EarlyStopping")
@@ -348,21 +423,29 @@ def test_early_stopping_docstring_example(kata):
 
 @pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_improvement_resets_patience(kata):
-    _check_early_stopping(kata, {"patience": 3}, [1.0, 0.9, 0.91, 0.92, 0.85, 0.86, 0.87, 0.88, 0.5],
-                          hint="An improvement resets wait to 0")
+    _check_early_stopping(
+        kata,
+        {"patience": 3},
+        [1.0, 0.9, 0.91, 0.92, 0.85, 0.86, 0.87, 0.88, 0.5],
+        hint="An improvement resets wait to 0",
+    )
 
 
 @pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_equal_is_not_better(kata):
-    _check_early_stopping(kata, {"patience": 0}, [1.0, 1.0, 0.5],
-                          hint="An equal value is not an improvement: current < best, strictly")
+    _check_early_stopping(
+        kata, {"patience": 0}, [1.0, 1.0, 0.5], hint="An equal value is not an improvement: current < best, strictly"
+    )
 
 
 @pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_min_delta(kata):
-    _check_early_stopping(kata, {"patience": 1, "min_delta": 0.05}, [1.0, 0.97, 0.96, 0.9, 0.5],
-                          hint="min_delta: an improvement must beat best by more than min_delta "
-                               "(current + min_delta < best)")
+    _check_early_stopping(
+        kata,
+        {"patience": 1, "min_delta": 0.05},
+        [1.0, 0.97, 0.96, 0.9, 0.5],
+        hint="min_delta: an improvement must beat best by more than min_delta (current + min_delta < best)",
+    )
 
 
 @pytest.mark.kata("training.EarlyStopping")
@@ -382,15 +465,22 @@ def test_early_stopping_keeps_last_weights_without_restore(kata):
 
 @pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_on_accuracy(kata):
-    _check_early_stopping(kata, {"monitor": "val_accuracy", "patience": 1, "restore_best_weights": True},
-                          [0.5, 0.6, 0.6, 0.55, 0.7],
-                          hint="mode: self.mode is 'max' for an accuracy; an improvement is current - min_delta > best")
+    _check_early_stopping(
+        kata,
+        {"monitor": "val_accuracy", "patience": 1, "restore_best_weights": True},
+        [0.5, 0.6, 0.6, 0.55, 0.7],
+        hint="mode: self.mode is 'max' for an accuracy; an improvement is current - min_delta > best",
+    )
 
 
 @pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_without_the_monitored_value(kata):
-    _check_early_stopping(kata, {"patience": 0, "restore_best_weights": True}, [None, None, None],
-                          hint="Skip epochs whose logs lack the monitored value")
+    _check_early_stopping(
+        kata,
+        {"patience": 0, "restore_best_weights": True},
+        [None, None, None],
+        hint="Skip epochs whose logs lack the monitored value",
+    )
 
 
 # ------------------------------------------------------------------ kata training.ModelCheckpoint
@@ -407,8 +497,10 @@ def _folder_state(folder):
 
 def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint=""):
     monitor = config.get("monitor", "val_loss")
-    logs = [{"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
-            for epoch, value in enumerate(monitor_values)]
+    logs = [
+        {"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
+        for epoch, value in enumerate(monitor_values)
+    ]
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     callback = kata(str(folder / (stem + ".npz")), **config)
@@ -425,49 +517,93 @@ def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint=""):
     args = ", ".join([repr(stem + ".npz")] + [f"{k}={v!r}" for k, v in config.items()])
     for epoch, (mine, theirs) in enumerate(zip(got, expected)):
         if mine != theirs:
-            fail(f"ModelCheckpoint({args}) with {monitor} = {monitor_values}: after epoch {epoch} the files "
-                 f"hold {mine}, Keras's hold {theirs} (file: the epoch whose weights it holds)"
-                 + (f". {hint}" if hint else ""))
+            fail(
+                f"ModelCheckpoint({args}) with {monitor} = {monitor_values}: after epoch {epoch} the files "
+                f"hold {mine}, Keras's hold {theirs} (file: the epoch whose weights it holds)"
+                + (f". {hint}" if hint else "")
+            )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_keeps_the_best(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "best", {"save_best_only": True}, [1.0, 0.8, 0.9, 0.85, 0.7, 0.75],
-                      hint="Save only when the value beats the best so far (not merely the previous epoch), "
-                           "and remember it as the new best")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "best",
+        {"save_best_only": True},
+        [1.0, 0.8, 0.9, 0.85, 0.7, 0.75],
+        hint="Save only when the value beats the best so far (not merely the previous epoch), "
+        "and remember it as the new best",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_equal_is_not_better(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "best", {"save_best_only": True}, [1.0, 1.0, 0.9, 0.9],
-                      hint="An equal value is not an improvement: save when current < best, strictly")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "best",
+        {"save_best_only": True},
+        [1.0, 1.0, 0.9, 0.9],
+        hint="An equal value is not an improvement: save when current < best, strictly",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_every_epoch(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "latest", {"save_best_only": False}, [1.0, 0.8, 0.9],
-                      hint="With save_best_only=False, save every epoch")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "latest",
+        {"save_best_only": False},
+        [1.0, 0.8, 0.9],
+        hint="With save_best_only=False, save every epoch",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_on_accuracy(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "best", {"monitor": "val_accuracy", "save_best_only": True},
-                      [0.5, 0.8, 0.7, 0.9], hint="An accuracy improves upwards: self.mode is 'max'")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "best",
+        {"monitor": "val_accuracy", "save_best_only": True},
+        [0.5, 0.8, 0.7, 0.9],
+        hint="An accuracy improves upwards: self.mode is 'max'",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_epoch_in_the_file_name(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "ckpt-{epoch:02d}", {"save_best_only": True}, [1.0, 0.8, 0.9, 0.7],
-                      hint="Format the path: self.filepath.format(epoch=epoch + 1, **logs)")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "ckpt-{epoch:02d}",
+        {"save_best_only": True},
+        [1.0, 0.8, 0.9, 0.7],
+        hint="Format the path: self.filepath.format(epoch=epoch + 1, **logs)",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_metric_in_the_file_name(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "w-{val_loss:.2f}", {"save_best_only": False}, [1.0, 0.8],
-                      hint="Format the path: self.filepath.format(epoch=epoch + 1, **logs)")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "w-{val_loss:.2f}",
+        {"save_best_only": False},
+        [1.0, 0.8],
+        hint="Format the path: self.filepath.format(epoch=epoch + 1, **logs)",
+    )
 
 
 @pytest.mark.kata("training.ModelCheckpoint")
 def test_checkpoint_without_the_monitored_value(kata, tmp_path):
-    _check_checkpoint(kata, tmp_path, "best", {"save_best_only": True}, [None, None],
-                      hint="Without the monitored value Keras cannot compare, so it saves (and warns)")
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "best",
+        {"save_best_only": True},
+        [None, None],
+        hint="Without the monitored value Keras cannot compare, so it saves (and warns)",
+    )

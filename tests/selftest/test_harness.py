@@ -81,7 +81,8 @@ def course(pytester):
         path = pytester.path / folder
         path.mkdir(exist_ok=True)
         source = "import numpy as np\n\n" + "\n\n".join(
-            bodies.get(name, SOLVED[name]) if name in bodies or name in SOLVED else "" for name in SOLVED)
+            bodies.get(name, SOLVED[name]) if name in bodies or name in SOLVED else "" for name in SOLVED
+        )
         (path / "toy.py").write_text(source)
         return path
 
@@ -97,13 +98,15 @@ def test_untouched_stubs_stop_at_the_first_kata(course):
     course.write_impl(**stubs("double", "square", "cube"))
     result = course.runpytest("tests")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*progress*0/3 katas done*",
-        "kata 1.1  Double it*not started*",
-        "*edit*katas/toy.py, double*",
-        "*task*Return 2 * x.*",
-        "*hint*(1 of 3) What is twice x?*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*progress*0/3 katas done*",
+            "kata 1.1  Double it*not started*",
+            "*edit*katas/toy.py, double*",
+            "*task*Return 2 * x.*",
+            "*hint*(1 of 3) What is twice x?*",
+        ]
+    )
     result.stdout.no_fnmatch_line("*kata 1.2*")
     result.stdout.no_fnmatch_line("*Traceback*")
     result.assert_outcomes(failed=2)  # both checks of kata 1.1 ran; nothing after it did
@@ -113,11 +116,13 @@ def test_stops_after_the_first_kata_that_does_not_pass(course):
     course.write_impl(square="def square(x):\n    return x * 2\n")
     result = course.runpytest("tests")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*progress*1/3 katas done*",
-        "kata 1.2  Square it*failing (0 of 1 checks pass)*",
-        "*why*square(?2, 3?) returned ?4., 6.?",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*progress*1/3 katas done*",
+            "kata 1.2  Square it*failing (0 of 1 checks pass)*",
+            "*why*square(?2, 3?) returned ?4., 6.?",
+        ]
+    )
     result.assert_outcomes(passed=2, failed=1)  # cube (kata 1.3) never ran
 
 
@@ -126,8 +131,12 @@ def test_runs_katas_in_curriculum_order_not_file_order(course):
     result = course.runpytest("tests", "-v")
     assert result.ret == 0
     lines = [line for line in result.outlines if "PASSED" in line]
-    assert [line.split("::")[1].split()[0] for line in lines] == \
-        ["test_double", "test_double_zero", "test_square", "test_cube"]
+    assert [line.split("::")[1].split()[0] for line in lines] == [
+        "test_double",
+        "test_double_zero",
+        "test_square",
+        "test_cube",
+    ]
     result.stdout.fnmatch_lines(["*Every kata passes*"])
 
 
@@ -135,14 +144,16 @@ def test_all_runs_everything_and_prints_a_table(course):
     course.write_impl(**stubs("square"), cube="def cube(x):\n    return x * x\n")
     result = course.runpytest("tests", "--all")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "*Neural Katas: every kata*",
-        "1 Toys",
-        "*1.1*Double it*passed*2/2*",
-        "*1.2*Square it*not started*0/1*",
-        "*1.3*Cube it*failing*0/1*cube(?2, 3?) returned*",
-        "1 passed  1 failing  0 error  1 not started  0 skipped",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*Neural Katas: every kata*",
+            "1 Toys",
+            "*1.1*Double it*passed*2/2*",
+            "*1.2*Square it*not started*0/1*",
+            "*1.3*Cube it*failing*0/1*cube(?2, 3?) returned*",
+            "1 passed  1 failing  0 error  1 not started  0 skipped",
+        ]
+    )
 
 
 def test_impl_option_and_environment_variable_choose_the_folder(course, monkeypatch):
@@ -169,10 +180,12 @@ def test_syntax_error_names_file_line_and_the_blocked_kata(course):
     course.write_impl(double="def double(x)\n    return 2 * x\n")
     result = course.runpytest("tests")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "kata 1.1  Double it*error*",
-        "*why*katas/toy.py, line 3: SyntaxError*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "kata 1.1  Double it*error*",
+            "*why*katas/toy.py, line 3: SyntaxError*",
+        ]
+    )
     result.stdout.no_fnmatch_line("*ERROR collecting*")
     result.stdout.no_fnmatch_line("*Traceback*")
 
@@ -180,46 +193,57 @@ def test_syntax_error_names_file_line_and_the_blocked_kata(course):
 def test_exception_in_learner_code_points_at_their_line(course):
     course.write_impl(double="def double(x):\n    return x.doubled()\n")
     result = course.runpytest("tests")
-    result.stdout.fnmatch_lines([
-        "*why*your code raised AttributeError at katas/toy.py:4 (in double)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*why*your code raised AttributeError at katas/toy.py:4 (in double)*",
+        ]
+    )
 
 
 def test_assert_in_learner_code_is_their_error_not_the_verdict(course):
     """A learner's own `assert` (or a library's, like numpy-ml's is_stochastic) is their code raising."""
-    course.write_impl(double="def double(x):\n    assert x.sum() > 100, 'Array should be stochastic'\n"
-                             "    return 2 * x\n")
+    course.write_impl(
+        double="def double(x):\n    assert x.sum() > 100, 'Array should be stochastic'\n    return 2 * x\n"
+    )
     result = course.runpytest("tests")
-    result.stdout.fnmatch_lines([
-        "kata 1.1  Double it*error*",
-        "*why*your code raised AssertionError at katas/toy.py:4 (in double): Array should be stochastic*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "kata 1.1  Double it*error*",
+            "*why*your code raised AssertionError at katas/toy.py:4 (in double): Array should be stochastic*",
+        ]
+    )
     result.stdout.no_fnmatch_line("*failing*")
 
 
 def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
     course.write_impl(double="def double(x):\n    return x @ np.ones((3, 3))\n")
     result = course.runpytest("tests")
-    result.stdout.fnmatch_lines([
-        "*why*your code raised ValueError at katas/toy.py:4 (in double): matmul*",
-        "*The shapes on that line do not fit together: print each array's .shape*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*why*your code raised ValueError at katas/toy.py:4 (in double): matmul*",
+            "*The shapes on that line do not fit together: print each array's .shape*",
+        ]
+    )
 
 
 def test_infinite_loop_is_stopped_by_the_time_limit(course):
     course.write_impl(double="def double(x):\n    while True:\n        pass\n")
     result = course.runpytest("tests", "--kata-timeout", "2")
     assert result.ret == 1
-    result.stdout.fnmatch_lines([
-        "kata 1.1  Double it*error*",
-        "*stopped after 2 s*loop that never ends*",
-        "*it was running katas/toy.py, line [45], in double*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "kata 1.1  Double it*error*",
+            "*stopped after 2 s*loop that never ends*",
+            "*it was running katas/toy.py, line [45], in double*",
+        ]
+    )
 
 
 def test_time_limit_is_not_swallowed_by_a_broad_except(course):
-    course.write_impl(double="def double(x):\n    while True:\n        try:\n            pass\n"
-                             "        except Exception:\n            pass\n")
+    course.write_impl(
+        double="def double(x):\n    while True:\n        try:\n            pass\n"
+        "        except Exception:\n            pass\n"
+    )
     result = course.runpytest("tests", "--kata-timeout", "0.3")
     result.stdout.fnmatch_lines(["*stopped after 0.3 s*"])
 
@@ -263,6 +287,7 @@ def _pristine_stubs(tmp_path):
         (tmp_path / "katas").rename(target)
     else:
         import shutil
+
         shutil.copytree(ROOT / "katas", target)
     return target
 
@@ -271,7 +296,10 @@ def test_plain_pytest_on_the_shipped_stubs_shows_kata_1_1(tmp_path):
     """The README's first command: what a learner sees on a fresh clone."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", f"--impl={_pristine_stubs(tmp_path)}", "--color=no"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
@@ -284,9 +312,20 @@ def test_plain_pytest_on_the_shipped_stubs_shows_kata_1_1(tmp_path):
 def test_every_stub_raises_not_implemented(tmp_path):
     """rustlings's check, one direction: every kata is unsolved as shipped."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", f"--impl={_pristine_stubs(tmp_path)}", "--all", "--color=no",
-         "-p", "no:randomly"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--impl={_pristine_stubs(tmp_path)}",
+            "--all",
+            "--color=no",
+            "-p",
+            "no:randomly",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     table = result.stdout
     rows = [line for line in table.splitlines() if re.match(r"^  \d+\.\d+ ", line)]
@@ -310,10 +349,12 @@ def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
     course.write_impl(double="def double(x):\n    np.exp(np.array([1000.0]))\n    return 2 * x\n")
     result = course.runpytest("tests", "--kata", "toy.double")
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*warnings in this run (a warning does not fail a kata; values are checked), the first:*overflow*",
-        "*`pytest -rw`*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*warnings in this run (a warning does not fail a kata; values are checked), the first:*overflow*",
+            "*`pytest -rw`*",
+        ]
+    )
     shown = course.runpytest("tests", "--kata", "toy.double", "-rw")
     shown.stdout.fnmatch_lines(["*warnings summary*", "*katas/toy.py:4: RuntimeWarning: overflow*"])
 
@@ -337,9 +378,9 @@ def test_kata_list_keeps_titles_readable_below_120_columns(monkeypatch):
         words = text.split()
         assert "…" not in text, f"titles cut off at {width} columns:\n{text}"
         for kata in ctx.curriculum.katas:  # a long title may wrap, but every word of it is there
-            assert all(word in words for word in kata.title.split()), \
+            assert all(word in words for word in kata.title.split()), (
                 f"title {kata.title!r} squashed at {width} columns:\n{text}"
-
+            )
 
 
 # ------------------------------------------------------- the stability search
@@ -368,12 +409,16 @@ def test_stability_search_shows_the_smallest_breaking_input_deterministically():
     assert rows is not None and rows[0].shape[0] == 2  # two rows far apart: the shift is not per row
     assert smallest_breaking_input(lambda x: 1.0 / (1.0 + np.exp(-x)), st.tuples(vectors())) is None
 
-    with pytest.raises(KataFailure, match=r"stopped at sigmoid\(\[710\.\]\): your function returned \[nan\], "
-                                          r"Keras gives \[1\.\]"):
+    with pytest.raises(
+        KataFailure,
+        match=r"stopped at sigmoid\(\[710\.\]\): your function returned \[nan\], "
+        r"Keras gives \[1\.\]",
+    ):
         check_stable(sigmoid_unstable, st.tuples(vectors()), lambda x: np.ones_like(x), "sigmoid")
     with pytest.raises(NotImplementedError):  # a stub is "not started", not a passing search
-        check_stable(lambda x: (_ for _ in ()).throw(NotImplementedError("stub")), st.tuples(vectors()),
-                     lambda x: x, "stub")
+        check_stable(
+            lambda x: (_ for _ in ()).throw(NotImplementedError("stub")), st.tuples(vectors()), lambda x: x, "stub"
+        )
 
 
 # ------------------------------------------------------- only what changed is rerun
@@ -383,11 +428,16 @@ def test_a_passed_kata_whose_code_did_not_change_is_not_rerun(course):
     course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
     first = course.runpytest("tests")
     first.stdout.fnmatch_lines(["*kata 1.2  Square it*not started*"])
-    course.write_impl(double="def double(x):\n    # a comment does not change the code\n    return 2 * x\n",
-                      **stubs("square", "cube"))
+    course.write_impl(
+        double="def double(x):\n    # a comment does not change the code\n    return 2 * x\n", **stubs("square", "cube")
+    )
     again = course.runpytest("tests")
-    again.stdout.fnmatch_lines(["*kata 1.2  Square it*not started*",
-                                "*(1 kata that passed before was not rerun: its code has not changed.*--recheck*"])
+    again.stdout.fnmatch_lines(
+        [
+            "*kata 1.2  Square it*not started*",
+            "*(1 kata that passed before was not rerun: its code has not changed.*--recheck*",
+        ]
+    )
     again.assert_outcomes(failed=1)  # only square's check ran
 
 

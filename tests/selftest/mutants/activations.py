@@ -293,7 +293,7 @@ def elu_with_a_nan_branch(x, alpha=1.0):
 @mutant("activations.gelu", expect="tanh approximation")
 def gelu_tanh_approximation(x):
     x = np.asarray(x, dtype=float)
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
 
 
 @mutant("activations.gelu", expect="x / sqrt\\(2\\), not x")
@@ -425,7 +425,7 @@ def sigmoid_backward_with_exp_form(dout, x):
 @mutant("activations.tanh_backward", expect="1 - x\\*\\*2")
 def tanh_backward_on_the_input(dout, x):
     x = np.asarray(x, dtype=float)
-    return np.asarray(dout, dtype=float) * (1.0 - x ** 2)
+    return np.asarray(dout, dtype=float) * (1.0 - x**2)
 
 
 @mutant("activations.tanh_backward", expect="squared")
@@ -436,13 +436,13 @@ def tanh_backward_not_squared(dout, x):
 @mutant("activations.tanh_backward", expect="derivative at the output")
 def tanh_backward_at_the_output(dout, x):
     t = np.tanh(np.tanh(np.asarray(x, dtype=float)))
-    return np.asarray(dout, dtype=float) * (1.0 - t ** 2)
+    return np.asarray(dout, dtype=float) * (1.0 - t**2)
 
 
 @alternative("activations.tanh_backward")
 def tanh_backward_from_two_over_one_plus_exp(dout, x):
     t = 2.0 / (1.0 + np.exp(-2.0 * np.asarray(x, dtype=float))) - 1.0  # overflows (a warning) at x = -1000
-    return np.asarray(dout, dtype=float) * (1.0 - t ** 2)
+    return np.asarray(dout, dtype=float) * (1.0 - t**2)
 
 
 @alternative("activations.tanh_backward")

@@ -49,10 +49,10 @@ def numerical_gradient_divides_by_eps(f, x, eps=1e-6):
 def numerical_gradient_on_the_callers_array(f, x, eps=1e-6):
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
-        x[index] += eps          # nudges the caller's array...
+        x[index] += eps  # nudges the caller's array...
         plus = f(x)
         x[index] -= 2 * eps
-        minus = f(x)             # ...and leaves it at x - eps
+        minus = f(x)  # ...and leaves it at x - eps
         grad[index] = (plus - minus) / (2 * eps)
     return grad
 
@@ -64,7 +64,7 @@ def numerical_gradient_without_undoing_nudges(f, x, eps=1e-6):
     for index in np.ndindex(x.shape):
         x[index] += eps
         plus = f(x)
-        x[index] -= 2 * eps      # never restored: later slopes see this element at x - eps
+        x[index] -= 2 * eps  # never restored: later slopes see this element at x - eps
         minus = f(x)
         grad[index] = (plus - minus) / (2 * eps)
     return grad
@@ -131,7 +131,7 @@ def dense_backward_with_einsum_and_loops(dout, x, kernel):
     dout, x, kernel = (np.asarray(a, dtype=float) for a in (dout, x, kernel))
     dx = np.einsum("bu,iu->bi", dout, kernel)
     dkernel = np.zeros_like(kernel)
-    for b in range(len(x)):      # one outer product per sample, added up
+    for b in range(len(x)):  # one outer product per sample, added up
         dkernel += np.outer(x[b], dout[b])
     return dx, dkernel, np.einsum("bu->u", dout)
 
@@ -189,4 +189,3 @@ def glorot_uniform_from_unit_interval(shape, rng):
         fan_in = fan_out = shape[0]
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return limit * (2.0 * rng.random(shape) - 1.0)
-

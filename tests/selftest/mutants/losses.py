@@ -320,8 +320,13 @@ def ce_grad_with_the_jacobian(y_true, y_pred, from_logits=False):
 @mutant("losses.sparse_categorical_crossentropy", expect="flatten the labels")
 def sparse_ce_column_labels_broadcast(y_true, y_pred, from_logits=False):
     labels, y_pred = np.asarray(y_true).astype(int), _f(y_pred)
-    log_p = np.log(_clip(y_pred) / _clip(y_pred).sum(-1, keepdims=True)) if not from_logits \
-        else y_pred - y_pred.max(-1, keepdims=True) - np.log(np.exp(y_pred - y_pred.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    log_p = (
+        np.log(_clip(y_pred) / _clip(y_pred).sum(-1, keepdims=True))
+        if not from_logits
+        else y_pred
+        - y_pred.max(-1, keepdims=True)
+        - np.log(np.exp(y_pred - y_pred.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    )
     return float(np.mean(-log_p[np.arange(len(y_pred)), labels]))
 
 

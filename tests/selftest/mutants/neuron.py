@@ -54,7 +54,7 @@ def dense_forward_transposed_kernel(x, kernel, bias):
 
 @mutant("neuron.dense_forward", expect="float32")
 def dense_forward_in_float32(x, kernel, bias):
-    return (np.asarray(x, np.float32) @ np.asarray(kernel, np.float32) + np.asarray(bias, np.float32))
+    return np.asarray(x, np.float32) @ np.asarray(kernel, np.float32) + np.asarray(bias, np.float32)
 
 
 @mutant("neuron.dense_forward", expect="changed its input `x` in place")

@@ -121,7 +121,7 @@ class RMSpropEpsilonOutsideRoot(RMSprop):
             self.velocities = [np.zeros_like(p) for p in params]
         for param, grad, v in zip(params, grads, self.velocities):
             v *= self.rho
-            v += (1 - self.rho) * grad ** 2
+            v += (1 - self.rho) * grad**2
             param -= self.learning_rate * grad / (np.sqrt(v) + self.epsilon)
 
 
@@ -132,7 +132,7 @@ class RMSpropRhoSwapped(RMSprop):
             self.velocities = [np.zeros_like(p) for p in params]
         for param, grad, v in zip(params, grads, self.velocities):
             v *= 1 - self.rho
-            v += self.rho * grad ** 2
+            v += self.rho * grad**2
             param -= self.learning_rate * grad / np.sqrt(v + self.epsilon)
 
 
@@ -140,7 +140,7 @@ class RMSpropRhoSwapped(RMSprop):
 class RMSpropForgettingAverage(RMSprop):
     def apply(self, params, grads):
         for param, grad in zip(params, grads):
-            v = (1 - self.rho) * grad ** 2  # starts from zero every call
+            v = (1 - self.rho) * grad**2  # starts from zero every call
             param -= self.learning_rate * grad / np.sqrt(v + self.epsilon)
 
 
@@ -167,9 +167,9 @@ class AdamTextbook(Adam):
         t = self.iterations
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m[...] = self.beta_1 * m + (1 - self.beta_1) * grad
-            v[...] = self.beta_2 * v + (1 - self.beta_2) * grad ** 2
-            m_hat = m / (1 - self.beta_1 ** t)
-            v_hat = v / (1 - self.beta_2 ** t)
+            v[...] = self.beta_2 * v + (1 - self.beta_2) * grad**2
+            m_hat = m / (1 - self.beta_1**t)
+            v_hat = v / (1 - self.beta_2**t)
             param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
@@ -181,7 +181,7 @@ class AdamWithoutBiasCorrection(Adam):
             self.velocities = [np.zeros_like(p) for p in params]
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= self.learning_rate * m / (np.sqrt(v) + self.epsilon)
 
 
@@ -192,10 +192,10 @@ class AdamStepCountNeverGrows(Adam):
             self.momentums = [np.zeros_like(p) for p in params]
             self.velocities = [np.zeros_like(p) for p in params]
         t = self.iterations + 1  # never stored back
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
 
 
@@ -208,9 +208,9 @@ class AdamCountingStepsPerParameter(Adam):
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             self.iterations += 1  # one step per parameter instead of per apply call
             t = self.iterations
-            alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+            alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
 
 
@@ -227,9 +227,9 @@ class AdamWithHatsAndRescaledEpsilon(Adam):
         for i, (param, grad) in enumerate(zip(params, grads)):
             self.momentums[i] = self.beta_1 * self.momentums[i] + (1 - self.beta_1) * grad
             self.velocities[i] = self.beta_2 * self.velocities[i] + (1 - self.beta_2) * grad * grad
-            m_hat = self.momentums[i] / (1 - self.beta_1 ** t)
-            v_hat = self.velocities[i] / (1 - self.beta_2 ** t)
-            param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon / np.sqrt(1 - self.beta_2 ** t))
+            m_hat = self.momentums[i] / (1 - self.beta_1**t)
+            v_hat = self.velocities[i] / (1 - self.beta_2**t)
+            param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon / np.sqrt(1 - self.beta_2**t))
 
 
 @alternative("optimizers.Adam")
@@ -242,10 +242,10 @@ class AdamWithKerasFloat32Betas(Adam):
             self.velocities = [np.zeros_like(p) for p in params]
         t = self.iterations + 1
         b1, b2 = float(np.float32(self.beta_1)), float(np.float32(self.beta_2))
-        alpha = self.learning_rate * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        alpha = self.learning_rate * np.sqrt(1 - b2**t) / (1 - b1**t)
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
         self.iterations = t
 
@@ -259,10 +259,10 @@ class AdamCounterStartingAtTwo(Adam):
             self.iterations = 1  # "the first step": then incremented again below
         self.iterations += 1
         t = self.iterations
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= alpha * m / (np.sqrt(v) + self.epsilon)
 
 
@@ -277,7 +277,7 @@ class AdamBiasCorrectionComputedOnce(Adam):
         self.iterations += 1
         for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
             m += (grad - m) * (1 - self.beta_1)
-            v += (grad ** 2 - v) * (1 - self.beta_2)
+            v += (grad**2 - v) * (1 - self.beta_2)
             param -= self.alpha * m / (np.sqrt(v) + self.epsilon)
 
 

@@ -1,5 +1,4 @@
-"""Wrong and right ways to write katas/speed.py.
-"""
+"""Wrong and right ways to write katas/speed.py."""
 
 import numpy as np
 from mutation import alternative, mutant

@@ -75,13 +75,13 @@ def train_val_split_with_np_split(x, y, validation_split):
 @mutant("training.batch_indices", expect="partial batch is missing")
 def batch_indices_dropping_the_last(n, batch_size, shuffle, rng):
     order = rng.permutation(n) if shuffle else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
 
 
 @mutant("training.batch_indices", expect="from the rng argument")
 def batch_indices_ignoring_rng(n, batch_size, shuffle, rng):
     order = np.random.permutation(n) if shuffle else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 @mutant("training.batch_indices", expect="runs of consecutive samples")
@@ -103,7 +103,7 @@ def batch_indices_with_rng_shuffle(n, batch_size, shuffle, rng):
     if shuffle:
         rng.shuffle(order)
     count = -(-n // batch_size)
-    return [order[i * batch_size:(i + 1) * batch_size] for i in range(count)]
+    return [order[i * batch_size : (i + 1) * batch_size] for i in range(count)]
 
 
 # ------------------------------------------------------------------ accuracy
@@ -267,8 +267,12 @@ class ModelCheckpointComparingWithLastEpoch(ModelCheckpoint):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
         current = logs.get(self.monitor)
-        if not self.save_best_only or current is None or self.best is None or \
-                (current < self.best if self.mode == "min" else current > self.best):
+        if (
+            not self.save_best_only
+            or current is None
+            or self.best is None
+            or (current < self.best if self.mode == "min" else current > self.best)
+        ):
             self.model.save_weights(path)
         self.best = current  # the previous epoch's value, not the best
 
