@@ -46,6 +46,12 @@ def gelu(x, approximate: bool = False) -> np.ndarray:
     return _apply("gelu", x, approximate=approximate)
 
 
+def activation(name: str, x, **kwargs) -> np.ndarray:
+    """Any Keras activation by name (``keras.activations.<name>``), in float64: a new activation
+    kata needs no new reference function."""
+    return _apply(name, x, **kwargs)
+
+
 def silu(x) -> np.ndarray:
     return _apply("silu", x)
 
