@@ -274,6 +274,36 @@ def silu(x):
     raise NotImplementedError("kata activations.silu")
 
 
+def softplus(x):
+    """Softplus: ``log(1 + exp(x))``, elementwise, a ReLU with the corner smoothed.
+
+    For large x it is x (plus almost nothing), for very negative x it is
+    ``exp(x)`` (tiny but not zero), and its slope is ``sigmoid(x)``. Two
+    traps hide in the formula as written:
+
+    * at x = 1000, ``exp(x)`` overflows to inf;
+    * at x = -40, ``exp(x)`` is 4.2e-18, and ``1 + 4.2e-18`` rounds to exactly
+      1.0 in float64, so ``log`` gives 0.0: every digit is lost.
+
+    The stable form: ``max(x, 0) + log1p(exp(-|x|))`` (``np.log1p(y)`` is
+    ``log(1 + y)`` computed without rounding ``1 + y``). Keras's
+    ``keras.activations.softplus`` is the reference.
+
+    Args:
+        x: an array of any shape.
+
+    Returns:
+        A new float64 array of the same shape.
+
+    Example:
+        >>> softplus(np.array([0.0, 1.0, -40.0, 1000.0]))
+        array([6.93147181e-01, 1.31326169e+00, 4.24835426e-18, 1.00000000e+03])
+                             # ln 2, ln(1 + e), exp(-40), 1000
+    """
+    # TODO: kata activations.softplus
+    raise NotImplementedError("kata activations.softplus")
+
+
 def relu_backward(dout, x):
     """Backward pass of ReLU: ``dx = dout * relu'(x)``.
 

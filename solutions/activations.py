@@ -70,6 +70,13 @@ def silu(x):
     return x * sigmoid(x)
 
 
+def softplus(x):
+    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: no overflow at the top (exp of a
+    non-positive number), no lost digits at the bottom (log1p keeps exp(x) when it is tiny)."""
+    x = np.asarray(x, dtype=float)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
 def relu_backward(dout, x):
     """``dout * (x > 0)``: the gradient passes where the input was positive (0 at x == 0, as TF)."""
     return np.asarray(dout, dtype=float) * (np.asarray(x) > 0)

@@ -429,6 +429,69 @@ def test_silu_large_magnitudes(kata):
     assert_close(got, ref.silu(large), call=f"silu({show(large)})", mistakes=_silu_mistakes(large), note=note)
 
 
+# ------------------------------------------------------------------ kata activations.softplus
+
+
+def _softplus_mistakes(x):
+    """Wrong answers learners write for log(1 + exp(x)), by name."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(all="ignore"):
+        return {
+            "you returned log(1 + exp(x)) as written: for very negative x, 1 + exp(x) rounds to 1 and the "
+            "result to 0; use np.log1p(np.exp(x)) there (or the stable max(x, 0) + log1p(exp(-|x|)))": np.where(
+                x > 30, x, np.log(1 + np.exp(np.minimum(x, 30)))
+            ),
+            "the sign is flipped: that is log(1 + exp(-x)) = softplus(-x)": np.maximum(-x, 0)
+            + np.log1p(np.exp(-np.abs(x))),
+            "that is ReLU, max(x, 0): softplus adds log(1 + exp(-|x|)), the smooth corner": np.maximum(x, 0.0),
+            "you used log, not log1p, after splitting: log(exp(-|x|)) = -|x| is not log(1 + exp(-|x|))": np.maximum(
+                x, 0
+            )
+            - np.abs(x),
+        }
+
+
+@pytest.mark.kata("activations.softplus")
+def test_softplus_docstring_example(kata):
+    x = np.array([0.0, 1.0, -40.0, 1000.0])
+    got, note = call_stable(kata, x)
+    expected = ref.activation("softplus", x)
+    # Relative down to the tail: softplus(-40) = exp(-40) = 4.2e-18 is a value, not a rounding error.
+    assert_close(
+        got,
+        expected,
+        call="softplus([0, 1, -40, 1000])",
+        atol=TAIL_ATOL,
+        mistakes=_softplus_mistakes(x),
+        note=note,
+    )
+    check(
+        abs(float(np.asarray(got)[0]) - np.log(2.0)) < 1e-12, f"softplus(0) should be ln 2 = 0.693..., got {show(got)}"
+    )
+
+
+@pytest.mark.kata("activations.softplus")
+@pytest.mark.parametrize("shape, seed", [((1,), 40), ((3, 7), 41)])
+def test_softplus_random(kata, shape, seed):
+    x = _random(shape, seed)
+    got = call(kata, x)
+    assert_close(got, ref.activation("softplus", x), call=f"softplus(<random {shape}>)", mistakes=_softplus_mistakes(x))
+
+
+@pytest.mark.kata("activations.softplus")
+def test_softplus_large_magnitudes_and_the_negative_tail(kata):
+    x = np.concatenate([_large(), [-40.0, -100.0, -700.0, 35.0, 700.0]])
+    got, note = call_stable(kata, x)
+    assert_close(
+        got,
+        ref.activation("softplus", x),
+        call=f"softplus({show(x)})",
+        atol=TAIL_ATOL,
+        mistakes=_softplus_mistakes(x),
+        note=note,
+    )
+
+
 # ------------------------------------------------------------- the backward passes
 
 

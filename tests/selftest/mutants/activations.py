@@ -355,6 +355,47 @@ def silu_with_expit(x):
     return x * expit(x)
 
 
+# ------------------------------------------------------------------ softplus
+
+
+@mutant("activations.softplus", expect="returned (NaN|inf) at index")
+def softplus_as_written(x):
+    x = np.asarray(x, dtype=float)
+    return np.log(1 + np.exp(x))
+
+
+@mutant("activations.softplus", expect="1 \\+ exp\\(x\\) rounds to 1")
+def softplus_guarding_only_the_top(x):
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 30, x, np.log(1 + np.exp(np.minimum(x, 30))))
+
+
+@mutant("activations.softplus", expect="the sign is flipped")
+def softplus_of_minus_x(x):
+    x = np.asarray(x, dtype=float)
+    return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+@mutant("activations.softplus", expect="that is ReLU")
+def softplus_as_relu(x):
+    return np.maximum(np.asarray(x, dtype=float), 0.0)
+
+
+@alternative("activations.softplus")
+def softplus_with_logaddexp(x):
+    return np.logaddexp(0.0, np.asarray(x, dtype=float))
+
+
+@alternative("activations.softplus")
+def softplus_piecewise(x):
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    high = x > 0
+    out[high] = x[high] + np.log1p(np.exp(-x[high]))
+    out[~high] = np.log1p(np.exp(x[~high]))
+    return out
+
+
 # ---------------------------------------------------------- relu_backward
 
 
