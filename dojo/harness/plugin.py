@@ -177,7 +177,7 @@ class KataPlugin:
         self.timeout = config.getoption("kata_timeout")
         # Each kata's checks run in a forked child; where fork does not exist,
         # in this process under the older SIGALRM limit.
-        self.isolated = isolation.available() and not os.environ.get("KATAS_IN_PROCESS")
+        self._can_fork = isolation.available() and not os.environ.get("KATAS_IN_PROCESS")
         memory = config.getoption("kata_memory")
         self.runner = isolation.KataRunner(self, int(memory * 2**30) if memory else None)
         self.groups: dict[str, list[pytest.Item]] = {}
@@ -332,6 +332,20 @@ class KataPlugin:
         return True
 
     _in_child = False  # set in a kata's child process, where checks run the ordinary way
+
+    @property
+    def isolated(self) -> bool:
+        """Run the next kata's checks in a forked child?
+
+        Not once TensorFlow is loaded in this process (a cold reference cache made this process
+        compute expected values, or a self-test used TensorFlow directly): a fork of a process
+        whose TensorFlow threads run can crash in the child, which would blame correct code. Those
+        checks then run here, under the older SIGALRM limit. A warm cache (`kata warm`) keeps
+        TensorFlow out of the learner's runs, so every kata forks.
+        """
+        import sys
+
+        return self._can_fork and "tensorflow" not in sys.modules
 
     def _next_kata_after(self, item: pytest.Item) -> Kata | None:
         items = item.session.items

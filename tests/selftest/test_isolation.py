@@ -208,7 +208,7 @@ def test_a_failure_in_one_kata_leaves_the_next_katas_verdicts_alone(course):
     course.write_impl("import sys\n\ndef double(x):\n    sys.exit('bye')\n")
     result = course.run("--all")
     assert result.returncode == 1
-    assert "your code raised SystemExit: bye" in flat(result), result.stdout
+    assert "your code raised SystemExit at katas/toy.py:7 (in double): bye" in flat(result), result.stdout
     assert "1 passed" in flat(result) and "1 error" in flat(result), result.stdout  # square still passes
 
 
