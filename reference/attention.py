@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._cache import cache_public_functions, live
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 
@@ -311,6 +312,7 @@ def multi_head_attention_backward(
 
 
 @lru_cache(maxsize=1)
+@live
 def custom_layers():
     """``(TokenAndPositionEmbedding, TransformerBlock)``: the custom layers of Keras's example, in Keras.
 
@@ -486,3 +488,6 @@ def text_transformer_fit(spec: dict, weights, x, y, optimizer: tuple, epochs: in
         _CACHE[key] = (predictions, [float(v) for v in history.history["loss"]], model.get_weights())
     predictions, losses, after = _CACHE[key]
     return predictions.copy(), list(losses), [w.copy() for w in after]
+
+
+cache_public_functions(globals())

@@ -168,7 +168,9 @@ def show(paths: list[Path], png: Path | None, console: Console) -> int:
     exports = read_exports(paths)
     if not exports:
         raise BoardError("no exports given")
-    console.print(table(exports))
+    board = table(exports)
+    # Every track is a column: let the table be as wide as it needs rather than squash the pairs' names.
+    console.print(board, width=max(console.width, console.measure(board).maximum))
     if png is not None:
         try:
             drawn = draw(exports, png)
