@@ -170,7 +170,14 @@ def show(paths: list[Path], png: Path | None, console: Console) -> int:
         raise BoardError("no exports given")
     board = table(exports)
     # Every track is a column: let the table be as wide as it needs rather than squash the pairs' names.
-    console.print(board, width=max(console.width, console.measure(board).maximum))
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(max_width=1000), board).maximum
+    if needed > console.width:
+        from rich.console import Console
+
+        console = Console(width=needed, highlight=False, file=console.file, color_system=console.color_system)
+    console.print(board)
     if png is not None:
         try:
             drawn = draw(exports, png)
