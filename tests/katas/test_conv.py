@@ -400,6 +400,7 @@ BACKWARD_CASES = [
     (54, 2, 6, 6, 3, 3, 4, (2, 2), "same"),  # asymmetric padding
     (55, 2, 6, 7, 2, 2, 3, (1, 1), "same"),  # even kernel
     (56, 1, 9, 7, 2, (3, 2), 2, (3, 2), "same"),
+    (57, 1, 5, 5, 2, 3, 2, (1, 1), "same"),  # one row/column of padding on every side: dx is cut from the middle
 ]
 
 

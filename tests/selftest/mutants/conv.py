@@ -307,8 +307,7 @@ def conv2d_backward_assigns_dx(dout, x, kernel, strides=(1, 1), padding="valid",
     return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :], dkernel, dbias
 
 
-# Not registered for now: after the last merges the tests no longer catch this mistake (it passed all 8
-# checks); restoring the case that catches it is open work.
+@mutant("conv.conv2d_backward", expect="cut from the top/left of the padded gradient")
 def conv2d_backward_cropping_the_front(dout, x, kernel, strides=(1, 1), padding="valid", _solution=conv2d_backward):
     dx, dkernel, dbias = _solution(dout, x, kernel, strides, padding)
     if padding != "same":
