@@ -53,6 +53,7 @@ from _pytest.runner import runtestprotocol
 
 from ..states import ERROR, FAILING, PASSED
 from . import guards, wire
+from .timeout import timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
 DUMP_GRACE = 0.5
@@ -431,13 +432,7 @@ class KataRunner:
             pass
         time.sleep(DUMP_GRACE)
         _kill(pid)
-        where = self._learner_line(_read(crash_file))
-        at = f"\n  it was running {where}" if where else ""
-        return (
-            f"stopped after {limit:g} s. Is there a loop that never ends (a `while` whose condition "
-            f"never changes, an index that is never incremented)? If your code is only slow, vectorise it "
-            f"with NumPy (or give more time: --kata-timeout SECONDS).{at}"
-        )
+        return timeout_message(limit, self._learner_line(_read(crash_file)))
 
     def _crash_message(self, status: int | None, crash_file) -> str:
         dump = _read(crash_file)

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..course.implementation import KataLoadError, MissingKataError
 from ..states import ERROR, FAILING, NOT_STARTED, PASSED, SEVERITY, SKIPPED  # noqa: F401 (re-exported)
 from ..testkit.checks import KataFailure
-from .timeout import KataTimeout
+from .timeout import KataTimeout, timeout_message
 
 
 @dataclass
@@ -51,8 +51,7 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
     if isinstance(exc, MissingKataError):
         return Outcome(ERROR, str(exc))
     if isinstance(exc, KataTimeout):
-        where = _where(_learner_frame(exc, impl_folder), root)
-        return Outcome(ERROR, f"{where}: {exc}" if where else str(exc))
+        return Outcome(ERROR, timeout_message(exc.seconds, _where(_learner_frame(exc, impl_folder), root)))
     if isinstance(exc, KataFailure):
         # The only verdict: a check of the kata's test said no.
         return Outcome(FAILING, str(exc), mistake=exc.mistake)

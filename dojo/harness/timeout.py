@@ -23,11 +23,21 @@ class KataTimeout(BaseException):
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        super().__init__(
-            f"stopped after {seconds:g} s. Is there a loop that never ends (a `while` whose "
-            f"condition never changes, an index that is never incremented)? "
-            f"If your code is only slow, vectorise it with NumPy."
-        )
+        super().__init__(timeout_message(seconds))
+
+
+def timeout_message(seconds: float, where: str = "") -> str:
+    """What a learner reads when a kata ran out of time, in a forked child or in this process alike.
+
+    ``where`` is the learner's line that was running ('katas/neuron.py, line 12, in
+    weighted_sum' and the source line), or empty when no frame of theirs was on the stack.
+    """
+    at = f"\n  it was running {where}" if where else ""
+    return (
+        f"stopped after {seconds:g} s. Is there a loop that never ends (a `while` whose condition "
+        f"never changes, an index that is never incremented)? If your code is only slow, vectorise it "
+        f"with NumPy (or give more time: --kata-timeout SECONDS).{at}"
+    )
 
 
 def supported() -> bool:
