@@ -73,6 +73,26 @@ class Uncacheable(Exception):
     """An argument or a result that has no exact, safe encoding: compute (and return) it live."""
 
 
+class CacheMiss(Exception):
+    """Under :func:`only_cached`: the value is not in the cache, and this process does not compute."""
+
+
+@contextlib.contextmanager
+def only_cached(enabled: bool = True):
+    """Within this block a reference call answers from the cache or raises :class:`CacheMiss`.
+
+    The harness's own process uses it: computing would import TensorFlow there, and a process
+    with TensorFlow's threads running cannot fork kata children safely. It hands a miss to the
+    reference server (:mod:`dojo.harness.reference_server`) instead.
+    """
+    previous = getattr(_inside, "only_cached", False)
+    _inside.only_cached = enabled
+    try:
+        yield
+    finally:
+        _inside.only_cached = previous
+
+
 # -------------------------------------------------------------- locations
 
 
@@ -445,6 +465,8 @@ def cached(function, function_id: str, module):
         try:
             key = make_key(function_id, module, signature, args, kwargs)
         except Uncacheable as why:
+            if getattr(_inside, "only_cached", False):
+                raise CacheMiss(function_id) from None
             UNCACHED[function_id] = str(why)
             return _live(function, args, kwargs)
         digest = key_digest(key)
@@ -456,6 +478,8 @@ def cached(function, function_id: str, module):
                 _memory[digest] = found
                 STATS["hits"] += 1
                 return decode(*found)
+        if getattr(_inside, "only_cached", False):
+            raise CacheMiss(function_id)
         result = _live(function, args, kwargs)
         arrays: dict[str, np.ndarray] = {}
         try:

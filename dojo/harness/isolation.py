@@ -20,8 +20,10 @@ could hang the run, fake a pass or wreck the state of later katas. In a child:
 The child is forked after the harness, NumPy, the checks and the test modules
 are imported, so it starts in milliseconds. It never needs TensorFlow: every
 call into the reference engine is sent to the parent (as data, see
-:mod:`dojo.harness.wire`), which answers from the reference cache or computes
-it live. Time spent there is not charged to the learner.
+:mod:`dojo.harness.wire`), which answers from the reference cache or has the
+reference server compute it (:mod:`dojo.harness.reference_server`: TensorFlow
+in a process of its own, so that the parent can keep forking). Time spent
+there is not charged to the learner.
 
 Messages from child to parent (JSON lines): ``start`` (check i begins),
 ``report`` (a pytest report of check i), ``outcomes`` (the kata states of
@@ -52,7 +54,7 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from ..states import ERROR, FAILING, PASSED
-from . import guards, wire
+from . import guards, reference_server, wire
 from .timeout import timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -190,6 +192,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
     guards.limit_resources(runner.memory_bytes)
     guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
+    reference_server.forget_in_child()
     channel = _ChildChannel(out_fd, in_fd)
     _route_reference_to_parent(channel)
     _record_exits(crash_file)
@@ -481,25 +484,17 @@ class KataRunner:
 
 
 def _serve_reference(message: dict) -> dict:
-    """Compute one reference call for the child, in the (trusted) parent."""
-    import importlib
+    """Answer one reference call for the child: from the reference cache here, else from the reference server.
 
-    module_name, function = message.get("module", ""), message.get("function", "")
-    if not (module_name == "reference" or module_name.startswith("reference.")) or function.startswith("_"):
-        return {"raised": "RuntimeError", "message": f"no reference function {module_name}.{function}"}
+    Never computed in this process: that would import TensorFlow, after which forking the next
+    kata's child is no longer safe (see :mod:`dojo.harness.reference_server`).
+    """
+    from reference._cache import CacheMiss
+
     try:
-        target = getattr(importlib.import_module(module_name), function)
-        args, kwargs = wire.decode(message.get("args"))
-    except Exception as error:  # noqa: BLE001 - a malformed request is the child's problem
-        return {"raised": "RuntimeError", "message": f"bad reference request: {error}"}
-    try:
-        value = target(*args, **kwargs)
-    except Exception as error:  # noqa: BLE001 - the reference's own error goes back to the check
-        return {"raised": type(error).__name__, "message": str(error)}
-    try:
-        return {"value": wire.encode(value)}
-    except wire.NotData:
-        return {"not_data": True}
+        return reference_server.answer(message, only_cached=True)
+    except CacheMiss:
+        return reference_server.compute(message)
 
 
 def _write_all(fd: int, data: bytes) -> None:

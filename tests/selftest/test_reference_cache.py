@@ -338,8 +338,9 @@ def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
 # ------------------------------------------------------------ TensorFlow or not
 
 
-# A pytest plugin that records every import of TensorFlow or Keras, in this process and in the
-# harness's forked children (the import hook is inherited by fork).
+# A sitecustomize that records every import of TensorFlow or Keras, with the process that made it:
+# pytest's own process, the harness's forked children (the hook is inherited by fork) and the
+# reference server (a new Python process on the same PYTHONPATH).
 IMPORT_WATCH = """
 import os, sys
 
@@ -347,19 +348,20 @@ class _WatchTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("tensorflow", "keras"):
             with open(os.environ["TENSORFLOW_IMPORTS"], "a") as log:
-                log.write(name + "\\n")
+                server = "reference_server" in " ".join(sys.argv)
+                log.write(("server " if server else "harness ") + name + "\\n")
         return None
 
 sys.meta_path.insert(0, _WatchTensorFlow())
 """
 
 
-def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+def _run_kata(impl: Path, cache: Path, *extra: str, kata: str = "neuron.weighted_sum") -> subprocess.CompletedProcess:
     """``pytest --kata neuron.weighted_sum``; ``stdout`` ends with whether any of its processes imported
-    TensorFlow or Keras."""
+    TensorFlow or Keras, and ``imported`` lists which ('harness tensorflow', 'server keras', ...)."""
     watch = cache.parent / "watch"
     watch.mkdir(exist_ok=True)
-    (watch / "tensorflow_watch.py").write_text(IMPORT_WATCH)
+    (watch / "sitecustomize.py").write_text(IMPORT_WATCH)
     imports = watch / "imports.txt"
     imports.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "PYTEST_ADDOPTS", "KATAS_FRESH_REFERENCE")}
@@ -369,7 +371,7 @@ def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
         TENSORFLOW_IMPORTS=str(imports),
         PYTHONPATH=os.pathsep.join([str(watch), str(ROOT)]),
     )
-    command = [PYTHON, "-m", "pytest", "-p", "tensorflow_watch", "--kata", "neuron.weighted_sum", f"--impl={impl}"]
+    command = [PYTHON, "-m", "pytest", *(["--kata", kata] if kata else []), f"--impl={impl}"]
     done = subprocess.run(
         [*command, "-p", "no:randomly", *extra],
         cwd=ROOT,
@@ -380,6 +382,7 @@ def _run_kata(impl: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
         check=False,
     )
     done.stdout += f"\nTENSORFLOW IMPORTED: {imports.exists()}\n"
+    done.imported = {line.split()[0] for line in imports.read_text().splitlines()} if imports.exists() else set()
     return done
 
 
@@ -404,6 +407,30 @@ def test_a_warm_run_imports_no_tensorflow_and_fresh_reference_does(tmp_path):
     assert "--fresh-reference" not in warm.stdout
     assert _verdict(warm.stdout) == _verdict(fresh.stdout)
     assert "weighted_sum([0.5, 0.8, 0.3], [0.4, 0.6, 0.2]) returned 2.8" in warm.stdout, warm.stdout
+
+
+def test_a_cold_cache_keeps_tensorflow_out_of_the_harness_and_later_katas_in_their_child(tmp_path):
+    """Kata 1.1 needs values nobody computed yet; kata 1.2 then calls os._exit(0).
+
+    The values come from the reference server, so the harness's process never imports TensorFlow
+    and can still fork kata 1.2 its child: the exit is reported and the run fails. (Computed in the
+    harness's own process, TensorFlow would have turned forking off and os._exit(0) would have ended
+    pytest with status 0.)
+    """
+    import shutil
+
+    impl = tmp_path / "exits"
+    shutil.copytree(ROOT / "solutions", impl, ignore=shutil.ignore_patterns("__pycache__"))
+    neuron = impl / "neuron.py"
+    neuron.write_text(
+        neuron.read_text() + "\n\ndef neuron(inputs, weights, bias, activation=None):\n    import os\n    os._exit(0)\n"
+    )
+    done = _run_kata(impl, tmp_path / "cache", "--track", "neuron", "--color=no", kata="")
+    report = " ".join(done.stdout.split())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Weighted sum passed" in report or "weighted_sum" in report, report
+    assert "your code ended the Python process (exit status 0)" in report, report
+    assert done.imported == {"server"}, (done.imported, report)
 
 
 def _verdict(stdout: str) -> str:

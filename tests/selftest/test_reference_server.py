@@ -1,0 +1,87 @@
+"""The reference server: cache misses are computed in a process of their own, and only reference calls are served."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from dojo.harness import reference_server, wire
+from reference import _cache
+
+
+def _request(module: str, function: str, *args, **kwargs) -> dict:
+    return {"type": "ref", "module": module, "function": function, "args": wire.encode([list(args), kwargs])}
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("KATAS_FRESH_REFERENCE", raising=False)
+    _cache._memory.clear()
+    yield tmp_path / "cache"
+    reference_server.shutdown()
+    _cache._memory.clear()
+
+
+@pytest.mark.parametrize(
+    ("module", "function"),
+    [("os", "system"), ("reference.neuron", "_private"), ("dojo.harness.plugin", "pytest_configure")],
+)
+def test_only_public_reference_functions_are_served(module, function):
+    reply = reference_server.answer(_request(module, function, "echo hi"))
+    assert reply["raised"] == "RuntimeError" and "no reference function" in reply["message"]
+
+
+def test_a_miss_is_not_computed_in_the_harness_but_by_the_server(private_cache):
+    request = _request("reference.neuron", "weighted_sum", [0.5, 0.8, 0.3], [0.4, 0.6, 0.2])
+    with pytest.raises(_cache.CacheMiss):
+        reference_server.answer(request, only_cached=True)
+    reply = reference_server.compute(request)
+    assert wire.decode(reply["value"]) == pytest.approx(0.5 * 0.4 + 0.8 * 0.6 + 0.3 * 0.2)
+    # The server stored it: the harness now answers from the cache alone.
+    cached = reference_server.answer(request, only_cached=True)
+    assert np.asarray(wire.decode(cached["value"])) == np.asarray(wire.decode(reply["value"]))
+
+
+def test_the_reference_functions_own_error_goes_back_to_the_check(private_cache):
+    reply = reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0, 2.0], [1.0]))
+    assert reply.get("raised") and "value" not in reply, reply
+
+
+def test_a_server_that_dies_is_reported_in_one_line_and_restarted(private_cache, monkeypatch):
+    monkeypatch.setattr(
+        reference_server._Server,
+        "command",
+        (sys.executable, "-c", "import sys; sys.stderr.write('out of memory\\n'); sys.exit(3)"),
+    )
+    reply = reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0], [2.0]))
+    assert reply["raised"] == "RuntimeError"
+    assert "stopped while computing an expected value: out of memory" in reply["message"]
+    assert "\n" not in reply["message"]
+    monkeypatch.undo()
+    monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(private_cache))
+    again = reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0], [2.0]))
+    assert wire.decode(again["value"]) == pytest.approx(2.0)
+
+
+def test_a_kata_child_cannot_reach_the_server(private_cache):
+    import os
+
+    reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0], [2.0]))
+    server = reference_server._server
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child, as isolation.py's: forget the server, then try to use its pipe
+        reference_server.forget_in_child()
+        try:
+            server.process.stdin.write(b"{}\n")
+            server.process.stdin.flush()
+            os.write(write, b"reached")
+        except (OSError, ValueError):
+            os.write(write, b"closed")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"closed"
+    assert reference_server._server is server and server.alive()
