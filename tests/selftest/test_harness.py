@@ -11,71 +11,15 @@ import sys
 
 import pytest
 from mutation import ROOT
+from toy_course import SOLVED, write_course
 
-CURRICULUM = """
-[track]
-name = "Toys"
-module = "toy"
-
-[[kata]]
-name = "double"
-title = "Double it"
-goal = "Return 2 * x."
-hints = ["What is twice x?", "Multiply by two.", "return 2 * x"]
-
-[[kata]]
-name = "square"
-title = "Square it"
-goal = "Return x * x."
-hints = ["What is x times itself?", "Use *.", "return x * x"]
-
-[[kata]]
-name = "cube"
-title = "Cube it"
-goal = "Return x ** 3."
-hints = ["Three factors?", "Use **.", "return x ** 3"]
-"""
-
-# Defined out of curriculum order on purpose: the harness must reorder them.
-KATA_TESTS = """
-import numpy as np
-import pytest
-from dojo.testkit.checks import assert_close, call
-
-@pytest.mark.kata("toy.cube")
-def test_cube(kata):
-    assert_close(call(kata, np.array([2.0, 3.0])), np.array([8.0, 27.0]), call="cube([2, 3])")
-
-@pytest.mark.kata("toy.square")
-def test_square(kata):
-    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 9.0]), call="square([2, 3])")
-
-@pytest.mark.kata("toy.double")
-def test_double(kata):
-    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 6.0]), call="double([2, 3])")
-
-@pytest.mark.kata("toy.double")
-def test_double_zero(kata):
-    assert_close(call(kata, np.zeros(2)), np.zeros(2), call="double([0, 0])")
-"""
-
-SOLVED = {
-    "double": "def double(x):\n    return 2 * x\n",
-    "square": "def square(x):\n    return x * x\n",
-    "cube": "def cube(x):\n    return x ** 3\n",
-}
 STUB = 'def {name}(x):\n    raise NotImplementedError("kata: {name}")\n'
 
 
 @pytest.fixture
 def course(pytester):
     """A tiny course: curriculum, tests, and a helper to write implementation folders."""
-    pytester.makeconftest('pytest_plugins = ["dojo.harness.plugin"]')
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
-    (pytester.path / "curriculum").mkdir()
-    (pytester.path / "curriculum" / "01_toys.toml").write_text(CURRICULUM)
-    (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_toy.py").write_text(KATA_TESTS)
+    write_course(pytester.path, ("double", "square", "cube"), ("cube", "square", "double", "double_zero"))
 
     def write(folder="katas", **bodies):
         path = pytester.path / folder

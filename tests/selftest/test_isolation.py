@@ -12,42 +12,7 @@ import sys
 import time
 
 import pytest
-
-CURRICULUM = """
-[track]
-name = "Toys"
-module = "toy"
-
-[[kata]]
-name = "double"
-title = "Double it"
-goal = "Return 2 * x."
-hints = ["What is twice x?", "Multiply by two.", "return 2 * x"]
-
-[[kata]]
-name = "square"
-title = "Square it"
-goal = "Return x * x."
-hints = ["What is x times itself?", "Use *.", "return x * x"]
-"""
-
-KATA_TESTS = """
-import numpy as np
-import pytest
-from dojo.testkit.checks import assert_close, call
-
-@pytest.mark.kata("toy.double")
-def test_double(kata):
-    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 6.0]), call="double([2, 3])")
-
-@pytest.mark.kata("toy.double")
-def test_double_zero(kata):
-    assert_close(call(kata, np.zeros(2)), np.zeros(2), call="double([0, 0])")
-
-@pytest.mark.kata("toy.square")
-def test_square(kata):
-    assert_close(call(kata, np.array([2.0, 3.0])), np.array([4.0, 9.0]), call="square([2, 3])")
-"""
+from toy_course import write_course
 
 SQUARE = "def square(x):\n    return x * x\n"
 #: Far above any limit these tests set, far below "hangs for ever".
@@ -56,12 +21,7 @@ OUTER_TIMEOUT = 120
 
 @pytest.fixture
 def course(pytester):
-    pytester.makeconftest('pytest_plugins = ["dojo.harness.plugin"]')
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
-    (pytester.path / "curriculum").mkdir()
-    (pytester.path / "curriculum" / "toys.toml").write_text(CURRICULUM)
-    (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_toy.py").write_text(KATA_TESTS)
+    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"))
     (pytester.path / "katas").mkdir()
 
     def write(double: str, square: str = SQUARE, preamble: str = "") -> None:

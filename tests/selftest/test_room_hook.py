@@ -14,45 +14,11 @@ import time
 
 import pytest
 from room_support import RoomProcess, env
+from toy_course import write_course
 
 from dojo.course.curriculum import load
 from dojo.course.progress import Progress
 from dojo.room import hook
-
-CURRICULUM = """
-[track]
-name = "Toys"
-module = "toy"
-
-[[kata]]
-name = "double"
-title = "Double it"
-goal = "Return 2 * x."
-hints = ["What is twice x?", "Multiply by two.", "return 2 * x"]
-
-[[kata]]
-name = "square"
-title = "Square it"
-goal = "Return x * x."
-hints = ["What is x times itself?", "Use *.", "return x * x"]
-"""
-
-TESTS = """
-import numpy as np
-import pytest
-from dojo.testkit.checks import assert_close, call
-
-@pytest.mark.kata("toy.double")
-def test_double(kata):
-    x = np.array([2.0, 3.0])
-    assert_close(call(kata, x), 2 * x, call="double([2, 3])",
-                 mistakes={"added 2 instead of doubling: multiply by 2": x + 2})
-
-@pytest.mark.kata("toy.square")
-def test_square(kata):
-    x = np.array([2.0, 3.0])
-    assert_close(call(kata, x), x * x, call="square([2, 3])")
-"""
 
 SECRET = "PAIRS_OWN_CODE_NEVER_SENT"
 KATAS = f"""
@@ -68,13 +34,9 @@ def square(x):
 @pytest.fixture
 def course(tmp_path):
     root = tmp_path / "course"
-    for folder in ("curriculum", "katas", "tests"):
-        (root / folder).mkdir(parents=True)
-    (root / "curriculum" / "toy.toml").write_text(CURRICULUM)
+    write_course(root, ("double", "square"), ("double_named_mistake", "square"), ini="testpaths = tests\n")
+    (root / "katas").mkdir()
     (root / "katas" / "toy.py").write_text(KATAS)
-    (root / "tests" / "test_toy.py").write_text(TESTS)
-    (root / "conftest.py").write_text('pytest_plugins = ["dojo.harness.plugin"]\n')
-    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\ntestpaths = tests\n")
     return root
 
 
