@@ -445,7 +445,8 @@ class Store:
 
 # -------------------------------------------------------------- the wrapper
 
-_memory: dict[str, tuple[object, dict[str, np.ndarray]]] = {}  # this process's hits, by key digest
+# This process's hits, by cache folder and key digest (the folder can change: KATAS_REFERENCE_CACHE).
+_memory: dict[tuple[str, str], tuple[object, dict[str, np.ndarray]]] = {}
 
 
 def cached(function, function_id: str, module):
@@ -471,11 +472,11 @@ def cached(function, function_id: str, module):
             return _live(function, args, kwargs)
         digest = key_digest(key)
         if not fresh():
-            found = _memory.get(digest)
+            found = _memory.get((str(cache_folder()), digest))
             if found is None:
                 found = Store(cache_folder()).read(key)
             if found is not None:
-                _memory[digest] = found
+                _memory[str(cache_folder()), digest] = found
                 STATS["hits"] += 1
                 return decode(*found)
         if getattr(_inside, "only_cached", False):
@@ -491,7 +492,7 @@ def cached(function, function_id: str, module):
         store = Store(cache_folder())
         store.write(key, value, arrays)
         store.stamp_computed()
-        _memory[digest] = (value, arrays)
+        _memory[str(store.folder), digest] = (value, arrays)
         # The same fresh copy a later hit returns, so a cold run and a warm run see identical values.
         return decode(value, arrays)
 

@@ -62,6 +62,8 @@ DUMP_GRACE = 0.5
 
 #: Largest captured output a check sends back (the card shows its first lines).
 MAX_SECTION = 20_000
+#: The longest message a child may send (reports, reference requests): far above any the course makes.
+MAX_MESSAGE = 256 << 20
 
 SIGNAL_WORDS = {
     "SIGSEGV": "segmentation fault",
@@ -113,12 +115,13 @@ class _ChildChannel:
 
     def call(self, message: dict) -> dict:
         self.send(message)
-        while b"\n" not in self._buffer:
-            chunk = self.inp.read(1 << 16)
+        parts = [self._buffer]
+        while b"\n" not in parts[-1]:  # scan each new chunk once: a reply can be megabytes of arrays
+            chunk = self.inp.read(1 << 20)
             if not chunk:
                 raise RuntimeError("the harness stopped answering")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+            parts.append(chunk)
+        line, self._buffer = b"".join(parts).split(b"\n", 1)
         return wire.loads(line) or {}
 
 
@@ -199,6 +202,11 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     fingerprint = guards.NumpyFingerprint()
     config = runner.plugin.config
     results = runner.plugin.results.setdefault(kata.id, [])
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        # The parent's warnings so far came with the fork and are counted already: only this
+        # kata's own go back (sending them all again made each child slower than the one before).
+        terminal.stats.pop("warnings", None)
     for index, item in enumerate(items):
         channel.send({"type": "start", "index": index})
         before = len(results)
@@ -326,7 +334,7 @@ class KataRunner:
 
     def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:
         deadline = time.monotonic() + limit
-        buffer = b""
+        pending = bytearray()  # the start of a message whose end has not come yet
         status = None
         reaped = False
         try:
@@ -342,9 +350,21 @@ class KataRunner:
                 chunk = os.read(out_r, 1 << 20)
                 if not chunk:
                     break  # the child closed its end: it exited
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
+                if b"\n" not in chunk:  # part of a long message: keep it, without rescanning what came before
+                    pending += chunk
+                    if len(pending) > MAX_MESSAGE:
+                        run.problem, run.harness_fault = (
+                            f"the kata's process sent a message of over {MAX_MESSAGE >> 20} MiB to the harness "
+                            f"(a bug in the course or the harness, not in your code)",
+                            True,
+                        )
+                        _kill(pid)
+                        reaped = True
+                        break
+                    continue
+                *lines, rest = (bytes(pending) + chunk).split(b"\n")
+                pending = bytearray(rest)
+                for line in lines:
                     message = wire.loads(line)
                     if message is None:
                         run.problem, run.harness_fault = (

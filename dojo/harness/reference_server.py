@@ -34,6 +34,10 @@ from pathlib import Path
 
 from . import wire
 
+#: The settings of the reference cache, sent with every request: the server applies the harness's
+#: values of the moment (a nested session or a self-test may change them after the server started).
+CACHE_SETTINGS = ("KATAS_REFERENCE_CACHE", "KATAS_FRESH_REFERENCE")
+
 _lock = threading.Lock()
 _server: _Server | None = None
 
@@ -63,6 +67,7 @@ class _Server:
 
     def call(self, message: dict) -> dict:
         request = {"type": "ref", **{key: message.get(key) for key in ("module", "function", "args")}}
+        request["settings"] = {name: os.environ.get(name) for name in CACHE_SETTINGS}
         try:
             self.process.stdin.write(wire.dumps(request))
             self.process.stdin.flush()
@@ -187,9 +192,22 @@ def serve(requests, replies) -> None:
         if message is None:
             reply = {"raised": "RuntimeError", "message": "bad reference request: not a message"}
         else:
+            _apply_settings(message.get("settings"))
             reply = answer(message)
         replies.write(wire.dumps({"type": "reply", **reply}))
         replies.flush()
+
+
+def _apply_settings(settings) -> None:
+    """The harness's cache settings for this request (only the names in :data:`CACHE_SETTINGS`)."""
+    if not isinstance(settings, dict):
+        return
+    for name in CACHE_SETTINGS:
+        value = settings.get(name)
+        if isinstance(value, str):
+            os.environ[name] = value
+        elif value is None:
+            os.environ.pop(name, None)
 
 
 def main() -> None:

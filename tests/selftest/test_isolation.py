@@ -6,6 +6,7 @@ process with a hard outer timeout, and checks the report and the exit status.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -226,3 +227,15 @@ def test_print_output_is_shown_on_the_card(course):
     result = course.run()
     assert "print (first 5 of 12 lines; all of them: pytest -s --kata toy.double)" in flat(result), result.stdout
     assert "step 0" in flat(result) and "step 11" not in flat(result)
+
+
+def test_each_warning_is_counted_once_however_many_katas_follow(course):
+    """A child is forked with the warnings the parent holds so far; it must send back only its own."""
+    course.write_impl(
+        "import warnings\n\ndef double(x):\n    warnings.warn('double warns')\n    return 2 * x\n",
+        square="import warnings\n\ndef square(x):\n    warnings.warn('square warns')\n    return x * x\n",
+    )
+    result = course.run("--all")
+    assert result.returncode == 0, result.stdout
+    # double has two checks and square one: three warnings, each said once.
+    assert re.search(r"\b3 warnings\b", result.stdout), result.stdout
