@@ -91,7 +91,7 @@ def test_deep_recursion_after_raising_the_limit_is_reported(course):
     course.write_impl(
         "import sys\n\ndef double(x, depth=0):\n    sys.setrecursionlimit(10**6)\n    return double(x, depth + 1)\n"
     )
-    result = course.run("--kata-timeout", "20")
+    result = course.run("--kata-timeout", "5")
     assert result.returncode == 1
     assert "kata 1.1 Double it error" in flat(result), result.stdout
     assert "crashed Python" in flat(result) or "RecursionError" in flat(result) or "stopped after" in flat(result)
