@@ -141,12 +141,17 @@ class Dependencies:
         return hasher.hexdigest()
 
 
+#: The fixture through which kata tests reach the implementation: ``impl.get("module", "name")``.
+IMPLEMENTATION_FIXTURE = "impl"
+
+
 def tests_dependencies(test_file: Path, kata_id: str) -> tuple[list[tuple[str, str | None]], str]:
     """What a kata's tests ask of the implementation by name, and the tests' own code.
 
     Follows the kata's test functions (those marked ``@pytest.mark.kata(kata_id)``)
     into the test module's helper functions they call, collecting literal
-    ``impl.get("module", "name")`` and ``impl.module("module")`` calls.
+    ``impl.get("module", "name")`` and ``impl.module("module")`` calls (on the
+    ``impl`` fixture only: other ``.get`` calls are a dict's).
     """
     try:
         tree = ast.parse(test_file.read_bytes())
@@ -178,6 +183,8 @@ def tests_dependencies(test_file: Path, kata_id: str) -> tuple[list[tuple[str, s
     wanted: list[tuple[str, str | None]] = []
     for node in seen.values():
         for call in (n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            if not (isinstance(call.func.value, ast.Name) and call.func.value.id == IMPLEMENTATION_FIXTURE):
+                continue  # a dict's .get("monitor", "val_loss") names no module of the learner's
             literal = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
             if call.func.attr == "get" and len(literal) >= 2:
                 wanted.append((literal[0], literal[1]))

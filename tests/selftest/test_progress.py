@@ -204,3 +204,29 @@ def test_a_field_set_directly_on_an_entry_is_saved_and_merged_too(tmp_path):
     again.katas[KATA.id].pop("digest")
     again.save()
     assert "digest" not in Progress.load(tmp_path).entry(KATA.id)
+
+
+# ------------------------------------------------------- reruns of passed katas
+
+
+def test_every_kata_of_the_course_has_a_digest_so_a_pass_need_not_rerun():
+    """A kata without a digest is rerun on every plain `pytest`, and so is every kata after it.
+
+    (Found by benchmarks/feedback.py: a `logs.get("monitor", "val_loss")` in the callback tests was
+    read as the learner's module `monitor`, so every kata from training.EarlyStopping on reran.)
+    """
+    from pathlib import Path
+
+    from dojo.course.curriculum import load
+    from dojo.course.dependencies import Dependencies, tests_dependencies
+
+    root = Path(__file__).resolve().parents[2]
+    tests = root / "tests" / "katas"
+    for folder in ("katas", "solutions"):
+        dependencies = Dependencies(root / folder, tests)
+        missing = [
+            kata.id
+            for kata in load(root / "curriculum").katas
+            if dependencies.digest(kata, *tests_dependencies(tests / f"test_{kata.module}.py", kata.id)) is None
+        ]
+        assert not missing, f"no digest in {folder}/ for {missing}"
