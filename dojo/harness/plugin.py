@@ -37,7 +37,7 @@ from ..course.curriculum import Curriculum, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
-from ..room import hook as room_hook
+from ..paths import ROOM_FILE, STATE_DIR
 from ..states import DONE_STATES, KataState
 from . import guards, isolation, outcomes, report
 from .timeout import time_limit
@@ -580,7 +580,11 @@ class KataPlugin:
                 f"`pytest --recheck` runs them too.)"
             )
         # The live room (kata room join): one post in the background, one quiet line; never fails the run.
-        room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
+        # Only a checkout that joined one pays for importing the room's HTTP client.
+        if (self.root / STATE_DIR / ROOM_FILE).exists():
+            from ..room import hook as room_hook
+
+            room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []

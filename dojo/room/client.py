@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..paths import STATE_DIR
+from ..paths import ROOM_FILE, STATE_DIR
 from . import protocol
 from .store import read_json, write_json_atomic
 
@@ -28,7 +28,7 @@ class RoomError(Exception):
 
 
 def room_path(root: Path) -> Path:
-    return Path(root) / STATE_DIR / "room.json"
+    return Path(root) / STATE_DIR / ROOM_FILE
 
 
 def membership(root: Path) -> dict | None:

@@ -10,9 +10,9 @@ message can name them.
 
 import numpy as np
 import pytest
-from scipy.special import expit
 
 from dojo.testkit.checks import GRADIENT_RTOL, as_array, assert_close, call, check, show
+from dojo.testkit.special import expit
 from reference import losses as ref
 
 SAME_AS_THE_SCALAR = "d loss / d y_pred ="

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from scipy.special import expit
 
 from dojo.testkit.checks import assert_close, call, check, show
+from dojo.testkit.special import expit
 from reference import neuron as ref
 
 # The seed's worked example: 0.5*0.4 + 0.8*0.6 + 0.3*0.2 = 0.74; plus bias 0.1 = 0.84;
