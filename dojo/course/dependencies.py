@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -31,6 +31,8 @@ class ModuleFacts:
 
     def __init__(self, path: Path):
         self.path = path
+        self._code: dict[str, str] = {}
+        self._uses: dict[str, set[str]] = {}
 
     @cached_property
     def tree(self) -> ast.Module | None:
@@ -79,6 +81,18 @@ class ModuleFacts:
             ast.dump(node) for node in self.tree.body if not isinstance(node, (*DEFINITIONS, ast.Assign, ast.AnnAssign))
         )
 
+    def code(self, name: str) -> str:
+        """The definition of ``name`` as code (``ast.dump``), computed once however many katas use it."""
+        if name not in self._code:
+            self._code[name] = ast.dump(self.definitions[name])
+        return self._code[name]
+
+    def uses(self, name: str) -> set[str]:
+        """The names the definition of ``name`` mentions, computed once."""
+        if name not in self._uses:
+            self._uses[name] = _names_used(self.definitions[name])
+        return self._uses[name]
+
 
 def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -119,9 +133,9 @@ class Dependencies:
                     work.append(sibling)
                 seen[(module_name, name)] = "<missing>" if sibling is None else "<import>"
                 continue
-            seen[(module_name, name)] = ast.dump(node)
+            seen[(module_name, name)] = facts.code(name)
             seen.setdefault((module_name, "<preamble>"), facts.preamble)
-            for used in _names_used(node):
+            for used in facts.uses(name):
                 if used in facts.definitions:
                     work.append((module_name, used))
                 elif used in facts.sibling_imports:
@@ -154,43 +168,82 @@ def tests_dependencies(test_file: Path, kata_id: str) -> tuple[list[tuple[str, s
     ``impl`` fixture only: other ``.get`` calls are a dict's).
     """
     try:
-        tree = ast.parse(test_file.read_bytes())
-    except (OSError, SyntaxError, ValueError):
+        stat = test_file.stat()
+    except OSError:
         return [], ""
-    functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    marked = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-        and any(
-            isinstance(d, ast.Call)
-            and ast.unparse(d.func) == "pytest.mark.kata"
-            and d.args
-            and isinstance(d.args[0], ast.Constant)
-            and d.args[0].value == kata_id
-            for d in node.decorator_list
-        )
-    ]
-    seen: dict[str, ast.AST] = {}
-    work = list(marked)
+    module = _test_module(str(test_file), stat.st_mtime_ns, stat.st_size)
+    if module is None:
+        return [], ""
+    seen: set[str] = set()
+    work = list(module.marked.get(kata_id, ()))
     while work:
-        node = work.pop()
-        if node.name in seen:
+        name = work.pop()
+        if name in seen:
             continue
-        seen[node.name] = node
-        used = _names_used(node) | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}  # fixtures by name
-        work.extend(functions[n] for n in used if n in functions and n not in seen)
-    wanted: list[tuple[str, str | None]] = []
-    for node in seen.values():
-        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
-            if not (isinstance(call.func.value, ast.Name) and call.func.value.id == IMPLEMENTATION_FIXTURE):
-                continue  # a dict's .get("monitor", "val_loss") names no module of the learner's
-            literal = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-            if call.func.attr == "get" and len(literal) >= 2:
-                wanted.append((literal[0], literal[1]))
-            elif call.func.attr == "module" and len(literal) >= 1:
-                wanted.append((literal[0], None))
+        seen.add(name)
+        work.extend(n for n in module.uses(name) if n in module.functions and n not in seen)
+    wanted = [request for name in sorted(seen) for request in module.requests(name)]
     # The module's own preamble (imports, constants, shared inputs) and the kata's functions.
-    preamble = "\n".join(ast.dump(n) for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef)))
-    text = preamble + "\n".join(ast.dump(seen[name]) for name in sorted(seen))
+    text = module.preamble + "\n".join(module.code(name) for name in sorted(seen))
     return wanted, text
+
+
+class _TestModule:
+    """One kata test module, parsed once per run however many of its katas ask for a digest."""
+
+    def __init__(self, tree: ast.Module):
+        self.functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        self.marked: dict[str, list[str]] = {}
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                if (
+                    isinstance(decorator, ast.Call)
+                    and ast.unparse(decorator.func) == "pytest.mark.kata"
+                    and decorator.args
+                    and isinstance(decorator.args[0], ast.Constant)
+                ):
+                    self.marked.setdefault(decorator.args[0].value, []).append(node.name)
+        self.preamble = "\n".join(ast.dump(n) for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+        self._code: dict[str, str] = {}
+        self._uses: dict[str, set[str]] = {}
+        self._requests: dict[str, list[tuple[str, str | None]]] = {}
+
+    def code(self, name: str) -> str:
+        if name not in self._code:
+            self._code[name] = ast.dump(self.functions[name])
+        return self._code[name]
+
+    def uses(self, name: str) -> set[str]:
+        """Names a test function mentions, its parameters included (fixtures are asked for by name)."""
+        if name not in self._uses:
+            node = self.functions[name]
+            self._uses[name] = _names_used(node) | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        return self._uses[name]
+
+    def requests(self, name: str) -> list[tuple[str, str | None]]:
+        """The literal ``impl.get(module, name)`` / ``impl.module(module)`` calls in one test function."""
+        if name not in self._requests:
+            found: list[tuple[str, str | None]] = []
+            for call in ast.walk(self.functions[name]):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+                    continue
+                if not (isinstance(call.func.value, ast.Name) and call.func.value.id == IMPLEMENTATION_FIXTURE):
+                    continue  # a dict's .get("monitor", "val_loss") names no module of the learner's
+                literal = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                if call.func.attr == "get" and len(literal) >= 2:
+                    found.append((literal[0], literal[1]))
+                elif call.func.attr == "module" and len(literal) >= 1:
+                    found.append((literal[0], None))
+            self._requests[name] = found
+        return self._requests[name]
+
+
+@lru_cache(maxsize=32)
+def _test_module(path: str, mtime_ns: int, size: int) -> _TestModule | None:  # noqa: ARG001 - the key
+    """The parsed test module at ``path``; a new modification time or size parses it again."""
+    try:
+        return _TestModule(ast.parse(Path(path).read_bytes()))
+    except (OSError, SyntaxError, ValueError):
+        return None
