@@ -12,7 +12,7 @@ from pathlib import Path
 from ..course.implementation import KataLoadError, MissingKataError
 from ..states import ERROR, FAILING, NOT_STARTED, PASSED, SEVERITY, SKIPPED  # noqa: F401 (re-exported)
 from ..testkit.checks import KataFailure
-from .timeout import KataTimeout, timeout_message
+from .timeout import KataTimeout, LearnerExit, timeout_message
 
 
 @dataclass
@@ -50,6 +50,9 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
         )
     if isinstance(exc, MissingKataError):
         return Outcome(ERROR, str(exc))
+    if isinstance(exc, LearnerExit):
+        where = _where(_learner_frame(exc, impl_folder), root)
+        return Outcome(ERROR, f"{exc}" + (f"\n  at {where}" if where else ""))
     if isinstance(exc, KataTimeout):
         return Outcome(ERROR, timeout_message(exc.seconds, _where(_learner_frame(exc, impl_folder), root)))
     if isinstance(exc, KataFailure):

@@ -40,7 +40,7 @@ from ..course.progress import Progress, now, workshop_settings
 from ..paths import ROOM_FILE, STATE_DIR
 from ..states import DONE_STATES, KataState
 from . import guards, isolation, outcomes, report
-from .timeout import time_limit
+from .timeout import exits_raise, time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
 DEFAULT_TIMEOUT = 30.0
@@ -386,7 +386,10 @@ class KataPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
-        with time_limit(self._fallback_limit(item)), self._restoring_globals():
+        limit = self._fallback_limit(item)
+        # No child to end (the in-process fallback): an os._exit in learner code must not end pytest.
+        refusing = exits_raise() if limit else contextlib.nullcontext()
+        with time_limit(limit), refusing, self._restoring_globals():
             return (yield)
 
     @contextlib.contextmanager

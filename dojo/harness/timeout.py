@@ -63,3 +63,36 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class LearnerExit(BaseException):
+    """The learner's code called ``os._exit`` in the harness's own process (the in-process fallback).
+
+    In a kata's child, ``os._exit`` ends only the child and the parent reports it. Without a child it
+    would end pytest itself, with whatever status the learner passed (0 looks like success), so there
+    it raises this instead. A BaseException, so that ``except Exception:`` does not swallow it.
+    """
+
+    def __init__(self, status):
+        self.status = status
+        super().__init__(
+            f"your code called os._exit({status!r}), which would end pytest itself: a kata must return its "
+            f"result, not exit; the kata's other checks did not run"
+        )
+
+
+@contextmanager
+def exits_raise() -> Iterator[None]:
+    """Within the block, ``os._exit(n)`` raises :class:`LearnerExit` instead of ending the process."""
+    import os
+
+    real_exit = os._exit
+
+    def refused_exit(status=0):
+        raise LearnerExit(status)
+
+    os._exit = refused_exit
+    try:
+        yield
+    finally:
+        os._exit = real_exit

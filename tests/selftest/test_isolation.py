@@ -239,3 +239,14 @@ def test_each_warning_is_counted_once_however_many_katas_follow(course):
     assert result.returncode == 0, result.stdout
     # double has two checks and square one: three warnings, each said once.
     assert re.search(r"\b3 warnings\b", result.stdout), result.stdout
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_os_exit_without_a_child_is_a_report_not_the_end_of_pytest(course, monkeypatch, status):
+    """The in-process fallback (Windows, KATAS_IN_PROCESS=1): no child to end, so os._exit must not end pytest."""
+    monkeypatch.setenv("KATAS_IN_PROCESS", "1")
+    course.write_impl(f"import os\n\ndef double(x):\n    os._exit({status})\n")
+    result = course.run()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"your code called os._exit({status})" in flat(result), result.stdout
+    assert "katas/toy.py, line" in flat(result), result.stdout
