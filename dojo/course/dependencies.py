@@ -111,12 +111,19 @@ class Dependencies:
             self._modules[name] = ModuleFacts(self.folder / f"{name}.py")
         return self._modules[name]
 
-    def closure(self, roots: list[tuple[str, str | None]]) -> list[tuple[str, str, str]] | None:
-        """Every (module, name, code) reachable from ``roots``; None when a module cannot be parsed."""
+    def closure(
+        self, roots: list[tuple[str, str | None]], visited: set[str] | None = None
+    ) -> list[tuple[str, str, str]] | None:
+        """Every (module, name, code) reachable from ``roots``; None when a module cannot be parsed.
+
+        ``visited`` (if given) receives the name of every module read on the way.
+        """
         seen: dict[tuple[str, str], str] = {}
         work = list(roots)
         while work:
             module_name, name = work.pop()
+            if visited is not None:
+                visited.add(module_name)
             facts = self.module(module_name)
             if facts.tree is None:
                 return None
@@ -144,15 +151,23 @@ class Dependencies:
 
     def digest(self, kata, extra: list[tuple[str, str | None]] = (), test_text: str = "") -> str | None:
         """One digest for the kata's code and tests; None when it cannot be computed (then: rerun)."""
-        parts = self.closure([(kata.module, kata.target), *extra])
+        return self.digest_and_files(kata, extra, test_text)[0]
+
+    def digest_and_files(
+        self, kata, extra: list[tuple[str, str | None]] = (), test_text: str = ""
+    ) -> tuple[str | None, list[Path]]:
+        """The digest, and the implementation's files it was computed from."""
+        visited: set[str] = set()
+        parts = self.closure([(kata.module, kata.target), *extra], visited)
+        files = [self.module(name).path for name in sorted(visited)]
         if parts is None:
-            return None
+            return None, files
         hasher = hashlib.sha256()
         for module_name, name, code in parts:
             hasher.update(f"{module_name}.{name}\0{code}\0".encode())
         hasher.update(test_text.encode())
         hasher.update(repr((kata.id, kata.target, kata.goal, kata.hints, kata.timeout)).encode())
-        return hasher.hexdigest()
+        return hasher.hexdigest(), files
 
 
 #: The fixture through which kata tests reach the implementation: ``impl.get("module", "name")``.

@@ -35,6 +35,7 @@ import pytest
 from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
+from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..paths import ROOM_FILE, STATE_DIR
@@ -185,6 +186,7 @@ class KataPlugin:
         self.interrupted_in: Kata | None = None
         # Stop mode on the learner's own folder reruns a passed kata only when what it depends on changed.
         self.dependencies = Dependencies(self.implementation.folder, self.root / "tests" / "katas")
+        self.digest_memo: DigestMemo | None = None  # set once we know this run records the learner's progress
         self.not_rerun: list[Kata] = []
         self.collected: dict[str, list[pytest.Item]] = {}
         self.results: dict[str, list[outcomes.Outcome]] = {}
@@ -192,6 +194,8 @@ class KataPlugin:
         # Only runs on the learner's own folder count as their progress
         # (not --impl solutions, nor the mutation self-tests' copies).
         self.recording = self.implementation.folder == (self.root / "katas").resolve()
+        if self.recording:
+            self.digest_memo = DigestMemo(self.root / STATE_DIR / DIGESTS_FILE)
         self.progress = Progress.load(self.root) if self.recording else None
         self.artifacts: dict[str, list[str]] = {}
         self.newly_passed: list[Kata] = []
@@ -261,8 +265,16 @@ class KataPlugin:
         )
 
     def kata_digest(self, kata: Kata) -> str | None:
-        wanted, test_text = tests_dependencies(self.root / "tests" / "katas" / f"test_{kata.module}.py", kata.id)
-        return self.dependencies.digest(kata, wanted, test_text)
+        test_file = self.root / "tests" / "katas" / f"test_{kata.module}.py"
+
+        def compute():
+            wanted, test_text = tests_dependencies(test_file, kata.id)
+            digest, files = self.dependencies.digest_and_files(kata, wanted, test_text)
+            return digest, [test_file, *files]
+
+        if self.digest_memo is None:
+            return compute()[0]
+        return self.digest_memo.digest(kata.id, kata_key(kata, self.implementation.folder), compute)
 
     def _unchanged_since_passed(self, keep) -> list[pytest.Item]:
         """Items of katas that passed before and whose code has not changed since: not rerun."""
@@ -533,6 +545,8 @@ class KataPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._record()
+        if self.digest_memo is not None and not self._in_child:
+            self.digest_memo.save()
 
     def _done_for_report(self, summaries: dict[str, report.KataSummary]) -> set[str]:
         """Katas to count as done in the progress bar."""

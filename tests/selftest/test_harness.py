@@ -404,6 +404,29 @@ def test_a_passed_kata_is_rerun_when_a_helper_it_uses_changed(course):
     again.assert_outcomes(passed=2, failed=1)
 
 
+def test_a_remembered_digest_still_sees_a_changed_helper(course):
+    """With every file older than the run, digests come from .katas/digests.json; an edit still reruns."""
+    import os
+    import time
+
+    def date_back():
+        then = time.time() - 60
+        for path in (course.path / "katas" / "toy.py", course.path / "tests" / "test_toy.py"):
+            os.utime(path, (then, then))
+
+    helper = "TWO = 2\n\ndef _times(x, k):\n    return k * x\n\ndef double(x):\n    return _times(x, TWO)\n"
+    course.write_impl(double=helper, **stubs("square", "cube"))
+    date_back()
+    course.runpytest("tests")
+    assert (course.path / ".katas" / "digests.json").exists()
+    course.runpytest("tests").stdout.fnmatch_lines(["*1 kata that passed before was not rerun*"])
+    course.write_impl(double=helper.replace("return k * x", "return x * k"), **stubs("square", "cube"))
+    date_back()  # same size, another modification time: the remembered digest no longer applies
+    again = course.runpytest("tests")
+    again.stdout.no_fnmatch_line("*not rerun*")
+    again.assert_outcomes(passed=2, failed=1)
+
+
 def test_recheck_reruns_passed_katas(course):
     course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
     course.runpytest("tests")

@@ -230,3 +230,61 @@ def test_every_kata_of_the_course_has_a_digest_so_a_pass_need_not_rerun():
             if dependencies.digest(kata, *tests_dependencies(tests / f"test_{kata.module}.py", kata.id)) is None
         ]
         assert not missing, f"no digest in {folder}/ for {missing}"
+
+
+def _old(path, seconds=10):
+    """Date a file back, as if it had been written before this run started."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_remembered_digest_is_reused_until_one_of_its_files_changes(tmp_path):
+    from dojo.course.digest_memo import DigestMemo
+
+    source = tmp_path / "neuron.py"
+    source.write_text("def weighted_sum(x, w):\n    return x @ w\n")
+    _old(source)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return f"digest of {source.read_text()!r}", [source]
+
+    memo = DigestMemo(tmp_path / "digests.json")
+    first = memo.digest("neuron.weighted_sum", "key", compute)
+    memo.save()
+    again = DigestMemo(tmp_path / "digests.json").digest("neuron.weighted_sum", "key", compute)
+    assert again == first and len(calls) == 1  # read back, not computed
+    # Another manifest entry or folder (the key): computed again.
+    DigestMemo(tmp_path / "digests.json").digest("neuron.weighted_sum", "other key", compute)
+    assert len(calls) == 2
+    # The learner edits the file: computed again, and the new digest differs.
+    source.write_text("def weighted_sum(x, w):\n    return float(x @ w)\n")
+    changed = DigestMemo(tmp_path / "digests.json").digest("neuron.weighted_sum", "key", compute)
+    assert changed != first and len(calls) == 3
+
+
+def test_a_digest_of_files_written_just_now_is_not_remembered(tmp_path):
+    """A file may be saved while its digest is computed: only files older than the run are trusted."""
+    from dojo.course.digest_memo import DigestMemo
+
+    source = tmp_path / "neuron.py"
+    source.write_text("x = 1\n")  # written now
+    memo = DigestMemo(tmp_path / "digests.json")
+    memo.digest("neuron.weighted_sum", "key", lambda: ("d", [source]))
+    memo.save()
+    calls = []
+    DigestMemo(tmp_path / "digests.json").digest(
+        "neuron.weighted_sum", "key", lambda: calls.append(1) or ("d", [source])
+    )
+    assert calls == [1]
+
+
+def test_a_damaged_memo_is_ignored(tmp_path):
+    from dojo.course.digest_memo import DigestMemo
+
+    (tmp_path / "digests.json").write_text('{"format": 1, "katas": [1, 2')
+    assert DigestMemo(tmp_path / "digests.json").entries == {}
