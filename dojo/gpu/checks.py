@@ -24,6 +24,10 @@ from .runtime import KernelCompileError, KernelFault, NoCompiler
 PICTURE_ENV = "KATAS_GPU_PICTURE"
 _DRAWN: set[str] = set()
 _REPORTED: set[str] = set()
+#: Katas whose failure picture this process has drawn. Every check of a kata draws into the same
+#: file, so only the first failing check's picture is kept: that is the check whose message the
+#: report shows, and drawing the others (about a second each) only made a failing run slower.
+_FAILURE_DRAWN: set[str] = set()
 
 
 @dataclass
@@ -38,9 +42,11 @@ def picture_folder() -> Path:
     return root / STATE_DIR / "gpu"
 
 
-def _picture(kata_id: str, launch, title: str) -> Path | None:
-    if launch is None or not emulated():
+def _picture(kata_id: str, launch, title: str, *, failure: bool = True) -> Path | None:
+    if launch is None or not emulated() or (failure and kata_id in _FAILURE_DRAWN):
         return None
+    if failure:
+        _FAILURE_DRAWN.add(kata_id)
     try:
         from .picture import draw
 
@@ -104,7 +110,7 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
             request.node.user_properties.append(("artifact", str(path)))
     if request is not None and os.environ.get(PICTURE_ENV) and big_enough and kata_id not in _DRAWN:
         _DRAWN.add(kata_id)  # the first case with a few elements is the one drawn
-        picture = _picture(kata_id, launches[-1], call)
+        picture = _picture(kata_id, launches[-1], call, failure=False)
         if picture is not None:
             request.node.user_properties.append(("artifact", str(picture)))
     return Run(tuple(np.array(cp.asnumpy(v)) for v in results), launches, picture)

@@ -29,6 +29,7 @@ def draw(launch, path: Path, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
 
     arrays = [a for a in launch.arrays if a.writers is not None][:5]
     per_block = launch.threads_per_block
@@ -54,6 +55,7 @@ def draw(launch, path: Path, title: str = "") -> Path:
         axis.set_title(
             f"{array.name} {tuple(array.shape)}: cell = {verb} thread (colour = block)", fontsize=9, loc="left"
         )
+        cells, faces = [], []
         for k in range(min(array.elements, rows * cols)):
             r, c = divmod(k, cols)
             who = int(touched[k])
@@ -62,9 +64,12 @@ def draw(launch, path: Path, title: str = "") -> Path:
             else:
                 block, text = _label(who, per_block, launch.block)
                 face = colours(block % 20)
-            axis.add_patch(plt.Rectangle((c, rows - 1 - r), 1, 1, facecolor=face, edgecolor="0.6"))
+            cells.append(plt.Rectangle((c, rows - 1 - r), 1, 1))
+            faces.append(face)
             if text:
                 axis.text(c + 0.5, rows - 0.5 - r, text, ha="center", va="center", fontsize=6)
+        # One collection of cells, not a patch each: drawing hundreds of separate patches was most of the time.
+        axis.add_collection(PatchCollection(cells, facecolors=faces, edgecolors="0.6", zorder=0))
         if launch.fault_access and launch.fault_access[0] == array.name:
             index = launch.fault_access[1]
             r, c = divmod(index, cols) if index >= 0 else (0, -1)

@@ -233,3 +233,30 @@ def test_the_reference_softmax_of_kernels_runs_on_the_emulator_and_reads_x_twice
     # three passes: max (reads x), exp (reads x, writes y), scale (reads and writes y)
     assert measured.read == {"x": 2 * host.nbytes, "y": host.nbytes}
     assert measured.written == {"y": 2 * host.nbytes}
+
+
+def test_a_failing_kata_draws_one_picture_the_first_failing_checks(tmp_path, monkeypatch):
+    """Every check of a kata draws into ``.katas/gpu/<kata>.png``: only the first failure's picture is
+    drawn (the one its message, which the report shows, names); the later checks do not redraw it."""
+    from dojo.gpu import checks
+    from dojo.testkit.checks import KataFailure
+
+    monkeypatch.setenv("KATAS_ROOT", str(tmp_path))
+    monkeypatch.setattr(checks, "_FAILURE_DRAWN", set(), raising=False)
+    drawn = []
+    monkeypatch.setattr("dojo.gpu.picture.draw", lambda launch, path, title="": drawn.append(title) or path)
+    unguarded = COPY.replace("if (i < n) ", "")
+
+    def copy_without_the_guard(x):
+        y = cp.empty_like(x)
+        cp.RawKernel(unguarded, "copy")(((x.size + 3) // 4,), (4,), (x, y, np.int32(x.size)))
+        return y
+
+    messages = []
+    for size in (3, 5, 7):
+        with pytest.raises(KataFailure) as failure:
+            checks.run(copy_without_the_guard, np.arange(float(size)), kata_id="gpu.copy", call=f"copy({size})")
+        messages.append(str(failure.value))
+    assert drawn == ["copy(3): the launch that stopped"]
+    assert "picture of which thread touched which element" in messages[0]
+    assert not any("picture" in m for m in messages[1:])
