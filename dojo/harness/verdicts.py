@@ -16,6 +16,16 @@ from pathlib import Path
 
 import pytest
 
+#: Plugins a nested session does without. It only needs the harness and pytest's core; each of these
+#: costs time in every one of the hundreds of nested sessions the mutation self-tests start (loading
+#: entry points, fixtures to parse, and the unraisable-exception plugin's repeated ``gc.collect()`` at
+#: exit), and none takes part in a kata's verdict: no kata test uses the ``benchmark`` fixture.
+NESTED_PLUGINS_OFF = tuple(
+    option
+    for name in ("cacheprovider", "benchmark", "xdist", "xdist.looponfail", "unraisableexception", "threadexception")
+    for option in ("-p", f"no:{name}")
+)
+
 
 @dataclass
 class Verdict:
@@ -66,9 +76,7 @@ def run_katas(root: Path, implementation: Path, kata_ids: list[str], *extra: str
         f"--impl={implementation}",
         "--all",
         "-qq",
-        "-p",
-        "no:cacheprovider",
-        "--benchmark-disable",
+        *NESTED_PLUGINS_OFF,
         *extra,
     ]
     for kata_id in kata_ids:

@@ -22,6 +22,7 @@ import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
 from dojo.testkit.divergence import reraise_with_diagnosis
+from dojo.testkit.gate import LearningGate
 from dojo.testkit.layers import call_with_advice, check_layer, describe, keras_run
 from reference import conv as ref
 
@@ -1012,9 +1013,8 @@ EXACT_ADAM = {"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}
 PARITY_RTOL = 1e-9
 
 
-#: Implementation folders whose parity check failed in this session: their learning run is not worth
-#: the wait (a mutant, or a learner, hears about the cheap failure only).
-_PARITY_FAILED: set = set()
+#: The learning run waits for the parity checks (a mutant, or a learner, hears about the cheap failure only).
+SEED_CNN = LearningGate("the seed CNN")
 
 
 def _parity_data(regime):
@@ -1055,8 +1055,8 @@ def _seed_cnn_diagnosis(impl, initial, x, y):
 
 @pytest.mark.kata("conv.seed_cnn")
 @pytest.mark.parametrize("regime", ["digits", "uniform"])
+@SEED_CNN.parity_check
 def test_seed_cnn_fit_matches_keras(kata, impl, regime):
-    _PARITY_FAILED.add(impl.folder)  # cleared below once parity holds
     x, y = _parity_data(regime)
     network = build_seed_cnn(impl)
     initial = _glorot_weights([np.shape(w) for w in network.get_weights()], np.random.default_rng(0))
@@ -1093,7 +1093,6 @@ def test_seed_cnn_fit_matches_keras(kata, impl, regime):
             with contextlib.redirect_stdout(io.StringIO()), _one_blas_thread():
                 found = diagnosis()
             raise KataFailure(f"{text}: {found}\n  (seen as: {failure})" if found else str(failure)) from None
-    _PARITY_FAILED.discard(impl.folder)
 
 
 def _one_blas_thread():
@@ -1115,12 +1114,7 @@ LEARN_SCHEDULE, LEARN_TARGET = ((1e-3, 8), (1e-4, 3)), 0.97
 
 @pytest.mark.kata("conv.seed_cnn")
 def test_seed_cnn_learns_the_digits(kata, impl, request):
-    build_seed_cnn(impl)  # stubs: "not started", not "parity failed"
-    check(
-        impl.folder not in _PARITY_FAILED,
-        "the training run was not started: the seed CNN does not yet match "
-        "Keras's fit from the same weights (see that check's message); fix that first",
-    )
+    SEED_CNN.require_parity(impl)
     (x, y), (x_test, y_test) = _digits()
     network = build_seed_cnn(impl)
     shapes, keras_shapes = [tuple(np.shape(w)) for w in network.get_weights()], ref.seed_cnn_weight_shapes()

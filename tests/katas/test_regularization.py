@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
+from dojo.testkit.gate import LearningGate
 from reference import regularization as ref
 
 #: Tolerance of the dropout statistics: see the module docstring.
@@ -872,6 +873,8 @@ def test_conv2d_with_kernel_regularizer_matches_keras(kata, impl, strides, paddi
 PARITY_RTOL = 1e-9
 PARITY_ADAM = {"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}
 PARITY_SAMPLES = 200  # 160 train = 5 batches of 32; 40 validation
+#: The two long runs of the overfitting kata wait for the parity checks (after a failure they only add a wait).
+OVERFITTING_GATE = LearningGate("the regularised MLP")
 L2_MODEL = [("dense", 32, "relu", 2**-10), ("dense", 16, "tanh", 2**-8), ("dense", 10, "softmax", None)]
 BATCH_NORM_MODEL = [
     ("dense", 32, None, None),
@@ -939,6 +942,7 @@ def parity_weights(input_shape, layers, seed):
 
 @pytest.mark.kata("regularization.overfitting")
 @pytest.mark.parametrize("layers", [L2_MODEL, BATCH_NORM_MODEL], ids=["l2", "batch_norm"])
+@OVERFITTING_GATE.parity_check
 def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
     x, y = _digits(PARITY_SAMPLES)
     weights = parity_weights((784,), layers, 110)
@@ -1088,6 +1092,7 @@ def _overfitting_runs(impl):
 
 @pytest.mark.kata("regularization.overfitting")
 def test_overfitting_made_visible_and_regularisation_lowers_the_best_val_loss(kata, impl, request):
+    OVERFITTING_GATE.require_parity(impl)
     x, y, runs = _overfitting_runs(impl)
     plain_model, plain, plain_ce, plain_time = runs["plain"]
     model, regularised, regularised_ce, regularised_time = runs["regularised"]
