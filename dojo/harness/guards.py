@@ -21,6 +21,7 @@ import builtins
 import importlib
 import os
 import signal
+import types
 from pathlib import Path
 
 import numpy as np
@@ -84,17 +85,16 @@ class NumpyFingerprint:
 
     @classmethod
     def _take(cls) -> dict[str, int]:
+        # What is loaded already, read from the modules' dicts: asking for every name in dir(np) imports
+        # NumPy's lazy submodules (numpy.testing, numpy.ma, f2py, ...), a fifth of a second in every kata's
+        # process. A submodule the checks use is loaded before the kata, so it is in the fingerprint.
         seen: dict[str, int] = {}
         for sub in cls.MODULES:
-            module = getattr(np, sub) if sub else np
-            for name in dir(module):
-                if name.startswith("_"):
-                    continue
-                try:
-                    value = getattr(module, name)
-                except Exception:  # noqa: BLE001 - a lazy attribute that fails is not tampering
-                    continue
-                if callable(value):
+            module = vars(np).get(sub) if sub else np
+            if not isinstance(module, types.ModuleType):
+                continue
+            for name, value in list(vars(module).items()):
+                if not name.startswith("_") and callable(value):
                     seen[f"numpy.{sub + '.' if sub else ''}{name}"] = id(value)
         for name in ("__array_function__", "__eq__", "__array_ufunc__", "sum", "all", "any", "astype"):
             seen[f"numpy.ndarray.{name}"] = id(getattr(np.ndarray, name, None))

@@ -54,7 +54,7 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from ..states import ERROR, FAILING, PASSED
-from . import guards, reference_server, wire
+from . import guards, prefork, reference_server, wire
 from .timeout import timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -273,7 +273,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
                 "artifacts": runner.plugin.artifacts.get(kata.id, []),
             }
         )
-    channel.send({"type": "done"})
+    channel.send({"type": "done", "loaded": prefork.loaded_in_this_process()})
 
 
 # ------------------------------------------------------------------ parent side
@@ -285,11 +285,13 @@ class KataRunner:
     def __init__(self, plugin, memory_bytes: int | None):
         self.plugin = plugin
         self.memory_bytes = memory_bytes
+        self.preloader = prefork.Preloader()
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
         out_r, out_w = os.pipe()
         in_r, in_w = os.pipe()
         crash_file = tempfile.TemporaryFile()
+        self.preloader.before_fork()  # what earlier children imported: this one starts with it
         self._flush_captured()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -427,6 +429,7 @@ class KataRunner:
                 )
         elif kind == "done":
             run.done = True
+            self.preloader.children_loaded(message.get("loaded"))
         return 0.0
 
     # -------------------------------------------------------------- messages
