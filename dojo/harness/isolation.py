@@ -25,7 +25,8 @@ reference server compute it (:mod:`dojo.harness.reference_server`: TensorFlow
 in a process of its own, so that the parent can keep forking). Time spent
 there is not charged to the learner.
 
-Messages from child to parent (JSON lines): ``start`` (check i begins),
+Messages from child to parent (:mod:`dojo.harness.wire`: a JSON line, then the bytes of its
+arrays): ``start`` (check i begins),
 ``report`` (a pytest report of check i), ``outcomes`` (the kata states of
 check i), ``ref`` (a reference call, answered on the second pipe), ``done``.
 
@@ -103,8 +104,7 @@ class KataRun:
 class _ChildChannel:
     def __init__(self, out_fd: int, in_fd: int):
         self.out = os.fdopen(out_fd, "wb", buffering=0)
-        self.inp = os.fdopen(in_fd, "rb", buffering=0)
-        self._buffer = b""
+        self.inp = os.fdopen(in_fd, "rb")  # buffered: a reply is a JSON line, then its arrays' bytes
 
     def send(self, message: dict) -> None:
         data = wire.dumps(message)
@@ -115,14 +115,10 @@ class _ChildChannel:
 
     def call(self, message: dict) -> dict:
         self.send(message)
-        parts = [self._buffer]
-        while b"\n" not in parts[-1]:  # scan each new chunk once: a reply can be megabytes of arrays
-            chunk = self.inp.read(1 << 20)
-            if not chunk:
-                raise RuntimeError("the harness stopped answering")
-            parts.append(chunk)
-        line, self._buffer = b"".join(parts).split(b"\n", 1)
-        return wire.loads(line) or {}
+        try:
+            return wire.read(self.inp, MAX_MESSAGE) or {}
+        except (wire.EndOfStream, wire.TooLarge):
+            raise RuntimeError("the harness stopped answering") from None
 
 
 def _proxy(channel: _ChildChannel, module: str, name: str, original):
@@ -336,7 +332,7 @@ class KataRunner:
 
     def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:
         deadline = time.monotonic() + limit
-        pending = bytearray()  # the start of a message whose end has not come yet
+        reader = wire.FrameReader(MAX_MESSAGE)  # a message may arrive in many chunks
         status = None
         reaped = False
         try:
@@ -352,22 +348,18 @@ class KataRunner:
                 chunk = os.read(out_r, 1 << 20)
                 if not chunk:
                     break  # the child closed its end: it exited
-                if b"\n" not in chunk:  # part of a long message: keep it, without rescanning what came before
-                    pending += chunk
-                    if len(pending) > MAX_MESSAGE:
-                        run.problem, run.harness_fault = (
-                            f"the kata's process sent a message of over {MAX_MESSAGE >> 20} MiB to the harness "
-                            f"(a bug in the course or the harness, not in your code)",
-                            True,
-                        )
-                        _kill(pid)
-                        reaped = True
-                        break
-                    continue
-                *lines, rest = (bytes(pending) + chunk).split(b"\n")
-                pending = bytearray(rest)
-                for line in lines:
-                    message = wire.loads(line)
+                try:
+                    messages = reader.feed(chunk)
+                except wire.TooLarge:
+                    run.problem, run.harness_fault = (
+                        f"the kata's process sent a message of over {MAX_MESSAGE >> 20} MiB to the harness "
+                        f"(a bug in the course or the harness, not in your code)",
+                        True,
+                    )
+                    _kill(pid)
+                    reaped = True
+                    break
+                for message in messages:
                     if message is None:
                         run.problem, run.harness_fault = (
                             "the kata's process sent something the harness cannot read",

@@ -10,7 +10,7 @@ reference cache and answers. The harness's process stays free of TensorFlow
 for the whole run, and every kata keeps its child, cold cache or warm.
 
 The conversation is the child's own wire format (:mod:`dojo.harness.wire`),
-one JSON line each way: a request ``{"module", "function", "args"}`` on the
+one message each way (a JSON line, then its arrays' bytes): a request ``{"module", "function", "args"}`` on the
 server's stdin, a reply ``{"value"}``, ``{"raised", "message"}`` or
 ``{"not_data"}`` on its stdout. The server's stdout carries replies only:
 TensorFlow's start-up chatter goes to a log file, whose last line is quoted
@@ -37,6 +37,8 @@ from . import wire
 #: The settings of the reference cache, sent with every request: the server applies the harness's
 #: values of the moment (a nested session or a self-test may change them after the server started).
 CACHE_SETTINGS = ("KATAS_REFERENCE_CACHE", "KATAS_FRESH_REFERENCE")
+#: The longest request or reply either side reads (the same bound as a kata child's messages).
+MAX_REPLY = 256 << 20
 
 _lock = threading.Lock()
 _server: _Server | None = None
@@ -71,12 +73,9 @@ class _Server:
         try:
             self.process.stdin.write(wire.dumps(request))
             self.process.stdin.flush()
-            line = self.process.stdout.readline()
-        except (OSError, ValueError):
-            line = b""
-        if not line.endswith(b"\n"):
+            reply = wire.read(self.process.stdout, MAX_REPLY)
+        except (OSError, ValueError, wire.EndOfStream):  # TooLarge is a ValueError
             return {"raised": "RuntimeError", "message": self._death_notice()}
-        reply = wire.loads(line)
         if reply is None:
             return {"raised": "RuntimeError", "message": "the reference engine sent a reply that is not one"}
         reply.pop("type", None)
@@ -186,9 +185,12 @@ def answer(message: dict, *, only_cached: bool = False) -> dict:
 
 
 def serve(requests, replies) -> None:
-    """Answer requests (JSON lines on ``requests``) until it closes."""
-    for line in requests:
-        message = wire.loads(line)
+    """Answer requests (messages in the wire format on ``requests``) until it closes."""
+    while True:
+        try:
+            message = wire.read(requests, MAX_REPLY)
+        except (wire.EndOfStream, wire.TooLarge):
+            return
         if message is None:
             reply = {"raised": "RuntimeError", "message": "bad reference request: not a message"}
         else:
