@@ -15,13 +15,20 @@ def _request(module: str, function: str, *args, **kwargs) -> dict:
     return {"type": "ref", "module": module, "function": function, "args": wire.encode([list(args), kwargs])}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_server_for_the_module():
+    """The tests share a server (each starts TensorFlow, seconds of CPU): the cache settings travel with
+    every request, so one server serves each test's private cache. Stopped when the module is done."""
+    yield
+    reference_server.shutdown()
+
+
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("KATAS_FRESH_REFERENCE", raising=False)
     _cache._memory.clear()
     yield tmp_path / "cache"
-    reference_server.shutdown()
     _cache._memory.clear()
 
 
@@ -51,6 +58,7 @@ def test_the_reference_functions_own_error_goes_back_to_the_check(private_cache)
 
 
 def test_a_server_that_dies_is_reported_in_one_line_and_restarted(private_cache, monkeypatch):
+    reference_server.shutdown()  # the next call starts a server, with this command
     monkeypatch.setattr(
         reference_server._Server,
         "command",
