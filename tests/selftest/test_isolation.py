@@ -182,6 +182,9 @@ def test_ctrl_c_names_the_kata_that_was_running(course):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # A terminal's pytest can be interrupted; one started by a background job inherits an ignored
+        # SIGINT, which Python then never turns into KeyboardInterrupt (a suite run with `... &`). Reset it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(4)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
