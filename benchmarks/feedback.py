@@ -79,7 +79,9 @@ def watch_rerun(checkout: Path, env: dict) -> float:
         text=True,
         env=env,
     )
+    seen = []
     for line in watcher.stdout:
+        seen.append(line)
         if "watching katas/" in line:
             break
     time.sleep(0.3)
@@ -87,7 +89,11 @@ def watch_rerun(checkout: Path, env: dict) -> float:
     started = time.perf_counter()
     target.write_text(target.read_text() + "\n")
     watcher.wait(timeout=600)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    rest = watcher.stdout.read()
+    if "running the kata tests again" not in rest:  # a watcher that died early would time nothing
+        raise SystemExit("kata watch did not rerun after the save:\n" + "".join(seen) + rest)
+    return elapsed
 
 
 def main() -> int:

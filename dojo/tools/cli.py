@@ -244,6 +244,7 @@ def cmd_hint(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(ctx: Context, args: argparse.Namespace) -> int:
+    from .rerun import WarmPytest
     from .watch import Watcher
 
     console = ctx.console
@@ -251,8 +252,10 @@ def cmd_watch(ctx: Context, args: argparse.Namespace) -> int:
     watcher = Watcher(
         ctx.root / "katas", poll=args.poll, interval=args.interval, say=lambda text: console.print(f"[yellow]{text}[/]")
     )
+    # Each rerun is a copy of this process with pytest and NumPy loaded, not a fresh Python.
+    runner = WarmPytest(ctx.root)
     try:
-        code = ctx.pytest(*extra)
+        code = runner.run(*extra)
         while True:
             console.print(f"\n[dim]watching katas/ ({watcher.mode}); save a file to rerun, Ctrl-C to stop[/]")
             changed = watcher.wait(timeout=args.timeout)
@@ -263,7 +266,7 @@ def cmd_watch(ctx: Context, args: argparse.Namespace) -> int:
                 console.clear()
             names = ", ".join(Path(p).name for p in changed)
             console.print(f"[bold]changed:[/] {names}: running the kata tests again")
-            code = ctx.pytest(*extra)
+            code = runner.run(*extra)
             if args.once:
                 return code
     except KeyboardInterrupt:
