@@ -61,8 +61,8 @@ class LearningGate:
         """Fail at once when a parity check of ``impl`` failed: the long run is not worth the wait."""
         check(
             impl.folder not in self._failed,
-            f"the training run was not started: {self.model} does not yet match Keras's fit from the "
-            f"same weights (see that check's message); fix that first",
+            f"the training run was not started: {self.model} did not match Keras's fit from the same "
+            f"weights in an earlier check (its message says where); fix that first",
         )
 
 

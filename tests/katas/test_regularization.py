@@ -874,7 +874,7 @@ PARITY_RTOL = 1e-9
 PARITY_ADAM = {"learning_rate": 2**-10, "beta_1": 0.875, "beta_2": 1 - 2**-10}
 PARITY_SAMPLES = 200  # 160 train = 5 batches of 32; 40 validation
 #: The two long runs of the overfitting kata wait for the parity checks (after a failure they only add a wait).
-OVERFITTING_GATE = LearningGate("the regularised MLP")
+OVERFITTING_GATE = LearningGate("your L2 or BatchNormalization model")
 L2_MODEL = [("dense", 32, "relu", 2**-10), ("dense", 16, "tanh", 2**-8), ("dense", 10, "softmax", None)]
 BATCH_NORM_MODEL = [
     ("dense", 32, None, None),

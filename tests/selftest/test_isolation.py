@@ -196,6 +196,23 @@ def test_ctrl_c_names_the_kata_that_was_running(course):
 # --------------------------------------------------------------- fooled
 
 
+def test_the_numpy_fingerprint_covers_numpy_random_even_before_it_is_loaded():
+    """numpy.random is lazy in NumPy 2, and a kata's process may start without it: the fingerprint must
+    load it, or a replaced default_rng (feeding the checks inputs that any code passes) would go unseen."""
+    script = (
+        "import sys, numpy as np\n"
+        "assert 'numpy.random' not in sys.modules, 'this test needs a process without numpy.random'\n"
+        "from dojo.harness.guards import NumpyFingerprint\n"
+        "fingerprint = NumpyFingerprint()\n"
+        "import numpy.random\n"
+        "numpy.random.default_rng = lambda *a, **k: None\n"
+        "print(fingerprint.replaced())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=OUTER_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    assert "numpy.random.default_rng" in result.stdout, result.stdout
+
+
 def test_replacing_a_numpy_function_the_checks_use_is_caught(course):
     course.write_impl(
         "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n\ndef double(x):\n    return 3 * x\n"
