@@ -281,7 +281,7 @@ class KataRunner:
     def __init__(self, plugin, memory_bytes: int | None):
         self.plugin = plugin
         self.memory_bytes = memory_bytes
-        self.preloader = prefork.Preloader()
+        self.preloader = prefork.PRELOADER  # per process: nested sessions share it
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
         out_r, out_w = os.pipe()

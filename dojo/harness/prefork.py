@@ -14,6 +14,11 @@ first). A child's word cannot make the harness import anything else, and the
 learner's own modules are never imported outside a child. A run of one kata
 (the usual ``pytest``) loads nothing: the libraries are loaded only when
 another child is about to be forked.
+
+What children loaded is remembered for the whole process (:data:`PRELOADER`),
+not for one pytest session: the mutation self-tests run hundreds of nested
+sessions of one kata each in the same process, and each session's only child
+would otherwise import Hypothesis or SciPy again.
 """
 
 from __future__ import annotations
@@ -62,3 +67,7 @@ class Preloader:
                 except Exception:  # noqa: BLE001 - the next child imports it itself, as before
                     pass
         self._wanted.clear()
+
+
+#: The one preloader of this process, shared by every pytest session run in it.
+PRELOADER = Preloader()

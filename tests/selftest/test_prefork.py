@@ -43,3 +43,16 @@ def test_matplotlib_is_loaded_to_draw_off_screen():
     import matplotlib
 
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_what_children_loaded_is_kept_for_the_next_pytest_session_of_the_process(monkeypatch):
+    """The mutation self-tests run hundreds of one-kata sessions in one process: each session's only
+    child must start with what the earlier sessions' children imported."""
+    from dojo.harness.isolation import KataRunner
+
+    loaded = []
+    monkeypatch.setattr(prefork, "LIBRARIES", {"some.library": lambda: loaded.append("some.library")})
+    first_session, next_session = KataRunner(None, None), KataRunner(None, None)
+    first_session.preloader.children_loaded(["some.library"])
+    next_session.preloader.before_fork()
+    assert loaded == ["some.library"]
