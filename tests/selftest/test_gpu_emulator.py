@@ -260,3 +260,51 @@ def test_a_failing_kata_draws_one_picture_the_first_failing_checks(tmp_path, mon
     assert drawn == ["copy(3): the launch that stopped"]
     assert "picture of which thread touched which element" in messages[0]
     assert not any("picture" in m for m in messages[1:])
+
+
+def _cell_colour(image, panel, row, col):
+    left, top, _, _ = panel.cell_box(row, col)
+    return image.getpixel((left + 2, top + 2))  # inside the cell, clear of its border and its label
+
+
+def test_the_picture_colours_cells_by_block_leaves_untouched_ones_white_and_marks_the_fault(tmp_path):
+    from PIL import Image
+
+    from dojo.gpu import picture
+
+    x, y = cp.asarray(np.arange(10.0)), cp.empty(12)
+    _launch(COPY, "copy", (3,), (4,), x, y, np.int32(10))  # 12 threads, 10 guarded copies
+    launch = runtime.LAUNCHES[-1]
+    image = Image.open(picture.draw(launch, tmp_path / "copy.png", "copy(10)")).convert("RGB")
+    x_panel, y_panel = picture.layout(launch)
+    assert "x (10,): cell = read by thread" in x_panel.heading()
+    assert _cell_colour(image, y_panel, 0, 0) == picture.BLOCK_COLOURS[0]
+    assert _cell_colour(image, y_panel, 0, 5) == picture.BLOCK_COLOURS[1]  # element 5: thread 1 of block 1
+    assert _cell_colour(image, y_panel, 0, 11) == picture.UNTOUCHED  # past n: no thread wrote it
+
+    with pytest.raises(KernelFault) as fault:
+        _launch(COPY.replace("if (i < n) ", ""), "copy", (3,), (4,), x, cp.empty(10), np.int32(10))
+    launch = fault.value.launch
+    image = Image.open(picture.draw(launch, tmp_path / "fault.png")).convert("RGB")
+    x_panel = picture.layout(launch)[0]
+    assert x_panel.fault_index == 10 and x_panel.fault_cell() == (1, 0)  # the row below: x has one row of 10
+    assert _cell_colour(image, x_panel, *x_panel.fault_cell()) == picture.FAULT
+
+
+def test_a_2d_array_is_drawn_in_its_own_rows_and_columns(tmp_path):
+    """A row/column mistake shows as a band of rows: the window keeps the array's rows, the first 30 of 37."""
+    from PIL import Image
+
+    from dojo.gpu import picture
+
+    elements = 37 * 13
+    writers = np.where(np.arange(elements) < 16 * 13, np.arange(elements) % 256, -1)  # the first 16 rows only
+    array = runtime.ArrayTraffic("y", elements, 8, 0, elements, 0, False, writers, writers, (37, 13))
+    launch = runtime.Launch("add_bias", (1, 1, 1), (16, 16, 1), 0, 0, [array])
+    (panel,) = picture.layout(launch)
+    assert (panel.rows, panel.cols) == (30, 13)
+    assert "the first 30 of 37 rows" in panel.heading()
+    assert picture._label(17, 256, (16, 16, 1)) == (0, "1,1")
+    image = Image.open(picture.draw(launch, tmp_path / "2d.png")).convert("RGB")
+    assert _cell_colour(image, panel, 15, 12) == picture.BLOCK_COLOURS[0]
+    assert _cell_colour(image, panel, 16, 0) == picture.UNTOUCHED
