@@ -1,6 +1,7 @@
 """Every kata's tests reject its mutants with the right message and accept its alternatives."""
 
 import re
+import sys
 
 import mutants  # noqa: F401 - fills the registry
 import pytest
@@ -60,3 +61,12 @@ def test_every_kata_has_a_mutant_and_an_alternative(kata):
 def test_variants_name_existing_katas():
     unknown = sorted({v.kata_id for v in REGISTRY} - set(CURRICULUM.by_id))
     assert not unknown, f"mutants registered for katas not in the curriculum: {unknown}"
+
+
+def test_a_nested_session_leaves_the_import_path_as_it_found_it(tmp_path):
+    """pytest puts the test folders at the front of ``sys.path`` in each session and leaves them: over the
+    hundreds of nested sessions a worker runs, they piled up and slowed every later import."""
+    variant = next(v for v in REGISTRY if v.kata_id == "neuron.weighted_sum" and v.kind == "mutant")
+    before = list(sys.path)
+    run_kata(variant.kata_id, _implementation(variant, tmp_path))
+    assert sys.path == before
