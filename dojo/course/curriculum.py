@@ -140,8 +140,39 @@ def track_files(folder: Path) -> list[Path]:
     return files
 
 
+#: Courses already read in this process, by folder: (what its files were when read, the Curriculum).
+_LOADED: dict[Path, tuple[tuple, Curriculum]] = {}
+
+
+def _files_as_they_are(folder: Path) -> tuple:
+    """Name, size and modification time of each manifest file: any edit, addition or removal changes it."""
+    found = []
+    for file in sorted(folder.glob("*.toml")):
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        found.append((file.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
 def load(folder: Path) -> Curriculum:
-    """Read the course in ``folder`` into a Curriculum, numbering tracks and katas by position."""
+    """Read the course in ``folder`` into a Curriculum, numbering tracks and katas by position.
+
+    A process that starts many pytest sessions (the mutation self-tests start hundreds) reads the
+    files once: the Curriculum is kept until a file of the folder changes.
+    """
+    folder = Path(folder).resolve()
+    files = _files_as_they_are(folder)
+    kept = _LOADED.get(folder)
+    if kept is not None and kept[0] == files:
+        return kept[1]
+    curriculum = _read(folder)
+    _LOADED[folder] = (files, curriculum)
+    return curriculum
+
+
+def _read(folder: Path) -> Curriculum:
     tracks: list[Track] = []
     katas: list[Kata] = []
     for file in track_files(folder):
