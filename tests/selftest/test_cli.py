@@ -479,3 +479,15 @@ def test_watch_stops_after_its_timeout_without_a_change(repo):
 def test_the_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'kata = "dojo.tools.cli:main"' in text
+
+
+def test_gpu_picture_draws_which_thread_touched_which_element(repo):
+    from PIL import Image
+
+    result = kata(repo, "gpu-picture", "gpu.add_bias", "--impl", "solutions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "picture: .katas/gpu/gpu.add_bias.png" in result.stdout
+    with Image.open(repo / ".katas" / "gpu" / "gpu.add_bias.png") as image:
+        assert image.format == "PNG" and image.width > 200 and image.height > 200
+    refused = kata(repo, "gpu-picture", "1.1")
+    assert refused.returncode != 0 and "is not a GPU kernel kata" in refused.stdout + refused.stderr
