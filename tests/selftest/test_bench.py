@@ -15,6 +15,13 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch):
+    """The pytest sessions these tests start are not xdist workers, even when this suite runs under xdist:
+    pytest-benchmark reads PYTEST_XDIST_WORKER, disables benchmarks and, on worker gw0, warns."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 def run_here(pytester, *args, subprocess=False):
     """Run pytest on the real project (its conftest, its benchmarks) from pytester's temporary folder.
 
