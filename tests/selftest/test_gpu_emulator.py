@@ -308,3 +308,30 @@ def test_a_2d_array_is_drawn_in_its_own_rows_and_columns(tmp_path):
     image = Image.open(picture.draw(launch, tmp_path / "2d.png")).convert("RGB")
     assert _cell_colour(image, panel, 15, 12) == picture.BLOCK_COLOURS[0]
     assert _cell_colour(image, panel, 16, 0) == picture.UNTOUCHED
+
+
+def test_the_same_kernel_in_another_copy_of_the_course_is_not_compiled_again(monkeypatch, tmp_path):
+    """Each mutation self-test copies the course to a folder of its own: a kernel's file is only named in
+    compiler errors, so it is not part of the cache key; its line is (a barrier's report names it)."""
+    monkeypatch.setenv("KATAS_GPU_CACHE", str(tmp_path / "cache"))
+    code = COPY.replace("y[i] = x[i];", "y[i] = x[i] + 1.0;")
+
+    def launch_from(path, line=1):
+        namespace = {"cp": cp, "code": code}
+        exec(compile("\n" * (line - 1) + "kernel = cp.RawKernel(code, 'copy')", str(path), "exec"), namespace)
+        y = cp.empty(4)
+        namespace["kernel"]((1,), (4,), (cp.asarray(np.ones(4)), y, np.int32(4)))
+        return cp.asnumpy(y)
+
+    compiled = []
+    real_run = runtime.subprocess.run
+    monkeypatch.setattr(runtime.subprocess, "run", lambda *a, **k: compiled.append(a) or real_run(*a, **k))
+    runtime._load.cache_clear()
+    assert np.array_equal(launch_from(tmp_path / "copy1" / "gpu.py"), np.full(4, 2.0))
+    assert np.array_equal(launch_from(tmp_path / "copy2" / "gpu.py"), np.full(4, 2.0))
+    assert len(compiled) == 1
+    launch_from(tmp_path / "copy2" / "gpu.py", line=7)  # moved down the file: its lines change
+    assert len(compiled) == 2
+    broken = cp.RawKernel(code.replace("x[i] + 1.0;", "x[i] +;"), "copy", _where=("copy3/gpu.py", 4))
+    with pytest.raises(KernelCompileError, match=r"copy3/gpu\.py"):  # an error still names the real file
+        broken((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))
