@@ -26,12 +26,13 @@ MAX_CELLS = 400  # per array: a picture of more says nothing
 ROW_CELLS = 32  # cells per row for an array that is not drawn as its own 2-D shape
 MAX_ARRAYS = 5
 
-#: Matplotlib's "tab20" colours (the Tableau 20 palette): block b is colour b % 20, so neighbouring
-#: blocks differ in hue or in shade.
+#: Matplotlib's "tab20" colours (the Tableau 20 palette) without its two reds, which a learner would
+#: read as the red of an out-of-bounds access: block b is colour b % 18, so neighbouring blocks differ
+#: in hue or in shade.
 BLOCK_COLOURS = tuple(
     tuple(int(code[i : i + 2], 16) for i in (1, 3, 5))
     for code in (
-        "#1f77b4 #aec7e8 #ff7f0e #ffbb78 #2ca02c #98df8a #d62728 #ff9896 #9467bd #c5b0d5 "
+        "#1f77b4 #aec7e8 #ff7f0e #ffbb78 #2ca02c #98df8a #9467bd #c5b0d5 "
         "#8c564b #c49c94 #e377c2 #f7b6d2 #7f7f7f #c7c7c7 #bcbd22 #dbdb8d #17becf #9edae5"
     ).split()
 )

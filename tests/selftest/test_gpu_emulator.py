@@ -335,3 +335,16 @@ def test_the_same_kernel_in_another_copy_of_the_course_is_not_compiled_again(mon
     broken = cp.RawKernel(code.replace("x[i] + 1.0;", "x[i] +;"), "copy", _where=("copy3/gpu.py", 4))
     with pytest.raises(KernelCompileError, match=r"copy3/gpu\.py"):  # an error still names the real file
         broken((1,), (4,), (cp.asarray(np.ones(4)), cp.empty(4), np.int32(4)))
+
+
+def test_no_block_is_drawn_in_the_red_of_a_fault():
+    import colorsys
+
+    from dojo.gpu import picture
+
+    def reddish(colour):  # a bright, saturated colour whose hue is within 15 degrees of red
+        hue, saturation, value = colorsys.rgb_to_hsv(*(c / 255 for c in colour))
+        return min(hue, 1 - hue) * 360 < 15 and saturation > 0.3 and value > 0.6
+
+    assert reddish(picture.FAULT)
+    assert not any(reddish(colour) for colour in picture.BLOCK_COLOURS)
