@@ -26,6 +26,9 @@ from dojo.testkit.gate import LearningGate
 from dojo.testkit.layers import call_with_advice, check_layer, describe, keras_run
 from reference import conv as ref
 
+# left out of the quick tier: the answer key against every kata (capstones train models): the full suite's part
+pytestmark = pytest.mark.slow
+
 # ------------------------------------------------------------------ helpers
 
 #: What to check when the learner's convolution or pooling code raises a shape error (the harness's

@@ -32,6 +32,9 @@ from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, 
 from dojo.testkit.gate import LearningGate
 from reference import regularization as ref
 
+# left out of the quick tier: the answer key against every kata (capstones train models): the full suite's part
+pytestmark = pytest.mark.slow
+
 #: Tolerance of the dropout statistics: see the module docstring.
 KEPT_FRACTION_TOLERANCE = 0.01
 DROPOUT_SHAPE = (400, 250)  # 100,000 units

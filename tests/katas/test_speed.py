@@ -18,6 +18,9 @@ import pytest
 from dojo.testkit.checks import assert_close, call, check, show
 from reference import speed as ref
 
+# left out of the quick tier: the answer key against every kata (capstones train models): the full suite's part
+pytestmark = pytest.mark.slow
+
 # ------------------------------------------------------------------ helpers
 
 

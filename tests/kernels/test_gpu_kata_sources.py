@@ -16,6 +16,9 @@ from test_kernels_cuda_sources import NVCC, entry_points, needs_nvcc, nvcc_ptx
 
 from dojo.gpu import cupy_emulator, source
 
+# left out of the quick tier: every kernel on the emulator and every source: the full suite's part
+pytestmark = pytest.mark.slow
+
 
 def _answer_key_kernels():
     previous = os.environ.get("KATAS_GPU")

@@ -11,6 +11,9 @@ import pytest
 import kernels
 from kernels import _dispatch
 
+# left out of the quick tier: every kernel on the emulator and every source: the full suite's part
+pytestmark = pytest.mark.slow
+
 
 def test_backend_and_reason_agree_with_the_runtime_probe():
     assert kernels.backend() == ("cupy" if kernels.gpu_available() else "numpy")

@@ -33,7 +33,10 @@ from kernels._geometry import window
 from reference import kernels as reference
 
 CXX = shutil.which("g++") or shutil.which("clang++")
-pytestmark = pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or clang++) on PATH")
+pytestmark = [
+    pytest.mark.slow,  # left out of the quick tier: every kernel on the emulator
+    pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or clang++) on PATH"),
+]
 
 GRID, BLOCK = 3, 32  # small on purpose: most threads walk the grid-stride loop several times
 DTYPES = [pytest.param(np.float64, id="f64"), pytest.param(np.float32, id="f32")]

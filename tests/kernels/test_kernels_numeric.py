@@ -24,6 +24,9 @@ import pytest
 import kernels
 from reference import kernels as reference
 
+# left out of the quick tier: every kernel on the emulator and every source: the full suite's part
+pytestmark = pytest.mark.slow
+
 BACKENDS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("cupy", id="cupy", marks=pytest.mark.skipif(not kernels.gpu_available(), reason=kernels.why_no_gpu())),

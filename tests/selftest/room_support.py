@@ -88,7 +88,7 @@ class RoomProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the room did not start:\n{self.process.stdout.read()}")
@@ -108,7 +108,7 @@ class RoomProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.output, _ = self.process.communicate(timeout=60)
+                self.output, _ = self.process.communicate(timeout=300)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.output, _ = self.process.communicate()
@@ -130,7 +130,7 @@ class RoomProcess:
         headers: dict | None = None,
         source: str = "127.0.0.1",
     ) -> tuple[int, bytes, dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(source, 0))
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(source, 0))
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         try:
             connection.request(method, path, body=data, headers=headers or {})
@@ -222,7 +222,7 @@ def start_pair(room: RoomProcess, root: Path, posts: list[dict]) -> subprocess.P
     )
 
 
-def finish(process: subprocess.Popen, timeout: float = 120) -> dict:
+def finish(process: subprocess.Popen, timeout: float = 600) -> dict:
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])

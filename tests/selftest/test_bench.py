@@ -10,6 +10,8 @@ from dojo.bench.command import main
 from dojo.bench.operation import ANSWER_KEY, KERNELS, LEARNER, TENSORFLOW, Contender, Operation, race_cases
 from dojo.bench.records import Records, Row
 
+pytestmark = pytest.mark.slow  # left out of the quick tier: benchmark sessions with TensorFlow
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,6 +5,9 @@ import pytest
 
 from dojo.testkit import datasets
 
+# left out of the quick tier: the digits read and upscaled
+pytestmark = pytest.mark.slow
+
 
 def test_the_digits_read_from_the_shipped_file_are_scikit_learns():
     pytest.importorskip("sklearn")

@@ -14,6 +14,8 @@ from dojo.gpu import cupy_emulator as cp
 from dojo.gpu import runtime, traffic
 from dojo.gpu.runtime import KernelCompileError, KernelFault, NoCompiler
 
+pytestmark = pytest.mark.slow  # left out of the quick tier: kernels compiled and run on the emulator
+
 COPY = r"""
 extern "C" __global__ void copy(const double* x, double* y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;

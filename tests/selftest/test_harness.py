@@ -100,6 +100,7 @@ def test_all_runs_everything_and_prints_a_table(course):
     )
 
 
+@pytest.mark.slow
 def test_impl_option_and_environment_variable_choose_the_folder(course, monkeypatch):
     course.write_impl("katas", **stubs("double", "square", "cube"))
     course.write_impl("answers")
@@ -110,6 +111,7 @@ def test_impl_option_and_environment_variable_choose_the_folder(course, monkeypa
     assert course.runpytest("tests").ret == 1
 
 
+@pytest.mark.slow
 def test_kata_and_track_options_select(course):
     course.write_impl(**stubs("double"))
     result = course.runpytest("tests", "--kata", "toy.square", "--kata", "1.3")
@@ -120,6 +122,7 @@ def test_kata_and_track_options_select(course):
     result.stderr.fnmatch_lines(["*no kata 'nope'*"])
 
 
+@pytest.mark.slow
 def test_syntax_error_names_file_line_and_the_blocked_kata(course):
     course.write_impl(double="def double(x)\n    return 2 * x\n")
     result = course.runpytest("tests")
@@ -144,6 +147,7 @@ def test_exception_in_learner_code_points_at_their_line(course):
     )
 
 
+@pytest.mark.slow
 def test_assert_in_learner_code_is_their_error_not_the_verdict(course):
     """A learner's own `assert` (or a library's, like numpy-ml's is_stochastic) is their code raising."""
     course.write_impl(
@@ -159,6 +163,7 @@ def test_assert_in_learner_code_is_their_error_not_the_verdict(course):
     result.stdout.no_fnmatch_line("*failing*")
 
 
+@pytest.mark.slow
 def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
     course.write_impl(double="def double(x):\n    return x @ np.ones((3, 3))\n")
     result = course.runpytest("tests")
@@ -170,19 +175,23 @@ def test_shape_mismatch_in_learner_code_gets_a_next_step(course):
     )
 
 
+@pytest.mark.slow
 def test_infinite_loop_is_stopped_by_the_time_limit(course):
     course.write_impl(double="def double(x):\n    while True:\n        pass\n")
-    result = course.runpytest("tests", "--kata-timeout", "2")
+    # 5 s: the child must reach the loop before the limit for the report to name its line, which takes
+    # milliseconds on a quiet machine and under a second with every core busy.
+    result = course.runpytest("tests", "--kata-timeout", "5")
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
             "kata 1.1  Double it*error*",
-            "*stopped after 2 s*loop that never ends*",
+            "*stopped after 5 s*loop that never ends*",
             "*it was running katas/toy.py, line [45], in double*",
         ]
     )
 
 
+@pytest.mark.slow
 def test_time_limit_is_not_swallowed_by_a_broad_except(course):
     course.write_impl(
         double="def double(x):\n    while True:\n        try:\n            pass\n"
@@ -199,6 +208,7 @@ def test_sys_exit_in_learner_code_is_reported_not_fatal(course):
     result.stdout.fnmatch_lines(["*your code raised SystemExit at katas/toy.py:5 (in double): bye*"])
 
 
+@pytest.mark.slow
 def test_missing_function_is_named(course):
     course.write_impl(double="def twice(x):\n    return 2 * x\n")
     result = course.runpytest("tests")
@@ -211,6 +221,7 @@ def test_input_changed_in_place_is_named(course):
     result.stdout.fnmatch_lines(["*`double` changed its input `x` in place*"])
 
 
+@pytest.mark.slow
 def test_tests_without_kata_marker_run_as_usual(course):
     course.makepyfile(test_plain="def test_plain():\n    assert True\n")
     course.write_impl(**stubs("double", "square", "cube"))
@@ -243,7 +254,7 @@ def test_plain_pytest_on_the_shipped_stubs_shows_kata_1_1(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
@@ -253,6 +264,7 @@ def test_plain_pytest_on_the_shipped_stubs_shows_kata_1_1(tmp_path):
     assert "tensorflow" not in (out + result.stderr).lower(), "a stub run should not import TensorFlow"
 
 
+@pytest.mark.slow
 def test_every_stub_raises_not_implemented(tmp_path):
     """rustlings's check, one direction: every kata is unsolved as shipped."""
     result = subprocess.run(
@@ -281,6 +293,7 @@ def test_every_stub_raises_not_implemented(tmp_path):
 # ------------------------------------------------------------- report polish
 
 
+@pytest.mark.slow
 def test_one_kata_run_says_what_ran(course):
     course.write_impl()
     result = course.runpytest("tests", "--kata", "toy.square")
@@ -289,6 +302,7 @@ def test_one_kata_run_says_what_ran(course):
     result.stdout.no_fnmatch_line("*All * katas in this run pass*")
 
 
+@pytest.mark.slow
 def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
     course.write_impl(double="def double(x):\n    np.exp(np.array([1000.0]))\n    return 2 * x\n")
     result = course.runpytest("tests", "--kata", "toy.double")
@@ -303,6 +317,7 @@ def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
     shown.stdout.fnmatch_lines(["*warnings summary*", "*katas/toy.py:4: RuntimeWarning: overflow*"])
 
 
+@pytest.mark.slow
 def test_kata_list_keeps_titles_readable_below_120_columns(monkeypatch):
     import argparse
     import io
@@ -330,6 +345,7 @@ def test_kata_list_keeps_titles_readable_below_120_columns(monkeypatch):
 # ------------------------------------------------------- the stability search
 
 
+@pytest.mark.slow
 def test_stability_search_shows_the_smallest_breaking_input_deterministically():
     import numpy as np
     from hypothesis import strategies as st
@@ -385,6 +401,7 @@ def test_a_passed_kata_whose_code_did_not_change_is_not_rerun(course):
     again.assert_outcomes(failed=1)  # only square's check ran
 
 
+@pytest.mark.slow
 def test_a_passed_kata_whose_code_changed_is_rerun(course):
     course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
     course.runpytest("tests")
@@ -394,6 +411,7 @@ def test_a_passed_kata_whose_code_changed_is_rerun(course):
     again.assert_outcomes(passed=2, failed=1)
 
 
+@pytest.mark.slow
 def test_a_passed_kata_is_rerun_when_a_helper_it_uses_changed(course):
     helper = "TWO = 2\n\ndef _times(x, k):\n    return k * x\n\ndef double(x):\n    return _times(x, TWO)\n"
     course.write_impl(double=helper, **stubs("square", "cube"))
@@ -404,6 +422,7 @@ def test_a_passed_kata_is_rerun_when_a_helper_it_uses_changed(course):
     again.assert_outcomes(passed=2, failed=1)
 
 
+@pytest.mark.slow
 def test_a_remembered_digest_still_sees_a_changed_helper(course):
     """With every file older than the run, digests come from .katas/digests.json; an edit still reruns."""
     import os
@@ -427,6 +446,7 @@ def test_a_remembered_digest_still_sees_a_changed_helper(course):
     again.assert_outcomes(passed=2, failed=1)
 
 
+@pytest.mark.slow
 def test_recheck_reruns_passed_katas(course):
     course.write_impl(double="def double(x):\n    return 2 * x\n", **stubs("square", "cube"))
     course.runpytest("tests")

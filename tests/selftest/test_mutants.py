@@ -28,7 +28,19 @@ def _implementation(variant, tmp_path):
     )
 
 
-@pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "mutant"], ids=str)
+def _one_mutant_per_track_is_quick(variants):
+    """The quick tier (``pytest tests -m "not slow"``) keeps one mutant per track: the first mutant of the
+    track's earliest kata, so every track's tests still run through the harness there. The others are slow."""
+    quick = {}
+    for kata in CURRICULUM.katas:
+        first = next((v for v in variants if v.kata_id == kata.id), None)
+        if first is not None:
+            quick.setdefault(kata.module, first)
+    chosen = {id(v) for v in quick.values()}
+    return [pytest.param(v, id=str(v), marks=() if id(v) in chosen else pytest.mark.slow) for v in variants]
+
+
+@pytest.mark.parametrize("variant", _one_mutant_per_track_is_quick([v for v in REGISTRY if v.kind == "mutant"]))
 def test_mutant_is_caught_and_explained(variant, tmp_path):
     _skip_without_gpu(variant)
     verdict = run_kata(variant.kata_id, _implementation(variant, tmp_path))
@@ -42,6 +54,7 @@ def test_mutant_is_caught_and_explained(variant, tmp_path):
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [v for v in REGISTRY if v.kind == "alternative"], ids=str)
 def test_alternative_is_accepted(variant, tmp_path):
     _skip_without_gpu(variant)

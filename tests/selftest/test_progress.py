@@ -156,7 +156,7 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     hammers = [subprocess.Popen([sys.executable, "-c", _HAMMER, str(tmp_path)], cwd=root) for _ in range(2)]
-    assert [h.wait(timeout=120) for h in hammers] == [0, 0]
+    assert [h.wait(timeout=600) for h in hammers] == [0, 0]
     assert Progress.load(tmp_path).entry(KATA.id)["runs"] == 50  # every read-modify-write took the lock
 
 

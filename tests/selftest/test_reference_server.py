@@ -41,6 +41,7 @@ def test_only_public_reference_functions_are_served(module, function):
     assert reply["raised"] == "RuntimeError" and "no reference function" in reply["message"]
 
 
+@pytest.mark.slow
 def test_a_miss_is_not_computed_in_the_harness_but_by_the_server(private_cache):
     request = _request("reference.neuron", "weighted_sum", [0.5, 0.8, 0.3], [0.4, 0.6, 0.2])
     with pytest.raises(_cache.CacheMiss):
@@ -57,6 +58,7 @@ def test_the_reference_functions_own_error_goes_back_to_the_check(private_cache)
     assert reply.get("raised") and "value" not in reply, reply
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_is_reported_in_one_line_and_restarted(private_cache, monkeypatch):
     reference_server.shutdown()  # the next call starts a server, with this command
     monkeypatch.setattr(

@@ -14,6 +14,8 @@ from dojo.room import auth, export, store
 from dojo.room.board import Room, Settings
 from dojo.room.validation import PayloadError, validate_post
 
+pytestmark = pytest.mark.slow  # left out of the quick tier: pictures drawn with Matplotlib
+
 
 class Clock:
     def __init__(self, now: float = 1_000_000.0):
