@@ -1,0 +1,90 @@
+"""The README's test command, several times in a row, with every core kept busy (not a test).
+
+    python benchmarks/loaded_suite.py [--runs 3] [--busy 2] [-- PYTEST ARGS]
+
+Starts ``--busy`` background busy loops (default: one per core), each a
+Python process spinning at the same priority as the suite, then runs
+``pytest tests --impl solutions --all -n auto`` (the README's command; or the
+pytest arguments after ``--``) ``--runs`` times in a row, and stops the loops.
+It prints each run's exit status, wall time and summary line, and exits 1 if
+any run failed: a test whose verdict depends on the machine's speed shows up
+here as a failure that a quiet machine never gives.
+
+Examples::
+
+    python benchmarks/loaded_suite.py                      # the whole suite, three times, loaded
+    python benchmarks/loaded_suite.py -- tests/selftest/test_isolation.py -p no:randomly
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README_COMMAND = ["tests", "--impl", "solutions", "--all", "-n", "auto"]
+BUSY_LOOP = "while True:\n    pass\n"
+
+
+def start_busy_loops(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(count)]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait()
+
+
+def summary_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if " passed" in line or " failed" in line or " error" in line]
+    return lines[-1].strip() if lines else "(no summary line)"
+
+
+def run_suite(pytest_args: list[str]) -> tuple[int, float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        output = "\n".join(failures) or output[-3000:]
+    return done.returncode, seconds, output
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args = README_COMMAND
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, pytest_args = argv[:cut], argv[cut + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs in a row (default 3)")
+    parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="busy loops (default: one per core)")
+    args = parser.parse_args(argv)
+    print(f"pytest {' '.join(pytest_args)}: {args.runs} runs, {args.busy} busy loops, {os.cpu_count()} cores")
+    loops = start_busy_loops(args.busy)
+    failed = 0
+    try:
+        for number in range(1, args.runs + 1):
+            code, seconds, output = run_suite(pytest_args)
+            failed += code != 0
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            print(f"run {number}: exit {code}, {seconds:.0f} s, load {load}: {summary_line(output)}", flush=True)
+            if code != 0:
+                print(output)
+    finally:
+        stop(loops)
+    print(f"{args.runs - failed} of {args.runs} loaded runs passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
