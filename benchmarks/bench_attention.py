@@ -13,9 +13,9 @@ gradient and dx): your layer, the answer key's, and
 import numpy as np
 import pytest
 
-from dojo.bench import ANSWER_KEY, LEARNER, Operation, race_cases
+from dojo.bench import ANSWER_KEY, LEARNER, Operation, race_cases, sizes
 
-BATCH, STEPS, FEATURES = 32, 128, 64
+BATCH, STEPS, FEATURES = sizes.pick(laptop=8, full=32), 128, 64
 HEADS, KEY_DIM, MODEL_DIM = 8, 32, 256
 
 

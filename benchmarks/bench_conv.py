@@ -10,10 +10,11 @@ contender at batch 4 and times 3 rounds: there, the answer key's vectorised
 
 import pytest
 
-from dojo.bench import ANSWER_KEY, Contender, Operation, race_cases
+from dojo.bench import ANSWER_KEY, Contender, Operation, race_cases, sizes
 
-BATCH, SIDE, IN_CH, OUT_CH = 64, 28, 32, 64
-NAIVE_BATCH = 4
+# The seed CNN's first layer; a laptop's race runs a quarter of the batch (--full: 64).
+BATCH, SIDE, IN_CH, OUT_CH = sizes.pick(laptop=16, full=64), 28, 32, 64
+NAIVE_BATCH = sizes.pick(laptop=1, full=4)
 
 
 def _conv_inputs(batch):

@@ -8,9 +8,9 @@ TensorFlow's tape must record the forward pass before it can go back.
 
 import pytest
 
-from dojo.bench import KERNELS, Operation, race_cases
+from dojo.bench import KERNELS, Operation, race_cases, sizes
 
-BATCH, STEPS, FEATURES, UNITS = 64, 50, 128, 64
+BATCH, STEPS, FEATURES, UNITS = sizes.pick(laptop=16, full=64), 50, 128, 64
 SIZE = f"x ({BATCH}, {STEPS}, {FEATURES}) float64, {UNITS} units, last state only"
 
 

@@ -8,7 +8,7 @@ so its table runs everyone at 200 x 200. ``attention`` races at batch 32,
 
 import pytest
 
-from dojo.bench import ANSWER_KEY, Contender, Operation, race_cases
+from dojo.bench import ANSWER_KEY, Contender, Operation, race_cases, sizes
 
 
 def _points(n, d=64):
@@ -32,10 +32,12 @@ def _distance_cost(a, b):
     return a.nbytes + b.nbytes + 8 * len(a) * len(b), 2 * len(a) * len(b) * a.shape[1]
 
 
+POINTS = sizes.pick(laptop=1000, full=2000)
+
 DISTANCES = Operation(
     name="pairwise_squared_distances",
-    size="a (2000, 64), b (2000, 64) -> (2000, 2000), float64",
-    inputs=_points(2000),
+    size=f"a ({POINTS}, 64), b ({POINTS}, 64) -> ({POINTS}, {POINTS}), float64",
+    inputs=_points(POINTS),
     kata=("speed", "pairwise_squared_distances"),
     tensorflow=_tf_distances,
     cost=_distance_cost,
@@ -53,7 +55,7 @@ DISTANCES_VS_LOOPS = Operation(
     rounds=3,
 )
 
-ATTENTION_SHAPE = (32, 128, 4, 32)  # batch, positions, heads, head size
+ATTENTION_SHAPE = (sizes.pick(laptop=8, full=32), 128, 4, 32)  # batch, positions, heads, head size
 
 
 def _tf_attention(tf, query, key, value):

@@ -21,6 +21,8 @@ One module per responsibility, as pytest-benchmark itself is split:
 ==================  =====================================================
 ``options``          command-line options, configuration, collection
 ``operation``        what a benchmark module declares (Operation, Contender)
+``sizes``            laptop sizes by default, the realistic ones with ``--full``
+``progress``         the race's progress bar, on a terminal
 ``contenders``       turning a contender into a timed callable, or a skip reason
 ``gate``             does the learner's kata pass? (run its tests once)
 ``gpu``              device transfers, synchronisation, CUDA-event timing

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from . import storage
+from . import sizes, storage
 
 BENCH_FOLDER = "benchmarks"
 BENCH_PATTERN = "bench_*.py"
@@ -45,11 +45,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: each library's own choice)",
     )
     group.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        dest="bench_full",
+        help="race at the realistic sizes (several minutes); by default the sizes and rounds fit a laptop's minute",
+    )
+    group.addoption(
         "--bench-skip-learner",
         action="store_true",
         default=False,
         help="do not time your code (no kata check runs before the race)",
     )
+
+
+def _laptop_rounds(option) -> None:
+    """A shorter time budget per benchmark, unless the command line set one (pytest-benchmark's defaults are
+    1 s and 5 rounds: 91 benchmarks then take minutes before the first table)."""
+    if getattr(option, "benchmark_max_time", None) == 1.0:
+        option.benchmark_max_time = sizes.LAPTOP_MAX_TIME
+    if getattr(option, "benchmark_min_rounds", None) == 5:
+        option.benchmark_min_rounds = sizes.LAPTOP_MIN_ROUNDS
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -64,13 +80,21 @@ def _bench_root(config: pytest.Config) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     if not _enabled(config):
         return
+    full = bool(config.getoption("bench_full", False))
+    sizes.set_full(full)
     storage.apply_defaults(config)
+    if not full:
+        _laptop_rounds(config.option)
     if config.args_source != pytest.Config.ArgsSource.ARGS or not config.args:
         # `pytest --bench` with no paths: the benchmarks, not the katas.
         config.args = [str(_bench_root(config))]
+    from .progress import RaceProgress
     from .race import BenchPlugin
 
     config.pluginmanager.register(BenchPlugin(config), "neural-katas-bench")
+    if RaceProgress.wanted(config):
+        config.option.console_output_style = "classic"  # no "[ 40%]" at the ends of lines: the bar says it
+        config.pluginmanager.register(RaceProgress(), "neural-katas-bench-progress")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
