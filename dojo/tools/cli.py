@@ -501,7 +501,7 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
-    from .board import BoardError, show
+    from ..course.board import BoardError, show
 
     png = None if args.no_png else Path(args.png)
     try:
