@@ -3,9 +3,10 @@
 * ``--fresh-reference`` (or ``KATAS_FRESH_REFERENCE=1``): every expected value
   is recomputed live by TensorFlow and its cache entry rewritten; the run says
   so in one line.
-* After a run on the learner's own ``katas/`` that had to compute a reference
-  value (so it imported TensorFlow), the rest of the course is computed in the
-  background (:mod:`dojo.refcache.warmup`), once the report is printed.
+* After every run on the learner's own ``katas/`` (the very first, on the
+  stubs, included) the background warm-up (:mod:`dojo.refcache.warmup`) is
+  started unless it runs or is done: the current kata's values first, then the
+  rest of the course. It starts once the report is printed and prints nothing.
 
 This module imports neither NumPy nor the reference engine: a run on fresh
 stubs pays nothing for it.
@@ -14,6 +15,7 @@ stubs pays nothing for it.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -63,7 +65,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _maybe_warm_up(config: pytest.Config) -> None:
-    """Start the background warm-up after a learner's run that computed a reference value live."""
+    """Start the background warm-up after any learner's run, the very first (on stubs) included.
+
+    Nothing is printed and nothing waits: the report is already on screen, and what decides is cheap
+    (``warmup.start_in_background``: a lock and some file times; the warm process checks the rest).
+    """
     plugin = config.pluginmanager.get_plugin("neural-katas")
     if plugin is None or not getattr(plugin, "recording", False) or hasattr(config, "workerinput"):
         return  # only the learner's own runs (not --impl solutions, not the self-tests' copies)
@@ -71,17 +77,11 @@ def _maybe_warm_up(config: pytest.Config) -> None:
 
     if warmup.disabled():
         return
-    from .store import COMPUTED_STAMP, cache_folder
-
-    stamp = cache_folder() / COMPUTED_STAMP
+    current = getattr(getattr(plugin, "progress", None), "current", None)
     try:
-        computed = stamp.stat().st_mtime >= config.stash[_started] - 1
-    except (OSError, KeyError):
-        computed = False
-    if computed:
-        try:
-            warmup.start_in_background(plugin.root)
-        except (OSError, ValueError, RuntimeError) as error:  # a warm-up is a bonus: never fail the run for it
-            terminal = config.pluginmanager.get_plugin("terminalreporter")
-            if terminal is not None:
-                terminal.write_line(f"(reference warm-up not started: {error})", yellow=True)
+        warmup.start_in_background(plugin.root, first=current if isinstance(current, str) else None)
+    except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as error:
+        # A warm-up is a bonus: never fail the run for it.
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"(reference warm-up not started: {error})", yellow=True)

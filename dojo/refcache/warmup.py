@@ -1,16 +1,20 @@
 """Warm-up: compute the rest of the course's reference values before the learner gets there.
 
-The first run that has to compute a reference value imports TensorFlow (a few
-seconds). Right after it, the remaining expected values of the whole course
-are computed in a background process at low priority: the answer key's run of
-every kata test (``pytest --impl solutions --all``), which calls every
-reference function with the tests' own inputs and so fills the reference
-cache (``dojo/refcache/store.py``). The next katas then answer without
-TensorFlow.
+A kata's first wrong answer needs TensorFlow's values for it, and importing
+TensorFlow takes seconds (tens of seconds on a busy laptop). So the learner's
+very first ``pytest`` (the stubs, minutes before any answer) starts a
+background process at low priority that computes them ahead: first the
+current kata's values (the answer key's run of that kata's tests, ``pytest
+--impl solutions --kata ID``), then the whole course in order (``--all``),
+which calls every reference function with the tests' own inputs and so fills
+the reference cache (``dojo/refcache/store.py``). The learner's first answer
+then finds its values cached, and so do the katas after it.
 
 * It never delays the learner's report: it starts after pytest has printed
   it, through a double fork (``python -c`` launches it in a new session and
-  exits at once), so it is never anyone's zombie.
+  exits at once), so it is never anyone's zombie. What a run checks before
+  starting it is cheap (a lock and some file times, :func:`looks_warm`); the
+  full fingerprint is checked by the warm process itself.
 * It never runs twice at once: the warm process holds an exclusive lock on
   ``.katas/warm.lock`` (``fcntl.flock``; the file holds its PID for humans).
   The kernel drops the lock when the process ends, however it ends, so a
@@ -22,7 +26,7 @@ TensorFlow.
 * Its output goes to ``.katas/warm.log``. ``KATAS_NO_WARMUP=1`` turns it off
   (the self-tests and CI do). ``kata warm`` runs the same in the foreground.
 
-Run as ``python -m dojo.refcache.warmup --background ROOT`` by :func:`start_in_background`.
+Run as ``python -m dojo.refcache.warmup --background ROOT [KATA_ID]`` by :func:`start_in_background`.
 """
 
 from __future__ import annotations
@@ -170,6 +174,33 @@ def fingerprint(root: Path) -> str:
     return sha.hexdigest()
 
 
+def _newest_input(root: Path) -> float:
+    """The latest modification time among the fingerprint's files and their folders (a file added or
+    removed changes its folder's time): stat calls only, no reading, no hashing."""
+    root = Path(root)
+    newest = 0.0
+    for pattern in FINGERPRINT_FILES:
+        folder = root / Path(pattern).parent
+        with contextlib.suppress(OSError):
+            newest = max(newest, folder.stat().st_mtime)
+        for path in folder.glob(Path(pattern).name):
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def looks_warm(root: Path) -> bool:
+    """Cheap enough for every run: a warm-up finished after the last change to what its values depend on.
+
+    A changed TensorFlow or NumPy is not seen here (the full :func:`is_warm` sees it, in the warm process).
+    """
+    try:
+        finished = (cache_folder(root) / MARKER_NAME).stat().st_mtime
+    except OSError:
+        return False
+    return finished > _newest_input(root)
+
+
 def is_warm(root: Path) -> bool:
     try:
         marker = json.loads((cache_folder(root) / MARKER_NAME).read_text())
@@ -209,8 +240,11 @@ def pytest_args(root: Path, extra=()) -> list[str]:
     ]
 
 
-def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> int | None:
-    """Compute every reference value of the course in this process; None if a warm-up already runs."""
+def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None, first: str | None = None) -> int | None:
+    """Compute every reference value of the course in this process; None if a warm-up already runs.
+
+    ``first``: a kata id whose values are computed before the rest (the learner's current kata).
+    """
     lock = lock or WarmLock(root)
     if lock._file is None and not lock.acquire():
         return None
@@ -222,6 +256,8 @@ def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> in
     try:
         import pytest
 
+        if first:  # the kata the learner is on: its values are the ones the next run needs
+            pytest.main(pytest_args(root, ["--kata", first, *extra]))
         code = int(pytest.main(pytest_args(root, extra), plugins=list(plugins)))
         if code in (0, 1):  # every test ran (one that fails with the answer key will not pass next time either)
             _mark_warm(root, code)
@@ -235,13 +271,16 @@ def run(root: Path, *, plugins=(), extra=(), lock: WarmLock | None = None) -> in
                 os.environ[name] = value
 
 
-def _run_in_background(root: Path) -> int:
+def _run_in_background(root: Path, first: str | None = None) -> int:
     """The warm process: take the lock, lower the priority, send output to .katas/warm.log, run."""
     lock = WarmLock(root)
     if not lock.acquire():
         return 0  # another warm-up won the race
     with contextlib.suppress(AttributeError, OSError):
-        os.nice(19)
+        os.nice(19)  # before TensorFlow starts its threads: they inherit it
+    if is_warm(root):  # the full check (versions included), which a run leaves to this process
+        lock.release()
+        return 0
     log = open(state_dir(root) / LOG_NAME, "w")
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
@@ -251,20 +290,28 @@ def _run_in_background(root: Path) -> int:
         f"values of the whole course (pytest --impl solutions --all) at low priority",
         flush=True,
     )
-    code = run(root, lock=lock)
+    code = run(root, lock=lock, first=first)
     print(f"warm-up: finished {time.strftime('%Y-%m-%d %H:%M:%S')}, pytest exit code {code}", flush=True)
     log.flush()
     return 0
 
 
-def start_in_background(root: Path) -> str:
-    """Start the warm-up unless it is off, done, or running: ``started``, ``disabled``, ``warm``, ``running``."""
+def has_course(root: Path) -> bool:
+    """The checkout has what the warm-up runs: the answer key and the kata tests (a toy course may not)."""
+    return (Path(root) / "solutions").is_dir() and (Path(root) / "tests" / "katas").is_dir()
+
+
+def start_in_background(root: Path, first: str | None = None) -> str:
+    """Start the warm-up unless it is off, done, or running: ``started``, ``disabled``, ``warm``, ``running``.
+
+    ``first``: the kata whose values to compute before the rest of the course.
+    """
     root = Path(root).resolve()
-    if disabled():
+    if disabled() or not has_course(root):
         return "disabled"
     if WarmLock(root).holder() is not None:
         return "running"
-    if is_warm(root):
+    if looks_warm(root):
         return "warm"
     state_dir(root).mkdir(parents=True, exist_ok=True)
     # The warm process imports this checkout's dojo and reference, whatever the current folder.
@@ -272,7 +319,7 @@ def start_in_background(root: Path) -> str:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    command = [sys.executable, "-m", "dojo.refcache.warmup", "--background", str(root)]
+    command = [sys.executable, "-m", "dojo.refcache.warmup", "--background", str(root), *([first] if first else [])]
     if os.name == "nt":
         flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         subprocess.Popen(
@@ -291,6 +338,6 @@ def start_in_background(root: Path) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--background":
-        sys.exit(_run_in_background(Path(sys.argv[2])))
-    sys.exit("usage: python -m dojo.refcache.warmup --background ROOT")
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--background":
+        sys.exit(_run_in_background(Path(sys.argv[2]), *sys.argv[3:]))
+    sys.exit("usage: python -m dojo.refcache.warmup --background ROOT [KATA_ID]")

@@ -574,41 +574,66 @@ class _Plugins:
 
 
 class _Config:
-    """What the warm-up trigger reads from pytest's config: the kata plugin and the session's start time."""
+    """What the warm-up trigger reads from pytest's config: the kata plugin (its progress's current kata)."""
 
-    def __init__(self, recording: bool, root: Path, started: float):
+    def __init__(self, recording: bool, root: Path, current: str | None):
         from types import SimpleNamespace
 
-        from dojo.refcache import options as reference_cache
-
-        self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root))
-        self.stash = {reference_cache._started: started}
+        progress = SimpleNamespace(current=current)
+        self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root, progress=progress))
+        self.stash = {}
 
 
 @pytest.mark.parametrize(
-    ("recording", "computed", "no_warmup", "starts"),
+    ("recording", "current", "no_warmup", "starts"),
     [
-        (True, True, False, True),  # the learner's run computed a value live: warm up the rest
-        (True, False, False, False),  # everything was in the cache
-        (False, True, False, False),  # --impl solutions, a mutant's copy: not the learner's run
-        (True, True, True, False),  # KATAS_NO_WARMUP=1
+        (True, None, False, True),  # the very first run, on the stubs: start before any answer needs a value
+        (True, "neuron.weighted_sum", False, True),  # a later run: that kata's values first
+        (False, "neuron.weighted_sum", False, False),  # --impl solutions, a mutant's copy: not the learner's run
+        (True, None, True, False),  # KATAS_NO_WARMUP=1
     ],
 )
-def test_a_learners_run_that_computed_a_value_starts_the_warm_up(
-    tmp_path, monkeypatch, recording, computed, no_warmup, starts
+def test_every_learners_run_starts_the_warm_up_with_the_current_kata_first(
+    tmp_path, monkeypatch, recording, current, no_warmup, starts
 ):
     from dojo.refcache import options as reference_cache
 
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(cache))
     monkeypatch.setenv("KATAS_NO_WARMUP", "1") if no_warmup else monkeypatch.delenv("KATAS_NO_WARMUP", raising=False)
-    started = time.time()
-    if computed:
-        _cache.Store(cache).stamp_computed()
     calls = []
-    monkeypatch.setattr(warmup, "start_in_background", lambda root: calls.append(root) or "started")
-    reference_cache._maybe_warm_up(_Config(recording, tmp_path, started))
-    assert calls == ([tmp_path] if starts else [])
+    monkeypatch.setattr(
+        warmup, "start_in_background", lambda root, first=None: calls.append((root, first)) or "started"
+    )
+    reference_cache._maybe_warm_up(_Config(recording, tmp_path, current))
+    assert calls == ([(tmp_path, current)] if starts else [])
+
+
+def test_a_run_decides_on_the_warm_up_from_file_times_and_the_warm_process_checks_the_fingerprint(tiny_course):
+    """What every run pays is a few stat calls: warm.json newer than every input means warm; touching an
+    input (or adding one) means not. The full fingerprint, versions included, is the warm process's check."""
+    assert not warmup.looks_warm(tiny_course)
+    warmup._mark_warm(tiny_course, 0)  # what a finished warm-up writes
+    assert warmup.looks_warm(tiny_course) and warmup.is_warm(tiny_course)
+    assert warmup.start_in_background(tiny_course) == "warm"
+    marker = warmup.cache_folder(tiny_course) / warmup.MARKER_NAME
+    later = marker.stat().st_mtime + 5
+    test = tiny_course / "tests" / "katas" / "test_slow.py"
+    os.utime(test, (later, later))
+    assert not warmup.looks_warm(tiny_course)
+
+
+def test_the_current_katas_values_are_computed_before_the_rest_of_the_course(tiny_course, monkeypatch):
+    runs = []
+    monkeypatch.setattr(pytest, "main", lambda args, plugins=(): runs.append(args) or 0)
+    assert warmup.run(tiny_course, first="conv.conv2d") == 0
+    assert [args[args.index("--kata") + 1] if "--kata" in args else "all" for args in runs] == ["conv.conv2d", "all"]
+    assert all("--all" in args and f"--impl={tiny_course / 'solutions'}" in args for args in runs)
+
+
+def test_a_toy_course_without_an_answer_key_is_never_warmed(tmp_path, monkeypatch):
+    monkeypatch.delenv("KATAS_NO_WARMUP", raising=False)
+    (tmp_path / "tests" / "katas").mkdir(parents=True)
+    assert warmup.start_in_background(tmp_path) == "disabled"
+    assert not (tmp_path / ".katas").exists()
 
 
 def test_kata_warm_is_a_verb():
