@@ -50,7 +50,7 @@ class RaceProgress:
 
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, description=nodeid.split("::")[-1])
+            self._bar.update(self._task, description=_what(nodeid))
             self._bar.refresh()
 
     def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
@@ -73,3 +73,9 @@ class RaceProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def _what(nodeid: str) -> str:
+    """``bench_conv.py::test_conv[conv2d-tensorflow]`` -> ``conv2d-tensorflow``: the operation and the contender."""
+    name = nodeid.split("::")[-1]
+    return name[name.index("[") + 1 : -1] if name.endswith("]") and "[" in name else name
