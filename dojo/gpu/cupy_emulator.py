@@ -304,7 +304,8 @@ class RawKernel:
             int(shared_mem),
             self.name,
             self._where,
-            reverse=_reverse,
+            reverse=_reverse or runtime.ORDER.reversed,
+            code=None if self._generated else self.code,
         )
         if record.shared_per_block > MAX_SHARED_PER_BLOCK:
             raise runtime.KernelFault(

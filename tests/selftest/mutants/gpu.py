@@ -293,6 +293,68 @@ extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols
     return out
 
 
+@mutant(
+    "gpu.row_sums",
+    expect=r"(?s)data race on shared partial\[\d+\] \(a write after a read\): thread .* read it on line \d+, and "
+    r"thread .* wrote it on line \d+.*__syncthreads\(\) is missing",
+)
+def row_sums_without_the_barrier_between_levels(x):
+    # Thread 0 reads partial[32] for the next level while thread 32 still has to write it: a write after
+    # a read in one barrier interval. Here thread 0 runs ahead, so the sum may even come out right.
+    template = r"""
+extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols) {
+    extern __shared__ double partial[];
+    int row = blockIdx.x;
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        LEVEL
+    }
+    if (t == 0) out[row] = partial[0];
+}
+"""
+    code = template.replace("NAME", "katas_sums_no_level_sync").replace(
+        "LEVEL", "if (t < stride) partial[t] += partial[t + stride];"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_sums_no_level_sync")(
+        (rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=128 * 8
+    )
+    return out
+
+
+@mutant("gpu.row_sums", expect=r"(?s)divergent barrier in block .*inside `if \(t < stride\)` \(line \d+\)")
+def row_sums_with_the_barrier_inside_the_if(x):
+    template = r"""
+extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols) {
+    extern __shared__ double partial[];
+    int row = blockIdx.x;
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        LEVEL
+    }
+    if (t == 0) out[row] = partial[0];
+}
+"""
+    code = template.replace("NAME", "katas_sums_sync_in_if").replace(
+        "LEVEL", "if (t < stride) {\n            partial[t] += partial[t + stride];\n            __syncthreads();\n        }"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_sums_sync_in_if")(
+        (rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=128 * 8
+    )
+    return out
+
+
 @mutant("gpu.row_sums", expect="first stride is blockDim.x / 2")
 def row_sums_with_the_wrong_first_stride(x):
     template = r"""
@@ -444,6 +506,69 @@ def softmax_reusing_shared_memory_without_a_barrier(x):
     return y
 
 
+@mutant("gpu.softmax", expect=r"(?s)data race on y\[\d+\] \(a (read after a write|write after a read)\).*__syncthreads\(\) is missing")
+def softmax_summing_what_other_threads_wrote_without_a_barrier(x):
+    # y holds exp(x - max) (written strided), then each thread sums a contiguous chunk of y: elements
+    # another thread wrote, with no __syncthreads() between the writes and the reads (global memory).
+    code = r"""
+extern "C" __global__ void katas_softmax_chunks(const double* x, double* y, int rows, int cols) {
+    __shared__ double partial[128];
+    int t = threadIdx.x, row = blockIdx.x;
+    double m = -1e308;
+    for (int j = t; j < cols; j += blockDim.x) m = fmax(m, x[row * cols + j]);
+    partial[t] = m;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] = fmax(partial[t], partial[t + s]); __syncthreads(); }
+    double row_max = partial[0];
+    __syncthreads();
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] = exp(x[row * cols + j] - row_max);
+    int chunk = (cols + blockDim.x - 1) / blockDim.x;
+    double sum = 0.0;
+    for (int j = t * chunk; j < cols && j < (t + 1) * chunk; ++j) sum += y[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] += partial[t + s]; __syncthreads(); }
+    double total = partial[0];
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] /= total;
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_softmax_chunks")((rows,), (128,), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@mutant("gpu.softmax", expect=r"(?s)depends on the order the threads run in.*could not pin")
+def softmax_sharing_the_max_through_a_device_variable(x):
+    # Thread 0 publishes the row's max in a __device__ variable (global memory the emulator does not
+    # shadow) and the others read it with no barrier: in another thread order they read another row's max.
+    code = r"""
+__device__ double row_max_slot;
+
+extern "C" __global__ void katas_softmax_device_var(const double* x, double* y, int rows, int cols) {
+    __shared__ double partial[128];
+    int t = threadIdx.x, row = blockIdx.x;
+    if (t == 0) {
+        double m = -1e308;
+        for (int j = 0; j < cols; ++j) m = fmax(m, x[row * cols + j]);
+        row_max_slot = m;
+    }
+    double row_max = row_max_slot;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += exp(x[row * cols + j] - row_max);
+    partial[t] = sum;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] += partial[t + s]; __syncthreads(); }
+    double total = partial[0];
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] = exp(x[row * cols + j] - row_max) / total;
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_softmax_device_var")((rows,), (128,), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
 @alternative("gpu.softmax")
 def softmax_online_in_two_passes(x):
     # One pass keeps a running max m and a running sum s of exp(x - m), rescaling s when m grows;
@@ -487,7 +612,7 @@ extern "C" __global__ void katas_softmax_online(const double* x, double* y, int 
 # ---------------------------------------------------------------- gpu.dense_forward
 
 
-@mutant("gpu.dense_forward", expect=r"(?s)data race on shared.*complete")
+@mutant("gpu.dense_forward", expect=r"(?s)data race on shared [xk]_tile\[\d+\] \(a (read after a write|write after a read)\): .* on line \d+.*complete")
 def dense_forward_without_the_second_barrier(x, kernel, bias):
     code = _dense_kernel.code.replace(  # noqa: F821
         "        __syncthreads();                             // everyone is done", "        // (no barrier)"
