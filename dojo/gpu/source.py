@@ -336,8 +336,7 @@ def enclosing_branch(code: str, line_index: int) -> tuple[int, str] | None:
         if header is not None:
             keyword, at = header
             if keyword in ("if", "else"):
-                head = " ".join(text[at : len(before)].split())
-                return text.count("\n", 0, at), head
+                return _branch(text, keyword, at, len(before))
             position = at
             continue
         opening = _enclosing_brace(text, position)
@@ -349,9 +348,24 @@ def enclosing_branch(code: str, line_index: int) -> tuple[int, str] | None:
             continue
         keyword, at = header
         if keyword in ("if", "else"):
-            return text.count("\n", 0, at), " ".join(text[at : len(text[:opening].rstrip())].split())
+            return _branch(text, keyword, at, len(text[:opening].rstrip()))
         position = at
     return None
+
+
+def _branch(text: str, keyword: str, at: int, end: int) -> tuple[int, str]:
+    """(line, text) of an ``if (...)`` header; for an ``else``, the ``if`` it belongs to."""
+    if keyword == "else":
+        before = text[:at].rstrip()
+        if before.endswith("}"):
+            opening = _opening(text, len(before) - 1)
+            header = _statement_header(text, text[:opening].rstrip()) if opening >= 0 else None
+            if header is not None and header[0] == "if":
+                start = header[1]
+                head = " ".join(text[start : len(text[:opening].rstrip())].split())
+                return text.count("\n", 0, at), f"else` of `{head}"
+        return text.count("\n", 0, at), "else"
+    return text.count("\n", 0, at), " ".join(text[at:end].split())
 
 
 def _statement_header(text: str, before: str) -> tuple[str, int] | None:
@@ -432,8 +446,8 @@ def host_code(code: str) -> tuple[int, str] | None:
         name = match.group(1)
         if name in HOST_FUNCTIONS and name not in defined:
             return text.count("\n", 0, match.start()), (
-                f"calls {name}(), a host function: device code cannot call it (nvcc: \"calling a __host__ "
-                "function from a __global__ function is not allowed\"). A kernel computes on device memory "
+                f'calls {name}(), a host function: device code cannot call it (nvcc: "calling a __host__ '
+                'function from a __global__ function is not allowed"). A kernel computes on device memory '
                 "only: no files, no processes, no system calls"
             )
     return None

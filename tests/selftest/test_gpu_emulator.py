@@ -7,6 +7,8 @@ own requirement, which one test checks is explained in one line).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -92,8 +94,8 @@ extern "C" __global__ void early(double* y) {
 """
     with pytest.raises(
         KernelFault,
-        match=r"divergent barrier in block \(0,0,0\): 2 threads .* wait at the __syncthreads\(\) on line 89 "
-        r"while 2 .* have returned without reaching it.*the threads that returned on line 88 never reach it",
+        match=r"divergent barrier in block \(0,0,0\): 2 threads .* wait at the __syncthreads\(\) on line (\d+) "
+        r"while 2 .* have returned without reaching it.*the threads that returned on line \d+ never reach it",
     ):
         _launch(code, "early", (1,), (4,), cp.empty(4))
 
@@ -348,3 +350,196 @@ def test_no_block_is_drawn_in_the_red_of_a_fault():
 
     assert reddish(picture.FAULT)
     assert not any(reddish(colour) for colour in picture.BLOCK_COLOURS)
+
+
+# ------------------------------------------------------- races, as a sanitizer sees them
+
+
+def test_the_halving_race_of_a_reduction_names_both_threads_lines_and_the_hazard():
+    """No barrier between the levels of a tree: thread 0 reads partial[1] before thread 1 writes it."""
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) partial[t] += partial[t + s];
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
+    assert re.search(
+        r"data race on shared partial\[\d\] \(a write after a read\): thread \(0,0,0\) of block \(0,0,0\) read it "
+        r"on line (\d+), and thread \(\d,0,0\) of block \(0,0,0\) wrote it on line \1, in the same barrier interval",
+        str(fault.value),
+    ), fault.value
+    assert "__syncthreads() is missing" in str(fault.value)
+
+
+def test_two_writes_to_one_shared_element_in_one_interval_are_a_write_after_a_write():
+    code = r"""
+extern "C" __global__ void last(double* out) {
+    __shared__ double slot;
+    slot = threadIdx.x;
+    __syncthreads();
+    if (threadIdx.x == 0) out[0] = slot;
+}
+"""
+    with pytest.raises(KernelFault, match=r"data race on shared slot\[0\] \(a write after a write\).*its own element"):
+        _launch(code, "last", (1,), (4,), cp.empty(1))
+
+
+def test_a_read_of_what_another_block_wrote_is_a_race_across_blocks():
+    code = r"""
+extern "C" __global__ void shift(double* y) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    y[i] = i;
+    if (threadIdx.x == 0 && i > 0) y[i] += y[i - 1];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "shift", (2,), (4,), cp.empty(8))
+    message = str(fault.value)
+    assert re.search(r"data race on y\[3\] \(a read after a write\): thread \(3,0,0\) of block \(0,0,0\)", message)
+    assert "thread (0,0,0) of block (1,0,0) read it" in message and "different blocks never synchronise" in message
+
+
+def test_a_barrier_inside_a_branch_is_a_divergent_barrier_named_with_the_branch():
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) {
+            partial[t] += partial[t + s];
+            __syncthreads();
+        }
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    kernel = cp.RawKernel(code, "total")
+    with pytest.raises(KernelFault) as fault:
+        kernel((1,), (8,), (cp.asarray(np.ones(8)), cp.empty(1)))
+    first = kernel._where[1]
+    message = str(fault.value)
+    assert f"wait at the __syncthreads() on line {first + 9}" in message
+    assert f"inside `if (t < s)` (line {first + 7})" in message
+    assert "is missing" not in message
+
+
+def test_barriers_at_two_different_places_are_divergent():
+    code = r"""
+extern "C" __global__ void split(double* y) {
+    if (threadIdx.x % 2) {
+        y[threadIdx.x] = 1.0;
+        __syncthreads();
+    } else {
+        y[threadIdx.x] = 2.0;
+        __syncthreads();
+    }
+}
+"""
+    with pytest.raises(KernelFault, match=r"wait at the one on line \d+.*inside `else` of `if \(threadIdx.x % 2\)`"):
+        _launch(code, "split", (1,), (4,), cp.empty(4))
+
+
+def test_a_race_the_shadow_memory_cannot_see_shows_in_the_reverse_thread_order():
+    """A __device__ variable is memory the emulator does not shadow: the second order still catches it."""
+    from dojo.gpu import checks
+    from dojo.testkit.checks import KataFailure
+
+    kernel = cp.RawKernel(
+        r"""
+__device__ double last_value;
+extern "C" __global__ void publish(const double* x, double* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) last_value = x[i];
+    __syncthreads();
+    if (i < n) y[i] = last_value;
+}
+""",
+        "publish",
+    )
+
+    def kata(x):
+        y = cp.empty_like(x)
+        kernel((1,), (8,), (x, y, np.int32(x.size)))
+        return y
+
+    with pytest.raises(KataFailure, match=r"depends on the order the threads run in: element 0 is .*could not pin"):
+        checks.run(kata, np.arange(8.0), kata_id="selftest.publish", call="publish(x)")
+
+
+def test_atomics_in_another_order_may_round_differently_and_still_pass():
+    from dojo.gpu import checks
+
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void total(const double* x, double* out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) atomicAdd(&out[0], x[i]);
+}
+""",
+        "total",
+    )
+
+    def kata(x):
+        out = cp.zeros(1)
+        kernel((4,), (32,), (x, out, np.int32(x.size)))
+        return out
+
+    x = np.random.default_rng(0).normal(size=100) * 1e3
+    run = checks.run(kata, x, kata_id="selftest.total", call="total(x)")
+    assert np.isclose(run.results[0][0], x.sum())
+
+
+# ------------------------------------------------------- device code only, loops bounded
+
+
+@pytest.mark.parametrize(
+    "line, refused",
+    [
+        ("#include <cstdlib>", r"includes <cstdlib>, a host header"),
+        ('    system("touch /tmp/dojo-should-not-exist");', r"calls system\(\), a host function"),
+        ('    FILE* f = fopen("/tmp/x", "w");', r"calls fopen\(\), a host function"),
+        ("    if (fork() == 0) y[0] = 1.0;", r"calls fork\(\), a host function"),
+        ('    asm("nop");', r"uses `asm`"),
+    ],
+)
+def test_device_code_that_calls_the_host_is_refused_at_compile_time(line, refused, tmp_path):
+    code = f'\n{line if line.startswith("#") else ""}\nextern "C" __global__ void k(double* y) {{\n'
+    code += f"{'' if line.startswith('#') else line}\n    y[0] = 0.0;\n}}\n"
+    kernel = cp.RawKernel(code, "k")
+    with pytest.raises(KernelCompileError, match=r"your kernel `k` \(.*line \d+\) " + refused):
+        kernel((1,), (1,), (cp.empty(1),))
+
+
+def test_a_device_function_named_like_a_host_function_is_the_learners_own():
+    code = r"""
+__device__ double read(const double* x, int i) { return x[i]; }
+extern "C" __global__ void k(const double* x, double* y) { y[threadIdx.x] = read(x, threadIdx.x); }
+"""
+    y = cp.empty(3)
+    _launch(code, "k", (1,), (3,), cp.asarray(np.arange(3.0)), y)
+    assert np.array_equal(cp.asnumpy(y), np.arange(3.0))
+
+
+def test_a_loop_that_touches_no_memory_is_stopped_and_named_with_its_line():
+    code = r"""
+extern "C" __global__ void spin(double* y, int n) {
+    double v = 0.0;
+    for (int k = 0; k < n; k += 0) {
+        v += 1.0;
+    }
+    y[0] = v;
+}
+"""
+    kernel = cp.RawKernel(code, "spin")
+    with pytest.raises(KernelFault, match=rf"went round the loop on line {kernel._where[1] + 3} \d+ times without"):
+        kernel((1,), (1,), (cp.empty(1), np.int32(5)))

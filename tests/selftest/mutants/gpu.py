@@ -345,7 +345,8 @@ extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols
 }
 """
     code = template.replace("NAME", "katas_sums_sync_in_if").replace(
-        "LEVEL", "if (t < stride) {\n            partial[t] += partial[t + stride];\n            __syncthreads();\n        }"
+        "LEVEL",
+        "if (t < stride) {\n            partial[t] += partial[t + stride];\n            __syncthreads();\n        }",
     )
     rows, cols = x.shape
     out = cp.empty((rows,), dtype=x.dtype)
@@ -506,7 +507,10 @@ def softmax_reusing_shared_memory_without_a_barrier(x):
     return y
 
 
-@mutant("gpu.softmax", expect=r"(?s)data race on y\[\d+\] \(a (read after a write|write after a read)\).*__syncthreads\(\) is missing")
+@mutant(
+    "gpu.softmax",
+    expect=r"(?s)data race on y\[\d+\] \(a (read after a write|write after a read)\).*__syncthreads\(\) is missing",
+)
 def softmax_summing_what_other_threads_wrote_without_a_barrier(x):
     # y holds exp(x - max) (written strided), then each thread sums a contiguous chunk of y: elements
     # another thread wrote, with no __syncthreads() between the writes and the reads (global memory).
@@ -612,7 +616,10 @@ extern "C" __global__ void katas_softmax_online(const double* x, double* y, int 
 # ---------------------------------------------------------------- gpu.dense_forward
 
 
-@mutant("gpu.dense_forward", expect=r"(?s)data race on shared [xk]_tile\[\d+\] \(a (read after a write|write after a read)\): .* on line \d+.*complete")
+@mutant(
+    "gpu.dense_forward",
+    expect=r"(?s)data race on shared [xk]_tile\[\d+\] \(a (read after a write|write after a read)\): .* on line \d+.*complete",
+)
 def dense_forward_without_the_second_barrier(x, kernel, bias):
     code = _dense_kernel.code.replace(  # noqa: F821
         "        __syncthreads();                             // everyone is done", "        // (no barrier)"
