@@ -292,7 +292,7 @@ def launch(
         param = param.concrete(type_argument)
         if param.pointer:
             shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
-            label = param.name.encode()
+            label = param.shown.encode()
             keep += [shadow, label, value]
             regions[k].name = label
             regions[k].base = value.ctypes.data
@@ -336,7 +336,7 @@ def launch(
     for k, param, value, shadow in traffic:
         record.arrays.append(
             ArrayTraffic(
-                param.name,
+                param.shown,
                 value.size,
                 value.itemsize,
                 regions[k].loads,

@@ -61,6 +61,11 @@ class Param:
     pointer: bool
     const: bool
 
+    @property
+    def shown(self) -> str:
+        """The name the learner wrote: an ElementwiseKernel's ``_raw_x`` is their ``x``."""
+        return self.name.removeprefix("_raw_")
+
     def concrete(self, type_argument: str | None) -> Param:
         if self.ctype == "T" and type_argument:
             return Param(type_argument, self.name, self.pointer, self.const)

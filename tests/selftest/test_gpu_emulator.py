@@ -543,3 +543,56 @@ extern "C" __global__ void spin(double* y, int n) {
     kernel = cp.RawKernel(code, "spin")
     with pytest.raises(KernelFault, match=rf"went round the loop on line {kernel._where[1] + 3} \d+ times without"):
         kernel((1,), (1,), (cp.empty(1), np.int32(5)))
+
+
+# ------------------------------------------------------- ElementwiseKernel as CuPy runs it
+
+
+def test_elementwise_arguments_are_indexed_through_their_strides_as_in_cupy():
+    """Views, transposes, reversed and broadcast inputs, a strided output: no copies, no refusals."""
+    kernel = cp.ElementwiseKernel("T a, T b", "T y", "y = a * 2 + b", "strided_axpy")
+    rng = np.random.default_rng(0)
+    a_host, b_host = rng.normal(size=(5, 8)), rng.normal(size=(8,))
+    a, b = cp.asarray(a_host), cp.asarray(b_host)
+    assert np.allclose(kernel(a.T, b[None, :5]), a_host.T * 2 + b_host[None, :5])
+    assert np.allclose(kernel(a[:, ::-2], b[::-2]), a_host[:, ::-2] * 2 + b_host[::-2])
+    out = cp.empty((8, 5)).T
+    kernel(a, b, out)
+    assert np.allclose(cp.asnumpy(out), a_host * 2 + b_host)
+
+
+def test_chainers_lstm_kernel_runs_on_strided_gate_views():
+    """The production pattern that was refused: the four gates as strided views of one array."""
+    lstm = cp.ElementwiseKernel(
+        "T c_prev, T a, T i_, T f, T o",
+        "T c, T h",
+        """
+        T aa = tanh(a);
+        T ai = 1 / (1 + exp(-i_));
+        T af = 1 / (1 + exp(-f));
+        T ao = 1 / (1 + exp(-o));
+        c = aa * ai + af * c_prev;
+        h = ao * tanh(c);
+        """,
+        "lstm_fwd",
+    )
+    rng = np.random.default_rng(1)
+    gates, c_prev = rng.normal(size=(3, 6, 4)), rng.normal(size=(3, 6))
+    g = cp.asarray(gates)
+    c, h = lstm(cp.asarray(c_prev), g[:, :, 0], g[:, :, 1], g[:, :, 2], g[:, :, 3])
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    expected_c = np.tanh(gates[..., 0]) * sigmoid(gates[..., 1]) + sigmoid(gates[..., 2]) * c_prev
+    assert np.allclose(cp.asnumpy(c), expected_c, rtol=1e-14)
+    assert np.allclose(cp.asnumpy(h), sigmoid(gates[..., 3]) * np.tanh(expected_c), rtol=1e-14)
+
+
+def test_elementwise_messages_use_only_the_learners_names():
+    kernel = cp.ElementwiseKernel("T a", "T y", "y = a / 0.0 + undefined_thing", "names_only")
+    with pytest.raises(KernelCompileError) as error:
+        kernel(cp.asarray(np.ones(3)))
+    assert "_raw_" not in str(error.value)
+    with pytest.raises(ValueError, match=r"names_only2: the inputs do not broadcast to one shape: a \(3,\), b \(4,\)"):
+        cp.ElementwiseKernel("T a, T b", "T y", "y = a + b", "names_only2")(cp.ones(3), cp.ones(4))
