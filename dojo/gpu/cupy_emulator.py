@@ -495,7 +495,7 @@ class ElementwiseKernel:
                     raise ValueError(
                         f"{self.name}: input {p.name} of shape {value.shape} does not broadcast to {shape}"
                     ) from None
-                views.append(view if value.dtype == wanted else ascontiguousarray(view, dtype=wanted))
+                views.append((view if value.dtype == wanted else ascontiguousarray(view, dtype=wanted)).view(ndarray))
         views += outputs
         strided = any(not (v.flags.c_contiguous and v.shape == shape) for v in views)
         ndim = len(shape) if strided else None

@@ -238,6 +238,41 @@ extern "C" __global__ void katas_sigmoid_unstable(const double* x, double* y, in
     return y
 
 
+@mutant("gpu.sigmoid", expect=r"agrees only to about \d+ digits \(float32's precision\).*exp not expf")
+def sigmoid_in_float32_inside(x, blocks=4, threads=64):
+    # Right formula, stable, but computed with expf and float intermediates: ~7 digits of a float64 kata.
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void katas_sigmoid_float(const double* x, double* y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        float v = x[i];
+        float z = expf(-fabsf(v));
+        y[i] = v >= 0.0f ? 1.0f / (1.0f + z) : z / (1.0f + z);
+    }
+}
+""",
+        "katas_sigmoid_float",
+    )
+    y = cp.empty_like(x)
+    kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
+    return y
+
+
+@mutant("gpu.lstm_cell", expect=r"float32's precision")
+def lstm_cell_with_float_gates(x_t, h, c, kernel, recurrent_kernel, bias):
+    code = _lstm_kernel.code.replace("double input_gate", "float input_gate").replace(  # noqa: F821
+        "double cell", "float cell"
+    )
+    batch, units = c.shape
+    z = cp.ascontiguousarray(x_t @ kernel + h @ recurrent_kernel)
+    h_new, c_new = cp.empty_like(c), cp.empty_like(c)
+    blocks = (batch * units + 127) // 128
+    cp.RawKernel(code, "katas_lstm_cell")(
+        (blocks,), (128,), (z, bias, c, h_new, c_new, cp.int32(batch), cp.int32(units))
+    )
+    return h_new, c_new
+
+
 @alternative("gpu.sigmoid")
 def sigmoid_with_a_while_loop(x, blocks=4, threads=64):
     kernel = cp.RawKernel(
