@@ -90,13 +90,22 @@ def _call(kata, host_args, kwargs, *, kata_id: str, call: str, advice) -> tuple[
     return results, launches, device
 
 
-def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None = None, request=None, **kwargs) -> Run:
+def run(
+    kata,
+    *host_args,
+    kata_id: str,
+    call: str,
+    advice: dict[str, str] | None = None,
+    request=None,
+    second_order: bool = True,
+    **kwargs,
+) -> Run:
     """Call ``kata`` on device copies of ``host_args``; host copies of its results come back.
 
     ``advice`` maps a regex on a fault message to a kata-specific next step
     (a string, or a function of the KernelFault, whose ``launch`` has the details).
     On the emulator the kata runs a second time with its threads and blocks in
-    reverse order (:func:`same_in_reverse`).
+    reverse order (:func:`same_in_reverse`), unless ``second_order`` is False.
     """
     before = [np.array(a) if isinstance(a, np.ndarray) else None for a in host_args]
     results, launches, device = _call(kata, host_args, kwargs, kata_id=kata_id, call=call, advice=advice)
@@ -107,7 +116,7 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
                 f"of your own (cp.empty_like(x))"
             )
     host_results = tuple(np.array(cp.asnumpy(v)) for v in results)
-    if emulated() and launches:
+    if second_order and emulated() and launches:
         same_in_reverse(kata, host_args, kwargs, host_results, launches, kata_id=kata_id, call=call, advice=advice)
     picture = None
     big_enough = launches and max((a.elements for a in launches[-1].arrays), default=0) >= 6

@@ -86,6 +86,15 @@ def relu_with_a_grid_too_small(x):
     return y
 
 
+@mutant("gpu.relu", expect=r"(?s)never written.*fuzzed launches: n=\d+ is the smallest of the \d+ sizes")
+def relu_with_the_grid_capped_at_1024_blocks(x):
+    # Right for every size the fixed tests use; a large array needs more blocks than the cap.
+    y = cp.empty_like(x)
+    blocks = min((x.size + RELU_THREADS - 1) // RELU_THREADS, 1024)  # noqa: F821
+    _relu_kernel((blocks,), (RELU_THREADS,), (x, y, cp.int32(x.size)))  # noqa: F821
+    return y
+
+
 @mutant("gpu.relu", expect="np.int32")
 def relu_with_a_python_int_size(x):
     y = cp.empty_like(x)
@@ -232,6 +241,31 @@ extern "C" __global__ void katas_sigmoid_unstable(const double* x, double* y, in
 }
 """,
         "katas_sigmoid_unstable",
+    )
+    y = cp.empty_like(x)
+    kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
+    return y
+
+
+@mutant(
+    "gpu.sigmoid",
+    expect=r"(?s)shared stage\[256\], but stage has 256 elements.*fuzzed launches: n=1025, blocks=1, threads=1024 is the smallest",
+)
+def sigmoid_staged_in_a_tile_for_256_threads(x, blocks=4, threads=64):
+    # A shared tile sized for the block sizes tried by hand: a block of 1024 threads runs past it.
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void katas_sigmoid_staged(const double* x, double* y, int n) {
+    __shared__ double stage[256];
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        stage[threadIdx.x] = x[i];
+        double v = stage[threadIdx.x];
+        double z = exp(-fabs(v));
+        y[i] = v >= 0.0 ? 1.0 / (1.0 + z) : z / (1.0 + z);
+    }
+}
+""",
+        "katas_sigmoid_staged",
     )
     y = cp.empty_like(x)
     kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
