@@ -38,8 +38,8 @@ from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
-from ..paths import ROOM_FILE, STATE_DIR
-from ..states import DONE_STATES, KataState
+from ..paths import STATE_DIR
+from ..states import DONE_STATES, NOT_RUN, KataState
 from . import guards, isolation, outcomes, report
 from .timeout import exits_raise, time_limit
 
@@ -73,6 +73,12 @@ def _positive_gib(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"the memory cap must be a number of GiB above 0, got {text!r}")
     return value
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -469,7 +475,7 @@ class KataPlugin:
     def state(self, kata_id: str) -> str:
         results = self.results.get(kata_id)
         if not results:
-            return "not run"
+            return NOT_RUN
         return max((r.state for r in results), key=outcomes.SEVERITY.__getitem__)
 
     def summary(self, kata_id: str) -> report.KataSummary:
@@ -495,7 +501,7 @@ class KataPlugin:
         self._recorded = True
         when = now()
         for kata in self.curriculum.katas:
-            if kata.id not in self.collected or self.state(kata.id) == "not run":
+            if kata.id not in self.collected or self.state(kata.id) == NOT_RUN:
                 continue
             if (
                 any(r.harness_fault for r in self.results.get(kata.id, ()))
@@ -514,7 +520,7 @@ class KataPlugin:
                 entry["digest"] = digest  # what this pass depended on: unchanged, it need not run again
             else:
                 entry.pop("digest", None)
-        ran = [k for k in self.curriculum.katas if self.state(k.id) != "not run"]
+        ran = [k for k in self.curriculum.katas if self.state(k.id) != NOT_RUN]
         unfinished = [k for k in ran if self.progress.state(k.id) not in DONE_STATES]
         if self.stopped_at is not None:
             self.progress.current = self.stopped_at.id
@@ -555,7 +561,7 @@ class KataPlugin:
             done |= {
                 kid
                 for kid in self.progress.done(self.curriculum)
-                if kid not in summaries or summaries[kid].state == "not run"
+                if kid not in summaries or summaries[kid].state == NOT_RUN
             }
         if self.config.getoption("katas_tracks") and self.collected:
             # A track run alone starts from a state where the earlier tracks are done.
@@ -596,12 +602,14 @@ class KataPlugin:
                 f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
                 f"`pytest --recheck` runs them too.)"
             )
-        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
-        # Only a checkout that joined one pays for importing the room's HTTP client.
-        if (self.root / STATE_DIR / ROOM_FILE).exists():
-            from ..room import hook as room_hook
-
-            room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
+        # Whoever listens for the end of a run (the live room's plugin, dojo/room/plugin.py) hears it now.
+        self.config.hook.pytest_katas_finished(
+            root=self.root,
+            curriculum=self.curriculum,
+            progress=self.progress,
+            results=self.results,
+            say=terminalreporter.write_line,
+        )
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []
