@@ -90,8 +90,8 @@ def relu_with_a_grid_too_small(x):
 def relu_with_the_grid_capped_at_1024_blocks(x):
     # Right for every size the fixed tests use; a large array needs more blocks than the cap.
     y = cp.empty_like(x)
-    blocks = min((x.size + RELU_THREADS - 1) // RELU_THREADS, 1024)  # noqa: F821
-    _relu_kernel((blocks,), (RELU_THREADS,), (x, y, cp.int32(x.size)))  # noqa: F821
+    blocks = min((x.size + RELU_THREADS - 1) // RELU_THREADS, 1024)
+    _relu_kernel((blocks,), (RELU_THREADS,), (x, y, cp.int32(x.size)))
     return y
 
 
@@ -294,9 +294,7 @@ extern "C" __global__ void katas_sigmoid_float(const double* x, double* y, int n
 
 @mutant("gpu.lstm_cell", expect=r"float32's precision")
 def lstm_cell_with_float_gates(x_t, h, c, kernel, recurrent_kernel, bias):
-    code = _lstm_kernel.code.replace("double input_gate", "float input_gate").replace(  # noqa: F821
-        "double cell", "float cell"
-    )
+    code = _lstm_kernel.code.replace("double input_gate", "float input_gate").replace("double cell", "float cell")
     batch, units = c.shape
     z = cp.ascontiguousarray(x_t @ kernel + h @ recurrent_kernel)
     h_new, c_new = cp.empty_like(c), cp.empty_like(c)
