@@ -70,7 +70,8 @@ struct Stats {  // mirrored by ctypes
     int64_t shared_loads, shared_stores, barriers, static_shared_bytes, accesses, blocks, threads;
 };
 
-enum { RUNNABLE = 0, AT_BARRIER = 1, DONE = 2 };
+enum { RUNNABLE = 0, AT_BARRIER = 1, DONE = 2, AT_WARP = 3 };
+constexpr int WARP = 32;
 constexpr int MAX_SLOTS = 32;
 constexpr size_t STACK_BYTES = 64 * 1024;
 constexpr int64_t IDLE_LIMIT = 50'000'000;  // loop iterations of one thread without a memory access
@@ -79,6 +80,12 @@ constexpr double LAUNCH_SECONDS = 20.0;      // wall-clock bound of one launch
 struct Thread {
     ucontext_t context;
     int state = RUNNABLE;
+    // a warp-level call this thread waits in (AT_WARP): what, with whom, its value in and out
+    int warp_op = 0, warp_arg = 0, warp_width = 32, warp_line = 0;
+    uint32_t warp_mask = 0;
+    uint64_t warp_in = 0, warp_out = 0;
+    uint32_t sync_mask = 0;  // the lanes of its latest __syncwarp(), and the epoch that began
+    int32_t sync_epoch = 0;
     int barrier_line = 0;
     int line = 0;        // the line of its latest memory access, loop test or barrier
     int64_t idle = 0;    // loop iterations since its latest memory access
@@ -91,7 +98,8 @@ inline std::vector<Thread> g_threads;
 inline char* g_stacks = nullptr;
 inline int g_current = 0;
 inline int64_t g_block_linear = 0;
-inline int32_t g_epoch = 0;   // +1 at every block's start and every completed barrier
+inline int32_t g_epoch = 0;   // +1 at every block's start, every completed barrier and __syncwarp()
+inline int32_t g_barrier_epoch = 0;  // the epoch the block's latest __syncthreads() (or its start) began
 inline int64_t g_ticks = 0;
 inline double g_deadline = 0;  // CLOCK_MONOTONIC seconds: a launch running past it stops
 inline int64_t g_launch_id = 0;
@@ -150,17 +158,31 @@ inline void describe_thread(char* out, size_t n, int32_t global) {
 enum Shadow {
     W_TID, W_EPOCH, W_ATOMIC, W_LINE,  // the last write
     R_TID, R_EPOCH, R_LINE,            // the last read
-    R2_TID, R2_LINE,                   // another thread that read it in R_EPOCH
+    R2_TID, R2_LINE,                   // another thread that read it in R_TID's barrier interval
     RX_TID, RX_LINE,                   // the last reader from a block other than R_TID's
+    R2_EPOCH,
     SHADOW_FIELDS_ = 12
 };
 constexpr int SHADOW_FIELDS = SHADOW_FIELDS_;
 
 inline int64_t block_of(int32_t global) { return global / threads_per_block(); }
 
+// Was `other`'s access (in other_epoch) ordered before this thread's access now? By program order, by a
+// __syncthreads() since (g_barrier_epoch: the epoch the block's latest barrier began), or by a
+// __syncwarp() since that included both threads (lanes of one warp).
 inline bool ordered(int32_t other, int32_t other_epoch) {
     if (other == me()) return true;
-    return block_of(other) == g_block_linear && other_epoch < g_epoch;
+    if (block_of(other) != g_block_linear) return false;
+    if (other_epoch < g_barrier_epoch) return true;
+    const int lane_other = int(other % threads_per_block());
+    const Thread& t = g_threads[g_current];
+    return lane_other / WARP == g_current / WARP && ((t.sync_mask >> (lane_other % WARP)) & 1u) &&
+           other_epoch < t.sync_epoch;
+}
+
+// In the block's current barrier interval?
+inline bool this_interval(int32_t tid, int32_t epoch) {
+    return block_of(tid) == g_block_linear && epoch >= g_barrier_epoch;
 }
 
 inline const char* shown_name(const Region* r) { return r->name[0] == '@' ? r->name + 1 : r->name; }
@@ -251,8 +273,8 @@ inline void out_of_bounds(const Region* r, int64_t i, const char* how) {
 
 inline void record_read(int32_t* s, int line) {
     const int32_t m = me();
-    if (s[R_TID] >= 0 && s[R_EPOCH] == g_epoch) {
-        if (s[R_TID] != m) { s[R2_TID] = s[R_TID]; s[R2_LINE] = s[R_LINE]; }
+    if (s[R_TID] >= 0 && this_interval(s[R_TID], s[R_EPOCH])) {
+        if (s[R_TID] != m) { s[R2_TID] = s[R_TID]; s[R2_LINE] = s[R_LINE]; s[R2_EPOCH] = s[R_EPOCH]; }
     } else {
         if (s[R_TID] >= 0 && block_of(s[R_TID]) != g_block_linear) { s[RX_TID] = s[R_TID]; s[RX_LINE] = s[R_LINE]; }
         s[R2_TID] = -1;
@@ -262,12 +284,10 @@ inline void record_read(int32_t* s, int line) {
 
 // A write (or an atomic) against the reads no barrier separates from it.
 inline void check_reads(const Region* r, int64_t i, const int32_t* s, int kind, int line) {
-    const int32_t m = me();
     if (s[R_TID] >= 0) {
-        if (block_of(s[R_TID]) != g_block_linear) race(r, i, kind, line, READ, s[R_TID], s[R_LINE]);
-        if (s[R_EPOCH] == g_epoch) {
-            if (s[R_TID] != m) race(r, i, kind, line, READ, s[R_TID], s[R_LINE]);
-            if (s[R2_TID] >= 0) race(r, i, kind, line, READ, s[R2_TID], s[R2_LINE]);
+        if (!ordered(s[R_TID], s[R_EPOCH])) race(r, i, kind, line, READ, s[R_TID], s[R_LINE]);
+        if (this_interval(s[R_TID], s[R_EPOCH]) && s[R2_TID] >= 0 && !ordered(s[R2_TID], s[R2_EPOCH])) {
+            race(r, i, kind, line, READ, s[R2_TID], s[R2_LINE]);
         }
     }
     if (s[RX_TID] >= 0 && block_of(s[RX_TID]) != g_block_linear) race(r, i, kind, line, READ, s[RX_TID], s[RX_LINE]);
@@ -493,6 +513,212 @@ struct dynamic_shared : SharedBase, ptr<T> {
     ptr<T> operator+(int64_t k) { return ptr<T>{&region, k}; }
 };
 
+// ------------------------------------------------------------------ warps
+//
+// Threads t = 0, 1, ... of a block form warps of 32 (lanes t % 32). A warp-level call
+// (__shfl_*_sync, __ballot_sync, __any_sync, __all_sync, __syncwarp) waits (AT_WARP) until every lane
+// of its mask has made the same call; then all get their results together, as CUDA documents. A mask
+// lane that has exited, never comes, or makes another call is named, as is a shuffle that reads a
+// lane outside the mask.
+
+enum WarpOp { SHFL = 1, SHFL_UP, SHFL_DOWN, SHFL_XOR, BALLOT, ANY, ALL, SYNCWARP };
+
+inline const char* warp_op_name(int op) {
+    static const char* names[] = {"", "__shfl_sync", "__shfl_up_sync", "__shfl_down_sync", "__shfl_xor_sync",
+                                  "__ballot_sync", "__any_sync", "__all_sync", "__syncwarp"};
+    return names[op];
+}
+
+inline int lanes_in_warp(int warp) { return std::min(WARP, threads_per_block() - warp * WARP); }
+
+inline uint64_t warp_call(int op, unsigned mask, uint64_t bits, int arg, int width, int line) {
+    Thread& t = g_threads[g_current];
+    t.line = line;
+    t.idle = 0;
+    const int lane = g_current % WARP;
+    if (!((mask >> lane) & 1u)) {
+        char who[96];
+        describe_thread(who, sizeof who, me());
+        fault("%s (lane %d) calls %s(0x%08x, ...) on line %d, but its own lane is not in the mask: every "
+              "lane that calls it must be in the mask (0xffffffff for the whole warp)",
+              who, lane, warp_op_name(op), mask, line);
+    }
+    if (op != SYNCWARP && op <= SHFL_XOR && (width <= 0 || width > WARP || (width & (width - 1)))) {
+        fault("%s on line %d: width=%d must be a power of two from 1 to 32", warp_op_name(op), line, width);
+    }
+    t.warp_op = op; t.warp_mask = mask; t.warp_in = bits; t.warp_arg = arg; t.warp_width = width;
+    t.warp_line = line;
+    t.state = AT_WARP;
+    swapcontext(&t.context, &g_main);
+    return t.warp_out;
+}
+
+// Stop the launch from the scheduler (not from inside a thread): "<thread> <what follows>".
+inline void warp_fault(int thread, const char* format, ...) {
+    if (g_failed) return;
+    char who[96], rest[768];
+    describe_thread(who, sizeof who, int32_t(g_block_linear * threads_per_block() + thread));
+    va_list args;
+    va_start(args, format);
+    vsnprintf(rest, sizeof rest, format, args);
+    va_end(args);
+    snprintf(g_error, size_t(g_error_len), "%s %s", who, rest);
+    g_failed = true;
+}
+
+// The source lane of lane `lane`'s shuffle, or -1 where CUDA returns the caller's own value.
+inline int shuffle_source(const Thread& t, int lane) {
+    const int width = t.warp_width, start = lane & ~(width - 1);
+    switch (t.warp_op) {
+        case SHFL: return start + (t.warp_arg & (width - 1));
+        case SHFL_UP: return lane - t.warp_arg >= start ? lane - t.warp_arg : -1;
+        case SHFL_DOWN: return lane + t.warp_arg < start + width ? lane + t.warp_arg : -1;
+        default: {
+            const int source = lane ^ t.warp_arg;
+            return source < start + width ? source : -1;
+        }
+    }
+}
+
+// Complete the warp-level call lane `first` of `warp` waits in, if its whole mask is there.
+// Returns true when the lanes could go on.
+inline bool complete_warp_call(int warp, int first) {
+    const int base = warp * WARP;
+    Thread& lead = g_threads[size_t(base + first)];
+    const char* op = warp_op_name(lead.warp_op);
+    for (int lane = 0; lane < WARP; ++lane) {
+        if (!((lead.warp_mask >> lane) & 1u)) continue;
+        if (lane >= lanes_in_warp(warp)) {
+            warp_fault(base + first, "calls %s on line %d with lane %d in its mask, but that lane does not exist (the "
+                       "block's last warp has %d threads): build the mask from the lanes there are "
+                       "(__ballot_sync or __activemask())", op, lead.warp_line, lane, lanes_in_warp(warp));
+            return false;
+        }
+        const Thread& other = g_threads[size_t(base + lane)];
+        if (other.state == RUNNABLE) return false;  // not there yet
+        if (other.state == DONE) {
+            warp_fault(base + first, "calls %s on line %d, but lane %d of its mask has exited: every lane in the mask "
+                       "must make the same call (keep the call outside `if (i < n)`, or leave that lane out of "
+                       "the mask)", op, lead.warp_line, lane);
+            return false;
+        }
+        if (other.state == AT_BARRIER || other.warp_op != lead.warp_op || other.warp_mask != lead.warp_mask) {
+            warp_fault(base + first, "calls %s on line %d, but lane %d of its mask waits at %s on line %d: every "
+                       "lane of the mask must reach the same warp-level call with the same mask", op,
+                       lead.warp_line, lane, other.state == AT_BARRIER ? "__syncthreads()" : warp_op_name(other.warp_op),
+                       other.state == AT_BARRIER ? other.barrier_line : other.warp_line);
+            return false;
+        }
+    }
+    uint64_t votes = 0;
+    bool all = true;
+    for (int lane = 0; lane < WARP; ++lane) {
+        if (!((lead.warp_mask >> lane) & 1u)) continue;
+        const bool yes = g_threads[size_t(base + lane)].warp_in != 0;
+        votes |= uint64_t(yes) << lane;
+        all = all && yes;
+    }
+    if (lead.warp_op == SYNCWARP) ++g_epoch;
+    for (int lane = 0; lane < WARP; ++lane) {
+        if (!((lead.warp_mask >> lane) & 1u)) continue;
+        Thread& t = g_threads[size_t(base + lane)];
+        if (t.warp_op <= SHFL_XOR) {
+            const int source = shuffle_source(t, lane);
+            if (source >= 0 && (source >= lanes_in_warp(warp) || !((t.warp_mask >> source) & 1u))) {
+                warp_fault(base + lane, "calls %s on line %d and reads lane %d, which is not in the mask 0x%08x (or "
+                           "does not exist): its value is undefined. Put every lane you read from in the mask",
+                           warp_op_name(t.warp_op), t.warp_line, source, t.warp_mask);
+                return false;
+            }
+            t.warp_out = source < 0 ? t.warp_in : g_threads[size_t(base + source)].warp_in;
+        } else if (t.warp_op == BALLOT) {
+            t.warp_out = votes;
+        } else if (t.warp_op == ANY) {
+            t.warp_out = votes != 0;
+        } else if (t.warp_op == ALL) {
+            t.warp_out = all;
+        } else {
+            t.sync_mask = lead.warp_mask;
+            t.sync_epoch = g_epoch;
+        }
+    }
+    for (int lane = 0; lane < WARP; ++lane) {
+        if (!((lead.warp_mask >> lane) & 1u)) continue;
+        Thread& t = g_threads[size_t(base + lane)];
+        t.warp_op = 0;
+        t.state = RUNNABLE;
+    }
+    return true;
+}
+
+// After a pass: complete every warp-level call whose lanes are all there. True if any lane goes on.
+inline bool resolve_warps() {
+    bool progressed = false;
+    for (int warp = 0; warp * WARP < threads_per_block() && !g_failed; ++warp) {
+        for (int lane = 0; lane < lanes_in_warp(warp) && !g_failed; ++lane) {
+            if (g_threads[size_t(warp * WARP + lane)].state == AT_WARP) progressed |= complete_warp_call(warp, lane);
+        }
+    }
+    return progressed;
+}
+
+template <class T> T value_of(const T& v) { return v; }
+template <class T> std::remove_const_t<T> value_of(const ref<T>& r) { return r.get(); }
+
+template <class T>
+T shuffle(int op, unsigned mask, T value, int arg, int width, int line) {
+    static_assert(sizeof(T) <= 8, "a shuffle moves at most 8 bytes");
+    uint64_t bits = 0;
+    memcpy(&bits, &value, sizeof(T));
+    const uint64_t out = warp_call(op, mask, bits, arg, width, line);
+    T result;
+    memcpy(&result, &out, sizeof(T));
+    return result;
+}
+
+}  // namespace dojo
+
+template <class V>
+auto __shfl_sync(unsigned mask, const V& v, int src, int width = 32, int line = __builtin_LINE()) {
+    return ::dojo::shuffle(::dojo::SHFL, mask, ::dojo::value_of(v), src, width, line);
+}
+template <class V>
+auto __shfl_up_sync(unsigned mask, const V& v, unsigned delta, int width = 32, int line = __builtin_LINE()) {
+    return ::dojo::shuffle(::dojo::SHFL_UP, mask, ::dojo::value_of(v), int(delta), width, line);
+}
+template <class V>
+auto __shfl_down_sync(unsigned mask, const V& v, unsigned delta, int width = 32, int line = __builtin_LINE()) {
+    return ::dojo::shuffle(::dojo::SHFL_DOWN, mask, ::dojo::value_of(v), int(delta), width, line);
+}
+template <class V>
+auto __shfl_xor_sync(unsigned mask, const V& v, int lane_mask, int width = 32, int line = __builtin_LINE()) {
+    return ::dojo::shuffle(::dojo::SHFL_XOR, mask, ::dojo::value_of(v), lane_mask, width, line);
+}
+inline unsigned __ballot_sync(unsigned mask, int predicate, int line = __builtin_LINE()) {
+    return unsigned(::dojo::warp_call(::dojo::BALLOT, mask, predicate != 0, 0, 32, line));
+}
+inline int __any_sync(unsigned mask, int predicate, int line = __builtin_LINE()) {
+    return int(::dojo::warp_call(::dojo::ANY, mask, predicate != 0, 0, 32, line));
+}
+inline int __all_sync(unsigned mask, int predicate, int line = __builtin_LINE()) {
+    return int(::dojo::warp_call(::dojo::ALL, mask, predicate != 0, 0, 32, line));
+}
+inline void __syncwarp(unsigned mask = 0xffffffffu, int line = __builtin_LINE()) {
+    ::dojo::warp_call(::dojo::SYNCWARP, mask, 0, 0, 32, line);
+}
+// The lanes of the calling thread's warp that have not exited (threads here never diverge mid-statement).
+inline unsigned __activemask() {
+    const int warp = ::dojo::g_current / ::dojo::WARP;
+    unsigned mask = 0;
+    for (int lane = 0; lane < ::dojo::lanes_in_warp(warp); ++lane) {
+        if (::dojo::g_threads[size_t(warp * ::dojo::WARP + lane)].state != ::dojo::DONE) mask |= 1u << lane;
+    }
+    return mask;
+}
+constexpr int warpSize = 32;
+
+namespace dojo {
+
 // ------------------------------------------------------------- barrier, launch
 
 inline void syncthreads(int line) {
@@ -588,6 +814,21 @@ inline void start_threads(std::vector<char>& stacks, dim3 block) {
     }
 }
 
+// A lane waits in a warp-level call that can never complete (a lane of its mask waits at a barrier).
+inline void stuck_in_warp_call(int t) {
+    const int warp = t / WARP;
+    for (int lane = 0; lane < WARP; ++lane) {
+        if (((g_threads[size_t(t)].warp_mask >> lane) & 1u) && lane < lanes_in_warp(warp)) {
+            const Thread& other = g_threads[size_t(warp * WARP + lane)];
+            if (other.state != AT_WARP) {
+                g_current = t;
+                complete_warp_call(warp, t % WARP);  // names the lane that is elsewhere
+                return;
+            }
+        }
+    }
+}
+
 // Run one block to its end: every runnable thread until it returns or waits at a barrier; when all
 // that have not returned wait at one barrier, a new epoch begins and they all go on.
 inline void run_block(bool reverse, Stats* stats) {
@@ -601,6 +842,11 @@ inline void run_block(bool reverse, Stats* stats) {
             swapcontext(&g_main, &g_threads[size_t(t)].context);
         }
         if (g_failed) return;
+        if (resolve_warps()) continue;
+        if (g_failed) return;
+        for (int t = 0; t < n; ++t) {
+            if (g_threads[size_t(t)].state == AT_WARP) { stuck_in_warp_call(t); return; }
+        }
         int waiting = 0, done = 0, line = -1;
         bool same_line = true;
         for (auto& th : g_threads) {
@@ -615,6 +861,7 @@ inline void run_block(bool reverse, Stats* stats) {
         if (waiting == 0) return;
         if (done > 0 || !same_line) { divergent_barrier(); return; }
         ++g_epoch;
+        g_barrier_epoch = g_epoch;
         ++stats->barriers;
         for (auto& th : g_threads) {
             th.state = RUNNABLE;
@@ -645,6 +892,7 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
         g_block_linear = b;
         g_block_index = dim3(unsigned(b % grid.x), unsigned((b / grid.x) % grid.y), unsigned(b / (int64_t(grid.x) * grid.y)));
         ++g_epoch;
+        g_barrier_epoch = g_epoch;
         for (SharedBase* s : shared_registry()) s->reset();
         start_threads(stacks, block);
         run_block(reverse, stats);

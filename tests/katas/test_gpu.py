@@ -241,6 +241,39 @@ def test_row_sums(kata, request, rows, cols):
     )
 
 
+# ------------------------------------------------------------------ kata gpu.warp_row_sums
+
+WARP_ADVICE = {
+    r"its own lane is not in the mask|not in the mask 0x": "Every step of the reduction involves the whole warp: "
+    "the mask is 0xffffffff, and all 32 lanes call __shfl_down_sync (lanes past the data add 0.0).",
+    r"of its mask has exited|of its mask waits at": "A warp shuffle is a meeting of every lane in its mask: keep it "
+    "outside `if (lane < ...)`; let the lanes with nothing to add bring 0.0 instead.",
+    r"data race on shared per_warp|before any thread of its block wrote it": "Lane 0 of each warp writes its slot; "
+    "__syncthreads(); only then does warp 0 read the slots, and only the blockDim.x / 32 that were written.",
+    r"data race on out": "One value per row: lane 0 of warp 0 writes out[row] after the second stage, not every "
+    "warp's lane 0.",
+}
+
+
+@pytest.mark.kata("gpu.warp_row_sums")
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 7), (2, 129), (5, 300), (2, 1000)], ids=str)
+def test_warp_row_sums(kata, request, rows, cols):
+    x = _rng(rows * 3 + cols).normal(size=(rows, cols))
+    _check(
+        kata,
+        "gpu.warp_row_sums",
+        f"warp_row_sums(x ({rows}, {cols}))",
+        ref.row_sums(x),
+        x,
+        advice=WARP_ADVICE,
+        request=request,
+        mistakes={
+            "lane 0 added its own value to itself, 10 times over (1024x its slice): __shfl_up_sync hands lane 0 "
+            "its own value; the reduction down to lane 0 needs __shfl_down_sync": 1024 * x[:, ::256].sum(1),
+        },
+    )
+
+
 # ------------------------------------------------------------------ kata gpu.softmax
 
 SOFTMAX_ADVICE = {
@@ -309,6 +342,35 @@ def test_dense_forward(kata, request, batch, inputs, units):
         advice=TILE_ADVICE,
         request=request,
         mistakes={"the bias is missing: y = x @ kernel + bias": x @ kernel},
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.transpose
+
+TRANSPOSE_ADVICE = {
+    r"data race on shared tile|before any thread of its block wrote it": "The tile is complete only after every "
+    "thread has loaded its rows: __syncthreads() between the loads and the stores.",
+    r"read x\[": "Tiles at the right and bottom edges stick out of x: load only where row0 + k < rows and "
+    "col0 + tx < cols.",
+    r"(wrote|read) y\[|wrote y": "y is (cols, rows): its row is col0 + k (< cols), its column row0 + tx (< rows), "
+    "and its row length is rows: y[(col0 + k) * rows + row0 + tx].",
+    r"shared tile\[": "The tile is [32][33] and the block (32, 8): tx runs along a row of the tile, k = ty, "
+    "ty + 8, ... down it.",
+}
+
+
+@pytest.mark.kata("gpu.transpose")
+@pytest.mark.parametrize("rows, cols", [(1, 1), (1, 7), (7, 1), (31, 33), (64, 32), (33, 100)], ids=str)
+def test_transpose(kata, request, rows, cols):
+    x = _rng(rows * 100 + cols).normal(size=(rows, cols))
+    _check(
+        kata,
+        "gpu.transpose",
+        f"transpose(x ({rows}, {cols}))",
+        ref.transpose(x),
+        x,
+        advice=TRANSPOSE_ADVICE,
+        request=request,
     )
 
 
@@ -572,3 +634,21 @@ def test_lstm_cell_over_shapes(kata):
         _check(kata, "gpu.lstm_cell", call, expected, x_t, h, c, kernel, recurrent, bias, second_order=False)
 
     _fuzz(kata, "gpu.lstm_cell", [("x".join(map(str, s)), math.prod(s)) for s in shapes], one)
+
+
+@pytest.mark.kata("gpu.warp_row_sums")
+def test_warp_row_sums_over_shapes(kata):
+    _rows(kata, "gpu.warp_row_sums", ref.row_sums, WARP_ADVICE, [(1, 1), (1, 31), (1, 32), (1, 33), (3, 1025), (40, 2)])
+
+
+@pytest.mark.kata("gpu.transpose")
+def test_transpose_over_shapes(kata):
+    shapes = [(1, 1), (1, 31), (32, 1), (32, 32), (33, 31), (65, 2), (3, 1025)]
+
+    def one(label):
+        rows, cols = map(int, label.split("x"))
+        x = _rng(rows * 7 + cols).normal(size=(rows, cols))
+        call = f"transpose(x ({rows}, {cols}))"
+        _check(kata, "gpu.transpose", call, ref.transpose(x), x, advice=TRANSPOSE_ADVICE, second_order=False)
+
+    _fuzz(kata, "gpu.transpose", [(f"{r}x{c}", r * c) for r, c in shapes], one)

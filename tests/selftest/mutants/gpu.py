@@ -536,6 +536,122 @@ extern "C" __global__ void katas_sums_static(const double* x, double* out, int r
     return out
 
 
+# ---------------------------------------------------------------- gpu.warp_row_sums
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)its own lane is not in the mask.*the mask is 0xffffffff")
+def warp_row_sums_with_a_half_warp_mask(x):
+    code = _warp_row_sums_kernel.code.replace("__shfl_down_sync(0xffffffff", "__shfl_down_sync(0x0000ffff")
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)lane \d+ of its mask has exited.*outside `if \(lane < \.\.\.\)`")
+def warp_row_sums_shuffling_only_the_lanes_with_a_slot(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "        sum = lane < blockDim.x / 32 ? per_warp[lane] : 0.0;",
+        "        if (lane >= blockDim.x / 32) return;\n        sum = per_warp[lane];",
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant(
+    "gpu.warp_row_sums",
+    expect=r"(?s)(data race on shared per_warp|read shared per_warp\[1\] on line \d+ before any thread).*"
+    r"__syncthreads\(\) is missing",
+)
+def warp_row_sums_without_the_barrier(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "    __syncthreads();                                 // every warp's slot", "    // every warp's slot"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant(
+    "gpu.warp_row_sums", expect=r"(?s)read shared per_warp\[8\] on line \d+ before any thread of its block wrote it"
+)
+def warp_row_sums_reading_every_slot(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "sum = lane < blockDim.x / 32 ? per_warp[lane] : 0.0;", "sum = per_warp[lane];"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"__shfl_up_sync hands lane 0 its own value")
+def warp_row_sums_shuffling_up(x):
+    code = _warp_row_sums_kernel.code.replace("__shfl_down_sync", "__shfl_up_sync")
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)data race on out\[\d+\].*lane 0 of warp 0 writes out\[row\]")
+def warp_row_sums_every_warp_writing_the_row(x):
+    code = r"""
+extern "C" __global__ void katas_warp_sums_each_warp(const double* x, double* out, int rows, int cols) {
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[blockIdx.x * cols + j];
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffff, sum, offset);
+    if (t % 32 == 0) out[blockIdx.x] += sum;
+}
+"""
+    rows, cols = x.shape
+    out = cp.zeros((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_sums_each_warp")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@alternative("gpu.warp_row_sums")
+def warp_row_sums_with_a_butterfly_and_atomics(x):
+    # __shfl_xor_sync leaves the warp's total in every lane; each warp adds it to the row with one atomic.
+    code = r"""
+extern "C" __global__ void katas_warp_sums_xor(const double* x, double* out, int rows, int cols) {
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) sum += x[blockIdx.x * cols + j];
+    for (int mask = 1; mask < 32; mask *= 2) sum += __shfl_xor_sync(0xffffffff, sum, mask);
+    if (threadIdx.x % 32 == 0) atomicAdd(&out[blockIdx.x], sum);
+}
+"""
+    rows, cols = x.shape
+    out = cp.zeros((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_sums_xor")((rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@alternative("gpu.warp_row_sums")
+def warp_row_sums_with_one_warp_per_row(x):
+    # A row per warp, 4 rows per block: no shared memory at all.
+    code = r"""
+extern "C" __global__ void katas_warp_per_row(const double* x, double* out, int rows, int cols) {
+    int lane = threadIdx.x % 32;
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    double sum = 0.0;
+    if (row < rows) {
+        for (int j = lane; j < cols; j += 32) sum += x[row * cols + j];
+    }
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffff, sum, offset);
+    if (lane == 0 && row < rows) out[row] = sum;
+}
+"""
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_per_row")(((rows + 3) // 4,), (128,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
 # ---------------------------------------------------------------- gpu.softmax
 
 
@@ -752,6 +868,102 @@ extern "C" __global__ void katas_dense_naive(const double* x, const double* kern
         ((units + 7) // 8, (batch + 7) // 8),
         (8, 8),
         (x, kernel, bias, y, cp.int32(batch), cp.int32(inputs), cp.int32(units)),
+    )
+    return y
+
+
+# ---------------------------------------------------------------- gpu.transpose
+
+
+@mutant("gpu.transpose", expect=r"(?s)data race on shared tile\[\d+\].*between the loads and the stores")
+def transpose_without_the_barrier(x):
+    code = _transpose_kernel.code.replace("    __syncthreads();  ", "    //  ")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)read x\[\d+\], but x has \d+ elements.*load only where")
+def transpose_with_unguarded_loads(x):
+    code = _transpose_kernel.code.replace("if (r < rows && c < cols) tile[k][tx]", "tile[k][tx]")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)y\[\d+\], but y has \d+ elements.*its row length is rows")
+def transpose_writing_with_the_row_length_of_x(x):
+    code = _transpose_kernel.code.replace("y[r * rows + c]", "y[r * cols + c]")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)but tile is \[16\]\[17\]: column \d+ is out of bounds.*the block \(32, 8\)")
+def transpose_with_a_tile_too_small_for_the_block(x):
+    code = _transpose_kernel.code.replace("#define TILE 32", "#define TILE 16")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)never written.*row and column swapped")
+def transpose_with_the_grid_swapped(x):
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((rows + 31) // 32, (cols + 31) // 32)  # x and y swapped
+    cp.RawKernel(_transpose_kernel.code, "katas_transpose")(grid, (32, 8), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_with_an_unpadded_tile_and_square_blocks(x):
+    # Correct, one element per thread; the [32][32] tile makes each column read a 32-way bank conflict.
+    code = r"""
+extern "C" __global__ void katas_transpose_square(const double* x, double* y, int rows, int cols) {
+    __shared__ double tile[32][32];
+    int c = blockIdx.x * 32 + threadIdx.x, r = blockIdx.y * 32 + threadIdx.y;
+    if (r < rows && c < cols) tile[threadIdx.y][threadIdx.x] = x[r * cols + c];
+    __syncthreads();
+    int out_r = blockIdx.x * 32 + threadIdx.y, out_c = blockIdx.y * 32 + threadIdx.x;
+    if (out_r < cols && out_c < rows) y[out_r * rows + out_c] = tile[threadIdx.x][threadIdx.y];
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose_square")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 32), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_naively(x):
+    # Correct without shared memory: reads are coalesced, writes are strided by rows.
+    code = r"""
+extern "C" __global__ void katas_transpose_naive(const double* x, double* y, int rows, int cols) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows * cols) return;
+    int r = i / cols, c = i % cols;
+    y[c * rows + r] = x[i];
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose_naive")(
+        ((x.size + 127) // 128,), (128,), (x, y, cp.int32(rows), cp.int32(cols))
     )
     return y
 
