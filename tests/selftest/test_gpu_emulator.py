@@ -596,3 +596,91 @@ def test_elementwise_messages_use_only_the_learners_names():
     assert "_raw_" not in str(error.value)
     with pytest.raises(ValueError, match=r"names_only2: the inputs do not broadcast to one shape: a \(3,\), b \(4,\)"):
         cp.ElementwiseKernel("T a, T b", "T y", "y = a + b", "names_only2")(cp.ones(3), cp.ones(4))
+
+
+# ------------------------------------------------------- warps
+
+
+VOTES = r"""
+extern "C" __global__ void votes(const int* x, unsigned* out) {
+    unsigned b = __ballot_sync(0xffffffff, x[threadIdx.x] > 0);
+    int a = __any_sync(0xffffffff, x[threadIdx.x] > 5);
+    int l = __all_sync(0xffffffff, x[threadIdx.x] >= 0);
+    double v = __shfl_xor_sync(0xffffffff, (double)threadIdx.x, 1);
+    int u = __shfl_up_sync(0xffffffff, (int)threadIdx.x, 3);
+    int s = __shfl_sync(0xffffffff, (int)threadIdx.x, 5, 8);
+    int d = __shfl_down_sync(0xffffffff, (int)threadIdx.x, 2, 16);
+    if (threadIdx.x == 0) { out[0] = b; out[1] = a; out[2] = l; out[3] = __activemask(); }
+    out[4 + 4 * threadIdx.x] = (unsigned)v; out[5 + 4 * threadIdx.x] = u;
+    out[6 + 4 * threadIdx.x] = s; out[7 + 4 * threadIdx.x] = d;
+}
+"""
+
+
+def test_warp_votes_and_shuffles_behave_as_cuda_documents():
+    x = cp.asarray(np.array([lane % 3 for lane in range(32)], dtype=np.int32))
+    out = cp.zeros(4 + 4 * 32, dtype=np.uint32)
+    _launch(VOTES, "votes", (1,), (32,), x, out)
+    got = cp.asnumpy(out)
+    assert got[0] == sum(1 << lane for lane in range(32) if lane % 3)  # ballot: the lanes whose x > 0
+    assert (got[1], got[2], got[3]) == (0, 1, 0xFFFFFFFF)  # any(x > 5), all(x >= 0), every lane active
+    lanes = np.arange(32)
+    per_lane = got[4:].reshape(32, 4)
+    assert np.array_equal(per_lane[:, 0], lanes ^ 1)  # xor butterfly partner
+    assert np.array_equal(per_lane[:, 1], np.where(lanes >= 3, lanes - 3, lanes))  # up: below 0 keeps its own
+    assert np.array_equal(per_lane[:, 2], (lanes // 8) * 8 + 5)  # width 8: lane 5 of each group of 8
+    within = (lanes % 16) + 2 < 16
+    assert np.array_equal(per_lane[:, 3], np.where(within, lanes + 2, lanes))  # down within groups of 16
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ("__shfl_down_sync(0xffffffff, v, 16)", None),
+        (
+            "__shfl_down_sync(0x0000ffff, v, 16)",
+            r"lane 16\) calls __shfl_down_sync\(0x0000ffff, \.\.\.\) on line \d+, ",
+        ),
+        ("(t < 16 ? __shfl_down_sync(0x0000ffff, v, 16) : v)", r"reads lane 16, which is not in the mask 0x0000ffff"),
+        ("(t < 8 ? __shfl_down_sync(0xffffffff, v, 16) : v)", r"calls __shfl_down_sync on line \d+, but lane 8 of"),
+    ],
+)
+def test_a_shuffle_outside_its_mask_is_named(change, named):
+    code = r"""
+extern "C" __global__ void fold(const double* x, double* y) {
+    int t = threadIdx.x;
+    double v = x[t];
+    if (t >= 8 && t < 12) return;
+    v = v + CHANGE;
+    y[t] = v;
+}
+""".replace("CHANGE", change)
+    if "t < 8" not in change:
+        code = code.replace("    if (t >= 8 && t < 12) return;\n", "")
+    y = cp.zeros(32)
+    if named is None:
+        _launch(code, "fold", (1,), (32,), cp.asarray(np.arange(32.0)), y)
+        assert cp.asnumpy(y)[0] == 16.0 and cp.asnumpy(y)[31] == 62.0
+        return
+    with pytest.raises(KernelFault, match=named):
+        _launch(code, "fold", (1,), (32,), cp.asarray(np.arange(32.0)), y)
+
+
+def test_syncwarp_orders_shared_memory_within_a_warp_and_only_there():
+    code = r"""
+extern "C" __global__ void rotate(double* y) {
+    __shared__ double slot[64];
+    int t = threadIdx.x;
+    slot[t] = t;
+    SYNC
+    y[t] = slot[(t / 32) * 32 + (t + 1) % 32];
+}
+"""
+    y = cp.zeros(64)
+    _launch(code.replace("SYNC", "__syncwarp();"), "rotate", (1,), (64,), y)
+    assert cp.asnumpy(y)[31] == 0.0 and cp.asnumpy(y)[63] == 32.0
+    with pytest.raises(KernelFault, match=r"data race on shared slot|before any thread of its block wrote it"):
+        _launch(code.replace("SYNC", ""), "rotate", (1,), (64,), y)
+    across = code.replace("SYNC", "__syncwarp();").replace("(t / 32) * 32 + (t + 1) % 32", "(t + 32) % 64")
+    with pytest.raises(KernelFault, match=r"data race on shared slot\[\d+\]|before any thread of its block wrote it"):
+        _launch(across, "rotate", (1,), (64,), y)
