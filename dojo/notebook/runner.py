@@ -90,21 +90,19 @@ _DONE = (outcomes.PASSED, outcomes.SKIPPED)
 
 @contextlib.contextmanager
 def _kata_modules_forgotten(home: Path):
-    """The learner's modules are imported afresh by every check.
+    """The learner's modules are imported afresh by every check (and by the notebook after one).
 
     The kata's checks import ``katas/`` in the forked child, but where the child
     cannot fork (TensorFlow loaded in the kernel) they run here, and a module
-    cached from the previous check would hide the cell just written.
+    cached from the previous check would hide the cell just written. The package
+    itself stays: a notebook's relative imports (``from .activations import sigmoid``)
+    resolve through it (:meth:`dojo.notebook.session.Session.namespace`).
     """
     folder = str((home / "katas").resolve())
 
     def forget():
         for name, module in list(sys.modules.items()):
             if name.startswith("_kata_impl_") and (getattr(module, "__file__", None) or "").startswith(folder):
-                del sys.modules[name]
-        for name in [n for n, m in sys.modules.items() if n.startswith("_kata_impl_katas_") and m is not None]:
-            path = getattr(sys.modules[name], "__path__", None)
-            if path and str(path[0]).startswith(folder):
                 del sys.modules[name]
 
     forget()

@@ -69,11 +69,19 @@ class Session:
         return card
 
     def namespace(self, module: str) -> dict:
-        """The names of the learner's ``katas/<module>.py`` (imports, helpers, earlier katas), for the notebook."""
+        """The names of the learner's ``katas/<module>.py`` (imports, helpers, earlier katas), for the notebook.
+
+        With them comes ``__package__``: the private package the harness imports ``katas/`` as, so
+        that a cell may import a sibling module the way the file does (``from .activations import
+        sigmoid``), and that import, copied into the file by the check, works there too.
+        """
         from ..course.implementation import Implementation
 
-        loaded = Implementation(self.place.katas).module(module)
-        return {name: value for name, value in vars(loaded).items() if not name.startswith("__")}
+        implementation = Implementation(self.place.katas)
+        loaded = implementation.module(module)
+        names = {name: value for name, value in vars(loaded).items() if not name.startswith("__")}
+        names["__package__"] = implementation.package
+        return names
 
     def hint(self, kata: Kata) -> Card:
         level = self.progress().reveal_hint(kata)

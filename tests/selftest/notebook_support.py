@@ -8,6 +8,7 @@ harness's caches warm once). The kernel works in a copy of the checkout (its
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import shutil
@@ -15,6 +16,8 @@ import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from dojo.course import definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("curriculum", "katas", "notebooks", "pyproject.toml", "conftest.py")
@@ -47,17 +50,64 @@ def kata_of(cell: dict) -> tuple[str, str]:
 
 
 def answer_cell(kata) -> str:
-    """The answer key's definition of the kata's target, as a learner would paste it into the stub cell."""
-    from dojo.course import definitions
-
+    """The answer key's code for the kata's target, as a learner would write it in the stub cell: the
+    definition, and before it the imports and helpers of the answer key that it needs and the stub
+    module lacks (``from .activations import sigmoid`` included: a cell may import as the file does)."""
     text = (ROOT / "solutions" / kata.path).read_text(encoding="utf-8")
-    return definitions.definition(text, kata.target)
+    solution, stub = ast.parse(text), ast.parse((ROOT / "katas" / kata.path).read_text(encoding="utf-8"))
+    have, offered = _bound(stub), _bound(solution)
+    needed, queue = [], [offered[kata.target]]
+    while queue:
+        node = queue.pop()
+        if node in needed:
+            continue
+        needed.append(node)
+        used = {leaf.id for leaf in ast.walk(node) if isinstance(leaf, ast.Name)}
+        queue += [offered[n] for n in sorted(used) if n in offered and n not in have and n != kata.target]
+    lines = text.splitlines()
+    needed.sort(key=lambda node: node.lineno)
+    return (
+        "\n\n".join(
+            "\n".join(lines[min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1 : n.end_lineno])
+            for n in needed
+        )
+        + "\n"
+    )
 
 
-def mutant_cell(variant, target: str) -> str:
-    """A mutant's source, renamed to the kata's target: the learner's wrong cell."""
+def mutant_cell(variant, kata) -> str:
+    """A mutant as the learner's whole cell: a function renamed to the kata's target; a mutant that
+    subclasses the answer (``class SGD(SGD)`` overriding ``apply``) becomes the answer key's class
+    with the mutant's methods in place of its own."""
     source = textwrap.dedent(inspect.getsource(variant.obj))
-    return re.sub(rf"^(def|class) {variant.obj.__name__}\b", rf"\1 {target}", source, count=1, flags=re.M)
+    node = ast.parse(source).body[0]  # from the `def` line: the registering decorator is not the learner's
+    lines = source.splitlines()
+    if not isinstance(node, ast.ClassDef) or kata.target not in [getattr(b, "id", "") for b in node.bases]:
+        body = "\n".join(lines[node.lineno - 1 : node.end_lineno]) + "\n"
+        return re.sub(rf"^(def|class) {variant.obj.__name__}\b", rf"\1 {kata.target}", body, count=1)
+    answer = definitions.definition((ROOT / "solutions" / kata.path).read_text(encoding="utf-8"), kata.target)
+    for method in node.body:
+        if isinstance(method, ast.FunctionDef):
+            start = min([method.lineno] + [d.lineno for d in method.decorator_list])
+            text = textwrap.dedent("\n".join(lines[start - 1 : method.end_lineno]))
+            answer = "class _Class:\n" + textwrap.indent(
+                definitions.replace_definition(_methods(answer), method.name, text), "    "
+            )
+            answer = _as_class(answer, kata.target, variant)
+    return answer
+
+
+def _methods(class_source: str) -> str:
+    """The body of a class, dedented: its methods as top-level definitions."""
+    tree = ast.parse(class_source).body[0]
+    lines = class_source.splitlines()
+    return textwrap.dedent("\n".join(lines[tree.body[0].lineno - 1 : tree.end_lineno])) + "\n"
+
+
+def _as_class(wrapped: str, name: str, variant) -> str:
+    answer = definitions.definition((ROOT / "solutions" / f"{variant.kata_id.split('.')[0]}.py").read_text(), name)
+    header = answer.splitlines()[0] if answer else f"class {name}:"
+    return header + "\n" + "\n".join(wrapped.splitlines()[1:]) + "\n"
 
 
 @dataclass
@@ -103,3 +153,17 @@ def execute(cells: list[dict], workdir: Path, timeout: float = 1800) -> Ran:
         if role == "check":
             cards[kata_id] = text
     return Ran(cards, errors, time.monotonic() - started)
+
+
+def _bound(tree: ast.Module) -> dict[str, ast.stmt]:
+    bound = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound[node.name] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound[alias.asname or alias.name.split(".")[0]] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                bound.update({leaf.id: node for leaf in ast.walk(target) if isinstance(leaf, ast.Name)})
+    return bound
