@@ -61,11 +61,41 @@ def newest_cell_defining(history: list[str], name: str) -> str | None:
     return None
 
 
-def write_definition(kata: Kata, cell: str, katas: Path, state: Path, shipped: str | None, ours: str | None) -> Written:
+def _helpers_used(cell: str, name: str, targets: set[str]) -> list[str]:
+    """Top-level functions and classes of the cell that ``name`` uses (directly or through another),
+    other than katas' own targets: the cell's versions replace the file's."""
+    tree = ast.parse(cell)
+    defined = {
+        node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    found: list[str] = []
+    queue = [defined[name]] if name in defined else []
+    while queue:
+        node = queue.pop()
+        for leaf in ast.walk(node):
+            used = leaf.id if isinstance(leaf, ast.Name) else None
+            if used in defined and used != name and used not in targets and used not in found:
+                found.append(used)
+                queue.append(defined[used])
+    return found
+
+
+def write_definition(
+    kata: Kata,
+    cell: str,
+    katas: Path,
+    state: Path,
+    shipped: str | None,
+    ours: str | None,
+    targets: set[str] = frozenset(),
+) -> Written:
     """Put the cell's definition of the kata's target into ``katas/<module>.py``.
 
     ``shipped`` is the kata's stub as the course ships it; ``ours`` is what this kernel wrote
     there last time: replacing either needs no backup (each attempt is in the notebook).
+    Helpers of the cell that the definition uses replace the file's helpers of the same name
+    (what runs in the notebook is what is checked), except other katas' ``targets``, which
+    their own cells write.
     """
     name = kata.target
     try:
@@ -94,6 +124,8 @@ def write_definition(kata: Kata, cell: str, katas: Path, state: Path, shipped: s
         text = definitions.splice(old_text, cell, name)
     except SyntaxError:  # the file itself does not parse: put the definition in its place by indentation
         text = definitions.replace_definition(old_text, name, new)
+    for helper in _helpers_used(cell, name, targets):
+        text = definitions.replace_definition(text, helper, definitions.definition(cell, helper))
     saved = None
     if old is not None and not any(definitions.same_code(old, known) for known in (shipped, ours, new)):
         saved = backup(state, path, old_text)

@@ -104,6 +104,11 @@ def _kata_modules_forgotten(home: Path):
         for name, module in list(sys.modules.items()):
             if name.startswith("_kata_impl_") and (getattr(module, "__file__", None) or "").startswith(folder):
                 del sys.modules[name]
+                package, _, attribute = name.rpartition(".")
+                # The package keeps its submodules as attributes: `from . import optimizers` would find
+                # the old module there while the tests import a new one (two different Adam classes).
+                if package in sys.modules and getattr(sys.modules[package], attribute, None) is module:
+                    delattr(sys.modules[package], attribute)
 
     forget()
     try:

@@ -114,7 +114,13 @@ class Session:
             )
         key = f"{kata.module}.{kata.target}"
         written = cells.write_definition(
-            kata, cell, self.place.katas, self.place.state, self.stub(kata), self.written.get(key)
+            kata,
+            cell,
+            self.place.katas,
+            self.place.state,
+            self.stub(kata),
+            self.written.get(key),
+            {k.target for k in self.curriculum.katas},
         )
         if not written.kept_file:  # as spliced, the kata's docstring kept: the next attempt replaces it freely
             self.written[key] = definitions.definition(definitions.read_tolerant(written.path) or "", kata.target)

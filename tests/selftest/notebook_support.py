@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dojo.course import definitions
+from dojo.course.curriculum import load
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("curriculum", "katas", "notebooks", "pyproject.toml", "conftest.py")
@@ -56,6 +57,19 @@ def answer_cell(kata) -> str:
     text = (ROOT / "solutions" / kata.path).read_text(encoding="utf-8")
     solution, stub = ast.parse(text), ast.parse((ROOT / "katas" / kata.path).read_text(encoding="utf-8"))
     have, offered = _bound(stub), _bound(solution)
+    targets = {k.target for k in load(ROOT / "curriculum").katas}
+    stub_lines = (ROOT / "katas" / kata.path).read_text(encoding="utf-8")
+
+    def wanted(name: str) -> bool:
+        """Missing from the stub module, or a helper the answer key writes differently (``_Recurrent``)."""
+        if name == kata.target or name not in offered:
+            return False
+        if name not in have:
+            return True
+        return name not in targets and not definitions.same_code(
+            definitions.definition(stub_lines, name), definitions.definition(text, name)
+        )
+
     needed, queue = [], [offered[kata.target]]
     while queue:
         node = queue.pop()
@@ -63,7 +77,7 @@ def answer_cell(kata) -> str:
             continue
         needed.append(node)
         used = {leaf.id for leaf in ast.walk(node) if isinstance(leaf, ast.Name)}
-        queue += [offered[n] for n in sorted(used) if n in offered and n not in have and n != kata.target]
+        queue += [offered[n] for n in sorted(used) if wanted(n)]
     lines = text.splitlines()
     needed.sort(key=lambda node: node.lineno)
     return (
