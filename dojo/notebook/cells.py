@@ -80,6 +80,18 @@ def _helpers_used(cell: str, name: str, targets: set[str]) -> list[str]:
     return found
 
 
+def _undoes(new: str, old: str, shipped: str | None) -> bool:
+    """Would writing ``new`` put a stub back over the learner's work in the file?
+
+    ``new`` is the shipped stub and ``old`` is not. Where the shipped stub is unknown (no git, no
+    snapshot), a cell with more unfinished parts (``NotImplementedError``) than the file counts as one.
+    """
+    if shipped is not None:
+        return definitions.same_code(new, shipped) and not definitions.same_code(old, shipped)
+    unfinished = "NotImplementedError"
+    return definitions.is_stub(new) and new.count(unfinished) > old.count(unfinished)
+
+
 def write_definition(
     kata: Kata,
     cell: str,
@@ -116,7 +128,7 @@ def write_definition(
     except (OSError, definitions.NotUTF8) as error:
         raise CellError(f"cannot read {path} ({error}): fix or remove that file, then check again") from None
     old = definitions.definition(old_text, name)
-    if old is not None and definitions.same_code(new, shipped) and not definitions.same_code(old, shipped):
+    if old is not None and _undoes(new, old, shipped):
         return Written(path, kept_file=True)
     if old is not None and definitions.same_code(old, new):
         return Written(path)

@@ -28,6 +28,18 @@ class Session:
         self.place = place.find(home)
         self.curriculum: Curriculum = load(self.place.course / "curriculum")
         self.written: dict[str, str | None] = {}  # "module.target" -> the definition this kernel last wrote
+        self._keep_pristine()
+
+    def _keep_pristine(self) -> None:
+        """Copy the modules that are still all stubs to ``.katas/pristine/`` before any cell changes them,
+        as the harness does on its first run: without git, that is how a stub is recognised later."""
+        targets: dict[str, list[str]] = {}
+        for kata in self.curriculum.katas:
+            targets.setdefault(kata.module, []).append(kata.target)
+        try:
+            pristine.snapshot_pristine(self.place.home, self.place.katas, targets)
+        except OSError:
+            pass  # a read-only home: the checks still run, git may still know the stubs
 
     # ------------------------------------------------------------ finding
 
@@ -47,13 +59,16 @@ class Session:
 
     # ------------------------------------------------------------- cards
 
-    def stub(self, kata: Kata) -> str:
-        """The definition to copy: the shipped stub, else what the course's file holds."""
-        shipped = pristine.pristine_definition(self.place.course, kata.module, kata.target)
-        if shipped:
-            return shipped
+    def stub(self, kata: Kata) -> str | None:
+        """The kata's stub as shipped (git history, else ``.katas/pristine/``), else None: never the
+        learner's own code, which the course's file may hold by now."""
+        for root in dict.fromkeys((self.place.home, self.place.course)):
+            shipped = pristine.pristine_definition(root, kata.module, kata.target)
+            if shipped:
+                return shipped
         text = definitions.read_tolerant(self.place.course / "katas" / kata.path) or ""
-        return definitions.definition(text, kata.target) or ""
+        found = definitions.definition(text, kata.target)
+        return found if definitions.is_stub(found) else None
 
     def intro(self, kata: Kata) -> Card:
         """``%kata ID``: the title, the task, the teaching docstring, the stub to copy."""
@@ -64,7 +79,7 @@ class Session:
         card.add("write", f"`{kata.target}` in a cell, then check it: `%%kata {kata.id}` on its first line")
         if gpu.uses_gpu(kata, self.place.course):
             card.add("runs on", gpu.backend_line())
-        card.add("stub", self.stub(kata), code=True)
+        card.add("stub", self.stub(kata) or "", code=True)
         card.footer = f"Hints come after a failing check (`%kata hint {kata.id}` shows the next one). {self.where()}"
         return card
 
