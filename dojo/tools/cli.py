@@ -604,6 +604,16 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
     """``kata dev check``: the course's structure (for contributors), without TensorFlow."""
+    if args.action == "notebooks":
+        from ..notebook import generate
+
+        changed = generate.write(ctx.root)
+        for path in changed:
+            ctx.changed(str(path.relative_to(ctx.root)))
+        ctx.console.print(
+            f"{len(changed)} notebook{'s' if len(changed) != 1 else ''} written; the others were up to date"
+        )
+        return 0
     from .devcheck import check
 
     problems = check(ctx.root)
@@ -687,8 +697,17 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
     sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
     sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
-    sub = verb("dev", cmd_dev, "for contributors: `kata dev check` proves the course's structure in seconds")
-    sub.add_argument("action", choices=["check"], help="check: manifest, stubs, answer key, tests, mutants, docs")
+    sub = verb(
+        "dev",
+        cmd_dev,
+        "for contributors: `kata dev check` proves the course's structure in seconds; `kata dev notebooks` writes the notebooks",
+    )
+    sub.add_argument(
+        "action",
+        choices=["check", "notebooks"],
+        help="check: manifest, stubs, answer key, tests, mutants, docs, notebooks; "
+        "notebooks: write notebooks/<track>.ipynb from the course",
+    )
     sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
