@@ -303,7 +303,12 @@ class BatchNormalization(Layer):
       dbeta, zeros, zeros]``, one gradient per weight. A zero gradient is how
       a non-trainable weight looks to your optimizers: SGD, RMSprop and Adam
       all take no step on it, so the moving statistics stay where forward put
-      them.
+      them. After a forward with ``training=False`` the layer normalised with
+      its moving statistics, which are constants: then ``x_hat = (x -
+      moving_mean) / sqrt(moving_variance + epsilon)``, ``dx = dout * gamma /
+      sqrt(moving_variance + epsilon)``, ``dgamma = sum(dout * x_hat)`` and
+      ``dbeta = sum(dout)`` (sums over every axis but the last), as
+      ``tf.GradientTape`` gives for ``layer(x, training=False)``.
 
     Example: ``BatchNormalization()`` after ``Dense(64)`` on ``(784,)`` inputs
     has 256 parameters and outputs ``(64,)``.
