@@ -311,7 +311,7 @@ class DropoutDrawingANewMaskInBackward(Dropout):
         return dropout_backward(dout, mask, self.rate)  # noqa: F821
 
 
-@mutant("regularization.Dropout", expect="every sample in the batch got the same mask")
+@mutant("regularization.Dropout", expect="(every row|every sample in the batch) got the same mask")
 class DropoutSharingItsMaskAcrossTheBatch(Dropout):
     """One keep-draw per feature, broadcast over the batch: `rng.random(x.shape[1:])`."""
 
