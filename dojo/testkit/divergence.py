@@ -551,27 +551,41 @@ def gradient_difference(model, x_batch, y_batch, keras_gradients: list) -> str |
         return None  # the error is not about the gradients: let it speak for itself
     if spy.grads is None or len(spy.grads) != len(keras_gradients):
         return None  # how fit calls apply is apply_difference's business
+    weights = model.get_weights()
     for index, (got, want) in enumerate(zip(spy.grads, keras_gradients)):
-        if want is None:
-            continue
-        if got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-10):
+        if want is None or (got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-10)):
             continue
         seen = (
             f"the gradients your fit hands to optimizer.apply on the first batch ({len(x_batch)} samples) "
             f"differ from tf.GradientTape's of Keras's loss: weight array {index} (shape {want.shape})"
         )
-        factor = _common_factor(got, want) if got.shape == want.shape else None
-        if factor is not None and np.isclose(factor, len(x_batch), rtol=1e-6):
-            return (
-                f"{seen} is {factor:g} times Keras's everywhere: the loss is the MEAN over the batch, so the "
-                f"gradient that starts the backward pass carries 1/batch_size (divide (p - y) by the batch size)"
-            )
-        return (
-            f"{seen}{_first_values(got, want)}. Each layer's backward and the losses match on their own, so "
-            f"look at what fit does between them: the gradient it starts the backward pass with (the loss's, "
-            f"averaged over the batch), and the layers' penalties (their gradients belong in grads too)"
-        )
+        return seen + _gradient_explanation(got, want, weights[index] if index < len(weights) else None, len(x_batch))
     return None
+
+
+def _gradient_explanation(got, want, weight, batch):
+    """Why fit's gradient of one weight differs from Keras's, when the difference has a known form."""
+    if got.shape != want.shape:
+        return f"{_first_values(got, want)}"
+    factor = _common_factor(got, want)
+    if factor is not None and np.isclose(factor, batch, rtol=1e-6):
+        return (
+            f" is {factor:g} times Keras's everywhere: the loss is the MEAN over the batch, so the gradient "
+            f"that starts the backward pass carries 1/batch_size (divide (p - y) by the batch size)"
+        )
+    penalty = _common_factor(want - got, weight) if np.shape(weight) == want.shape else None
+    if penalty is not None and penalty != 0:
+        return (
+            f" misses {penalty:g} * the weight itself (Keras's minus yours): an L2 penalty's gradient, 2 * l2 * "
+            f"kernel, is {'missing from' if penalty > 0 else 'counted twice in'} grads. The penalty joins the "
+            f"loss, so its gradient joins the kernel's gradient in backward, on every path (backward and "
+            f"backward_from_logits)"
+        )
+    return (
+        f"{_first_values(got, want)}. Each layer's backward and the losses match on their own, so look at what "
+        f"fit does between them: the gradient it starts the backward pass with (the loss's, averaged over the "
+        f"batch), and the layers' penalties (their gradients belong in grads too)"
+    )
 
 
 # ------------------------------------------------------------- 5. the validation split

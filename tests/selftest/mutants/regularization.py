@@ -500,7 +500,7 @@ class Conv2DPenalisingWithL2Functions(Conv2D):
 # ------------------------------------------------------------------ the capstone
 
 
-@mutant("regularization.overfitting", expect="penalties missing from the loss")
+@mutant("regularization.overfitting", expect=r"L2 penalty's gradient, 2 \* l2 \* kernel, is missing")
 class DenseWhosePenaltyNeverReachesTheGradient(Dense):
     """regularization_loss is right, so the loss fit reports is right at the start; the kernels never feel it."""
 
