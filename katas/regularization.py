@@ -298,7 +298,7 @@ class BatchNormalization(Layer):
       weights, momentum and epsilon. In training, write the new moving
       statistics INTO the existing arrays (``moving_mean[...] = new``): the
       model's get_weights, set_weights and optimizer hold those arrays. Keep
-      ``x`` for backward.
+      ``x`` and ``training`` for backward (``self._x``, ``self._training``).
     * ``backward(dout)``: ``batch_norm_backward``; ``self.grads = [dgamma,
       dbeta, zeros, zeros]``, one gradient per weight. A zero gradient is how
       a non-trainable weight looks to your optimizers: SGD, RMSprop and Adam
@@ -318,6 +318,7 @@ class BatchNormalization(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self._x, self._training = None, True  # what the last forward saw: backward needs both
 
     def build(self, input_shape, rng):
         """``self.weights = [gamma, beta, moving_mean, moving_variance]``; ``self.built = True``."""
