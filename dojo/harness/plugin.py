@@ -40,7 +40,7 @@ from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..paths import ROOM_FILE, STATE_DIR
 from ..states import DONE_STATES, KataState
-from . import guards, isolation, outcomes, report
+from . import finish, guards, isolation, outcomes, report
 from .timeout import exits_raise, time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -200,6 +200,13 @@ class KataPlugin:
         self.artifacts: dict[str, list[str]] = {}
         self.newly_passed: list[Kata] = []
         self._recorded = False
+        self.deselected_checks = 0  # kata checks that -k / -m left out, before this plugin chose
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        # Items this plugin leaves out carry their kata already; those of -k / -m do not yet.
+        self.deselected_checks += sum(
+            1 for item in items if item.get_closest_marker("kata") and KATA_KEY not in item.stash
+        )
 
     # ------------------------------------------------------------ collection
 
@@ -545,6 +552,10 @@ class KataPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._record()
+        if not self._in_child:
+            session.exitstatus = finish.exit_status(
+                session.exitstatus, ran_any=bool(self.results), not_rerun=self.not_rerun
+            )
         if self.digest_memo is not None and not self._in_child:
             self.digest_memo.save()
 
@@ -567,6 +578,13 @@ class KataPlugin:
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.collected and not self.not_rerun:
+            if self.deselected_checks:
+                terminalreporter.write_line(
+                    finish.no_kata_selected_text(
+                        self.deselected_checks, config.getoption("keyword"), config.getoption("markexpr")
+                    ),
+                    yellow=True,
+                )
             return
         if self.interrupted_in is not None:
             report.Writer(terminalreporter, impl_name=self._impl_label()).interrupted(self.interrupted_in)
@@ -574,6 +592,7 @@ class KataPlugin:
         self._record()
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
         writer = report.Writer(terminalreporter, impl_name=self._impl_label())
+        writer.not_rerun = self.not_rerun
         if self.progress is not None:
             writer.hint_levels = {kata.id: self.progress.hint_level(kata) for kata in self.curriculum.katas}
             writer.streaks = {kid: int(e.get("streak", 0)) for kid, e in self.progress.katas.items()}

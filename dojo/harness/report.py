@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 
 from ..course.curriculum import Curriculum, Kata
-from . import outcomes
+from . import finish, outcomes
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96
@@ -64,6 +64,7 @@ class Writer:
         self.newly_passed: list[Kata] = []  # katas that pass now and did not before
         self.artifacts: dict[str, list[str]] = {}  # kata id -> files its passing tests recorded
         self.pair_prompt = False  # workshop mode: swap driver and navigator
+        self.not_rerun: list[Kata] = []  # katas that passed before and were not rerun (unchanged code)
 
     def line(self, text: str = "", **markup) -> None:
         self.tr.write_line(text, **markup)
@@ -105,28 +106,12 @@ class Writer:
                 stopped_at = failing[0].kata
             else:
                 ran = [s.kata for s in summaries.values() if s.state != "not run"]
-                if len(done) == len(curriculum.katas) and len(ran) == len(curriculum.katas):
-                    self.line(
-                        "Every kata passes. You built a deep learning library from scratch.", green=True, bold=True
-                    )
-                else:
-                    self.line(self.ran_text(curriculum, ran), green=True, bold=True)
+                passing = sorted({*ran, *self.not_rerun}, key=lambda kata: kata.position)
+                self.line(finish.nothing_left_text(curriculum, passing, done), green=True, bold=True)
                 self.warnings_note()
                 return
         self.kata_card(summaries[stopped_at.id])
         self.warnings_note()
-
-    @staticmethod
-    def ran_text(curriculum: Curriculum, ran: list[Kata]) -> str:
-        """What passed, said for what actually ran (one kata, one track, a selection)."""
-        if len(ran) == 1:
-            return f"kata {ran[0].number} {ran[0].title} passes (the only kata in this run)."
-        tracks = {kata.module for kata in ran}
-        if len(tracks) == 1:
-            track = curriculum.track(ran[0].module)
-            if len(ran) == len(curriculum.in_track(track)):
-                return f"All {len(ran)} katas of track {track.number} {track.name} pass."
-        return f"All {len(ran)} katas in this run pass."
 
     def warnings_note(self) -> None:
         """pytest counts warnings in its last line; say what the first was and how to see them all."""
