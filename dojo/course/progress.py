@@ -456,6 +456,17 @@ class Progress:
 
         return self._change(apply)
 
+    def record_answer_key(self, kata: Kata, digest: str, when: str) -> None:
+        """``kata`` now holds the answer key's code (``kata catch-up``): passed, known by CI, with the digest
+        a later run compares to decide it need not run (``pytest --recheck`` runs it anyway)."""
+
+        def apply(progress: Progress) -> None:
+            entry = progress.katas.setdefault(kata.id, {})
+            entry.update(state=str(PASSED), streak=0, digest=digest, filled="answer key")
+            entry.setdefault("passed_at", when)
+
+        self._change(apply)
+
     def forget(self, kata_id: str) -> None:
         """A reset kata starts again: not started, no streak, hints from the first."""
 

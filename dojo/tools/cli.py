@@ -334,7 +334,7 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
             )
             return 1
     try:
-        text = solution_text(ctx.root, kata)
+        text = solution_text(ctx.root, kata, ctx.curriculum)
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     ctx.console.print(
