@@ -17,8 +17,8 @@
   ``os._exit`` in the learner's code becomes a report, and only the verdicts
   this process recorded decide the exit status.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
-  (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
-  few failing runs), katas newly passed (with a pair prompt in workshop mode,
+  (:mod:`dojo.course.progress`): state, failing attempts (the shown hint rises every
+  few failing runs of changed code, :mod:`dojo.course.attempts`), katas newly passed (with a pair prompt in workshop mode,
   and the artifacts their tests recorded).
 
 Tests without the ``kata`` marker (the project's self-tests) run as usual.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ..course import definitions, pristine
+from ..course import attempts, definitions, pristine
 from ..course.curriculum import Curriculum, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
@@ -519,7 +519,13 @@ class KataPlugin:
             state = summary.state
             if state in (outcomes.FAILING, outcomes.ERROR) and self._untouched(kata):
                 state = outcomes.NOT_STARTED  # e.g. blocked by a syntax error elsewhere in the file
-            if self.progress.record(kata, state, summary.passed, summary.total, when):
+            failing = state in (outcomes.FAILING, outcomes.ERROR)
+            attempt = (
+                attempts.code_digest(self.kata_digest(kata), self.implementation.folder / kata.path)
+                if failing
+                else None
+            )
+            if self.progress.record(kata, state, summary.passed, summary.total, when, attempt):
                 self.newly_passed.append(kata)
             entry = self.progress.katas.setdefault(kata.id, {})
             digest = self.kata_digest(kata) if state == outcomes.PASSED else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
 from . import finish, outcomes
 
@@ -53,6 +54,15 @@ def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
     return ("\n" + prefix).join(line.rstrip() for line in lines)
 
 
+def attempts_note(streak: int, shown: int) -> str:
+    """Where the learner stands toward the next hint: attempts count, reruns of the same code do not."""
+    left = attempts.attempts_until_next_hint(streak, shown)
+    more = f"{left} more attempt{'s' if left != 1 else ''}"
+    return (
+        f"(attempt {max(streak, 1)}: the next hint comes after {more} that change your code; `kata hint` shows it now)"
+    )
+
+
 class Writer:
     def __init__(self, terminalreporter, impl_name: str, hint_level: int = 0):
         self.tr = terminalreporter
@@ -60,7 +70,7 @@ class Writer:
         self.hint_level = hint_level
         # Filled by the plugin from .katas/progress.json and the run itself:
         self.hint_levels: dict[str, int] = {}  # kata id -> index of the hint to show
-        self.streaks: dict[str, int] = {}  # kata id -> failing runs in a row
+        self.streaks: dict[str, int] = {}  # kata id -> failing attempts (runs of changed code) in a row
         self.newly_passed: list[Kata] = []  # katas that pass now and did not before
         self.artifacts: dict[str, list[str]] = {}  # kata id -> files its passing tests recorded
         self.pair_prompt = False  # workshop mode: swap driver and navigator
@@ -150,9 +160,8 @@ class Writer:
             self.printed(summary)
         level = min(self.hint_levels.get(kata.id, self.hint_level), len(kata.hints) - 1)
         self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
-        streak = self.streaks.get(kata.id, 0)
-        if streak >= 2 and summary.state in (outcomes.FAILING, outcomes.ERROR):
-            self.line(f"         ({streak} failing runs in a row: the hints go one step further every few runs)")
+        if summary.state in (outcomes.FAILING, outcomes.ERROR) and level < len(kata.hints) - 1:
+            self.line(f"         {attempts_note(self.streaks.get(kata.id, 0), level)}")
         self.line()
         self.line(
             f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "

@@ -155,7 +155,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     streak = entry.get("streak", 0)
     console.print(
         f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
-        + (f"  ({streak} failing runs in a row)" if streak else "")
+        + (f"  ({streak} failing attempt{'s' if streak != 1 else ''} in a row)" if streak else "")
     )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
