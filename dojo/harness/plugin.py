@@ -40,7 +40,7 @@ from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..paths import STATE_DIR
 from ..states import DONE_STATES, KataState
-from . import finish, guards, isolation, outcomes, report
+from . import finish, guards, isolation, learner_warnings, outcomes, report
 from .timeout import exits_raise, time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -206,6 +206,7 @@ class KataPlugin:
         self.artifacts: dict[str, list[str]] = {}
         self.newly_passed: list[Kata] = []
         self._recorded = False
+        self.only_katas = False  # every selected test is a kata check (the learner's view)
         self.deselected_checks = 0  # kata checks that -k / -m left out, before this plugin chose
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
@@ -257,7 +258,7 @@ class KataPlugin:
             kata = self._kata_of(item)
             if kata is not None:
                 self.groups.setdefault(kata.id, []).append(item)
-        only_katas = all(self._kata_of(item) is not None for item in items)
+        only_katas = self.only_katas = all(self._kata_of(item) is not None for item in items)
         if self.collected and only_katas and config.option.tbstyle == "auto":
             # The kata report says what failed; tracebacks from inside the
             # checks would only bury it. `--tb=short` brings them back. (A run
@@ -605,6 +606,12 @@ class KataPlugin:
         summaries = {kata_id: self.summary(kata_id) for kata_id in self.collected}
         writer = report.Writer(terminalreporter, impl_name=self._impl_label())
         writer.not_rerun = self.not_rerun
+        writer.implementation = self.implementation.folder
+        if self.only_katas and "w" not in (config.option.reportchars or ""):
+            # pytest's last line counts warnings too: there, as on the card, only the learner's (-rw: all).
+            terminalreporter.stats["warnings"] = learner_warnings.learners(
+                terminalreporter.stats.get("warnings", []), self.root, self.implementation.folder
+            )
         if self.progress is not None:
             writer.hint_levels = {kata.id: self.progress.hint_level(kata) for kata in self.curriculum.katas}
             writer.streaks = {kid: int(e.get("streak", 0)) for kid, e in self.progress.katas.items()}

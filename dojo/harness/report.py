@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
-from . import finish, outcomes
+from . import finish, learner_warnings, outcomes
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96
@@ -74,6 +74,7 @@ class Writer:
         self.newly_passed: list[Kata] = []  # katas that pass now and did not before
         self.artifacts: dict[str, list[str]] = {}  # kata id -> files its passing tests recorded
         self.pair_prompt = False  # workshop mode: swap driver and navigator
+        self.implementation = None  # the learner's folder: only warnings of their doing are shown
         self.not_rerun: list[Kata] = []  # katas that passed before and were not rerun (unchanged code)
 
     def line(self, text: str = "", **markup) -> None:
@@ -126,10 +127,12 @@ class Writer:
     def warnings_note(self) -> None:
         """pytest counts warnings in its last line; say what the first was and how to see them all."""
         reports = self.tr.stats.get("warnings", []) if hasattr(self.tr, "stats") else []
+        root = getattr(getattr(self.tr, "config", None), "rootpath", None)
+        if self.implementation is not None and root is not None:
+            reports = learner_warnings.learners(reports, root, self.implementation)  # only the learner's own
         if not reports:
             return
         first = next((line.strip() for line in reports[0].message.splitlines() if line.strip()), "")
-        root = getattr(getattr(self.tr, "config", None), "rootpath", None)
         if root is not None:
             first = first.replace(f"{root}/", "")
         count = f"{len(reports)} warnings" if len(reports) > 1 else "1 warning"
