@@ -39,7 +39,7 @@ from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..paths import STATE_DIR
-from ..states import DONE_STATES, KataState
+from ..states import DONE_STATES, NOT_RUN, KataState
 from . import finish, guards, isolation, learner_warnings, outcomes, report
 from .timeout import exits_raise, time_limit
 
@@ -483,7 +483,7 @@ class KataPlugin:
     def state(self, kata_id: str) -> str:
         results = self.results.get(kata_id)
         if not results:
-            return "not run"
+            return NOT_RUN
         return max((r.state for r in results), key=outcomes.SEVERITY.__getitem__)
 
     def summary(self, kata_id: str) -> report.KataSummary:
@@ -509,7 +509,7 @@ class KataPlugin:
         self._recorded = True
         when = now()
         for kata in self.curriculum.katas:
-            if kata.id not in self.collected or self.state(kata.id) == "not run":
+            if kata.id not in self.collected or self.state(kata.id) == NOT_RUN:
                 continue
             if (
                 any(r.harness_fault for r in self.results.get(kata.id, ()))
@@ -534,7 +534,7 @@ class KataPlugin:
                 entry["digest"] = digest  # what this pass depended on: unchanged, it need not run again
             else:
                 entry.pop("digest", None)
-        ran = [k for k in self.curriculum.katas if self.state(k.id) != "not run"]
+        ran = [k for k in self.curriculum.katas if self.state(k.id) != NOT_RUN]
         unfinished = [k for k in ran if self.progress.state(k.id) not in DONE_STATES]
         if self.stopped_at is not None:
             self.progress.current = self.stopped_at.id
@@ -579,7 +579,7 @@ class KataPlugin:
             done |= {
                 kid
                 for kid in self.progress.done(self.curriculum)
-                if kid not in summaries or summaries[kid].state == "not run"
+                if kid not in summaries or summaries[kid].state == NOT_RUN
             }
         if self.config.getoption("katas_tracks") and self.collected:
             # A track run alone starts from a state where the earlier tracks are done.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
+from ..states import NOT_RUN
 from . import finish, learner_warnings, outcomes
 
 BAR_WIDTH = 30
@@ -22,7 +23,7 @@ STATE_MARKUP = {
     outcomes.NOT_STARTED: {"yellow": True},
     outcomes.FAILING: {"red": True, "bold": True},
     outcomes.ERROR: {"red": True, "bold": True},
-    "not run": {},
+    NOT_RUN: {},
 }
 
 
@@ -116,7 +117,7 @@ class Writer:
             if failing:  # e.g. a --kata selection of a kata in the middle
                 stopped_at = failing[0].kata
             else:
-                ran = [s.kata for s in summaries.values() if s.state != "not run"]
+                ran = [s.kata for s in summaries.values() if s.state != NOT_RUN]
                 passing = sorted({*ran, *self.not_rerun}, key=lambda kata: kata.position)
                 self.line(finish.nothing_left_text(curriculum, passing, done), green=True, bold=True)
                 self.warnings_note()
