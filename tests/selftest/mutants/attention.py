@@ -569,6 +569,29 @@ class TransformerBlockWithoutResidualGradient(TransformerBlock):
         return dx
 
 
+@mutant(
+    "attention.TransformerBlock",
+    expect=r"first step that differs is the first LayerNormalization .*\(the second LayerNormalization, the "
+    r"feed-forward network match\): check the residual path into h",
+)
+class TransformerBlockWithoutSecondResidualGradient(TransformerBlock):
+    def backward(self, dout):
+        dsum2 = self.norm2.backward(dout)
+        dh = self.hidden.backward(self.projection.backward(dsum2))  # MISTAKE: + dsum2, the residual path, left out
+        dsum1 = self.norm1.backward(dh)
+        dx = dsum1 + self.attention.backward(dsum1)
+        self.grads = [g for layer in self.sublayers for g in layer.grads]
+        return dx
+
+
+@mutant("attention.TransformerBlock", expect=r"the second residual is missing: the block returned LN\(ffn\(h\)\)")
+class TransformerBlockWithoutSecondResidual(TransformerBlock):
+    def forward(self, x, training=False):
+        x = np.asarray(x, dtype=float)
+        h = self.norm1.forward(x + self.attention.forward(x))
+        return self.norm2.forward(self.projection.forward(self.hidden.forward(h)))  # MISTAKE: h + ffn(h)
+
+
 @alternative("attention.TransformerBlock")
 class TransformerBlockWrittenOut(TransformerBlock):
     def forward(self, x, training=False):
