@@ -40,7 +40,7 @@ from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
 from ..paths import STATE_DIR
 from ..states import DONE_STATES, NOT_RUN, KataState
-from . import finish, guards, isolation, learner_warnings, outcomes, report
+from . import finish, guards, isolation, learner_warnings, outcomes, report, returned
 from .timeout import exits_raise, time_limit
 
 KATA_KEY = pytest.StashKey[Kata]()
@@ -450,6 +450,10 @@ class KataPlugin:
             return rep
         if rep.failed:
             outcome = outcomes.classify(call.excinfo.value, self.implementation.folder, self.root)
+            if call.when == "call" and outcome.message.startswith(outcomes.COULD_NOT_USE):
+                # Name the learner's function and the value, not the test file's line.
+                better = returned.explain(item.runtest, call.excinfo.value, self.implementation.folder, self.root)
+                outcome.message = better or outcome.message
             outcome.check = item.name
             self.results.setdefault(kata.id, []).append(outcome)
             rep.longrepr = f"[kata {kata.number} {outcome.state}] {outcome.message}"

@@ -390,6 +390,17 @@ class DenseWithAHalfPenalty(Dense):
         return 0.0 if self.kernel_regularizer is None else 0.5 * self.kernel_regularizer(self.weights[0])
 
 
+@mutant(
+    "regularization.Dense",
+    expect=r"^your DenseWithoutReturningThePenalty\.regularization_loss \(.*regularization\.py, line \d+\) "
+    r"returned None, which the check could not use \(TypeError: .*\).*a `return` is missing",
+)
+class DenseWithoutReturningThePenalty(Dense):
+    def regularization_loss(self):
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer(self.weights[0])  # MISTAKE: computed, never returned
+
+
 @mutant("regularization.Dense", expect="missing when backward starts from the logits")
 class DensePenalisingOnlyThroughTheActivation(Dense):
     """The penalty added in backward; backward_from_logits (the output layer's path) left alone."""
