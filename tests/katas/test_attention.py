@@ -288,6 +288,7 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
     expected = ref.layer_norm_backward(dout, x, gamma)
     constant = ref.layer_norm_backward_constant_moments(dout, x, gamma)
     torch_eps = ref.layer_norm_backward(dout, x, gamma, epsilon=1e-5)
+    without_gamma = ref.layer_norm_backward(dout, x, np.ones_like(gamma))[0]  # dx as if gamma were 1
     names = ("dx", "dgamma", "dbeta")
     for i in (2, 1, 0):
         mistakes = {"this is PyTorch's epsilon (1e-5): Keras's default is 1e-3": torch_eps[i]}
@@ -296,6 +297,10 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
                 "dx treats the mean and the variance as constants: both depend on every feature of the "
                 "sample, which adds - mean(g) - x_hat * mean(g * x_hat) inside the bracket"
             ] = constant[0]
+            mistakes[
+                "dx leaves gamma out: y = x_hat * gamma + beta, so the gradient reaching x_hat is dout * gamma; "
+                "start the bracket from g = dout * gamma, not dout"
+            ] = without_gamma
         else:
             mistakes["dgamma and dbeta are swapped: return (dx, dgamma, dbeta)"] = expected[3 - i]
             if len(shape) == 3:

@@ -191,6 +191,15 @@ def layer_norm_backward_torch_epsilon(dout, x, gamma, epsilon=1e-5):
     return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
 
 
+@mutant("attention.layer_norm_backward", expect="dx leaves gamma out")
+def layer_norm_backward_without_gamma_in_dx(dout, x, gamma, epsilon=1e-3):
+    x_hat, inverse = _normalised(x, epsilon)
+    g = dout  # MISTAKE: the gradient reaching x_hat is dout * gamma
+    dx = inverse * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
+    rows = tuple(range(np.ndim(dout) - 1))
+    return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
+
+
 @alternative("attention.layer_norm_backward")
 def layer_norm_backward_step_by_step(dout, x, gamma, epsilon=1e-3):
     # Through each intermediate in turn: y = x_hat*gamma + beta, x_hat = c * inv, c = x - mean, inv = (var+eps)^-1/2
