@@ -320,10 +320,11 @@ def multi_head_attention_backward(
 def custom_layers():
     """``(TokenAndPositionEmbedding, TransformerBlock)``: the custom layers of Keras's example, in Keras.
 
-    ``TransformerBlock(..., layout=...)`` also builds two known mistakes:
+    ``TransformerBlock(..., layout=...)`` also builds three known mistakes:
     ``"add_after_norm"`` (``x + LN(attention(x))``: the residual added after
-    the normalisation) and ``"pre_norm"`` (``x + attention(LN(x))``, the
-    pre-norm block of later Transformers, a different model).
+    the normalisation), ``"pre_norm"`` (``x + attention(LN(x))``, the
+    pre-norm block of later Transformers, a different model) and
+    ``"no_second_residual"`` (``LN(ffn(h))``: the feed-forward's residual left out).
     """
     k = keras()
 
@@ -366,6 +367,9 @@ def custom_layers():
             if self.layout == "add_after_norm":
                 h = inputs + self.layernorm1(self.att(inputs, inputs))
                 return h + self.layernorm2(self.ffn(h))
+            if self.layout == "no_second_residual":
+                h = self.layernorm1(inputs + self.att(inputs, inputs))
+                return self.layernorm2(self.ffn(h))
             h = self.layernorm1(inputs + self.att(inputs, inputs))
             return self.layernorm2(h + self.ffn(h))
 

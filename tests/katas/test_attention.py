@@ -33,6 +33,7 @@ from dojo.testkit.checks import (
     check,
     show,
 )
+from dojo.testkit.composite import Step, check_steps
 from reference import attention as ref
 
 GRAD = {"rtol": GRADIENT_RTOL, "atol": 1e-10}
@@ -318,6 +319,7 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
     expected = ref.layer_norm_backward(dout, x, gamma)
     constant = ref.layer_norm_backward_constant_moments(dout, x, gamma)
     torch_eps = ref.layer_norm_backward(dout, x, gamma, epsilon=1e-5)
+    without_gamma = ref.layer_norm_backward(dout, x, np.ones_like(gamma))[0]  # dx as if gamma were 1
     names = ("dx", "dgamma", "dbeta")
     for i in (2, 1, 0):
         mistakes = {"this is PyTorch's epsilon (1e-5): Keras's default is 1e-3": torch_eps[i]}
@@ -326,6 +328,10 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
                 "dx treats the mean and the variance as constants: both depend on every feature of the "
                 "sample, which adds - mean(g) - x_hat * mean(g * x_hat) inside the bracket"
             ] = constant[0]
+            mistakes[
+                "dx leaves gamma out: y = x_hat * gamma + beta, so the gradient reaching x_hat is dout * gamma; "
+                "start the bracket from g = dout * gamma, not dout"
+            ] = without_gamma
         else:
             mistakes["dgamma and dbeta are swapped: return (dx, dgamma, dbeta)"] = expected[3 - i]
             if len(shape) == 3:
@@ -903,6 +909,10 @@ def _block_case(impl, x, seed, **options):
         ),
         "this is the pre-norm block, x + attention(LN(x)); the classic Keras block is post-norm: "
         "LN(x + attention(x))": ref.transformer_block(8, 2, 12, 4, x, weights, epsilon=eps, layout="pre_norm"),
+        "the second residual is missing: the block returned LN(ffn(h)); it returns LN(h + ffn(h)), the "
+        "feed-forward's output added to its own input h": ref.transformer_block(
+            8, 2, 12, 4, x, weights, epsilon=eps, layout="no_second_residual"
+        ),
     }
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     dout = np.random.default_rng(seed + 2).normal(size=x.shape)
@@ -918,8 +928,36 @@ def _block_case(impl, x, seed, **options):
         "gamma 2",
         "beta 2",
     )
-    _check_grads(block, grads, text, names)
-    assert_close(dx, dx_expected, call=f"{text}: backward(dout)", what="returned dx =", **GRAD)
+    check_steps(block.grads, grads, names, BLOCK_STEPS, text, dx=dx, dx_expected=dx_expected, dx_step=BLOCK_DX, **GRAD)
+
+
+#: The block's backward, in the order it is computed (from the output back); weights are in Keras's order:
+#: attention 0-7, hidden Dense 8-9, output Dense 10-11, norm 1 12-13, norm 2 14-15.
+BLOCK_STEPS = (
+    Step("the second LayerNormalization (out = LN2(h + ffn(h)))", (14, 15), "norm2.backward gets dout itself"),
+    Step(
+        "the feed-forward network (its output Dense, then its hidden Dense)",
+        (10, 11, 8, 9),
+        "the feed-forward's backward gets the gradient out of norm2 (the sum h + ffn(h) passes it to both terms)",
+    ),
+    Step(
+        "the first LayerNormalization (h = LN1(x + attention(x)))",
+        (12, 13),
+        "check the residual path into h: h feeds both ffn(h) and the sum h + ffn(h), so norm1.backward gets "
+        "norm2's gradient (the residual path) plus the feed-forward's dx; leaving out either changes everything "
+        "from here back",
+    ),
+    Step(
+        "the attention layer",
+        tuple(range(8)),
+        "attention.backward gets the gradient out of norm1 (the sum x + attention(x) passes it on unchanged)",
+    ),
+)
+BLOCK_DX = Step(
+    "the first residual path (dx)",
+    (),
+    "x feeds both attention(x) and the sum x + attention(x): dx is norm1's gradient plus attention's dx",
+)
 
 
 @pytest.mark.kata("attention.TransformerBlock")

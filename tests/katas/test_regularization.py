@@ -153,6 +153,18 @@ def test_dropout_is_the_identity_at_inference(kata):
     )
 
 
+def _no_zero_over_zero(got, text: str, name: str) -> None:
+    """rate=1 drops every unit: 0 * x / (1 - 1) is 0/0, NaN; Keras returns zeros. Said as such, not as an
+    overflow to look for."""
+    array = np.asarray(got, dtype=float) if got is not None else None
+    if array is not None and np.isnan(array).any():
+        fail(
+            f"{text} returned NaN in {name}: at rate=1 every unit is dropped and the scale 1 / (1 - rate) is "
+            f"1 / 0, so kept * x / (1 - rate) is 0/0. Keras returns zeros: when rate >= 1, return zeros "
+            f"before scaling"
+        )
+
+
 @pytest.mark.kata("regularization.dropout_forward")
 def test_dropout_rate_zero_keeps_everything_and_rate_one_drops_everything(kata):
     x = np.random.default_rng(13).normal(size=(20, 30))
@@ -162,6 +174,7 @@ def test_dropout_rate_zero_keeps_everything_and_rate_one_drops_everything(kata):
     with np.errstate(all="ignore"):
         y, _ = kata(x, 1.0, np.random.default_rng(4), training=True)
     stats = ref.dropout_statistics(x.shape, 1.0)
+    _no_zero_over_zero(y, "dropout_forward(x, rate=1.0, rng, training=True)", "y")
     assert_close(y, np.zeros_like(x), call="dropout_forward(x, rate=1.0, rng, training=True)", mistakes={})
     check(stats["kept_fraction"] == 0.0, "Keras keeps nothing at rate=1")
 
@@ -226,6 +239,7 @@ def test_dropout_backward_without_a_mask_and_at_rate_one(kata):
     )
     with np.errstate(all="ignore"):
         got = kata(dout, np.zeros(dout.shape, dtype=bool), 1.0)
+    _no_zero_over_zero(got, "dropout_backward(dout, mask of all False, rate=1.0)", "dx")
     assert_close(got, np.zeros_like(dout), call="dropout_backward(dout, mask of all False, rate=1.0)")
 
 

@@ -205,6 +205,15 @@ def layer_norm_backward_torch_epsilon(dout, x, gamma, epsilon=1e-5):
     return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
 
 
+@mutant("attention.layer_norm_backward", expect="dx leaves gamma out")
+def layer_norm_backward_without_gamma_in_dx(dout, x, gamma, epsilon=1e-3):
+    x_hat, inverse = _normalised(x, epsilon)
+    g = dout  # MISTAKE: the gradient reaching x_hat is dout * gamma
+    dx = inverse * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
+    rows = tuple(range(np.ndim(dout) - 1))
+    return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
+
+
 @alternative("attention.layer_norm_backward")
 def layer_norm_backward_step_by_step(dout, x, gamma, epsilon=1e-3):
     # Through each intermediate in turn: y = x_hat*gamma + beta, x_hat = c * inv, c = x - mean, inv = (var+eps)^-1/2
@@ -632,6 +641,29 @@ class TransformerBlockWithoutResidualGradient(TransformerBlock):
         dx = self.attention.backward(dsum1)  # MISTAKE: the residual's own path into x is missing
         self.grads = [g for layer in self.sublayers for g in layer.grads]
         return dx
+
+
+@mutant(
+    "attention.TransformerBlock",
+    expect=r"first step that differs is the first LayerNormalization .*\(the second LayerNormalization, the "
+    r"feed-forward network match\): check the residual path into h",
+)
+class TransformerBlockWithoutSecondResidualGradient(TransformerBlock):
+    def backward(self, dout):
+        dsum2 = self.norm2.backward(dout)
+        dh = self.hidden.backward(self.projection.backward(dsum2))  # MISTAKE: + dsum2, the residual path, left out
+        dsum1 = self.norm1.backward(dh)
+        dx = dsum1 + self.attention.backward(dsum1)
+        self.grads = [g for layer in self.sublayers for g in layer.grads]
+        return dx
+
+
+@mutant("attention.TransformerBlock", expect=r"the second residual is missing: the block returned LN\(ffn\(h\)\)")
+class TransformerBlockWithoutSecondResidual(TransformerBlock):
+    def forward(self, x, training=False):
+        x = np.asarray(x, dtype=float)
+        h = self.norm1.forward(x + self.attention.forward(x))
+        return self.norm2.forward(self.projection.forward(self.hidden.forward(h)))  # MISTAKE: h + ffn(h)
 
 
 @alternative("attention.TransformerBlock")

@@ -78,6 +78,23 @@ def dropout_forward_with_global_random(x, rate, rng, training=True):
     return x * mask / (1 - rate), mask
 
 
+@mutant("regularization.dropout_forward", expect=r"rate=1\.0, rng, training=True\) returned NaN in y: at rate=1 .* 0/0")
+def dropout_forward_zero_over_zero(x, rate, rng, training=True):
+    x = np.asarray(x, dtype=float)
+    if not training:
+        return x.copy(), None
+    mask = rng.random(x.shape) >= rate
+    return x * mask / (1.0 - rate), mask  # MISTAKE: rate=1 gives 0 * x / 0
+
+
+@mutant("regularization.dropout_backward", expect=r"rate=1\.0\) returned NaN in dx: at rate=1 .* 0/0")
+def dropout_backward_zero_over_zero(dout, mask, rate):
+    dout = np.asarray(dout, dtype=float)
+    if mask is None:
+        return dout.copy()
+    return dout * mask / (1.0 - rate)  # MISTAKE: rate=1 gives 0 * dout / 0
+
+
 @alternative("regularization.dropout_forward")
 def dropout_forward_with_where_and_a_float_mask(x, rate, rng, training=True):
     """np.where and a 0/1 float mask; rate 0 returns the input as it is."""
@@ -440,6 +457,17 @@ class DenseWithoutThePenaltyGradient(Dense):
 class DenseWithAHalfPenalty(Dense):
     def regularization_loss(self):
         return 0.0 if self.kernel_regularizer is None else 0.5 * self.kernel_regularizer(self.weights[0])
+
+
+@mutant(
+    "regularization.Dense",
+    expect=r"^your DenseWithoutReturningThePenalty\.regularization_loss \(.*regularization\.py, line \d+\) "
+    r"returned None, which the check could not use \(TypeError: .*\).*a `return` is missing",
+)
+class DenseWithoutReturningThePenalty(Dense):
+    def regularization_loss(self):
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer(self.weights[0])  # MISTAKE: computed, never returned
 
 
 @mutant("regularization.Dense", expect="missing when backward starts from the logits")
