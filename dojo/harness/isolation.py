@@ -193,11 +193,12 @@ def _record_exits(crash_file) -> None:
     os._exit = recorded_exit
 
 
-def _enter_sandbox(config, folder: Path, writable: list[str]) -> None:
+def _enter_sandbox(config, folder: Path, writable: list[str]) -> bool:
     """From here on, learner code may write only into ``folder`` and ``writable`` (:mod:`.sandbox`).
 
     Every temporary file lands in ``folder``: Python's, a compiler's (``TMPDIR``) and pytest's
-    ``tmp_path``, which the checks hand to ``save_weights`` and ``ModelCheckpoint``.
+    ``tmp_path``, which the checks hand to ``save_weights`` and ``ModelCheckpoint``. True if the
+    sandbox is on (Landlock is there, and not turned off).
     """
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = str(folder)
@@ -207,7 +208,21 @@ def _enter_sandbox(config, folder: Path, writable: list[str]) -> None:
         base.mkdir(exist_ok=True)
         factory._basetemp = base
     sys.dont_write_bytecode = True  # katas/__pycache__ is out of reach: do not even try
-    sandbox.confine([str(folder), *writable])
+    return sandbox.confine([str(folder), *writable]) > 0
+
+
+def _sandbox_note(message: str, sandboxed: bool) -> str:
+    """What the sandbox refused, said once after the error it caused (empty for any other message)."""
+    if not sandboxed or "PermissionError" not in message:
+        return ""
+    if "Permission denied" in message:
+        return (
+            "\n  (while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
+            "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+        )
+    if "Operation not permitted" in message:
+        return "\n  (while a kata runs, its code may not signal processes outside it. Remove the os.kill.)"
+    return ""
 
 
 def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file, folder: Path) -> None:
@@ -216,7 +231,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     faulthandler.enable(file=crash_file, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
     guards.limit_resources(runner.memory_bytes)
-    _enter_sandbox(runner.plugin.config, folder, runner.writable())
+    sandboxed = _enter_sandbox(runner.plugin.config, folder, runner.writable())
     guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
     reference_server.forget_in_child()
     channel = _ChildChannel(out_fd, in_fd)
@@ -241,6 +256,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
             reports = runtestprotocol(item, log=False, nextitem=nextitem)
         new = results[before:]
         for outcome in new:
+            outcome.message += _sandbox_note(outcome.message, sandboxed)
             if "I/O operation on closed file" in outcome.message:
                 outcome.message = (
                     "your code closed sys.stdout (or sys.stderr), which the checks and pytest write "

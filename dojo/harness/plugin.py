@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from ..course import definitions, pristine
-from ..course.curriculum import Curriculum, Kata, load
+from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
 from ..course.implementation import Implementation, resolve
@@ -130,8 +130,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kata(id): the test checks this kata of the curriculum")
     folder = config.rootpath / config.getini("katas_curriculum")
     if not folder.is_dir():
+        if (config.rootpath / "katas").is_dir():  # a learner's checkout whose curriculum/ was deleted
+            raise pytest.UsageError(
+                f"the course's curriculum is missing ({folder}): restore it with `git checkout curriculum/`"
+            )
         return
-    plugin = KataPlugin(config, load(folder))
+    try:
+        curriculum = load(folder)
+    except (CurriculumError, OSError, UnicodeDecodeError) as error:
+        # Learner code (or a bad merge) can delete or damage a manifest: one line with the fix, no traceback.
+        raise pytest.UsageError(
+            f"the course's curriculum is damaged ({error}): restore it with `git checkout curriculum/`"
+        ) from None
+    plugin = KataPlugin(config, curriculum)
     config.pluginmanager.register(plugin, "neural-katas")
 
 
