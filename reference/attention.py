@@ -25,7 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions, live
+
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 

@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, gradient, keras, tf
 
 

@@ -7,7 +7,7 @@ it the weights the test chose (``set_weights``, Keras order), calls it on
 ``x`` under ``tf.GradientTape`` and differentiates ``sum(layer(x) * dout)``
 with respect to ``x`` and every trainable weight. Everything it returns is a
 plain NumPy array, list, tuple, int or string, so that the answer can be
-cached: on disk by ``reference._cache`` like every reference module, and for
+cached: on disk by ``dojo.refcache`` like every reference module, and for
 the life of the process here.
 """
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 

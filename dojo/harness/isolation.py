@@ -20,12 +20,12 @@ could hang the run, fake a pass or wreck the state of later katas. In a child:
 The child is forked after the harness, NumPy, the checks and the test modules
 are imported, so it starts in milliseconds. It never needs TensorFlow: every
 call into the reference engine is sent to the parent (as data, see
-:mod:`dojo.harness.wire`), which answers from the reference cache or has the
-reference server compute it (:mod:`dojo.harness.reference_server`: TensorFlow
+:mod:`dojo.wire`), which answers from the reference cache or has the
+reference server compute it (:mod:`dojo.refcache.server`: TensorFlow
 in a process of its own, so that the parent can keep forking). Time spent
 there is not charged to the learner.
 
-Messages from child to parent (:mod:`dojo.harness.wire`: a JSON line, then the bytes of its
+Messages from child to parent (:mod:`dojo.wire`: a JSON line, then the bytes of its
 arrays): ``start`` (check i begins),
 ``report`` (a pytest report of check i), ``outcomes`` (the kata states of
 check i), ``ref`` (a reference call, answered on the second pipe), ``done``.
@@ -55,9 +55,11 @@ import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
+from .. import wire
 from ..paths import STATE_DIR
+from ..refcache import server as reference_server
 from ..states import ERROR, FAILING, PASSED
-from . import guards, prefork, reaper, reference_server, sandbox, wire
+from . import guards, prefork, reaper, sandbox
 from .timeout import compiling_message, timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -637,9 +639,9 @@ def _serve_reference(message: dict) -> dict:
     """Answer one reference call for the child: from the reference cache here, else from the reference server.
 
     Never computed in this process: that would import TensorFlow, after which forking the next
-    kata's child is no longer safe (see :mod:`dojo.harness.reference_server`).
+    kata's child is no longer safe (see :mod:`dojo.refcache.server`).
     """
-    from reference._cache import CacheMiss
+    from ..refcache.store import CacheMiss
 
     try:
         return reference_server.answer(message, only_cached=True)

@@ -394,9 +394,8 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from reference._cache import Store, cache_folder
-
-    from ..harness import warmup
+    from ..refcache import warmup
+    from ..refcache.store import Store, cache_folder
 
     console = ctx.console
     lock = warmup.WarmLock(ctx.root)

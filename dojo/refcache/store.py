@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import inspect
 import json
 import os
@@ -59,7 +60,6 @@ ENGINE_PACKAGES = {
     "keras": ("keras",),
     "numpy": ("numpy",),
 }
-REFERENCE_ROOT = Path(__file__).resolve().parent
 ARRAY_KINDS = "biufcUS"  # dtypes whose bytes are the whole value (no objects, no pointers)
 
 # What this process did, for the self-tests and the --fresh-reference line.
@@ -83,7 +83,7 @@ def only_cached(enabled: bool = True):
 
     The harness's own process uses it: computing would import TensorFlow there, and a process
     with TensorFlow's threads running cannot fork kata children safely. It hands a miss to the
-    reference server (:mod:`dojo.harness.reference_server`) instead.
+    reference server (:mod:`dojo.refcache.server`) instead.
     """
     previous = getattr(_inside, "only_cached", False)
     _inside.only_cached = enabled
@@ -101,9 +101,18 @@ def cache_folder() -> Path:
     override = os.environ.get("KATAS_REFERENCE_CACHE")
     if override:
         return Path(override)
-    from dojo.paths import STATE_DIR
+    from ..paths import STATE_DIR
 
-    return REFERENCE_ROOT.parent / STATE_DIR / "reference-cache"
+    return _reference_root().parent / STATE_DIR / "reference-cache"
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_root() -> Path:
+    """The folder of the ``reference`` package, found without importing it (it imports this module)."""
+    spec = importlib.util.find_spec("reference")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the reference package is not installed: run pip install -e . in the checkout")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def fresh() -> bool:

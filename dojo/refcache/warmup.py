@@ -5,7 +5,7 @@ seconds). Right after it, the remaining expected values of the whole course
 are computed in a background process at low priority: the answer key's run of
 every kata test (``pytest --impl solutions --all``), which calls every
 reference function with the tests' own inputs and so fills the reference
-cache (``reference/_cache.py``). The next katas then answer without
+cache (``dojo/refcache/store.py``). The next katas then answer without
 TensorFlow.
 
 * It never delays the learner's report: it starts after pytest has printed
@@ -22,7 +22,7 @@ TensorFlow.
 * Its output goes to ``.katas/warm.log``. ``KATAS_NO_WARMUP=1`` turns it off
   (the self-tests and CI do). ``kata warm`` runs the same in the foreground.
 
-Run as ``python -m dojo.harness.warmup --background ROOT`` by :func:`start_in_background`.
+Run as ``python -m dojo.refcache.warmup --background ROOT`` by :func:`start_in_background`.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _try_pid_lock(file) -> bool:
 
 def fingerprint(root: Path) -> str:
     """A digest of everything the course's reference values depend on."""
-    from reference._cache import engine_versions
+    from .store import engine_versions
 
     sha = hashlib.sha256(json.dumps(engine_versions(), sort_keys=True).encode())
     root = Path(root)
@@ -270,7 +270,7 @@ def start_in_background(root: Path) -> str:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    command = [sys.executable, "-m", "dojo.harness.warmup", "--background", str(root)]
+    command = [sys.executable, "-m", "dojo.refcache.warmup", "--background", str(root)]
     if os.name == "nt":
         flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         subprocess.Popen(
@@ -291,4 +291,4 @@ def start_in_background(root: Path) -> str:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--background":
         sys.exit(_run_in_background(Path(sys.argv[2])))
-    sys.exit("usage: python -m dojo.harness.warmup --background ROOT")
+    sys.exit("usage: python -m dojo.refcache.warmup --background ROOT")
