@@ -46,6 +46,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -388,7 +389,7 @@ class Store:
             return entry["value"], arrays
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except Exception:  # noqa: BLE001 - whatever a damaged file raises (EOFError from a 0-byte .npy, RecursionError)
             return None  # corrupt, truncated or foreign: the caller recomputes and rewrites it
 
     def _read_array(self, digest: str) -> np.ndarray:
@@ -416,12 +417,14 @@ class Store:
             return False
         try:
             return array_digest(np.load(path, allow_pickle=False)) == digest
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - damaged in any way: rewritten
             return False
 
     @staticmethod
     def _atomic(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir() and not path.is_symlink():  # a folder where an entry belongs is damage too
+            shutil.rmtree(path, ignore_errors=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
             with os.fdopen(handle, "wb") as file:
