@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ..course import definitions, pristine
+from ..course import definitions, history, pristine
 from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
@@ -208,6 +208,10 @@ class KataPlugin:
         if self.recording:
             self.digest_memo = DigestMemo(self.root / STATE_DIR / DIGESTS_FILE)
         self.progress = Progress.load(self.root) if self.recording else None
+        # Before any learner code runs: a copy of each file of katas/ that changed (nothing is ever lost).
+        self.damaged: list[history.Damage] = []
+        if self.recording and not hasattr(config, "workerinput"):
+            self.damaged = history.snapshot(self.root)
         self.artifacts: dict[str, list[str]] = {}
         self.newly_passed: list[Kata] = []
         self._recorded = False
@@ -600,6 +604,8 @@ class KataPlugin:
             writer.focus(self.curriculum, summaries, self.stopped_at, done=done)
         else:
             writer.table(self.curriculum, summaries, done=done)
+        for damage in self.damaged:
+            writer.line(f"  {damage.line()}")
         if self.not_rerun:
             count = len(self.not_rerun)
             writer.line(

@@ -662,6 +662,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
     sub.add_argument("kata", help="kata number or id")
+    from .history import cmd_history, cmd_restore
+
+    sub = verb("history", cmd_history, "the copies of your files that every run keeps (.katas/history/)")
+    sub.add_argument("file", nargs="?", help="only this file, e.g. katas/neuron.py")
+    sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
+    sub.add_argument("file", help="the file, e.g. katas/neuron.py")
+    sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
