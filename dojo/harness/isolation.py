@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import builtins
 import faulthandler
+import glob
+import importlib.util
 import os
 import re
 import select
@@ -390,12 +392,15 @@ class KataRunner:
             gpu_root / STATE_DIR / "gpu",
             Path(os.environ.get("KATAS_GPU_CACHE", gpu_root / STATE_DIR / "gpu-cache")),
         ]
+        if importlib.util.find_spec("cupy") is not None:  # a real GPU: CuPy's kernel cache, as CuPy finds it
+            folders.append(Path(os.environ.get("CUPY_CACHE_DIR", Path.home() / ".cupy" / "kernel_cache")))
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError:
                 pass
-        return [str(folder) for folder in folders]
+        # The GPU's device files are opened for writing (a write right: Landlock would refuse them).
+        return [str(folder) for folder in folders] + sorted(glob.glob("/dev/nvidia*"))
 
     def _note_sandbox(self) -> None:
         """Once a session: say so where the learner's code cannot be sandboxed."""
