@@ -190,7 +190,7 @@ def _record_exits(crash_file) -> None:
             crash_file.write(f"os._exit({status}) called from:\n".encode())
             crash_file.write("".join(traceback.format_stack()).encode())
             crash_file.flush()
-        except Exception:  # noqa: BLE001 - exiting must not fail
+        except Exception:
             pass
         real_exit(status)
 
@@ -351,11 +351,11 @@ class KataRunner:
                 os.close(in_w)
                 _child_main(self, kata, items, out_w, in_r, crash_file, folder)
                 status = 0
-            except BaseException:  # noqa: BLE001 - whatever it was, the parent reports it
+            except BaseException:
                 try:
                     crash_file.write(traceback.format_exc().encode())
                     crash_file.flush()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             finally:
                 _exit(status)
@@ -418,7 +418,7 @@ class KataRunner:
         if capman is not None and capman.is_globally_capturing():
             try:
                 capman.read_global_capture()
-            except Exception:  # noqa: BLE001 - nothing to flush
+            except Exception:
                 pass
 
     def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:

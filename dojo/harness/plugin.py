@@ -38,7 +38,7 @@ from ..course.dependencies import Dependencies, tests_dependencies
 from ..course.digest_memo import DIGESTS_FILE, DigestMemo, kata_key
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress, now, workshop_settings
-from ..paths import ROOM_FILE, STATE_DIR
+from ..paths import STATE_DIR
 from ..states import DONE_STATES, KataState
 from . import guards, isolation, outcomes, report
 from .timeout import exits_raise, time_limit
@@ -73,6 +73,12 @@ def _positive_gib(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"the memory cap must be a number of GiB above 0, got {text!r}")
     return value
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -613,12 +619,14 @@ class KataPlugin:
                 f"not rerun: {'their' if count != 1 else 'its'} code has not changed. "
                 f"`pytest --recheck` runs them too.)"
             )
-        # The live room (kata room join): one post in the background, one quiet line; never fails the run.
-        # Only a checkout that joined one pays for importing the room's HTTP client.
-        if (self.root / STATE_DIR / ROOM_FILE).exists():
-            from ..room import hook as room_hook
-
-            room_hook.after_run(self.root, self.curriculum, self.progress, self.results, terminalreporter.write_line)
+        # Whoever listens for the end of a run (the live room's plugin, dojo/room/plugin.py) hears it now.
+        self.config.hook.pytest_katas_finished(
+            root=self.root,
+            curriculum=self.curriculum,
+            progress=self.progress,
+            results=self.results,
+            say=terminalreporter.write_line,
+        )
 
     def _relative(self, paths: list[str]) -> list[str]:
         shown = []

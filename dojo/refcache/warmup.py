@@ -79,7 +79,7 @@ class WarmLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock is held
+        file = open(self.path, "a+")
         if not _try_lock(file):
             file.close()
             return False
@@ -103,7 +103,7 @@ class WarmLock:
         if self._file is not None:
             return os.getpid()
         try:
-            file = open(self.path)  # noqa: SIM115
+            file = open(self.path)
         except OSError:
             return None
         with file:
@@ -240,7 +240,7 @@ def _run_in_background(root: Path) -> int:
         return 0  # another warm-up won the race
     with contextlib.suppress(AttributeError, OSError):
         os.nice(19)
-    log = open(state_dir(root) / LOG_NAME, "w")  # noqa: SIM115 - our stdout and stderr until exit
+    log = open(state_dir(root) / LOG_NAME, "w")
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
