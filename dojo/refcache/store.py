@@ -389,7 +389,7 @@ class Store:
             return entry["value"], arrays
         except FileNotFoundError:
             return None
-        except Exception:  # noqa: BLE001 - whatever a damaged file raises (EOFError from a 0-byte .npy, RecursionError)
+        except Exception:
             return None  # corrupt, truncated or foreign: the caller recomputes and rewrites it
 
     def _read_array(self, digest: str) -> np.ndarray:
@@ -417,7 +417,7 @@ class Store:
             return False
         try:
             return array_digest(np.load(path, allow_pickle=False)) == digest
-        except Exception:  # noqa: BLE001 - damaged in any way: rewritten
+        except Exception:
             return False
 
     @staticmethod
