@@ -669,6 +669,8 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
     sub.add_argument("file", help="the file, e.g. katas/neuron.py")
     sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
+    sub = verb("doctor", None, "check the install, katas/, .katas/ and the room; repair what is safe to repair")
+    sub.add_argument("--import", dest="do_import", action="store_true", help="also import NumPy, TensorFlow and Keras")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
@@ -749,6 +751,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_board(None, args, console)
         if args.verb == "room":
             return cmd_room(None, args, console)
+        if args.verb == "doctor":  # works where the curriculum does not load: that is one of its findings
+            from .doctor import cmd_doctor
+
+            return cmd_doctor(console, args)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:
