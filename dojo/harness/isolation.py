@@ -102,6 +102,7 @@ class KataRun:
     problem: str | None = None  # why the child did not finish, in the learner's words
     harness_fault: bool = False
     interrupted: bool = False
+    pid: int = 0  # the child's
     strays: int = 0  # processes the kata left running, ended after it
     reference_time: float = 0.0  # seconds spent answering reference calls, not charged to the kata
 
@@ -328,20 +329,34 @@ class KataRunner:
     def __init__(self, plugin, memory_bytes: int | None):
         self.plugin = plugin
         self.memory_bytes = memory_bytes
-        reaper.become_subreaper()  # orphans of a kata's processes come to us, to be ended (see .reaper)
         self.preloader = prefork.PRELOADER  # per process: nested sessions share it
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
         self._note_sandbox()
-        keep = reaper.own_children()  # the harness's own processes (the reference server, a warm-up)
+        keep = reaper.own_children()  # the harness's own processes (a warm-up started earlier)
         folder = Path(tempfile.mkdtemp(prefix="kata-"))
-        out_r, out_w = os.pipe()
-        in_r, in_w = os.pipe()
         crash_file = tempfile.TemporaryFile()
         self.preloader.before_fork()  # what earlier children imported: this one starts with it
         self._flush_captured()
         sys.stdout.flush()
         sys.stderr.flush()
+        run = KataRun()
+        try:
+            with reaper.subreaper():  # until the kata's tree is ended, its orphans come to us (see .reaper)
+                try:
+                    self._fork(kata, items, crash_file, folder, run, limit)
+                finally:  # Ctrl-C included
+                    if run.pid:
+                        run.strays = reaper.end_tree(run.pid, keep | reference_server.own_pids())
+        finally:
+            crash_file.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        return run
+
+    def _fork(self, kata, items, crash_file, folder: Path, run: KataRun, limit: float) -> None:
+        """Fork the kata's child (``run.pid``) and supervise it to its end."""
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             status = 70
@@ -351,33 +366,26 @@ class KataRunner:
                 os.close(in_w)
                 _child_main(self, kata, items, out_w, in_r, crash_file, folder)
                 status = 0
-            except BaseException:
+            except BaseException:  # whatever it was, the parent reports it
                 try:
                     crash_file.write(traceback.format_exc().encode())
                     crash_file.flush()
-                except Exception:
+                except Exception:  # nowhere left to say it
                     pass
             finally:
                 _exit(status)
+        run.pid = pid
         try:
             os.setpgid(pid, pid)  # also here: whichever of the two runs first
         except OSError:
             pass
         os.close(out_w)
         os.close(in_r)
-        run = KataRun()
         try:
             self._supervise(pid, kata, items, limit, out_r, in_w, crash_file, run)
         finally:
-            run.strays = reaper.end_tree(pid, keep | reference_server.own_pids())
-            for fd in (out_r, in_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            crash_file.close()
-            shutil.rmtree(folder, ignore_errors=True)
-        return run
+            os.close(out_r)
+            os.close(in_w)
 
     def writable(self) -> list[str]:
         """Folders the checks themselves write into from the child, beside its temporary folder.

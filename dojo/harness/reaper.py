@@ -6,9 +6,9 @@ a GPU kernel running when the time limit ends the kata. Killing the kata's
 child alone leaves all of those behind, holding the pipe the verdict comes on
 and the CPU.
 
-So the harness makes itself a *child subreaper* (``PR_SET_CHILD_SUBREAPER``):
-a process whose parent dies is handed to the harness instead of to init, new
-session or not. After each kata, :func:`end_tree` kills the kata's child and
+So while a kata runs the harness is a *child subreaper*
+(``PR_SET_CHILD_SUBREAPER``): a process whose parent dies is handed to the
+harness instead of to init, new session or not. After each kata, :func:`end_tree` kills the kata's child and
 every process below it, then every process handed to the harness meanwhile
 (the orphans), except the harness's own (the reference server, started by the
 harness itself). It repeats until a scan finds none: a process that forks
@@ -26,9 +26,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
 #: Command names of a compiler at work (g++ runs cc1plus, then as and collect2/ld).
 COMPILERS = frozenset({"g++", "gcc", "c++", "cc", "cc1", "cc1plus", "clang", "clang++", "as", "ld", "collect2"})
 #: Scans before giving up on a tree that keeps growing (a fork bomb faster than SIGKILL).
@@ -45,21 +47,32 @@ class Process:
     name: str
 
 
-_subreaper = False
-
-
-def become_subreaper() -> bool:
-    """Make this process the subreaper of its descendants (once); False where Linux's prctl is not there."""
-    global _subreaper
-    if _subreaper:
-        return True
+def _prctl():
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        _subreaper = False
-    return _subreaper
+        return None
+
+
+@contextmanager
+def subreaper() -> Iterator[bool]:
+    """This process is the subreaper of its descendants inside the block (True if Linux allows it).
+
+    Only while a kata runs: a process the harness starts on purpose with a double fork (the
+    background warm-up) must still go to init, and be reaped there, when no kata is running.
+    """
+    prctl = _prctl()
+    before = ctypes.c_int(0)
+    if prctl is None or prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(before), 0, 0, 0) != 0:
+        yield False
+        return
+    became = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        yield became
+    finally:
+        prctl(_PR_SET_CHILD_SUBREAPER, before.value, 0, 0, 0)
 
 
 def processes() -> dict[int, Process]:
