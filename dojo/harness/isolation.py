@@ -244,7 +244,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     _record_exits(crash_file)
     fingerprint = guards.NumpyFingerprint()
     config = runner.plugin.config
-    results = runner.plugin.results.setdefault(kata.id, [])
+    results = runner.plugin.results.outcomes.setdefault(kata.id, [])
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
         # The parent's warnings so far came with the fork and are counted already: only this
@@ -314,7 +314,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
                     }
                     for o in new
                 ],
-                "artifacts": runner.plugin.artifacts.get(kata.id, []),
+                "artifacts": runner.plugin.results.artifacts.get(kata.id, []),
             }
         )
     channel.send({"type": "done", "loaded": prefork.loaded_in_this_process()})

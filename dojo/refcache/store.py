@@ -43,16 +43,18 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomic
 
 COMPUTED_STAMP = "computed.stamp"
 FORMAT = 1  # bump when the encoding or the key changes meaning
@@ -210,6 +212,24 @@ def array_digest(array: np.ndarray) -> str:
     """SHA-256 of an array's dtype, shape and bytes (C order): its identity in the store."""
     sha = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
     sha.update(np.ascontiguousarray(array).data)
+    return sha.hexdigest()
+
+
+def memo_key(*items) -> str:
+    """A key for an in-process memo of reference results: arrays by :func:`array_digest`, the rest by repr.
+
+    Lists and tuples are walked, so ``memo_key([w1, w2], x)`` tells apart two
+    weight lists that differ in one array.
+    """
+    sha = hashlib.sha256()
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            sha.update(b"[" + memo_key(*item).encode() + b"]")
+        elif isinstance(item, np.ndarray):
+            sha.update(array_digest(item).encode())
+        else:
+            sha.update(repr(item).encode())
+        sha.update(b"|")
     return sha.hexdigest()
 
 
@@ -422,20 +442,12 @@ class Store:
 
     @staticmethod
     def _atomic(path: Path, write) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """``write(file)`` into memory, then onto disk in one step (entries are small; arrays at most MBs)."""
         if path.is_dir() and not path.is_symlink():  # a folder where an entry belongs is damage too
             shutil.rmtree(path, ignore_errors=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                write(file)
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        buffer = io.BytesIO()
+        write(buffer)
+        write_atomic(path, buffer.getvalue(), durable=False)  # a lost entry is only recomputed
 
     def stamp_computed(self) -> None:
         """Touch ``computed.stamp``: a run (in any process: xdist workers, forked children) computed a

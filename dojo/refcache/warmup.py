@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..files import write_atomic
 from ..paths import STATE_DIR
 
 LOCK_NAME = "warm.lock"
@@ -180,10 +181,11 @@ def is_warm(root: Path) -> bool:
 def _mark_warm(root: Path, code: int) -> None:
     folder = cache_folder(root)
     with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{MARKER_NAME}.{os.getpid()}"
-        temporary.write_text(json.dumps({"fingerprint": fingerprint(root), "exit": code, "finished": time.time()}))
-        os.replace(temporary, folder / MARKER_NAME)
+        write_atomic(
+            folder / MARKER_NAME,
+            json.dumps({"fingerprint": fingerprint(root), "exit": code, "finished": time.time()}),
+            durable=False,
+        )
 
 
 # ----------------------------------------------------------------- running

@@ -9,37 +9,16 @@ one write (:class:`BoardStore`), so a busy room does not write once per post.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from ..files import write_atomic
 
 BOARD_FILE = "board.json"
 
 
 def write_json_atomic(path: Path, data, mode: int | None = None) -> None:
-    """Write ``data`` to a temporary file in the same folder, flush it, then rename it over ``path``.
-
-    A rename within one folder is atomic: a reader (or the next start) sees
-    the old file or the new one, never a mix.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    """``data`` as indented JSON, written in one step (:func:`dojo.files.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode=mode)
 
 
 def read_json(path: Path) -> dict:

@@ -339,7 +339,7 @@ def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
         value, arrays = store.read({"format": 1, "function": "writer", "arguments": [["k", k]]})
         result = _cache.decode(value, arrays)
         assert result[1] == {"k": k} and np.all(result[0] == k)
-    leftovers = [p.name for p in folder.rglob(".tmp-*")]
+    leftovers = [p.name for p in folder.rglob("*.tmp")]
     assert leftovers == [], leftovers
 
 
