@@ -308,3 +308,97 @@ def test_a_missing_or_damaged_curriculum_is_one_line_with_the_fix(course, damage
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("ERROR: the course's curriculum is damaged (") and words in lines[0], lines[0]
     assert lines[0].endswith("): restore it with `git checkout curriculum/`"), lines[0]
+
+
+REFERENCE = """
+import numpy as np
+
+from dojo.refcache.store import cache_public_functions
+
+
+def twice(x):
+    return np.asarray(x, dtype=np.float64) * 2
+
+
+cache_public_functions(globals())
+"""
+
+CHECKS_WITH_THE_SERVER = """
+import numpy as np
+import pytest
+
+from reference import toyref
+
+
+@pytest.mark.kata("toy.double")
+def test_double(kata):
+    assert toyref.twice(np.array([1.0])).tolist() == [2.0]  # a miss: the harness starts its reference server
+    got = kata(np.array([2.0, 3.0]))
+    assert np.allclose(got, toyref.twice(np.array([2.0, 3.0]))), got  # another miss: the server must answer it
+
+
+@pytest.mark.kata("toy.square")
+def test_square(kata):
+    assert kata(3.0) == 9.0
+"""
+
+#: Finds the harness's real reference server, writes a request into its stdin through /proc, then kills it.
+#: It returns the right answer only if it found the server and both attacks were refused.
+ATTACK_THE_SERVER = """
+import glob
+
+
+def double(x):
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        pid = int(cmdline.split("/")[2])
+        try:
+            text = open(cmdline, "rb").read()
+            parent = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"dojo.refcache.server" in text and parent == os.getppid():  # this run's server, no one else's
+            found.append(pid)
+    if not found:
+        return 0 * x
+    for pid in found:
+        try:
+            with open(f"/proc/{pid}/fd/0", "wb") as stdin:
+                stdin.write(b'{"type": "ref", "module": "reference.toyref", "function": "twice"}\\n')
+            return 0 * x
+        except OSError:
+            pass
+        try:
+            os.kill(pid, 9)
+            return 0 * x
+        except OSError:
+            pass
+    return 2 * x
+"""
+
+
+@pytest.fixture
+def course_with_a_server(course, tmp_path):
+    (course.path / "reference").mkdir()
+    (course.path / "reference" / "__init__.py").write_text("")
+    (course.path / "reference" / "toyref.py").write_text(REFERENCE)
+    (course.path / "tests" / "test_toy.py").write_text(CHECKS_WITH_THE_SERVER)
+    course.write_impl(ATTACK_THE_SERVER)
+    course.cache = str(tmp_path / "reference-cache")
+    return course
+
+
+@needs_landlock
+def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with_a_server):
+    result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+    assert result.left_behind == []
+
+
+def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_server):
+    """The control: the attack above is real (it finds the server and gets a request in), so its pass means refused."""
+    result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache, KATAS_NO_SANDBOX="1")
+    assert result.returncode == 1, result.stdout
+    # The server read the injected request: its reply to it reached the check in place of the real one.
+    assert "the check could not use what your code returned: RuntimeError: bad reference request" in flat(result)
