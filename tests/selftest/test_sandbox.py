@@ -402,3 +402,28 @@ def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_se
     assert result.returncode == 1, result.stdout
     # The server read the injected request: its reply to it reached the check in place of the real one.
     assert "the check could not use what your code returned: RuntimeError: bad reference request" in flat(result)
+
+
+@needs_proc
+def test_a_real_gpu_kata_whose_compile_outlasts_the_limit_says_compiling(tmp_path):
+    """The GPU track's own build (dojo/gpu/runtime.py) with a compiler that never finishes, in a fresh cache."""
+    compiler = tmp_path / "g++"
+    compiler.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    compiler.chmod(0o755)
+    mark = uuid.uuid4().hex
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--impl", "solutions", "--kata", "gpu.relu", "--kata-timeout", "3"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=OUTER_TIMEOUT,
+        env={**os.environ, MARK: mark, "CXX": str(compiler), "KATAS_GPU_CACHE": str(tmp_path / "gpu-cache")},
+    )
+    leftovers = left_behind(mark)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    out = flat(result)
+    assert result.returncode == 1, out
+    assert "stopped after 3 s while your kernel was still compiling (g++ was running)" in out, out
+    assert "a loop that never ends" not in out
+    assert leftovers == []
