@@ -93,7 +93,9 @@ class Context:
         try:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
-            raise CliError(f"the curriculum does not load: {error}") from None
+            raise CliError(
+                f"the curriculum does not load ({error}): restore it with `git checkout curriculum/`"
+            ) from None
         self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
 
     def note(self, line: str) -> None:
