@@ -93,7 +93,9 @@ class Context:
         try:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
-            raise CliError(f"the curriculum does not load: {error}") from None
+            raise CliError(
+                f"the curriculum does not load ({error}): restore it with `git checkout curriculum/`"
+            ) from None
         self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
 
     def note(self, line: str) -> None:
@@ -679,6 +681,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
     sub.add_argument("kata", help="kata number or id")
+    from .history import cmd_history, cmd_restore
+
+    sub = verb("history", cmd_history, "the copies of your files that every run keeps (.katas/history/)")
+    sub.add_argument("file", nargs="?", help="only this file, e.g. katas/neuron.py")
+    sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
+    sub.add_argument("file", help="the file, e.g. katas/neuron.py")
+    sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
+    sub = verb("doctor", None, "check the install, katas/, .katas/ and the room; repair what is safe to repair")
+    sub.add_argument("--import", dest="do_import", action="store_true", help="also import NumPy, TensorFlow and Keras")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
@@ -768,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_board(None, args, console)
         if args.verb == "room":
             return cmd_room(None, args, console)
+        if args.verb == "doctor":  # works where the curriculum does not load: that is one of its findings
+            from .doctor import cmd_doctor
+
+            return cmd_doctor(console, args)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:
