@@ -9,6 +9,9 @@ that a noisy machine hits every case alike:
 * ``bare``: ``pytest --co`` in an empty folder (the floor: pytest itself);
 * ``stubs``: ``pytest`` on the fresh stubs (kata 1.1 not started);
 * ``failing 1.1, warm``: kata 1.1 written wrongly, every reference cached;
+* ``failing 1.1, warm, no sandbox``: the same with ``KATAS_NO_SANDBOX=1``,
+  to price the Landlock sandbox;
+  ``--sandbox-only`` times just these two;
 * ``failing 1.1, warm, no fork``: the same with ``KATAS_IN_PROCESS=1`` (the
   checks in the harness's own process), to price the fork-per-kata runner;
 * ``failing 1.1, cold``: the same with the reference cache deleted first
@@ -22,8 +25,8 @@ that a noisy machine hits every case alike:
   kata, then a wrong 1.1; the wrong run is timed, then the warm-up is
   stopped. Goal: at most 1.5x ``failing 1.1, warm``.
 
-``--cases`` picks some (comma-separated names as printed, e.g.
-``--cases "failing 1.1, warm;first answer"`` with ``;`` between names);
+``--cases`` picks some (names as printed, separated by ``;``; a name that
+is not a case picks the cases it begins, e.g. ``--cases "stubs;first answer"``);
 the rnn case needs minutes of preparation (the capstones) and is skipped when
 not picked. The learner's own cache is used, never ``KATAS_REFERENCE_CACHE``.
 It prints each median and the ratios the feedback issue asks about.
@@ -153,6 +156,7 @@ CASES = (
     "bare pytest --co",
     "stubs",
     "failing 1.1, warm",
+    "failing 1.1, warm, no sandbox",
     "failing 1.1, warm, no fork",
     "failing in rnn, warm",
     "watch rerun",
@@ -182,6 +186,7 @@ def _ratios(median: dict[str, float]) -> None:
     ratio("failing 1.1 warm / stubs", "failing 1.1, warm", "stubs", "(goal <= 1.5x)")
     ratio("failing in rnn warm / stubs", "failing in rnn, warm", "stubs", "(goal <= 1.5x)")
     ratio("failing 1.1 cold / warm", "failing 1.1, cold", "failing 1.1, warm")
+    ratio("sandbox / no sandbox (warm)", "failing 1.1, warm", "failing 1.1, warm, no sandbox", "(goal <= 1.10x)")
     ratio("fork-per-kata / in-process (warm)", "failing 1.1, warm", "failing 1.1, warm, no fork", "(goal <= 1.2x)")
     ratio(
         "first answer after stubs / warm", "first answer, 60 s after the stubs", "failing 1.1, warm", "(goal <= 1.5x)"
@@ -190,13 +195,26 @@ def _ratios(median: dict[str, float]) -> None:
         print(f"{'watch rerun':<38} {median['watch rerun']:5.2f} s")
 
 
+def _picked(cases: str, sandbox_only: bool) -> list[str]:
+    """The cases to time: all, or those named (a name, else the cases it begins), or the sandbox pair."""
+    if sandbox_only:
+        return ["failing 1.1, warm", "failing 1.1, warm, no sandbox"]
+    wanted = [name.strip() for name in cases.split(";") if name.strip()]
+    if not wanted:
+        return list(CASES)
+    return [c for c in CASES if any(c == w or (w not in CASES and c.startswith(w)) for w in wanted)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--wait", type=float, default=60.0, help="seconds between the stubs and the first answer")
     parser.add_argument("--cases", default="", help="names (or their beginnings) separated by ';' (default: all)")
+    parser.add_argument(
+        "--sandbox-only", action="store_true", help="only the warm failing kata, with and without the sandbox"
+    )
     args = parser.parse_args()
-    picked = [c for c in CASES if not args.cases or any(c.startswith(p.strip()) for p in args.cases.split(";"))]
+    picked = _picked(args.cases, args.sandbox_only)
     env = {**os.environ, "KATAS_NO_WARMUP": "1", "COLUMNS": "120"}
     env.pop("CI", None)
     env.pop("KATAS_REFERENCE_CACHE", None)  # the learner's own cache in each copy, as on a fresh clone
@@ -217,6 +235,9 @@ def main() -> int:
             "bare pytest --co": lambda n: run([PYTHON, "-m", "pytest", "--co", "-q"], empty, env),
             "stubs": lambda n: run([PYTHON, "-m", "pytest"], fresh, env),
             "failing 1.1, warm": lambda n: run([PYTHON, "-m", "pytest"], wrong, env),
+            "failing 1.1, warm, no sandbox": lambda n: run(
+                [PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_NO_SANDBOX": "1"}
+            ),
             "failing 1.1, warm, no fork": lambda n: run(
                 [PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_IN_PROCESS": "1"}
             ),
