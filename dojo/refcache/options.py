@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -26,7 +25,6 @@ FRESH_LINE = (
     "and its entry in the reference cache is rewritten"
 )
 
-_started = pytest.StashKey[float]()
 _saved_env = pytest.StashKey[object]()
 
 
@@ -41,7 +39,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_started] = time.time()
     if config.getoption("fresh_reference", False):
         config.stash[_saved_env] = os.environ.get(FRESH_ENV)
         os.environ[FRESH_ENV] = "1"  # read by dojo/refcache/store.py, inherited by xdist workers
