@@ -35,6 +35,7 @@ def _plugin_digest(root, kata) -> str | None:
     return dependencies.Dependencies(root / "katas", tests).digest(kata, wanted, text)
 
 
+@pytest.mark.slow
 def test_every_track_boundary_is_reached_with_every_earlier_kata_recorded_as_passed(repo):
     curriculum = load(repo / "curriculum")
     for track in REAL_TRACKS[1:]:

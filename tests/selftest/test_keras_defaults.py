@@ -75,6 +75,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder, module, name, path", CASES, ids=lambda v: str(v))
 def test_defaults_are_keras_defaults(folder, module, name, path):
     ours = getattr(importlib.import_module(f"{folder}.{module}"), name, None)

@@ -39,6 +39,7 @@ def test_the_committed_notebooks_are_what_the_course_generates():
     assert generate.stale(ROOT) == [], "run `kata dev notebooks` and commit notebooks/"
 
 
+@pytest.mark.slow
 def test_kata_dev_check_fails_on_a_stale_notebook_and_names_the_command(tmp_path):
     for name in ("curriculum", "katas", "solutions", "notebooks"):
         shutil.copytree(ROOT / name, tmp_path / name)

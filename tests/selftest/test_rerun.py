@@ -9,10 +9,10 @@ import pytest
 
 from dojo.tools.rerun import WarmPytest
 
-# left out of the quick tier: forked and fresh pytest reruns of a checkout
-pytestmark = pytest.mark.slow
-
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here: every run is a fresh process")
+pytestmark = [
+    pytest.mark.slow,  # left out of the quick tier: forked and fresh pytest reruns of a checkout
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here: every run is a fresh process"),
+]
 
 ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:benchmark", "test_saved.py")
 
