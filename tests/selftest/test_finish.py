@@ -37,6 +37,7 @@ def test_a_finished_course_rerun_exits_0_and_says_nothing_is_left(course):
     again.assert_outcomes()  # nothing ran: every kata's code is as it was when it passed
 
 
+@pytest.mark.slow
 def test_a_finished_track_rerun_exits_0_and_says_what_is_left(pytester):
     # Two tracks (files sorted by name: "toy" is track 1, "zmore" track 2): the first finished.
     write_course(pytester.path, ("double", "square"), ("double", "square"))
@@ -62,6 +63,7 @@ def test_a_finished_track_rerun_exits_0_and_says_what_is_left(pytester):
     assert pytester.runpytest("tests").ret == 1  # the course is not finished
 
 
+@pytest.mark.slow
 def test_a_kata_that_passed_before_exits_0_alone(course):
     course.write_impl()
     course.runpytest("tests")
@@ -77,6 +79,7 @@ def test_a_selection_that_names_no_kata_exits_5_with_one_line(course):
     result.stdout.fnmatch_lines(["No kata in this run: -k 'no_such_check' left out all 4 kata checks.*kata list*"])
 
 
+@pytest.mark.slow
 def test_a_failing_kata_still_exits_1_after_others_were_not_rerun(course):
     course.write_impl(square="def square(x):\n    return x * 2\n")
     course.runpytest("tests")

@@ -56,6 +56,7 @@ def test_a_copy_is_kept_of_each_changed_file_only(root):
     ],
     ids=["empty", "does not compile"],
 )
+@pytest.mark.slow
 def test_a_file_that_went_bad_is_named_with_the_restore_command(root, broken, line):
     save(root, GOOD)
     history.snapshot(root)
@@ -66,6 +67,7 @@ def test_a_file_that_went_bad_is_named_with_the_restore_command(root, broken, li
     assert history.snapshot(root) == []  # said once, on the run that first saw it
 
 
+@pytest.mark.slow
 def test_a_file_that_was_already_bad_is_not_named(root):
     save(root, "def double(x:\n")
     history.snapshot(root)
@@ -88,6 +90,7 @@ def test_the_history_is_bounded_and_keeps_each_files_newest_copy(root, monkeypat
     }
 
 
+@pytest.mark.slow
 def test_restore_brings_back_the_newest_sound_copy_and_keeps_the_file_as_it_was(root):
     save(root, GOOD)
     history.snapshot(root)
@@ -109,6 +112,7 @@ def test_restore_brings_back_the_newest_sound_copy_and_keeps_the_file_as_it_was(
         ("toy.py", "2099", "no copy of katas/toy.py from '2099': `kata history toy.py` lists them"),
     ],
 )
+@pytest.mark.slow
 def test_a_restore_that_cannot_be_done_says_what_to_do(root, file, when, words):
     save(root, GOOD)
     history.snapshot(root)
@@ -117,6 +121,7 @@ def test_a_restore_that_cannot_be_done_says_what_to_do(root, file, when, words):
     assert str(error.value) == words
 
 
+@pytest.mark.slow
 def test_kata_history_and_restore_are_verbs(root, monkeypatch, capsys):
     monkeypatch.chdir(root)
     monkeypatch.setattr(cli, "Context", _BareContext)
@@ -143,6 +148,7 @@ class _BareContext:
         self.console.print(f"  changed: {what}")
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_an_erased_kata_file_is_named_on_the_next_card(pytester):
     write_course(pytester.path, ("double", "square"), ("double", "square"))
     (pytester.path / "katas").mkdir()

@@ -53,6 +53,7 @@ def test_square_warns_itself(kata):
 """
 
 
+@pytest.mark.slow
 def test_the_card_counts_only_the_learners_warnings(pytester):
     write_course(pytester.path, ("double", "square"), ("double", "square"))
     with (pytester.path / "tests" / "test_toy.py").open("a") as tests:
@@ -79,6 +80,7 @@ def test_the_card_counts_only_the_learners_warnings(pytester):
     every.stdout.fnmatch_lines(["*the check's own doing*"])
 
 
+@pytest.mark.slow
 def test_kata_watch_runs_warn_about_nothing_of_their_own(pytester):
     """The watcher preloads modules for its forked runs; none may be one pytest rewrites (that warned
     "Module already imported so cannot be rewritten" five times on every run)."""

@@ -54,6 +54,7 @@ def test_a_miss_is_not_computed_in_the_harness_but_by_the_server(private_cache):
     assert np.asarray(wire.decode(cached["value"])) == np.asarray(wire.decode(reply["value"]))
 
 
+@pytest.mark.slow
 def test_the_reference_functions_own_error_goes_back_to_the_check(private_cache):
     reply = reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0, 2.0], [1.0]))
     assert reply.get("raised") and "value" not in reply, reply

@@ -85,6 +85,7 @@ def body(lines: str) -> str:
 # ------------------------------------------------------------- the sandbox
 
 
+@pytest.mark.slow
 @needs_landlock
 def test_erasing_the_kata_file_from_the_kata_is_refused_and_named(course):
     course.write_impl(body("open(__file__, 'w').write('')"))
@@ -129,6 +130,7 @@ def test_learner_code_cannot_change_the_cache_progress_curriculum_or_tests(cours
     assert not (course.path / ".katas" / "reference-cache" / "entries" / "ab" / "abcd.json.x").exists()
 
 
+@pytest.mark.slow
 @needs_landlock
 def test_a_path_the_checks_hand_over_is_writable(course):
     """save_weights and checkpoints get a path from pytest's tmp_path: it lies inside the sandbox's folder."""
@@ -144,6 +146,7 @@ def test_a_path_the_checks_hand_over_is_writable(course):
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 @needs_landlock
 def test_learner_code_cannot_signal_the_harness(course):
     course.write_impl(body("import signal\nos.kill(os.getppid(), signal.SIGKILL)"))
@@ -156,6 +159,7 @@ def test_learner_code_cannot_signal_the_harness(course):
     assert "(while a kata runs, its code may not signal processes outside it. Remove the os.kill.)" in out, out
 
 
+@pytest.mark.slow
 @needs_landlock
 def test_learner_code_cannot_write_to_or_kill_a_server_outside(course, tmp_path):
     """A stand-in for the reference server: a process the harness did not start inside the sandbox.
@@ -186,6 +190,7 @@ def test_learner_code_cannot_write_to_or_kill_a_server_outside(course, tmp_path)
         server.wait()
 
 
+@pytest.mark.slow
 def test_where_the_sandbox_is_off_the_run_says_so_once_and_works_as_before(course):
     course.write_impl(body("open(os.path.join(os.path.dirname(__file__), 'scratch.txt'), 'w').write('x')"))
     result = course.run(KATAS_NO_SANDBOX="1")
@@ -216,6 +221,7 @@ def test_every_write_right_of_the_kernels_abi_is_handled():
 # --------------------------------------------------------- nothing outlives
 
 
+@pytest.mark.slow
 @needs_proc
 def test_forked_children_new_sessions_and_daemons_do_not_outlive_a_correct_kata(course):
     """50 sleeping forks hold the verdict's pipe: the verdict comes when the kata's process exits.
@@ -237,6 +243,7 @@ def test_forked_children_new_sessions_and_daemons_do_not_outlive_a_correct_kata(
     assert result.left_behind == []
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_fork_that_carries_on_with_the_checks_does_not_garble_the_verdict(course):
     course.write_impl(body("os.fork()"))
@@ -246,6 +253,7 @@ def test_a_fork_that_carries_on_with_the_checks_does_not_garble_the_verdict(cour
     assert result.left_behind == []
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_crash_with_children_holding_the_pipe_is_reported_at_once(course):
     course.write_impl(
@@ -268,6 +276,7 @@ def test_children_of_a_kata_that_ran_out_of_time_are_ended_too(course):
     assert result.left_behind == []
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_compiler_still_running_at_the_limit_is_reported_as_compiling(course, tmp_path):
     """A stand-in g++ that never finishes (as a big kernel on a busy machine): the card says compiling."""
@@ -388,6 +397,7 @@ def course_with_a_server(course, tmp_path):
     return course
 
 
+@pytest.mark.slow
 @needs_landlock
 def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with_a_server):
     result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
@@ -396,6 +406,7 @@ def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with
     assert result.left_behind == []
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_server):
     """The control: the attack above is real (it finds the server and gets a request in), so its pass means refused."""
     result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache, KATAS_NO_SANDBOX="1")
@@ -404,6 +415,7 @@ def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_se
     assert "the check could not use what your code returned: RuntimeError: bad reference request" in flat(result)
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_real_gpu_kata_whose_compile_outlasts_the_limit_says_compiling(tmp_path):
     """The GPU track's own build (dojo/gpu/runtime.py) with a compiler that never finishes, in a fresh cache."""
