@@ -222,11 +222,11 @@ def _sandbox_note(message: str, sandboxed: bool) -> str:
         return ""
     if "Permission denied" in message:
         return (
-            "\n  (while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
-            "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+            "\n  (a kata's code may write only into tempfile.gettempdir():"
+            "\n  katas/, .katas/ and the tests are read-only to it. Remove the write.)"
         )
     if "Operation not permitted" in message:
-        return "\n  (while a kata runs, its code may not signal processes outside it. Remove the os.kill.)"
+        return "\n  (a kata's code may not signal processes outside it. Remove the os.kill.)"
     return ""
 
 

@@ -96,8 +96,8 @@ def test_erasing_the_kata_file_from_the_kata_is_refused_and_named(course):
     assert "kata 1.1 Double it error" in out, out
     assert "your code raised PermissionError at katas/toy.py:6 (in double): [Errno 13] Permission denied:" in out, out
     assert (
-        "(while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
-        "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+        "(a kata's code may write only into tempfile.gettempdir(): "
+        "katas/, .katas/ and the tests are read-only to it. Remove the write.)"
     ) in out, out
 
 
@@ -153,7 +153,7 @@ def test_learner_code_cannot_signal_the_harness(course):
     assert "your code raised PermissionError at katas/toy.py:7 (in double): [Errno 1] Operation not permitted" in out, (
         out
     )
-    assert "(while a kata runs, its code may not signal processes outside it. Remove the os.kill.)" in out, out
+    assert "(a kata's code may not signal processes outside it. Remove the os.kill.)" in out, out
 
 
 @needs_landlock
