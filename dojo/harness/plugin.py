@@ -17,8 +17,8 @@
   ``os._exit`` in the learner's code becomes a report, and only the verdicts
   this process recorded decide the exit status.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
-  (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
-  few failing runs), katas newly passed (with a pair prompt in workshop mode,
+  (:mod:`dojo.course.progress`): state, failing attempts (the shown hint rises every
+  few failing runs of changed code, :mod:`dojo.course.attempts`), katas newly passed (with a pair prompt in workshop mode,
   and the artifacts their tests recorded).
 
 Tests without the ``kata`` marker (the project's self-tests) run as usual.
@@ -43,7 +43,19 @@ from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress
 from ..states import DONE_STATES
-from . import guards, hookspecs, isolation, options, outcomes, recording, report, run_report, selection
+from . import (
+    finish,
+    guards,
+    hookspecs,
+    isolation,
+    options,
+    outcomes,
+    recording,
+    report,
+    returned,
+    run_report,
+    selection,
+)
 from .results import RunResults
 from .reuse import PassReuse, reuse_allowed
 from .selection import kata_of
@@ -142,6 +154,12 @@ class KataPlugin:
         self.reuse = PassReuse(self.root, self.implementation.folder, self.recording)
         self.newly_passed: list[Kata] = []
         self._recorded = False
+        self.only_katas = False  # every selected test is a kata check (the learner's view)
+        self.deselected_checks = 0  # kata checks that -k / -m left out, before this plugin chose
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        # Items this plugin leaves out carry their kata already; those of -k / -m do not yet.
+        self.deselected_checks += sum(1 for item in items if item.get_closest_marker("kata") and kata_of(item) is None)
 
     # ------------------------------------------------------------ collection
 
@@ -158,6 +176,7 @@ class KataPlugin:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
         self.groups = selection.group_by_kata(items)
+        self.only_katas = bool(items) and all(kata_of(item) is not None for item in items)
         self.results.collected = dict(self.groups)
         selection.quiet_tracebacks(config, items)
 
@@ -261,6 +280,10 @@ class KataPlugin:
             return rep
         if rep.failed:
             outcome = outcomes.classify(call.excinfo.value, self.implementation.folder, self.root)
+            if call.when == "call" and outcome.message.startswith(outcomes.COULD_NOT_USE):
+                # Name the learner's function and the value, not the test file's line.
+                better = returned.explain(item.runtest, call.excinfo.value, self.implementation.folder, self.root)
+                outcome.message = better or outcome.message
             outcome.check = item.name
             self.results.add(kata, outcome)
             rep.longrepr = f"[kata {kata.number} {outcome.state}] {outcome.message}"
@@ -317,9 +340,17 @@ class KataPlugin:
         self._record()
         if not self._in_child:
             self.reuse.save()
+            session.exitstatus = finish.exit_status(
+                session.exitstatus, ran_any=bool(self.results.outcomes), not_rerun=self.reuse.not_rerun
+            )
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.results.collected and not self.reuse.not_rerun:
+            if self.deselected_checks:
+                keyword, marks = config.getoption("keyword"), config.getoption("markexpr")
+                terminalreporter.write_line(
+                    finish.no_kata_selected_text(self.deselected_checks, keyword, marks), yellow=True
+                )
             return
         writer = report.Writer(terminalreporter, impl_name=self._impl_label())
         if self.interrupted_in is not None:
