@@ -427,3 +427,19 @@ def test_a_real_gpu_kata_whose_compile_outlasts_the_limit_says_compiling(tmp_pat
     assert "stopped after 3 s while your kernel was still compiling (g++ was running)" in out, out
     assert "a loop that never ends" not in out
     assert leftovers == []
+
+
+def test_a_0_byte_npy_in_the_cache_is_recomputed_not_blamed_on_the_learner(course_with_a_server):
+    """A full disk while copying a checkout leaves 0-byte .npy files: correct code still passes, and they are rewritten."""
+    course_with_a_server.write_impl("def double(x):\n    return 2 * x\n")
+    first = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert first.returncode == 0, first.stdout
+    arrays = sorted(Path(course_with_a_server.cache).glob("arrays/*/*.npy"))
+    assert arrays, "the first run cached nothing"
+    for array in arrays:
+        array.write_bytes(b"")
+    again = course_with_a_server.run("--recheck", KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert again.returncode == 0, again.stdout
+    assert "EOFError" not in again.stdout
+    assert again.stdout.strip().splitlines()[-1].strip("= ").startswith("2 passed"), again.stdout
+    assert all(array.stat().st_size > 0 for array in arrays)
