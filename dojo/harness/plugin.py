@@ -38,7 +38,8 @@ import sys
 
 import pytest
 
-from ..course.curriculum import Curriculum, Kata, load
+from ..course import history
+from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress
 from ..states import DONE_STATES
@@ -73,8 +74,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kata(id): the test checks this kata of the curriculum")
     folder = config.rootpath / config.getini("katas_curriculum")
     if not folder.is_dir():
+        if (config.rootpath / "katas").is_dir():  # a learner's checkout whose curriculum/ was deleted
+            raise pytest.UsageError(
+                f"the course's curriculum is missing ({folder}): restore it with `git checkout curriculum/`"
+            )
         return
-    plugin = KataPlugin(config, load(folder))
+    try:
+        curriculum = load(folder)
+    except (CurriculumError, OSError, UnicodeDecodeError) as error:
+        # Learner code (or a bad merge) can delete or damage a manifest: one line with the fix, no traceback.
+        raise pytest.UsageError(
+            f"the course's curriculum is damaged ({error}): restore it with `git checkout curriculum/`"
+        ) from None
+    plugin = KataPlugin(config, curriculum)
     config.pluginmanager.register(plugin, "neural-katas")
 
 
@@ -134,6 +146,10 @@ class KataPlugin:
         # (not --impl solutions, nor the mutation self-tests' copies).
         self.recording = self.implementation.folder == (self.root / "katas").resolve()
         self.progress = Progress.load(self.root) if self.recording else None
+        # Before any learner code runs: a copy of each file of katas/ that changed (nothing is ever lost).
+        self.damaged: list[history.Damage] = []
+        if self.recording and not hasattr(config, "workerinput"):
+            self.damaged = history.snapshot(self.root)
         self.results = RunResults(curriculum)
         self.reuse = PassReuse(self.root, self.implementation.folder, self.recording)
         self.newly_passed: list[Kata] = []

@@ -44,6 +44,8 @@ def write(writer: report.Writer, run, root: Path, newly_passed: list[Kata]) -> N
         writer.focus(curriculum, summaries, run.stopped_at, done=done)
     else:
         writer.table(curriculum, summaries, done=done)
+    for damage in getattr(run, "damaged", []):  # a learner file that went empty or stopped compiling
+        writer.line(f"  {damage.line()}")
     not_rerun = run.reuse.not_rerun
     if not_rerun:
         count = len(not_rerun)

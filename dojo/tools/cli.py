@@ -93,7 +93,9 @@ class Context:
         try:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
-            raise CliError(f"the curriculum does not load: {error}") from None
+            raise CliError(
+                f"the curriculum does not load ({error}): restore it with `git checkout curriculum/`"
+            ) from None
         self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
 
     def note(self, line: str) -> None:
@@ -611,6 +613,16 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
     """``kata dev check``: the course's structure (for contributors), without TensorFlow."""
+    if args.action == "notebooks":
+        from ..notebook import generate
+
+        changed = generate.write(ctx.root)
+        for path in changed:
+            ctx.changed(str(path.relative_to(ctx.root)))
+        ctx.console.print(
+            f"{len(changed)} notebook{'s' if len(changed) != 1 else ''} written; the others were up to date"
+        )
+        return 0
     from .devcheck import check
 
     problems = check(ctx.root)
@@ -669,6 +681,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
     sub.add_argument("kata", help="kata number or id")
+    from .history import cmd_history, cmd_restore
+
+    sub = verb("history", cmd_history, "the copies of your files that every run keeps (.katas/history/)")
+    sub.add_argument("file", nargs="?", help="only this file, e.g. katas/neuron.py")
+    sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
+    sub.add_argument("file", help="the file, e.g. katas/neuron.py")
+    sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
+    sub = verb("doctor", None, "check the install, katas/, .katas/ and the room; repair what is safe to repair")
+    sub.add_argument("--import", dest="do_import", action="store_true", help="also import NumPy, TensorFlow and Keras")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
@@ -694,8 +715,17 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
     sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
     sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
-    sub = verb("dev", cmd_dev, "for contributors: `kata dev check` proves the course's structure in seconds")
-    sub.add_argument("action", choices=["check"], help="check: manifest, stubs, answer key, tests, mutants, docs")
+    sub = verb(
+        "dev",
+        cmd_dev,
+        "for contributors: `kata dev check` proves the course's structure in seconds; `kata dev notebooks` writes the notebooks",
+    )
+    sub.add_argument(
+        "action",
+        choices=["check", "notebooks"],
+        help="check: manifest, stubs, answer key, tests, mutants, docs, notebooks; "
+        "notebooks: write notebooks/<track>.ipynb from the course",
+    )
     sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
@@ -749,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_board(None, args, console)
         if args.verb == "room":
             return cmd_room(None, args, console)
+        if args.verb == "doctor":  # works where the curriculum does not load: that is one of its findings
+            from .doctor import cmd_doctor
+
+            return cmd_doctor(console, args)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:

@@ -20,7 +20,9 @@ fix. What it proves:
   alternative in ``tests/selftest/mutants/``; every marker and variant names a
   kata of the manifest;
 * no kata number is written by hand in ``katas/``, ``solutions/`` or ``tests/``;
-* the counts the README states ("74 katas", "10 tracks", "0/74") are true.
+* the counts the README states ("74 katas", "10 tracks", "0/74") are true;
+* ``notebooks/<track>.ipynb`` are what ``kata dev notebooks`` generates from the
+  course now, and the README has each track's "Open in Colab" line.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ class CourseCheck:
         self.check_tests_and_variants(curriculum)
         self.check_hand_numbers()
         self.check_readme(curriculum)
+        self.check_notebooks(curriculum)
         return self.problems
 
     # ------------------------------------------------------------- targets
@@ -424,6 +427,21 @@ class CourseCheck:
         for found in re.finditer(r"\b\d+/(\d+) katas done\b", text):
             if int(found.group(1)) != katas:
                 self.add("README.md", f"shows {found.group(0)!r}; the course has {katas} katas: correct it")
+
+    def check_notebooks(self, curriculum: Curriculum) -> None:
+        """The generated notebooks match the course, and the README links each track's."""
+        from ..notebook import generate
+
+        if not (self.root / generate.FOLDER).is_dir():
+            self.add(f"{generate.FOLDER}/", f"missing: `{generate.REGENERATE}` writes a notebook per track")
+            return
+        for problem in generate.stale(self.root):
+            self.add(problem.split(" ", 1)[0], f"{problem.split(' ', 1)[1]}: run `{generate.REGENERATE}`")
+        readme = self.root / "README.md"
+        text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+        for line in generate.readme_lines(curriculum):
+            if line not in text:
+                self.add("README.md", f'lacks the line {line!r} (the "Open in Colab" list): add it as it is')
 
 
 def check(root: Path) -> list[Problem]:

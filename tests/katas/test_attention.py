@@ -158,6 +158,37 @@ def test_attention_large_scores_stay_finite(kata):
     _attention_case(kata, query, key, value, _padding_mask(2, 4, seed=4))
 
 
+@pytest.mark.kata("attention.scaled_dot_product_attention")
+@pytest.mark.parametrize("garbage", [1e12, np.inf, np.nan], ids=["huge", "inf", "nan"])
+def test_attention_ignores_what_masked_keys_hold(kata, garbage):
+    """Padded positions often hold garbage. Keras's masked softmax puts -1e9 IN PLACE of a masked score
+    (``where(mask, scores, -1e9)``), so a huge, infinite or NaN score under the mask changes nothing."""
+    query, key, value = _qkv(2, 3, 5, 4, 2, seed=40)
+    mask = (np.arange(5)[None, :] < np.array([3, 4])[:, None])[:, None, :]  # (2, 1, 5): 3 and 4 keys kept
+    key = key.copy()
+    key[~mask[:, 0, :]] = garbage
+    text = (
+        f"scaled_dot_product_attention(query (2, 3, 4), key (2, 5, 4) whose masked rows hold {garbage}, "
+        f"value (2, 5, 2), mask (2, 1, 5))"
+    )
+    got = _pair(call(kata, query, key, value, mask), text, ("output", "weights"))
+    output, weights = ref.scaled_dot_product_attention(query, key, value, mask)
+    added_output, added_weights = ref.attention_variant(query, key, value, mask, mask_mode="added")
+    explanation = (
+        "-1e9 was added to the masked scores (scores + (1 - mask) * -1e9); a masked key that holds garbage "
+        "has a huge, inf or NaN score, and adding -1e9 does not hide it. Put -1e9 in place of the masked "
+        "scores instead: np.where(mask, scores, -1e9), as Keras does"
+    )
+    for name, mine in (("weights", got[1]), ("output", got[0])):
+        mine = np.asarray(mine, dtype=float)
+        check(
+            np.isfinite(mine).all(),
+            f"{text}: your {name} hold {show(mine[~np.isfinite(mine)][:3])} where Keras's are finite: {explanation}",
+        )
+    assert_close(got[1], weights, call=text, what="gave weights =", mistakes={explanation: added_weights})
+    assert_close(got[0], output, call=text, what="gave output =", mistakes={explanation: added_output})
+
+
 # ------------------------------------------------------------------ attention_backward
 
 
@@ -554,6 +585,15 @@ def _mha_case(
         mistakes["the mask is ignored (attention_mask / use_causal_mask): masked keys must get weight 0"] = (
             ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim)[0]
         )
+    if attention_mask is not None and use_causal_mask:
+        both = "attention_mask and use_causal_mask were given together: Keras applies both (a key is seen only "
+        for only, kept in (
+            ("the causal mask", {"attention_mask": attention_mask}),
+            ("the attention_mask", {"use_causal_mask": True}),
+        ):
+            mistakes[f"{both}where attention_mask is True AND it is not in the future); yours applied only {only}"] = (
+                ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim, **kept)[0]
+            )
     if use_causal_mask:
         mistakes["the causal mask is the wrong triangle: query t may attend to keys 0..t (np.tril), not t..S-1"] = (
             ref.multi_head_attention(
@@ -623,6 +663,54 @@ def test_multi_head_attention_fully_masked_query_rows(impl):
 @pytest.mark.kata("attention.MultiHeadAttention")
 def test_multi_head_cross_attention(impl):
     _mha_case(impl, 2, 4, 2, 3, 6, seed=24, value_shape=(5, 4), key_shape=(5, 7), value_dim=3)
+
+
+@pytest.mark.kata("attention.MultiHeadAttention")
+def test_multi_head_attention_padding_and_causal_masks_together(impl):
+    # A decoder over padded sequences: both masks at once, as Keras's `attention_mask & causal`.
+    mask = (np.arange(5)[None, :] < np.array([5, 3, 4])[:, None])[:, None, :]  # (3, 1, 5)
+    _mha_case(impl, 2, 4, 3, 5, 6, seed=33, attention_mask=mask, use_causal_mask=True)
+
+
+@pytest.mark.kata("attention.MultiHeadAttention")
+def test_multi_head_cross_attention_with_the_key_left_out(impl):
+    """``forward(x, value)`` with no key: Keras takes the value as the key (``key = value``). Query and
+    value have the same shape here, so taking the query as the key runs, and is silently wrong."""
+    layer = _mha_layer(impl, 2, 4, (4, 6), seed=30, value_shape=(4, 6))
+    weights = _random_weights(layer, 31)
+    layer.set_weights(weights)
+    rng = np.random.default_rng(32)
+    x, value = rng.normal(size=(2, 4, 6)), rng.normal(size=(2, 4, 6))
+    text = "MultiHeadAttention(2, 4).forward(x (2, 4, 6), value (2, 4, 6)) with key= omitted"
+    expected, _ = ref.multi_head_attention(weights, 2, 4, x, value)
+    assert_close(
+        call(layer.forward, x, value),
+        expected,
+        call=text,
+        mistakes={
+            "key= omitted: Keras's key defaults to value (key = value if key is None), not to the query": (
+                ref.multi_head_attention(weights, 2, 4, x, value, x)[0]
+            )
+        },
+    )
+    dout = rng.normal(size=expected.shape)
+    dx = layer.backward(dout)
+    dquery, dvalue, _, grads = ref.multi_head_attention_backward(dout, weights, 2, 4, x, value)
+    _check_grads(layer, grads, text, MHA_NAMES)
+    got = _pair(dx, f"{text}: backward(dout)", ("dquery", "dvalue"))
+    assert_close(got[0], dquery, call=f"{text}: backward(dout)", what="returned dquery =", **GRAD)
+    assert_close(
+        got[1],
+        dvalue,
+        call=f"{text}: backward(dout)",
+        what="returned dvalue =",
+        mistakes={
+            "the value also played the key: its gradient is the sum of both (dvalue + dkey)": (
+                ref.multi_head_attention_backward(dout, weights, 2, 4, x, value, value.copy())[1]
+            )
+        },
+        **GRAD,
+    )
 
 
 @pytest.mark.kata("attention.MultiHeadAttention")
@@ -938,11 +1026,46 @@ def _fit_parity(impl, x, y, vocab_size, maxlen, optimizer, epochs=3):
             what="logged loss",
         )
     except KataFailure as failure:
+        found = _fit_diagnosis(impl, x, y, vocab_size, maxlen, optimizer, initial, epochs)()
+        if found:
+            raise KataFailure(f"{failure}\n  {found}") from None
         raise KataFailure(
-            f"{failure}\n  Your model's predictions match Keras's for the same weights, so a "
-            f"backward pass (grads or dx of a layer) differs. Run the layer katas of this track "
+            f"{failure}\n  Your model's predictions match Keras's for the same weights, your optimizer matches "
+            f"Keras's over this fit's steps with tiny to large gradients, and the gradients fit hands it on the "
+            f"first batch match GradientTape's: what differs comes later, in state carried from one batch to "
+            f"the next (a layer's cached forward, the optimizer's slots). Run the layer katas of this track "
             f"again: pytest --track attention"
         ) from None
+
+
+def _fit_diagnosis(impl, x, y, vocab_size, maxlen, optimizer, initial, epochs):
+    """The pieces of the parity fit, one by one, against Keras: the optimizer over the fit's steps with
+    tiny to large gradients, how fit calls it, and the gradients it hands it on the first batch."""
+    from dojo.testkit.divergence import optimizer_and_gradient_difference
+
+    name, config = optimizer
+    keras_name = {"sgd": "SGD", "adam": "Adam"}[name]
+
+    def make_model():
+        model = _text_transformer(impl, vocab_size, maxlen)
+        model.build(x.shape[1:])
+        model.set_weights(initial)
+        model.compile(optimizer=impl.get("optimizers", keras_name)(**config), loss="binary_crossentropy")
+        return model
+
+    return lambda: optimizer_and_gradient_difference(
+        impl,
+        make_model=make_model,
+        optimizer=(keras_name, config),
+        x=x,
+        y=y,
+        batch_size=32,
+        epochs=epochs,
+        rtol=1e-9,
+        keras_gradients=lambda: ref.text_transformer_first_batch_gradients(
+            _spec(vocab_size, maxlen), initial, x[:32], y[:32]
+        ),
+    )
 
 
 @pytest.mark.kata("attention.text_transformer")

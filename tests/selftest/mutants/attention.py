@@ -106,6 +106,20 @@ def attention_one_query_at_a_time(query, key, value, mask=None):
     return weights @ value, weights
 
 
+@mutant("attention.scaled_dot_product_attention", expect=r"added to the masked scores.*np.where\(mask, scores, -1e9\)")
+def attention_adding_a_large_negative_number(query, key, value, mask=None):
+    """The TensorFlow tutorial's `scaled_attention_logits += (mask * -1e9)`, then Keras's zeroing: right
+    for ordinary scores, wrong where a masked key's score is huge, inf or NaN (padding garbage)."""
+    scores = np.asarray(query) @ np.swapaxes(key, -1, -2) / np.sqrt(np.shape(query)[-1])
+    if mask is None:
+        weights = softmax(scores, axis=-1)
+    else:
+        keep = np.broadcast_to(np.asarray(mask, dtype=bool), scores.shape)
+        weights = softmax(scores + (1.0 - keep) * -1e9, axis=-1)  # MISTAKE: -1e9 added, not substituted
+        weights = np.where(keep, weights, 0.0)
+    return weights @ value, weights
+
+
 # ------------------------------------------------------------------ attention_backward
 
 
@@ -362,6 +376,57 @@ class MultiHeadAttentionUpperCausal(MultiHeadAttention):
             attention_mask = upper if attention_mask is None else np.asarray(attention_mask, bool) & upper
         return super().forward(
             query, value, key, attention_mask=attention_mask, return_attention_scores=return_attention_scores
+        )
+
+
+@mutant("attention.MultiHeadAttention", expect=r"attention_mask and use_causal_mask.*both")
+class MultiHeadAttentionOneMaskAtATime(MultiHeadAttention):
+    """An attention_mask, when given, replaces the causal mask instead of joining it."""
+
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
+        causal = use_causal_mask and attention_mask is None  # MISTAKE: a padding mask switches causality off
+        return super().forward(
+            query,
+            value,
+            key,
+            attention_mask=attention_mask,
+            use_causal_mask=causal,
+            return_attention_scores=return_attention_scores,
+        )
+
+
+@mutant("attention.MultiHeadAttention", expect=r"key= omitted.*key defaults to value")
+class MultiHeadAttentionKeyDefaultingToQuery(MultiHeadAttention):
+    """key defaults to the query (as if self-attention), where Keras takes the value."""
+
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
+        if key is None and value is not None:
+            key = query  # MISTAKE: Keras uses key = value
+        return super().forward(
+            query,
+            value,
+            key,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=return_attention_scores,
         )
 
 

@@ -328,6 +328,40 @@ class DropoutDrawingANewMaskInBackward(Dropout):
         return dropout_backward(dout, mask, self.rate)
 
 
+@mutant("regularization.Dropout", expect="(every row|every sample in the batch) got the same mask")
+class DropoutSharingItsMaskAcrossTheBatch(Dropout):
+    """One keep-draw per feature, broadcast over the batch: `rng.random(x.shape[1:])`."""
+
+    def forward(self, x, training=False):
+        if not training:
+            self.scaled = None
+            return np.array(x, dtype=float)
+        keep = self.rng.random(np.shape(x)[1:]) >= self.rate  # MISTAKE: the same mask for every sample
+        self.scaled = np.broadcast_to(keep / (1 - self.rate), np.shape(x))
+        return x * self.scaled
+
+    def backward(self, dout):
+        return dout if self.scaled is None else dout * self.scaled
+
+
+@mutant("regularization.Dropout", expect="every step of a sequence got the same mask")
+class DropoutSharingItsMaskOverTime(Dropout):
+    """One draw per sample and feature, repeated over the steps: `rng.random((batch, 1, features))`."""
+
+    def forward(self, x, training=False):
+        if not training:
+            self.scaled = None
+            return np.array(x, dtype=float)
+        shape = np.shape(x)
+        draw_shape = shape if len(shape) < 3 else (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
+        keep = self.rng.random(draw_shape) >= self.rate  # MISTAKE: recurrent-style noise_shape
+        self.scaled = np.broadcast_to(keep / (1 - self.rate), shape)
+        return x * self.scaled
+
+    def backward(self, dout):
+        return dout if self.scaled is None else dout * self.scaled
+
+
 @alternative("regularization.Dropout")
 class DropoutScalingInTheLayer(Dropout):
     """The layer keeps the scaled mask itself and multiplies."""
@@ -386,12 +420,30 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
         if training:
             np.copyto(self.weights[2], mean)
             np.copyto(self.weights[3], var)
-        self._x = x
+        self._x, self.frozen = x, not training
         return y
 
     def backward(self, dout):
-        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
+        if self.frozen:  # inference: the moving statistics are constants, y is affine in x
+            gamma, _, mean, var = self.weights
+            scale = gamma / np.sqrt(var + self.epsilon)
+            axes = tuple(range(np.ndim(dout) - 1))
+            dx = dout * scale
+            x_hat = (self._x - mean) / np.sqrt(var + self.epsilon)
+            dgamma, dbeta = (dout * x_hat).sum(axis=axes), dout.sum(axis=axes)
+        else:
+            dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
         self.grads = [dgamma, dbeta] + [np.zeros_like(w) for w in self.weights[2:]]
+        return dx
+
+
+@mutant("regularization.BatchNormalization", expect="used the batch's mean and variance.*moving statistics")
+class BatchNormalizationWithTheTrainingBackwardAlways(BatchNormalization):
+    """One backward for both modes: the batch-statistics formula, also after forward(training=False)."""
+
+    def backward(self, dout):
+        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
+        self.grads = [dgamma, dbeta, np.zeros_like(self.weights[2]), np.zeros_like(self.weights[3])]
         return dx
 
 
@@ -476,7 +528,7 @@ class Conv2DPenalisingWithL2Functions(Conv2D):
 # ------------------------------------------------------------------ the capstone
 
 
-@mutant("regularization.overfitting", expect="penalties missing from the loss")
+@mutant("regularization.overfitting", expect=r"L2 penalty's gradient, 2 \* l2 \* kernel, is missing")
 class DenseWhosePenaltyNeverReachesTheGradient(Dense):
     """regularization_loss is right, so the loss fit reports is right at the start; the kernels never feel it."""
 
