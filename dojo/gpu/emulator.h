@@ -33,6 +33,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
+#include <source_location>
 #include <type_traits>
 #include <vector>
 
@@ -64,10 +66,15 @@ struct Region {
     int64_t loads, stores, atomics;
     int32_t slot;          // global arrays: index in the argument list (register cache)
     int32_t padding;       // shared arrays: the launch that last used it (for the shared bytes per block)
+    int64_t sectors, min_sectors;  // global: 32-byte sectors its warp-level accesses touched, and the fewest possible
+    int32_t worst_line, worst_stride;  // the access furthest from its minimum: its line, the lanes' index step
+    double worst_ratio;
 };
 
 struct Stats {  // mirrored by ctypes
     int64_t shared_loads, shared_stores, barriers, static_shared_bytes, accesses, blocks, threads;
+    int64_t shared_wavefronts, shared_min_wavefronts;  // shared memory: bank passes used, and the fewest possible
+    int32_t conflict_line, conflict_ways;             // the worst bank conflict: its line, its passes
 };
 
 enum { RUNNABLE = 0, AT_BARRIER = 1, DONE = 2, AT_WARP = 3 };
@@ -91,6 +98,7 @@ struct Thread {
     int64_t idle = 0;    // loop iterations since its latest memory access
     dim3 index;
     int64_t cached[MAX_SLOTS];  // the element of each argument last read by this thread, or -1
+    int sites[64], visits[64], n_sites = 0;  // how often it reached each access site: the dynamic instance
 };
 
 inline dim3 g_block_index, g_block_dim, g_grid_dim, g_thread_index;
@@ -99,6 +107,7 @@ inline char* g_stacks = nullptr;
 inline int g_current = 0;
 inline int64_t g_block_linear = 0;
 inline int32_t g_epoch = 0;   // +1 at every block's start, every completed barrier and __syncwarp()
+inline int32_t g_block_epoch = 0;    // the epoch the current block began
 inline int32_t g_barrier_epoch = 0;  // the epoch the block's latest __syncthreads() (or its start) began
 inline int64_t g_ticks = 0;
 inline double g_deadline = 0;  // CLOCK_MONOTONIC seconds: a launch running past it stops
@@ -309,7 +318,9 @@ inline void count(Region* r, int kind) {
     }
 }
 
-inline void access(Region* r, int64_t i, int kind, int line) {
+inline void note_warp_access(Region* r, int64_t i, int site);
+
+inline void access(Region* r, int64_t i, int kind, int line, int site = 0) {
     Thread& t = g_threads[g_current];
     if (line > 0) t.line = line; else line = t.line;
     step();
@@ -317,6 +328,7 @@ inline void access(Region* r, int64_t i, int kind, int line) {
     if (r->kind == 0 && kind == READ && r->slot < MAX_SLOTS && t.cached[r->slot] == i) return;  // in a register
     int32_t* s = r->shadow + SHADOW_FIELDS * i;
     count(r, kind);
+    note_warp_access(r, i, site ? site : line * 1024);
     if (s[W_TID] >= 0 && !ordered(s[W_TID], s[W_EPOCH]) && !(kind == ATOMIC && s[W_ATOMIC])) {
         race(r, i, kind, line, s[W_ATOMIC] ? ATOMIC : WRITE, s[W_TID], s[W_LINE]);
     }
@@ -338,6 +350,129 @@ inline void access(Region* r, int64_t i, int kind, int line) {
     }
 }
 
+// ------------------------------------------------------- memory transactions
+//
+// A GPU serves the loads and stores of a warp together: one instruction, the lanes that execute it.
+// Here the lanes of a warp run one after the other, so each access is noted with its warp, its site
+// (line and column) and the thread's visit count of that site (the dynamic instance, the same for
+// the lanes of a loop iteration); at the end of the block the notes are grouped. Global memory:
+// the 32-byte sectors a group touches, against the fewest its distinct elements need (a broadcast
+// of one element is one sector: one request). Shared memory: the passes of the 32 banks (4-byte
+// words, bank = word % 32) a group needs, against the fewest its bytes need (128 bytes per pass);
+// the difference is the bank conflicts' replays.
+
+struct WarpAccess {
+    uint64_t group;  // warp, site, instance
+    Region* region;
+    int64_t index;
+    int32_t lane;
+};
+inline std::vector<WarpAccess> g_warp_accesses;
+constexpr size_t WARP_NOTES_MAX = 4'000'000;  // flushed early past this (a group may then count twice)
+
+inline void flush_warp_accesses();
+
+inline void note_warp_access(Region* r, int64_t i, int site) {
+    Thread& t = g_threads[g_current];
+    int k = 0;
+    while (k < t.n_sites && t.sites[k] != site) ++k;
+    if (k == t.n_sites) {
+        if (t.n_sites == 64) k = 63; else { t.sites[k] = site; t.visits[k] = 0; ++t.n_sites; }
+    }
+    // the instance: the barrier interval, and the thread's visits of this site within it (a reduction's
+    // levels are told apart by their barriers, a loop's iterations by the visits)
+    const uint64_t instance = (uint64_t(uint32_t(g_epoch - g_block_epoch) & 0xFFFFu) << 16) |
+                              uint64_t(uint32_t(t.visits[k]++) & 0xFFFFu);
+    const uint64_t warp = uint64_t(g_current / WARP);
+    const uint64_t group = (warp << 58) | (uint64_t(uint32_t(site) & 0x3FFFFFFu) << 32) | instance;
+    g_warp_accesses.push_back(WarpAccess{group, r, i, g_current % WARP});
+    if (g_warp_accesses.size() >= WARP_NOTES_MAX) flush_warp_accesses();
+}
+
+// Shared memory: 8-byte (and wider) accesses are served a half-warp (a quarter...) at a time, each
+// phase in passes of the 32 banks; a pass serves one 4-byte word per bank (any lanes reading it).
+inline void shared_cost(const WarpAccess* first, const WarpAccess* last, int line) {
+    const int64_t size = first->region->elem_size;
+    const int phases = size >= 8 ? int(size / 4) : 1;  // 8 bytes: two half-warps
+    int64_t passes_total = 0, fewest_total = 0;
+    int worst = 0;
+    for (int phase = 0; phase < phases; ++phase) {
+        int words_in_bank[32] = {0};
+        int64_t distinct = 0, previous = -1;
+        for (const WarpAccess* a = first; a != last; ++a) {
+            if (a->lane * phases / WARP != phase || a->index == previous) continue;
+            previous = a->index;
+            ++distinct;
+            for (int64_t w = a->index * size / 4; w <= (a->index * size + size - 1) / 4; ++w) ++words_in_bank[w % 32];
+        }
+        if (!distinct) continue;
+        int passes = 0;
+        for (int b = 0; b < 32; ++b) passes = std::max(passes, words_in_bank[b]);
+        passes_total += passes;
+        fewest_total += std::max<int64_t>(1, (distinct * size + 127) / 128);
+        worst = std::max(worst, passes);
+    }
+    g_stats->shared_wavefronts += passes_total;
+    g_stats->shared_min_wavefronts += fewest_total;
+    if (passes_total > fewest_total && worst > g_stats->conflict_ways) {
+        g_stats->conflict_ways = worst;
+        g_stats->conflict_line = line;
+    }
+}
+
+// One group (same region, warp, site, instance), sorted by index: count what it costs.
+inline void cost_group(const WarpAccess* first, const WarpAccess* last) {
+    Region* r = first->region;
+    const int64_t size = r->elem_size;
+    int64_t distinct = 0, sectors = 0, previous = -1, previous_sector = -1;
+    for (const WarpAccess* a = first; a != last; ++a) {
+        if (a->index == previous) continue;
+        previous = a->index;
+        ++distinct;
+        if (r->kind == 0) {
+            for (int64_t s = a->index * size / 32; s <= (a->index * size + size - 1) / 32; ++s) {
+                if (s != previous_sector) { ++sectors; previous_sector = s; }
+            }
+        }
+    }
+    const int line = int((first->group >> 32) & 0x3FFFFFFu) / 1024;
+    if (r->kind == 0) {
+        const int64_t fewest = (distinct * size + 31) / 32;
+        r->sectors += sectors;
+        r->min_sectors += fewest;
+        const double ratio = double(sectors) / double(fewest);
+        if (ratio > r->worst_ratio) {
+            r->worst_ratio = ratio;
+            r->worst_line = line;
+            int64_t lane0 = -1, lane1 = -1;
+            for (const WarpAccess* a = first; a != last; ++a) {
+                if (a->lane == 0) lane0 = a->index;
+                if (a->lane == 1) lane1 = a->index;
+            }
+            r->worst_stride = lane0 >= 0 && lane1 >= 0 ? int32_t(lane1 - lane0) : 0;
+        }
+        return;
+    }
+    shared_cost(first, last, line);
+}
+
+inline void flush_warp_accesses() {
+    auto& notes = g_warp_accesses;
+    std::sort(notes.begin(), notes.end(), [](const WarpAccess& a, const WarpAccess& b) {
+        if (a.region != b.region) return a.region < b.region;
+        if (a.group != b.group) return a.group < b.group;
+        return a.index < b.index;
+    });
+    size_t start = 0;
+    for (size_t k = 1; k <= notes.size(); ++k) {
+        if (k == notes.size() || notes[k].region != notes[start].region || notes[k].group != notes[start].group) {
+            cost_group(notes.data() + start, notes.data() + k);
+            start = k;
+        }
+    }
+    notes.clear();
+}
+
 // ------------------------------------------------------ references, pointers
 
 template <class T> struct ptr;
@@ -346,9 +481,10 @@ template <class T> struct ptr;
 // __builtin_LINE() is the learner's line (the #line directive maps it to their file).
 struct at {
     int64_t value;
-    int line;
+    int line, site;
     template <class I>
-    at(I v, int l = __builtin_LINE()) : value(int64_t(v)), line(l) {
+    at(I v, std::source_location where = std::source_location::current())
+        : value(int64_t(v)), line(int(where.line())), site(int(where.line()) * 1024 + int(where.column() % 1024)) {
         static_assert(!std::is_floating_point_v<I>, "an array index must be an integer, not a float");
     }
 };
@@ -359,12 +495,13 @@ struct ref {
     Region* region;
     int64_t index;
     int line = 0;
+    int site = 0;  // line and column of the expression: with the thread's visit count, a warp-level access
 
     V* raw() const { return static_cast<V*>(region->base) + index; }
-    operator V() const { access(region, index, READ, line); return *raw(); }
+    operator V() const { access(region, index, READ, line, site); return *raw(); }
     V get() const { return V(*this); }
     ref& operator=(V value) requires(!std::is_const_v<T>) {
-        access(region, index, WRITE, line);
+        access(region, index, WRITE, line, site);
         *raw() = value;
         return *this;
     }
@@ -383,7 +520,7 @@ struct ptr {
     Region* region = nullptr;
     int64_t offset = 0;
 
-    ref<T> operator[](at i) const { return ref<T>{region, offset + i.value, i.line}; }
+    ref<T> operator[](at i) const { return ref<T>{region, offset + i.value, i.line, i.site}; }
     ref<T> operator*() const { return ref<T>{region, offset, 0}; }
     ptr operator+(int64_t k) const { return ptr{region, offset + k}; }
     ptr operator-(int64_t k) const { return ptr{region, offset - k}; }
@@ -454,13 +591,13 @@ struct shared_array : SharedBase, ptr<T> {
                       "Is the tile's index (threadIdx.x vs threadIdx.y) or its bounds check wrong?",
                       who, name, (long long)i, (long long)j, name, N, M, (long long)j);
             }
-            return ref<T>{&owner->SharedBase::region, i * int64_t(M) + j, a.line};
+            return ref<T>{&owner->SharedBase::region, i * int64_t(M) + j, a.line, a.site};
         }
     };
     auto operator[](at a) {
         const int64_t i = a.value;
         if constexpr (M == 0) {
-            return ref<T>{&region, i, a.line};
+            return ref<T>{&region, i, a.line, a.site};
         } else {
             g_threads[g_current].line = a.line;
             if (i < 0 || i >= int64_t(N)) {
@@ -509,7 +646,7 @@ struct dynamic_shared : SharedBase, ptr<T> {
         region.shadow = shadow.data();
         if (region.count) wipe();
     }
-    ref<T> operator[](at i) { return ref<T>{&region, i.value, i.line}; }
+    ref<T> operator[](at i) { return ref<T>{&region, i.value, i.line, i.site}; }
     ptr<T> operator+(int64_t k) { return ptr<T>{&region, k}; }
 };
 
@@ -865,6 +1002,7 @@ inline void run_block(bool reverse, Stats* stats) {
         ++stats->barriers;
         for (auto& th : g_threads) {
             th.state = RUNNABLE;
+            th.n_sites = 0;  // a new interval: access sites count their visits afresh
             for (auto& c : th.cached) c = -1;  // a barrier is also a fence: reload after it
         }
     }
@@ -880,6 +1018,7 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
     g_body = [](void* f) { (*static_cast<F*>(f))(); };
     g_body_arg = &body;
     g_deadline = now() + LAUNCH_SECONDS;
+    g_warp_accesses.clear();
     g_ticks = 0;
     const int n = threads_per_block();
     g_threads.assign(size_t(n), Thread{});
@@ -892,10 +1031,11 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
         g_block_linear = b;
         g_block_index = dim3(unsigned(b % grid.x), unsigned((b / grid.x) % grid.y), unsigned(b / (int64_t(grid.x) * grid.y)));
         ++g_epoch;
-        g_barrier_epoch = g_epoch;
+        g_barrier_epoch = g_block_epoch = g_epoch;
         for (SharedBase* s : shared_registry()) s->reset();
         start_threads(stacks, block);
         run_block(reverse, stats);
+        flush_warp_accesses();
     }
     return g_failed ? 1 : 0;
 }

@@ -61,6 +61,11 @@ class Region(ctypes.Structure):
         ("atomics", ctypes.c_int64),
         ("slot", ctypes.c_int32),
         ("padding", ctypes.c_int32),
+        ("sectors", ctypes.c_int64),
+        ("min_sectors", ctypes.c_int64),
+        ("worst_line", ctypes.c_int32),
+        ("worst_stride", ctypes.c_int32),
+        ("worst_ratio", ctypes.c_double),
     ]
 
 
@@ -73,6 +78,10 @@ class Stats(ctypes.Structure):
         ("accesses", ctypes.c_int64),
         ("blocks", ctypes.c_int64),
         ("threads", ctypes.c_int64),
+        ("shared_wavefronts", ctypes.c_int64),
+        ("shared_min_wavefronts", ctypes.c_int64),
+        ("conflict_line", ctypes.c_int32),
+        ("conflict_ways", ctypes.c_int32),
     ]
 
 
@@ -203,6 +212,11 @@ class ArrayTraffic:
     writers: np.ndarray | None = None  # per element: the global thread id that wrote it last, or -1
     readers: np.ndarray | None = None
     shape: tuple = ()
+    sectors: int = 0  # 32-byte sectors its warp-level accesses touched
+    min_sectors: int = 0  # the fewest those accesses could touch (coalesced)
+    worst_line: int = 0  # the access furthest from coalesced: its line, and the index step between lanes 0 and 1
+    worst_stride: int = 0
+    worst_ratio: float = 0.0
 
     @property
     def bytes_read(self) -> int:
@@ -229,6 +243,14 @@ class Launch:
     threads: int = 0
     fault: str | None = None
     fault_access: tuple[str, int] | None = None  # (array, index) of an out-of-bounds access
+    shared_wavefronts: int = 0  # passes of the 32 banks its warp-level shared accesses needed
+    shared_min_wavefronts: int = 0  # the fewest they could need: the rest are bank-conflict replays
+    conflict_line: int = 0
+    conflict_ways: int = 0
+
+    @property
+    def bank_replays(self) -> int:
+        return self.shared_wavefronts - self.shared_min_wavefronts
 
     @property
     def shared_per_block(self) -> int:
@@ -332,6 +354,10 @@ def launch(
         shared_stores=stats.shared_stores,
         barriers=stats.barriers,
         threads=stats.threads,
+        shared_wavefronts=stats.shared_wavefronts,
+        shared_min_wavefronts=stats.shared_min_wavefronts,
+        conflict_line=stats.conflict_line,
+        conflict_ways=stats.conflict_ways,
     )
     for k, param, value, shadow in traffic:
         record.arrays.append(
@@ -346,6 +372,11 @@ def launch(
                 writers=shadow[:, WRITER].copy(),
                 readers=shadow[:, READER].copy(),
                 shape=value.shape,
+                sectors=regions[k].sectors,
+                min_sectors=regions[k].min_sectors,
+                worst_line=regions[k].worst_line,
+                worst_stride=regions[k].worst_stride,
+                worst_ratio=regions[k].worst_ratio,
             )
         )
     LAUNCHES.append(record)
