@@ -8,20 +8,23 @@
 //
 // How a launch runs:
 //  * blocks one after another; the threads of a block as coroutines
-//    (ucontext) on one OS thread, each running until it returns or reaches
-//    __syncthreads(). When every thread of the block waits at the barrier, all
-//    go on (a new "barrier interval"); when some returned and others wait, the
-//    block would hang on a GPU: that is reported, not hung.
+//    (ucontext) on one OS thread, each running until it returns, reaches
+//    __syncthreads() or makes a warp-level call (__shfl_*_sync, __ballot_sync,
+//    __syncwarp, ...: completed when every lane of its mask is there). When all
+//    threads of the block wait at one barrier, all go on (a new epoch); threads
+//    at different barriers, or waiting while others returned, are a divergent
+//    barrier: reported, not hung.
 //  * every access to a global array or to shared memory goes through a
-//    bounds-checked reference (dojo::ref): an index outside the array stops
-//    the launch with the thread, block, array and index named.
-//  * shadow memory per element remembers the last writer and reader (thread,
-//    barrier interval, atomic or not). Two accesses from different threads
-//    to one element, at least one a plain write, with no barrier between them
-//    (or from different blocks, which never synchronise) are a data race.
-//  * loads and stores are counted per array: global traffic. A thread that
-//    reads the same element twice in a row (x[i] > 0 ? x[i] : ...) is served
-//    from a register, as a compiler would; any other load counts.
+//    bounds-checked reference (dojo::ref) that knows its source line: an index
+//    outside the array stops the launch with the thread, block, array, index
+//    and line named.
+//  * shadow memory per element: a happens-before race detector (see "shadow
+//    memory" below): read after write, write after read, write after write,
+//    named with both threads and both lines.
+//  * loads and stores are counted per array (global traffic), and grouped per
+//    warp-level access into 32-byte sectors and shared-memory bank passes.
+//  * every loop condition calls dojo::tick (source.py adds it): a loop that
+//    never touches memory is stopped and named with its line.
 #pragma once
 
 #include <ucontext.h>
