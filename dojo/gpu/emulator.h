@@ -72,12 +72,15 @@ struct Region {
     int64_t sectors, min_sectors;  // global: 32-byte sectors its warp-level accesses touched, and the fewest possible
     int32_t worst_line, worst_stride;  // the access furthest from its minimum: its line, the lanes' index step
     double worst_ratio;
+    int64_t rows, cols;    // shared arrays: their declared shape (cols 0: one dimension)
 };
 
 struct Stats {  // mirrored by ctypes
     int64_t shared_loads, shared_stores, barriers, static_shared_bytes, accesses, blocks, threads;
     int64_t shared_wavefronts, shared_min_wavefronts;  // shared memory: bank passes used, and the fewest possible
     int32_t conflict_line, conflict_ways;             // the worst bank conflict: its line, its passes
+    int32_t block_epoch, launch_id;                   // the epoch the last block run began; this launch's number
+    int64_t last_block;                               // the block whose shared memory is left to see
 };
 
 enum { RUNNABLE = 0, AT_BARRIER = 1, DONE = 2, AT_WARP = 3 };
@@ -577,6 +580,7 @@ struct shared_array : SharedBase, ptr<T> {
     T data[total];
     explicit shared_array(const char* name) : SharedBase(name) {
         region.base = data; region.count = int64_t(total); region.elem_size = sizeof(T);
+        region.rows = int64_t(N); region.cols = int64_t(M);
         shadow.assign(SHADOW_FIELDS * total, -1); region.shadow = shadow.data(); wipe();
         this->ptr<T>::region = &region;
     }
@@ -1037,6 +1041,9 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
         g_barrier_epoch = g_block_epoch = g_epoch;
         for (SharedBase* s : shared_registry()) s->reset();
         start_threads(stacks, block);
+        stats->block_epoch = g_block_epoch;
+        stats->launch_id = int32_t(g_launch_id);
+        stats->last_block = b;
         run_block(reverse, stats);
         flush_warp_accesses();
     }
@@ -1073,3 +1080,7 @@ inline float __int_as_float(int bits) { float f; std::memcpy(&f, &bits, sizeof f
 inline double __longlong_as_double(long long bits) { double d; std::memcpy(&d, &bits, sizeof d); return d; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
+
+// The shared arrays of the library, as the last block left them (read by runtime.py for the picture).
+extern "C" int dojo_shared_count() { return int(dojo::shared_registry().size()); }
+extern "C" dojo::Region* dojo_shared_region(int k) { return &dojo::shared_registry()[size_t(k)]->region; }

@@ -66,6 +66,8 @@ class Region(ctypes.Structure):
         ("worst_line", ctypes.c_int32),
         ("worst_stride", ctypes.c_int32),
         ("worst_ratio", ctypes.c_double),
+        ("rows", ctypes.c_int64),
+        ("cols", ctypes.c_int64),
     ]
 
 
@@ -82,6 +84,9 @@ class Stats(ctypes.Structure):
         ("shared_min_wavefronts", ctypes.c_int64),
         ("conflict_line", ctypes.c_int32),
         ("conflict_ways", ctypes.c_int32),
+        ("block_epoch", ctypes.c_int32),
+        ("launch_id", ctypes.c_int32),
+        ("last_block", ctypes.c_int64),
     ]
 
 
@@ -217,6 +222,9 @@ class ArrayTraffic:
     worst_line: int = 0  # the access furthest from coalesced: its line, and the index step between lanes 0 and 1
     worst_stride: int = 0
     worst_ratio: float = 0.0
+    shared: bool = False  # a __shared__ array of one block (the last block run, or the one that failed)
+    intervals: np.ndarray | None = None  # shared: per element, the barrier interval of its last write
+    read_intervals: np.ndarray | None = None  # ... and of its last read
 
     @property
     def bytes_read(self) -> int:
@@ -247,6 +255,8 @@ class Launch:
     shared_min_wavefronts: int = 0  # the fewest they could need: the rest are bank-conflict replays
     conflict_line: int = 0
     conflict_ways: int = 0
+    shared_arrays: list[ArrayTraffic] = field(default_factory=list)
+    last_block: tuple[int, int, int] = (0, 0, 0)  # the block whose shared memory shared_arrays shows
 
     @property
     def bank_replays(self) -> int:
@@ -379,6 +389,8 @@ def launch(
                 worst_ratio=regions[k].worst_ratio,
             )
         )
+    record.shared_arrays = _shared_arrays(library, stats)
+    record.last_block = _block_index(stats.last_block, grid)
     LAUNCHES.append(record)
     del LAUNCHES[:-50]
     for recorder in RECORDERS:
@@ -386,9 +398,14 @@ def launch(
     if rc != 0:
         message = explain_barrier(error.value.decode(errors="replace"), code, where)
         record.fault = message
-        match = re.search(r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but", message)
+        match = re.search(
+            r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but"
+            r"|data race on (?:shared )?(\w+)\[(\d+)\]|read shared (\w+)\[(\d+)\] on line",
+            message,
+        )
         if match:
-            record.fault_access = (match.group(1), int(match.group(2)))
+            name, index = next((a, b) for a, b in zip(match.groups()[::2], match.groups()[1::2]) if a)
+            record.fault_access = (name, int(index))
         place = f"{where[0]}, line {where[1]}" if where else "your code"
         raise KernelFault(
             f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
@@ -433,6 +450,47 @@ def explain_barrier(message: str, code: str | None, where: tuple[str, int] | Non
                     f"`return`, put the work under `if (i < n) {{ ... }}` and keep the __syncthreads() outside"
                 )
     return message[: mark.start()] + advice + message[mark.end() :]
+
+
+def _block_index(linear: int, grid: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (linear % grid[0], (linear // grid[0]) % grid[1], linear // (grid[0] * grid[1]))
+
+
+def _shared_arrays(library: ctypes.CDLL, stats: Stats) -> list[ArrayTraffic]:
+    """The library's __shared__ arrays as the last block run left them: who wrote and read each slot, when."""
+    try:
+        count = library.dojo_shared_count
+    except AttributeError:
+        return []
+    count.restype = ctypes.c_int
+    library.dojo_shared_region.restype = ctypes.POINTER(Region)
+    found = []
+    for k in range(count()):
+        region = library.dojo_shared_region(ctypes.c_int(k)).contents
+        if region.count <= 0 or region.padding != stats.launch_id or not region.shadow:  # not this launch's
+            continue
+        shadow = np.ctypeslib.as_array(
+            ctypes.cast(region.shadow, ctypes.POINTER(ctypes.c_int32)), shape=(region.count, SHADOW_FIELDS)
+        ).copy()
+        writers = shadow[:, WRITER]
+        found.append(
+            ArrayTraffic(
+                region.name.decode(errors="replace").lstrip("@"),
+                region.count,
+                region.elem_size,
+                0,
+                0,
+                0,
+                False,
+                writers=writers,
+                readers=shadow[:, READER],
+                shape=(region.rows, region.cols) if region.cols else (region.count,),
+                shared=True,
+                intervals=np.where(writers >= 0, shadow[:, 1] - stats.block_epoch, -1),
+                read_intervals=np.where(shadow[:, READER] >= 0, shadow[:, READER + 1] - stats.block_epoch, -1),
+            )
+        )
+    return found
 
 
 def _dims(d: tuple[int, int, int]) -> str:

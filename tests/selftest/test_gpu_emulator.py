@@ -730,3 +730,33 @@ extern "C" __global__ void column(const double* x, double* y) {
         replays[width] = traffic.measure(launches).bank_replays
     assert replays[33] == 0
     assert replays[32] == 2 * 16 - 2  # two half-warps, each 16 lanes on one bank: 32 passes for a minimum of 2
+
+
+def test_the_picture_shows_shared_memory_who_wrote_and_read_each_slot_and_the_failing_slot(tmp_path):
+    from PIL import Image
+
+    from dojo.gpu import picture
+
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) partial[t] += partial[t + s];
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
+    launch = fault.value.launch
+    assert [a.name for a in launch.shared_arrays] == ["partial"] and launch.fault_access == ("partial", 1)
+    panels = picture.layout(launch)
+    written, read = [p for p in panels if getattr(p.array, "shared", False)]
+    assert written.heading().startswith("shared partial (8,) of block (0, 0, 0): cell = last written by thread")
+    assert "last read by" in read.heading() and written.fault_index == 1
+    image = Image.open(picture.draw(launch, tmp_path / "race.png")).convert("RGB")
+    assert _cell_colour(image, written, 0, 1) == picture.FAULT  # the slot of the race, in red
+    assert _cell_colour(image, written, 0, 2) == picture.BLOCK_COLOURS[0]  # written by a thread of block 0
