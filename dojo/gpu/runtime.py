@@ -315,29 +315,7 @@ def launch(
     code: str | None = None,
 ) -> Launch:
     """Run one launch; ``args`` are already checked (see cupy_emulator._check_arguments)."""
-    n = len(kernel.params)
-    regions = (Region * max(n, 1))()
-    pointers = (ctypes.c_void_p * max(n, 1))()
-    keep = []
-    traffic = []
-    for k, (param, value) in enumerate(zip(kernel.params, args)):
-        param = param.concrete(type_argument)
-        if param.pointer:
-            shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
-            label = param.shown.encode()
-            keep += [shadow, label, value]
-            regions[k].name = label
-            regions[k].base = value.ctypes.data
-            regions[k].count = value.size
-            regions[k].elem_size = value.itemsize
-            regions[k].kind = 0
-            regions[k].shadow = shadow.ctypes.data
-            regions[k].slot = k
-            traffic.append((k, param, value, shadow))
-        else:
-            scalar = _CTYPES[param.ctype](value.item() if hasattr(value, "item") else value)
-            keep.append(scalar)
-            pointers[k] = ctypes.cast(ctypes.pointer(scalar), ctypes.c_void_p)
+    pointers, regions, arrays, keep = _arguments(kernel, type_argument, args)
     stats = Stats()
     error = ctypes.create_string_buffer(ERROR_BYTES)
     entry = getattr(library, symbol)
@@ -354,6 +332,48 @@ def launch(
         ctypes.c_int(ERROR_BYTES),
         ctypes.c_longlong(ACCESS_LIMIT),
     )
+    del keep  # the shadow arrays, names and scalars lived as long as the launch
+    record = _record(display_name, grid, block, shared_mem, stats, regions, arrays)
+    record.shared_arrays = _shared_arrays(library, stats)
+    record.last_block = _block_index(stats.last_block, grid)
+    LAUNCHES.append(record)
+    del LAUNCHES[:-50]
+    for recorder in RECORDERS:
+        recorder.append(record)
+    if rc != 0:
+        _raise_fault(record, explain_barrier(error.value.decode(errors="replace"), code, where), where)
+    return record
+
+
+def _arguments(kernel: sources.KernelSignature, type_argument: str | None, args: tuple):
+    """The ctypes arguments of a launch: scalar pointers, array regions with fresh shadow memory."""
+    n = len(kernel.params)
+    regions = (Region * max(n, 1))()
+    pointers = (ctypes.c_void_p * max(n, 1))()
+    keep, arrays = [], []
+    for k, (param, value) in enumerate(zip(kernel.params, args)):
+        param = param.concrete(type_argument)
+        if param.pointer:
+            shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
+            label = param.shown.encode()
+            keep += [shadow, label, value]
+            regions[k].name = label
+            regions[k].base = value.ctypes.data
+            regions[k].count = value.size
+            regions[k].elem_size = value.itemsize
+            regions[k].kind = 0
+            regions[k].shadow = shadow.ctypes.data
+            regions[k].slot = k
+            arrays.append((k, param, value, shadow))
+        else:
+            scalar = _CTYPES[param.ctype](value.item() if hasattr(value, "item") else value)
+            keep.append(scalar)
+            pointers[k] = ctypes.cast(ctypes.pointer(scalar), ctypes.c_void_p)
+    return pointers, regions, arrays, keep
+
+
+def _record(display_name, grid, block, shared_mem, stats: Stats, regions, arrays) -> Launch:
+    """What the launch did, from its stats and each array's region and shadow memory."""
     record = Launch(
         display_name,
         grid,
@@ -369,50 +389,47 @@ def launch(
         conflict_line=stats.conflict_line,
         conflict_ways=stats.conflict_ways,
     )
-    for k, param, value, shadow in traffic:
+    for k, param, value, shadow in arrays:
+        region = regions[k]
         record.arrays.append(
             ArrayTraffic(
                 param.shown,
                 value.size,
                 value.itemsize,
-                regions[k].loads,
-                regions[k].stores,
-                regions[k].atomics,
+                region.loads,
+                region.stores,
+                region.atomics,
                 param.const,
                 writers=shadow[:, WRITER].copy(),
                 readers=shadow[:, READER].copy(),
                 shape=value.shape,
-                sectors=regions[k].sectors,
-                min_sectors=regions[k].min_sectors,
-                worst_line=regions[k].worst_line,
-                worst_stride=regions[k].worst_stride,
-                worst_ratio=regions[k].worst_ratio,
+                sectors=region.sectors,
+                min_sectors=region.min_sectors,
+                worst_line=region.worst_line,
+                worst_stride=region.worst_stride,
+                worst_ratio=region.worst_ratio,
             )
         )
-    record.shared_arrays = _shared_arrays(library, stats)
-    record.last_block = _block_index(stats.last_block, grid)
-    LAUNCHES.append(record)
-    del LAUNCHES[:-50]
-    for recorder in RECORDERS:
-        recorder.append(record)
-    if rc != 0:
-        message = explain_barrier(error.value.decode(errors="replace"), code, where)
-        record.fault = message
-        match = re.search(
-            r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but"
-            r"|data race on (?:shared )?(\w+)\[(\d+)\]|read shared (\w+)\[(\d+)\] on line",
-            message,
-        )
-        if match:
-            name, index = next((a, b) for a, b in zip(match.groups()[::2], match.groups()[1::2]) if a)
-            record.fault_access = (name, int(index))
-        place = f"{where[0]}, line {where[1]}" if where else "your code"
-        raise KernelFault(
-            f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
-            f"block={_dims(block)}; defined in {place})",
-            record,
-        )
     return record
+
+
+def _raise_fault(record: Launch, message: str, where: tuple[str, int] | None) -> None:
+    """Keep the fault (and the element it names, for the picture) on the record, and raise it."""
+    record.fault = message
+    match = re.search(
+        r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but"
+        r"|data race on (?:shared )?(\w+)\[(\d+)\]|read shared (\w+)\[(\d+)\] on line",
+        message,
+    )
+    if match:
+        name, index = next((a, b) for a, b in zip(match.groups()[::2], match.groups()[1::2]) if a)
+        record.fault_access = (name, int(index))
+    place = f"{where[0]}, line {where[1]}" if where else "your code"
+    raise KernelFault(
+        f"{message}\n  (kernel `{record.kernel}`, launched with grid={_dims(record.grid)}, "
+        f"block={_dims(record.block)}; defined in {place})",
+        record,
+    )
 
 
 _BRANCH_MARK = re.compile(r"\[\[branch:([\d,]+)\]\]")
