@@ -88,14 +88,18 @@ class RoomProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # The port is bound before the secrets are written (a busy port changes nothing): wait for both.
+        secrets_file = self.state_dir / "secrets.json"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the room did not start:\n{self.process.stdout.read()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
+                    pass
+                json.loads(secrets_file.read_text())["admin_token"]
+                break
+            except (OSError, ValueError, KeyError):
                 time.sleep(0.1)
         else:
             raise RuntimeError("the room did not listen within 60 s")

@@ -65,7 +65,10 @@ def test_a_run_posts_its_state_and_named_mistake_never_its_code(course, tmp_path
         assert row["posts"] == 1  # one run, one post (the kata's child process posts nothing)
         assert row["mistake"] == "added 2 instead of doubling: multiply by 2" and row["streak"] == 2  # both runs failed
         assert room.board()["mistakes"][0]["pairs"] == 1
-        saved = (tmp_path / "room" / "board.json").read_text()
+        saved = "".join(
+            path.read_bytes().decode("utf-8", "replace") for path in (tmp_path / "room").glob("room.sqlite*")
+        )
+        assert "Ana & Ben" in saved  # the database was read whole...
         assert SECRET not in saved and "x + 2" not in saved and "[4. 5.]" not in saved
 
 
