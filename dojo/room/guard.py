@@ -73,8 +73,9 @@ class ConnectionGuard:
                 group.move_to_end(connection)
 
     def _evict(self, group: OrderedDict, newcomer) -> None:
-        victim = next((c for c in group if c is not newcomer and c.is_idle()), None)
-        (victim or newcomer).drop()
+        victim = next((c for c in group if c is not newcomer and c.is_idle()), None) or newcomer
+        self.closed(victim)  # out of the counts now, not when its socket is finally gone
+        victim.drop()
         self.evicted += 1
 
 
