@@ -66,6 +66,24 @@ def plain(text, limit: int = 80) -> str:
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
 
+#: What a refusal means, in our own words: a room's own text is never printed in a learner's terminal
+#: (a broken or hostile room could say anything there).
+REFUSALS = {
+    400: "the room could not read the post",
+    403: "wrong join code: check it on the projector",
+    404: "not a Neural Katas room at this URL?",
+    409: "post a run first (run pytest once)",
+    413: "the post was too large",
+    422: "the room refused the post: is your course the facilitator's version?",
+    429: "the room is busy",
+    503: "the room is full or busy",
+}
+
+
+def refusal_text(status: int) -> str:
+    return f"{REFUSALS.get(status, 'not a Neural Katas room?')} (HTTP {int(status)})"
+
+
 #: The room is on the workshop's own network: never through an HTTP proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -118,8 +136,7 @@ def join(root: Path, url: str, code: str, name: str) -> dict:
     if status == 403:
         raise RoomError("the room refused the join code: check it on the projector")
     if status != 200 or not answer.get("ok"):
-        said = plain(answer.get("error") or "not a Neural Katas room?")
-        raise RoomError(f"the room at {url} answered {status}: {said}")
+        raise RoomError(f"the room at {url} answered: {refusal_text(status)}")
     before = read_json(room_path(root))
     member = {
         "url": url,
@@ -161,7 +178,7 @@ def raise_hand(root: Path, message: str) -> dict:
     body = {"client": member["client"], "message": message}
     status, answer = _ask(member, protocol.HAND_PATH, body)
     if status != 200 or not isinstance(answer.get("place"), int):
-        raise RoomError(f"the room did not take the hand ({status}: {plain(answer.get('error'))})")
+        raise RoomError(f"the room did not take the hand: {refusal_text(status)}")
     data = read_json(room_path(root))
     data["hand"] = time.time()  # `kata status` asks the room for the hand's place only after one was raised
     write_json_atomic(room_path(root), data)

@@ -133,7 +133,7 @@ def after_run(root: Path, curriculum, progress, results: dict, say) -> None:
                 "(`kata room leave` stops trying)"
             )
         elif outcome == REFUSED:
-            say(f"room  the room refused this run ({plain(answer.get('error'))}): `kata room join` again?")
+            say(f"room  this run was not posted: {plain(answer.get('error'))}")
         else:
             say(status_line(member))
     except Exception as error:  # noqa: BLE001 - the room is an extra: it must never break a learner's run

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import protocol
-from .client import membership, plain, request, room_path
+from .client import membership, plain, refusal_text, request, room_path
 from .store import read_json, write_json_atomic
 
 DELIVERED, UNREACHABLE, REFUSED, GAVE_UP, SLOW = 0, 3, 4, 5, 6
@@ -59,7 +59,7 @@ def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SEC
                 time.sleep(wait)
                 continue
             return GAVE_UP, {"error": f"the room was busy ({status})"}
-        return REFUSED, {"error": f"refused ({status}: {plain(answer.get('error', ''))})"}
+        return REFUSED, {"error": refusal_text(status)}
 
 
 def record(root: Path, outcome: int, answer: dict) -> None:
