@@ -10,7 +10,7 @@ a failure a learner met that no mutant's message explains.
   current kata to the post where it passed (a pair that joined the room with
   the kata already passed, or passed it with ``kata catch-up``, is not counted);
 * attempts: the runs with the kata as the current one, the passing run included;
-* hint level: the hints the pair had seen on the kata when it passed (``kata hint``).
+* hint level: how many hints the pair had asked for with ``kata hint`` when it passed (0: none).
 
 Several workshops merge (``kata room report A.sqlite B.sqlite``): their
 events are pooled, each pair counted once per workshop.
@@ -179,14 +179,15 @@ def as_html(data: dict) -> str:
         levels = ", ".join(f"level {level}: {count}" for level, count in row["hint_levels"].items()) or "–"
         minutes = row["median_minutes"]
         passed = f"{row['passed']} of {row['reached']} passed"
-        took = "–" if minutes is None else f"{minutes} min"
+        took = "–" if minutes is None else f"{minutes:g} min"
+        runs = "" if row["median_attempts"] is None else f"{row['median_attempts']:g} runs"
         body.append(
             "<tr>"
             f"<td>{html.escape(str(row['number']))} {html.escape(row['title'])}<br>"
             f"<span class='note'>{html.escape(row['id'])}</span></td>"
             f"<td>{_bar(row['passed'], most, 'pass', passed)}</td>"
             f"<td>{_bar(minutes or 0, slowest, '', took)}"
-            f"<br><span class='note'>{_blank(row['median_attempts']) or '–'} runs</span></td>"
+            f"<br><span class='note'>{runs}</span></td>"
             f"<td>{html.escape(levels)}</td>"
             f"<td>{_bar(row['unnamed_failures'], unnamed, 'todo', str(row['unnamed_failures']))}</td>"
             f"<td><ol>{mistakes}</ol></td>"

@@ -54,12 +54,16 @@ def payload(member: dict, curriculum, progress, results: dict) -> dict:
 
 
 def hints_seen(curriculum, progress) -> dict[str, int]:
-    """Kata id -> hints revealed with ``kata hint``, where any were: the room reports the level pairs pass at."""
+    """Kata id -> hints asked for with ``kata hint``, where any were: the room reports the level pairs pass at.
+
+    ``hints_seen`` counts the first hint, which every learner is shown: level 0
+    is a pair that never asked, level 1 one that asked once, and so on.
+    """
     seen = {}
     for kata in curriculum.katas:
         if kata.id in progress.katas:
             try:
-                level = int(progress.entry(kata.id).get("hints_seen", 0))
+                level = max(int(progress.entry(kata.id).get("hints_seen", 1)), 1) - 1
             except (TypeError, ValueError):
                 continue
             if level > 0:
