@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import softmax  # noqa: F401 - yours, from `activations`
-from .backprop import glorot_uniform  # noqa: F401 - yours, from `backprop`
+from .activations import softmax
+from .backprop import glorot_uniform
 from .model import Dense, Layer
-from .rnn import embedding_backward, embedding_forward  # noqa: F401 - yours, from `rnn`
+from .rnn import embedding_backward, embedding_forward
 
 #: What Keras's masked softmax writes into masked scores before the softmax.
 MASKED_SCORE = -1e9

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, tanh  # noqa: F401 - yours, from `activations`
-from .backprop import glorot_uniform  # noqa: F401 - yours, from `backprop`
+from .activations import sigmoid, tanh
+from .backprop import glorot_uniform
 from .model import Layer
 
 # ------------------------------------------------------------------ solved example

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dojo.shapes import as_pair
+
 
 class Window(NamedTuple):
     out_h: int
@@ -21,9 +23,7 @@ class Window(NamedTuple):
 
 def pair(value, name: str) -> tuple[int, int]:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` stays; anything else is refused, naming the argument."""
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(int(v) for v in value)
+    value = as_pair(value)
     if len(value) != 2 or min(value) < 1:
         raise ValueError(f"{name} must be a positive int or a pair of them; received {name}={value!r}")
     return value

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, gradient, keras
 
 

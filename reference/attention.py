@@ -20,12 +20,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions
+from dojo.refcache.store import live, memo_key
+
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 
@@ -454,25 +455,11 @@ def _text_transformer(vocab_size, maxlen, embed_dim, num_heads, ff_dim, key_dim,
         )
 
 
-def _digest(*items) -> str:
-    sha = hashlib.sha1()
-    for item in items:
-        if isinstance(item, (list, tuple)):
-            for inner in item:
-                sha.update(_digest(inner).encode())
-        elif isinstance(item, np.ndarray):
-            sha.update(str((item.shape, item.dtype)).encode())
-            sha.update(np.ascontiguousarray(item).tobytes())
-        else:
-            sha.update(repr(item).encode())
-    return sha.hexdigest()
-
-
 def text_transformer_fit(spec: dict, weights, x, y, optimizer: tuple, epochs: int, batch_size: int = 32):
     """``(predictions before training, per-epoch losses, weights after)`` of ``fit(shuffle=False)``
     on the Keras model of ``spec`` (the arguments of :func:`text_transformer`) from ``weights``.
     Cached for the process: the mutation self-tests ask for the same run many times."""
-    key = _digest(sorted(spec.items()), list(weights), np.asarray(x), np.asarray(y), optimizer, epochs, batch_size)
+    key = memo_key(sorted(spec.items()), list(weights), np.asarray(x), np.asarray(y), optimizer, epochs, batch_size)
     if key not in _CACHE:
         k = keras()
         model = _text_transformer(**spec)

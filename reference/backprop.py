@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, keras, tf
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions, live
+from dojo.shapes import as_pair
+
 from ._engine import constant, keras, tf
-
-
-def _pair(value):
-    return (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
 
 
 @live
@@ -24,7 +22,7 @@ def conv2d_layer(kernel, bias, strides=(1, 1), padding="valid", activation=None)
     kernel = np.asarray(kernel, dtype=np.float64)
     kh, kw, in_ch, filters = kernel.shape
     layer = keras().layers.Conv2D(
-        filters, (kh, kw), strides=_pair(strides), padding=padding, activation=activation, dtype="float64"
+        filters, (kh, kw), strides=as_pair(strides), padding=padding, activation=activation, dtype="float64"
     )
     layer.build((None, None, None, in_ch))
     layer.set_weights([kernel, np.asarray(bias, dtype=np.float64)])
@@ -56,8 +54,8 @@ def im2col(x, kernel_size, strides=(1, 1), padding="valid") -> np.ndarray:
     TF lays each patch out in ``(kh, kw, in_ch)`` order, the order of
     ``kernel.reshape(-1, filters)``; its SAME padding is the convolution's.
     """
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(strides)
+    kh, kw = as_pair(kernel_size)
+    sh, sw = as_pair(strides)
     patches = tf().image.extract_patches(
         constant(x), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding.upper()
     )
@@ -66,7 +64,7 @@ def im2col(x, kernel_size, strides=(1, 1), padding="valid") -> np.ndarray:
 
 def _pool_layer(pool_size, strides, padding):
     return keras().layers.MaxPooling2D(
-        _pair(pool_size), None if strides is None else _pair(strides), padding=padding, dtype="float64"
+        as_pair(pool_size), None if strides is None else as_pair(strides), padding=padding, dtype="float64"
     )
 
 

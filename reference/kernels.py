@@ -13,7 +13,9 @@ import functools
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+from dojo.shapes import as_pair
+
 from ._engine import constant, gradient, keras, tf
 
 
@@ -28,10 +30,6 @@ def _on_cpu(function):
 
 def _f64(array):
     return np.asarray(array, dtype=np.float64)
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 @_on_cpu
@@ -67,7 +65,7 @@ def dense_forward(x, kernel, bias, activation=None):
 @_on_cpu
 def im2col(x, kernel_size, strides=(1, 1), padding="valid"):
     """``tf.image.extract_patches``, flattened to ``(batch*out_h*out_w, kh*kw*channels)``."""
-    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
+    (kh, kw), (sh, sw) = as_pair(kernel_size), as_pair(strides)
     patches = (
         tf()
         .image.extract_patches(
@@ -83,14 +81,14 @@ def conv2d(x, kernel, bias, strides=(1, 1), padding="valid"):
     """A Keras ``Conv2D`` layer (no activation) with these weights."""
     kernel = _f64(kernel)
     kh, kw, in_channels, out_channels = kernel.shape
-    layer = keras().layers.Conv2D(out_channels, (kh, kw), strides=_pair(strides), padding=padding, dtype="float64")
+    layer = keras().layers.Conv2D(out_channels, (kh, kw), strides=as_pair(strides), padding=padding, dtype="float64")
     layer.build((None, None, None, in_channels))
     layer.set_weights([kernel, _f64(bias)])
     return layer(constant(_f64(x))).numpy()
 
 
 def _pool_layer(pool_size, strides, padding):
-    return keras().layers.MaxPooling2D(pool_size=_pair(pool_size), strides=strides, padding=padding, dtype="float64")
+    return keras().layers.MaxPooling2D(pool_size=as_pair(pool_size), strides=strides, padding=padding, dtype="float64")
 
 
 @_on_cpu

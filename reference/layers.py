@@ -7,7 +7,7 @@ it the weights the test chose (``set_weights``, Keras order), calls it on
 ``x`` under ``tf.GradientTape`` and differentiates ``sum(layer(x) * dout)``
 with respect to ``x`` and every trainable weight. Everything it returns is a
 plain NumPy array, list, tuple, int or string, so that the answer can be
-cached: on disk by ``reference._cache`` like every reference module, and for
+cached: on disk by ``dojo.refcache`` like every reference module, and for
 the life of the process here.
 """
 
@@ -15,28 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+from dojo.refcache.store import memo_key
+
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 
 _CACHE: dict[str, dict] = {}
-
-
-def _digest(*items) -> str:
-    """A key for this module's in-process memo: arrays by their bytes, everything else by repr."""
-    import hashlib
-
-    sha = hashlib.sha1()
-    for item in items:
-        if isinstance(item, (list, tuple)) and any(isinstance(i, np.ndarray) for i in item):
-            for inner in item:
-                sha.update(_digest(inner).encode())
-        elif isinstance(item, np.ndarray):
-            sha.update(str((item.shape, item.dtype)).encode())
-            sha.update(np.ascontiguousarray(item).tobytes())
-        else:
-            sha.update(repr(item).encode())
-    return sha.hexdigest()
 
 
 def is_keras_layer(class_name: str) -> bool:
@@ -71,7 +56,7 @@ def layer_facts(class_name: str, config: dict, input_shape: tuple) -> dict:
     "initial_weights"}``; ``output_shape`` is per sample (no batch axis) and
     ``initial_weights`` are Keras's own initial values (its initialisers).
     """
-    key = _digest("facts", class_name, sorted(dict(config).items()), tuple(input_shape))
+    key = memo_key("facts", class_name, sorted(dict(config).items()), tuple(input_shape))
     if key not in _CACHE:
         with float64_everywhere():
             layer = _keras_layer(class_name, config, input_shape)
@@ -108,7 +93,7 @@ def layer_run(class_name: str, config: dict, input_shape: tuple, weights, x, dou
         integer inputs, ``grads`` follows the order of ``weights`` (densified:
         Keras hands an Embedding's gradient over as ``IndexedSlices``).
     """
-    key = _digest("run", class_name, sorted(dict(config).items()), tuple(input_shape), weights, x, dout, training)
+    key = memo_key("run", class_name, sorted(dict(config).items()), tuple(input_shape), weights, x, dout, training)
     if key not in _CACHE:
         _CACHE[key] = _run(class_name, config, input_shape, weights, x, dout, training)
     result = _CACHE[key]
@@ -177,7 +162,7 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
     is one ``train_on_batch`` (its loss is taken before that batch's update),
     which is what ``fit`` does batch after batch.
     """
-    key = _digest(
+    key = memo_key(
         "batch_losses", repr(layer_specs), tuple(input_shape), weights, x, y, loss, repr(optimizer), epochs, batch_size
     )
     if key not in _CACHE:

@@ -10,7 +10,7 @@ from the spec, gives it the weights the test chose (``set_weights``, Keras
 order), and runs the real thing: ``predict``, ``evaluate``,
 ``train_on_batch``, ``fit``, ``summary``. Like every reference value, a
 training run is computed once and then read from the reference cache
-(``reference/_cache.py``): ``keras.Model.fit`` costs about a second to trace,
+(``dojo/refcache/store.py``): ``keras.Model.fit`` costs about a second to trace,
 and the mutation self-tests run the same kata tests many times; the cached
 answer is still Keras's own.
 """
@@ -22,7 +22,8 @@ import contextlib
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions, live
+
 from ._engine import constant, gradient, keras, tf
 
 SEED_MLP = ((784,), [(128, "relu"), (64, "relu"), (10, "softmax")])

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, keras, tf
 
 

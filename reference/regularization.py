@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions
+from dojo.refcache import cache_public_functions
+
 from ._engine import constant, gradient, keras, tf
 from .model import _fresh_names, float64_everywhere, optimizer
 

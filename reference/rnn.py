@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions, live
+
 from ._engine import constant, keras, tf
 from .model import float64_everywhere
 

@@ -18,7 +18,8 @@ import tempfile
 
 import numpy as np
 
-from ._cache import cache_public_functions, live
+from dojo.refcache import cache_public_functions, live
+
 from ._engine import keras
 
 

@@ -169,7 +169,7 @@ class Field:
         if cost is not None:
             try:
                 return tuple(float(v) for v in cost(operation.kernel, *inputs))
-            except Exception:  # noqa: BLE001 - unknown op or another signature: fall back
+            except Exception:
                 pass
         if operation.cost is not None:
             return tuple(float(v) for v in operation.cost(*inputs))

@@ -256,7 +256,7 @@ class _TestModule:
 
 
 @lru_cache(maxsize=32)
-def _test_module(path: str, mtime_ns: int, size: int) -> _TestModule | None:  # noqa: ARG001 - the key
+def _test_module(path: str, mtime_ns: int, size: int) -> _TestModule | None:
     """The parsed test module at ``path``; a new modification time or size parses it again."""
     try:
         return _TestModule(ast.parse(Path(path).read_bytes()))

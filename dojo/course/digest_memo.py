@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from ..files import write_atomic
 
 FORMAT = 1
 DIGESTS_FILE = "digests.json"  # under .katas/
@@ -91,10 +91,6 @@ class DigestMemo:
         if not self.changed:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"format": FORMAT, "katas": self.entries}, out)
-            os.replace(temporary, self.path)
+            write_atomic(self.path, json.dumps({"format": FORMAT, "katas": self.entries}), durable=False)
         except OSError:
             pass

@@ -47,13 +47,13 @@ import copy
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..files import write_atomic
 from ..paths import STATE_DIR
 from ..states import DONE_STATES, ERROR, FAILING, NOT_STARTED, PASSED, KataState
 from .curriculum import Curriculum, Kata
@@ -96,16 +96,7 @@ def _shown(path: Path) -> str:
 
 def _write_json(path: Path, data: dict) -> None:
     """Write atomically, so a run interrupted mid-write never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _read_json(path: Path) -> dict:

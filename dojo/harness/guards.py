@@ -58,7 +58,7 @@ def install_import_guard(folder: Path, allowed: tuple[str, ...] = ()) -> None:
                 f"(the checks already compare you with TensorFlow)"
             )
 
-    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - builtin's signature
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0:
             refuse(name, _importer_file(globals))
         return original_import(name, globals, locals, fromlist, level)

@@ -20,12 +20,12 @@ could hang the run, fake a pass or wreck the state of later katas. In a child:
 The child is forked after the harness, NumPy, the checks and the test modules
 are imported, so it starts in milliseconds. It never needs TensorFlow: every
 call into the reference engine is sent to the parent (as data, see
-:mod:`dojo.harness.wire`), which answers from the reference cache or has the
-reference server compute it (:mod:`dojo.harness.reference_server`: TensorFlow
+:mod:`dojo.wire`), which answers from the reference cache or has the
+reference server compute it (:mod:`dojo.refcache.server`: TensorFlow
 in a process of its own, so that the parent can keep forking). Time spent
 there is not charged to the learner.
 
-Messages from child to parent (:mod:`dojo.harness.wire`: a JSON line, then the bytes of its
+Messages from child to parent (:mod:`dojo.wire`: a JSON line, then the bytes of its
 arrays): ``start`` (check i begins),
 ``report`` (a pytest report of check i), ``outcomes`` (the kata states of
 check i), ``ref`` (a reference call, answered on the second pipe), ``done``.
@@ -54,8 +54,10 @@ import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
+from .. import wire
+from ..refcache import server as reference_server
 from ..states import ERROR, FAILING, PASSED
-from . import guards, prefork, reference_server, wire
+from . import guards, prefork
 from .timeout import timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -177,7 +179,7 @@ def _record_exits(crash_file) -> None:
             crash_file.write(f"os._exit({status}) called from:\n".encode())
             crash_file.write("".join(traceback.format_stack()).encode())
             crash_file.flush()
-        except Exception:  # noqa: BLE001 - exiting must not fail
+        except Exception:
             pass
         real_exit(status)
 
@@ -197,7 +199,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     _record_exits(crash_file)
     fingerprint = guards.NumpyFingerprint()
     config = runner.plugin.config
-    results = runner.plugin.results.setdefault(kata.id, [])
+    results = runner.plugin.results.outcomes.setdefault(kata.id, [])
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
         # The parent's warnings so far came with the fork and are counted already: only this
@@ -266,7 +268,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
                     }
                     for o in new
                 ],
-                "artifacts": runner.plugin.artifacts.get(kata.id, []),
+                "artifacts": runner.plugin.results.artifacts.get(kata.id, []),
             }
         )
     channel.send({"type": "done", "loaded": prefork.loaded_in_this_process()})
@@ -299,11 +301,11 @@ class KataRunner:
                 os.close(in_w)
                 _child_main(self, kata, items, out_w, in_r, crash_file)
                 status = 0
-            except BaseException:  # noqa: BLE001 - whatever it was, the parent reports it
+            except BaseException:
                 try:
                     crash_file.write(traceback.format_exc().encode())
                     crash_file.flush()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             finally:
                 _exit(status)
@@ -327,7 +329,7 @@ class KataRunner:
         if capman is not None and capman.is_globally_capturing():
             try:
                 capman.read_global_capture()
-            except Exception:  # noqa: BLE001 - nothing to flush
+            except Exception:
                 pass
 
     def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:
@@ -502,9 +504,9 @@ def _serve_reference(message: dict) -> dict:
     """Answer one reference call for the child: from the reference cache here, else from the reference server.
 
     Never computed in this process: that would import TensorFlow, after which forking the next
-    kata's child is no longer safe (see :mod:`dojo.harness.reference_server`).
+    kata's child is no longer safe (see :mod:`dojo.refcache.server`).
     """
-    from reference._cache import CacheMiss
+    from ..refcache.store import CacheMiss
 
     try:
         return reference_server.answer(message, only_cached=True)

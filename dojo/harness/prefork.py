@@ -64,7 +64,7 @@ class Preloader:
             if name not in sys.modules:
                 try:
                     LIBRARIES[name]()
-                except Exception:  # noqa: BLE001 - the next child imports it itself, as before
+                except Exception:
                     pass
         self._wanted.clear()
 

@@ -10,6 +10,7 @@ import textwrap
 from dataclasses import dataclass
 
 from ..course.curriculum import Curriculum, Kata
+from ..states import NOT_RUN
 from . import outcomes
 
 BAR_WIDTH = 30
@@ -21,7 +22,7 @@ STATE_MARKUP = {
     outcomes.NOT_STARTED: {"yellow": True},
     outcomes.FAILING: {"red": True, "bold": True},
     outcomes.ERROR: {"red": True, "bold": True},
-    "not run": {},
+    NOT_RUN: {},
 }
 
 
@@ -104,7 +105,7 @@ class Writer:
             if failing:  # e.g. a --kata selection of a kata in the middle
                 stopped_at = failing[0].kata
             else:
-                ran = [s.kata for s in summaries.values() if s.state != "not run"]
+                ran = [s.kata for s in summaries.values() if s.state != NOT_RUN]
                 if len(done) == len(curriculum.katas) and len(ran) == len(curriculum.katas):
                     self.line(
                         "Every kata passes. You built a deep learning library from scratch.", green=True, bold=True

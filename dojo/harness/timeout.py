@@ -51,7 +51,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
-    def on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    def on_alarm(signum, frame):
         raise KataTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)

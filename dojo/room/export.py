@@ -108,7 +108,7 @@ def as_csv(room: Room) -> str:
 
 
 def board_exports(room: Room) -> list[dict]:
-    """The room's pairs in the shape of ``kata progress --export``, for :func:`dojo.tools.board.draw`."""
+    """The room's pairs in the shape of ``kata progress --export``, for :func:`dojo.course.board.draw`."""
     snapshot = room.snapshot()
     return [
         {
@@ -122,7 +122,7 @@ def board_exports(room: Room) -> list[dict]:
 
 
 def as_png(room: Room, path: Path) -> Path:
-    from ..tools.board import draw
+    from ..course.board import draw
 
     return draw(board_exports(room), path)
 

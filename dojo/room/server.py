@@ -478,7 +478,7 @@ def state_lock(state_dir: Path):
     """Hold ``state_dir/server.lock`` while serving: a second server on the same folder stops before touching it."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(state_dir / "server.lock", "a+")  # noqa: SIM115 - held open for the whole life of the server
+    handle = open(state_dir / "server.lock", "a+")
     try:
         try:
             import fcntl

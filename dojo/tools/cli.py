@@ -417,9 +417,8 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from reference._cache import Store, cache_folder
-
-    from ..harness import warmup
+    from ..refcache import warmup
+    from ..refcache.store import Store, cache_folder
 
     console = ctx.console
     lock = warmup.WarmLock(ctx.root)
@@ -525,7 +524,7 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_board(ctx: Context | None, args: argparse.Namespace, console: Console) -> int:
-    from .board import BoardError, show
+    from ..course.board import BoardError, show
 
     png = None if args.no_png else Path(args.png)
     try:
@@ -837,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
         return _say_error(console, "stopped (Ctrl-C)", 130)
     except BrokenPipeError:  # output piped into `head`, which has gone: nothing more to say
         return 1
-    except Exception as error:  # noqa: BLE001 - the last guard: one line, never a traceback (KATA_DEBUG=1 shows it)
+    except Exception as error:
         if os.environ.get("KATA_DEBUG"):
             traceback.print_exc()
         frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
@@ -868,10 +867,10 @@ def _say_error(console: Console, line: str, code: int) -> int:
     line = " ".join(line.split("\n"))
     try:
         console.print(f"[bold red]kata:[/] {escape(line)}", soft_wrap=True)
-    except Exception:  # noqa: BLE001 - stdout closed or broken: stderr is the last place to say it
+    except Exception:
         try:
             print(f"kata: {line}", file=sys.__stderr__, flush=True)
-        except Exception:  # noqa: BLE001, S110 - nowhere left to say it
+        except Exception:
             pass
     return code
 

@@ -76,7 +76,7 @@ def _run_pytest(root: Path, args) -> int:
         code = int(pytest.main(list(args)))
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
-    except BaseException:  # noqa: BLE001 - the watcher goes on; the learner sees what broke
+    except BaseException:
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):

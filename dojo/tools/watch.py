@@ -57,7 +57,7 @@ class Watcher:
         event = self._event
 
         class OnSave(FileSystemEventHandler):
-            def on_any_event(self, change):  # noqa: D401 - watchdog's callback
+            def on_any_event(self, change):
                 if str(getattr(change, "src_path", "")).endswith(".py") or str(
                     getattr(change, "dest_path", "")
                 ).endswith(".py"):

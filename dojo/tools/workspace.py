@@ -20,14 +20,13 @@ Nothing is written that was not checked first:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import definitions, pristine
 from ..course.curriculum import Curriculum, Kata
 from ..course.progress import Progress, ProgressError, file_lock
+from ..files import write_atomic
 from ..paths import STATE_DIR
 from ..states import DONE_STATES
 from .backups import backup
@@ -71,15 +70,7 @@ def _read(root: Path, path: Path) -> tuple[bytes, str]:
 
 def _write(root: Path, path: Path, text: str) -> None:
     """Replace the file atomically (a temporary file, then ``os.replace``), keeping its permissions."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)  # keeps the file's permission bits
     if path.read_bytes() != text.encode("utf-8"):  # check what was written, not what was meant
         raise WorkspaceError(f"{_shown(root, path)} did not read back as written (another program changed it?)")
 

@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pytest
 
+from dojo.shapes import as_pair
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, fail
 from dojo.testkit.divergence import reraise_with_diagnosis
 from dojo.testkit.gate import LearningGate
@@ -55,14 +56,10 @@ def pool_call(function, *args, **kwargs):
     return call_with_advice(function, *args, advice=POOL_SHAPE_ADVICE, **kwargs)
 
 
-def _pair(value):
-    return (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
-
-
 def _describe(x, kernel, strides, padding, name="conv2d"):
     return (
         f"{name}(x {tuple(np.shape(x))}, kernel {tuple(np.shape(kernel))}, bias, "
-        f"strides={_pair(strides)}, padding={padding!r})"
+        f"strides={as_pair(strides)}, padding={padding!r})"
     )
 
 
@@ -78,7 +75,7 @@ def _size_rule(size, k, stride, padding):
 
 def _size_rules(h, w, kh, kw, strides, padding):
     """The output-size rule once, with both axes' numbers: 'out_h = ..., out_w = ...'."""
-    (sh, sw) = _pair(strides)
+    (sh, sw) = as_pair(strides)
     if padding == "same":
         return (
             f"with padding='same' the output size is ceil(in / stride): out_h = ceil({h}/{sh}) = "
@@ -100,7 +97,7 @@ def check_spatial_shape(got, expected_shape, call_text, in_hw, window, strides, 
             f"{call_text} returned shape {shape}, expected {tuple(expected_shape)}: the output is NHWC, "
             f"(batch, out_h, out_w, {last_axis})"
         )
-    (h, w), (kh, kw), (sh, sw) = in_hw, _pair(window), _pair(strides)
+    (h, w), (kh, kw), (sh, sw) = in_hw, as_pair(window), as_pair(strides)
     _, eh, ew, ec = expected_shape
     if shape[1:3] != (eh, ew):
         rule = _size_rule(h, kh, sh, padding) if shape[1] != eh else _size_rule(w, kw, sw, padding)
@@ -129,7 +126,7 @@ def padding_mistakes(x, kernel, bias, strides, padding, expected_shape):
     """Wrong 'same' paddings that learners write, computed by TF on an input padded by hand."""
     if padding != "same":
         return {}
-    (kh, kw), (sh, sw) = kernel.shape[:2], _pair(strides)
+    (kh, kw), (sh, sw) = kernel.shape[:2], as_pair(strides)
     keras_h, keras_w = _keras_same_pads(x.shape[1], kh, sh), _keras_same_pads(x.shape[2], kw, sw)
     symmetric = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
     mistakes = {
@@ -166,7 +163,7 @@ def forward_mistakes(x, kernel, bias, strides, padding, expected_shape):
             "(the filter axis is the LAST one); use kernel.reshape(-1, filters), whose rows follow "
             "(kh, kw, in_ch), the order of an im2col row"
         ] = ref.conv2d(x, mixed, bias, strides, padding)
-    if _pair(strides) != (1, 1):
+    if as_pair(strides) != (1, 1):
         stride_one = ref.conv2d(x, kernel, bias, (1, 1), padding)
         mistakes["the stride is ignored: window (i, j) starts at row i*stride, column j*stride"] = stride_one
     mistakes.update(padding_mistakes(x, kernel, bias, strides, padding, expected_shape))
@@ -175,7 +172,7 @@ def forward_mistakes(x, kernel, bias, strides, padding, expected_shape):
 
 def _conv_case(seed, batch, h, w, in_ch, kernel_size, filters, scale=1.0):
     rng = np.random.default_rng(seed)
-    kh, kw = _pair(kernel_size)
+    kh, kw = as_pair(kernel_size)
     return (
         scale * rng.normal(size=(batch, h, w, in_ch)),
         rng.normal(size=(kh, kw, in_ch, filters)),
@@ -294,7 +291,7 @@ def test_im2col_matches_tf_extract_patches(kata, case):
     x = np.random.default_rng(seed).normal(size=(batch, h, w, in_ch))
     got = conv_call(kata, x, k, strides=strides, padding=padding)
     expected = ref.im2col(x, k, strides, padding)
-    (kh, kw) = _pair(k)
+    (kh, kw) = as_pair(k)
     text = f"im2col(x {x.shape}, kernel_size={k}, strides={strides}, padding={padding!r})"
     out_h, out_w = (
         (math.ceil(h / strides[0]), math.ceil(w / strides[1]))
@@ -328,7 +325,7 @@ def test_im2col_matches_tf_extract_patches(kata, case):
 
 def _crop_rows(columns, padded, kh, kw, strides, out):
     """im2col rows of a symmetric padding cut to Keras's out_h x out_w windows (the first ones)."""
-    (sh, sw), (batch, out_h, out_w) = _pair(strides), out
+    (sh, sw), (batch, out_h, out_w) = as_pair(strides), out
     full_h, full_w = (padded.shape[1] - kh) // sh + 1, (padded.shape[2] - kw) // sw + 1
     if full_h < out_h or full_w < out_w:
         return columns
@@ -407,12 +404,12 @@ BACKWARD_CASES = [
 
 def _stride_note(strides, kernel):
     notes = []
-    if _pair(strides) != (1, 1):
+    if as_pair(strides) != (1, 1):
         notes.append(
-            f"with strides={_pair(strides)}, window (i, j) starts at row i*{strides[0]}, "
+            f"with strides={as_pair(strides)}, window (i, j) starts at row i*{strides[0]}, "
             f"column j*{strides[1]} in the backward pass too"
         )
-    if any(s < k for s, k in zip(_pair(strides), kernel.shape[:2])):
+    if any(s < k for s, k in zip(as_pair(strides), kernel.shape[:2])):
         notes.append("windows overlap, so an input pixel collects (+=) the gradient of every window it is in")
     return ("\n  hint: " + "; ".join(notes)) if notes else ""
 
@@ -509,7 +506,7 @@ def test_conv2d_backward_matches_gradient_tape(kata, case):
 
 def _backward_padding_mistakes(dout, x, kernel, strides):
     """dx of 'same' padding done wrong in the backward pass, from TF's gradient of a hand-padded input."""
-    (kh, kw), (sh, sw) = kernel.shape[:2], _pair(strides)
+    (kh, kw), (sh, sw) = kernel.shape[:2], as_pair(strides)
     h, w = x.shape[1:3]
     pads_h, pads_w = _keras_same_pads(h, kh, sh), _keras_same_pads(w, kw, sw)
     padded = np.pad(x, ((0, 0), pads_h, pads_w, (0, 0)))
@@ -558,8 +555,8 @@ def _pool_id(case):
 def _pool_mistakes(x, pool, strides, padding, expected_shape):
     mistakes = {}
     if padding == "same":
-        ph, pw = _pair(pool)
-        sh, sw = pool if strides is None else _pair(strides)
+        ph, pw = as_pair(pool)
+        sh, sw = pool if strides is None else as_pair(strides)
         pads_h, pads_w = _keras_same_pads(x.shape[1], ph, sh), _keras_same_pads(x.shape[2], pw, sw)
         zero_padded = np.pad(x, ((0, 0), pads_h, pads_w, (0, 0)))
         mistakes[
@@ -596,7 +593,7 @@ def test_max_pool2d_matches_keras(kata, case):
         )
     if padding == "same" and len(shape) == 4 and shape[1:3] == (h, w) and shape != expected.shape:
         # 'same' keeps the input's size only with stride 1: the size rule, with the stride actually in force.
-        sh, sw = _pair(pool if strides is None else strides)
+        sh, sw = as_pair(pool if strides is None else strides)
         fail(
             f"{text} returned output {shape[1]}x{shape[2]}, the input's size; expected "
             f"{expected.shape[1]}x{expected.shape[2]}: 'same' does not mean the same size, it means "
@@ -693,7 +690,7 @@ def _last_maximum_dx(dout, x, pool, strides, padding):
     flipped = x[:, ::-1, ::-1, :]
     # Flipping the image flips row-major order inside every window; pads and windows flip with it only
     # when they are symmetric, so this mistake is named for 'valid' padding.
-    if padding != "valid" or any((n - p) % s for n, p, s in zip(x.shape[1:3], _pair(pool), _pair(strides or pool))):
+    if padding != "valid" or any((n - p) % s for n, p, s in zip(x.shape[1:3], as_pair(pool), as_pair(strides or pool))):
         return np.full(x.shape, np.nan)
     return ref.max_pool2d_backward(dout[:, ::-1, ::-1, :], flipped, pool, strides, padding)[:, ::-1, ::-1, :]
 
@@ -741,9 +738,9 @@ def _conv_shape_hint(config, input_shape, window_key="kernel_size"):
     """The output-size rule with this layer's numbers, for a wrong compute_output_shape or output."""
 
     def hint(got, expected):
-        window = _pair(config.get(window_key, (2, 2)))
+        window = as_pair(config.get(window_key, (2, 2)))
         default = window if window_key == "pool_size" else (1, 1)
-        strides = _pair(config["strides"]) if config.get("strides") is not None else default
+        strides = as_pair(config["strides"]) if config.get("strides") is not None else default
         padding = config.get("padding", "valid")
         axis = 1 if len(got) == len(expected) == 4 else 0
         if len(got) != len(expected):
@@ -869,7 +866,7 @@ def _pool_layer_mistakes(config, input_shape):
     def table(weights, x, dout):
         if config.get("padding") != "same":
             return {}
-        pool = _pair(config.get("pool_size", (2, 2)))
+        pool = as_pair(config.get("pool_size", (2, 2)))
         return {"output": _pool_mistakes(x, pool, config.get("strides"), "same", None)}
 
     return table

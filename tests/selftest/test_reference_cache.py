@@ -1,4 +1,4 @@
-"""The reference cache (reference/_cache.py) and the warm-up (dojo/harness/warmup.py).
+"""The reference cache (dojo/refcache/store.py) and the warm-up (dojo/refcache/warmup.py).
 
 The cache tests use a tiny reference package of their own, written to a
 temporary folder (its source can then be edited), and a private cache folder
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dojo.harness import warmup
-from reference import _cache
+from dojo.refcache import store as _cache
+from dojo.refcache import warmup
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -88,7 +88,7 @@ def fake(tmp_path, monkeypatch, cache):
     package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "_cache_import.py").write_text("from reference._cache import cache_public_functions, live\n")
+    (package / "_cache_import.py").write_text("from dojo.refcache import cache_public_functions, live\n")
     (package / "_helper.py").write_text("SCALE = 1\n")
     (package / "values.py").write_text(VALUES)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -304,7 +304,7 @@ def test_fresh_mode_recomputes_and_rewrites(fake, cache, monkeypatch):
 WRITER = """
 import sys
 import numpy as np
-from reference._cache import Store, encode_result
+from dojo.refcache.store import Store, encode_result
 store = Store(sys.argv[1])
 for round in range(int(sys.argv[2])):
     for k in range(8):
@@ -331,7 +331,7 @@ def test_two_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
         value, arrays = store.read({"format": 1, "function": "writer", "arguments": [["k", k]]})
         result = _cache.decode(value, arrays)
         assert result[1] == {"k": k} and np.all(result[0] == k)
-    leftovers = [p.name for p in folder.rglob(".tmp-*")]
+    leftovers = [p.name for p in folder.rglob("*.tmp")]
     assert leftovers == [], leftovers
 
 
@@ -348,7 +348,7 @@ class _WatchTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("tensorflow", "keras"):
             with open(os.environ["TENSORFLOW_IMPORTS"], "a") as log:
-                server = "reference_server" in " ".join(sys.argv)
+                server = any(part in " ".join(sys.argv) for part in ("refcache/server", "refcache.server"))
                 log.write(("server " if server else "harness ") + name + "\\n")
         return None
 
@@ -568,7 +568,7 @@ class _Config:
     def __init__(self, recording: bool, root: Path, started: float):
         from types import SimpleNamespace
 
-        from dojo.harness import reference_cache
+        from dojo.refcache import options as reference_cache
 
         self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root))
         self.stash = {reference_cache._started: started}
@@ -586,7 +586,7 @@ class _Config:
 def test_a_learners_run_that_computed_a_value_starts_the_warm_up(
     tmp_path, monkeypatch, recording, computed, no_warmup, starts
 ):
-    from dojo.harness import reference_cache
+    from dojo.refcache import options as reference_cache
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("KATAS_REFERENCE_CACHE", str(cache))

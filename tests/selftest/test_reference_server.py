@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from dojo.harness import reference_server, wire
-from reference import _cache
+from dojo import wire
+from dojo.refcache import server as reference_server
+from dojo.refcache import store as _cache
 
 
 def _request(module: str, function: str, *args, **kwargs) -> dict:

@@ -167,7 +167,7 @@ def test_the_png_closes_its_figures_on_every_path_and_gives_each_track_its_colou
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from dojo.tools import board
+    from dojo.course import board
 
     tracks = [{"number": n, "name": f"track {n}", "done": 1, "total": 3} for n in range(1, 15)]
     exports = [{"name": name, "done": 14, "total": 42, "tracks": tracks} for name in DOLLARS]

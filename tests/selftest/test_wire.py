@@ -1,11 +1,11 @@
-"""The wire format between the harness, a kata's child and the reference server (dojo.harness.wire)."""
+"""The wire format between the harness, a kata's child and the reference server (dojo.wire)."""
 
 import io
 
 import numpy as np
 import pytest
 
-from dojo.harness import wire
+from dojo import wire
 
 VALUE = {
     "weights": [np.arange(12.0).reshape(3, 4), np.array([10, 13], dtype=np.int32)],  # 10 and 13: b"\n", b"\r"

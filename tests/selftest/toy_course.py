@@ -76,7 +76,7 @@ def write_course(root: Path, katas: tuple[str, ...], checks: tuple[str, ...], in
     """A runnable course in ``root``: conftest, pytest.ini, curriculum/toy.toml and tests/test_toy.py."""
     for folder in ("curriculum", "tests"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    (root / "conftest.py").write_text('pytest_plugins = ["dojo.harness.plugin"]\n')
+    (root / "conftest.py").write_text('pytest_plugins = ["dojo.harness.plugin", "dojo.room.plugin"]\n')
     (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n" + ini)
     (root / "curriculum" / "toy.toml").write_text(curriculum(*katas))
     (root / "tests" / "test_toy.py").write_text(kata_tests(*checks))

@@ -21,12 +21,12 @@ def leaky_relu_slope_on_the_wrong_side(x, negative_slope=0.2):
 
 @mutant("gpu.leaky_relu", expect="default negative_slope is 0.2")
 def leaky_relu_with_the_pytorch_default(x, negative_slope=0.01):
-    return _leaky_relu_kernel(x, x.dtype.type(negative_slope))  # noqa: F821 - the answer key's kernel
+    return _leaky_relu_kernel(x, x.dtype.type(negative_slope))
 
 
 @mutant("gpu.leaky_relu", expect="stays on the GPU")
 def leaky_relu_copied_to_the_host(x, negative_slope=0.2):
-    return cp.asnumpy(_leaky_relu_kernel(x, x.dtype.type(negative_slope)))  # noqa: F821
+    return cp.asnumpy(_leaky_relu_kernel(x, x.dtype.type(negative_slope)))
 
 
 @mutant("gpu.leaky_relu", expect="in place")
@@ -82,14 +82,14 @@ extern "C" __global__ void katas_relu_off_by_one(const double* x, double* y, int
 @mutant("gpu.relu", expect="ceiling division")
 def relu_with_a_grid_too_small(x):
     y = cp.empty_like(x)
-    _relu_kernel((max(1, x.size // RELU_THREADS),), (RELU_THREADS,), (x, y, cp.int32(x.size)))  # noqa: F821
+    _relu_kernel((max(1, x.size // RELU_THREADS),), (RELU_THREADS,), (x, y, cp.int32(x.size)))
     return y
 
 
 @mutant("gpu.relu", expect="np.int32")
 def relu_with_a_python_int_size(x):
     y = cp.empty_like(x)
-    _relu_kernel(((x.size + 127) // 128,), (128,), (x, y, x.size))  # noqa: F821
+    _relu_kernel(((x.size + 127) // 128,), (128,), (x, y, x.size))
     return y
 
 
@@ -174,7 +174,7 @@ def add_bias_with_wide_blocks(x, bias):
     y = cp.empty_like(x)
     _add_bias_kernel(
         ((units + 31) // 32, (batch + 7) // 8),
-        (32, 8),  # noqa: F821
+        (32, 8),
         (x, bias, y, cp.int32(batch), cp.int32(units)),
     )
     return y
@@ -331,9 +331,9 @@ def row_sums_with_too_little_shared_memory(x):
     _row_sums_kernel(
         (rows,),
         (SUM_THREADS,),
-        (x, out, cp.int32(rows), cp.int32(cols)),  # noqa: F821
+        (x, out, cp.int32(rows), cp.int32(cols)),
         shared_mem=SUM_THREADS,
-    )  # noqa: F821 - elements, not bytes
+    )
     return out
 
 
@@ -435,7 +435,7 @@ extern "C" __global__ void katas_softmax_unstable(const double* x, double* y, in
 
 @mutant("gpu.softmax", expect=r"(?s)data race on shared partial.*__syncthreads")
 def softmax_reusing_shared_memory_without_a_barrier(x):
-    code = _softmax_kernel.code.replace(  # noqa: F821 - the answer key's kernel, minus one barrier
+    code = _softmax_kernel.code.replace(
         "    double result = partial[0];\n    __syncthreads();", "    double result = partial[0];"
     )
     rows, cols = x.shape
@@ -489,7 +489,7 @@ extern "C" __global__ void katas_softmax_online(const double* x, double* y, int 
 
 @mutant("gpu.dense_forward", expect=r"(?s)data race on shared.*complete")
 def dense_forward_without_the_second_barrier(x, kernel, bias):
-    code = _dense_kernel.code.replace(  # noqa: F821
+    code = _dense_kernel.code.replace(
         "        __syncthreads();                             // everyone is done", "        // (no barrier)"
     )
     batch, inputs = x.shape
@@ -505,7 +505,7 @@ def dense_forward_without_the_second_barrier(x, kernel, bias):
 
 @mutant("gpu.dense_forward", expect="(?s)out of bounds.*own guard")
 def dense_forward_with_unguarded_tile_loads(x, kernel, bias):
-    code = _dense_kernel.code.replace(  # noqa: F821
+    code = _dense_kernel.code.replace(
         "(row < batch && k < inputs) ? x[row * inputs + k] : 0.0", "x[row * inputs + k]"
     ).replace("(k < inputs && col < units) ? kernel[k * units + col] : 0.0", "kernel[k * units + col]")
     batch, inputs = x.shape
@@ -526,7 +526,7 @@ def dense_forward_without_bias(x, kernel, bias):
     y = cp.empty((batch, units), dtype=x.dtype)
     _dense_kernel(
         ((units + 15) // 16, (batch + 15) // 16),
-        (16, 16),  # noqa: F821
+        (16, 16),
         (x, kernel, cp.zeros_like(bias), y, cp.int32(batch), cp.int32(inputs), cp.int32(units)),
     )
     return y
@@ -568,7 +568,7 @@ def conv2d_without_bias(x, kernel, bias):
     y = cp.empty((batch, out_h, out_w, out_ch), dtype=x.dtype)
     _conv_kernel(
         ((y.size + 127) // 128,),
-        (128,),  # noqa: F821
+        (128,),
         (
             x,
             kernel,
@@ -583,7 +583,7 @@ def conv2d_without_bias(x, kernel, bias):
 @mutant("gpu.conv2d", expect="window axes are swapped")
 def conv2d_with_the_window_axes_swapped(x, kernel, bias):
     code = _conv_kernel.code.replace(
-        "kernel[((dy * kw + dx) * in_ch + c) * out_ch + o]",  # noqa: F821
+        "kernel[((dy * kw + dx) * in_ch + c) * out_ch + o]",
         "kernel[((dx * kh + dy) * in_ch + c) * out_ch + o]",
     )
     batch, height, width, in_ch = x.shape
@@ -606,7 +606,7 @@ def conv2d_with_same_sized_output(x, kernel, bias):
     y = cp.empty((batch, height, width, out_ch), dtype=x.dtype)
     _conv_kernel(
         ((y.size + 127) // 128,),
-        (128,),  # noqa: F821
+        (128,),
         (x, kernel, bias, y, *(cp.int32(v) for v in (batch, height, width, in_ch, kh, kw, out_ch, height, width))),
     )
     return y[:, : height - kh + 1, : width - kw + 1].copy()
@@ -650,7 +650,7 @@ extern "C" __global__ void katas_conv2d_2d(const double* x, const double* kernel
 @mutant("gpu.lstm_cell", expect="gate order is i, f, c, o")
 def lstm_cell_with_gates_i_f_o_c(x_t, h, c, kernel, recurrent_kernel, bias):
     code = _lstm_kernel.code.replace(
-        "tanh(row[2 * units + j] + bias[2 * units + j])",  # noqa: F821
+        "tanh(row[2 * units + j] + bias[2 * units + j])",
         "tanh(row[3 * units + j] + bias[3 * units + j])",
     ).replace("sigmoid(row[3 * units + j] + bias[3 * units + j])", "sigmoid(row[2 * units + j] + bias[2 * units + j])")
     batch, units = c.shape
@@ -669,7 +669,7 @@ def lstm_cell_without_bias(x_t, h, c, kernel, recurrent_kernel, bias):
     h_new, c_new = cp.empty_like(c), cp.empty_like(c)
     _lstm_kernel(
         ((batch * units + 127) // 128,),
-        (128,),  # noqa: F821
+        (128,),
         (z, cp.zeros_like(bias), c, h_new, c_new, cp.int32(batch), cp.int32(units)),
     )
     return h_new, c_new

@@ -68,7 +68,7 @@ class DenseBackwardWithoutActivationDerivative(Dense):
 @mutant("model.dense_layer_backward", expect=r"\[dbias, dkernel\]")
 class DenseBackwardGradsSwapped(Dense):
     def backward_from_logits(self, dz):
-        dx, dkernel, dbias = dense_backward(dz, self.inputs, self.weights[0])  # noqa: F821
+        dx, dkernel, dbias = dense_backward(dz, self.inputs, self.weights[0])
         self.grads = [dbias, dkernel]
         return dx
 
@@ -76,7 +76,7 @@ class DenseBackwardGradsSwapped(Dense):
 @mutant("model.dense_layer_backward", expect="sum dz over the batch")
 class DenseBackwardAveragingTheBias(Dense):
     def backward_from_logits(self, dz):
-        dx, dkernel, _ = dense_backward(dz, self.inputs, self.weights[0])  # noqa: F821
+        dx, dkernel, _ = dense_backward(dz, self.inputs, self.weights[0])
         self.grads = [dkernel, dz.mean(axis=0)]
         return dx
 
@@ -117,7 +117,7 @@ class SequentialNamingFromOne(Sequential):
     def build(self, input_shape=None):
         for i, layer in enumerate(self.layers):
             if layer.name is None:
-                layer.name = f"{snake_case(type(layer).__name__)}_{i}"  # noqa: F821
+                layer.name = f"{snake_case(type(layer).__name__)}_{i}"
         super().build(input_shape)
 
 
@@ -204,9 +204,9 @@ class SequentialCompilingWithADict(Sequential):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         makers = {
             "adam": optimizers_module.Adam,
-            "sgd": optimizers_module.SGD,  # noqa: F821
+            "sgd": optimizers_module.SGD,
             "rmsprop": optimizers_module.RMSprop,
-        }  # noqa: F821
+        }
         if isinstance(optimizer, str):
             if optimizer.lower() not in makers:
                 raise ValueError(f"Unknown optimizer: {optimizer}")
@@ -230,7 +230,7 @@ class SequentialAveragingBatchesEqually(Sequential):
             loss, out = step(x[index], y[index])
             values["loss"].append(loss)
             if "accuracy" in values:
-                values["accuracy"].append(accuracy(y[index], out))  # noqa: F821
+                values["accuracy"].append(accuracy(y[index], out))
         return {key: float(np.mean(v)) for key, v in values.items()}
 
 
@@ -260,7 +260,7 @@ class SequentialEvaluatingSampleBySample(Sequential):
         for i in range(len(x)):
             loss, out = self._loss_and_output(x[i : i + 1], y[i : i + 1], training=False)
             losses.append(loss)
-            hits.append(accuracy(y[i : i + 1], out))  # noqa: F821
+            hits.append(accuracy(y[i : i + 1], out))
         results = {"loss": float(np.mean(losses))}
         if "accuracy" in self.metrics:
             results["accuracy"] = float(np.mean(hits))
@@ -299,7 +299,7 @@ class SequentialFitAveragingBatchesEqually(Sequential):
             loss, out = step(x[index], y[index])
             values["loss"].append(loss)
             if "accuracy" in values:
-                values["accuracy"].append(accuracy(y[index], out))  # noqa: F821
+                values["accuracy"].append(accuracy(y[index], out))
         return {key: float(np.mean(v)) for key, v in values.items()}
 
 
@@ -350,7 +350,7 @@ class SequentialShufflingOnce(Sequential):
 class SequentialSplittingDespiteValidationData(Sequential):
     def _split(self, x, y, validation_split, validation_data):
         if validation_split:  # MISTAKE: the split first; validation_data only when there is none
-            return train_val_split(x, y, validation_split)  # noqa: F821
+            return train_val_split(x, y, validation_split)
         return super()._split(x, y, validation_split, validation_data)
 
 
@@ -421,7 +421,7 @@ class SequentialFitWithNpAverage(Sequential):
         for number, index in enumerate(batches, start=1):
             loss, out = step(x[index], y[index])
             losses.append(loss)
-            hits.append(accuracy(y[index], out))  # noqa: F821
+            hits.append(accuracy(y[index], out))
             sizes.append(len(index))
             logs = {"loss": np.average(losses, weights=sizes)}
             if "accuracy" in self.metrics:
@@ -447,7 +447,7 @@ class SequentialSummaryWithoutBiases(Sequential):
             if layer.weights
         ]
         total = sum(layer.weights[0].size for layer in self.layers if layer.weights)
-        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {total:,}')  # noqa: F821
+        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {total:,}')
 
 
 @mutant("model.sequential_summary", expect="thousands separator")
@@ -462,7 +462,7 @@ class SequentialSummaryWithoutSeparators(Sequential):
             for layer in self.layers
             if layer.weights
         ]
-        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {self.count_params()}')  # noqa: F821
+        print_fn(f'Model: "{self.name}"\n{_table(rows)}\n Total params: {self.count_params()}')
 
 
 @alternative("model.sequential_summary")
@@ -472,7 +472,7 @@ class SequentialPlainTextSummary(Sequential):
     def summary(self, print_fn=print):
         lines = [f"Model: {self.name}", f"{'Layer (type)':<32}{'Output Shape':<24}{'Param #':>12}"]
         for layer in self.layers:
-            if isinstance(layer, Input):  # noqa: F821
+            if isinstance(layer, Input):
                 continue
             lines.append(
                 f"{layer.name + ' (' + type(layer).__name__ + ')':<32}"
@@ -544,7 +544,7 @@ class SeedMlpWithRunningMeans(Sequential):
             seen += len(index)
             means["loss"] += (loss - means["loss"]) * len(index) / seen
             if "accuracy" in means:
-                means["accuracy"] += (accuracy(y[index], out) - means["accuracy"]) * len(index) / seen  # noqa: F821
+                means["accuracy"] += (accuracy(y[index], out) - means["accuracy"]) * len(index) / seen
             if progress is not None:
                 progress.update(number, dict(means))
         return means

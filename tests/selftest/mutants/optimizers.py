@@ -32,7 +32,7 @@ class SGDRebindingListItems(SGD):
 class SGDRebindingLocalName(SGD):
     def apply(self, params, grads):
         for param, grad in zip(params, grads):
-            param = param - self.learning_rate * grad  # noqa: F841 - the mistake itself
+            param = param - self.learning_rate * grad
 
 
 @mutant("optimizers.SGD", expect="returned new values")

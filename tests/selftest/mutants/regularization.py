@@ -300,15 +300,15 @@ def batch_norm_backward_step_by_step(dout, x, gamma, epsilon=1e-3):
 @mutant("regularization.Dropout", expect="active at inference")
 class DropoutAlwaysTraining(Dropout):
     def forward(self, x, training=False):
-        y, self.mask = dropout_forward(x, self.rate, self.rng, training=True)  # noqa: F821
+        y, self.mask = dropout_forward(x, self.rate, self.rng, training=True)
         return y
 
 
 @mutant("regularization.Dropout", expect="another mask than the forward pass")
 class DropoutDrawingANewMaskInBackward(Dropout):
     def backward(self, dout):
-        _, mask = dropout_forward(np.ones_like(dout), self.rate, np.random.default_rng(0))  # noqa: F821
-        return dropout_backward(dout, mask, self.rate)  # noqa: F821
+        _, mask = dropout_forward(np.ones_like(dout), self.rate, np.random.default_rng(0))
+        return dropout_backward(dout, mask, self.rate)
 
 
 @alternative("regularization.Dropout")
@@ -329,7 +329,7 @@ class DropoutScalingInTheLayer(Dropout):
 @mutant("regularization.BatchNormalization", expect="zeros for the moving")
 class BatchNormalizationWithTwoGrads(BatchNormalization):
     def backward(self, dout):
-        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)  # noqa: F821
+        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
         self.grads = [dgamma, dbeta]
         return dx
 
@@ -338,7 +338,7 @@ class BatchNormalizationWithTwoGrads(BatchNormalization):
 class BatchNormalizationRebindingItsStatistics(BatchNormalization):
     def forward(self, x, training=False):
         gamma, beta, mean, var = self.weights
-        y, mean, var = batch_norm_forward(x, gamma, beta, mean, var, self.momentum, self.epsilon, training)  # noqa: F821
+        y, mean, var = batch_norm_forward(x, gamma, beta, mean, var, self.momentum, self.epsilon, training)
         self.weights = [gamma, beta, mean, var]
         self._x = x
         return y
@@ -348,7 +348,7 @@ class BatchNormalizationRebindingItsStatistics(BatchNormalization):
 class BatchNormalizationForgettingTheNewStatistics(BatchNormalization):
     def forward(self, x, training=False):
         self._x = x
-        return batch_norm_forward(x, *self.weights, self.momentum, self.epsilon, training)[0]  # noqa: F821
+        return batch_norm_forward(x, *self.weights, self.momentum, self.epsilon, training)[0]
 
 
 @alternative("regularization.BatchNormalization")
@@ -363,7 +363,7 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
             x,
             *self.weights,
             momentum=self.momentum,
-            epsilon=self.epsilon,  # noqa: F821
+            epsilon=self.epsilon,
             training=training,
         )
         if training:
@@ -373,7 +373,7 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
         return y
 
     def backward(self, dout):
-        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)  # noqa: F821
+        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
         self.grads = [dgamma, dbeta] + [np.zeros_like(w) for w in self.weights[2:]]
         return dx
 
@@ -381,7 +381,7 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
 @mutant("regularization.Dense", expect="penalty's gradient is missing from dkernel")
 class DenseWithoutThePenaltyGradient(Dense):
     def backward_from_logits(self, dz):
-        return model_module.Dense.backward_from_logits(self, dz)  # noqa: F821 - your model.Dense
+        return model_module.Dense.backward_from_logits(self, dz)
 
 
 @mutant("regularization.Dense", expect="no factor 1/2")
@@ -395,13 +395,13 @@ class DensePenalisingOnlyThroughTheActivation(Dense):
     """The penalty added in backward; backward_from_logits (the output layer's path) left alone."""
 
     def backward(self, dout):
-        dx = model_module.Dense.backward_from_logits(self, self._backward_activation(dout, self.z))  # noqa: F821
+        dx = model_module.Dense.backward_from_logits(self, self._backward_activation(dout, self.z))
         if self.kernel_regularizer is not None:
             self.grads = [self.grads[0] + self.kernel_regularizer.gradient(self.weights[0]), self.grads[1]]
         return dx
 
     def backward_from_logits(self, dz):
-        return model_module.Dense.backward_from_logits(self, dz)  # noqa: F821 - your model.Dense
+        return model_module.Dense.backward_from_logits(self, dz)
 
 
 @alternative("regularization.Dense")
@@ -412,7 +412,7 @@ class DensePenalisingInPlace(Dense):
         return float(self.kernel_regularizer(self.weights[0]))
 
     def backward_from_logits(self, dz):
-        dx = model_module.Dense.backward_from_logits(self, dz)  # noqa: F821 - your model.Dense
+        dx = model_module.Dense.backward_from_logits(self, dz)
         if self.kernel_regularizer:
             self.grads[0] = self.grads[0] + 2.0 * self.kernel_regularizer.l2 * self.weights[0]
         return dx
@@ -421,7 +421,7 @@ class DensePenalisingInPlace(Dense):
 @mutant("regularization.Conv2D", expect="penalty's gradient is missing from dkernel")
 class Conv2DWithoutThePenaltyGradient(Conv2D):
     def backward(self, dout):
-        return conv_module.Conv2D.backward(self, dout)  # noqa: F821 - your conv.Conv2D
+        return conv_module.Conv2D.backward(self, dout)
 
 
 @mutant("regularization.Conv2D", expect="no factor 1/2")
@@ -434,14 +434,14 @@ class Conv2DWithAHalfPenalty(Conv2D):
 class Conv2DPenalisingWithL2Functions(Conv2D):
     def regularization_loss(self):
         reg = self.kernel_regularizer
-        return l2_penalty(self.weights[0], reg.l2) if reg is not None else 0.0  # noqa: F821
+        return l2_penalty(self.weights[0], reg.l2) if reg is not None else 0.0
 
     def backward(self, dout):
-        dx = conv_module.Conv2D.backward(self, dout)  # noqa: F821 - your conv.Conv2D
+        dx = conv_module.Conv2D.backward(self, dout)
         reg = self.kernel_regularizer
         if reg is not None:
             dkernel, dbias = self.grads
-            self.grads = [dkernel + l2_penalty_grad(self.weights[0], reg.l2), dbias]  # noqa: F821
+            self.grads = [dkernel + l2_penalty_grad(self.weights[0], reg.l2), dbias]
         return dx
 
 
@@ -453,7 +453,7 @@ class DenseWhosePenaltyNeverReachesTheGradient(Dense):
     """regularization_loss is right, so the loss fit reports is right at the start; the kernels never feel it."""
 
     def backward_from_logits(self, dz):
-        return model_module.Dense.backward_from_logits(self, dz)  # noqa: F821 - your model.Dense
+        return model_module.Dense.backward_from_logits(self, dz)
 
 
 @alternative("regularization.overfitting")
@@ -461,12 +461,12 @@ class DenseAddingThePenaltyGradientInBackwardOnly(Dense):
     """The penalty's gradient added wherever backward ends, computed from l2 directly."""
 
     def backward(self, dout):
-        dx = model_module.Dense.backward_from_logits(self, self._backward_activation(dout, self.z))  # noqa: F821
+        dx = model_module.Dense.backward_from_logits(self, self._backward_activation(dout, self.z))
         self._penalise()
         return dx
 
     def backward_from_logits(self, dz):
-        dx = model_module.Dense.backward_from_logits(self, dz)  # noqa: F821
+        dx = model_module.Dense.backward_from_logits(self, dz)
         self._penalise()
         return dx
 

@@ -41,16 +41,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import inspect
+import io
 import json
 import os
 import re
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomic
 
 COMPUTED_STAMP = "computed.stamp"
 FORMAT = 1  # bump when the encoding or the key changes meaning
@@ -59,7 +62,6 @@ ENGINE_PACKAGES = {
     "keras": ("keras",),
     "numpy": ("numpy",),
 }
-REFERENCE_ROOT = Path(__file__).resolve().parent
 ARRAY_KINDS = "biufcUS"  # dtypes whose bytes are the whole value (no objects, no pointers)
 
 # What this process did, for the self-tests and the --fresh-reference line.
@@ -83,7 +85,7 @@ def only_cached(enabled: bool = True):
 
     The harness's own process uses it: computing would import TensorFlow there, and a process
     with TensorFlow's threads running cannot fork kata children safely. It hands a miss to the
-    reference server (:mod:`dojo.harness.reference_server`) instead.
+    reference server (:mod:`dojo.refcache.server`) instead.
     """
     previous = getattr(_inside, "only_cached", False)
     _inside.only_cached = enabled
@@ -101,9 +103,18 @@ def cache_folder() -> Path:
     override = os.environ.get("KATAS_REFERENCE_CACHE")
     if override:
         return Path(override)
-    from dojo.paths import STATE_DIR
+    from ..paths import STATE_DIR
 
-    return REFERENCE_ROOT.parent / STATE_DIR / "reference-cache"
+    return _reference_root().parent / STATE_DIR / "reference-cache"
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_root() -> Path:
+    """The folder of the ``reference`` package, found without importing it (it imports this module)."""
+    spec = importlib.util.find_spec("reference")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the reference package is not installed: run pip install -e . in the checkout")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def fresh() -> bool:
@@ -200,6 +211,24 @@ def array_digest(array: np.ndarray) -> str:
     """SHA-256 of an array's dtype, shape and bytes (C order): its identity in the store."""
     sha = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
     sha.update(np.ascontiguousarray(array).data)
+    return sha.hexdigest()
+
+
+def memo_key(*items) -> str:
+    """A key for an in-process memo of reference results: arrays by :func:`array_digest`, the rest by repr.
+
+    Lists and tuples are walked, so ``memo_key([w1, w2], x)`` tells apart two
+    weight lists that differ in one array.
+    """
+    sha = hashlib.sha256()
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            sha.update(b"[" + memo_key(*item).encode() + b"]")
+        elif isinstance(item, np.ndarray):
+            sha.update(array_digest(item).encode())
+        else:
+            sha.update(repr(item).encode())
+        sha.update(b"|")
     return sha.hexdigest()
 
 
@@ -412,18 +441,10 @@ class Store:
 
     @staticmethod
     def _atomic(path: Path, write) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                write(file)
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        """``write(file)`` into memory, then onto disk in one step (entries are small; arrays at most MBs)."""
+        buffer = io.BytesIO()
+        write(buffer)
+        write_atomic(path, buffer.getvalue(), durable=False)  # a lost entry is only recomputed
 
     def stamp_computed(self) -> None:
         """Touch ``computed.stamp``: a run (in any process: xdist workers, forked children) computed a

@@ -9,7 +9,7 @@ forked) that imports TensorFlow once, computes the value, stores it in the
 reference cache and answers. The harness's process stays free of TensorFlow
 for the whole run, and every kata keeps its child, cold cache or warm.
 
-The conversation is the child's own wire format (:mod:`dojo.harness.wire`),
+The conversation is the child's own wire format (:mod:`dojo.wire`),
 one message each way (a JSON line, then its arrays' bytes): a request ``{"module", "function", "args"}`` on the
 server's stdin, a reply ``{"value"}``, ``{"raised", "message"}`` or
 ``{"not_data"}`` on its stdout. The server's stdout carries replies only:
@@ -32,7 +32,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import wire
+from .. import wire
 
 #: The settings of the reference cache, sent with every request: the server applies the harness's
 #: values of the moment (a nested session or a self-test may change them after the server started).
@@ -47,7 +47,7 @@ _server: _Server | None = None
 class _Server:
     """The running server process, from the harness's side."""
 
-    command = (sys.executable, "-m", "dojo.harness.reference_server")
+    command = (sys.executable, "-m", "dojo.refcache.server")
 
     def __init__(self, root: Path):
         self.log = tempfile.TemporaryFile()
@@ -159,7 +159,7 @@ def answer(message: dict, *, only_cached: bool = False) -> dict:
     """Run one reference call described by ``message``; the reply as data.
 
     With ``only_cached`` (the harness's own process) a value that is not in the reference
-    cache raises :class:`reference._cache.CacheMiss` instead of importing TensorFlow here.
+    cache raises :class:`dojo.refcache.store.CacheMiss` instead of importing TensorFlow here.
     """
     module_name, function = str(message.get("module", "")), str(message.get("function", ""))
     if not (module_name == "reference" or module_name.startswith("reference.")) or function.startswith("_"):
@@ -167,16 +167,16 @@ def answer(message: dict, *, only_cached: bool = False) -> dict:
     try:
         target = getattr(importlib.import_module(module_name), function)
         args, kwargs = wire.decode(message.get("args"))
-    except Exception as error:  # noqa: BLE001 - a malformed request is answered, not obeyed
+    except Exception as error:
         return {"raised": "RuntimeError", "message": f"bad reference request: {error}"}
-    from reference import _cache
+    from . import store as _cache
 
     try:
         with _cache.only_cached(only_cached):
             value = target(*args, **kwargs)
     except _cache.CacheMiss:
         raise
-    except Exception as error:  # noqa: BLE001 - the reference's own error goes back to the check
+    except Exception as error:
         return {"raised": type(error).__name__, "message": str(error)}
     try:
         return {"value": wire.encode(value)}

@@ -1,11 +1,11 @@
-"""The pytest side of the reference cache (``reference/_cache.py``): ``--fresh-reference`` and the warm-up.
+"""The pytest side of the reference cache (``dojo/refcache/store.py``): ``--fresh-reference`` and the warm-up.
 
 * ``--fresh-reference`` (or ``KATAS_FRESH_REFERENCE=1``): every expected value
   is recomputed live by TensorFlow and its cache entry rewritten; the run says
   so in one line.
 * After a run on the learner's own ``katas/`` that had to compute a reference
   value (so it imported TensorFlow), the rest of the course is computed in the
-  background (:mod:`dojo.harness.warmup`), once the report is printed.
+  background (:mod:`dojo.refcache.warmup`), once the report is printed.
 
 This module imports neither NumPy nor the reference engine: a run on fresh
 stubs pays nothing for it.
@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_started] = time.time()
     if config.getoption("fresh_reference", False):
         config.stash[_saved_env] = os.environ.get(FRESH_ENV)
-        os.environ[FRESH_ENV] = "1"  # read by reference/_cache.py, inherited by xdist workers
+        os.environ[FRESH_ENV] = "1"  # read by dojo/refcache/store.py, inherited by xdist workers
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -71,7 +71,7 @@ def _maybe_warm_up(config: pytest.Config) -> None:
 
     if warmup.disabled():
         return
-    from reference._cache import COMPUTED_STAMP, cache_folder
+    from .store import COMPUTED_STAMP, cache_folder
 
     stamp = cache_folder() / COMPUTED_STAMP
     try:

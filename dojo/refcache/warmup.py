@@ -5,7 +5,7 @@ seconds). Right after it, the remaining expected values of the whole course
 are computed in a background process at low priority: the answer key's run of
 every kata test (``pytest --impl solutions --all``), which calls every
 reference function with the tests' own inputs and so fills the reference
-cache (``reference/_cache.py``). The next katas then answer without
+cache (``dojo/refcache/store.py``). The next katas then answer without
 TensorFlow.
 
 * It never delays the learner's report: it starts after pytest has printed
@@ -22,7 +22,7 @@ TensorFlow.
 * Its output goes to ``.katas/warm.log``. ``KATAS_NO_WARMUP=1`` turns it off
   (the self-tests and CI do). ``kata warm`` runs the same in the foreground.
 
-Run as ``python -m dojo.harness.warmup --background ROOT`` by :func:`start_in_background`.
+Run as ``python -m dojo.refcache.warmup --background ROOT`` by :func:`start_in_background`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..files import write_atomic
 from ..paths import STATE_DIR
 
 LOCK_NAME = "warm.lock"
@@ -79,7 +80,7 @@ class WarmLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock is held
+        file = open(self.path, "a+")
         if not _try_lock(file):
             file.close()
             return False
@@ -103,7 +104,7 @@ class WarmLock:
         if self._file is not None:
             return os.getpid()
         try:
-            file = open(self.path)  # noqa: SIM115
+            file = open(self.path)
         except OSError:
             return None
         with file:
@@ -158,7 +159,7 @@ def _try_pid_lock(file) -> bool:
 
 def fingerprint(root: Path) -> str:
     """A digest of everything the course's reference values depend on."""
-    from reference._cache import engine_versions
+    from .store import engine_versions
 
     sha = hashlib.sha256(json.dumps(engine_versions(), sort_keys=True).encode())
     root = Path(root)
@@ -180,10 +181,11 @@ def is_warm(root: Path) -> bool:
 def _mark_warm(root: Path, code: int) -> None:
     folder = cache_folder(root)
     with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{MARKER_NAME}.{os.getpid()}"
-        temporary.write_text(json.dumps({"fingerprint": fingerprint(root), "exit": code, "finished": time.time()}))
-        os.replace(temporary, folder / MARKER_NAME)
+        write_atomic(
+            folder / MARKER_NAME,
+            json.dumps({"fingerprint": fingerprint(root), "exit": code, "finished": time.time()}),
+            durable=False,
+        )
 
 
 # ----------------------------------------------------------------- running
@@ -240,7 +242,7 @@ def _run_in_background(root: Path) -> int:
         return 0  # another warm-up won the race
     with contextlib.suppress(AttributeError, OSError):
         os.nice(19)
-    log = open(state_dir(root) / LOG_NAME, "w")  # noqa: SIM115 - our stdout and stderr until exit
+    log = open(state_dir(root) / LOG_NAME, "w")
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
@@ -270,7 +272,7 @@ def start_in_background(root: Path) -> str:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    command = [sys.executable, "-m", "dojo.harness.warmup", "--background", str(root)]
+    command = [sys.executable, "-m", "dojo.refcache.warmup", "--background", str(root)]
     if os.name == "nt":
         flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         subprocess.Popen(
@@ -291,4 +293,4 @@ def start_in_background(root: Path) -> str:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--background":
         sys.exit(_run_in_background(Path(sys.argv[2])))
-    sys.exit("usage: python -m dojo.harness.warmup --background ROOT")
+    sys.exit("usage: python -m dojo.refcache.warmup --background ROOT")
