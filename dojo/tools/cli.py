@@ -755,6 +755,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
     sub.add_argument("--no-png", action="store_true", help="only print the table")
     room = verb("room", None, "the live room: a web board on the workshop network (serve), pairs post to it (join)")
+    _room_actions(room)
+    return main
+
+
+def _room_actions(room: argparse.ArgumentParser) -> None:
+    """``kata room serve|join|leave|status|report`` and their options."""
     actions = room.add_subparsers(dest="action", metavar="ACTION")
     serve = actions.add_parser(
         "serve",
@@ -810,7 +816,6 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("databases", nargs="+", help="the rooms' SQLite files")
     report.add_argument("--out", default=".", help="folder for katas.html and katas.csv (default: here)")
     actions.add_parser("status", help="the room this checkout joined")
-    return main
 
 
 def main(argv: list[str] | None = None) -> int:
