@@ -12,12 +12,16 @@ protocol object of each connection (:func:`guarded_protocol`):
 * **caps that evict instead of refusing**: at most ``per_address``
   connections from one address and ``total`` in all. When a new connection
   goes over a cap, the *oldest idle* connection of that address (or of the
-  whole server) is closed: one that is between requests or has not sent
-  one yet. A pair's request, which arrives and is answered at once, always
-  gets in; a thousand sockets held open by one address only ever hold
-  ``per_address`` places, and each new one pushes out one of their own.
-  When every connection of the address is busy (streams, posts in flight),
-  the new one is closed instead.
+  whole server) is closed: one that is between requests or has not sent one
+  for ``grace_seconds``. A connection younger than that is never the one
+  pushed out, so a pair's or a board's request (its head follows its
+  connection within milliseconds) gets in even while a burst of new sockets
+  from the same address arrives; a thousand sockets held open by one address
+  only ever hold ``per_address`` places once they are a second old. Young
+  connections may go over the cap up to ``hard_factor`` times it; beyond
+  that the oldest idle one goes whatever its age, and when every connection
+  of the address is busy the new one is closed instead (the file descriptors
+  stay bounded whatever the attacker does).
 
 Event streams are busy connections; they are bounded by the server itself
 (:class:`~.limits.Limits`: ``max_streams``, ``streams_per_address``).
@@ -35,7 +39,9 @@ from dataclasses import dataclass, field
 class GuardSettings:
     header_seconds: float = 10.0  # to deliver a request's head, from connecting or from the last answer
     per_address: int = 64  # connections held at once by one address
-    total: int = 1024  # connections held at once in all
+    total: int = 512  # connections held at once in all
+    grace_seconds: float = 1.0  # a connection this young is never pushed out by a newer one
+    hard_factor: int = 4  # young connections may take the caps this many times over, then newcomers are closed
 
 
 @dataclass
@@ -54,9 +60,9 @@ class ConnectionGuard:
         mine[connection] = None
         self.everyone[connection] = None
         if len(mine) > self.settings.per_address:
-            self._evict(mine, connection)
-        if len(self.everyone) > self.settings.total:
-            self._evict(self.everyone, connection)
+            self._evict(mine, connection, self.settings.per_address)
+        if connection in self.everyone and len(self.everyone) > self.settings.total:
+            self._evict(self.everyone, connection, self.settings.total)
 
     def closed(self, connection) -> None:
         mine = self.by_address.get(connection.address)
@@ -72,8 +78,14 @@ class ConnectionGuard:
             if group is not None and connection in group:
                 group.move_to_end(connection)
 
-    def _evict(self, group: OrderedDict, newcomer) -> None:
-        victim = next((c for c in group if c is not newcomer and c.is_idle()), None) or newcomer
+    def _evict(self, group: OrderedDict, newcomer, cap: int) -> None:
+        now = time.monotonic()
+        idle = [c for c in group if c is not newcomer and c.is_idle()]
+        victim = next((c for c in idle if now - c.idle_since >= self.settings.grace_seconds), None)
+        if victim is None:
+            if len(group) <= cap * self.settings.hard_factor:
+                return  # only young connections: let them have their moment
+            victim = idle[0] if idle else newcomer  # a burst beyond the hard cap: the oldest goes all the same
         self.closed(victim)  # out of the counts now, not when its socket is finally gone
         victim.drop()
         self.evicted += 1
@@ -92,7 +104,7 @@ def guarded_protocol(guard: ConnectionGuard):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self.address = self.client[0] if self.client else "?"
-            self.connected_at = time.monotonic()
+            self.idle_since = time.monotonic()
             self._arm()
             guard.opened(self)
 
@@ -109,6 +121,7 @@ def guarded_protocol(guard: ConnectionGuard):
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
+                self.idle_since = time.monotonic()
                 self._arm()
                 guard.idle_again(self)
 

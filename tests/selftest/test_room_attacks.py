@@ -50,8 +50,8 @@ def test_a_thousand_idle_sockets_from_one_address_stop_neither_a_board_nor_a_pai
             assert b"Ana & Ben" in first_event
             stream.close()
             held = open_fds(room.process.pid)
-            if held is not None:  # the server holds per_address of them, not a thousand
-                assert held < 64 + 60, held
+            if held is not None:  # the server holds a bounded few of them (young ones up to 4x the cap), not 1000
+                assert held < 64 * 4 + 60, held
         finally:
             for connection in idle:
                 connection.close()
