@@ -56,7 +56,8 @@ def restore(room, database) -> None:
     room.started = float(meta.get("started", room.started))
     if isinstance(meta.get("rotation"), dict):
         room.rotation = meta["rotation"]
-    room.settings.hide_names = bool(meta.get("hide_names", room.settings.hide_names))
+    # --hide-names on the command line wins; otherwise the facilitator's last choice stands.
+    room.settings.hide_names = room.settings.hide_names or bool(meta.get("hide_names", False))
     room.last_hand = int(meta.get("last_hand", 0))
     for row in database.query("SELECT client, row FROM pairs"):
         room.adopt(row["client"], json.loads(row["row"]))

@@ -566,11 +566,10 @@ def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) ->
         )
         return 0
     member = client.membership(ctx.root)
-    console.print(
-        escape(client.status_line(member))
-        if member
-        else 'not in a room: `kata room join URL CODE --name "Ana & Ben"` (the facilitator has URL and CODE)'
-    )
+    if member is None:
+        console.print('not in a room: `kata room join URL CODE --name "Ana & Ben"` (the facilitator has URL and CODE)')
+        return 0
+    _room_line(ctx, ask_queue=True)
     return 0
 
 
