@@ -72,8 +72,14 @@ def _forget_kata_test_modules(root: Path) -> None:
             del sys.modules[name]
 
 
-def run_katas(root: Path, implementation: Path, kata_ids: list[str], *extra: str) -> dict[str, Verdict]:
-    """The verdict on each of ``kata_ids`` for the folder ``implementation``."""
+def run_katas(
+    root: Path, implementation: Path, kata_ids: list[str], *extra: str, observers: tuple = ()
+) -> dict[str, Verdict]:
+    """The verdict on each of ``kata_ids`` for the folder ``implementation``.
+
+    ``observers`` are more pytest plugins for the session: the notebook's reads the
+    harness's whole summary (check, printed output, named mistake) and the progress it recorded.
+    """
     recorder = _Recorder(list(kata_ids))
     # Only the test modules of these katas' tracks: collecting every kata test module costs more than
     # a kata's checks (a kata's tests live in tests/katas/test_<module>.py).
@@ -95,7 +101,7 @@ def run_katas(root: Path, implementation: Path, kata_ids: list[str], *extra: str
         args += ["--kata", kata_id]
     import_path = list(sys.path)
     try:
-        code = pytest.main(args, plugins=[recorder])
+        code = pytest.main(args, plugins=[recorder, *observers])
     finally:
         # pytest puts the test and conftest folders at the front of sys.path and leaves them there: two
         # more entries per session made every later import, and pytest's scan of installed plugins,

@@ -95,7 +95,9 @@ class Context:
         try:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
-            raise CliError(f"the curriculum does not load: {error}") from None
+            raise CliError(
+                f"the curriculum does not load ({error}): restore it with `git checkout curriculum/`"
+            ) from None
         self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
 
     def note(self, line: str) -> None:
@@ -157,7 +159,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     streak = entry.get("streak", 0)
     console.print(
         f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
-        + (f"  ({streak} failing runs in a row)" if streak else "")
+        + (f"  ({streak} failing attempt{'s' if streak != 1 else ''} in a row)" if streak else "")
     )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
@@ -357,7 +359,7 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
             )
             return 1
     try:
-        text = solution_text(ctx.root, kata)
+        text = solution_text(ctx.root, kata, ctx.curriculum)
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     ctx.console.print(
@@ -419,6 +421,7 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
 
     from ..refcache import warmup
     from ..refcache.store import Store, cache_folder
+    from . import warm_summary
 
     console = ctx.console
     lock = warmup.WarmLock(ctx.root)
@@ -434,20 +437,26 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
         "Computing every expected value of the course with TensorFlow (the answer key's run of "
         "every kata test); values already in the reference cache are read back."
     )
+    store = Store(cache_folder())
+    before = store.size()
     started = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     extra = ["--capture=sys"] + (["--fresh-reference"] if args.fresh else [])
     # The bar writes to the terminal; pytest's own output goes to the log.
     with open(log_path, "w") as log, Progress(*columns, console=Console(file=sys.stdout)) as bar:
         plugin = _WarmProgress(bar, bar.add_task("collecting", total=None))
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
-    entries, arrays, size = Store(cache_folder()).size()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
+        except KeyboardInterrupt:  # a second Ctrl-C while pytest was finishing
+            code = warm_summary.INTERRUPTED
+    interrupted = code == warm_summary.INTERRUPTED
     console.print(
-        f"Reference cache: {entries} values ({arrays} arrays, {size / 1e6:.1f} MB) in "
-        f"{time.perf_counter() - started:.0f} s; the next runs need no TensorFlow. "
-        f"pytest's output: {log_path.relative_to(ctx.root)}"
+        warm_summary.summary(before, store.size(), time.perf_counter() - started, interrupted)
+        + f" pytest's output: {log_path.relative_to(ctx.root)}"
     )
+    if interrupted:
+        return 130  # the shell's status for Ctrl-C
     if code not in (0, None):
         console.print(f"[yellow]The answer key's run ended with exit code {code}: see the log.[/]")
     return 0 if code in (0, None) else 1
@@ -662,6 +671,16 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_dev(ctx: Context, args: argparse.Namespace) -> int:
     """``kata dev check``: the course's structure (for contributors), without TensorFlow."""
+    if args.action == "notebooks":
+        from ..notebook import generate
+
+        changed = generate.write(ctx.root)
+        for path in changed:
+            ctx.changed(str(path.relative_to(ctx.root)))
+        ctx.console.print(
+            f"{len(changed)} notebook{'s' if len(changed) != 1 else ''} written; the others were up to date"
+        )
+        return 0
     from .devcheck import check
 
     problems = check(ctx.root)
@@ -722,6 +741,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
     sub.add_argument("kata", help="kata number or id")
+    from .history import cmd_history, cmd_restore
+
+    sub = verb("history", cmd_history, "the copies of your files that every run keeps (.katas/history/)")
+    sub.add_argument("file", nargs="?", help="only this file, e.g. katas/neuron.py")
+    sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
+    sub.add_argument("file", help="the file, e.g. katas/neuron.py")
+    sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
+    sub = verb("doctor", None, "check the install, katas/, .katas/ and the room; repair what is safe to repair")
+    sub.add_argument("--import", dest="do_import", action="store_true", help="also import NumPy, TensorFlow and Keras")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
@@ -747,8 +775,17 @@ def parser() -> argparse.ArgumentParser:
     sub = verb("workshop", cmd_workshop, "workshop mode: pair prompts after each kata passed")
     sub.add_argument("switch", nargs="?", choices=["on", "off"], help="on or off (default: show)")
     sub.add_argument("--name", help="the pair's names, used by `kata progress --export`")
-    sub = verb("dev", cmd_dev, "for contributors: `kata dev check` proves the course's structure in seconds")
-    sub.add_argument("action", choices=["check"], help="check: manifest, stubs, answer key, tests, mutants, docs")
+    sub = verb(
+        "dev",
+        cmd_dev,
+        "for contributors: `kata dev check` proves the course's structure in seconds; `kata dev notebooks` writes the notebooks",
+    )
+    sub.add_argument(
+        "action",
+        choices=["check", "notebooks"],
+        help="check: manifest, stubs, answer key, tests, mutants, docs, notebooks; "
+        "notebooks: write notebooks/<track>.ipynb from the course",
+    )
     sub = verb("board", None, "the room's progress board from several exports (table and PNG)")
     sub.add_argument("files", nargs="+", help="progress-*.json files from `kata progress --export`")
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
@@ -829,6 +866,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_board(None, args, console)
         if args.verb == "room":
             return cmd_room(None, args, console)
+        if args.verb == "doctor":  # works where the curriculum does not load: that is one of its findings
+            from .doctor import cmd_doctor
+
+            return cmd_doctor(console, args)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:

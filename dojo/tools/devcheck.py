@@ -13,12 +13,16 @@ fix. What it proves:
   and every kata has a stub of its own unless it exercises a target an earlier
   kata already asked for (capstones);
 * the given (solved) parts of each ``katas/`` module are identical to the
-  answer key's: a learner's file stands alone, but there is one source;
+  answer key's: a learner's file stands alone, but there is one source; a
+  given class has every member the answer key's kata classes rely on (what
+  catch-up writes must run beside it);
 * every kata has tests carrying its marker, and at least one mutant and one
   alternative in ``tests/selftest/mutants/``; every marker and variant names a
   kata of the manifest;
 * no kata number is written by hand in ``katas/``, ``solutions/`` or ``tests/``;
-* the counts the README states ("74 katas", "10 tracks", "0/74") are true.
+* the counts the README states ("74 katas", "10 tracks", "0/74") are true;
+* ``notebooks/<track>.ipynb`` are what ``kata dev notebooks`` generates from the
+  course now, and the README has each track's "Open in Colab" line.
 """
 
 from __future__ import annotations
@@ -137,6 +141,25 @@ def _functions(node: ast.stmt):
         yield node.name, node
 
 
+def _members(node: ast.ClassDef) -> list[str]:
+    """Names a class body defines: methods and class attributes."""
+    names = []
+    for member in node.body:
+        if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(member.name)
+        elif isinstance(member, (ast.Assign, ast.AnnAssign)):
+            targets = member.targets if isinstance(member, ast.Assign) else [member.target]
+            names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _names_in_bases(node: ast.stmt) -> set[str]:
+    """The names a class's bases mention (empty for a function)."""
+    if not isinstance(node, ast.ClassDef):
+        return set()
+    return {n.id for base in node.bases for n in ast.walk(base) if isinstance(n, ast.Name)}
+
+
 def _same(a: ast.AST, b: ast.AST) -> bool:
     return ast.dump(_without_docstrings(a)) == ast.dump(_without_docstrings(b))
 
@@ -165,9 +188,11 @@ class CourseCheck:
         self.check_targets(curriculum)
         self.check_stubs(curriculum)
         self.check_given_parts(curriculum)
+        self.check_given_bases(curriculum)
         self.check_tests_and_variants(curriculum)
         self.check_hand_numbers()
         self.check_readme(curriculum)
+        self.check_notebooks(curriculum)
         return self.problems
 
     # ------------------------------------------------------------- targets
@@ -295,6 +320,35 @@ class CourseCheck:
                             f"given method differs from solutions/{module}.py: copy the answer key's version",
                         )
 
+    def check_given_bases(self, curriculum: Curriculum) -> None:
+        """A given class must hold every member the answer key's version has, where katas build on it.
+
+        ``kata catch-up`` and ``kata solution`` write the answer key's kata class into the learner's
+        file, beside the learner's (given) base class: an answer-key subclass that relies on a member
+        only the answer key's base has (``_Recurrent.build``) would not run there.
+        """
+        targets: dict[str, set[str]] = {}
+        for kata in curriculum.katas:
+            targets.setdefault(kata.module, set()).add(kata.target)
+        for module, names in sorted(targets.items()):
+            stub_tree, key_tree = self.katas.tree(module), self.solutions.tree(module)
+            if stub_tree is None or key_tree is None:
+                continue
+            key_defs = _top_level(key_tree)
+            for name, node in _top_level(stub_tree).items():
+                if name in names or not isinstance(node, ast.ClassDef) or name not in key_defs:
+                    continue
+                extra = sorted(set(_members(key_defs[name])) - set(_members(node)))
+                users = [t for t in sorted(names) if t in key_defs and name in _names_in_bases(key_defs[t])]
+                if extra and users:
+                    self.add(
+                        f"katas/{module}.py, {name}",
+                        f"the answer key's {name} also has {', '.join(extra)}, which its "
+                        f"{', '.join(users)} rely on: what catch-up and `kata solution` write would not run "
+                        f"beside this {name}; move those members into the kata classes in solutions/{module}.py, "
+                        f"or give them to this class too",
+                    )
+
     # ------------------------------------------------------ tests, variants
 
     def _decorated_ids(self, folder: Path, decorator: str) -> tuple[dict[str, int], list[Problem]]:
@@ -373,6 +427,21 @@ class CourseCheck:
         for found in re.finditer(r"\b\d+/(\d+) katas done\b", text):
             if int(found.group(1)) != katas:
                 self.add("README.md", f"shows {found.group(0)!r}; the course has {katas} katas: correct it")
+
+    def check_notebooks(self, curriculum: Curriculum) -> None:
+        """The generated notebooks match the course, and the README links each track's."""
+        from ..notebook import generate
+
+        if not (self.root / generate.FOLDER).is_dir():
+            self.add(f"{generate.FOLDER}/", f"missing: `{generate.REGENERATE}` writes a notebook per track")
+            return
+        for problem in generate.stale(self.root):
+            self.add(problem.split(" ", 1)[0], f"{problem.split(' ', 1)[1]}: run `{generate.REGENERATE}`")
+        readme = self.root / "README.md"
+        text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+        for line in generate.readme_lines(curriculum):
+            if line not in text:
+                self.add("README.md", f'lacks the line {line!r} (the "Open in Colab" list): add it as it is')
 
 
 def check(root: Path) -> list[Problem]:
