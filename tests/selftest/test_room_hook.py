@@ -64,7 +64,8 @@ def test_a_run_posts_its_state_and_named_mistake_never_its_code(course, tmp_path
         row = room.pair("Ana & Ben")
         assert row["kata"]["id"] == "toy.double" and row["kata"]["number"] == "1.1" and row["state"] == "failing"
         assert row["posts"] == 1  # one run, one post (the kata's child process posts nothing)
-        assert row["mistake"] == "added 2 instead of doubling: multiply by 2" and row["streak"] == 2  # both runs failed
+        # Both runs failed, on the same code: one attempt (a failing run counts when the code changed).
+        assert row["mistake"] == "added 2 instead of doubling: multiply by 2" and row["streak"] == 1
         assert room.board()["mistakes"][0]["pairs"] == 1
         saved = "".join(
             path.read_bytes().decode("utf-8", "replace") for path in (tmp_path / "room").glob("room.sqlite*")
