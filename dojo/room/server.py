@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,15 +113,21 @@ class Streams:
             return "too many boards open from this address"
         return None
 
-    @contextlib.contextmanager
-    def held(self, address: str):
+    def take(self, address: str):
+        """Hold a slot now; returns the function that gives it back (calling it twice gives back once)."""
         self.by_address[address] = self.by_address.get(address, 0) + 1
-        try:
-            yield
-        finally:
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if given_back:
+                return
+            given_back = True
             self.by_address[address] -= 1
             if not self.by_address[address]:
                 del self.by_address[address]
+
+        return give_back
 
 
 class RoomServer:
@@ -367,8 +374,7 @@ class RoomServer:
         why = self.streams.refusal(address)
         if why is not None:
             return self.refuse("rate", 503, why, 10)
-        slot = self.streams.held(address)
-        slot.__enter__()  # taken now, so that the next request already counts it
+        give_back = self.streams.take(address)  # taken now, so that the next request already counts it
 
         async def events():
             try:
@@ -378,9 +384,13 @@ class RoomServer:
                     await self.wait_for_change(HEARTBEAT_SECONDS)
                     await asyncio.sleep(0.05)  # a burst of posts becomes one update
             finally:
-                slot.__exit__(None, None, None)
+                give_back()
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        stream = events()
+        # A board that leaves before its first byte never starts the generator, so its finally never runs:
+        # the slot is given back when the generator is collected instead.
+        weakref.finalize(stream, give_back)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     async def index(self, request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
