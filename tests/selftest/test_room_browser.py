@@ -202,6 +202,25 @@ def test_the_board_reads_at_projector_and_phone_sizes_with_60_hostile_names(brow
         page.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["1280x800", "390x844"])
+def test_the_facilitators_view_reads_too(browser, tmp_path, size):
+    with RoomProcess(tmp_path / "room", limits={"new_pair_burst": 100}) as room:
+        fill_the_room(room)
+        width, height = size
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(f"{room.url}/admin?token={room.token}")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#rows .row button.remove').length === 60", timeout=30_000
+        )
+        page.wait_for_function("() => document.querySelectorAll('#queue li button[data-done]').length === 9")
+        found = page.evaluate(LAYOUT)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"admin-{width}x{height}.png"), full_page=True)
+        assert found["overlaps"] == [] and found["outside"] == [], found
+        assert found["scrollWidth"] <= found["width"], found
+        page.close()
+
+
 # ---------------------------------------------------------- views and streams
 
 
