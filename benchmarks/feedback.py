@@ -9,6 +9,9 @@ that a noisy machine hits every case alike:
 * ``bare``: ``pytest --co`` in an empty folder (the floor: pytest itself);
 * ``stubs``: ``pytest`` on the fresh stubs (kata 1.1 not started);
 * ``failing 1.1, warm``: kata 1.1 written wrongly, every reference cached;
+* ``failing 1.1, warm, no sandbox``: the same with ``KATAS_NO_SANDBOX=1``,
+  to price the Landlock sandbox;
+  ``--sandbox-only`` times just these two;
 * ``failing 1.1, warm, no fork``: the same with ``KATAS_IN_PROCESS=1`` (the
   checks in the harness's own process), to price the fork-per-kata runner;
 * ``failing 1.1, cold``: the same with the reference cache deleted first
@@ -99,6 +102,9 @@ def watch_rerun(checkout: Path, env: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--sandbox-only", action="store_true", help="only the warm failing kata, with and without the sandbox"
+    )
     args = parser.parse_args()
     env = {**os.environ, "KATAS_NO_WARMUP": "1", "COLUMNS": "120"}
     env.pop("CI", None)
@@ -113,6 +119,14 @@ def main() -> int:
         fresh = copy_checkout(tmp / "fresh")
         wrong = copy_checkout(tmp / "wrong")
         replace_stub(wrong, "neuron", "neuron.weighted_sum", WRONG_WEIGHTED_SUM)
+        if args.sandbox_only:
+            run([PYTHON, "-m", "pytest"], wrong, env)  # fills the cache for kata 1.1
+            for _ in range(args.repeat):
+                times.setdefault("failing 1.1, warm", []).append(run([PYTHON, "-m", "pytest"], wrong, env))
+                times.setdefault("failing 1.1, warm, no sandbox", []).append(
+                    run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_NO_SANDBOX": "1"})
+                )
+            return report_sandbox(times)
         late = copy_checkout(tmp / "late")
         print("preparing: every kata before rnn.simple_rnn_forward passed once (capstones included) ...", flush=True)
         subprocess.run(
@@ -129,6 +143,11 @@ def main() -> int:
             times.setdefault("bare pytest --co", []).append(run([PYTHON, "-m", "pytest", "--co", "-q"], empty, env))
             times.setdefault("stubs", []).append(run([PYTHON, "-m", "pytest"], fresh, env))
             times.setdefault("failing 1.1, warm", []).append(run([PYTHON, "-m", "pytest"], wrong, env))
+            times.setdefault("failing 1.1, warm, no sandbox", []).append(
+                run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_NO_SANDBOX": "1"})
+            )
+            if args.sandbox_only:
+                continue
             times.setdefault("failing 1.1, warm, no fork", []).append(
                 run([PYTHON, "-m", "pytest"], wrong, {**env, "KATAS_IN_PROCESS": "1"})
             )
@@ -149,6 +168,18 @@ def main() -> int:
         f"  (goal <= 1.2x)"
     )
     print(f"watch rerun                        {median['watch rerun']:5.2f} s")
+    report_sandbox(times)
+    return 0
+
+
+def report_sandbox(times: dict[str, list[float]]) -> int:
+    """The sandbox's price: a warm failing kata with it and without it (KATAS_NO_SANDBOX=1)."""
+    with_it = statistics.median(times["failing 1.1, warm"])
+    without = statistics.median(times["failing 1.1, warm, no sandbox"])
+    for name in ("failing 1.1, warm", "failing 1.1, warm, no sandbox"):
+        values = times[name]
+        print(f"{name:<30} {statistics.median(values):6.2f} s   (runs: {', '.join(f'{v:.2f}' for v in values)})")
+    print(f"sandbox / no sandbox (warm)        {with_it / without:5.2f}x  (goal <= 1.10x)")
     return 0
 
 

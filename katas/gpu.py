@@ -201,6 +201,36 @@ def row_sums(x):
     raise NotImplementedError("kata gpu.row_sums")
 
 
+def warp_row_sums(x):
+    """The sum of each row of x (rows, cols) with warp shuffles: one shared slot per warp.
+
+    The threads of a block run in *warps* of 32 (lanes 0..31). Inside a warp,
+    ``__shfl_down_sync(mask, v, offset)`` hands each lane the ``v`` of the lane
+    ``offset`` above it, register to register, no shared memory, no barrier::
+
+        offset 16:  lane 0 += lane 16, lane 1 += lane 17, ...   (lanes 16..31 keep their own)
+        offset  8:  lane 0 += lane 8, ...
+        offset 4, 2, 1:  after 5 steps lane 0 holds the sum of all 32
+
+    ``mask`` names the lanes taking part: ``0xffffffff``, the whole warp, and
+    every lane of the mask must make the call (never inside ``if (lane < ...)``).
+
+    One block per row (256 threads = 8 warps). Each thread sums a strided
+    slice of its row; each warp reduces its 32 values with shuffles; lane 0 of
+    each warp writes its warp's total to ``__shared__ double per_warp[32]``;
+    ``__syncthreads()``; then warp 0 reduces the 8 slots with shuffles again
+    (lanes past the last warp take 0.0) and lane 0 writes ``out[row]``.
+
+    Args:
+        x: device array ``(rows, cols)``.
+
+    Returns:
+        ``(rows,)``, as ``tf.reduce_sum(x, axis=1)``.
+    """
+    # TODO: kata gpu.warp_row_sums
+    raise NotImplementedError("kata gpu.warp_row_sums")
+
+
 def softmax(x):
     """Softmax over each row of x (rows, cols), stable: two block reductions.
 
@@ -259,6 +289,33 @@ def dense_forward(x, kernel, bias):
     """
     # TODO: kata gpu.dense_forward
     raise NotImplementedError("kata gpu.dense_forward")
+
+
+def transpose(x):
+    """``x.T`` for x (rows, cols), through a shared-memory tile: coalesced reads AND writes.
+
+    A warp's 32 threads read memory fastest when they touch 32 neighbouring
+    elements (*coalesced*). A naive transpose reads a row of x (neighbours)
+    but writes a column of y (elements ``rows`` apart). The tile fixes that:
+    a block of (32, 8) threads copies a 32x32 tile of x into shared memory,
+    row by row (coalesced reads), waits, and writes the tile's columns as rows
+    of y (coalesced writes)::
+
+        x (rows, cols)          tile[32][33]            y (cols, rows)
+        block (bx, by) reads    tile[k][tx] = x[by+k][bx+tx]   then y[bx+k][by+tx] = tile[tx][k]
+
+    Each thread moves 4 elements (``k = ty, ty + 8, ty + 16, ty + 24``). The
+    tile is ``[32][33]``, not ``[32][32]``: reading a column of a 32-wide tile
+    would hit one shared-memory bank 32 times; the padding column spreads it
+    over all 32 banks. Guard every load and store (``rows``, ``cols`` are any
+    size), and ``__syncthreads()`` between the loads and the stores.
+    grid = ``((cols + 31) // 32, (rows + 31) // 32)``, block = ``(32, 8)``.
+
+    Returns:
+        A device array ``(cols, rows)``, as ``tf.transpose(x)``.
+    """
+    # TODO: kata gpu.transpose
+    raise NotImplementedError("kata gpu.transpose")
 
 
 def conv2d(x, kernel, bias):

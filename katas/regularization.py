@@ -298,12 +298,17 @@ class BatchNormalization(Layer):
       weights, momentum and epsilon. In training, write the new moving
       statistics INTO the existing arrays (``moving_mean[...] = new``): the
       model's get_weights, set_weights and optimizer hold those arrays. Keep
-      ``x`` for backward.
+      ``x`` and ``training`` for backward (``self._x``, ``self._training``).
     * ``backward(dout)``: ``batch_norm_backward``; ``self.grads = [dgamma,
       dbeta, zeros, zeros]``, one gradient per weight. A zero gradient is how
       a non-trainable weight looks to your optimizers: SGD, RMSprop and Adam
       all take no step on it, so the moving statistics stay where forward put
-      them.
+      them. After a forward with ``training=False`` the layer normalised with
+      its moving statistics, which are constants: then ``x_hat = (x -
+      moving_mean) / sqrt(moving_variance + epsilon)``, ``dx = dout * gamma /
+      sqrt(moving_variance + epsilon)``, ``dgamma = sum(dout * x_hat)`` and
+      ``dbeta = sum(dout)`` (sums over every axis but the last), as
+      ``tf.GradientTape`` gives for ``layer(x, training=False)``.
 
     Example: ``BatchNormalization()`` after ``Dense(64)`` on ``(784,)`` inputs
     has 256 parameters and outputs ``(64,)``.
@@ -313,6 +318,7 @@ class BatchNormalization(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self._x, self._training = None, True  # what the last forward saw: backward needs both
 
     def build(self, input_shape, rng):
         """``self.weights = [gamma, beta, moving_mean, moving_variance]``; ``self.built = True``."""

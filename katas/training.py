@@ -261,7 +261,7 @@ class ModelCheckpoint(Callback):
     on disk while training explores a few epochs past it.
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=True, mode="auto"):
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
         super().__init__()
         self.filepath = str(filepath)
         self.monitor = monitor

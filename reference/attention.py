@@ -28,7 +28,7 @@ from dojo.refcache import cache_public_functions
 from dojo.refcache.store import live, memo_key
 
 from ._engine import constant, keras, tf
-from .model import float64_everywhere
+from .model import first_batch_gradients_of, float64_everywhere
 
 _CACHE: dict[str, object] = {}
 
@@ -118,6 +118,9 @@ def attention_variant(query, key, value, mask=None, *, scaled=True, softmax_axis
         weights = ops.where(m, ops.softmax(scores, axis=softmax_axis), 0.0)
     elif mask_mode == "no_zeroing":
         weights = ops.softmax(ops.where(m, scores, -1e9), axis=softmax_axis)
+    elif mask_mode == "added":
+        adder = (1.0 - ops.cast(m, scores.dtype)) * -1e9
+        weights = ops.where(m, ops.softmax(scores + adder, axis=softmax_axis), 0.0)
     else:
         raise ValueError(f"unknown mask_mode {mask_mode!r}")
     return ops.einsum("bts,bsd->btd", weights, v).numpy(), weights.numpy()
@@ -317,10 +320,11 @@ def multi_head_attention_backward(
 def custom_layers():
     """``(TokenAndPositionEmbedding, TransformerBlock)``: the custom layers of Keras's example, in Keras.
 
-    ``TransformerBlock(..., layout=...)`` also builds two known mistakes:
+    ``TransformerBlock(..., layout=...)`` also builds three known mistakes:
     ``"add_after_norm"`` (``x + LN(attention(x))``: the residual added after
-    the normalisation) and ``"pre_norm"`` (``x + attention(LN(x))``, the
-    pre-norm block of later Transformers, a different model).
+    the normalisation), ``"pre_norm"`` (``x + attention(LN(x))``, the
+    pre-norm block of later Transformers, a different model) and
+    ``"no_second_residual"`` (``LN(ffn(h))``: the feed-forward's residual left out).
     """
     k = keras()
 
@@ -363,6 +367,9 @@ def custom_layers():
             if self.layout == "add_after_norm":
                 h = inputs + self.layernorm1(self.att(inputs, inputs))
                 return h + self.layernorm2(self.ffn(h))
+            if self.layout == "no_second_residual":
+                h = self.layernorm1(inputs + self.att(inputs, inputs))
+                return self.layernorm2(self.ffn(h))
             h = self.layernorm1(inputs + self.att(inputs, inputs))
             return self.layernorm2(h + self.ffn(h))
 
@@ -475,6 +482,15 @@ def text_transformer_fit(spec: dict, weights, x, y, optimizer: tuple, epochs: in
         _CACHE[key] = (predictions, [float(v) for v in history.history["loss"]], model.get_weights())
     predictions, losses, after = _CACHE[key]
     return predictions.copy(), list(losses), [w.copy() for w in after]
+
+
+def text_transformer_first_batch_gradients(spec: dict, weights, x, y) -> list:
+    """The gradient of the binary cross-entropy on ``(x, y)`` for every weight of the Keras model of
+    ``spec`` at ``weights``, as fit's first step computes it."""
+    model = _text_transformer(**spec)
+    with float64_everywhere():
+        model.set_weights([_f64(w) for w in weights])
+    return first_batch_gradients_of(model, np.asarray(x, dtype=np.int64), _f64(y), "binary_crossentropy")
 
 
 cache_public_functions(globals())

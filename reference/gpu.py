@@ -36,6 +36,11 @@ def row_sums(x) -> np.ndarray:
     return tf().reduce_sum(constant(x), axis=1).numpy()
 
 
+def transpose(x) -> np.ndarray:
+    """``tf.transpose`` of a matrix."""
+    return tf().transpose(constant(x)).numpy()
+
+
 def softmax(x) -> np.ndarray:
     return tf().nn.softmax(constant(x), axis=-1).numpy()
 

@@ -19,7 +19,7 @@ from dojo.refcache import cache_public_functions
 from dojo.refcache.store import memo_key
 
 from ._engine import constant, keras, tf
-from .model import float64_everywhere
+from .model import first_batch_gradients_of, float64_everywhere
 
 _CACHE: dict[str, dict] = {}
 
@@ -182,6 +182,14 @@ def batch_losses(layer_specs, input_shape, weights, x, y, loss, optimizer, epoch
                 )
         _CACHE[key] = {"losses": losses}
     return [list(epoch) for epoch in _CACHE[key]["losses"]]
+
+
+def first_batch_gradients(layer_specs, input_shape, weights, x, y, loss) -> list:
+    """The gradient of ``loss`` on ``(x, y)`` for every weight of ``_sequential(layer_specs, input_shape,
+    weights)``, as fit's first step computes it (None for weights that do not train)."""
+    integer = np.asarray(x).dtype.kind in "iu"
+    model = _sequential(layer_specs, input_shape, weights, "int64" if integer else "float64")
+    return first_batch_gradients_of(model, x, y, loss)
 
 
 cache_public_functions(globals())

@@ -206,6 +206,34 @@ def train_on_batch(spec, weights, x, y, loss, metrics=(), optimizer_spec=("adam"
     return values, model.get_weights()
 
 
+@live
+def first_batch_gradients_of(model, x, y, loss) -> list:
+    """The gradient of ``model``'s compiled ``loss`` (its layers' penalties included) on one batch, as
+    ``fit``'s first step computes it (``training=True``, ``compute_loss``, ``tf.GradientTape``).
+
+    One entry per weight in ``get_weights()`` order; None for weights that do not train
+    (BatchNormalization's moving statistics). Takes a Keras model, so it is not cached: the public
+    ``first_batch_gradients`` functions of the reference modules build the model and call it.
+    """
+    t = tf()
+    with float64_everywhere():
+        model.compile(optimizer=keras().optimizers.SGD(), loss=loss)
+        x = np.asarray(x)
+        inputs = t.constant(x, dtype="int64") if x.dtype.kind in "iu" else constant(x)
+        with t.GradientTape() as tape:
+            predictions = model(inputs, training=True)
+            value = model.compute_loss(x=inputs, y=constant(np.asarray(y)), y_pred=predictions, training=True)
+        grads = tape.gradient(value, model.trainable_weights)
+    by_variable = {id(v): np.asarray(t.convert_to_tensor(g)) for v, g in zip(model.trainable_weights, grads)}
+    return [by_variable.get(id(v)) for v in model.weights]
+
+
+@float64_everywhere()
+def first_batch_gradients(spec, weights, x, y, loss) -> list:
+    """:func:`first_batch_gradients_of` the Dense model of ``spec`` with ``weights``."""
+    return first_batch_gradients_of(build(spec, weights), x, y, loss)
+
+
 @float64_everywhere()
 def fit(
     spec,

@@ -22,7 +22,7 @@ import numpy as np
 from dojo.refcache import cache_public_functions
 
 from ._engine import constant, gradient, keras, tf
-from .model import _fresh_names, float64_everywhere, optimizer
+from .model import _fresh_names, first_batch_gradients_of, float64_everywhere, optimizer
 
 # ------------------------------------------------------------------ dropout
 
@@ -247,6 +247,13 @@ def fit(input_shape, layers, weights, x, y, loss, optimizer_spec, epochs, batch_
         verbose=0,
     )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}, model.get_weights()
+
+
+def first_batch_gradients(input_shape, layers, weights, x, y, loss) -> list:
+    """The gradient of ``loss`` (penalties included) on ``(x, y)`` for every weight of the model of these
+    layer specs, as fit's first step computes it, with the batch's statistics (None where a weight does not
+    train). For models without Dropout: its random mask cannot be reproduced."""
+    return first_batch_gradients_of(_build(input_shape, layers, weights), x, y, loss)
 
 
 cache_public_functions(globals())

@@ -167,6 +167,44 @@ def row_sums(x):
     return out
 
 
+# ------------------------------------------------------------------ warp_row_sums (shuffles)
+
+_warp_row_sums_kernel = cp.RawKernel(
+    r"""
+extern "C" __global__ void katas_warp_row_sums(const double* x, double* out, int rows, int cols) {
+    __shared__ double per_warp[32];                  // one slot per warp (a block has at most 32 warps)
+    int row = blockIdx.x;                            // one block per row
+    int t = threadIdx.x, lane = t % 32, warp = t / 32;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[row * cols + j];
+    for (int offset = 16; offset > 0; offset /= 2) { // 32 values to lane 0 in 5 steps, register to register
+        sum += __shfl_down_sync(0xffffffff, sum, offset);
+    }
+    if (lane == 0) per_warp[warp] = sum;
+    __syncthreads();                                 // every warp's slot is written before warp 0 reads
+    if (warp == 0) {                                 // the whole warp 0 takes part: the mask is full
+        sum = lane < blockDim.x / 32 ? per_warp[lane] : 0.0;
+        for (int offset = 16; offset > 0; offset /= 2) {
+            sum += __shfl_down_sync(0xffffffff, sum, offset);
+        }
+        if (lane == 0) out[row] = sum;
+    }
+}
+""",
+    "katas_warp_row_sums",
+)
+
+WARP_SUM_THREADS = 256  # 8 warps; a multiple of 32, so every warp is whole
+
+
+def warp_row_sums(x):
+    """One block per row; warp shuffles, then one shared slot per warp."""
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    _warp_row_sums_kernel((rows,), (WARP_SUM_THREADS,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
 # ------------------------------------------------------------------ softmax
 
 _softmax_kernel = cp.RawKernel(
@@ -259,6 +297,42 @@ def dense_forward(x, kernel, bias):
     y = cp.empty((batch, units), dtype=x.dtype)
     grid = ((units + TILE - 1) // TILE, (batch + TILE - 1) // TILE)
     _dense_kernel(grid, (TILE, TILE), (x, kernel, bias, y, cp.int32(batch), cp.int32(inputs), cp.int32(units)))
+    return y
+
+
+# ------------------------------------------------------------------ transpose (a shared tile)
+
+_transpose_kernel = cp.RawKernel(
+    r"""
+#define TILE 32
+
+extern "C" __global__ void katas_transpose(const double* x, double* y, int rows, int cols) {
+    __shared__ double tile[TILE][TILE + 1];          // +1: a column of the tile spreads over all 32 banks
+    int tx = threadIdx.x, ty = threadIdx.y;          // block (32, 8): each thread moves TILE / 8 elements
+    int col0 = blockIdx.x * TILE, row0 = blockIdx.y * TILE;
+    for (int k = ty; k < TILE; k += blockDim.y) {    // reads along rows of x: neighbouring tx, neighbours
+        int r = row0 + k, c = col0 + tx;
+        if (r < rows && c < cols) tile[k][tx] = x[r * cols + c];
+    }
+    __syncthreads();                                 // the whole tile is loaded before any column is read
+    for (int k = ty; k < TILE; k += blockDim.y) {    // writes along rows of y (columns of the tile)
+        int r = col0 + k, c = row0 + tx;             // y is (cols, rows)
+        if (r < cols && c < rows) y[r * rows + c] = tile[tx][k];
+    }
+}
+""",
+    "katas_transpose",
+)
+
+TRANSPOSE_TILE, TRANSPOSE_ROWS = 32, 8
+
+
+def transpose(x):
+    """x.T: 32x32 tiles through shared memory, blocks of 32 x 8 threads."""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((cols + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE, (rows + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE)
+    _transpose_kernel(grid, (TRANSPOSE_TILE, TRANSPOSE_ROWS), (x, y, cp.int32(rows), cp.int32(cols)))
     return y
 
 

@@ -204,6 +204,7 @@ class BatchNormalization(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self._x, self._training = None, True  # what the last forward saw: backward needs both
 
     def build(self, input_shape, rng):
         features = input_shape[-1]
@@ -218,14 +219,29 @@ class BatchNormalization(Layer):
         if training:
             moving_mean[...] = new_mean  # in place: the model's weights are these arrays
             moving_variance[...] = new_variance
-        self._x = x
+        self._x, self._training = x, training
         return y
 
     def backward(self, dout):
         gamma, _, moving_mean, moving_variance = self.weights
-        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, gamma, self.epsilon)
+        if self._training:
+            dx, dgamma, dbeta = batch_norm_backward(dout, self._x, gamma, self.epsilon)
+        else:
+            dx, dgamma, dbeta = _batch_norm_inference_backward(
+                dout, self._x, gamma, moving_mean, moving_variance, self.epsilon
+            )
         self.grads = [dgamma, dbeta, np.zeros_like(moving_mean), np.zeros_like(moving_variance)]
         return dx
+
+
+def _batch_norm_inference_backward(dout, x, gamma, moving_mean, moving_variance, epsilon):
+    """``(dx, dgamma, dbeta)`` after an inference forward: the moving statistics are constants, so
+    the normalisation is an affine map of each feature and dx has no batch terms."""
+    dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
+    inverse = 1.0 / np.sqrt(np.asarray(moving_variance) + epsilon)
+    x_hat = (x - moving_mean) * inverse
+    rows = tuple(range(dout.ndim - 1))  # every axis but the features
+    return dout * (np.asarray(gamma) * inverse), (dout * x_hat).sum(axis=rows), dout.sum(axis=rows)
 
 
 class Dense(model_module.Dense):

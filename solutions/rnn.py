@@ -307,10 +307,15 @@ class Embedding(Layer):
         return None
 
 
-class _Recurrent(Layer):
-    """What SimpleRNN, LSTM and GRU share: units, return_sequences, shapes, Keras initialisers."""
+def _recurrent_weights(input_shape, units, gates, bias, rng):
+    """Keras's initial weights of a recurrent layer with ``gates`` blocks of ``units`` columns:
+    kernel glorot_uniform, recurrent kernel orthogonal, and the given bias."""
+    width = gates * units
+    return [glorot_uniform((input_shape[-1], width), rng), orthogonal((units, width), rng), bias]
 
-    gates = 1
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share (solved): ``units``, ``return_sequences``, the output shape."""
 
     def __init__(self, units, return_sequences=False, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -321,18 +326,6 @@ class _Recurrent(Layer):
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
 
-    def _bias(self):
-        return np.zeros(self.gates * self.units)
-
-    def build(self, input_shape, rng):
-        width = self.gates * self.units
-        self.weights = [
-            glorot_uniform((input_shape[-1], width), rng),
-            orthogonal((self.units, width), rng),
-            self._bias(),
-        ]
-        self.built = True
-
     def compute_output_shape(self, input_shape):
         steps = input_shape[0]
         return (steps, self.units) if self.return_sequences else (self.units,)
@@ -340,6 +333,10 @@ class _Recurrent(Layer):
 
 class SimpleRNN(_Recurrent):
     """``h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``; weights as Keras."""
+
+    def build(self, input_shape, rng):
+        self.weights = _recurrent_weights(input_shape, self.units, 1, np.zeros(self.units), rng)
+        self.built = True
 
     def forward(self, x, training=False):
         self._x = np.asarray(x, dtype=np.float64)
@@ -354,12 +351,11 @@ class LSTM(_Recurrent):
     """A Keras LSTM: gates i, f, c, o; kernel glorot-uniform, recurrent kernel orthogonal,
     bias zeros except the forget gate's, which starts at 1 (``unit_forget_bias=True``)."""
 
-    gates = 4
-
-    def _bias(self):
+    def build(self, input_shape, rng):
         bias = np.zeros(4 * self.units)
         bias[self.units : 2 * self.units] = 1.0
-        return bias
+        self.weights = _recurrent_weights(input_shape, self.units, 4, bias, rng)
+        self.built = True
 
     def forward(self, x, training=False):
         self._x = np.asarray(x, dtype=np.float64)
@@ -375,10 +371,9 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     """A Keras GRU with ``reset_after=True``: gates z, r, h; bias ``(2, 3*units)``, zeros."""
 
-    gates = 3
-
-    def _bias(self):
-        return np.zeros((2, 3 * self.units))
+    def build(self, input_shape, rng):
+        self.weights = _recurrent_weights(input_shape, self.units, 3, np.zeros((2, 3 * self.units)), rng)
+        self.built = True
 
     def forward(self, x, training=False):
         self._x = np.asarray(x, dtype=np.float64)

@@ -139,7 +139,7 @@ class ModelCheckpoint(Callback):
     """Save the weights each epoch, or (``save_best_only``) only when ``monitor``
     beats the best value so far (strictly; no ``min_delta``, as Keras)."""
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=True, mode="auto"):
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
         super().__init__()
         self.filepath = str(filepath)
         self.monitor = monitor

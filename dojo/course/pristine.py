@@ -42,6 +42,24 @@ def pristine_definition(root: Path, module: str, name: str) -> str | None:
     return stub if is_stub(stub) else None
 
 
+def shipped_definitions(root: Path, module: str, name: str) -> list[str]:
+    """Every version of the top-level ``name`` that ``katas/<module>.py`` shipped with (git history, newest
+    first, then ``.katas/pristine/``): a given definition still in one of these the learner did not change."""
+    relative = f"katas/{module}.py"
+    found: list[str] = []
+    history = _git(root, "log", "--format=%H", "--", relative)
+    for commit in (history or "").split():
+        text = _git(root, "show", f"{commit}:{relative}")
+        version = definition(text, name) if text else None
+        if version is not None and version not in found:
+            found.append(version)
+    text = read_tolerant(Path(root) / STATE_DIR / "pristine" / f"{module}.py")
+    version = definition(text, name) if text else None
+    if version is not None and version not in found:
+        found.append(version)
+    return found
+
+
 def snapshot_pristine(root: Path, folder: Path, targets: dict[str, list[str]]) -> None:
     """Keep a copy of each module that is still all stubs, for checkouts without git.
 

@@ -11,7 +11,7 @@ The pytest plugin updates it at the end of every run on the learner's own
       "katas": {
         "neuron.weighted_sum": {
           "state": "passed",               # passed | failing | error | not started | skipped
-          "streak": 0,                     # failing runs in a row (drives the automatic hints)
+          "streak": 0,                     # failing attempts (runs of changed code) in a row: the automatic hints
           "runs": 4,                       # runs in which this kata's tests ran
           "last_run": "2026-11-25T21:39:58+00:00",
           "passed_at": "2026-11-25T21:39:58+00:00",
@@ -55,7 +55,8 @@ from pathlib import Path
 
 from ..files import write_atomic
 from ..paths import STATE_DIR
-from ..states import DONE_STATES, ERROR, FAILING, NOT_STARTED, PASSED, KataState
+from ..states import DONE_STATES, NOT_STARTED, PASSED, KataState
+from . import attempts
 from .curriculum import Curriculum, Kata
 
 try:
@@ -65,7 +66,7 @@ except ImportError:  # pragma: no cover - Windows: no flock; saves still merge, 
 
 FORMAT = 1
 #: The hint level rises by one every this many failing runs in a row.
-RUNS_PER_HINT = 3
+RUNS_PER_HINT = attempts.ATTEMPTS_PER_HINT  # the name older code imports
 #: How long a save waits for another kata process to finish saving.
 LOCK_TIMEOUT = 10.0
 
@@ -414,7 +415,7 @@ class Progress:
         """Index of the hint to show: what ``kata hint`` revealed, or more after failing runs."""
         entry = self.entry(kata.id)
         revealed = max(int(entry.get("hints_seen", 1)), 1) - 1
-        automatic = int(entry.get("streak", 0)) // RUNS_PER_HINT
+        automatic = attempts.automatic_level(int(entry.get("streak", 0)))
         return min(max(revealed, automatic), len(kata.hints) - 1)
 
     # ------------------------------------------------------------- writing
@@ -430,8 +431,12 @@ class Progress:
 
         return self._change(reveal)
 
-    def record(self, kata: Kata, state: str, passed: int, total: int, when: str) -> bool:
-        """Record one run of ``kata``; return True when it passes now and did not before."""
+    def record(self, kata: Kata, state: str, passed: int, total: int, when: str, attempt: str | None = None) -> bool:
+        """Record one run of ``kata``; return True when it passes now and did not before.
+
+        ``attempt`` identifies the code that ran (:func:`attempts.code_digest`): a failing run of the same
+        code as the last counted one is no new attempt, and brings no hint closer.
+        """
 
         def apply(progress: Progress) -> bool:
             entry = progress.katas.setdefault(kata.id, {})
@@ -439,13 +444,24 @@ class Progress:
             entry.update(
                 state=str(state), last_run=when, runs=int(entry.get("runs", 0)) + 1, checks=f"{passed}/{total}"
             )
-            entry["streak"] = int(entry.get("streak", 0)) + 1 if state in (FAILING, ERROR) else 0
+            attempts.count_run(entry, state, attempt)
             newly_passed = state == PASSED and before != PASSED
             if newly_passed:
                 entry["passed_at"] = when
             return newly_passed
 
         return self._change(apply)
+
+    def record_answer_key(self, kata: Kata, digest: str, when: str) -> None:
+        """``kata`` now holds the answer key's code (``kata catch-up``): passed, known by CI, with the digest
+        a later run compares to decide it need not run (``pytest --recheck`` runs it anyway)."""
+
+        def apply(progress: Progress) -> None:
+            entry = progress.katas.setdefault(kata.id, {})
+            entry.update(state=str(PASSED), streak=0, digest=digest, filled="answer key")
+            entry.setdefault("passed_at", when)
+
+        self._change(apply)
 
     def forget(self, kata_id: str) -> None:
         """A reset kata starts again: not started, no streak, hints from the first."""

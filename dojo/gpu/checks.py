@@ -18,7 +18,7 @@ import numpy as np
 
 from ..paths import STATE_DIR
 from ..testkit.checks import fail
-from . import cp, emulated, traffic
+from . import cp, emulated, runtime, traffic
 from .runtime import KernelCompileError, KernelFault, NoCompiler
 
 PICTURE_ENV = "KATAS_GPU_PICTURE"
@@ -64,14 +64,9 @@ def _shown(path: Path | None) -> str:
         return f"\n  picture of which thread touched which element: {path}"
 
 
-def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None = None, request=None, **kwargs) -> Run:
-    """Call ``kata`` on device copies of ``host_args``; host copies of its results come back.
-
-    ``advice`` maps a regex on a fault message to a kata-specific next step
-    (a string, or a function of the KernelFault, whose ``launch`` has the details).
-    """
+def _call(kata, host_args, kwargs, *, kata_id: str, call: str, advice) -> tuple[tuple, list, list]:
+    """Run ``kata`` once on fresh device copies: (its results, the launches it made, the device inputs)."""
     device = [cp.asarray(a) if isinstance(a, np.ndarray) else a for a in host_args]
-    before = [np.array(cp.asnumpy(d)) if isinstance(a, np.ndarray) else None for a, d in zip(host_args, device)]
     try:
         with traffic.recording() as launches:
             result = kata(*device, **kwargs)
@@ -92,19 +87,42 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
                 f"{call} returned {type(value).__name__}: return the device array your kernel wrote "
                 f"(cp.empty(...) / the kernel's output), so the result stays on the GPU; no cp.asnumpy"
             )
+    return results, launches, device
+
+
+def run(
+    kata,
+    *host_args,
+    kata_id: str,
+    call: str,
+    advice: dict[str, str] | None = None,
+    request=None,
+    second_order: bool = True,
+    **kwargs,
+) -> Run:
+    """Call ``kata`` on device copies of ``host_args``; host copies of its results come back.
+
+    ``advice`` maps a regex on a fault message to a kata-specific next step
+    (a string, or a function of the KernelFault, whose ``launch`` has the details).
+    On the emulator the kata runs a second time with its threads and blocks in
+    reverse order (:func:`same_in_reverse`), unless ``second_order`` is False.
+    """
+    before = [np.array(a) if isinstance(a, np.ndarray) else None for a in host_args]
+    results, launches, device = _call(kata, host_args, kwargs, kata_id=kata_id, call=call, advice=advice)
     for name_index, (old, new) in enumerate(zip(before, device)):
         if old is not None and not np.array_equal(old, cp.asnumpy(new), equal_nan=True):
             fail(
                 f"{call} changed its input (argument {name_index}) in place: write into an output array "
                 f"of your own (cp.empty_like(x))"
             )
+    host_results = tuple(np.array(cp.asnumpy(v)) for v in results)
+    if second_order and emulated() and launches:
+        same_in_reverse(kata, host_args, kwargs, host_results, launches, kata_id=kata_id, call=call, advice=advice)
     picture = None
     big_enough = launches and max((a.elements for a in launches[-1].arrays), default=0) >= 6
     if request is not None and big_enough and emulated() and kata_id not in _REPORTED:
         _REPORTED.add(kata_id)
-        ideal = traffic.ideal_bytes(
-            [a for a in host_args if isinstance(a, np.ndarray)], [np.asarray(cp.asnumpy(v)) for v in results]
-        )
+        ideal = traffic.ideal_bytes([a for a in host_args if isinstance(a, np.ndarray)], list(host_results))
         path = _traffic_note(kata_id, call, launches, ideal)
         if path is not None:
             request.node.user_properties.append(("artifact", str(path)))
@@ -113,7 +131,39 @@ def run(kata, *host_args, kata_id: str, call: str, advice: dict[str, str] | None
         picture = _picture(kata_id, launches[-1], call, failure=False)
         if picture is not None:
             request.node.user_properties.append(("artifact", str(picture)))
-    return Run(tuple(np.array(cp.asnumpy(v)) for v in results), launches, picture)
+    return Run(host_results, launches, picture)
+
+
+def same_in_reverse(kata, host_args, kwargs, results: tuple, launches, *, kata_id: str, call: str, advice) -> None:
+    """Run the kata again with threads and blocks in reverse order; a different result is a race.
+
+    A kernel without races computes the same bits in any order. Atomics may
+    add in another order, so with atomics the results need only agree to
+    rounding. A difference the race detector did not pin to an element is
+    still a race: it is reported as one that could not be localised.
+    """
+    with runtime.reversed_order():
+        again, _, _ = _call(kata, host_args, kwargs, kata_id=kata_id, call=call, advice=advice)
+    atomics = any(array.atomics for launch in launches for array in launch.arrays)
+    for index, (first, second) in enumerate(zip(results, again)):
+        second = np.asarray(cp.asnumpy(second))
+        if first.shape != second.shape:
+            continue
+        if atomics:
+            differ = ~np.isclose(first, second, rtol=1e-9, atol=1e-12, equal_nan=True)
+        else:
+            differ = ~((first == second) | (np.isnan(first) & np.isnan(second)))
+        if differ.any():
+            where = tuple(int(i) for i in np.argwhere(differ)[0])
+            shown = where if len(where) > 1 else where[0]
+            result = "" if len(results) == 1 else f" (result {index})"
+            fail(
+                f"{call}: the result{result} depends on the order the threads run in: element {shown} is "
+                f"{first[where]!r} with threads run first to last and {second[where]!r} with them run last to "
+                f"first. That is a data race the emulator could not pin to one element: some value is read "
+                f"while another thread may still write it. Check every element that more than one thread "
+                f"touches: a __syncthreads() between writes and reads in a block, atomicAdd across blocks"
+            )
 
 
 def unwritten(run: Run, index: int, expected: np.ndarray, call: str, kata_id: str, *, grid_stride: bool = False):

@@ -187,12 +187,12 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
     params = [p.concrete(type_argument) for p in kernel.params]
     if len(args) != len(params):
         declared = ", ".join(
-            ("const " if p.const else "") + p.ctype + ("*" if p.pointer else "") + " " + p.name for p in params
+            ("const " if p.const else "") + p.ctype + ("*" if p.pointer else "") + " " + p.shown for p in params
         )
         raise TypeError(f"{name} takes {len(params)} arguments ({declared}); {len(args)} were passed")
     checked = []
     for position, (param, value) in enumerate(zip(params, args)):
-        label = f"{name}: argument {position} ({param.name})"
+        label = f"{name}: argument {position} ({param.shown})"
         if param.pointer:
             if isinstance(value, np.ndarray) and not isinstance(value, ndarray):
                 raise TypeError(
@@ -201,7 +201,7 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
                 )
             if not isinstance(value, ndarray):
                 raise TypeError(
-                    f"{label} must be a device array for `{param.ctype}* {param.name}`; received {type(value).__name__}"
+                    f"{label} must be a device array for `{param.ctype}* {param.shown}`; received {type(value).__name__}"
                 )
             if not value.flags.c_contiguous:
                 raise ValueError(
@@ -214,7 +214,7 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
             if value.dtype != np.dtype(wanted):
                 raise TypeError(
                     f"{label} is a {value.dtype} array, but the kernel declares `{param.ctype}* "
-                    f"{param.name}` ({wanted}): on a GPU it would read the bytes as the wrong type. "
+                    f"{param.shown}` ({wanted}): on a GPU it would read the bytes as the wrong type. "
                     f"Pass a {wanted} array, or change the kernel's type"
                 )
             if not param.const and not value.flags.writeable:
@@ -227,12 +227,12 @@ def _check_arguments(name: str, kernel: sources.KernelSignature, type_argument, 
                 continue
             if isinstance(value, np.ndarray):
                 raise TypeError(
-                    f"{label}: the kernel declares the scalar `{param.ctype} {param.name}`, but an array was passed"
+                    f"{label}: the kernel declares the scalar `{param.ctype} {param.shown}`, but an array was passed"
                 )
             python = type(value).__name__
             raise TypeError(
                 f"{label}: pass np.{wanted.name}(...) (or cp.{wanted.name}(...)) for `{param.ctype} "
-                f"{param.name}`; received {python} {value!r}. CuPy passes a Python int as a 64-bit "
+                f"{param.shown}`; received {python} {value!r}. CuPy passes a Python int as a 64-bit "
                 f"and a float as a double, so the kernel would read the wrong bytes"
             )
     return tuple(checked)
@@ -304,7 +304,8 @@ class RawKernel:
             int(shared_mem),
             self.name,
             self._where,
-            reverse=_reverse,
+            reverse=_reverse or runtime.ORDER.reversed,
+            code=None if self._generated else self.code,
         )
         if record.shared_per_block > MAX_SHARED_PER_BLOCK:
             raise runtime.KernelFault(
@@ -393,32 +394,58 @@ class ElementwiseKernel:
         self._where = runtime.locate(operation, runtime.defined_at())
         self._kernels: dict[tuple, RawKernel] = {}
 
-    def _source(self, types_: dict[str, np.dtype], scalars: set[str]) -> str:
+    def _source(self, types_: dict[str, np.dtype], scalars: set[str], ndim: int | None) -> str:
+        """The kernel CuPy would generate: a grid-stride loop over ``i``, the learner's operation inside.
+
+        ``ndim`` is None when every array is C-contiguous and of the output's
+        shape (element ``i`` of each); otherwise each array's element is found
+        through its strides (a view, a transpose, a broadcast input), as CuPy
+        indexes them: the shape and strides come in ``_geometry``.
+        """
         typedefs = " ".join(f"typedef {_CTYPE_OF[d]} {t};" for t, d in types_.items())
 
         def ctype(p):
             return _CTYPE_OF[types_[p.type_name]] if p.generic else sources.DTYPE_CTYPES[p.type_name]
 
-        params, binds = [], []
+        params, binds, arrays = [], [], []
         for p in self.in_params:
             if p.name in scalars:
                 params.append(f"{ctype(p)} {p.name}")
             else:
                 params.append(f"const {ctype(p)}* _raw_{p.name}")
-                binds.append(f"const {ctype(p)} {p.name} = _raw_{p.name}[i];")
+                binds.append(f"const {ctype(p)} {p.name} = _raw_{p.name}[{self._at(p, len(arrays), ndim)}];")
+                arrays.append(p)
         for p in self.out_params:
             params.append(f"{ctype(p)}* _raw_{p.name}")
-            binds.append(f"dojo::ref<{ctype(p)}> {p.name} = _raw_{p.name}[i];")
+            binds.append(f"dojo::ref<{ctype(p)}> {p.name} = _raw_{p.name}[{self._at(p, len(arrays), ndim)}];")
+            arrays.append(p)
+        walk = ""
+        if ndim is not None:
+            params.append("unsigned long long _geometry")
+            starts = " ".join(f"long long _at_{k} = _g[{ndim + k * (ndim + 1) + ndim}];" for k in range(len(arrays)))
+            steps = " ".join(f"_at_{k} += _k * _g[{ndim + k * (ndim + 1)} + _d];" for k in range(len(arrays)))
+            walk = (
+                f"        long long _rest = i; {starts}\n"
+                f"        for (int _d = {ndim - 1}; _d >= 0; --_d) {{ long long _k = _rest % _g[_d]; _rest /= _g[_d]; "
+                f"{steps} }}\n"
+            )
         return (
             f'#line 1 "{self.name} (generated by ElementwiseKernel)"\n{self.preamble}\n{typedefs}\n'
+            f"typedef long long dojo_i64;\n"
             f'extern "C" __global__ void {self.name}({", ".join(params)}, long long n) {{\n'
-            f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
-            f" i += (long long)blockDim.x * gridDim.x) {{\n"
+            + ("    const dojo_i64* _g = reinterpret_cast<const dojo_i64*>(_geometry);\n" if ndim is not None else "")
+            + f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;"
+            f" i += (long long)blockDim.x * gridDim.x) {{\n{walk}"
             f"        {' '.join(binds)}\n"
             f'#line {self._where[1] if self._where else 1} "{self._where[0] if self._where else "operation"}"\n'
             f"{self.operation};\n"
             f"    }}\n}}\n"
         )
+
+    @staticmethod
+    def _at(param, k: int, ndim: int | None) -> str:
+        """Where ``param``'s element for ``i`` is: ``i`` itself, or the offset its strides give."""
+        return "i" if ndim is None else f"_at_{k}"
 
     def __call__(self, *args, size=None, **kwargs):
         n_in, n_out = len(self.in_params), len(self.out_params)
@@ -439,38 +466,83 @@ class ElementwiseKernel:
                     f"argument of type {p.type_name}"
                 )
         arrays = [v for v in inputs if isinstance(v, np.ndarray)]
-        shape = np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
-        if outputs:
-            shape = outputs[0].shape
+        try:
+            shape = outputs[0].shape if outputs else np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
+        except ValueError:
+            shapes = ", ".join(
+                f"{p.name} {v.shape}" for p, v in zip(self.in_params, inputs) if isinstance(v, np.ndarray)
+            )
+            raise ValueError(f"{self.name}: the inputs do not broadcast to one shape: {shapes}") from None
         scalars = {p.name for p, v in zip(self.in_params, inputs) if not isinstance(v, np.ndarray)}
         if not outputs:
             for p in self.out_params:
                 dtype = types_[p.type_name] if p.generic else np.dtype(p.type_name)
                 outputs.append(empty(shape, dtype))
-        key = (tuple(sorted((t, str(d)) for t, d in types_.items())), tuple(sorted(scalars)))
+        for p, out in zip(self.out_params, outputs):
+            if out.shape != shape:
+                raise ValueError(
+                    f"{self.name}: output {p.name} has shape {out.shape}, but the inputs broadcast to {shape}"
+                )
+        views, scalar_args = [], []
+        for p, value in zip(self.in_params, inputs):
+            wanted = types_[p.type_name] if p.generic else np.dtype(p.type_name)
+            if p.name in scalars:
+                scalar_args.append((p, wanted.type(value)))
+            else:
+                try:
+                    view = np.broadcast_to(value, shape)
+                except ValueError:
+                    raise ValueError(
+                        f"{self.name}: input {p.name} of shape {value.shape} does not broadcast to {shape}"
+                    ) from None
+                views.append((view if value.dtype == wanted else ascontiguousarray(view, dtype=wanted)).view(ndarray))
+        views += outputs
+        strided = any(not (v.flags.c_contiguous and v.shape == shape) for v in views)
+        ndim = len(shape) if strided else None
+        key = (tuple(sorted((t, str(d)) for t, d in types_.items())), tuple(sorted(scalars)), ndim)
         if key not in self._kernels:
             self._kernels[key] = RawKernel(
-                self._source(types_, scalars), self.name, _where=self._where or ("?", 0), _generated=True
+                self._source(types_, scalars, ndim), self.name, _where=self._where or ("?", 0), _generated=True
             )
-        kernel = self._kernels[key]
-        launch_args = []
-        for p, value in zip(self.in_params, inputs):
-            ctype_dtype = types_[p.type_name] if p.generic else np.dtype(p.type_name)
-            if p.name in scalars:
-                launch_args.append(ctype_dtype.type(value))
-            else:
-                launch_args.append(
-                    ascontiguousarray(np.broadcast_to(value, shape), dtype=ctype_dtype)
-                    if value.shape != shape or value.dtype != ctype_dtype
-                    else value
-                )
-        for out in outputs:
-            if out.shape != shape:
-                raise ValueError(f"{self.name}: output shape {out.shape} does not match the inputs' {shape}")
+        geometry, spans = _geometry(shape, views) if strided else (None, views)
+        launch_args = self._order(scalar_args, spans)
+        if geometry is not None:
+            launch_args.append(np.uint64(geometry.ctypes.data))
         total = int(np.prod(shape))
         blocks = max(1, min(-(-total // self.BLOCK), 1024))
-        kernel((blocks,), (self.BLOCK,), (*launch_args, *outputs, np.int64(total)))
+        self._kernels[key]((blocks,), (self.BLOCK,), (*launch_args, np.int64(total)))
         return outputs[0] if len(outputs) == 1 and not self.return_tuple else tuple(outputs)
+
+    def _order(self, scalar_args, spans) -> list:
+        """The arguments in the kernel's order: inputs (arrays and scalars as declared), then outputs."""
+        scalars = dict((p.name, v) for p, v in scalar_args)
+        arrays = iter(spans)
+        ordered = [scalars[p.name] if p.name in scalars else next(arrays) for p in self.in_params]
+        return ordered + list(arrays)
+
+
+def _geometry(shape: tuple, views: list) -> tuple[np.ndarray, list]:
+    """The int64 ``_geometry`` of a strided ElementwiseKernel launch, and each array as the span it touches.
+
+    Layout: the shape, then per array its strides in elements and the offset
+    of its element (0, ..., 0) in its span. A span is the 1-D run of memory
+    from the array's lowest address to its highest, so that bounds and races
+    are checked on the memory the view really reads (a broadcast input's
+    stride is 0: every thread reads the same element, as on a GPU).
+    """
+    numbers, spans = list(shape), []
+    for view in views:
+        itemsize = view.itemsize
+        if any(stride % itemsize for stride in view.strides):
+            view = np.ascontiguousarray(view)
+        strides = [stride // itemsize for stride in view.strides]
+        low = sum(min(0, (size - 1) * stride) for size, stride in zip(view.shape, strides) if size)
+        high = sum(max(0, (size - 1) * stride) for size, stride in zip(view.shape, strides) if size)
+        flipped = view[tuple(slice(None, None, -1) if stride < 0 else slice(None) for stride in strides)]
+        span = np.lib.stride_tricks.as_strided(flipped, shape=(high - low + 1,), strides=(itemsize,))
+        spans.append(span.view(ndarray))
+        numbers += [*strides, -low]
+    return np.asarray(numbers, dtype=np.int64), spans
 
 
 class ReductionKernel:

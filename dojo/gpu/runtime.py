@@ -7,6 +7,7 @@ edit to the kernel (or to the emulator) compiles afresh and a rerun does not.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -27,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 HEADER = HERE / "emulator.h"
 ERROR_BYTES = 4096
 ACCESS_LIMIT = 30_000_000  # memory accesses per launch before "a loop that never ends?"
-SHADOW_FIELDS = 6  # writer, its interval, atomic; reader, its interval, atomic
+SHADOW_FIELDS = 12  # as enum Shadow in emulator.h: the last writer (column 0) and reader (column 4), ...
+WRITER, READER = 0, 4
 
 
 class KernelFault(AssertionError):
@@ -151,6 +153,11 @@ def build(
     code: str, name: str, entries: list[tuple[sources.KernelSignature, str | None, str]], where: tuple[str, int] | None
 ) -> ctypes.CDLL:
     """Compile ``code`` with an entry point per (kernel, template argument, symbol); cached by hash."""
+    problem = sources.host_code(code)
+    if problem is not None:
+        index, why = problem
+        place = f" ({where[0]}, line {where[1] + index})" if where else ""
+        raise KernelCompileError(f"your kernel `{name}`{place} {why}")
     cxx = compiler()
     entry_points = [sources.entry_point(k, t, s) for k, t, s in entries]
     unit = sources.translation_unit(code, where, entry_points)
@@ -232,6 +239,31 @@ class Launch:
         return self.block[0] * self.block[1] * self.block[2]
 
 
+@dataclass
+class ThreadOrder:
+    """The order the emulator runs threads and blocks in: first to last, or (for the second run) reversed."""
+
+    reversed: bool = False
+
+
+ORDER = ThreadOrder()
+
+
+@contextlib.contextmanager
+def reversed_order():
+    """Run every launch inside the block with its blocks and threads in reverse order.
+
+    A race-free kernel gives the same bits either way (barring atomics'
+    rounding); a result that changes shows a race, even one the shadow
+    memory could not pin to an element.
+    """
+    ORDER.reversed = True
+    try:
+        yield
+    finally:
+        ORDER.reversed = False
+
+
 LAUNCHES: list[Launch] = []  # the latest emulated launches of this process, newest last
 RECORDERS: list[list[Launch]] = []  # open traffic.recording() blocks: each gets every launch
 
@@ -248,6 +280,7 @@ def launch(
     display_name: str,
     where: tuple[str, int] | None,
     reverse: bool = False,
+    code: str | None = None,
 ) -> Launch:
     """Run one launch; ``args`` are already checked (see cupy_emulator._check_arguments)."""
     n = len(kernel.params)
@@ -259,7 +292,7 @@ def launch(
         param = param.concrete(type_argument)
         if param.pointer:
             shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
-            label = param.name.encode()
+            label = param.shown.encode()
             keep += [shadow, label, value]
             regions[k].name = label
             regions[k].base = value.ctypes.data
@@ -303,15 +336,15 @@ def launch(
     for k, param, value, shadow in traffic:
         record.arrays.append(
             ArrayTraffic(
-                param.name,
+                param.shown,
                 value.size,
                 value.itemsize,
                 regions[k].loads,
                 regions[k].stores,
                 regions[k].atomics,
                 param.const,
-                writers=shadow[:, 0].copy(),
-                readers=shadow[:, 3].copy(),
+                writers=shadow[:, WRITER].copy(),
+                readers=shadow[:, READER].copy(),
                 shape=value.shape,
             )
         )
@@ -320,7 +353,7 @@ def launch(
     for recorder in RECORDERS:
         recorder.append(record)
     if rc != 0:
-        message = error.value.decode(errors="replace")
+        message = explain_barrier(error.value.decode(errors="replace"), code, where)
         record.fault = message
         match = re.search(r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but", message)
         if match:
@@ -332,6 +365,43 @@ def launch(
             record,
         )
     return record
+
+
+_BRANCH_MARK = re.compile(r"\[\[branch:([\d,]+)\]\]")
+
+
+def explain_barrier(message: str, code: str | None, where: tuple[str, int] | None) -> str:
+    """Replace the emulator's ``[[branch:lines]]`` mark with the ``if`` that keeps threads from a barrier.
+
+    The emulator knows the barrier's line; the source knows what is around
+    it. A barrier inside ``if (t < stride)`` is named with that line; one in
+    no branch is missed by threads that returned early (the first ``return``).
+    """
+    mark = _BRANCH_MARK.search(message)
+    if mark is None:
+        return message
+    lines = [int(v) for v in mark.group(1).split(",")]
+    first = where[1] if where else None
+    advice = ": keep every __syncthreads() outside `if (i < n)` and out of an early `return`"
+    if code is not None and first is not None:
+        for line in lines:
+            branch = sources.enclosing_branch(code, line - first)
+            if branch is not None:
+                at, head = branch
+                advice = (
+                    f": the __syncthreads() on line {line} is inside `{head}` (line {first + at}), which only "
+                    f"some threads enter. Move it out of the branch (after its closing brace), where every "
+                    f"thread of the block passes it"
+                )
+                break
+        else:
+            returned = sources.early_return(code, lines[0] - first)
+            if returned is not None:
+                advice = (
+                    f": the threads that returned on line {first + returned} never reach it. Instead of an early "
+                    f"`return`, put the work under `if (i < n) {{ ... }}` and keep the __syncthreads() outside"
+                )
+    return message[: mark.start()] + advice + message[mark.end() :]
 
 
 def _dims(d: tuple[int, int, int]) -> str:
@@ -370,7 +440,8 @@ def locate(code: str, where: tuple[str, int] | None) -> tuple[str, int] | None:
         return where
     lines = text.splitlines()
     start = max(0, where[1] - 1)
-    for number in range(start, min(len(lines), start + 200)):
+    # where the string is written: just after the call (a literal), else anywhere (a module constant)
+    for number in [*range(start, min(len(lines), start + 200)), *range(len(lines))]:
         if first.strip() in lines[number]:
             # the code string's first line is lines[number]; if the string starts on the line of its
             # opening quote (r\"\"\"extern ...), that line counts too

@@ -61,6 +61,11 @@ class Param:
     pointer: bool
     const: bool
 
+    @property
+    def shown(self) -> str:
+        """The name the learner wrote: an ElementwiseKernel's ``_raw_x`` is their ``x``."""
+        return self.name.removeprefix("_raw_")
+
     def concrete(self, type_argument: str | None) -> Param:
         if self.ctype == "T" and type_argument:
             return Param(type_argument, self.name, self.pointer, self.const)
@@ -142,7 +147,9 @@ def entry_point(kernel: KernelSignature, type_argument: str | None, symbol: str)
 def translation_unit(code: str, where: tuple[str, int] | None, entries: list[str]) -> str:
     """The whole C++ file: the header, the learner's code (with #line), the entry points."""
     line = f'#line {where[1]} "{where[0]}"\n' if where else ""
-    return '#include "emulator.h"\n' + line + rewrite(code) + '\n#line 1 "dojo-generated"\n' + "\n".join(entries)
+    learner = with_loop_ticks(rewrite(strip_allowed_includes(code)))
+    poison = f"#pragma GCC poison {POISONED}\n"
+    return '#include "emulator.h"\n' + poison + line + learner + '\n#line 1 "dojo-generated"\n' + "\n".join(entries)
 
 
 # ----------------------------------------------------------------- elementwise
@@ -209,3 +216,248 @@ def elementwise_cuda(
         f"        {operation};\n"
         f"    }}\n}}\n"
     )
+
+
+# ------------------------------------------------------------ reading the text
+
+
+def masked(code: str) -> str:
+    """``code`` with comments, strings and character literals blanked (same length, same newlines).
+
+    What is left is code only, so a search for ``for (`` or ``{`` never
+    lands in a comment, and positions still index the original text.
+    """
+    out, i, n = [], 0, len(code)
+    while i < n:
+        two = code[i : i + 2]
+        if two == "//":
+            end = code.find("\n", i)
+            end = n if end < 0 else end
+        elif two == "/*":
+            end = code.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+        elif code[i] in "\"'":
+            end = i + 1
+            while end < n and code[end] != code[i] and code[end] != "\n":
+                end += 2 if code[end] == "\\" else 1
+            end = min(n, end + 1)
+        else:
+            out.append(code[i])
+            i += 1
+            continue
+        out.append(re.sub(r"[^\n]", " ", code[i:end]))
+        i = end
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the bracket that closes the one at ``start`` (or -1)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    opening, closing, depth = text[start], pairs[text[start]], 0
+    for k in range(start, len(text)):
+        if text[k] == opening:
+            depth += 1
+        elif text[k] == closing:
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def _opening(text: str, end: int) -> int:
+    """Index of the bracket that opens the one at ``end`` (or -1)."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    closing, opening, depth = text[end], pairs[text[end]], 0
+    for k in range(end, -1, -1):
+        if text[k] == closing:
+            depth += 1
+        elif text[k] == opening:
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+_LOOP = re.compile(r"\b(for|while)\s*\(")
+
+
+def with_loop_ticks(code: str) -> str:
+    """Every ``for``/``while`` condition also calls ``dojo::tick(__LINE__)``, on the same line.
+
+    So a loop that never touches memory still reaches the emulator once per
+    iteration, which stops it after a bound and names its line; the loop's
+    meaning is unchanged (``tick`` returns true). Range-for loops are left alone.
+    """
+    text = masked(code)
+    edits: list[tuple[int, str]] = []
+    for match in _LOOP.finditer(text):
+        start = match.end() - 1
+        end = _closing(text, start)
+        if end < 0:
+            continue
+        if match.group(1) == "while":
+            edits += [(start + 1, "::dojo::tick(__LINE__) && ("), (end, ")")]
+            continue
+        inside = text[start + 1 : end]
+        depth, semicolons = 0, []
+        for k, char in enumerate(inside):
+            depth += char in "([{"
+            depth -= char in ")]}"
+            if char == ";" and depth == 0:
+                semicolons.append(start + 1 + k)
+        if len(semicolons) != 2:
+            continue
+        first, second = semicolons
+        if text[first + 1 : second].strip():
+            edits += [(first + 1, " ::dojo::tick(__LINE__) && ("), (second, ")")]
+        else:
+            edits.append((first + 1, " ::dojo::tick(__LINE__)"))
+    for position, insert in sorted(edits, reverse=True):
+        code = code[:position] + insert + code[position:]
+    return code
+
+
+_BRANCH = re.compile(r"\b(if|else|for|while|switch)\s*$")
+
+
+def enclosing_branch(code: str, line_index: int) -> tuple[int, str] | None:
+    """The ``if`` (or ``else``) around the ``__syncthreads()`` on ``code``'s line ``line_index`` (0-based).
+
+    Returns (its 0-based line, its text, e.g. ``if (t < stride)``), or None
+    when the barrier is in no branch. Loops around it are looked through: a
+    barrier in a loop every thread runs alike is fine; one in an ``if`` is not.
+    """
+    text = masked(code)
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    if line_index >= len(starts):
+        return None
+    found = text.find("__syncthreads", starts[line_index])
+    if found < 0:
+        return None
+    position = found
+    while position > 0:
+        before = text[:position].rstrip()
+        header = _statement_header(text, before)
+        if header is not None:
+            keyword, at = header
+            if keyword in ("if", "else"):
+                return _branch(text, keyword, at, len(before))
+            position = at
+            continue
+        opening = _enclosing_brace(text, position)
+        if opening < 0:
+            return None
+        position = opening
+        header = _statement_header(text, text[:opening].rstrip())
+        if header is None:
+            continue
+        keyword, at = header
+        if keyword in ("if", "else"):
+            return _branch(text, keyword, at, len(text[:opening].rstrip()))
+        position = at
+    return None
+
+
+def _branch(text: str, keyword: str, at: int, end: int) -> tuple[int, str]:
+    """(line, text) of an ``if (...)`` header; for an ``else``, the ``if`` it belongs to."""
+    if keyword == "else":
+        before = text[:at].rstrip()
+        if before.endswith("}"):
+            opening = _opening(text, len(before) - 1)
+            header = _statement_header(text, text[:opening].rstrip()) if opening >= 0 else None
+            if header is not None and header[0] == "if":
+                start = header[1]
+                head = " ".join(text[start : len(text[:opening].rstrip())].split())
+                return text.count("\n", 0, at), f"else` of `{head}"
+        return text.count("\n", 0, at), "else"
+    return text.count("\n", 0, at), " ".join(text[at:end].split())
+
+
+def _statement_header(text: str, before: str) -> tuple[str, int] | None:
+    """If ``before`` ends with ``if (...)``, ``for (...)``, ``while (...)`` or ``else``: (keyword, its start)."""
+    if before.endswith(")"):
+        opening = _opening(text, len(before) - 1)
+        if opening < 0:
+            return None
+        match = _BRANCH.search(text[:opening])
+        return (match.group(1), match.start()) if match else None
+    match = re.search(r"\belse$", before)
+    return ("else", match.start()) if match else None
+
+
+def _enclosing_brace(text: str, position: int) -> int:
+    depth = 0
+    for k in range(position - 1, -1, -1):
+        if text[k] == "}":
+            depth += 1
+        elif text[k] == "{":
+            if depth == 0:
+                return k
+            depth -= 1
+    return -1
+
+
+def early_return(code: str, before_index: int) -> int | None:
+    """The 0-based line of the first ``return`` before line ``before_index``, or None."""
+    text = masked(code)
+    for number, line in enumerate(text.splitlines()[:before_index]):
+        if re.search(r"\breturn\b", line):
+            return number
+    return None
+
+
+# ------------------------------------------------------------- device code only
+
+#: Headers a kernel may include: what NVRTC offers and the emulator provides (they are left out here).
+ALLOWED_HEADERS = {"cuda_runtime.h", "math.h", "cmath", "stdint.h", "cstdint", "float.h", "cfloat"}
+#: Host functions device code cannot call (nvcc: "calling a __host__ function from a __global__ function
+#: is not allowed"): files, processes, the environment, the dynamic loader, raw system calls.
+HOST_FUNCTIONS = (
+    "system popen pclose fork vfork execl execlp execle execv execvp execvpe execve posix_spawn fopen freopen "
+    "fdopen fclose fread fwrite fgets fputs fputc fgetc fprintf fscanf fseek ftell fflush remove rename unlink "
+    "rmdir mkdir open openat creat close read write pread pwrite lseek dup dup2 pipe socket connect bind listen "
+    "accept send recv kill raise signal sigaction exit _exit _Exit quick_exit atexit abort getenv setenv putenv "
+    "unsetenv dlopen dlsym mmap munmap mprotect syscall ptrace chdir chmod chown symlink link truncate ftruncate "
+    "sleep usleep nanosleep scanf gets getchar putchar puts perror tmpfile tmpnam opendir readdir stat wait "
+    "waitpid pthread_create"
+).split()
+#: Poisoned for the compiler too (after emulator.h): a call assembled by a macro is refused as well.
+POISONED = "system popen fork vfork execve execv execvp dlopen dlsym syscall ptrace posix_spawn"
+_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"]", re.MULTILINE)
+
+
+def host_code(code: str) -> tuple[int, str] | None:
+    """(0-based line, why) of the first thing in ``code`` that is not device code, or None.
+
+    A host header, a call of a host function (one the code does not define
+    itself), inline assembly or a function attribute (a constructor would
+    run on the host when the kernel is loaded).
+    """
+    for match in _INCLUDE.finditer(code):
+        if match.group(1).strip() not in ALLOWED_HEADERS:
+            return code.count("\n", 0, match.start()), (
+                f"includes <{match.group(1)}>, a host header: CuPy compiles kernels with NVRTC, which has no "
+                "host headers, and device code could not call what they declare. Remove the #include: the "
+                "math functions (exp, sqrt, fabs, ...) are built in"
+            )
+    text = masked(code)
+    for match in re.finditer(r"\b(asm|__asm__|__asm|__attribute__)\b", text):
+        return text.count("\n", 0, match.start()), (
+            f"uses `{match.group(1)}`: inline assembly is PTX on a GPU and function attributes belong to the "
+            "host; a kata kernel needs neither"
+        )
+    defined = set(re.findall(r"\b(\w+)\s*\([^;{)]*\)\s*\{", text))
+    for match in re.finditer(r"(?<![\w.>])(?:::|std::)?(\w+)\s*\(", text):
+        name = match.group(1)
+        if name in HOST_FUNCTIONS and name not in defined:
+            return text.count("\n", 0, match.start()), (
+                f'calls {name}(), a host function: device code cannot call it (nvcc: "calling a __host__ '
+                'function from a __global__ function is not allowed"). A kernel computes on device memory '
+                "only: no files, no processes, no system calls"
+            )
+    return None
+
+
+def strip_allowed_includes(code: str) -> str:
+    """Blank the allowed ``#include`` lines (emulator.h provides them), keeping every line number."""
+    return _INCLUDE.sub(lambda m: "" if m.group(1).strip() in ALLOWED_HEADERS else m.group(0), code)

@@ -39,9 +39,12 @@ from __future__ import annotations
 
 import builtins
 import faulthandler
+import glob
+import importlib.util
 import os
 import re
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -55,10 +58,11 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from .. import wire
+from ..paths import STATE_DIR
 from ..refcache import server as reference_server
 from ..states import ERROR, FAILING, PASSED
-from . import guards, prefork
-from .timeout import timeout_message
+from . import guards, prefork, reaper, sandbox
+from .timeout import compiling_message, timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
 DUMP_GRACE = 0.5
@@ -98,6 +102,9 @@ class KataRun:
     problem: str | None = None  # why the child did not finish, in the learner's words
     harness_fault: bool = False
     interrupted: bool = False
+    pid: int = 0  # the child's
+    strays: int = 0  # processes the kata left running, ended after it
+    reference_time: float = 0.0  # seconds spent answering reference calls, not charged to the kata
 
 
 # ------------------------------------------------------------------- child side
@@ -107,8 +114,13 @@ class _ChildChannel:
     def __init__(self, out_fd: int, in_fd: int):
         self.out = os.fdopen(out_fd, "wb", buffering=0)
         self.inp = os.fdopen(in_fd, "rb")  # buffered: a reply is a JSON line, then its arrays' bytes
+        self.pid = os.getpid()
 
     def send(self, message: dict) -> None:
+        if os.getpid() != self.pid:
+            # A copy the learner's os.fork() made carries on with the checks: its messages would
+            # interleave with the child's own. Only the kata's child speaks; a copy ends quietly.
+            _exit(0)
         data = wire.dumps(message)
         view = memoryview(data)
         while view:
@@ -186,12 +198,45 @@ def _record_exits(crash_file) -> None:
     os._exit = recorded_exit
 
 
-def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file) -> None:
+def _enter_sandbox(config, folder: Path, writable: list[str]) -> bool:
+    """From here on, learner code may write only into ``folder`` and ``writable`` (:mod:`.sandbox`).
+
+    Every temporary file lands in ``folder``: Python's, a compiler's (``TMPDIR``) and pytest's
+    ``tmp_path``, which the checks hand to ``save_weights`` and ``ModelCheckpoint``. True if the
+    sandbox is on (Landlock is there, and not turned off).
+    """
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:
+        base = folder / "pytest"
+        base.mkdir(exist_ok=True)
+        factory._basetemp = base
+    sys.dont_write_bytecode = True  # katas/__pycache__ is out of reach: do not even try
+    return sandbox.confine([str(folder), *writable]) > 0
+
+
+def _sandbox_note(message: str, sandboxed: bool) -> str:
+    """What the sandbox refused, said once after the error it caused (empty for any other message)."""
+    if not sandboxed or "PermissionError" not in message:
+        return ""
+    if "Permission denied" in message:
+        return (
+            "\n  (while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
+            "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+        )
+    if "Operation not permitted" in message:
+        return "\n  (while a kata runs, its code may not signal processes outside it. Remove the os.kill.)"
+    return ""
+
+
+def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file, folder: Path) -> None:
     runner.plugin._in_child = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.enable(file=crash_file, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
     guards.limit_resources(runner.memory_bytes)
+    sandboxed = _enter_sandbox(runner.plugin.config, folder, runner.writable())
     guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
     reference_server.forget_in_child()
     channel = _ChildChannel(out_fd, in_fd)
@@ -216,6 +261,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
             reports = runtestprotocol(item, log=False, nextitem=nextitem)
         new = results[before:]
         for outcome in new:
+            outcome.message += _sandbox_note(outcome.message, sandboxed)
             if "I/O operation on closed file" in outcome.message:
                 outcome.message = (
                     "your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
@@ -286,42 +332,93 @@ class KataRunner:
         self.preloader = prefork.PRELOADER  # per process: nested sessions share it
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
-        out_r, out_w = os.pipe()
-        in_r, in_w = os.pipe()
+        self._note_sandbox()
+        keep = reaper.own_children()  # the harness's own processes (a warm-up started earlier)
+        folder = Path(tempfile.mkdtemp(prefix="kata-"))
         crash_file = tempfile.TemporaryFile()
         self.preloader.before_fork()  # what earlier children imported: this one starts with it
         self._flush_captured()
         sys.stdout.flush()
         sys.stderr.flush()
+        run = KataRun()
+        try:
+            with reaper.subreaper():  # until the kata's tree is ended, its orphans come to us (see .reaper)
+                try:
+                    self._fork(kata, items, crash_file, folder, run, limit)
+                finally:  # Ctrl-C included
+                    if run.pid:
+                        run.strays = reaper.end_tree(run.pid, keep | reference_server.own_pids())
+        finally:
+            crash_file.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        return run
+
+    def _fork(self, kata, items, crash_file, folder: Path, run: KataRun, limit: float) -> None:
+        """Fork the kata's child (``run.pid``) and supervise it to its end."""
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             status = 70
             try:
+                os.setpgid(0, 0)  # a group of its own: forked children end with it even without /proc
                 os.close(out_r)
                 os.close(in_w)
-                _child_main(self, kata, items, out_w, in_r, crash_file)
+                _child_main(self, kata, items, out_w, in_r, crash_file, folder)
                 status = 0
-            except BaseException:
+            except BaseException:  # whatever it was, the parent reports it
                 try:
                     crash_file.write(traceback.format_exc().encode())
                     crash_file.flush()
-                except Exception:
+                except Exception:  # nowhere left to say it
                     pass
             finally:
                 _exit(status)
+        run.pid = pid
+        try:
+            os.setpgid(pid, pid)  # also here: whichever of the two runs first
+        except OSError:
+            pass
         os.close(out_w)
         os.close(in_r)
-        run = KataRun()
         try:
             self._supervise(pid, kata, items, limit, out_r, in_w, crash_file, run)
         finally:
-            for fd in (out_r, in_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            crash_file.close()
-        return run
+            os.close(out_r)
+            os.close(in_w)
+
+    def writable(self) -> list[str]:
+        """Folders the checks themselves write into from the child, beside its temporary folder.
+
+        Pictures and notes for the learner (training curves, GPU launch pictures) and the GPU
+        emulator's compiled kernels (kernels compile in the child, under its time limit). No check
+        reads an expected value from any of them, so learner code writing there fools nothing.
+        """
+        gpu_root = Path(os.environ.get("KATAS_ROOT", Path(__file__).resolve().parents[2]))  # as dojo.gpu has it
+        folders = [
+            self.plugin.root / STATE_DIR / "plots",
+            gpu_root / STATE_DIR / "gpu",
+            Path(os.environ.get("KATAS_GPU_CACHE", gpu_root / STATE_DIR / "gpu-cache")),
+        ]
+        if importlib.util.find_spec("cupy") is not None:  # a real GPU: CuPy's kernel cache, as CuPy finds it
+            folders.append(Path(os.environ.get("CUPY_CACHE_DIR", Path.home() / ".cupy" / "kernel_cache")))
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass
+        # The GPU's device files are opened for writing (a write right: Landlock would refuse them).
+        return [str(folder) for folder in folders] + sorted(glob.glob("/dev/nvidia*"))
+
+    def _note_sandbox(self) -> None:
+        """Once a session: say so where the learner's code cannot be sandboxed."""
+        if getattr(self.plugin, "_sandbox_noted", False):
+            return
+        self.plugin._sandbox_noted = True
+        line = sandbox.missing_line()
+        terminal = self.plugin.config.pluginmanager.get_plugin("terminalreporter")
+        if line and terminal is not None:
+            terminal.write_line(line)
 
     def _flush_captured(self) -> None:
         """Drop output a killed child left in pytest's shared capture file."""
@@ -333,56 +430,70 @@ class KataRunner:
                 pass
 
     def _supervise(self, pid, kata, items, limit, out_r, in_w, crash_file, run: KataRun) -> None:
+        """Read the child's messages until it exits (not until its pipe closes: a forked grandchild
+        may hold the pipe open for ever) or its time runs out."""
         deadline = time.monotonic() + limit
         reader = wire.FrameReader(MAX_MESSAGE)  # a message may arrive in many chunks
+        child = _ChildExit(pid)
         status = None
-        reaped = False
         try:
-            while True:
+            pipe_open = True
+            while status is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     run.problem = self._timeout_message(pid, limit, crash_file)
-                    reaped = True
                     break
-                ready, _, _ = select.select([out_r], [], [], min(remaining, 1.0))
-                if not ready:
-                    continue
-                chunk = os.read(out_r, 1 << 20)
-                if not chunk:
-                    break  # the child closed its end: it exited
-                try:
-                    messages = reader.feed(chunk)
-                except wire.TooLarge:
-                    run.problem, run.harness_fault = (
-                        f"the kata's process sent a message of over {MAX_MESSAGE >> 20} MiB to the harness "
-                        f"(a bug in the course or the harness, not in your code)",
-                        True,
-                    )
-                    _kill(pid)
-                    reaped = True
-                    break
-                for message in messages:
-                    if message is None:
-                        run.problem, run.harness_fault = (
-                            "the kata's process sent something the harness cannot read",
-                            True,
-                        )
-                        continue
-                    deadline += self._handle(message, kata, items, in_w, run)
-            if not reaped:
-                _, status = os.waitpid(pid, 0)
-                reaped = True
+                watched = ([out_r] if pipe_open else []) + child.fds()
+                ready, _, _ = select.select(watched, [], [], min(remaining, child.tick))
+                if out_r in ready:
+                    pipe_open = self._receive(out_r, reader, pid, kata, items, in_w, run)
+                    if run.problem is not None and run.harness_fault:
+                        break
+                    deadline += run.reference_time
+                    run.reference_time = 0.0
+                if child.exited():
+                    status = child.status
+                    self._drain(out_r, reader, pid, kata, items, in_w, run)
         except KeyboardInterrupt:
             run.interrupted = True
             raise
         finally:
-            if not reaped:
+            child.close()
+            if status is None:
                 _kill(pid)
             self._flush_captured()
         if not run.done and run.problem is None:
             run.problem = self._crash_message(status, crash_file)
         if not run.done:
             self._report_unfinished(kata, items, run)
+
+    def _receive(self, out_r, reader, pid, kata, items, in_w, run: KataRun) -> bool:
+        """Read what the child sent and act on it; False once the pipe is closed by every writer."""
+        chunk = os.read(out_r, 1 << 20)
+        if not chunk:
+            return False
+        try:
+            messages = reader.feed(chunk)
+        except wire.TooLarge:
+            run.problem, run.harness_fault = (
+                f"the kata's process sent a message of over {MAX_MESSAGE >> 20} MiB to the harness "
+                f"(a bug in the course or the harness, not in your code)",
+                True,
+            )
+            return False
+        for message in messages:
+            if message is None:
+                run.problem, run.harness_fault = ("the kata's process sent something the harness cannot read", True)
+                continue
+            run.reference_time += self._handle(message, kata, items, in_w, run)
+        return True
+
+    def _drain(self, out_r, reader, pid, kata, items, in_w, run: KataRun) -> None:
+        """After the child exited: what it wrote last is still in the pipe (bounded: strays may write on)."""
+        for _ in range(64):
+            ready, _, _ = select.select([out_r], [], [], 0)
+            if not ready or not self._receive(out_r, reader, pid, kata, items, in_w, run):
+                return
 
     def _handle(self, message: dict, kata, items, in_w: int, run: KataRun) -> float:
         """Act on one message; return the seconds to add to the deadline (reference time)."""
@@ -446,12 +557,18 @@ class KataRunner:
         return f"{shown}, line {line}, in {function}" + (f"\n    {source}" if source else "")
 
     def _timeout_message(self, pid: int, limit: float, crash_file) -> str:
+        """Why the kata ran out of time: a compiler still at work, or the learner's line that was running.
+
+        The child is left for :meth:`_supervise` to kill once its traceback is written.
+        """
+        compiler = reaper.compiling(pid)
+        if compiler is not None:
+            return compiling_message(limit, compiler)
         try:
             os.kill(pid, signal.SIGUSR1)
         except OSError:
             pass
         time.sleep(DUMP_GRACE)
-        _kill(pid)
         return timeout_message(limit, self._learner_line(_read(crash_file)))
 
     def _crash_message(self, status: int | None, crash_file) -> str:
@@ -498,6 +615,37 @@ class KataRunner:
         item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self.plugin.add_outcome(kata, Outcome(ERROR, run.problem, check=item.name, harness_fault=run.harness_fault))
+
+
+class _ChildExit:
+    """Learns when the kata's child exits: from a pidfd where Linux has one, else by polling ``waitpid``."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.status: int | None = None
+        try:
+            self.fd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.fd = None
+        self.tick = 1.0 if self.fd is not None else 0.05  # how often the loop looks without a pidfd
+
+    def fds(self) -> list[int]:
+        return [self.fd] if self.fd is not None else []
+
+    def exited(self) -> bool:
+        if self.status is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = self.pid, 0
+            if done:
+                self.status = status
+        return self.status is not None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _serve_reference(message: dict) -> dict:

@@ -28,6 +28,11 @@ class Outcome:
     mistake: str | None = None  # the named known mistake, when one explained the failure (KataFailure.mistake)
 
 
+#: How the message of a check that choked on a returned value begins (:mod:`dojo.harness.returned` names
+#: the learner's function and the value instead, where it can).
+COULD_NOT_USE = "the check could not use what your code returned"
+
+
 def _chain(exc: BaseException):
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -77,7 +82,7 @@ def classify(exc: BaseException, impl_folder: Path | None = None, root: Path | N
     # Raised outside the learner's code: usually a test choking on an odd return value.
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     place = f" ({_relative(Path(frame.filename), root)}, line {frame.lineno})" if frame else ""
-    return Outcome(ERROR, f"the check could not use what your code returned: {summary}{place}")
+    return Outcome(ERROR, f"{COULD_NOT_USE}: {summary}{place}")
 
 
 #: Words in NumPy's errors that mean two arrays' shapes do not fit together.

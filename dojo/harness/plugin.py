@@ -17,8 +17,8 @@
   ``os._exit`` in the learner's code becomes a report, and only the verdicts
   this process recorded decide the exit status.
 * Runs on the learner's own ``katas/`` update ``.katas/progress.json``
-  (:mod:`dojo.course.progress`): state, failing streak (the shown hint rises every
-  few failing runs), katas newly passed (with a pair prompt in workshop mode,
+  (:mod:`dojo.course.progress`): state, failing attempts (the shown hint rises every
+  few failing runs of changed code, :mod:`dojo.course.attempts`), katas newly passed (with a pair prompt in workshop mode,
   and the artifacts their tests recorded).
 
 Tests without the ``kata`` marker (the project's self-tests) run as usual.
@@ -38,11 +38,24 @@ import sys
 
 import pytest
 
-from ..course.curriculum import Curriculum, Kata, load
+from ..course import history
+from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.implementation import Implementation, resolve
 from ..course.progress import Progress
 from ..states import DONE_STATES
-from . import guards, hookspecs, isolation, options, outcomes, recording, report, run_report, selection
+from . import (
+    finish,
+    guards,
+    hookspecs,
+    isolation,
+    options,
+    outcomes,
+    recording,
+    report,
+    returned,
+    run_report,
+    selection,
+)
 from .results import RunResults
 from .reuse import PassReuse, reuse_allowed
 from .selection import kata_of
@@ -61,8 +74,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kata(id): the test checks this kata of the curriculum")
     folder = config.rootpath / config.getini("katas_curriculum")
     if not folder.is_dir():
+        if (config.rootpath / "katas").is_dir():  # a learner's checkout whose curriculum/ was deleted
+            raise pytest.UsageError(
+                f"the course's curriculum is missing ({folder}): restore it with `git checkout curriculum/`"
+            )
         return
-    plugin = KataPlugin(config, load(folder))
+    try:
+        curriculum = load(folder)
+    except (CurriculumError, OSError, UnicodeDecodeError) as error:
+        # Learner code (or a bad merge) can delete or damage a manifest: one line with the fix, no traceback.
+        raise pytest.UsageError(
+            f"the course's curriculum is damaged ({error}): restore it with `git checkout curriculum/`"
+        ) from None
+    plugin = KataPlugin(config, curriculum)
     config.pluginmanager.register(plugin, "neural-katas")
 
 
@@ -122,10 +146,20 @@ class KataPlugin:
         # (not --impl solutions, nor the mutation self-tests' copies).
         self.recording = self.implementation.folder == (self.root / "katas").resolve()
         self.progress = Progress.load(self.root) if self.recording else None
+        # Before any learner code runs: a copy of each file of katas/ that changed (nothing is ever lost).
+        self.damaged: list[history.Damage] = []
+        if self.recording and not hasattr(config, "workerinput"):
+            self.damaged = history.snapshot(self.root)
         self.results = RunResults(curriculum)
         self.reuse = PassReuse(self.root, self.implementation.folder, self.recording)
         self.newly_passed: list[Kata] = []
         self._recorded = False
+        self.only_katas = False  # every selected test is a kata check (the learner's view)
+        self.deselected_checks = 0  # kata checks that -k / -m left out, before this plugin chose
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        # Items this plugin leaves out carry their kata already; those of -k / -m do not yet.
+        self.deselected_checks += sum(1 for item in items if item.get_closest_marker("kata") and kata_of(item) is None)
 
     # ------------------------------------------------------------ collection
 
@@ -142,6 +176,7 @@ class KataPlugin:
             config.hook.pytest_deselected(items=drop)
         items[:] = [item for _, _, item in sorted(keep, key=lambda t: (t[0], t[1]))]
         self.groups = selection.group_by_kata(items)
+        self.only_katas = bool(items) and all(kata_of(item) is not None for item in items)
         self.results.collected = dict(self.groups)
         selection.quiet_tracebacks(config, items)
 
@@ -245,6 +280,10 @@ class KataPlugin:
             return rep
         if rep.failed:
             outcome = outcomes.classify(call.excinfo.value, self.implementation.folder, self.root)
+            if call.when == "call" and outcome.message.startswith(outcomes.COULD_NOT_USE):
+                # Name the learner's function and the value, not the test file's line.
+                better = returned.explain(item.runtest, call.excinfo.value, self.implementation.folder, self.root)
+                outcome.message = better or outcome.message
             outcome.check = item.name
             self.results.add(kata, outcome)
             rep.longrepr = f"[kata {kata.number} {outcome.state}] {outcome.message}"
@@ -301,9 +340,17 @@ class KataPlugin:
         self._record()
         if not self._in_child:
             self.reuse.save()
+            session.exitstatus = finish.exit_status(
+                session.exitstatus, ran_any=bool(self.results.outcomes), not_rerun=self.reuse.not_rerun
+            )
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
         if not self.results.collected and not self.reuse.not_rerun:
+            if self.deselected_checks:
+                keyword, marks = config.getoption("keyword"), config.getoption("markexpr")
+                terminalreporter.write_line(
+                    finish.no_kata_selected_text(self.deselected_checks, keyword, marks), yellow=True
+                )
             return
         writer = report.Writer(terminalreporter, impl_name=self._impl_label())
         if self.interrupted_in is not None:

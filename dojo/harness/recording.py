@@ -2,8 +2,8 @@
 
 Only such runs count: ``--impl solutions`` and the self-tests' copies of the
 course record nothing. An interrupted run leaves the stored progress as it was.
-What is stored per kata: its state, checks passed, failing streak (which the
-hints follow), and for a pass the digest of what it depended on
+What is stored per kata: its state, checks passed, failing attempts (runs of
+changed code, which the hints follow: :mod:`dojo.course.attempts`), and for a pass the digest of what it depended on
 (:mod:`.reuse`).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..course import definitions, pristine
+from ..course import attempts, definitions, pristine
 from ..course.curriculum import Curriculum, Kata
 from ..course.progress import Progress, now
 from ..states import DONE_STATES, NOT_RUN
@@ -44,7 +44,9 @@ def record_run(
         state = summary.state
         if state in (outcomes.FAILING, outcomes.ERROR) and _untouched(root, folder, kata):
             state = outcomes.NOT_STARTED  # e.g. blocked by a syntax error elsewhere in the file
-        if progress.record(kata, state, summary.passed, summary.total, when):
+        failing = state in (outcomes.FAILING, outcomes.ERROR)
+        attempt = attempts.code_digest(reuse.digest(kata), folder / kata.path) if failing else None
+        if progress.record(kata, state, summary.passed, summary.total, when, attempt):
             newly_passed.append(kata)
         entry = progress.katas.setdefault(kata.id, {})
         digest = reuse.digest(kata) if state == outcomes.PASSED else None

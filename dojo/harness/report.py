@@ -9,9 +9,10 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
 from ..states import NOT_RUN
-from . import outcomes
+from . import finish, learner_warnings, outcomes
 
 BAR_WIDTH = 30
 MESSAGE_WIDTH = 96
@@ -54,6 +55,15 @@ def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
     return ("\n" + prefix).join(line.rstrip() for line in lines)
 
 
+def attempts_note(streak: int, shown: int) -> str:
+    """Where the learner stands toward the next hint: attempts count, reruns of the same code do not."""
+    left = attempts.attempts_until_next_hint(streak, shown)
+    more = f"{left} more attempt{'s' if left != 1 else ''}"
+    return (
+        f"(attempt {max(streak, 1)}: the next hint comes after {more} that change your code; `kata hint` shows it now)"
+    )
+
+
 class Writer:
     def __init__(self, terminalreporter, impl_name: str, hint_level: int = 0):
         self.tr = terminalreporter
@@ -61,10 +71,12 @@ class Writer:
         self.hint_level = hint_level
         # Filled by the plugin from .katas/progress.json and the run itself:
         self.hint_levels: dict[str, int] = {}  # kata id -> index of the hint to show
-        self.streaks: dict[str, int] = {}  # kata id -> failing runs in a row
+        self.streaks: dict[str, int] = {}  # kata id -> failing attempts (runs of changed code) in a row
         self.newly_passed: list[Kata] = []  # katas that pass now and did not before
         self.artifacts: dict[str, list[str]] = {}  # kata id -> files its passing tests recorded
         self.pair_prompt = False  # workshop mode: swap driver and navigator
+        self.implementation = None  # the learner's folder: only warnings of their doing are shown
+        self.not_rerun: list[Kata] = []  # katas that passed before and were not rerun (unchanged code)
 
     def line(self, text: str = "", **markup) -> None:
         self.tr.write_line(text, **markup)
@@ -106,36 +118,22 @@ class Writer:
                 stopped_at = failing[0].kata
             else:
                 ran = [s.kata for s in summaries.values() if s.state != NOT_RUN]
-                if len(done) == len(curriculum.katas) and len(ran) == len(curriculum.katas):
-                    self.line(
-                        "Every kata passes. You built a deep learning library from scratch.", green=True, bold=True
-                    )
-                else:
-                    self.line(self.ran_text(curriculum, ran), green=True, bold=True)
+                passing = sorted({*ran, *self.not_rerun}, key=lambda kata: kata.position)
+                self.line(finish.nothing_left_text(curriculum, passing, done), green=True, bold=True)
                 self.warnings_note()
                 return
         self.kata_card(summaries[stopped_at.id])
         self.warnings_note()
 
-    @staticmethod
-    def ran_text(curriculum: Curriculum, ran: list[Kata]) -> str:
-        """What passed, said for what actually ran (one kata, one track, a selection)."""
-        if len(ran) == 1:
-            return f"kata {ran[0].number} {ran[0].title} passes (the only kata in this run)."
-        tracks = {kata.module for kata in ran}
-        if len(tracks) == 1:
-            track = curriculum.track(ran[0].module)
-            if len(ran) == len(curriculum.in_track(track)):
-                return f"All {len(ran)} katas of track {track.number} {track.name} pass."
-        return f"All {len(ran)} katas in this run pass."
-
     def warnings_note(self) -> None:
         """pytest counts warnings in its last line; say what the first was and how to see them all."""
         reports = self.tr.stats.get("warnings", []) if hasattr(self.tr, "stats") else []
+        root = getattr(getattr(self.tr, "config", None), "rootpath", None)
+        if self.implementation is not None and root is not None:
+            reports = learner_warnings.learners(reports, root, self.implementation)  # only the learner's own
         if not reports:
             return
         first = next((line.strip() for line in reports[0].message.splitlines() if line.strip()), "")
-        root = getattr(getattr(self.tr, "config", None), "rootpath", None)
         if root is not None:
             first = first.replace(f"{root}/", "")
         count = f"{len(reports)} warnings" if len(reports) > 1 else "1 warning"
@@ -166,9 +164,8 @@ class Writer:
             self.printed(summary)
         level = min(self.hint_levels.get(kata.id, self.hint_level), len(kata.hints) - 1)
         self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
-        streak = self.streaks.get(kata.id, 0)
-        if streak >= 2 and summary.state in (outcomes.FAILING, outcomes.ERROR):
-            self.line(f"         ({streak} failing runs in a row: the hints go one step further every few runs)")
+        if summary.state in (outcomes.FAILING, outcomes.ERROR) and level < len(kata.hints) - 1:
+            self.line(f"         {attempts_note(self.streaks.get(kata.id, 0), level)}")
         self.line()
         self.line(
             f"  Edit {self.impl_name}/{kata.path} and run `pytest` again.  More: `kata hint` for the next hint, "

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..course.curriculum import Curriculum, Kata
 from ..course.progress import Progress, workshop_settings
 from ..states import DONE_STATES, NOT_RUN
-from . import outcomes, report
+from . import learner_warnings, outcomes, report
 from .results import RunResults
 
 
@@ -31,11 +31,21 @@ def write(writer: report.Writer, run, root: Path, newly_passed: list[Kata]) -> N
         for kid, paths in results.artifacts.items()
         if results.state(kid) == outcomes.PASSED and paths
     }
+    writer.not_rerun = run.reuse.not_rerun
+    writer.implementation = run.implementation.folder
+    terminal = writer.tr
+    if run.only_katas and "w" not in (run.config.option.reportchars or ""):
+        # pytest's last line counts warnings too: there, as on the card, only the learner's (-rw: all).
+        terminal.stats["warnings"] = learner_warnings.learners(
+            terminal.stats.get("warnings", []), root, run.implementation.folder
+        )
     done = done_for_report(curriculum, summaries, run.progress, run.config.getoption("katas_tracks"))
     if run.stop_mode:
         writer.focus(curriculum, summaries, run.stopped_at, done=done)
     else:
         writer.table(curriculum, summaries, done=done)
+    for damage in getattr(run, "damaged", []):  # a learner file that went empty or stopped compiling
+        writer.line(f"  {damage.line()}")
     not_rerun = run.reuse.not_rerun
     if not_rerun:
         count = len(not_rerun)

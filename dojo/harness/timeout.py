@@ -40,6 +40,15 @@ def timeout_message(seconds: float, where: str = "") -> str:
     )
 
 
+def compiling_message(seconds: float, compiler: str) -> str:
+    """What a learner reads when the time ran out while a GPU kernel was still compiling (not a loop)."""
+    return (
+        f"stopped after {seconds:g} s while your kernel was still compiling ({compiler} was running), "
+        f"so none of its checks ran: a first compile is slow on a busy machine. Give it more time "
+        f"(--kata-timeout SECONDS); a kernel that compiled once is kept and not compiled again."
+    )
+
+
 def supported() -> bool:
     return hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
 

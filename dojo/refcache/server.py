@@ -134,6 +134,12 @@ def shutdown() -> None:
             _server = None
 
 
+def own_pids() -> set[int]:
+    """The server's process id, if one runs: the harness's own, never ended as a kata's stray."""
+    server = _server
+    return {server.process.pid} if server is not None else set()
+
+
 def forget_in_child() -> None:
     """In a freshly forked kata child: close the pipes to the server without stopping it.
 

@@ -47,6 +47,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -408,7 +409,7 @@ class Store:
             return entry["value"], arrays
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except Exception:
             return None  # corrupt, truncated or foreign: the caller recomputes and rewrites it
 
     def _read_array(self, digest: str) -> np.ndarray:
@@ -436,12 +437,14 @@ class Store:
             return False
         try:
             return array_digest(np.load(path, allow_pickle=False)) == digest
-        except (OSError, ValueError):
+        except Exception:
             return False
 
     @staticmethod
     def _atomic(path: Path, write) -> None:
         """``write(file)`` into memory, then onto disk in one step (entries are small; arrays at most MBs)."""
+        if path.is_dir() and not path.is_symlink():  # a folder where an entry belongs is damage too
+            shutil.rmtree(path, ignore_errors=True)
         buffer = io.BytesIO()
         write(buffer)
         write_atomic(path, buffer.getvalue(), durable=False)  # a lost entry is only recomputed

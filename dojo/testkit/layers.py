@@ -68,6 +68,7 @@ and are then not compared in ``grads`` (their expected gradient is None).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,8 +126,7 @@ def check_layer(
     See the module docstring for the steps, the arguments and the messages.
     Raises ``KataFailure`` at the first step that differs.
     """
-    ref = reference.layers
-    config = dict(config)
+    ref, config = reference.layers, dict(config)
     keras_class = keras_class or _keras_name(layer_class)
     keras_config = dict(config if keras_config is None else keras_config)
     input_shape = tuple(input_shape)
@@ -142,21 +142,13 @@ def check_layer(
         weights = [weight_scale * rng.normal(size=shape) for shape in facts["weight_shapes"]]
     weights = [np.asarray(w, dtype=np.float64) for w in weights]
     _check_set_weights(layer, weights, text)
-
     x = np.asarray(x)
-    batch_shape = (len(x),) + tuple(facts["output_shape"])
     if dout is None and backward:
-        dout = rng.normal(size=batch_shape)
+        dout = rng.normal(size=(len(x),) + tuple(facts["output_shape"]))
     expected = ref.layer_run(keras_class, keras_config, input_shape, weights, x, dout if backward else None, training)
-    if callable(mistakes):
-        mistakes = mistakes(weights, x, dout)
-    mistakes = dict(mistakes or {})
+    mistakes = dict((mistakes(weights, x, dout) if callable(mistakes) else mistakes) or {})
     result = LayerCheck(layer, expected, weights, x, dout, text=text)
-
-    def run(method, *args, **kwargs):
-        if shape_advice:
-            return call_with_advice(method, *args, advice=shape_advice, **kwargs)
-        return call(method, *args, **kwargs)
+    run = functools.partial(call_with_advice, advice=shape_advice) if shape_advice else call
 
     forward_text = f"{text}: forward(x {x.shape})"
     result.output = run(layer.forward, x) if training is None else run(layer.forward, x, training=training)
@@ -164,35 +156,39 @@ def check_layer(
     assert_close(result.output, expected["output"], call=forward_text, mistakes=mistakes.get("output", {}))
     if not backward:
         return result
-
     backward_text = f"{text}: backward(dout {np.shape(dout)})"
     result.dx = run(layer.backward, dout)
     _check_grads(layer, expected, backward_text, mistakes)
     if expected["dx"] is not None:
-        dx_shape = np.shape(result.dx) if result.dx is not None else None
-        check(
-            result.dx is not None,
-            f"{backward_text} returned None; return dx, the gradient for the layer's "
-            f"input x {x.shape} (the layer below needs it)",
-        )
-        if dx_shape != x.shape and not _named(result.dx, mistakes.get("dx", {}), expected["dx"], GRADIENT_RTOL):
-            fail(
-                f"{backward_text} returned dx of shape {dx_shape}, expected {x.shape}: dx has the shape of the "
-                f"layer's input x; reshape the gradient back to the input's shape"
-            )
-        assert_close(
-            result.dx,
-            expected["dx"],
-            call=backward_text,
-            what="returned dx =",
-            rtol=GRADIENT_RTOL,
-            atol=GRADIENT_ATOL,
-            mistakes=mistakes.get("dx", {}),
-        )
+        _check_dx(result.dx, expected["dx"], x.shape, backward_text, mistakes.get("dx", {}))
     return result
 
 
 # ------------------------------------------------------------------ the steps
+
+
+def _check_dx(dx, expected_dx, x_shape, backward_text: str, mistakes: Mapping) -> None:
+    """The gradient for the layer's input: returned at all, in the input's shape, equal to Keras's."""
+    check(
+        dx is not None,
+        f"{backward_text} returned None; return dx, the gradient for the layer's "
+        f"input x {x_shape} (the layer below needs it)",
+    )
+    dx_shape = np.shape(dx)
+    if dx_shape != x_shape and not _named(dx, mistakes, expected_dx, GRADIENT_RTOL):
+        fail(
+            f"{backward_text} returned dx of shape {dx_shape}, expected {x_shape}: dx has the shape of the "
+            f"layer's input x; reshape the gradient back to the input's shape"
+        )
+    assert_close(
+        dx,
+        expected_dx,
+        call=backward_text,
+        what="returned dx =",
+        rtol=GRADIENT_RTOL,
+        atol=GRADIENT_ATOL,
+        mistakes=mistakes,
+    )
 
 
 def _keras_name(layer_class) -> str:

@@ -93,7 +93,9 @@ class Context:
         try:
             self.curriculum: Curriculum = load(self.root / "curriculum")
         except CurriculumError as error:
-            raise CliError(f"the curriculum does not load: {error}") from None
+            raise CliError(
+                f"the curriculum does not load ({error}): restore it with `git checkout curriculum/`"
+            ) from None
         self._progress = Progress.load(self.root, say=self.note)  # a damaged file is set aside and said once
 
     def note(self, line: str) -> None:
@@ -155,7 +157,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     streak = entry.get("streak", 0)
     console.print(
         f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
-        + (f"  ({streak} failing runs in a row)" if streak else "")
+        + (f"  ({streak} failing attempt{'s' if streak != 1 else ''} in a row)" if streak else "")
     )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
@@ -334,7 +336,7 @@ def cmd_solution(ctx: Context, args: argparse.Namespace) -> int:
             )
             return 1
     try:
-        text = solution_text(ctx.root, kata)
+        text = solution_text(ctx.root, kata, ctx.curriculum)
     except WorkspaceError as error:
         raise CliError(str(error)) from None
     ctx.console.print(
@@ -396,6 +398,7 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
 
     from ..refcache import warmup
     from ..refcache.store import Store, cache_folder
+    from . import warm_summary
 
     console = ctx.console
     lock = warmup.WarmLock(ctx.root)
@@ -411,20 +414,26 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
         "Computing every expected value of the course with TensorFlow (the answer key's run of "
         "every kata test); values already in the reference cache are read back."
     )
+    store = Store(cache_folder())
+    before = store.size()
     started = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     extra = ["--capture=sys"] + (["--fresh-reference"] if args.fresh else [])
     # The bar writes to the terminal; pytest's own output goes to the log.
     with open(log_path, "w") as log, Progress(*columns, console=Console(file=sys.stdout)) as bar:
         plugin = _WarmProgress(bar, bar.add_task("collecting", total=None))
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
-    entries, arrays, size = Store(cache_folder()).size()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                code = warmup.run(ctx.root, plugins=[plugin], extra=extra, lock=lock)
+        except KeyboardInterrupt:  # a second Ctrl-C while pytest was finishing
+            code = warm_summary.INTERRUPTED
+    interrupted = code == warm_summary.INTERRUPTED
     console.print(
-        f"Reference cache: {entries} values ({arrays} arrays, {size / 1e6:.1f} MB) in "
-        f"{time.perf_counter() - started:.0f} s; the next runs need no TensorFlow. "
-        f"pytest's output: {log_path.relative_to(ctx.root)}"
+        warm_summary.summary(before, store.size(), time.perf_counter() - started, interrupted)
+        + f" pytest's output: {log_path.relative_to(ctx.root)}"
     )
+    if interrupted:
+        return 130  # the shell's status for Ctrl-C
     if code not in (0, None):
         console.print(f"[yellow]The answer key's run ended with exit code {code}: see the log.[/]")
     return 0 if code in (0, None) else 1
@@ -672,6 +681,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments")
     sub = verb("reset", cmd_reset, "restore the kata's stub (a backup of your file goes to .katas/backups/)")
     sub.add_argument("kata", help="kata number or id")
+    from .history import cmd_history, cmd_restore
+
+    sub = verb("history", cmd_history, "the copies of your files that every run keeps (.katas/history/)")
+    sub.add_argument("file", nargs="?", help="only this file, e.g. katas/neuron.py")
+    sub = verb("restore", cmd_restore, "bring back a kept copy of a file in katas/ (the newest sound one by default)")
+    sub.add_argument("file", help="the file, e.g. katas/neuron.py")
+    sub.add_argument("when", nargs="?", help="which copy: its time as `kata history` lists it (or its start)")
+    sub = verb("doctor", None, "check the install, katas/, .katas/ and the room; repair what is safe to repair")
+    sub.add_argument("--import", dest="do_import", action="store_true", help="also import NumPy, TensorFlow and Keras")
     sub = verb("solution", cmd_solution, "show the answer key's version of a kata once it passes")
     sub.add_argument("kata", help="kata number or id")
     sub.add_argument("--force", action="store_true", help="show it even though the kata does not pass yet")
@@ -761,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_board(None, args, console)
         if args.verb == "room":
             return cmd_room(None, args, console)
+        if args.verb == "doctor":  # works where the curriculum does not load: that is one of its findings
+            from .doctor import cmd_doctor
+
+            return cmd_doctor(console, args)
         ctx = Context(console)
         handler = getattr(args, "handler", None) or cmd_status
         if args.verb is None:

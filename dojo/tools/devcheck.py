@@ -13,7 +13,9 @@ fix. What it proves:
   and every kata has a stub of its own unless it exercises a target an earlier
   kata already asked for (capstones);
 * the given (solved) parts of each ``katas/`` module are identical to the
-  answer key's: a learner's file stands alone, but there is one source;
+  answer key's: a learner's file stands alone, but there is one source; a
+  given class has every member the answer key's kata classes rely on (what
+  catch-up writes must run beside it);
 * every kata has tests carrying its marker, and at least one mutant and one
   alternative in ``tests/selftest/mutants/``; every marker and variant names a
   kata of the manifest;
@@ -139,6 +141,25 @@ def _functions(node: ast.stmt):
         yield node.name, node
 
 
+def _members(node: ast.ClassDef) -> list[str]:
+    """Names a class body defines: methods and class attributes."""
+    names = []
+    for member in node.body:
+        if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(member.name)
+        elif isinstance(member, (ast.Assign, ast.AnnAssign)):
+            targets = member.targets if isinstance(member, ast.Assign) else [member.target]
+            names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _names_in_bases(node: ast.stmt) -> set[str]:
+    """The names a class's bases mention (empty for a function)."""
+    if not isinstance(node, ast.ClassDef):
+        return set()
+    return {n.id for base in node.bases for n in ast.walk(base) if isinstance(n, ast.Name)}
+
+
 def _same(a: ast.AST, b: ast.AST) -> bool:
     return ast.dump(_without_docstrings(a)) == ast.dump(_without_docstrings(b))
 
@@ -167,6 +188,7 @@ class CourseCheck:
         self.check_targets(curriculum)
         self.check_stubs(curriculum)
         self.check_given_parts(curriculum)
+        self.check_given_bases(curriculum)
         self.check_tests_and_variants(curriculum)
         self.check_hand_numbers()
         self.check_readme(curriculum)
@@ -297,6 +319,35 @@ class CourseCheck:
                             f"katas/{module}.py, {qualified}",
                             f"given method differs from solutions/{module}.py: copy the answer key's version",
                         )
+
+    def check_given_bases(self, curriculum: Curriculum) -> None:
+        """A given class must hold every member the answer key's version has, where katas build on it.
+
+        ``kata catch-up`` and ``kata solution`` write the answer key's kata class into the learner's
+        file, beside the learner's (given) base class: an answer-key subclass that relies on a member
+        only the answer key's base has (``_Recurrent.build``) would not run there.
+        """
+        targets: dict[str, set[str]] = {}
+        for kata in curriculum.katas:
+            targets.setdefault(kata.module, set()).add(kata.target)
+        for module, names in sorted(targets.items()):
+            stub_tree, key_tree = self.katas.tree(module), self.solutions.tree(module)
+            if stub_tree is None or key_tree is None:
+                continue
+            key_defs = _top_level(key_tree)
+            for name, node in _top_level(stub_tree).items():
+                if name in names or not isinstance(node, ast.ClassDef) or name not in key_defs:
+                    continue
+                extra = sorted(set(_members(key_defs[name])) - set(_members(node)))
+                users = [t for t in sorted(names) if t in key_defs and name in _names_in_bases(key_defs[t])]
+                if extra and users:
+                    self.add(
+                        f"katas/{module}.py, {name}",
+                        f"the answer key's {name} also has {', '.join(extra)}, which its "
+                        f"{', '.join(users)} rely on: what catch-up and `kata solution` write would not run "
+                        f"beside this {name}; move those members into the kata classes in solutions/{module}.py, "
+                        f"or give them to this class too",
+                    )
 
     # ------------------------------------------------------ tests, variants
 

@@ -21,8 +21,18 @@ import time
 import traceback
 from pathlib import Path
 
-#: What every run imports before it reads a kata: loaded once, by the watcher.
-PRELOADED = ("pytest", "numpy", "dojo.harness.plugin")
+#: What every run imports before it reads a kata: loaded once, by the watcher. Never a module that
+#: pytest rewrites the asserts of (the harness's plugin module itself, named by conftest.py, and the
+#: plugins of other packages, found by entry point): imported before pytest starts, pytest could not
+#: rewrite them and would warn "Module already imported so cannot be rewritten" on every run.
+PRELOADED = (
+    "pytest",
+    "numpy",
+    "dojo.course.dependencies",
+    "dojo.course.progress",
+    "dojo.harness.isolation",
+    "dojo.harness.report",
+)
 
 #: After Ctrl-C, how long a run has to print its report before it is stopped.
 INTERRUPT_GRACE = 5.0
@@ -56,13 +66,6 @@ class WarmPytest:
         for name in PRELOADED:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
-        # pytest's plugins from entry points (xdist, benchmark, ...), which every run loads.
-        with contextlib.suppress(Exception):
-            from importlib.metadata import entry_points
-
-            for entry in entry_points(group="pytest11"):
-                with contextlib.suppress(Exception):
-                    entry.load()
 
 
 def _run_pytest(root: Path, args) -> int:

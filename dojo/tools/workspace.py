@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..course import definitions, pristine
+from ..course import answer_key, definitions, pristine
 from ..course.curriculum import Curriculum, Kata
-from ..course.progress import Progress, ProgressError, file_lock
+from ..course.progress import Progress, ProgressError, file_lock, now
 from ..files import write_atomic
 from ..paths import STATE_DIR
 from ..states import DONE_STATES
@@ -172,13 +172,26 @@ def reset(root: Path, curriculum: Curriculum, kata: Kata) -> Change:
     return Change(kata, path, copy, "; ".join(notes), still)
 
 
-def solution_text(root: Path, kata: Kata) -> str:
-    """The answer key's version of the kata's function or class."""
+def solution_text(root: Path, kata: Kata, curriculum: Curriculum | None = None) -> str:
+    """The answer key's version of the kata's function or class, runnable as written in the learner's file:
+    preceded by the answer key's definitions it relies on that the learner's file lacks or has differently."""
     _, text = _read(root, root / "solutions" / kata.path)
     found = definitions.definition(text, kata.target)
     if found is None:
         raise WorkspaceError(f"solutions/{kata.path} has no {kata.target}")
-    return found
+    if curriculum is None:
+        return found
+    try:
+        _, mine = _read(root, root / "katas" / kata.path)
+        needed = answer_key.support(mine, text, kata.target, _kata_targets(curriculum, kata.module))
+    except (WorkspaceError, SyntaxError, ValueError):
+        return found  # the learner's file does not parse: the definition alone
+    extra = [definitions.definition(text, name) for name in sorted(needed.missing + needed.differing)]
+    helpers = "\n\n".join(block.rstrip("\n") + "\n" for block in extra if block)
+    if not helpers:
+        return found
+    names = ", ".join(sorted(needed.missing + needed.differing))
+    return f"# {kata.target} relies on these, which katas/{kata.path} lacks or has differently: {names}\n\n{helpers}\n\n{found}"
 
 
 def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool = False) -> list[Change]:
@@ -220,6 +233,7 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
                 ):
                     continue
                 try:
+                    text = _bring_support(root, curriculum, kata, text, donor, shown, unchanged)
                     planned[path] = definitions.splice(text, donor, kata.target)
                 except (SyntaxError, ValueError) as error:
                     line = getattr(error, "lineno", None)
@@ -264,7 +278,56 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
         raise WorkspaceError(str(error)) from None
     for change in changes:
         change.backup = backups[change.path]
+    _record_answer_key(root, chosen)
     return changes
+
+
+def _kata_targets(curriculum: Curriculum, module: str) -> set[str]:
+    return {k.target for k in curriculum.katas if k.module == module}
+
+
+def _bring_support(
+    root: Path, curriculum: Curriculum, kata: Kata, text: str, donor: str, shown: str, unchanged: str
+) -> str:
+    """``text`` with the answer key's version of every given definition ``kata.target`` relies on that the
+    learner's file has differently (a base class without the member the answer key uses).
+
+    Only a definition still as shipped is replaced (nothing of the learner's is lost); one the learner
+    changed is refused, with what to do.
+    """
+    needed = answer_key.support(text, donor, kata.target, _kata_targets(curriculum, kata.module))
+    for name in needed.differing:
+        mine = definitions.definition(text, name)
+        if mine is not None and not any(
+            definitions.same_code(mine, shipped) for shipped in pristine.shipped_definitions(root, kata.module, name)
+        ):
+            raise WorkspaceError(
+                f"the answer key's {kata.target} relies on its own {name}, and {shown} has a {name} you changed: "
+                f"put the shipped {name} back (`git diff {shown}` shows your change), then catch up{unchanged}"
+            )
+        text = definitions.splice(text, donor, name)  # with what it relies on in turn
+    return text
+
+
+def _record_answer_key(root: Path, katas: list[Kata]) -> None:
+    """Katas whose code and everything it relies on is now the answer key's pass (CI runs the answer key on
+    every kata): recorded as passed with their digest, so the next `pytest` starts where catch-up said."""
+    progress = Progress.load(root)
+    when = now()
+    recorded = False
+    passes = answer_key.AnswerKeyPasses(root)
+    for kata in katas:
+        if kata.requires == "gpu":
+            continue  # skipped or run on the machine at hand, never assumed
+        digest = passes.digest(kata)
+        if digest is not None:
+            progress.record_answer_key(kata, digest, when)
+            recorded = True
+    if recorded:
+        try:
+            progress.save()
+        except ProgressError:
+            pass  # the files are filled in; the next run checks them instead of trusting them
 
 
 def _forget(root: Path, kata: Kata) -> list[str]:

@@ -437,8 +437,9 @@ def _softplus_mistakes(x):
     x = np.asarray(x, dtype=float)
     with np.errstate(all="ignore"):
         return {
-            "you returned log(1 + exp(x)) as written: for very negative x, 1 + exp(x) rounds to 1 and the "
-            "result to 0; use np.log1p(np.exp(x)) there (or the stable max(x, 0) + log1p(exp(-|x|)))": np.where(
+            "log(1 + ...) loses the tail: for very negative x, 1 + exp(x) (or 1 + exp(-|x|) in the stable "
+            "split max(x, 0) + log(1 + exp(-|x|))) rounds to 1 and the result to 0, where softplus is exp(x); "
+            "use np.log1p, which keeps it: max(x, 0) + np.log1p(np.exp(-np.abs(x)))": np.where(
                 x > 30, x, np.log(1 + np.exp(np.minimum(x, 30)))
             ),
             "the sign is flipped: that is log(1 + exp(-x)) = softplus(-x)": np.maximum(-x, 0)

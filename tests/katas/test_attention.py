@@ -33,6 +33,7 @@ from dojo.testkit.checks import (
     check,
     show,
 )
+from dojo.testkit.composite import Step, check_steps
 from reference import attention as ref
 
 GRAD = {"rtol": GRADIENT_RTOL, "atol": 1e-10}
@@ -155,6 +156,37 @@ def test_attention_large_scores_stay_finite(kata):
     # Scores of several hundred: exp() overflows unless the softmax subtracts the row's max.
     query, key, value = _qkv(2, 3, 4, 4, 2, seed=4, scale=30.0)
     _attention_case(kata, query, key, value, _padding_mask(2, 4, seed=4))
+
+
+@pytest.mark.kata("attention.scaled_dot_product_attention")
+@pytest.mark.parametrize("garbage", [1e12, np.inf, np.nan], ids=["huge", "inf", "nan"])
+def test_attention_ignores_what_masked_keys_hold(kata, garbage):
+    """Padded positions often hold garbage. Keras's masked softmax puts -1e9 IN PLACE of a masked score
+    (``where(mask, scores, -1e9)``), so a huge, infinite or NaN score under the mask changes nothing."""
+    query, key, value = _qkv(2, 3, 5, 4, 2, seed=40)
+    mask = (np.arange(5)[None, :] < np.array([3, 4])[:, None])[:, None, :]  # (2, 1, 5): 3 and 4 keys kept
+    key = key.copy()
+    key[~mask[:, 0, :]] = garbage
+    text = (
+        f"scaled_dot_product_attention(query (2, 3, 4), key (2, 5, 4) whose masked rows hold {garbage}, "
+        f"value (2, 5, 2), mask (2, 1, 5))"
+    )
+    got = _pair(call(kata, query, key, value, mask), text, ("output", "weights"))
+    output, weights = ref.scaled_dot_product_attention(query, key, value, mask)
+    added_output, added_weights = ref.attention_variant(query, key, value, mask, mask_mode="added")
+    explanation = (
+        "-1e9 was added to the masked scores (scores + (1 - mask) * -1e9); a masked key that holds garbage "
+        "has a huge, inf or NaN score, and adding -1e9 does not hide it. Put -1e9 in place of the masked "
+        "scores instead: np.where(mask, scores, -1e9), as Keras does"
+    )
+    for name, mine in (("weights", got[1]), ("output", got[0])):
+        mine = np.asarray(mine, dtype=float)
+        check(
+            np.isfinite(mine).all(),
+            f"{text}: your {name} hold {show(mine[~np.isfinite(mine)][:3])} where Keras's are finite: {explanation}",
+        )
+    assert_close(got[1], weights, call=text, what="gave weights =", mistakes={explanation: added_weights})
+    assert_close(got[0], output, call=text, what="gave output =", mistakes={explanation: added_output})
 
 
 # ------------------------------------------------------------------ attention_backward
@@ -287,6 +319,7 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
     expected = ref.layer_norm_backward(dout, x, gamma)
     constant = ref.layer_norm_backward_constant_moments(dout, x, gamma)
     torch_eps = ref.layer_norm_backward(dout, x, gamma, epsilon=1e-5)
+    without_gamma = ref.layer_norm_backward(dout, x, np.ones_like(gamma))[0]  # dx as if gamma were 1
     names = ("dx", "dgamma", "dbeta")
     for i in (2, 1, 0):
         mistakes = {"this is PyTorch's epsilon (1e-5): Keras's default is 1e-3": torch_eps[i]}
@@ -295,6 +328,10 @@ def _layer_norm_backward_case(kata, shape, seed, scale=1.0):
                 "dx treats the mean and the variance as constants: both depend on every feature of the "
                 "sample, which adds - mean(g) - x_hat * mean(g * x_hat) inside the bracket"
             ] = constant[0]
+            mistakes[
+                "dx leaves gamma out: y = x_hat * gamma + beta, so the gradient reaching x_hat is dout * gamma; "
+                "start the bracket from g = dout * gamma, not dout"
+            ] = without_gamma
         else:
             mistakes["dgamma and dbeta are swapped: return (dx, dgamma, dbeta)"] = expected[3 - i]
             if len(shape) == 3:
@@ -548,6 +585,15 @@ def _mha_case(
         mistakes["the mask is ignored (attention_mask / use_causal_mask): masked keys must get weight 0"] = (
             ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim)[0]
         )
+    if attention_mask is not None and use_causal_mask:
+        both = "attention_mask and use_causal_mask were given together: Keras applies both (a key is seen only "
+        for only, kept in (
+            ("the causal mask", {"attention_mask": attention_mask}),
+            ("the attention_mask", {"use_causal_mask": True}),
+        ):
+            mistakes[f"{both}where attention_mask is True AND it is not in the future); yours applied only {only}"] = (
+                ref.multi_head_attention(weights, num_heads, key_dim, x, value, key, value_dim=value_dim, **kept)[0]
+            )
     if use_causal_mask:
         mistakes["the causal mask is the wrong triangle: query t may attend to keys 0..t (np.tril), not t..S-1"] = (
             ref.multi_head_attention(
@@ -617,6 +663,54 @@ def test_multi_head_attention_fully_masked_query_rows(impl):
 @pytest.mark.kata("attention.MultiHeadAttention")
 def test_multi_head_cross_attention(impl):
     _mha_case(impl, 2, 4, 2, 3, 6, seed=24, value_shape=(5, 4), key_shape=(5, 7), value_dim=3)
+
+
+@pytest.mark.kata("attention.MultiHeadAttention")
+def test_multi_head_attention_padding_and_causal_masks_together(impl):
+    # A decoder over padded sequences: both masks at once, as Keras's `attention_mask & causal`.
+    mask = (np.arange(5)[None, :] < np.array([5, 3, 4])[:, None])[:, None, :]  # (3, 1, 5)
+    _mha_case(impl, 2, 4, 3, 5, 6, seed=33, attention_mask=mask, use_causal_mask=True)
+
+
+@pytest.mark.kata("attention.MultiHeadAttention")
+def test_multi_head_cross_attention_with_the_key_left_out(impl):
+    """``forward(x, value)`` with no key: Keras takes the value as the key (``key = value``). Query and
+    value have the same shape here, so taking the query as the key runs, and is silently wrong."""
+    layer = _mha_layer(impl, 2, 4, (4, 6), seed=30, value_shape=(4, 6))
+    weights = _random_weights(layer, 31)
+    layer.set_weights(weights)
+    rng = np.random.default_rng(32)
+    x, value = rng.normal(size=(2, 4, 6)), rng.normal(size=(2, 4, 6))
+    text = "MultiHeadAttention(2, 4).forward(x (2, 4, 6), value (2, 4, 6)) with key= omitted"
+    expected, _ = ref.multi_head_attention(weights, 2, 4, x, value)
+    assert_close(
+        call(layer.forward, x, value),
+        expected,
+        call=text,
+        mistakes={
+            "key= omitted: Keras's key defaults to value (key = value if key is None), not to the query": (
+                ref.multi_head_attention(weights, 2, 4, x, value, x)[0]
+            )
+        },
+    )
+    dout = rng.normal(size=expected.shape)
+    dx = layer.backward(dout)
+    dquery, dvalue, _, grads = ref.multi_head_attention_backward(dout, weights, 2, 4, x, value)
+    _check_grads(layer, grads, text, MHA_NAMES)
+    got = _pair(dx, f"{text}: backward(dout)", ("dquery", "dvalue"))
+    assert_close(got[0], dquery, call=f"{text}: backward(dout)", what="returned dquery =", **GRAD)
+    assert_close(
+        got[1],
+        dvalue,
+        call=f"{text}: backward(dout)",
+        what="returned dvalue =",
+        mistakes={
+            "the value also played the key: its gradient is the sum of both (dvalue + dkey)": (
+                ref.multi_head_attention_backward(dout, weights, 2, 4, x, value, value.copy())[1]
+            )
+        },
+        **GRAD,
+    )
 
 
 @pytest.mark.kata("attention.MultiHeadAttention")
@@ -815,6 +909,10 @@ def _block_case(impl, x, seed, **options):
         ),
         "this is the pre-norm block, x + attention(LN(x)); the classic Keras block is post-norm: "
         "LN(x + attention(x))": ref.transformer_block(8, 2, 12, 4, x, weights, epsilon=eps, layout="pre_norm"),
+        "the second residual is missing: the block returned LN(ffn(h)); it returns LN(h + ffn(h)), the "
+        "feed-forward's output added to its own input h": ref.transformer_block(
+            8, 2, 12, 4, x, weights, epsilon=eps, layout="no_second_residual"
+        ),
     }
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     dout = np.random.default_rng(seed + 2).normal(size=x.shape)
@@ -830,8 +928,36 @@ def _block_case(impl, x, seed, **options):
         "gamma 2",
         "beta 2",
     )
-    _check_grads(block, grads, text, names)
-    assert_close(dx, dx_expected, call=f"{text}: backward(dout)", what="returned dx =", **GRAD)
+    check_steps(block.grads, grads, names, BLOCK_STEPS, text, dx=dx, dx_expected=dx_expected, dx_step=BLOCK_DX, **GRAD)
+
+
+#: The block's backward, in the order it is computed (from the output back); weights are in Keras's order:
+#: attention 0-7, hidden Dense 8-9, output Dense 10-11, norm 1 12-13, norm 2 14-15.
+BLOCK_STEPS = (
+    Step("the second LayerNormalization (out = LN2(h + ffn(h)))", (14, 15), "norm2.backward gets dout itself"),
+    Step(
+        "the feed-forward network (its output Dense, then its hidden Dense)",
+        (10, 11, 8, 9),
+        "the feed-forward's backward gets the gradient out of norm2 (the sum h + ffn(h) passes it to both terms)",
+    ),
+    Step(
+        "the first LayerNormalization (h = LN1(x + attention(x)))",
+        (12, 13),
+        "check the residual path into h: h feeds both ffn(h) and the sum h + ffn(h), so norm1.backward gets "
+        "norm2's gradient (the residual path) plus the feed-forward's dx; leaving out either changes everything "
+        "from here back",
+    ),
+    Step(
+        "the attention layer",
+        tuple(range(8)),
+        "attention.backward gets the gradient out of norm1 (the sum x + attention(x) passes it on unchanged)",
+    ),
+)
+BLOCK_DX = Step(
+    "the first residual path (dx)",
+    (),
+    "x feeds both attention(x) and the sum x + attention(x): dx is norm1's gradient plus attention's dx",
+)
 
 
 @pytest.mark.kata("attention.TransformerBlock")
@@ -900,11 +1026,46 @@ def _fit_parity(impl, x, y, vocab_size, maxlen, optimizer, epochs=3):
             what="logged loss",
         )
     except KataFailure as failure:
+        found = _fit_diagnosis(impl, x, y, vocab_size, maxlen, optimizer, initial, epochs)()
+        if found:
+            raise KataFailure(f"{failure}\n  {found}") from None
         raise KataFailure(
-            f"{failure}\n  Your model's predictions match Keras's for the same weights, so a "
-            f"backward pass (grads or dx of a layer) differs. Run the layer katas of this track "
+            f"{failure}\n  Your model's predictions match Keras's for the same weights, your optimizer matches "
+            f"Keras's over this fit's steps with tiny to large gradients, and the gradients fit hands it on the "
+            f"first batch match GradientTape's: what differs comes later, in state carried from one batch to "
+            f"the next (a layer's cached forward, the optimizer's slots). Run the layer katas of this track "
             f"again: pytest --track attention"
         ) from None
+
+
+def _fit_diagnosis(impl, x, y, vocab_size, maxlen, optimizer, initial, epochs):
+    """The pieces of the parity fit, one by one, against Keras: the optimizer over the fit's steps with
+    tiny to large gradients, how fit calls it, and the gradients it hands it on the first batch."""
+    from dojo.testkit.divergence import optimizer_and_gradient_difference
+
+    name, config = optimizer
+    keras_name = {"sgd": "SGD", "adam": "Adam"}[name]
+
+    def make_model():
+        model = _text_transformer(impl, vocab_size, maxlen)
+        model.build(x.shape[1:])
+        model.set_weights(initial)
+        model.compile(optimizer=impl.get("optimizers", keras_name)(**config), loss="binary_crossentropy")
+        return model
+
+    return lambda: optimizer_and_gradient_difference(
+        impl,
+        make_model=make_model,
+        optimizer=(keras_name, config),
+        x=x,
+        y=y,
+        batch_size=32,
+        epochs=epochs,
+        rtol=1e-9,
+        keras_gradients=lambda: ref.text_transformer_first_batch_gradients(
+            _spec(vocab_size, maxlen), initial, x[:32], y[:32]
+        ),
+    )
 
 
 @pytest.mark.kata("attention.text_transformer")

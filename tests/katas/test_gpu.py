@@ -8,11 +8,13 @@ On the emulator, an out-of-bounds access, a data race and a barrier not every
 thread reaches stop the launch with the thread, block, array and index.
 """
 
+import math
+
 import numpy as np
 import pytest
 
 from dojo.gpu import checks as gpu_checks
-from dojo.testkit.checks import assert_close
+from dojo.testkit.checks import KataFailure, assert_close
 from reference import gpu as ref
 
 
@@ -20,9 +22,58 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
-def _check(kata, kata_id, call, expected, *args, mistakes=None, advice=None, request=None, grid_stride=False, **kwargs):
-    """Run, explain unwritten elements, compare (one result or a tuple)."""
-    run = gpu_checks.run(kata, *args, kata_id=kata_id, call=call, advice=advice, request=request, **kwargs)
+#: The katas ask for float64 and the reference computes in float64: a kernel that does too agrees to
+#: ~1e-15 (sums in another order, exp to an ulp). float32 anywhere inside (expf, a `float` variable,
+#: 1.0f) leaves ~1e-7: the tolerance sits between the two, so float32 fails and float64 passes.
+FLOAT64_RTOL = 1e-10
+
+
+#: TensorFlow's LeakyRelu op keeps its slope in a float32 attribute: Keras's 0.2 is 0.2f there, 1.5e-8 off
+#: a float64 0.2. A learner's float64 kernel is right; the comparison allows the reference's rounding.
+LEAKY_RELU_RTOL = 1e-7
+
+
+def _scale(expected) -> float:
+    """The size of a typical result: absolute tolerances scale with it (a 1e300 outlier does not count)."""
+    magnitudes = np.abs(np.asarray(expected, dtype=float))
+    magnitudes = magnitudes[np.isfinite(magnitudes)]
+    return max(1.0, float(np.percentile(magnitudes, 90))) if magnitudes.size else 1.0
+
+
+def _float32_note(got: np.ndarray, expected: np.ndarray) -> str:
+    """Say so when a result agrees only to float32's ~7 digits."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape or not np.isfinite(got).all():
+        return ""
+    scale = _scale(expected)
+    if np.allclose(got, expected, rtol=1e-5, atol=1e-5 * scale):
+        worst = float(np.max(np.abs(got - expected) / (np.abs(expected) + 1e-300 + FLOAT64_RTOL * scale)))
+        return (
+            f"your result agrees only to about {max(1, round(-np.log10(max(worst, 1e-16))))} digits (float32's "
+            f"precision): the kata asks for float64, so every intermediate is double: exp not expf, double "
+            f"not float, 1.0 not 1.0f"
+        )
+    return ""
+
+
+def _check(
+    kata,
+    kata_id,
+    call,
+    expected,
+    *args,
+    mistakes=None,
+    advice=None,
+    request=None,
+    grid_stride=False,
+    second_order=True,
+    rtol=FLOAT64_RTOL,
+    **kwargs,
+):
+    """Run, explain unwritten elements, compare (one result or a tuple) in float64's precision."""
+    run = gpu_checks.run(
+        kata, *args, kata_id=kata_id, call=call, advice=advice, request=request, second_order=second_order, **kwargs
+    )
     expected = expected if isinstance(expected, tuple) else (expected,)
     assert len(run.results) == len(expected), f"{call} returned {len(run.results)} arrays, expected {len(expected)}"
     for index, value in enumerate(expected):
@@ -32,6 +83,9 @@ def _check(kata, kata_id, call, expected, *args, mistakes=None, advice=None, req
             run.results[index],
             value,
             call=call + name,
+            rtol=rtol,
+            atol=rtol * _scale(value),
+            note=_float32_note(run.results[index], value),
             mistakes=(mistakes or [{}] * len(expected))[index] if isinstance(mistakes, list) else (mistakes or {}),
         )
     return run
@@ -55,6 +109,7 @@ def test_leaky_relu_matches_keras(kata, request, shape, slope):
         ref.leaky_relu(x, keras_slope),
         x,
         request=request,
+        rtol=LEAKY_RELU_RTOL,
         mistakes={
             "the slope went to the positive side: y = x for x >= 0, negative_slope * x below": np.where(
                 x >= 0, keras_slope * x, x
@@ -186,6 +241,39 @@ def test_row_sums(kata, request, rows, cols):
     )
 
 
+# ------------------------------------------------------------------ kata gpu.warp_row_sums
+
+WARP_ADVICE = {
+    r"its own lane is not in the mask|not in the mask 0x": "Every step of the reduction involves the whole warp: "
+    "the mask is 0xffffffff, and all 32 lanes call __shfl_down_sync (lanes past the data add 0.0).",
+    r"of its mask has exited|of its mask waits at": "A warp shuffle is a meeting of every lane in its mask: keep it "
+    "outside `if (lane < ...)`; let the lanes with nothing to add bring 0.0 instead.",
+    r"data race on shared per_warp|before any thread of its block wrote it": "Lane 0 of each warp writes its slot; "
+    "__syncthreads(); only then does warp 0 read the slots, and only the blockDim.x / 32 that were written.",
+    r"data race on out": "One value per row: lane 0 of warp 0 writes out[row] after the second stage, not every "
+    "warp's lane 0.",
+}
+
+
+@pytest.mark.kata("gpu.warp_row_sums")
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 7), (2, 129), (5, 300), (2, 1000)], ids=str)
+def test_warp_row_sums(kata, request, rows, cols):
+    x = _rng(rows * 3 + cols).normal(size=(rows, cols))
+    _check(
+        kata,
+        "gpu.warp_row_sums",
+        f"warp_row_sums(x ({rows}, {cols}))",
+        ref.row_sums(x),
+        x,
+        advice=WARP_ADVICE,
+        request=request,
+        mistakes={
+            "lane 0 added its own value to itself, 10 times over (1024x its slice): __shfl_up_sync hands lane 0 "
+            "its own value; the reduction down to lane 0 needs __shfl_down_sync": 1024 * x[:, ::256].sum(1),
+        },
+    )
+
+
 # ------------------------------------------------------------------ kata gpu.softmax
 
 SOFTMAX_ADVICE = {
@@ -254,6 +342,35 @@ def test_dense_forward(kata, request, batch, inputs, units):
         advice=TILE_ADVICE,
         request=request,
         mistakes={"the bias is missing: y = x @ kernel + bias": x @ kernel},
+    )
+
+
+# ------------------------------------------------------------------ kata gpu.transpose
+
+TRANSPOSE_ADVICE = {
+    r"data race on shared tile|before any thread of its block wrote it": "The tile is complete only after every "
+    "thread has loaded its rows: __syncthreads() between the loads and the stores.",
+    r"read x\[": "Tiles at the right and bottom edges stick out of x: load only where row0 + k < rows and "
+    "col0 + tx < cols.",
+    r"(wrote|read) y\[|wrote y": "y is (cols, rows): its row is col0 + k (< cols), its column row0 + tx (< rows), "
+    "and its row length is rows: y[(col0 + k) * rows + row0 + tx].",
+    r"shared tile\[": "The tile is [32][33] and the block (32, 8): tx runs along a row of the tile, k = ty, "
+    "ty + 8, ... down it.",
+}
+
+
+@pytest.mark.kata("gpu.transpose")
+@pytest.mark.parametrize("rows, cols", [(1, 1), (1, 7), (7, 1), (31, 33), (64, 32), (33, 100)], ids=str)
+def test_transpose(kata, request, rows, cols):
+    x = _rng(rows * 100 + cols).normal(size=(rows, cols))
+    _check(
+        kata,
+        "gpu.transpose",
+        f"transpose(x ({rows}, {cols}))",
+        ref.transpose(x),
+        x,
+        advice=TRANSPOSE_ADVICE,
+        request=request,
     )
 
 
@@ -339,3 +456,199 @@ def test_lstm_cell(kata, request, batch, input_dim, units):
             {gate: swapped[1], "the bias is missing (add bias[k * units + j] to each gate)": no_bias[1]},
         ],
     )
+
+
+# ------------------------------------------------------------------ fuzzed launches
+#
+# Every kata also runs over a fixed set of sizes (1, 31, 32, 33, 1025, ...: a warp, one less, one more,
+# never a multiple of the block) and, where the kata lets the caller choose them, launch shapes (several
+# block sizes, more blocks than an H200 holds at once). The cases run smallest first, so the first that
+# fails is the smallest failing one: that is the case the message shows. The second thread order is left
+# to the tests above (it would double the time here).
+
+#: An H200 holds 132 SMs x 16 resident blocks of 128 threads: more blocks than that run in several waves.
+MORE_BLOCKS_THAN_RESIDENT = 132 * 16 + 88
+
+
+def _fuzz(kata, kata_id, cases, run_case):
+    """``cases``: (label, size) pairs; ``run_case(label)`` checks one. Smallest first; the first failure is shown."""
+    ordered = sorted(cases, key=lambda case: case[1])
+    passed = []
+    for label, _size in ordered:
+        try:
+            run_case(label)
+        except KataFailure as failure:
+            fine = f"; it passes {', '.join(passed[-3:])}" if passed else ""
+            raise KataFailure(
+                f"{failure}\n  (fuzzed launches: {label} is the smallest of the {len(ordered)} sizes and launch "
+                f"shapes tried that fails{fine})",
+                failure.mistake,
+            ) from None
+        passed.append(label)
+
+
+def _elements(n):
+    return _rng(n).normal(scale=3.0, size=(n,))
+
+
+@pytest.mark.kata("gpu.leaky_relu")
+def test_leaky_relu_over_sizes(kata):
+    sizes = [1, 31, 32, 33, 127, 129, 1025, 4099]
+
+    def one(label):
+        x = _elements(int(label[2:]))
+        call = f"leaky_relu(x ({x.size},))"
+        _check(kata, "gpu.leaky_relu", call, ref.leaky_relu(x, 0.2), x, second_order=False, rtol=LEAKY_RELU_RTOL)
+
+    _fuzz(kata, "gpu.leaky_relu", [(f"n={n}", n) for n in sizes], one)
+
+
+@pytest.mark.kata("gpu.relu")
+def test_relu_over_sizes_and_more_blocks_than_the_device_holds(kata):
+    sizes = [1, 31, 32, 33, 127, 129, 1025, 4099, MORE_BLOCKS_THAN_RESIDENT * 128 + 1]
+
+    def one(label):
+        x = _elements(int(label[2:]))
+        _check(kata, "gpu.relu", f"relu(x ({x.size},))", ref.relu(x), x, advice=GUARD, second_order=False)
+
+    _fuzz(kata, "gpu.relu", [(f"n={n}", n) for n in sizes], one)
+
+
+@pytest.mark.kata("gpu.add_bias")
+def test_add_bias_over_shapes(kata):
+    shapes = [(1, 1), (1, 17), (17, 1), (16, 16), (31, 33), (33, 31), (2, 1025)]
+
+    def one(label):
+        batch, units = map(int, label.split("x"))
+        rng = _rng(batch * 1000 + units)
+        x, bias = rng.normal(size=(batch, units)), rng.normal(size=(units,))
+        call = f"add_bias(x ({batch}, {units}), bias ({units},))"
+        _check(kata, "gpu.add_bias", call, ref.add_bias(x, bias), x, bias, second_order=False)
+
+    _fuzz(kata, "gpu.add_bias", [(f"{b}x{u}", b * u) for b, u in shapes], one)
+
+
+@pytest.mark.kata("gpu.sigmoid")
+def test_sigmoid_over_sizes_and_launch_shapes(kata):
+    cases = [(n, blocks, threads) for n in (1, 33, 1025) for blocks in (1, 3) for threads in (32, 96, 1024)]
+    cases.append((1025, MORE_BLOCKS_THAN_RESIDENT, 128))
+
+    def one(label):
+        n, blocks, threads = (int(part.split("=")[1]) for part in label.split(", "))
+        x = _elements(n)
+        call = f"sigmoid(x ({n},), blocks={blocks}, threads={threads})"
+        _check(
+            kata,
+            "gpu.sigmoid",
+            call,
+            ref.sigmoid(x),
+            x,
+            grid_stride=True,
+            second_order=False,
+            blocks=blocks,
+            threads=threads,
+        )
+
+    _fuzz(kata, "gpu.sigmoid", [(f"n={n}, blocks={b}, threads={t}", (n, b * t)) for n, b, t in cases], one)
+
+
+def _rows(kata, kata_id, function, advice, shapes):
+    def one(label):
+        rows, cols = map(int, label.split("x"))
+        x = _rng(rows * 7 + cols).normal(size=(rows, cols))
+        _check(kata, kata_id, f"{kata_id[4:]}(x ({rows}, {cols}))", function(x), x, advice=advice, second_order=False)
+
+    _fuzz(kata, kata_id, [(f"{r}x{c}", r * c) for r, c in shapes], one)
+
+
+@pytest.mark.kata("gpu.row_sums")
+def test_row_sums_over_shapes(kata):
+    _rows(kata, "gpu.row_sums", ref.row_sums, ROW_SUMS_ADVICE, [(1, 1), (1, 31), (1, 32), (1, 33), (3, 1025), (300, 2)])
+
+
+@pytest.mark.kata("gpu.softmax")
+def test_softmax_over_shapes(kata):
+    _rows(kata, "gpu.softmax", ref.softmax, SOFTMAX_ADVICE, [(1, 1), (1, 31), (1, 32), (1, 33), (2, 1025), (100, 3)])
+
+
+@pytest.mark.kata("gpu.dense_forward")
+def test_dense_forward_over_shapes(kata):
+    shapes = [(1, 1, 1), (1, 17, 1), (17, 1, 17), (16, 16, 16), (33, 31, 17), (32, 33, 1)]
+
+    def one(label):
+        batch, inputs, units = map(int, label.split("x"))
+        rng = _rng(batch + 10 * inputs + 100 * units)
+        x, kernel, bias = rng.normal(size=(batch, inputs)), rng.normal(size=(inputs, units)), rng.normal(size=(units,))
+        call = f"dense_forward(x ({batch}, {inputs}), kernel ({inputs}, {units}), bias ({units},))"
+        _check(
+            kata,
+            "gpu.dense_forward",
+            call,
+            ref.dense_forward(x, kernel, bias),
+            x,
+            kernel,
+            bias,
+            advice=TILE_ADVICE,
+            second_order=False,
+        )
+
+    _fuzz(kata, "gpu.dense_forward", [("x".join(map(str, s)), math.prod(s)) for s in shapes], one)
+
+
+@pytest.mark.kata("gpu.conv2d")
+def test_conv2d_over_shapes(kata):
+    shapes = [
+        ((1, 1, 1, 1), (1, 1, 1, 1)),
+        ((1, 2, 2, 1), (2, 2, 1, 1)),
+        ((2, 6, 1, 3), (3, 1, 3, 2)),
+        ((1, 9, 10, 2), (3, 3, 2, 33)),
+    ]
+
+    def one(label):
+        x_shape, k_shape = shapes[int(label.split(":")[0])]
+        rng = _rng(sum(x_shape) * 3 + sum(k_shape))
+        x, kernel, bias = rng.normal(size=x_shape), rng.normal(size=k_shape), rng.normal(size=k_shape[-1:])
+        call = f"conv2d(x {x_shape}, kernel {k_shape}, bias {k_shape[-1:]})"
+        _check(kata, "gpu.conv2d", call, ref.conv2d(x, kernel, bias), x, kernel, bias, second_order=False)
+
+    cases = [(f"{k}: x {x} kernel {w}", math.prod(x) * math.prod(w)) for k, (x, w) in enumerate(shapes)]
+    _fuzz(kata, "gpu.conv2d", cases, one)
+
+
+@pytest.mark.kata("gpu.lstm_cell")
+def test_lstm_cell_over_shapes(kata):
+    shapes = [(1, 1, 1), (1, 3, 33), (33, 2, 1), (2, 1, 129)]
+
+    def one(label):
+        batch, input_dim, units = map(int, label.split("x"))
+        rng = _rng(batch * 31 + input_dim * 7 + units)
+        x_t, h, c = (
+            rng.normal(size=(batch, input_dim)),
+            rng.normal(size=(batch, units)),
+            rng.normal(size=(batch, units)),
+        )
+        kernel, recurrent = 0.5 * rng.normal(size=(input_dim, 4 * units)), 0.5 * rng.normal(size=(units, 4 * units))
+        bias = rng.normal(size=(4 * units,))
+        expected = ref.lstm_cell(x_t, h, c, kernel, recurrent, bias)
+        call = f"lstm_cell(x_t ({batch}, {input_dim}), h, c ({batch}, {units}), ...)"
+        _check(kata, "gpu.lstm_cell", call, expected, x_t, h, c, kernel, recurrent, bias, second_order=False)
+
+    _fuzz(kata, "gpu.lstm_cell", [("x".join(map(str, s)), math.prod(s)) for s in shapes], one)
+
+
+@pytest.mark.kata("gpu.warp_row_sums")
+def test_warp_row_sums_over_shapes(kata):
+    _rows(kata, "gpu.warp_row_sums", ref.row_sums, WARP_ADVICE, [(1, 1), (1, 31), (1, 32), (1, 33), (3, 1025), (40, 2)])
+
+
+@pytest.mark.kata("gpu.transpose")
+def test_transpose_over_shapes(kata):
+    shapes = [(1, 1), (1, 31), (32, 1), (32, 32), (33, 31), (65, 2), (3, 1025)]
+
+    def one(label):
+        rows, cols = map(int, label.split("x"))
+        x = _rng(rows * 7 + cols).normal(size=(rows, cols))
+        call = f"transpose(x ({rows}, {cols}))"
+        _check(kata, "gpu.transpose", call, ref.transpose(x), x, advice=TRANSPOSE_ADVICE, second_order=False)
+
+    _fuzz(kata, "gpu.transpose", [(f"{r}x{c}", r * c) for r, c in shapes], one)

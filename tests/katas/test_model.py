@@ -871,6 +871,36 @@ def test_train_on_batch_takes_the_same_step_as_keras(kata, impl):
         )
 
 
+@pytest.mark.kata("model.sequential_fit")
+def test_train_on_batch_returns_the_metrics_from_before_its_step(kata, impl):
+    """The metrics train_on_batch returns beside the loss. A big step (SGD(1.0)) moves these 24 samples'
+    accuracy from 0.25 to 0.46, so a metric taken after the update shows (with SGD(0.1) it does not)."""
+    spec, loss = SMALL_SOFTMAX, "sparse_categorical_crossentropy"
+    weights = random_weights(spec, 61)
+    x, y = classification_data(spec, 24, 61)
+    model = model_with_weights(impl, spec, weights)
+    model.compile(optimizer=impl.module("optimizers").SGD(learning_rate=1.0), loss=loss, metrics=["accuracy"])
+    got = call(model.train_on_batch, x, y)
+    expected, after = ref.train_on_batch(spec, weights, x, y, loss, ["accuracy"], ("sgd", {"learning_rate": 1.0}))
+    check(
+        isinstance(got, (list, tuple)) and len(got) == 2,
+        f"train_on_batch returned {show(got)}; with metrics=['accuracy'] Keras returns [loss, accuracy]",
+    )
+    after_the_step = float(np.mean(ref.predict(spec, after, x).argmax(axis=-1) == y))
+    assert_close(
+        got[1],
+        expected[1],
+        rtol=LOGGED_RTOL,
+        call="train_on_batch(x (24, 12), y) with SGD(1.0) and metrics=['accuracy']: the accuracy",
+        what="is",
+        mistakes={
+            "the accuracy was measured after the update; Keras returns the metrics of the forward pass the "
+            "step starts from (the same one its loss comes from), before the weights move": after_the_step,
+            "the second value is not the batch's accuracy (the fraction of argmax(y_pred) == y)": got[0],
+        },
+    )
+
+
 def _fit_case(impl, spec, loss, metrics, optimizer, n, seed, epochs, **fit_kwargs):
     weights = random_weights(spec, seed)
     x, y = (

@@ -31,6 +31,7 @@ import pytest
 from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
 from dojo.testkit.gate import LearningGate
 from reference import regularization as ref
+from reference.layers import layer_run
 
 #: Tolerance of the dropout statistics: see the module docstring.
 KEPT_FRACTION_TOLERANCE = 0.01
@@ -152,6 +153,18 @@ def test_dropout_is_the_identity_at_inference(kata):
     )
 
 
+def _no_zero_over_zero(got, text: str, name: str) -> None:
+    """rate=1 drops every unit: 0 * x / (1 - 1) is 0/0, NaN; Keras returns zeros. Said as such, not as an
+    overflow to look for."""
+    array = np.asarray(got, dtype=float) if got is not None else None
+    if array is not None and np.isnan(array).any():
+        fail(
+            f"{text} returned NaN in {name}: at rate=1 every unit is dropped and the scale 1 / (1 - rate) is "
+            f"1 / 0, so kept * x / (1 - rate) is 0/0. Keras returns zeros: when rate >= 1, return zeros "
+            f"before scaling"
+        )
+
+
 @pytest.mark.kata("regularization.dropout_forward")
 def test_dropout_rate_zero_keeps_everything_and_rate_one_drops_everything(kata):
     x = np.random.default_rng(13).normal(size=(20, 30))
@@ -161,6 +174,7 @@ def test_dropout_rate_zero_keeps_everything_and_rate_one_drops_everything(kata):
     with np.errstate(all="ignore"):
         y, _ = kata(x, 1.0, np.random.default_rng(4), training=True)
     stats = ref.dropout_statistics(x.shape, 1.0)
+    _no_zero_over_zero(y, "dropout_forward(x, rate=1.0, rng, training=True)", "y")
     assert_close(y, np.zeros_like(x), call="dropout_forward(x, rate=1.0, rng, training=True)", mistakes={})
     check(stats["kept_fraction"] == 0.0, "Keras keeps nothing at rate=1")
 
@@ -225,6 +239,7 @@ def test_dropout_backward_without_a_mask_and_at_rate_one(kata):
     )
     with np.errstate(all="ignore"):
         got = kata(dout, np.zeros(dout.shape, dtype=bool), 1.0)
+    _no_zero_over_zero(got, "dropout_backward(dout, mask of all False, rate=1.0)", "dx")
     assert_close(got, np.zeros_like(dout), call="dropout_backward(dout, mask of all False, rate=1.0)")
 
 
@@ -546,6 +561,30 @@ def test_dropout_layer_drops_in_training_only(kata):
 
 
 @pytest.mark.kata("regularization.Dropout")
+@pytest.mark.parametrize("shape", [(16, 64), (4, 5, 6)], ids=["capstone_batch", "sequences"])
+def test_dropout_layer_draws_every_unit_of_every_sample(kata, shape):
+    """Keras's Dropout (noise_shape=None) draws each unit of each sample on its own: no mask is shared by
+    the samples of a batch or the steps of a sequence. (16, 64): the overfitting capstone's batches."""
+    x = np.ones(shape)
+    layer = kata(0.5)
+    layer.build(shape[1:], _rng(3))
+    kept = np.asarray(call(layer.forward, x, training=True)) != 0
+    text = f"Dropout(0.5).forward(x {shape}, training=True)"
+    check(
+        kept.shape == x.shape and not (kept == kept[:1]).all(),
+        f"{text}: every sample in the batch got the same mask. Draw one number per unit of x "
+        f"(rng.random(x.shape)): Keras drops each sample's units independently",
+    )
+    if len(shape) == 3:
+        check(
+            not (kept == kept[:, :1]).all(),
+            f"{text}: every step of a sequence got the same mask (one draw per sample and feature). Keras's "
+            f"Dropout draws every unit, x.shape numbers (a mask shared over time is noise_shape=(batch, 1, "
+            f"features), which the layer does not use by default)",
+        )
+
+
+@pytest.mark.kata("regularization.Dropout")
 def test_dropout_layer_backward_uses_the_mask_of_its_forward(kata):
     x = np.random.default_rng(71).uniform(1.0, 2.0, size=(200, 300))
     layer = kata(0.25)
@@ -716,6 +755,44 @@ def test_batch_norm_layer_backward_matches_gradient_tape(kata, shape):
             np.shape(grads[index]) == weights[index].shape and not np.any(grads[index]),
             f"the gradient for {name} is {show(grads[index])}; it must be zeros of shape {weights[index].shape}: "
             f"the moving statistics are not trained, so no optimizer step may move them",
+        )
+
+
+@pytest.mark.kata("regularization.BatchNormalization")
+@pytest.mark.parametrize("shape", [(10, 4), (2, 3, 3, 2)], ids=["dense", "nhwc"])
+def test_batch_norm_layer_backward_after_an_inference_forward(kata, shape):
+    """A backward after forward(training=False): Keras's gradient of layer(x, training=False), where the
+    moving statistics are constants (fine-tuning with frozen statistics, a gradient at evaluation)."""
+    x = batch_norm_case(shape, 87)[0]
+    layer, weights = _built_batch_norm(kata, x, 88, epsilon=0.01)
+    layer.forward(x, training=False)
+    dout = np.random.default_rng(89).normal(size=shape)
+    dx = call(layer.backward, dout)
+    expected = layer_run("BatchNormalization", {"epsilon": 0.01}, shape[1:], weights, x, dout, training=False)
+    batch_terms = ref.batch_norm_backward(dout, x, weights[0], weights[1], 0.01)
+    text = f"BatchNormalization(epsilon=0.01).backward(dout {shape}) after forward(x, training=False)"
+    explanation = (
+        "the backward used the batch's mean and variance (the training formula), but this forward "
+        "normalised with the moving statistics, which are constants: dx = dout * gamma / "
+        "sqrt(moving_variance + epsilon). Remember in forward which statistics you used"
+    )
+    assert_close(
+        dx, expected["dx"], rtol=GRADIENT_RTOL, call=text, what="gave dx =", mistakes={explanation: batch_terms[0]}
+    )
+    grads = list(getattr(layer, "grads", []))
+    check(len(grads) == 4, f"after {text}, layer.grads holds {len(grads)} arrays; it must hold 4, as layer.weights")
+    for index, name in ((0, "dgamma"), (1, "dbeta")):
+        assert_close(
+            grads[index],
+            expected["grads"][index],
+            rtol=GRADIENT_RTOL,
+            call=text,
+            what=f"gave {name} =",
+            mistakes={
+                explanation.replace(
+                    "dx = dout * gamma / sqrt(moving_variance + epsilon)", "x_hat uses moving_mean and moving_variance"
+                ): batch_terms[index + 1]
+            },
         )
 
 
@@ -988,21 +1065,69 @@ def test_fit_matches_keras_with_penalties_and_batch_norm(kata, impl, layers):
         else "the moving statistics moved at inference or not in place (regularization.BatchNormalization), or "
         "a training step that does not call forward(x, training=True) (model.sequential_fit)"
     )
+    diagnosis = _parity_diagnosis(impl, layers, weights, x, y)
     for key in ("loss", "val_loss"):
         values = np.asarray(history[key], dtype=float)
         check(values.shape == (3,), f"{text}: history[{key!r}] holds {values.size} values, Keras's 3")
         if not np.allclose(values, expected[key], rtol=PARITY_RTOL, atol=0):
             epoch = int(np.argmax(~np.isclose(values, expected[key], rtol=PARITY_RTOL, atol=0)))
-            fail(
-                f"{text}: history[{key!r}] at epoch {epoch} is {values[epoch]:.12g}, Keras's is "
-                f"{expected[key][epoch]:.12g} (rtol={PARITY_RTOL:g}). Usual causes: {causes}"
+            _fail_naming_the_piece(
+                text,
+                f"history[{key!r}] at epoch {epoch} is {values[epoch]:.12g}, Keras's is "
+                f"{expected[key][epoch]:.12g} (rtol={PARITY_RTOL:g})",
+                diagnosis,
+                causes,
             )
     for index, (mine, keras) in enumerate(zip(model.get_weights(), after)):
-        check(
-            np.allclose(mine, keras, rtol=1e-7, atol=1e-10),
-            f"after {text}, weight array {index} (shape {keras.shape}) differs from Keras's by up to "
-            f"{np.max(np.abs(mine - keras)):.3g}. Usual causes: {causes}",
-        )
+        if not np.allclose(mine, keras, rtol=1e-7, atol=1e-10):
+            _fail_naming_the_piece(
+                f"after {text}",
+                f"weight array {index} (shape {keras.shape}) differs from Keras's by up to "
+                f"{np.max(np.abs(mine - keras)):.3g}",
+                diagnosis,
+                causes,
+            )
+
+
+def _parity_diagnosis(impl, layers, weights, x, y):
+    """The pieces of the parity fit, one by one, against Keras: the optimizer over the fit's 15 steps
+    with tiny to large gradients, how fit calls it, and the gradients it hands it on the first batch."""
+    from dojo.testkit.divergence import optimizer_and_gradient_difference
+
+    x_train, y_train = x[: int(len(x) * 0.8)], y[: int(len(y) * 0.8)]  # validation_split=0.2: the first 160
+
+    def make_model():
+        model = learner_model(impl, (784,), layers)
+        model.build()
+        model.set_weights(weights)
+        model.compile(optimizer=impl.module("optimizers").Adam(**PARITY_ADAM), loss="sparse_categorical_crossentropy")
+        return model
+
+    return lambda: optimizer_and_gradient_difference(
+        impl,
+        make_model=make_model,
+        optimizer=("Adam", PARITY_ADAM),
+        x=x_train,
+        y=y_train,
+        batch_size=32,
+        epochs=3,
+        rtol=PARITY_RTOL,
+        keras_gradients=lambda: ref.first_batch_gradients(
+            (784,), layers, weights, x_train[:32], y_train[:32], "sparse_categorical_crossentropy"
+        ),
+    )
+
+
+def _fail_naming_the_piece(text, seen, diagnosis, causes):
+    """Fail with the first piece that differs from Keras when one does, else with the usual causes."""
+    with _one_blas_thread():
+        found = diagnosis()
+    if found:
+        fail(f"{text}: {found}\n  (seen as: {seen})")
+    fail(
+        f"{text}: {seen}. Every piece checked on its own (the optimizer over this fit's steps, the gradients "
+        f"fit hands it on the first batch) matches Keras's. Usual causes: {causes}"
+    )
 
 
 # The overfitting run: the first 300 of the 28x28 training digits, half of them

@@ -9,6 +9,7 @@ that a set of weights comes from can be read back.
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -346,32 +347,38 @@ class FakeModel:
         np.savez(path, *self.weights)
 
 
-def _run_learner_early_stopping(cls, config, logs_per_epoch):
+def _run_learner_early_stopping(cls, config, logs_per_epoch, reuse_runs=1):
+    """Drive the learner's callback as fit does; ``reuse_runs`` > 1 hands the same callback (and model)
+    to that many fits in a row, as Keras's does, and reports the last."""
     callback = cls(**config)
     model = FakeModel()
     callback.set_model(model)
-    callback.on_train_begin()
-    epochs_run = 0
-    for epoch, logs in enumerate(logs_per_epoch):
-        model.weights = ref.scripted_weights(epoch)
-        callback.on_epoch_end(epoch, dict(logs))
-        epochs_run = epoch + 1
-        if model.stop_training:
-            break
-    callback.on_train_end()
+    for _ in range(reuse_runs):
+        model.stop_training = False
+        callback.on_train_begin()
+        epochs_run = 0
+        for epoch, logs in enumerate(logs_per_epoch):
+            model.weights = ref.scripted_weights(epoch)
+            callback.on_epoch_end(epoch, dict(logs))
+            epochs_run = epoch + 1
+            if model.stop_training:
+                break
+        callback.on_train_end()
     return {"epochs_run": epochs_run, "final_weights_epoch": ref.epoch_of(model.weights)}
 
 
-def _check_early_stopping(kata, config, monitor_values, hint=""):
+def _check_early_stopping(kata, config, monitor_values, hint="", reuse_runs=1):
     monitor = config.get("monitor", "val_loss")
     logs = [
         {"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
         for epoch, value in enumerate(monitor_values)
     ]
-    got = _run_learner_early_stopping(kata, config, logs)
-    expected = ref.run_early_stopping(config, logs)
+    got = _run_learner_early_stopping(kata, config, logs, reuse_runs)
+    expected = ref.run_early_stopping(config, logs, reuse_runs)
     args = ", ".join(f"{k}={v!r}" for k, v in config.items())
     story = f"EarlyStopping({args}) with {monitor} = {monitor_values}"
+    if reuse_runs > 1:
+        story = f"the same {story}, in a second fit (the callback given to fit twice)"
     last = len(monitor_values)
     if got["epochs_run"] != expected["epochs_run"]:
 
@@ -398,7 +405,9 @@ def _check_early_stopping(kata, config, monitor_values, hint=""):
     if got["final_weights_epoch"] != expected["final_weights_epoch"]:
         best_kept = expected["final_weights_epoch"] != expected["epochs_run"] - 1
         why = (
-            "the best weights were not put back: with restore_best_weights, on_train_end sets the best "
+            hint
+            if reuse_runs > 1 and hint
+            else "the best weights were not put back: with restore_best_weights, on_train_end sets the best "
             "epoch's weights on the model, also when training did not stop early (Keras 3)"
             if best_kept and got["final_weights_epoch"] == got["epochs_run"] - 1
             else "the weights must stay as the last epoch left them when restore_best_weights is False"
@@ -445,6 +454,44 @@ def test_early_stopping_min_delta(kata):
         {"patience": 1, "min_delta": 0.05},
         [1.0, 0.97, 0.96, 0.9, 0.5],
         hint="min_delta: an improvement must beat best by more than min_delta (current + min_delta < best)",
+    )
+
+
+@pytest.mark.kata("training.EarlyStopping")
+@pytest.mark.parametrize(
+    "values", [[10.0, 9.9, 9.8, 9.7, 9.6], [0.1, 0.09, 0.085, 0.08, 0.02]], ids=["near_10", "near_0.1"]
+)
+def test_early_stopping_min_delta_is_absolute(kata, values):
+    _check_early_stopping(
+        kata,
+        {"patience": 1, "min_delta": 0.05},
+        values,
+        hint="min_delta is an absolute amount: an improvement must beat best by more than min_delta itself "
+        "(current + min_delta < best), whatever the size of best, not by a fraction of best",
+    )
+
+
+@pytest.mark.kata("training.EarlyStopping")
+def test_early_stopping_negative_min_delta(kata):
+    _check_early_stopping(
+        kata,
+        {"patience": 1, "min_delta": -0.05},
+        [1.0, 1.02, 1.04, 1.06],
+        hint="Keras keeps abs(min_delta): min_delta=-0.05 asks for the same improvement as 0.05 (a worse "
+        "value must never count as an improvement)",
+    )
+
+
+@pytest.mark.kata("training.EarlyStopping")
+@pytest.mark.parametrize("restore", [False, True])
+def test_early_stopping_reused_in_a_second_fit_starts_afresh(kata, restore):
+    _check_early_stopping(
+        kata,
+        {"patience": 1, "restore_best_weights": restore},
+        [1.0, 0.9, 0.95, 0.8],
+        hint="fit calls on_train_begin at the start of every run: reset wait, best, the best weights and "
+        "stopped_epoch there, not in __init__, so that a callback given to a second fit starts afresh",
+        reuse_runs=2,
     )
 
 
@@ -508,11 +555,16 @@ def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint=""):
     callback.set_model(model)
     callback.on_train_begin()
     got = []
-    for epoch, epoch_logs in enumerate(logs):
-        model.weights = ref.scripted_weights(epoch)
-        callback.on_epoch_end(epoch, dict(epoch_logs))
-        got.append(_folder_state(folder))
-    callback.on_train_end()
+    with warnings.catch_warnings():
+        # A case without the monitored value provokes Keras's "Can save best model only with val_loss
+        # available" on purpose (the learner's ModelCheckpoint may say it too, as Keras does): this
+        # check's doing, not a warning to show the learner.
+        warnings.filterwarnings("ignore", message="Can save best model only with")
+        for epoch, epoch_logs in enumerate(logs):
+            model.weights = ref.scripted_weights(epoch)
+            callback.on_epoch_end(epoch, dict(epoch_logs))
+            got.append(_folder_state(folder))
+        callback.on_train_end()
     expected = ref.run_model_checkpoint(stem, config, logs)
     args = ", ".join([repr(stem + ".npz")] + [f"{k}={v!r}" for k, v in config.items()])
     for epoch, (mine, theirs) in enumerate(zip(got, expected)):

@@ -182,13 +182,23 @@ def test_answer_key_runs_leave_the_learners_progress_alone(repo):
     assert not (repo / ".katas" / "progress.json").exists()
 
 
-def test_hint_level_rises_every_three_failing_runs(repo):
+def test_hint_level_rises_every_three_attempts_and_never_on_reruns_of_the_same_code(repo):
     replace(repo, "extra", STUB_EXTRA, "    return 0")  # wrong, and fails without TensorFlow: fast
-    reports = [run_pytest(repo, "--track", "extra").stdout for _ in range(3)]
-    assert all(f"kata {EXTRA}  Double it   failing" in r for r in reports)
-    assert "double(3) returned 0, expected 6" in reports[0]
-    assert "hint   (1 of 3)" in reports[1]
-    assert "hint   (2 of 3)" in reports[2] and "3 failing runs in a row" in reports[2]
+    reruns = [run_pytest(repo, "--track", "extra").stdout for _ in range(6)]
+    assert all(f"kata {EXTRA}  Double it   failing" in r for r in reruns)
+    assert "double(3) returned 0, expected 6" in reruns[0]
+    # The same wrong code six times is one attempt: the card stays at hint 1 and says what brings the next.
+    assert all("hint   (1 of 3)" in r for r in reruns), reruns[-1]
+    assert "(attempt 1: the next hint comes after 2 more attempts that change your code" in reruns[-1]
+    assert progress(repo)["katas"]["extra.double"]["streak"] == 1
+    replace(repo, "extra", "    return 0", "    return 0  # a comment is no new code")
+    assert "(attempt 1:" in run_pytest(repo, "--track", "extra").stdout
+    replace(repo, "extra", "    return 0  # a comment is no new code", "    return 1")
+    second = run_pytest(repo, "--track", "extra").stdout
+    assert "hint   (1 of 3)" in second and "(attempt 2: the next hint comes after 1 more attempt that" in second
+    replace(repo, "extra", "    return 1", "    return x")
+    third = run_pytest(repo, "--track", "extra").stdout
+    assert "hint   (2 of 3)" in third and "(attempt 3: the next hint comes after 3 more attempts" in third
     assert progress(repo)["katas"]["extra.double"]["streak"] == 3
 
 

@@ -132,3 +132,19 @@ def test_a_hand_written_kata_number(course):
 def test_a_track_file_missing_from_the_course_order(course):
     shutil.copy(course / "curriculum" / "neuron.toml", course / "curriculum" / "extra.toml")
     assert any("extra.toml" in line and "course.toml" in line for line in lines(course))
+
+
+def test_a_given_base_class_lacking_a_member_the_answer_keys_katas_rely_on(course):
+    """The answer key's SimpleRNN/LSTM/GRU once inherited `build` from an answer-key-only `_Recurrent.build`:
+    what catch-up and `kata solution` wrote could not run beside the kata file's `_Recurrent`."""
+    edit(
+        course / "solutions" / "rnn.py",
+        "        self.return_sequences = bool(return_sequences)\n",
+        "        self.return_sequences = bool(return_sequences)\n\n    def build(self, input_shape, rng):\n"
+        "        self.built = True\n",
+    )
+    assert lines(course) == [
+        "katas/rnn.py, _Recurrent: the answer key's _Recurrent also has build, which its GRU, LSTM, SimpleRNN "
+        "rely on: what catch-up and `kata solution` write would not run beside this _Recurrent; move those "
+        "members into the kata classes in solutions/rnn.py, or give them to this class too"
+    ]

@@ -7,6 +7,8 @@ own requirement, which one test checks is explained in one line).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -92,8 +94,8 @@ extern "C" __global__ void early(double* y) {
 """
     with pytest.raises(
         KernelFault,
-        match=r"would hang: 2 of its threads wait at __syncthreads\(\) \(line \d+\) "
-        r"while 2 have already returned",
+        match=r"divergent barrier in block \(0,0,0\): 2 threads .* wait at the __syncthreads\(\) on line (\d+) "
+        r"while 2 .* have returned without reaching it.*the threads that returned on line \d+ never reach it",
     ):
         _launch(code, "early", (1,), (4,), cp.empty(4))
 
@@ -348,3 +350,337 @@ def test_no_block_is_drawn_in_the_red_of_a_fault():
 
     assert reddish(picture.FAULT)
     assert not any(reddish(colour) for colour in picture.BLOCK_COLOURS)
+
+
+# ------------------------------------------------------- races, as a sanitizer sees them
+
+
+def test_the_halving_race_of_a_reduction_names_both_threads_lines_and_the_hazard():
+    """No barrier between the levels of a tree: thread 0 reads partial[1] before thread 1 writes it."""
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) partial[t] += partial[t + s];
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
+    assert re.search(
+        r"data race on shared partial\[\d\] \(a write after a read\): thread \(0,0,0\) of block \(0,0,0\) read it "
+        r"on line (\d+), and thread \(\d,0,0\) of block \(0,0,0\) wrote it on line \1, in the same barrier interval",
+        str(fault.value),
+    ), fault.value
+    assert "__syncthreads() is missing" in str(fault.value)
+
+
+def test_two_writes_to_one_shared_element_in_one_interval_are_a_write_after_a_write():
+    code = r"""
+extern "C" __global__ void last(double* out) {
+    __shared__ double slot;
+    slot = threadIdx.x;
+    __syncthreads();
+    if (threadIdx.x == 0) out[0] = slot;
+}
+"""
+    with pytest.raises(KernelFault, match=r"data race on shared slot\[0\] \(a write after a write\).*its own element"):
+        _launch(code, "last", (1,), (4,), cp.empty(1))
+
+
+def test_a_read_of_what_another_block_wrote_is_a_race_across_blocks():
+    code = r"""
+extern "C" __global__ void shift(double* y) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    y[i] = i;
+    if (threadIdx.x == 0 && i > 0) y[i] += y[i - 1];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "shift", (2,), (4,), cp.empty(8))
+    message = str(fault.value)
+    assert re.search(r"data race on y\[3\] \(a read after a write\): thread \(3,0,0\) of block \(0,0,0\)", message)
+    assert "thread (0,0,0) of block (1,0,0) read it" in message and "different blocks never synchronise" in message
+
+
+def test_a_barrier_inside_a_branch_is_a_divergent_barrier_named_with_the_branch():
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) {
+            partial[t] += partial[t + s];
+            __syncthreads();
+        }
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    kernel = cp.RawKernel(code, "total")
+    with pytest.raises(KernelFault) as fault:
+        kernel((1,), (8,), (cp.asarray(np.ones(8)), cp.empty(1)))
+    first = kernel._where[1]
+    message = str(fault.value)
+    assert f"wait at the __syncthreads() on line {first + 9}" in message
+    assert f"inside `if (t < s)` (line {first + 7})" in message
+    assert "is missing" not in message
+
+
+def test_barriers_at_two_different_places_are_divergent():
+    code = r"""
+extern "C" __global__ void split(double* y) {
+    if (threadIdx.x % 2) {
+        y[threadIdx.x] = 1.0;
+        __syncthreads();
+    } else {
+        y[threadIdx.x] = 2.0;
+        __syncthreads();
+    }
+}
+"""
+    with pytest.raises(KernelFault, match=r"wait at the one on line \d+.*inside `else` of `if \(threadIdx.x % 2\)`"):
+        _launch(code, "split", (1,), (4,), cp.empty(4))
+
+
+def test_a_race_the_shadow_memory_cannot_see_shows_in_the_reverse_thread_order():
+    """A __device__ variable is memory the emulator does not shadow: the second order still catches it."""
+    from dojo.gpu import checks
+    from dojo.testkit.checks import KataFailure
+
+    kernel = cp.RawKernel(
+        r"""
+__device__ double last_value;
+extern "C" __global__ void publish(const double* x, double* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) last_value = x[i];
+    __syncthreads();
+    if (i < n) y[i] = last_value;
+}
+""",
+        "publish",
+    )
+
+    def kata(x):
+        y = cp.empty_like(x)
+        kernel((1,), (8,), (x, y, np.int32(x.size)))
+        return y
+
+    with pytest.raises(KataFailure, match=r"depends on the order the threads run in: element 0 is .*could not pin"):
+        checks.run(kata, np.arange(8.0), kata_id="selftest.publish", call="publish(x)")
+
+
+def test_atomics_in_another_order_may_round_differently_and_still_pass():
+    from dojo.gpu import checks
+
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void total(const double* x, double* out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) atomicAdd(&out[0], x[i]);
+}
+""",
+        "total",
+    )
+
+    def kata(x):
+        out = cp.zeros(1)
+        kernel((4,), (32,), (x, out, np.int32(x.size)))
+        return out
+
+    x = np.random.default_rng(0).normal(size=100) * 1e3
+    run = checks.run(kata, x, kata_id="selftest.total", call="total(x)")
+    assert np.isclose(run.results[0][0], x.sum())
+
+
+# ------------------------------------------------------- device code only, loops bounded
+
+
+@pytest.mark.parametrize(
+    "line, refused",
+    [
+        ("#include <cstdlib>", r"includes <cstdlib>, a host header"),
+        ('    system("touch /tmp/dojo-should-not-exist");', r"calls system\(\), a host function"),
+        ('    FILE* f = fopen("/tmp/x", "w");', r"calls fopen\(\), a host function"),
+        ("    if (fork() == 0) y[0] = 1.0;", r"calls fork\(\), a host function"),
+        ('    asm("nop");', r"uses `asm`"),
+    ],
+)
+def test_device_code_that_calls_the_host_is_refused_at_compile_time(line, refused, tmp_path):
+    code = f'\n{line if line.startswith("#") else ""}\nextern "C" __global__ void k(double* y) {{\n'
+    code += f"{'' if line.startswith('#') else line}\n    y[0] = 0.0;\n}}\n"
+    kernel = cp.RawKernel(code, "k")
+    with pytest.raises(KernelCompileError, match=r"your kernel `k` \(.*line \d+\) " + refused):
+        kernel((1,), (1,), (cp.empty(1),))
+
+
+def test_a_device_function_named_like_a_host_function_is_the_learners_own():
+    code = r"""
+__device__ double read(const double* x, int i) { return x[i]; }
+extern "C" __global__ void k(const double* x, double* y) { y[threadIdx.x] = read(x, threadIdx.x); }
+"""
+    y = cp.empty(3)
+    _launch(code, "k", (1,), (3,), cp.asarray(np.arange(3.0)), y)
+    assert np.array_equal(cp.asnumpy(y), np.arange(3.0))
+
+
+def test_a_loop_that_touches_no_memory_is_stopped_and_named_with_its_line():
+    code = r"""
+extern "C" __global__ void spin(double* y, int n) {
+    double v = 0.0;
+    for (int k = 0; k < n; k += 0) {
+        v += 1.0;
+    }
+    y[0] = v;
+}
+"""
+    kernel = cp.RawKernel(code, "spin")
+    with pytest.raises(KernelFault, match=rf"went round the loop on line {kernel._where[1] + 3} \d+ times without"):
+        kernel((1,), (1,), (cp.empty(1), np.int32(5)))
+
+
+# ------------------------------------------------------- ElementwiseKernel as CuPy runs it
+
+
+def test_elementwise_arguments_are_indexed_through_their_strides_as_in_cupy():
+    """Views, transposes, reversed and broadcast inputs, a strided output: no copies, no refusals."""
+    kernel = cp.ElementwiseKernel("T a, T b", "T y", "y = a * 2 + b", "strided_axpy")
+    rng = np.random.default_rng(0)
+    a_host, b_host = rng.normal(size=(5, 8)), rng.normal(size=(8,))
+    a, b = cp.asarray(a_host), cp.asarray(b_host)
+    assert np.allclose(kernel(a.T, b[None, :5]), a_host.T * 2 + b_host[None, :5])
+    assert np.allclose(kernel(a[:, ::-2], b[::-2]), a_host[:, ::-2] * 2 + b_host[::-2])
+    out = cp.empty((8, 5)).T
+    kernel(a, b, out)
+    assert np.allclose(cp.asnumpy(out), a_host * 2 + b_host)
+
+
+def test_chainers_lstm_kernel_runs_on_strided_gate_views():
+    """The production pattern that was refused: the four gates as strided views of one array."""
+    lstm = cp.ElementwiseKernel(
+        "T c_prev, T a, T i_, T f, T o",
+        "T c, T h",
+        """
+        T aa = tanh(a);
+        T ai = 1 / (1 + exp(-i_));
+        T af = 1 / (1 + exp(-f));
+        T ao = 1 / (1 + exp(-o));
+        c = aa * ai + af * c_prev;
+        h = ao * tanh(c);
+        """,
+        "lstm_fwd",
+    )
+    rng = np.random.default_rng(1)
+    gates, c_prev = rng.normal(size=(3, 6, 4)), rng.normal(size=(3, 6))
+    g = cp.asarray(gates)
+    c, h = lstm(cp.asarray(c_prev), g[:, :, 0], g[:, :, 1], g[:, :, 2], g[:, :, 3])
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    expected_c = np.tanh(gates[..., 0]) * sigmoid(gates[..., 1]) + sigmoid(gates[..., 2]) * c_prev
+    assert np.allclose(cp.asnumpy(c), expected_c, rtol=1e-14)
+    assert np.allclose(cp.asnumpy(h), sigmoid(gates[..., 3]) * np.tanh(expected_c), rtol=1e-14)
+
+
+def test_elementwise_messages_use_only_the_learners_names():
+    kernel = cp.ElementwiseKernel("T a", "T y", "y = a / 0.0 + undefined_thing", "names_only")
+    with pytest.raises(KernelCompileError) as error:
+        kernel(cp.asarray(np.ones(3)))
+    assert "_raw_" not in str(error.value)
+    with pytest.raises(ValueError, match=r"names_only2: the inputs do not broadcast to one shape: a \(3,\), b \(4,\)"):
+        cp.ElementwiseKernel("T a, T b", "T y", "y = a + b", "names_only2")(cp.ones(3), cp.ones(4))
+
+
+# ------------------------------------------------------- warps
+
+
+VOTES = r"""
+extern "C" __global__ void votes(const int* x, unsigned* out) {
+    unsigned b = __ballot_sync(0xffffffff, x[threadIdx.x] > 0);
+    int a = __any_sync(0xffffffff, x[threadIdx.x] > 5);
+    int l = __all_sync(0xffffffff, x[threadIdx.x] >= 0);
+    double v = __shfl_xor_sync(0xffffffff, (double)threadIdx.x, 1);
+    int u = __shfl_up_sync(0xffffffff, (int)threadIdx.x, 3);
+    int s = __shfl_sync(0xffffffff, (int)threadIdx.x, 5, 8);
+    int d = __shfl_down_sync(0xffffffff, (int)threadIdx.x, 2, 16);
+    if (threadIdx.x == 0) { out[0] = b; out[1] = a; out[2] = l; out[3] = __activemask(); }
+    out[4 + 4 * threadIdx.x] = (unsigned)v; out[5 + 4 * threadIdx.x] = u;
+    out[6 + 4 * threadIdx.x] = s; out[7 + 4 * threadIdx.x] = d;
+}
+"""
+
+
+def test_warp_votes_and_shuffles_behave_as_cuda_documents():
+    x = cp.asarray(np.array([lane % 3 for lane in range(32)], dtype=np.int32))
+    out = cp.zeros(4 + 4 * 32, dtype=np.uint32)
+    _launch(VOTES, "votes", (1,), (32,), x, out)
+    got = cp.asnumpy(out)
+    assert got[0] == sum(1 << lane for lane in range(32) if lane % 3)  # ballot: the lanes whose x > 0
+    assert (got[1], got[2], got[3]) == (0, 1, 0xFFFFFFFF)  # any(x > 5), all(x >= 0), every lane active
+    lanes = np.arange(32)
+    per_lane = got[4:].reshape(32, 4)
+    assert np.array_equal(per_lane[:, 0], lanes ^ 1)  # xor butterfly partner
+    assert np.array_equal(per_lane[:, 1], np.where(lanes >= 3, lanes - 3, lanes))  # up: below 0 keeps its own
+    assert np.array_equal(per_lane[:, 2], (lanes // 8) * 8 + 5)  # width 8: lane 5 of each group of 8
+    within = (lanes % 16) + 2 < 16
+    assert np.array_equal(per_lane[:, 3], np.where(within, lanes + 2, lanes))  # down within groups of 16
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ("__shfl_down_sync(0xffffffff, v, 16)", None),
+        (
+            "__shfl_down_sync(0x0000ffff, v, 16)",
+            r"lane 16\) calls __shfl_down_sync\(0x0000ffff, \.\.\.\) on line \d+, ",
+        ),
+        ("(t < 16 ? __shfl_down_sync(0x0000ffff, v, 16) : v)", r"reads lane 16, which is not in the mask 0x0000ffff"),
+        ("(t < 8 ? __shfl_down_sync(0xffffffff, v, 16) : v)", r"calls __shfl_down_sync on line \d+, but lane 8 of"),
+    ],
+)
+def test_a_shuffle_outside_its_mask_is_named(change, named):
+    code = r"""
+extern "C" __global__ void fold(const double* x, double* y) {
+    int t = threadIdx.x;
+    double v = x[t];
+    if (t >= 8 && t < 12) return;
+    v = v + CHANGE;
+    y[t] = v;
+}
+""".replace("CHANGE", change)
+    if "t < 8" not in change:
+        code = code.replace("    if (t >= 8 && t < 12) return;\n", "")
+    y = cp.zeros(32)
+    if named is None:
+        _launch(code, "fold", (1,), (32,), cp.asarray(np.arange(32.0)), y)
+        assert cp.asnumpy(y)[0] == 16.0 and cp.asnumpy(y)[31] == 62.0
+        return
+    with pytest.raises(KernelFault, match=named):
+        _launch(code, "fold", (1,), (32,), cp.asarray(np.arange(32.0)), y)
+
+
+def test_syncwarp_orders_shared_memory_within_a_warp_and_only_there():
+    code = r"""
+extern "C" __global__ void rotate(double* y) {
+    __shared__ double slot[64];
+    int t = threadIdx.x;
+    slot[t] = t;
+    SYNC
+    y[t] = slot[(t / 32) * 32 + (t + 1) % 32];
+}
+"""
+    y = cp.zeros(64)
+    _launch(code.replace("SYNC", "__syncwarp();"), "rotate", (1,), (64,), y)
+    assert cp.asnumpy(y)[31] == 0.0 and cp.asnumpy(y)[63] == 32.0
+    with pytest.raises(KernelFault, match=r"data race on shared slot|before any thread of its block wrote it"):
+        _launch(code.replace("SYNC", ""), "rotate", (1,), (64,), y)
+    across = code.replace("SYNC", "__syncwarp();").replace("(t / 32) * 32 + (t + 1) % 32", "(t + 32) % 64")
+    with pytest.raises(KernelFault, match=r"data race on shared slot\[\d+\]|before any thread of its block wrote it"):
+        _launch(across, "rotate", (1,), (64,), y)

@@ -22,13 +22,24 @@ KATA = Kata(
 def test_failing_runs_raise_the_hint_level_and_a_pass_resets_the_streak(tmp_path):
     progress = Progress.load(tmp_path)
     levels = []
-    for _ in range(3 * RUNS_PER_HINT):
-        progress.record(KATA, "failing", 1, 5, "t")
+    for attempt in range(3 * RUNS_PER_HINT):
+        progress.record(KATA, "failing", 1, 5, "t", attempt=f"code {attempt}")
         levels.append(progress.hint_level(KATA))
     assert levels == [0, 0, 1, 1, 1, 2, 2, 2, 2]  # one step every 3 failing runs, capped at the last hint
     assert progress.record(KATA, "passed", 5, 5, "t2") is True
     assert progress.entry(KATA.id)["streak"] == 0 and progress.entry(KATA.id)["passed_at"] == "t2"
     assert progress.record(KATA, "passed", 5, 5, "t3") is False  # not newly passed the second time
+
+
+def test_reruns_of_the_same_code_are_one_attempt(tmp_path):
+    progress = Progress.load(tmp_path)
+    for _ in range(6):
+        progress.record(KATA, "failing", 1, 5, "t", attempt="the same wrong code")
+    assert progress.entry(KATA.id)["streak"] == 1 and progress.hint_level(KATA) == 0
+    progress.record(KATA, "error", 0, 5, "t", attempt="other code")
+    progress.record(KATA, "failing", 1, 5, "t", attempt="the same wrong code")  # back to it: changed again
+    assert progress.entry(KATA.id)["streak"] == 3 and progress.hint_level(KATA) == 1
+    assert progress.reveal_hint(KATA) == 2  # `kata hint` still steps on request
 
 
 def test_not_started_runs_do_not_count_as_failures(tmp_path):

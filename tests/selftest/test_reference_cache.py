@@ -258,6 +258,14 @@ DAMAGE = {
     "array truncated": lambda entry, array, other: array.write_bytes(array.read_bytes()[:100]),
     "array bytes changed": lambda entry, array, other: _flip_last_byte(array),
     "array missing": lambda entry, array, other: array.unlink(),
+    # A full disk while copying a checkout leaves 0-byte files: np.load raises EOFError, not OSError.
+    "array empty": lambda entry, array, other: array.write_bytes(b""),
+    "array header only": lambda entry, array, other: array.write_bytes(array.read_bytes()[:128]),
+    "array of another shape": lambda entry, array, other: np.save(array, np.arange(64.0).reshape(8, 8)),
+    "array of another dtype": lambda entry, array, other: np.save(array, np.arange(64, dtype=np.float32)),
+    "array a folder": lambda entry, array, other: (array.unlink(), array.mkdir()),
+    "entry a folder": lambda entry, array, other: (entry.unlink(), entry.mkdir()),
+    "entry nested too deep": lambda entry, array, other: entry.write_text("[" * 100_000 + "]" * 100_000),
     "array replaced by a pickle": lambda entry, array, other: np.save(
         array, np.array([{"x": 1}], dtype=object), allow_pickle=True
     ),

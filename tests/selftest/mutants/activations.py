@@ -364,10 +364,16 @@ def softplus_as_written(x):
     return np.log(1 + np.exp(x))
 
 
-@mutant("activations.softplus", expect="1 \\+ exp\\(x\\) rounds to 1")
+@mutant("activations.softplus", expect=r"for very negative x, 1 \+ exp\(x\) .*rounds to 1")
 def softplus_guarding_only_the_top(x):
     x = np.asarray(x, dtype=float)
     return np.where(x > 30, x, np.log(1 + np.exp(np.minimum(x, 30))))
+
+
+@mutant("activations.softplus", expect=r"in the stable split max\(x, 0\) \+ log\(1 \+ exp\(-\|x\|\)\)\) rounds to 1")
+def softplus_stable_split_with_log(x):
+    x = np.asarray(x, dtype=float)
+    return np.maximum(x, 0) + np.log(1 + np.exp(-np.abs(x)))  # MISTAKE: log, not log1p: the tail is lost
 
 
 @mutant("activations.softplus", expect="the sign is flipped")

@@ -106,6 +106,20 @@ def attention_one_query_at_a_time(query, key, value, mask=None):
     return weights @ value, weights
 
 
+@mutant("attention.scaled_dot_product_attention", expect=r"added to the masked scores.*np.where\(mask, scores, -1e9\)")
+def attention_adding_a_large_negative_number(query, key, value, mask=None):
+    """The TensorFlow tutorial's `scaled_attention_logits += (mask * -1e9)`, then Keras's zeroing: right
+    for ordinary scores, wrong where a masked key's score is huge, inf or NaN (padding garbage)."""
+    scores = np.asarray(query) @ np.swapaxes(key, -1, -2) / np.sqrt(np.shape(query)[-1])
+    if mask is None:
+        weights = softmax(scores, axis=-1)
+    else:
+        keep = np.broadcast_to(np.asarray(mask, dtype=bool), scores.shape)
+        weights = softmax(scores + (1.0 - keep) * -1e9, axis=-1)  # MISTAKE: -1e9 added, not substituted
+        weights = np.where(keep, weights, 0.0)
+    return weights @ value, weights
+
+
 # ------------------------------------------------------------------ attention_backward
 
 
@@ -186,6 +200,15 @@ def layer_norm_backward_constant_moments(dout, x, gamma, epsilon=1e-3):
 def layer_norm_backward_torch_epsilon(dout, x, gamma, epsilon=1e-5):
     x_hat, inverse = _normalised(x, epsilon)
     g = dout * gamma
+    dx = inverse * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
+    rows = tuple(range(np.ndim(dout) - 1))
+    return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
+
+
+@mutant("attention.layer_norm_backward", expect="dx leaves gamma out")
+def layer_norm_backward_without_gamma_in_dx(dout, x, gamma, epsilon=1e-3):
+    x_hat, inverse = _normalised(x, epsilon)
+    g = dout  # MISTAKE: the gradient reaching x_hat is dout * gamma
     dx = inverse * (g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True))
     rows = tuple(range(np.ndim(dout) - 1))
     return dx, (dout * x_hat).sum(axis=rows), np.sum(dout, axis=rows)
@@ -353,6 +376,57 @@ class MultiHeadAttentionUpperCausal(MultiHeadAttention):
             attention_mask = upper if attention_mask is None else np.asarray(attention_mask, bool) & upper
         return super().forward(
             query, value, key, attention_mask=attention_mask, return_attention_scores=return_attention_scores
+        )
+
+
+@mutant("attention.MultiHeadAttention", expect=r"attention_mask and use_causal_mask.*both")
+class MultiHeadAttentionOneMaskAtATime(MultiHeadAttention):
+    """An attention_mask, when given, replaces the causal mask instead of joining it."""
+
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
+        causal = use_causal_mask and attention_mask is None  # MISTAKE: a padding mask switches causality off
+        return super().forward(
+            query,
+            value,
+            key,
+            attention_mask=attention_mask,
+            use_causal_mask=causal,
+            return_attention_scores=return_attention_scores,
+        )
+
+
+@mutant("attention.MultiHeadAttention", expect=r"key= omitted.*key defaults to value")
+class MultiHeadAttentionKeyDefaultingToQuery(MultiHeadAttention):
+    """key defaults to the query (as if self-attention), where Keras takes the value."""
+
+    def forward(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=False,
+    ):
+        if key is None and value is not None:
+            key = query  # MISTAKE: Keras uses key = value
+        return super().forward(
+            query,
+            value,
+            key,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=return_attention_scores,
         )
 
 
@@ -567,6 +641,29 @@ class TransformerBlockWithoutResidualGradient(TransformerBlock):
         dx = self.attention.backward(dsum1)  # MISTAKE: the residual's own path into x is missing
         self.grads = [g for layer in self.sublayers for g in layer.grads]
         return dx
+
+
+@mutant(
+    "attention.TransformerBlock",
+    expect=r"first step that differs is the first LayerNormalization .*\(the second LayerNormalization, the "
+    r"feed-forward network match\): check the residual path into h",
+)
+class TransformerBlockWithoutSecondResidualGradient(TransformerBlock):
+    def backward(self, dout):
+        dsum2 = self.norm2.backward(dout)
+        dh = self.hidden.backward(self.projection.backward(dsum2))  # MISTAKE: + dsum2, the residual path, left out
+        dsum1 = self.norm1.backward(dh)
+        dx = dsum1 + self.attention.backward(dsum1)
+        self.grads = [g for layer in self.sublayers for g in layer.grads]
+        return dx
+
+
+@mutant("attention.TransformerBlock", expect=r"the second residual is missing: the block returned LN\(ffn\(h\)\)")
+class TransformerBlockWithoutSecondResidual(TransformerBlock):
+    def forward(self, x, training=False):
+        x = np.asarray(x, dtype=float)
+        h = self.norm1.forward(x + self.attention.forward(x))
+        return self.norm2.forward(self.projection.forward(self.hidden.forward(h)))  # MISTAKE: h + ffn(h)
 
 
 @alternative("attention.TransformerBlock")

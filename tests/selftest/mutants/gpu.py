@@ -86,6 +86,15 @@ def relu_with_a_grid_too_small(x):
     return y
 
 
+@mutant("gpu.relu", expect=r"(?s)never written.*fuzzed launches: n=\d+ is the smallest of the \d+ sizes")
+def relu_with_the_grid_capped_at_1024_blocks(x):
+    # Right for every size the fixed tests use; a large array needs more blocks than the cap.
+    y = cp.empty_like(x)
+    blocks = min((x.size + RELU_THREADS - 1) // RELU_THREADS, 1024)
+    _relu_kernel((blocks,), (RELU_THREADS,), (x, y, cp.int32(x.size)))
+    return y
+
+
 @mutant("gpu.relu", expect="np.int32")
 def relu_with_a_python_int_size(x):
     y = cp.empty_like(x)
@@ -238,6 +247,64 @@ extern "C" __global__ void katas_sigmoid_unstable(const double* x, double* y, in
     return y
 
 
+@mutant(
+    "gpu.sigmoid",
+    expect=r"(?s)shared stage\[256\], but stage has 256 elements.*fuzzed launches: n=1025, blocks=1, threads=1024 is the smallest",
+)
+def sigmoid_staged_in_a_tile_for_256_threads(x, blocks=4, threads=64):
+    # A shared tile sized for the block sizes tried by hand: a block of 1024 threads runs past it.
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void katas_sigmoid_staged(const double* x, double* y, int n) {
+    __shared__ double stage[256];
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        stage[threadIdx.x] = x[i];
+        double v = stage[threadIdx.x];
+        double z = exp(-fabs(v));
+        y[i] = v >= 0.0 ? 1.0 / (1.0 + z) : z / (1.0 + z);
+    }
+}
+""",
+        "katas_sigmoid_staged",
+    )
+    y = cp.empty_like(x)
+    kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
+    return y
+
+
+@mutant("gpu.sigmoid", expect=r"agrees only to about \d+ digits \(float32's precision\).*exp not expf")
+def sigmoid_in_float32_inside(x, blocks=4, threads=64):
+    # Right formula, stable, but computed with expf and float intermediates: ~7 digits of a float64 kata.
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void katas_sigmoid_float(const double* x, double* y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        float v = x[i];
+        float z = expf(-fabsf(v));
+        y[i] = v >= 0.0f ? 1.0f / (1.0f + z) : z / (1.0f + z);
+    }
+}
+""",
+        "katas_sigmoid_float",
+    )
+    y = cp.empty_like(x)
+    kernel((blocks,), (threads,), (x, y, cp.int32(x.size)))
+    return y
+
+
+@mutant("gpu.lstm_cell", expect=r"float32's precision")
+def lstm_cell_with_float_gates(x_t, h, c, kernel, recurrent_kernel, bias):
+    code = _lstm_kernel.code.replace("double input_gate", "float input_gate").replace("double cell", "float cell")
+    batch, units = c.shape
+    z = cp.ascontiguousarray(x_t @ kernel + h @ recurrent_kernel)
+    h_new, c_new = cp.empty_like(c), cp.empty_like(c)
+    blocks = (batch * units + 127) // 128
+    cp.RawKernel(code, "katas_lstm_cell")(
+        (blocks,), (128,), (z, bias, c, h_new, c_new, cp.int32(batch), cp.int32(units))
+    )
+    return h_new, c_new
+
+
 @alternative("gpu.sigmoid")
 def sigmoid_with_a_while_loop(x, blocks=4, threads=64):
     kernel = cp.RawKernel(
@@ -288,6 +355,69 @@ extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols
     rows, cols = x.shape
     out = cp.empty((rows,), dtype=x.dtype)
     cp.RawKernel(code, "katas_sums_no_sync")(
+        (rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=128 * 8
+    )
+    return out
+
+
+@mutant(
+    "gpu.row_sums",
+    expect=r"(?s)data race on shared partial\[\d+\] \(a write after a read\): thread .* read it on line \d+, and "
+    r"thread .* wrote it on line \d+.*__syncthreads\(\) is missing",
+)
+def row_sums_without_the_barrier_between_levels(x):
+    # Thread 0 reads partial[32] for the next level while thread 32 still has to write it: a write after
+    # a read in one barrier interval. Here thread 0 runs ahead, so the sum may even come out right.
+    template = r"""
+extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols) {
+    extern __shared__ double partial[];
+    int row = blockIdx.x;
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        LEVEL
+    }
+    if (t == 0) out[row] = partial[0];
+}
+"""
+    code = template.replace("NAME", "katas_sums_no_level_sync").replace(
+        "LEVEL", "if (t < stride) partial[t] += partial[t + stride];"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_sums_no_level_sync")(
+        (rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=128 * 8
+    )
+    return out
+
+
+@mutant("gpu.row_sums", expect=r"(?s)divergent barrier in block .*inside `if \(t < stride\)` \(line \d+\)")
+def row_sums_with_the_barrier_inside_the_if(x):
+    template = r"""
+extern "C" __global__ void NAME(const double* x, double* out, int rows, int cols) {
+    extern __shared__ double partial[];
+    int row = blockIdx.x;
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        LEVEL
+    }
+    if (t == 0) out[row] = partial[0];
+}
+"""
+    code = template.replace("NAME", "katas_sums_sync_in_if").replace(
+        "LEVEL",
+        "if (t < stride) {\n            partial[t] += partial[t + stride];\n            __syncthreads();\n        }",
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_sums_sync_in_if")(
         (rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=128 * 8
     )
     return out
@@ -406,6 +536,122 @@ extern "C" __global__ void katas_sums_static(const double* x, double* out, int r
     return out
 
 
+# ---------------------------------------------------------------- gpu.warp_row_sums
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)its own lane is not in the mask.*the mask is 0xffffffff")
+def warp_row_sums_with_a_half_warp_mask(x):
+    code = _warp_row_sums_kernel.code.replace("__shfl_down_sync(0xffffffff", "__shfl_down_sync(0x0000ffff")
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)lane \d+ of its mask has exited.*outside `if \(lane < \.\.\.\)`")
+def warp_row_sums_shuffling_only_the_lanes_with_a_slot(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "        sum = lane < blockDim.x / 32 ? per_warp[lane] : 0.0;",
+        "        if (lane >= blockDim.x / 32) return;\n        sum = per_warp[lane];",
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant(
+    "gpu.warp_row_sums",
+    expect=r"(?s)(data race on shared per_warp|read shared per_warp\[1\] on line \d+ before any thread).*"
+    r"__syncthreads\(\) is missing",
+)
+def warp_row_sums_without_the_barrier(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "    __syncthreads();                                 // every warp's slot", "    // every warp's slot"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant(
+    "gpu.warp_row_sums", expect=r"(?s)read shared per_warp\[8\] on line \d+ before any thread of its block wrote it"
+)
+def warp_row_sums_reading_every_slot(x):
+    code = _warp_row_sums_kernel.code.replace(
+        "sum = lane < blockDim.x / 32 ? per_warp[lane] : 0.0;", "sum = per_warp[lane];"
+    )
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"__shfl_up_sync hands lane 0 its own value")
+def warp_row_sums_shuffling_up(x):
+    code = _warp_row_sums_kernel.code.replace("__shfl_down_sync", "__shfl_up_sync")
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"(?s)data race on out\[\d+\].*lane 0 of warp 0 writes out\[row\]")
+def warp_row_sums_every_warp_writing_the_row(x):
+    code = r"""
+extern "C" __global__ void katas_warp_sums_each_warp(const double* x, double* out, int rows, int cols) {
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += x[blockIdx.x * cols + j];
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffff, sum, offset);
+    if (t % 32 == 0) out[blockIdx.x] += sum;
+}
+"""
+    rows, cols = x.shape
+    out = cp.zeros((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_sums_each_warp")((rows,), (256,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@alternative("gpu.warp_row_sums")
+def warp_row_sums_with_a_butterfly_and_atomics(x):
+    # __shfl_xor_sync leaves the warp's total in every lane; each warp adds it to the row with one atomic.
+    code = r"""
+extern "C" __global__ void katas_warp_sums_xor(const double* x, double* out, int rows, int cols) {
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) sum += x[blockIdx.x * cols + j];
+    for (int mask = 1; mask < 32; mask *= 2) sum += __shfl_xor_sync(0xffffffff, sum, mask);
+    if (threadIdx.x % 32 == 0) atomicAdd(&out[blockIdx.x], sum);
+}
+"""
+    rows, cols = x.shape
+    out = cp.zeros((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_sums_xor")((rows,), (128,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@alternative("gpu.warp_row_sums")
+def warp_row_sums_with_one_warp_per_row(x):
+    # A row per warp, 4 rows per block: no shared memory at all.
+    code = r"""
+extern "C" __global__ void katas_warp_per_row(const double* x, double* out, int rows, int cols) {
+    int lane = threadIdx.x % 32;
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    double sum = 0.0;
+    if (row < rows) {
+        for (int j = lane; j < cols; j += 32) sum += x[row * cols + j];
+    }
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_down_sync(0xffffffff, sum, offset);
+    if (lane == 0 && row < rows) out[row] = sum;
+}
+"""
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_per_row")(((rows + 3) // 4,), (128,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
 # ---------------------------------------------------------------- gpu.softmax
 
 
@@ -441,6 +687,72 @@ def softmax_reusing_shared_memory_without_a_barrier(x):
     rows, cols = x.shape
     y = cp.empty_like(x)
     cp.RawKernel(code, "katas_softmax")((rows,), (128,), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@mutant(
+    "gpu.softmax",
+    expect=r"(?s)data race on y\[\d+\] \(a (read after a write|write after a read)\).*__syncthreads\(\) is missing",
+)
+def softmax_summing_what_other_threads_wrote_without_a_barrier(x):
+    # y holds exp(x - max) (written strided), then each thread sums a contiguous chunk of y: elements
+    # another thread wrote, with no __syncthreads() between the writes and the reads (global memory).
+    code = r"""
+extern "C" __global__ void katas_softmax_chunks(const double* x, double* y, int rows, int cols) {
+    __shared__ double partial[128];
+    int t = threadIdx.x, row = blockIdx.x;
+    double m = -1e308;
+    for (int j = t; j < cols; j += blockDim.x) m = fmax(m, x[row * cols + j]);
+    partial[t] = m;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] = fmax(partial[t], partial[t + s]); __syncthreads(); }
+    double row_max = partial[0];
+    __syncthreads();
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] = exp(x[row * cols + j] - row_max);
+    int chunk = (cols + blockDim.x - 1) / blockDim.x;
+    double sum = 0.0;
+    for (int j = t * chunk; j < cols && j < (t + 1) * chunk; ++j) sum += y[row * cols + j];
+    partial[t] = sum;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] += partial[t + s]; __syncthreads(); }
+    double total = partial[0];
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] /= total;
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_softmax_chunks")((rows,), (128,), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@mutant("gpu.softmax", expect=r"(?s)depends on the order the threads run in.*could not pin")
+def softmax_sharing_the_max_through_a_device_variable(x):
+    # Thread 0 publishes the row's max in a __device__ variable (global memory the emulator does not
+    # shadow) and the others read it with no barrier: in another thread order they read another row's max.
+    code = r"""
+__device__ double row_max_slot;
+
+extern "C" __global__ void katas_softmax_device_var(const double* x, double* y, int rows, int cols) {
+    __shared__ double partial[128];
+    int t = threadIdx.x, row = blockIdx.x;
+    if (t == 0) {
+        double m = -1e308;
+        for (int j = 0; j < cols; ++j) m = fmax(m, x[row * cols + j]);
+        row_max_slot = m;
+    }
+    double row_max = row_max_slot;
+    double sum = 0.0;
+    for (int j = t; j < cols; j += blockDim.x) sum += exp(x[row * cols + j] - row_max);
+    partial[t] = sum;
+    __syncthreads();
+    for (int s = 64; s > 0; s /= 2) { if (t < s) partial[t] += partial[t + s]; __syncthreads(); }
+    double total = partial[0];
+    for (int j = t; j < cols; j += blockDim.x) y[row * cols + j] = exp(x[row * cols + j] - row_max) / total;
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_softmax_device_var")((rows,), (128,), (x, y, cp.int32(rows), cp.int32(cols)))
     return y
 
 
@@ -487,7 +799,10 @@ extern "C" __global__ void katas_softmax_online(const double* x, double* y, int 
 # ---------------------------------------------------------------- gpu.dense_forward
 
 
-@mutant("gpu.dense_forward", expect=r"(?s)data race on shared.*complete")
+@mutant(
+    "gpu.dense_forward",
+    expect=r"(?s)data race on shared [xk]_tile\[\d+\] \(a (read after a write|write after a read)\): .* on line \d+.*complete",
+)
 def dense_forward_without_the_second_barrier(x, kernel, bias):
     code = _dense_kernel.code.replace(
         "        __syncthreads();                             // everyone is done", "        // (no barrier)"
@@ -553,6 +868,102 @@ extern "C" __global__ void katas_dense_naive(const double* x, const double* kern
         ((units + 7) // 8, (batch + 7) // 8),
         (8, 8),
         (x, kernel, bias, y, cp.int32(batch), cp.int32(inputs), cp.int32(units)),
+    )
+    return y
+
+
+# ---------------------------------------------------------------- gpu.transpose
+
+
+@mutant("gpu.transpose", expect=r"(?s)data race on shared tile\[\d+\].*between the loads and the stores")
+def transpose_without_the_barrier(x):
+    code = _transpose_kernel.code.replace("    __syncthreads();  ", "    //  ")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)read x\[\d+\], but x has \d+ elements.*load only where")
+def transpose_with_unguarded_loads(x):
+    code = _transpose_kernel.code.replace("if (r < rows && c < cols) tile[k][tx]", "tile[k][tx]")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)y\[\d+\], but y has \d+ elements.*its row length is rows")
+def transpose_writing_with_the_row_length_of_x(x):
+    code = _transpose_kernel.code.replace("y[r * rows + c]", "y[r * cols + c]")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)but tile is \[16\]\[17\]: column \d+ is out of bounds.*the block \(32, 8\)")
+def transpose_with_a_tile_too_small_for_the_block(x):
+    code = _transpose_kernel.code.replace("#define TILE 32", "#define TILE 16")
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 8), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"(?s)never written.*row and column swapped")
+def transpose_with_the_grid_swapped(x):
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((rows + 31) // 32, (cols + 31) // 32)  # x and y swapped
+    cp.RawKernel(_transpose_kernel.code, "katas_transpose")(grid, (32, 8), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_with_an_unpadded_tile_and_square_blocks(x):
+    # Correct, one element per thread; the [32][32] tile makes each column read a 32-way bank conflict.
+    code = r"""
+extern "C" __global__ void katas_transpose_square(const double* x, double* y, int rows, int cols) {
+    __shared__ double tile[32][32];
+    int c = blockIdx.x * 32 + threadIdx.x, r = blockIdx.y * 32 + threadIdx.y;
+    if (r < rows && c < cols) tile[threadIdx.y][threadIdx.x] = x[r * cols + c];
+    __syncthreads();
+    int out_r = blockIdx.x * 32 + threadIdx.y, out_c = blockIdx.y * 32 + threadIdx.x;
+    if (out_r < cols && out_c < rows) y[out_r * rows + out_c] = tile[threadIdx.x][threadIdx.y];
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose_square")(
+        ((cols + 31) // 32, (rows + 31) // 32), (32, 32), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_naively(x):
+    # Correct without shared memory: reads are coalesced, writes are strided by rows.
+    code = r"""
+extern "C" __global__ void katas_transpose_naive(const double* x, double* y, int rows, int cols) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows * cols) return;
+    int r = i / cols, c = i % cols;
+    y[c * rows + r] = x[i];
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    cp.RawKernel(code, "katas_transpose_naive")(
+        ((x.size + 127) // 128,), (128,), (x, y, cp.int32(rows), cp.int32(cols))
     )
     return y
 

@@ -270,6 +270,18 @@ class SequentialEvaluatingSampleBySample(Sequential):
 # -------------------------------------------------------------------- model.sequential_fit
 
 
+@mutant("model.sequential_fit", expect="accuracy was measured after the update")
+class SequentialReportingTheAccuracyAfterTheStep(Sequential):
+    """train_on_batch: step first, then `self.evaluate(x, y)` for the numbers it returns."""
+
+    def train_on_batch(self, x, y):
+        loss = super().train_on_batch(x, y)
+        if not self.metrics:
+            return loss
+        probabilities = self.predict(x)  # MISTAKE: the weights have moved already
+        return [loss[0]] + [accuracy(np.asarray(y), probabilities) for _ in self.metrics]
+
+
 @mutant("model.sequential_fit", expect="batch .*dropped")
 class SequentialDroppingTheLastBatch(Sequential):
     """for step in range(len(x) // batch_size): the last, smaller batch never trains."""

@@ -78,6 +78,23 @@ def dropout_forward_with_global_random(x, rate, rng, training=True):
     return x * mask / (1 - rate), mask
 
 
+@mutant("regularization.dropout_forward", expect=r"rate=1\.0, rng, training=True\) returned NaN in y: at rate=1 .* 0/0")
+def dropout_forward_zero_over_zero(x, rate, rng, training=True):
+    x = np.asarray(x, dtype=float)
+    if not training:
+        return x.copy(), None
+    mask = rng.random(x.shape) >= rate
+    return x * mask / (1.0 - rate), mask  # MISTAKE: rate=1 gives 0 * x / 0
+
+
+@mutant("regularization.dropout_backward", expect=r"rate=1\.0\) returned NaN in dx: at rate=1 .* 0/0")
+def dropout_backward_zero_over_zero(dout, mask, rate):
+    dout = np.asarray(dout, dtype=float)
+    if mask is None:
+        return dout.copy()
+    return dout * mask / (1.0 - rate)  # MISTAKE: rate=1 gives 0 * dout / 0
+
+
 @alternative("regularization.dropout_forward")
 def dropout_forward_with_where_and_a_float_mask(x, rate, rng, training=True):
     """np.where and a 0/1 float mask; rate 0 returns the input as it is."""
@@ -311,6 +328,40 @@ class DropoutDrawingANewMaskInBackward(Dropout):
         return dropout_backward(dout, mask, self.rate)
 
 
+@mutant("regularization.Dropout", expect="(every row|every sample in the batch) got the same mask")
+class DropoutSharingItsMaskAcrossTheBatch(Dropout):
+    """One keep-draw per feature, broadcast over the batch: `rng.random(x.shape[1:])`."""
+
+    def forward(self, x, training=False):
+        if not training:
+            self.scaled = None
+            return np.array(x, dtype=float)
+        keep = self.rng.random(np.shape(x)[1:]) >= self.rate  # MISTAKE: the same mask for every sample
+        self.scaled = np.broadcast_to(keep / (1 - self.rate), np.shape(x))
+        return x * self.scaled
+
+    def backward(self, dout):
+        return dout if self.scaled is None else dout * self.scaled
+
+
+@mutant("regularization.Dropout", expect="every step of a sequence got the same mask")
+class DropoutSharingItsMaskOverTime(Dropout):
+    """One draw per sample and feature, repeated over the steps: `rng.random((batch, 1, features))`."""
+
+    def forward(self, x, training=False):
+        if not training:
+            self.scaled = None
+            return np.array(x, dtype=float)
+        shape = np.shape(x)
+        draw_shape = shape if len(shape) < 3 else (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
+        keep = self.rng.random(draw_shape) >= self.rate  # MISTAKE: recurrent-style noise_shape
+        self.scaled = np.broadcast_to(keep / (1 - self.rate), shape)
+        return x * self.scaled
+
+    def backward(self, dout):
+        return dout if self.scaled is None else dout * self.scaled
+
+
 @alternative("regularization.Dropout")
 class DropoutScalingInTheLayer(Dropout):
     """The layer keeps the scaled mask itself and multiplies."""
@@ -369,12 +420,30 @@ class BatchNormalizationCopyingWithCopyto(BatchNormalization):
         if training:
             np.copyto(self.weights[2], mean)
             np.copyto(self.weights[3], var)
-        self._x = x
+        self._x, self.frozen = x, not training
         return y
 
     def backward(self, dout):
-        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
+        if self.frozen:  # inference: the moving statistics are constants, y is affine in x
+            gamma, _, mean, var = self.weights
+            scale = gamma / np.sqrt(var + self.epsilon)
+            axes = tuple(range(np.ndim(dout) - 1))
+            dx = dout * scale
+            x_hat = (self._x - mean) / np.sqrt(var + self.epsilon)
+            dgamma, dbeta = (dout * x_hat).sum(axis=axes), dout.sum(axis=axes)
+        else:
+            dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
         self.grads = [dgamma, dbeta] + [np.zeros_like(w) for w in self.weights[2:]]
+        return dx
+
+
+@mutant("regularization.BatchNormalization", expect="used the batch's mean and variance.*moving statistics")
+class BatchNormalizationWithTheTrainingBackwardAlways(BatchNormalization):
+    """One backward for both modes: the batch-statistics formula, also after forward(training=False)."""
+
+    def backward(self, dout):
+        dx, dgamma, dbeta = batch_norm_backward(dout, self._x, self.weights[0], self.epsilon)
+        self.grads = [dgamma, dbeta, np.zeros_like(self.weights[2]), np.zeros_like(self.weights[3])]
         return dx
 
 
@@ -388,6 +457,17 @@ class DenseWithoutThePenaltyGradient(Dense):
 class DenseWithAHalfPenalty(Dense):
     def regularization_loss(self):
         return 0.0 if self.kernel_regularizer is None else 0.5 * self.kernel_regularizer(self.weights[0])
+
+
+@mutant(
+    "regularization.Dense",
+    expect=r"^your DenseWithoutReturningThePenalty\.regularization_loss \(.*regularization\.py, line \d+\) "
+    r"returned None, which the check could not use \(TypeError: .*\).*a `return` is missing",
+)
+class DenseWithoutReturningThePenalty(Dense):
+    def regularization_loss(self):
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer(self.weights[0])  # MISTAKE: computed, never returned
 
 
 @mutant("regularization.Dense", expect="missing when backward starts from the logits")
@@ -448,7 +528,7 @@ class Conv2DPenalisingWithL2Functions(Conv2D):
 # ------------------------------------------------------------------ the capstone
 
 
-@mutant("regularization.overfitting", expect="penalties missing from the loss")
+@mutant("regularization.overfitting", expect=r"L2 penalty's gradient, 2 \* l2 \* kernel, is missing")
 class DenseWhosePenaltyNeverReachesTheGradient(Dense):
     """regularization_loss is right, so the loss fit reports is right at the start; the kernels never feel it."""
 

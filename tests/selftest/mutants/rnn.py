@@ -544,8 +544,9 @@ class SimpleRNNWithHandWrittenBackward(SimpleRNN):
 
 @mutant("rnn.LSTM", expect="forget gate")
 class LSTMWithoutForgetBias(LSTM):
-    def _bias(self):
-        return np.zeros(4 * self.units)
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        self.weights[2] = np.zeros(4 * self.units)
 
 
 @mutant("rnn.LSTM", expect="orthogonal")
@@ -578,8 +579,9 @@ class LSTMRecomputingInBackward(LSTM):
 
 @mutant("rnn.GRU", expect=r"weight 2 has shape \(15,\)")
 class GRUWithOneBiasRow(GRU):
-    def _bias(self):
-        return np.zeros(3 * self.units)
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        self.weights[2] = np.zeros(3 * self.units)
 
 
 @mutant("rnn.GRU", expect="initialises it with initializers.Orthogonal")

@@ -47,6 +47,22 @@ def distances_with_vectorize(a, b):
     return np.maximum(square(a, a).sum(1)[:, None] - 2 * a @ b.T + square(b, b).sum(1)[None, :], 0.0)
 
 
+@mutant("speed.pairwise_squared_distances", expect="loop over the rows .*once per item from C")
+def distances_with_map_over_a_local_array(a, b):
+    points, others = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    # map hands each row to np.dot from C: no line of this file runs per row
+    norms = np.array(list(map(np.dot, points, points)))
+    return np.maximum(norms[:, None] - 2.0 * points @ others.T + (others * others).sum(1)[None, :], 0.0)
+
+
+@mutant("speed.pairwise_squared_distances", expect="loop over the rows .*once per item from C")
+def distances_with_an_aliased_apply_along_axis(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    per_row = np.apply_along_axis  # under another name: no source check can see it
+    norms = per_row(np.linalg.norm, 1, a) ** 2
+    return np.maximum(norms[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :], 0.0)
+
+
 @alternative("speed.pairwise_squared_distances")
 def distances_mapping_over_the_two_inputs(a, b):
     a, b = map(np.asarray, (a, b))  # a map over two arrays, not over rows: allowed
@@ -111,6 +127,16 @@ def attention_with_a_loop_over_the_batch(query, key, value):
         weights /= weights.sum(axis=-1, keepdims=True)
         out[b] = (weights @ v).transpose(1, 0, 2)
     return out
+
+
+@mutant("speed.attention", expect="loop over the batch items .*once per item from C")
+def attention_with_map_over_the_batch(query, key, value):
+    q, k, v = (np.asarray(t, dtype=float).transpose(0, 2, 1, 3) for t in (query, key, value))
+    # one matmul per batch item, called by map from C
+    scores = np.stack(list(map(np.matmul, q, k.transpose(0, 1, 3, 2)))) / np.sqrt(q.shape[-1])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return (weights @ v).transpose(0, 2, 1, 3)
 
 
 @alternative("speed.attention")

@@ -229,6 +229,37 @@ class EarlyStoppingAlwaysMinimising(EarlyStopping):
         return self.best is None or current + self.min_delta < self.best
 
 
+@mutant("training.EarlyStopping", expect="second fit.*on_train_begin")
+class EarlyStoppingStateSetOnlyInInit(EarlyStopping):
+    """Its state starts in __init__: a second fit with the same callback starts from the first one's end."""
+
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, restore_best_weights=False, mode="auto"):
+        super().__init__(monitor, patience, min_delta, restore_best_weights, mode)
+        self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, None, None, 0
+
+    def on_train_begin(self, logs=None):
+        pass
+
+
+@mutant("training.EarlyStopping", expect="min_delta is an absolute amount")
+class EarlyStoppingWithARelativeMinDelta(EarlyStopping):
+    """min_delta as a fraction of the best value (ReduceLROnPlateau's 'rel' mode, PyTorch's threshold_mode)."""
+
+    def _improved(self, current):
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return current < self.best * (1 - self.min_delta)
+        return current > self.best * (1 + self.min_delta)
+
+
+@mutant("training.EarlyStopping", expect="abs\\(min_delta\\)")
+class EarlyStoppingKeepingTheSignOfMinDelta(EarlyStopping):
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, restore_best_weights=False, mode="auto"):
+        super().__init__(monitor, patience, min_delta, restore_best_weights, mode)
+        self.min_delta = min_delta  # a negative min_delta now lets worse values count as improvements
+
+
 @alternative("training.EarlyStopping")
 class EarlyStoppingCountingFromTheBestEpoch(EarlyStopping):
     """Epochs since the best one, instead of a wait counter."""

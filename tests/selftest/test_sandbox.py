@@ -1,0 +1,429 @@
+"""Hostile learner code meets the sandbox and the subreaper: each case, what it leaves and the exact report.
+
+As in test_isolation.py, each test writes a tiny course, puts the hostile code
+into the learner's file, runs pytest in a separate process (with a hard outer
+timeout far above any limit these runs need) and checks the report, the exit
+status, the files the code went for, and that no process it started is left.
+Every process of a run carries a marker in its environment, so that one left
+behind is found whatever it renamed itself to.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from toy_course import write_course
+
+from dojo.harness import reaper, sandbox
+
+OUTER_TIMEOUT = 240
+MARK = "KATAS_SELFTEST_RUN"
+SQUARE = "def square(x):\n    return x * x\n"
+needs_landlock = pytest.mark.skipif(sandbox.abi() == 0, reason="this kernel has no Landlock")
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="no /proc here")
+
+
+def left_behind(mark: str) -> list[int]:
+    """Processes still alive (not zombies) whose environment carries this run's marker."""
+    needle = f"{MARK}={mark}".encode()
+    found = []
+    for process in reaper.processes().values():
+        try:
+            environment = Path(f"/proc/{process.pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environment.split(b"\0") and process.state != "Z":
+            found.append(process.pid)
+    return found
+
+
+@pytest.fixture
+def course(pytester):
+    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"))
+    (pytester.path / "katas").mkdir()
+    mark = uuid.uuid4().hex
+
+    def write(double: str, preamble: str = "") -> None:
+        (pytester.path / "katas" / "toy.py").write_text(
+            "import os\nimport numpy as np\n" + preamble + "\n\n" + double + "\n\n" + SQUARE
+        )
+
+    def run(*args: str, **environment: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests", "--color=no", *args],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+            timeout=OUTER_TIMEOUT,
+            env={**os.environ, MARK: mark, "COLUMNS": "200", **environment},
+        )
+        result.left_behind = left_behind(mark)
+        for pid in result.left_behind:  # never leave them to the next test, whatever this one says
+            os.kill(pid, signal.SIGKILL)
+        return result
+
+    pytester.write_impl = write
+    pytester.run = run
+    return pytester
+
+
+def flat(result) -> str:
+    """The report with its line wrapping undone (and what went to stderr), whatever the width."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def body(lines: str) -> str:
+    """A ``double`` that runs ``lines`` and then returns the right answer."""
+    return "def double(x):\n" + "".join(f"    {line}\n" for line in lines.splitlines()) + "    return 2 * x\n"
+
+
+# ------------------------------------------------------------- the sandbox
+
+
+@needs_landlock
+def test_erasing_the_kata_file_from_the_kata_is_refused_and_named(course):
+    course.write_impl(body("open(__file__, 'w').write('')"))
+    before = (course.path / "katas" / "toy.py").read_text()
+    result = course.run()
+    assert result.returncode == 1
+    assert (course.path / "katas" / "toy.py").read_text() == before
+    out = flat(result)
+    assert "kata 1.1 Double it error" in out, out
+    assert "your code raised PermissionError at katas/toy.py:6 (in double): [Errno 13] Permission denied:" in out, out
+    assert (
+        "(while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
+        "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+    ) in out, out
+
+
+@needs_landlock
+def test_learner_code_cannot_change_the_cache_progress_curriculum_or_tests(course):
+    """Every write is tried (and its refusal swallowed): the kata passes, and not one file changed."""
+    entry = course.path / ".katas" / "reference-cache" / "entries" / "ab" / "abcd.json"
+    entry.parent.mkdir(parents=True)
+    entry.write_text('{"value": 1.0}')
+    progress = course.path / ".katas" / "progress.json"
+    progress.write_text("{}")
+    targets = [entry, progress, course.path / "curriculum" / "toy.toml"]
+    targets.append(course.path / "tests" / "test_toy.py")
+    before = {path: path.read_bytes() for path in targets}
+    attempts = "\n".join(
+        f"for attempt in (lambda: open({str(p)!r}, 'w').write('0'), lambda: os.remove({str(p)!r}), "
+        f"lambda: os.rename({str(p)!r}, {str(p) + '.x'!r}), lambda: os.truncate({str(p)!r}, 0)):\n"
+        f"    try:\n        attempt()\n    except OSError:\n        pass"
+        for p in targets
+    )
+    course.write_impl(
+        body(attempts + "\nopen(os.path.join(__import__('tempfile').gettempdir(), 'mine'), 'w').write('ok')")
+    )
+    result = course.run()
+    assert result.returncode == 0, result.stdout
+    del before[progress]  # the harness records the pass in it: not the learner's '0'
+    assert {path: path.read_bytes() for path in before} == before
+    assert json.loads(progress.read_text())["katas"]["toy.double"]["state"] == "passed"
+    assert not (course.path / ".katas" / "reference-cache" / "entries" / "ab" / "abcd.json.x").exists()
+
+
+@needs_landlock
+def test_a_path_the_checks_hand_over_is_writable(course):
+    """save_weights and checkpoints get a path from pytest's tmp_path: it lies inside the sandbox's folder."""
+    (course.path / "tests" / "test_toy.py").write_text(
+        "import numpy as np\nimport pytest\n\n"
+        '@pytest.mark.kata("toy.double")\ndef test_double(kata, tmp_path):\n'
+        "    path = tmp_path / 'weights.npz'\n    kata(np.ones(2), str(path))\n"
+        "    assert np.load(path)['w'].tolist() == [2.0, 2.0]\n\n"
+        '@pytest.mark.kata("toy.square")\ndef test_square(kata):\n    assert kata(3) == 9\n'
+    )
+    course.write_impl("def double(x, path=None):\n    np.savez(path, w=2 * x)\n    return 2 * x\n")
+    result = course.run()
+    assert result.returncode == 0, result.stdout
+
+
+@needs_landlock
+def test_learner_code_cannot_signal_the_harness(course):
+    course.write_impl(body("import signal\nos.kill(os.getppid(), signal.SIGKILL)"))
+    result = course.run()
+    assert result.returncode == 1
+    out = flat(result)
+    assert "your code raised PermissionError at katas/toy.py:7 (in double): [Errno 1] Operation not permitted" in out, (
+        out
+    )
+    assert "(while a kata runs, its code may not signal processes outside it. Remove the os.kill.)" in out, out
+
+
+@needs_landlock
+def test_learner_code_cannot_write_to_or_kill_a_server_outside(course, tmp_path):
+    """A stand-in for the reference server: a process the harness did not start inside the sandbox.
+
+    The code tries to write a request into its stdin through /proc/<pid>/fd/0, then to kill it.
+    """
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.write(repr(sys.stdin.read()))"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        course.write_impl(
+            body(
+                f"try:\n    open('/proc/{server.pid}/fd/0', 'w').write('an extra request')\nexcept OSError:\n    pass\n"
+                f"import signal\nos.kill({server.pid}, signal.SIGKILL)"
+            )
+        )
+        result = course.run()
+        assert result.returncode == 1
+        assert "[Errno 1] Operation not permitted" in flat(result), result.stdout
+        assert server.poll() is None, "the learner's code killed the server"
+        out, _ = server.communicate("", timeout=60)
+        assert out == "''", f"the learner's code wrote into the server's stdin: {out}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_where_the_sandbox_is_off_the_run_says_so_once_and_works_as_before(course):
+    course.write_impl(body("open(os.path.join(os.path.dirname(__file__), 'scratch.txt'), 'w').write('x')"))
+    result = course.run(KATAS_NO_SANDBOX="1")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("note: the sandbox is off (KATAS_NO_SANDBOX): your code can write anywhere you can") == 1
+    assert (course.path / "katas" / "scratch.txt").read_text() == "x"
+
+
+def test_without_landlock_the_line_says_so(monkeypatch):
+    monkeypatch.delenv("KATAS_NO_SANDBOX", raising=False)
+    monkeypatch.setattr(sandbox, "abi", lambda: 0)
+    assert sandbox.missing_line() == (
+        "note: no sandbox here (it needs Linux 5.13+ with Landlock): your code runs with your own rights, "
+        "so keep it from writing outside its kata"
+    )
+    assert sandbox.confine(["/"]) == 0  # and nothing is done
+
+
+@needs_landlock
+def test_every_write_right_of_the_kernels_abi_is_handled():
+    rights = sandbox.handled_rights(sandbox.abi())
+    assert rights & sandbox.WRITE_FILE and rights & sandbox.REMOVE_FILE and rights & sandbox.MAKE_REG
+    if sandbox.abi() >= 3:
+        assert rights & sandbox.TRUNCATE
+    assert not rights & 0b101  # reading and running programs stay allowed
+
+
+# --------------------------------------------------------- nothing outlives
+
+
+@needs_proc
+def test_forked_children_new_sessions_and_daemons_do_not_outlive_a_correct_kata(course):
+    """50 sleeping forks hold the verdict's pipe: the verdict comes when the kata's process exits.
+
+    The limit is far above the outer timeout: a run that waited for the children would time out.
+    """
+    course.write_impl(
+        body(
+            "import subprocess, time\n"
+            "for _ in range(50):\n    if os.fork() == 0:\n        time.sleep(10**6)\n"
+            "subprocess.Popen(['sleep', '1000000'], start_new_session=True)\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(10**6)\n"
+            "    os._exit(0)"
+        )
+    )
+    result = course.run("--kata-timeout", "3600")
+    assert result.returncode == 0, result.stdout
+    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+    assert result.left_behind == []
+
+
+@needs_proc
+def test_a_fork_that_carries_on_with_the_checks_does_not_garble_the_verdict(course):
+    course.write_impl(body("os.fork()"))
+    result = course.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cannot read" not in result.stdout
+    assert result.left_behind == []
+
+
+@needs_proc
+def test_a_crash_with_children_holding_the_pipe_is_reported_at_once(course):
+    course.write_impl(
+        body("import time\nfor _ in range(5):\n    if os.fork() == 0:\n        time.sleep(10**6)\nos.abort()")
+    )
+    result = course.run("--kata-timeout", "3600")
+    assert result.returncode == 1
+    assert "your code crashed Python (abort); the kata's other checks did not run." in flat(result), result.stdout
+    assert result.left_behind == []
+
+
+@needs_proc
+def test_children_of_a_kata_that_ran_out_of_time_are_ended_too(course):
+    course.write_impl(
+        body("import subprocess\nsubprocess.Popen(['sleep', '1000000'], start_new_session=True)\nwhile True: pass")
+    )
+    result = course.run("--kata-timeout", "2")
+    assert result.returncode == 1
+    assert "stopped after 2 s. Is there a loop that never ends" in flat(result), result.stdout
+    assert result.left_behind == []
+
+
+@needs_proc
+def test_a_compiler_still_running_at_the_limit_is_reported_as_compiling(course, tmp_path):
+    """A stand-in g++ that never finishes (as a big kernel on a busy machine): the card says compiling."""
+    compiler = tmp_path / "g++"
+    compiler.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    compiler.chmod(0o755)
+    course.write_impl(body(f"import subprocess\nsubprocess.run([{str(compiler)!r}, '-c', 'kernel.cpp'])"))
+    result = course.run("--kata-timeout", "2")
+    assert result.returncode == 1
+    out = flat(result)
+    assert (
+        "stopped after 2 s while your kernel was still compiling (g++ was running), so none of its checks ran: "
+        "a first compile is slow on a busy machine. Give it more time (--kata-timeout SECONDS); a kernel that "
+        "compiled once is kept and not compiled again."
+    ) in out, out
+    assert "a loop that never ends" not in out
+    assert result.left_behind == []
+
+
+# ------------------------------------------------------------ the curriculum
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda root: (root / "curriculum" / "toy.toml").unlink(), "no curriculum files (*.toml) in"),
+        (lambda root: (root / "curriculum" / "toy.toml").write_text("[track\n"), "toy.toml: "),
+    ],
+    ids=["deleted", "damaged"],
+)
+def test_a_missing_or_damaged_curriculum_is_one_line_with_the_fix(course, damage, words):
+    course.write_impl(body("pass"))
+    damage(course.path)
+    result = course.run()
+    assert result.returncode == 4
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ERROR: the course's curriculum is damaged (") and words in lines[0], lines[0]
+    assert lines[0].endswith("): restore it with `git checkout curriculum/`"), lines[0]
+
+
+REFERENCE = """
+import numpy as np
+
+from dojo.refcache.store import cache_public_functions
+
+
+def twice(x):
+    return np.asarray(x, dtype=np.float64) * 2
+
+
+cache_public_functions(globals())
+"""
+
+CHECKS_WITH_THE_SERVER = """
+import numpy as np
+import pytest
+
+from reference import toyref
+
+
+@pytest.mark.kata("toy.double")
+def test_double(kata):
+    assert toyref.twice(np.array([1.0])).tolist() == [2.0]  # a miss: the harness starts its reference server
+    got = kata(np.array([2.0, 3.0]))
+    assert np.allclose(got, toyref.twice(np.array([2.0, 3.0]))), got  # another miss: the server must answer it
+
+
+@pytest.mark.kata("toy.square")
+def test_square(kata):
+    assert kata(3.0) == 9.0
+"""
+
+#: Finds the harness's real reference server, writes a request into its stdin through /proc, then kills it.
+#: It returns the right answer only if it found the server and both attacks were refused.
+ATTACK_THE_SERVER = """
+import glob
+
+
+def double(x):
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        pid = int(cmdline.split("/")[2])
+        try:
+            text = open(cmdline, "rb").read()
+            parent = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"dojo.refcache.server" in text and parent == os.getppid():  # this run's server, no one else's
+            found.append(pid)
+    if not found:
+        return 0 * x
+    for pid in found:
+        try:
+            with open(f"/proc/{pid}/fd/0", "wb") as stdin:
+                stdin.write(b'{"type": "ref", "module": "reference.toyref", "function": "twice"}\\n')
+            return 0 * x
+        except OSError:
+            pass
+        try:
+            os.kill(pid, 9)
+            return 0 * x
+        except OSError:
+            pass
+    return 2 * x
+"""
+
+
+@pytest.fixture
+def course_with_a_server(course, tmp_path):
+    (course.path / "reference").mkdir()
+    (course.path / "reference" / "__init__.py").write_text("")
+    (course.path / "reference" / "toyref.py").write_text(REFERENCE)
+    (course.path / "tests" / "test_toy.py").write_text(CHECKS_WITH_THE_SERVER)
+    course.write_impl(ATTACK_THE_SERVER)
+    course.cache = str(tmp_path / "reference-cache")
+    return course
+
+
+@needs_landlock
+def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with_a_server):
+    result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+    assert result.left_behind == []
+
+
+def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_server):
+    """The control: the attack above is real (it finds the server and gets a request in), so its pass means refused."""
+    result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache, KATAS_NO_SANDBOX="1")
+    assert result.returncode == 1, result.stdout
+    # The server read the injected request: its reply to it reached the check in place of the real one.
+    assert "the check could not use what your code returned: RuntimeError: bad reference request" in flat(result)
+
+
+@needs_proc
+def test_a_real_gpu_kata_whose_compile_outlasts_the_limit_says_compiling(tmp_path):
+    """The GPU track's own build (dojo/gpu/runtime.py) with a compiler that never finishes, in a fresh cache."""
+    compiler = tmp_path / "g++"
+    compiler.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    compiler.chmod(0o755)
+    mark = uuid.uuid4().hex
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--impl", "solutions", "--kata", "gpu.relu", "--kata-timeout", "3"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=OUTER_TIMEOUT,
+        env={**os.environ, MARK: mark, "CXX": str(compiler), "KATAS_GPU_CACHE": str(tmp_path / "gpu-cache")},
+    )
+    leftovers = left_behind(mark)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    out = flat(result)
+    assert result.returncode == 1, out
+    assert "stopped after 3 s while your kernel was still compiling (g++ was running)" in out, out
+    assert "a loop that never ends" not in out
+    assert leftovers == []
