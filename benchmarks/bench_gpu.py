@@ -65,7 +65,7 @@ FLOPS: dict[str, object] = {}
 
 def _output_bytes(name, args):
     x = args[0]
-    if name == "row_sums":
+    if name in ("row_sums", "warp_row_sums"):
         return 8 * x.shape[0]
     if name == "dense_forward":
         return 8 * x.shape[0] * args[1].shape[1]
@@ -127,6 +127,24 @@ OPERATIONS = [
         lambda x: x.size,
         tensorflow=lambda tf, x: lambda: tf.reduce_sum(x, axis=1),
         cupy=lambda cp, x: lambda: x.sum(axis=1),
+    ),
+    _op(
+        "warp_row_sums",
+        "x (4096, 1024) float64",
+        _normal((4096, 1024)),
+        _normal((5, 300)),
+        lambda x: x.size,
+        tensorflow=lambda tf, x: lambda: tf.reduce_sum(x, axis=1),
+        cupy=lambda cp, x: lambda: x.sum(axis=1),
+    ),
+    _op(
+        "transpose",
+        "x (4096, 4096) float64",
+        _normal((4096, 4096)),
+        _normal((64, 96)),
+        lambda x: 0,
+        tensorflow=lambda tf, x: lambda: tf.transpose(x),
+        cupy=lambda cp, x: lambda: cp.ascontiguousarray(x.T),
     ),
     _op(
         "softmax",
@@ -196,17 +214,24 @@ else:
 # ------------------------------------------------------------ modelled rows (no GPU)
 
 
-def _emulated_ratio(function, small_inputs, ideal: int, name: str = "") -> float:
+def _emulated_ratio(function, small_inputs, ideal: int, name: str = "") -> tuple[float, str]:
+    """The traffic over the ideal, in sectors (times the coalescing), and a note on sectors and banks."""
     from dojo.gpu import cp
 
     device = [cp.asarray(a) for a in small_inputs]
     with traffic.recording() as launches:
         function(*device)
-    measured = traffic.measure(launches).total
+    found = traffic.measure(launches)
+    measured = found.total
     if name == "lstm_cell":  # the two matrix products are CuPy's (cuBLAS): counted at their ideal, z written once
         x_t, h, _, kernel, recurrent, _ = small_inputs
         measured += x_t.nbytes + h.nbytes + kernel.nbytes + recurrent.nbytes + 8 * x_t.shape[0] * kernel.shape[1]
-    return measured / ideal
+    return traffic.sector_ratio(found, measured / ideal), _sectors_note(found)
+
+
+def _sectors_note(found) -> str:
+    """Sectors against coalesced, bank conflicts, where the reads and writes fall short (one line each)."""
+    return "\n".join(line.strip() for line in traffic.coalescing(found))
 
 
 def _small_ideal(name, small):
@@ -229,7 +254,8 @@ def _model(request, modelled, operation: Operation) -> None:
 
     def row(kind, label, ratio, note=""):
         seconds = traffic.modelled_seconds(ratio * big_ideal, flops, device)
-        modelled(operation, kind, f"{label}: {ratio:.2g}x the ideal traffic{note}", seconds, cost)
+        passes, _, detail = note.partition("\n") if note.startswith(" (") else ("", "", note)
+        modelled(operation, kind, f"{label}: {ratio:.2g}x the ideal traffic{passes}", seconds, cost, detail=detail)
 
     modelled(operation, "ideal", f"ideal traffic {where}", traffic.modelled_seconds(big_ideal, flops, device), cost)
     implementations = [(ANSWER_KEY, "answer key", resolve("solutions", request.config.rootpath))]
@@ -242,11 +268,11 @@ def _model(request, modelled, operation: Operation) -> None:
             continue
         try:
             function = implementation.get("gpu", name)
-            ratio = _emulated_ratio(function, small, _small_ideal(name, small), name)
+            ratio, note = _emulated_ratio(function, small, _small_ideal(name, small), name)
         except NotImplementedError:
             modelled(operation, kind, label, skipped="not started (the stub raises NotImplementedError)")
             continue
-        row(kind, f"{label} (emulated)", ratio)
+        row(kind, f"{label} (emulated)", ratio, note)
     reference = _reference_ratio(name, small)
     if reference is not None:
         row(KERNELS, "kernels/ (emulated)", reference[0], reference[1])
@@ -266,7 +292,7 @@ def _reference_ratio(name, small):
         kernel = cp.ElementwiseKernel(
             spec.in_params, spec.out_params, spec.operation, spec.name, preamble=_sources.preamble()
         )
-        return _emulated_ratio(lambda x: kernel(x), small, ideal), ""
+        return _emulated_ratio(lambda x: kernel(x), small, ideal)
     if name == "softmax":
         module = cp.RawModule(
             code=_sources.module_source("softmax"), name_expressions=_sources.name_expressions("softmax")
@@ -278,5 +304,6 @@ def _reference_ratio(name, small):
             kernel((x.shape[0],), (256,), (x, y, np.int64(x.shape[0]), np.int64(x.shape[1])))
             return y
 
-        return _emulated_ratio(softmax, small, ideal), " (3 passes)"
+        ratio, note = _emulated_ratio(softmax, small, ideal)
+        return ratio, " (3 passes)\n" + note
     return None

@@ -137,12 +137,13 @@ class BenchPlugin:
             seconds: float | None = None,
             cost=None,
             skipped: str | None = None,
+            detail: str = "",
         ):
             self.records.add(
                 operation.name,
                 operation.size,
                 operation.note,
-                Row(kind, label, median=seconds, timer="modelled", cost=cost, skipped=skipped),
+                Row(kind, label, median=seconds, timer="modelled", cost=cost, skipped=skipped, detail=detail),
             )
 
         return add

@@ -26,6 +26,7 @@ class Row:
     timer: str = "wall clock"  # or "CUDA events"
     skipped: str | None = None  # why it did not race
     cost: tuple[float, float] | None = None  # (bytes, flops) of one call
+    detail: str = ""  # printed under the row: a modelled GPU row's sectors and bank conflicts
 
     def rate(self) -> str:
         if self.median is None or not self.cost or self.median <= 0:

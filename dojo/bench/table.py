@@ -36,6 +36,7 @@ def render(table: Table, timing: bool = True) -> list[str]:
     lines.append(f"  {'contender':<{LABEL_WIDTH}} {'median':>10}  {'vs TF':>8}  rate")
     for row in table.rows:
         lines.append("  " + _row(table, row, timing))
+        lines += [f"      {detail}" for detail in row.detail.splitlines()]
     for row, speedup in table.flagged():
         lines.append(
             f"  !! {row.label} is {speedup:.1f}x faster than TensorFlow (over {SUSPICIOUS_SPEEDUP:g}x): "

@@ -127,27 +127,59 @@ def table(exports: list[dict]) -> Table:
     return board
 
 
+def track_colours(count: int) -> list[tuple[float, float, float]]:
+    """``count`` colours that are all different: hues spread around the wheel, lightness alternating.
+
+    A fixed palette of ten (``tab10``) gave tracks 1 and 11 the same colour.
+    """
+    import colorsys
+
+    return [
+        colorsys.hsv_to_rgb(index / max(count, 1), 0.7 if index % 2 else 0.55, 0.62 if index % 2 else 0.88)
+        for index in range(count)
+    ]
+
+
 def draw(exports: list[dict], path: Path) -> Path:
-    """A horizontal stacked bar per pair: katas done in each track."""
+    """A horizontal stacked bar per pair: katas done in each track.
+
+    Names are drawn as plain text: Matplotlib would otherwise read ``$...$``
+    in a pair's name as mathematics (and fail on it). The figure is closed on
+    every path, an error included, so a server that draws often holds no figures.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed; the facilitator opens the PNG
     import matplotlib.pyplot as plt
 
+    with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
+        figure, axes = plt.subplots(figsize=(10, 1.2 + 0.5 * len(exports)))
+        try:
+            _bars(axes, exports)
+            figure.tight_layout()
+            figure.savefig(path, dpi=120, bbox_inches="tight")
+        finally:
+            plt.close(figure)
+    return Path(path)
+
+
+def _bars(axes, exports: list[dict]) -> None:
     tracks = all_tracks(exports)
+    # Two pairs may share a name: the bars are placed by position, the names are only labels.
+    positions = list(range(len(exports)))
     names = [e["name"] for e in exports][::-1]
     total = max((e["total"] for e in exports), default=1) or 1
-    figure, axes = plt.subplots(figsize=(10, 1.2 + 0.5 * len(exports)))
     left = [0] * len(exports)
-    colours = plt.get_cmap("tab10")
+    colours = track_colours(len(tracks))
     for index, track in enumerate(tracks):
         widths = []
         for export in exports[::-1]:
             mine = {_key(t): t for t in export["tracks"]}.get(_key(track), {"done": 0})
             widths.append(mine["done"])
         label = f"{track.get('number', '')} {track['name']}".strip()
-        axes.barh(names, widths, left=left, color=colours(index % 10), label=label)
+        axes.barh(positions, widths, left=left, color=colours[index], label=label)
         left = [a + b for a, b in zip(left, widths)]
+    axes.set_yticks(positions, names)
     axes.set_xlim(0, total)
     axes.set_xlabel(f"katas done (of {total})")
     axes.set_title("Neural Katas: the room's progress")
@@ -158,10 +190,6 @@ def draw(exports: list[dict], path: Path) -> Path:
         fontsize="small",
         frameon=False,
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return Path(path)
 
 
 def show(paths: list[Path], png: Path | None, console: Console) -> int:

@@ -69,8 +69,8 @@ class Damage:
     def line(self) -> str:
         was = "was not" if self.what == "is empty" else "did"
         return (
-            f"katas/{self.file} {self.what} now, but its copy of {self.good.shown} {was}: "
-            f"`kata restore katas/{self.file} {self.good.when}` brings it back"
+            f"katas/{self.file} {self.what} now, but its copy of {self.good.shown} {was}:\n"
+            f"    `kata restore katas/{self.file} {self.good.when}` brings it back"
         )
 
 

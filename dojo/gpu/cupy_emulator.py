@@ -483,19 +483,7 @@ class ElementwiseKernel:
                 raise ValueError(
                     f"{self.name}: output {p.name} has shape {out.shape}, but the inputs broadcast to {shape}"
                 )
-        views, scalar_args = [], []
-        for p, value in zip(self.in_params, inputs):
-            wanted = types_[p.type_name] if p.generic else np.dtype(p.type_name)
-            if p.name in scalars:
-                scalar_args.append((p, wanted.type(value)))
-            else:
-                try:
-                    view = np.broadcast_to(value, shape)
-                except ValueError:
-                    raise ValueError(
-                        f"{self.name}: input {p.name} of shape {value.shape} does not broadcast to {shape}"
-                    ) from None
-                views.append((view if value.dtype == wanted else ascontiguousarray(view, dtype=wanted)).view(ndarray))
+        views, scalar_args = self._inputs(inputs, types_, scalars, shape)
         views += outputs
         strided = any(not (v.flags.c_contiguous and v.shape == shape) for v in views)
         ndim = len(shape) if strided else None
@@ -512,6 +500,23 @@ class ElementwiseKernel:
         blocks = max(1, min(-(-total // self.BLOCK), 1024))
         self._kernels[key]((blocks,), (self.BLOCK,), (*launch_args, np.int64(total)))
         return outputs[0] if len(outputs) == 1 and not self.return_tuple else tuple(outputs)
+
+    def _inputs(self, inputs, types_, scalars, shape) -> tuple[list, list]:
+        """Array inputs as views of the output's shape (broadcast, cast where the dtype differs), and scalars."""
+        views, scalar_args = [], []
+        for p, value in zip(self.in_params, inputs):
+            wanted = types_[p.type_name] if p.generic else np.dtype(p.type_name)
+            if p.name in scalars:
+                scalar_args.append((p, wanted.type(value)))
+                continue
+            try:
+                view = np.broadcast_to(value, shape)
+            except ValueError:
+                raise ValueError(
+                    f"{self.name}: input {p.name} of shape {value.shape} does not broadcast to {shape}"
+                ) from None
+            views.append((view if value.dtype == wanted else ascontiguousarray(view, dtype=wanted)).view(ndarray))
+        return views, scalar_args
 
     def _order(self, scalar_args, spans) -> list:
         """The arguments in the kernel's order: inputs (arrays and scalars as declared), then outputs."""

@@ -8,20 +8,23 @@
 //
 // How a launch runs:
 //  * blocks one after another; the threads of a block as coroutines
-//    (ucontext) on one OS thread, each running until it returns or reaches
-//    __syncthreads(). When every thread of the block waits at the barrier, all
-//    go on (a new "barrier interval"); when some returned and others wait, the
-//    block would hang on a GPU: that is reported, not hung.
+//    (ucontext) on one OS thread, each running until it returns, reaches
+//    __syncthreads() or makes a warp-level call (__shfl_*_sync, __ballot_sync,
+//    __syncwarp, ...: completed when every lane of its mask is there). When all
+//    threads of the block wait at one barrier, all go on (a new epoch); threads
+//    at different barriers, or waiting while others returned, are a divergent
+//    barrier: reported, not hung.
 //  * every access to a global array or to shared memory goes through a
-//    bounds-checked reference (dojo::ref): an index outside the array stops
-//    the launch with the thread, block, array and index named.
-//  * shadow memory per element remembers the last writer and reader (thread,
-//    barrier interval, atomic or not). Two accesses from different threads
-//    to one element, at least one a plain write, with no barrier between them
-//    (or from different blocks, which never synchronise) are a data race.
-//  * loads and stores are counted per array: global traffic. A thread that
-//    reads the same element twice in a row (x[i] > 0 ? x[i] : ...) is served
-//    from a register, as a compiler would; any other load counts.
+//    bounds-checked reference (dojo::ref) that knows its source line: an index
+//    outside the array stops the launch with the thread, block, array, index
+//    and line named.
+//  * shadow memory per element: a happens-before race detector (see "shadow
+//    memory" below): read after write, write after read, write after write,
+//    named with both threads and both lines.
+//  * loads and stores are counted per array (global traffic), and grouped per
+//    warp-level access into 32-byte sectors and shared-memory bank passes.
+//  * every loop condition calls dojo::tick (source.py adds it): a loop that
+//    never touches memory is stopped and named with its line.
 #pragma once
 
 #include <ucontext.h>
@@ -33,6 +36,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
+#include <source_location>
 #include <type_traits>
 #include <vector>
 
@@ -64,10 +69,18 @@ struct Region {
     int64_t loads, stores, atomics;
     int32_t slot;          // global arrays: index in the argument list (register cache)
     int32_t padding;       // shared arrays: the launch that last used it (for the shared bytes per block)
+    int64_t sectors, min_sectors;  // global: 32-byte sectors its warp-level accesses touched, and the fewest possible
+    int32_t worst_line, worst_stride;  // the access furthest from its minimum: its line, the lanes' index step
+    double worst_ratio;
+    int64_t rows, cols;    // shared arrays: their declared shape (cols 0: one dimension)
 };
 
 struct Stats {  // mirrored by ctypes
     int64_t shared_loads, shared_stores, barriers, static_shared_bytes, accesses, blocks, threads;
+    int64_t shared_wavefronts, shared_min_wavefronts;  // shared memory: bank passes used, and the fewest possible
+    int32_t conflict_line, conflict_ways;             // the worst bank conflict: its line, its passes
+    int32_t block_epoch, launch_id;                   // the epoch the last block run began; this launch's number
+    int64_t last_block;                               // the block whose shared memory is left to see
 };
 
 enum { RUNNABLE = 0, AT_BARRIER = 1, DONE = 2, AT_WARP = 3 };
@@ -91,6 +104,7 @@ struct Thread {
     int64_t idle = 0;    // loop iterations since its latest memory access
     dim3 index;
     int64_t cached[MAX_SLOTS];  // the element of each argument last read by this thread, or -1
+    int sites[64], visits[64], n_sites = 0;  // how often it reached each access site: the dynamic instance
 };
 
 inline dim3 g_block_index, g_block_dim, g_grid_dim, g_thread_index;
@@ -99,6 +113,7 @@ inline char* g_stacks = nullptr;
 inline int g_current = 0;
 inline int64_t g_block_linear = 0;
 inline int32_t g_epoch = 0;   // +1 at every block's start, every completed barrier and __syncwarp()
+inline int32_t g_block_epoch = 0;    // the epoch the current block began
 inline int32_t g_barrier_epoch = 0;  // the epoch the block's latest __syncthreads() (or its start) began
 inline int64_t g_ticks = 0;
 inline double g_deadline = 0;  // CLOCK_MONOTONIC seconds: a launch running past it stops
@@ -309,7 +324,9 @@ inline void count(Region* r, int kind) {
     }
 }
 
-inline void access(Region* r, int64_t i, int kind, int line) {
+inline void note_warp_access(Region* r, int64_t i, int site);
+
+inline void access(Region* r, int64_t i, int kind, int line, int site = 0) {
     Thread& t = g_threads[g_current];
     if (line > 0) t.line = line; else line = t.line;
     step();
@@ -317,6 +334,7 @@ inline void access(Region* r, int64_t i, int kind, int line) {
     if (r->kind == 0 && kind == READ && r->slot < MAX_SLOTS && t.cached[r->slot] == i) return;  // in a register
     int32_t* s = r->shadow + SHADOW_FIELDS * i;
     count(r, kind);
+    note_warp_access(r, i, site ? site : line * 1024);
     if (s[W_TID] >= 0 && !ordered(s[W_TID], s[W_EPOCH]) && !(kind == ATOMIC && s[W_ATOMIC])) {
         race(r, i, kind, line, s[W_ATOMIC] ? ATOMIC : WRITE, s[W_TID], s[W_LINE]);
     }
@@ -338,6 +356,129 @@ inline void access(Region* r, int64_t i, int kind, int line) {
     }
 }
 
+// ------------------------------------------------------- memory transactions
+//
+// A GPU serves the loads and stores of a warp together: one instruction, the lanes that execute it.
+// Here the lanes of a warp run one after the other, so each access is noted with its warp, its site
+// (line and column) and the thread's visit count of that site (the dynamic instance, the same for
+// the lanes of a loop iteration); at the end of the block the notes are grouped. Global memory:
+// the 32-byte sectors a group touches, against the fewest its distinct elements need (a broadcast
+// of one element is one sector: one request). Shared memory: the passes of the 32 banks (4-byte
+// words, bank = word % 32) a group needs, against the fewest its bytes need (128 bytes per pass);
+// the difference is the bank conflicts' replays.
+
+struct WarpAccess {
+    uint64_t group;  // warp, site, instance
+    Region* region;
+    int64_t index;
+    int32_t lane;
+};
+inline std::vector<WarpAccess> g_warp_accesses;
+constexpr size_t WARP_NOTES_MAX = 4'000'000;  // flushed early past this (a group may then count twice)
+
+inline void flush_warp_accesses();
+
+inline void note_warp_access(Region* r, int64_t i, int site) {
+    Thread& t = g_threads[g_current];
+    int k = 0;
+    while (k < t.n_sites && t.sites[k] != site) ++k;
+    if (k == t.n_sites) {
+        if (t.n_sites == 64) k = 63; else { t.sites[k] = site; t.visits[k] = 0; ++t.n_sites; }
+    }
+    // the instance: the barrier interval, and the thread's visits of this site within it (a reduction's
+    // levels are told apart by their barriers, a loop's iterations by the visits)
+    const uint64_t instance = (uint64_t(uint32_t(g_epoch - g_block_epoch) & 0xFFFFu) << 16) |
+                              uint64_t(uint32_t(t.visits[k]++) & 0xFFFFu);
+    const uint64_t warp = uint64_t(g_current / WARP);
+    const uint64_t group = (warp << 58) | (uint64_t(uint32_t(site) & 0x3FFFFFFu) << 32) | instance;
+    g_warp_accesses.push_back(WarpAccess{group, r, i, g_current % WARP});
+    if (g_warp_accesses.size() >= WARP_NOTES_MAX) flush_warp_accesses();
+}
+
+// Shared memory: 8-byte (and wider) accesses are served a half-warp (a quarter...) at a time, each
+// phase in passes of the 32 banks; a pass serves one 4-byte word per bank (any lanes reading it).
+inline void shared_cost(const WarpAccess* first, const WarpAccess* last, int line) {
+    const int64_t size = first->region->elem_size;
+    const int phases = size >= 8 ? int(size / 4) : 1;  // 8 bytes: two half-warps
+    int64_t passes_total = 0, fewest_total = 0;
+    int worst = 0;
+    for (int phase = 0; phase < phases; ++phase) {
+        int words_in_bank[32] = {0};
+        int64_t distinct = 0, previous = -1;
+        for (const WarpAccess* a = first; a != last; ++a) {
+            if (a->lane * phases / WARP != phase || a->index == previous) continue;
+            previous = a->index;
+            ++distinct;
+            for (int64_t w = a->index * size / 4; w <= (a->index * size + size - 1) / 4; ++w) ++words_in_bank[w % 32];
+        }
+        if (!distinct) continue;
+        int passes = 0;
+        for (int b = 0; b < 32; ++b) passes = std::max(passes, words_in_bank[b]);
+        passes_total += passes;
+        fewest_total += std::max<int64_t>(1, (distinct * size + 127) / 128);
+        worst = std::max(worst, passes);
+    }
+    g_stats->shared_wavefronts += passes_total;
+    g_stats->shared_min_wavefronts += fewest_total;
+    if (passes_total > fewest_total && worst > g_stats->conflict_ways) {
+        g_stats->conflict_ways = worst;
+        g_stats->conflict_line = line;
+    }
+}
+
+// One group (same region, warp, site, instance), sorted by index: count what it costs.
+inline void cost_group(const WarpAccess* first, const WarpAccess* last) {
+    Region* r = first->region;
+    const int64_t size = r->elem_size;
+    int64_t distinct = 0, sectors = 0, previous = -1, previous_sector = -1;
+    for (const WarpAccess* a = first; a != last; ++a) {
+        if (a->index == previous) continue;
+        previous = a->index;
+        ++distinct;
+        if (r->kind == 0) {
+            for (int64_t s = a->index * size / 32; s <= (a->index * size + size - 1) / 32; ++s) {
+                if (s != previous_sector) { ++sectors; previous_sector = s; }
+            }
+        }
+    }
+    const int line = int((first->group >> 32) & 0x3FFFFFFu) / 1024;
+    if (r->kind == 0) {
+        const int64_t fewest = (distinct * size + 31) / 32;
+        r->sectors += sectors;
+        r->min_sectors += fewest;
+        const double ratio = double(sectors) / double(fewest);
+        if (ratio > r->worst_ratio) {
+            r->worst_ratio = ratio;
+            r->worst_line = line;
+            int64_t lane0 = -1, lane1 = -1;
+            for (const WarpAccess* a = first; a != last; ++a) {
+                if (a->lane == 0) lane0 = a->index;
+                if (a->lane == 1) lane1 = a->index;
+            }
+            r->worst_stride = lane0 >= 0 && lane1 >= 0 ? int32_t(lane1 - lane0) : 0;
+        }
+        return;
+    }
+    shared_cost(first, last, line);
+}
+
+inline void flush_warp_accesses() {
+    auto& notes = g_warp_accesses;
+    std::sort(notes.begin(), notes.end(), [](const WarpAccess& a, const WarpAccess& b) {
+        if (a.region != b.region) return a.region < b.region;
+        if (a.group != b.group) return a.group < b.group;
+        return a.index < b.index;
+    });
+    size_t start = 0;
+    for (size_t k = 1; k <= notes.size(); ++k) {
+        if (k == notes.size() || notes[k].region != notes[start].region || notes[k].group != notes[start].group) {
+            cost_group(notes.data() + start, notes.data() + k);
+            start = k;
+        }
+    }
+    notes.clear();
+}
+
 // ------------------------------------------------------ references, pointers
 
 template <class T> struct ptr;
@@ -346,9 +487,10 @@ template <class T> struct ptr;
 // __builtin_LINE() is the learner's line (the #line directive maps it to their file).
 struct at {
     int64_t value;
-    int line;
+    int line, site;
     template <class I>
-    at(I v, int l = __builtin_LINE()) : value(int64_t(v)), line(l) {
+    at(I v, std::source_location where = std::source_location::current())
+        : value(int64_t(v)), line(int(where.line())), site(int(where.line()) * 1024 + int(where.column() % 1024)) {
         static_assert(!std::is_floating_point_v<I>, "an array index must be an integer, not a float");
     }
 };
@@ -359,12 +501,13 @@ struct ref {
     Region* region;
     int64_t index;
     int line = 0;
+    int site = 0;  // line and column of the expression: with the thread's visit count, a warp-level access
 
     V* raw() const { return static_cast<V*>(region->base) + index; }
-    operator V() const { access(region, index, READ, line); return *raw(); }
+    operator V() const { access(region, index, READ, line, site); return *raw(); }
     V get() const { return V(*this); }
     ref& operator=(V value) requires(!std::is_const_v<T>) {
-        access(region, index, WRITE, line);
+        access(region, index, WRITE, line, site);
         *raw() = value;
         return *this;
     }
@@ -383,7 +526,7 @@ struct ptr {
     Region* region = nullptr;
     int64_t offset = 0;
 
-    ref<T> operator[](at i) const { return ref<T>{region, offset + i.value, i.line}; }
+    ref<T> operator[](at i) const { return ref<T>{region, offset + i.value, i.line, i.site}; }
     ref<T> operator*() const { return ref<T>{region, offset, 0}; }
     ptr operator+(int64_t k) const { return ptr{region, offset + k}; }
     ptr operator-(int64_t k) const { return ptr{region, offset - k}; }
@@ -437,6 +580,7 @@ struct shared_array : SharedBase, ptr<T> {
     T data[total];
     explicit shared_array(const char* name) : SharedBase(name) {
         region.base = data; region.count = int64_t(total); region.elem_size = sizeof(T);
+        region.rows = int64_t(N); region.cols = int64_t(M);
         shadow.assign(SHADOW_FIELDS * total, -1); region.shadow = shadow.data(); wipe();
         this->ptr<T>::region = &region;
     }
@@ -454,13 +598,13 @@ struct shared_array : SharedBase, ptr<T> {
                       "Is the tile's index (threadIdx.x vs threadIdx.y) or its bounds check wrong?",
                       who, name, (long long)i, (long long)j, name, N, M, (long long)j);
             }
-            return ref<T>{&owner->SharedBase::region, i * int64_t(M) + j, a.line};
+            return ref<T>{&owner->SharedBase::region, i * int64_t(M) + j, a.line, a.site};
         }
     };
     auto operator[](at a) {
         const int64_t i = a.value;
         if constexpr (M == 0) {
-            return ref<T>{&region, i, a.line};
+            return ref<T>{&region, i, a.line, a.site};
         } else {
             g_threads[g_current].line = a.line;
             if (i < 0 || i >= int64_t(N)) {
@@ -509,7 +653,7 @@ struct dynamic_shared : SharedBase, ptr<T> {
         region.shadow = shadow.data();
         if (region.count) wipe();
     }
-    ref<T> operator[](at i) { return ref<T>{&region, i.value, i.line}; }
+    ref<T> operator[](at i) { return ref<T>{&region, i.value, i.line, i.site}; }
     ptr<T> operator+(int64_t k) { return ptr<T>{&region, k}; }
 };
 
@@ -865,6 +1009,7 @@ inline void run_block(bool reverse, Stats* stats) {
         ++stats->barriers;
         for (auto& th : g_threads) {
             th.state = RUNNABLE;
+            th.n_sites = 0;  // a new interval: access sites count their visits afresh
             for (auto& c : th.cached) c = -1;  // a barrier is also a fence: reload after it
         }
     }
@@ -880,6 +1025,7 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
     g_body = [](void* f) { (*static_cast<F*>(f))(); };
     g_body_arg = &body;
     g_deadline = now() + LAUNCH_SECONDS;
+    g_warp_accesses.clear();
     g_ticks = 0;
     const int n = threads_per_block();
     g_threads.assign(size_t(n), Thread{});
@@ -892,10 +1038,14 @@ int run_grid(F& body, dim3 grid, dim3 block, int64_t dynamic_bytes, bool reverse
         g_block_linear = b;
         g_block_index = dim3(unsigned(b % grid.x), unsigned((b / grid.x) % grid.y), unsigned(b / (int64_t(grid.x) * grid.y)));
         ++g_epoch;
-        g_barrier_epoch = g_epoch;
+        g_barrier_epoch = g_block_epoch = g_epoch;
         for (SharedBase* s : shared_registry()) s->reset();
         start_threads(stacks, block);
+        stats->block_epoch = g_block_epoch;
+        stats->launch_id = int32_t(g_launch_id);
+        stats->last_block = b;
         run_block(reverse, stats);
+        flush_warp_accesses();
     }
     return g_failed ? 1 : 0;
 }
@@ -930,3 +1080,7 @@ inline float __int_as_float(int bits) { float f; std::memcpy(&f, &bits, sizeof f
 inline double __longlong_as_double(long long bits) { double d; std::memcpy(&d, &bits, sizeof d); return d; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
+
+// The shared arrays of the library, as the last block left them (read by runtime.py for the picture).
+extern "C" int dojo_shared_count() { return int(dojo::shared_registry().size()); }
+extern "C" dojo::Region* dojo_shared_region(int k) { return &dojo::shared_registry()[size_t(k)]->region; }

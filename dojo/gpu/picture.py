@@ -15,6 +15,7 @@ failing GPU kata's time. Pillow draws the same in a few hundredths of a second.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from dataclasses import dataclass
 from functools import cache
@@ -82,6 +83,7 @@ class Panel:
     top: int  # y of the panel's heading
     cell_width: int
     fault_index: int | None  # the out-of-bounds index, when the launch stopped in this array
+    block: tuple[int, int, int] = (0, 0, 0)  # shared memory: the block it belongs to
 
     def cells(self):
         """``(row, col, element index)`` of every cell shown."""
@@ -115,6 +117,12 @@ class Panel:
 
     def heading(self) -> str:
         array = self.array
+        if getattr(array, "shared", False):
+            verb = "read" if array.const else "written"
+            return (
+                f"shared {array.name} {tuple(int(d) for d in array.shape)} of block {self.block}: cell = last {verb} "
+                f"by thread · in barrier interval (0 = before the first __syncthreads())"
+            )
         verb = "read by" if array.const else "written by"
         if len(array.shape) == 2:
             total_rows, total_cols = array.shape
@@ -140,16 +148,25 @@ def _window(array) -> tuple[int, int, int]:
 
 def layout(launch) -> list[Panel]:
     """The panels of ``launch``'s picture, top to bottom (at most five arrays)."""
-    arrays = [a for a in launch.arrays if a.writers is not None][:MAX_ARRAYS]
+    shared = [
+        panel
+        for array in list(getattr(launch, "shared_arrays", []))[:2]
+        for panel in (array, dataclasses.replace(array, const=True))  # who wrote each slot, then who read it
+    ]
+    arrays = [a for a in launch.arrays if a.writers is not None][: MAX_ARRAYS - len(shared)] + shared
     per_block = launch.threads_per_block
     labels = [_label(t, per_block, launch.block)[1] for t in (0, per_block - 1)]
+    if shared:
+        labels.append(f"{labels[-1]}·{max(int(np.max(a.intervals, initial=0)) for a in shared)}")
     widest = max(_font(LABEL_SIZE).getlength(text) for text in labels + ["[0000]"])
     cell_width = max(MIN_CELL_WIDTH, int(widest) + 8)
     panels, top = [], MARGIN + TITLE_SIZE + 16
     for array in arrays:
         rows, cols, stride = _window(array)
         fault = launch.fault_access[1] if launch.fault_access and launch.fault_access[0] == array.name else None
-        panel = Panel(array, rows, cols, stride, top, cell_width, fault)
+        if fault is not None and not getattr(array, "shared", False) and any(a.name == array.name for a in shared):
+            fault = None  # the shared array of that name is the one that failed
+        panel = Panel(array, rows, cols, stride, top, cell_width, fault, getattr(launch, "last_block", (0, 0, 0)))
         panels.append(panel)
         top += panel.height
     return panels
@@ -183,6 +200,8 @@ def draw(launch, path: Path, title: str = "") -> Path:
                 pen.rectangle(box, fill=UNTOUCHED, outline=GRID_LINE)
                 continue
             block, text = _label(who, per_block, launch.block)
+            if getattr(array, "shared", False):
+                text = f"{text}·{int((array.read_intervals if array.const else array.intervals)[k])}"
             colour = BLOCK_COLOURS[block % len(BLOCK_COLOURS)]
             pen.rectangle(box, fill=colour, outline=GRID_LINE)
             _centred(pen, box, text, _ink_on(colour), label_font)

@@ -61,6 +61,13 @@ class Region(ctypes.Structure):
         ("atomics", ctypes.c_int64),
         ("slot", ctypes.c_int32),
         ("padding", ctypes.c_int32),
+        ("sectors", ctypes.c_int64),
+        ("min_sectors", ctypes.c_int64),
+        ("worst_line", ctypes.c_int32),
+        ("worst_stride", ctypes.c_int32),
+        ("worst_ratio", ctypes.c_double),
+        ("rows", ctypes.c_int64),
+        ("cols", ctypes.c_int64),
     ]
 
 
@@ -73,6 +80,13 @@ class Stats(ctypes.Structure):
         ("accesses", ctypes.c_int64),
         ("blocks", ctypes.c_int64),
         ("threads", ctypes.c_int64),
+        ("shared_wavefronts", ctypes.c_int64),
+        ("shared_min_wavefronts", ctypes.c_int64),
+        ("conflict_line", ctypes.c_int32),
+        ("conflict_ways", ctypes.c_int32),
+        ("block_epoch", ctypes.c_int32),
+        ("launch_id", ctypes.c_int32),
+        ("last_block", ctypes.c_int64),
     ]
 
 
@@ -203,6 +217,14 @@ class ArrayTraffic:
     writers: np.ndarray | None = None  # per element: the global thread id that wrote it last, or -1
     readers: np.ndarray | None = None
     shape: tuple = ()
+    sectors: int = 0  # 32-byte sectors its warp-level accesses touched
+    min_sectors: int = 0  # the fewest those accesses could touch (coalesced)
+    worst_line: int = 0  # the access furthest from coalesced: its line, and the index step between lanes 0 and 1
+    worst_stride: int = 0
+    worst_ratio: float = 0.0
+    shared: bool = False  # a __shared__ array of one block (the last block run, or the one that failed)
+    intervals: np.ndarray | None = None  # shared: per element, the barrier interval of its last write
+    read_intervals: np.ndarray | None = None  # ... and of its last read
 
     @property
     def bytes_read(self) -> int:
@@ -229,6 +251,16 @@ class Launch:
     threads: int = 0
     fault: str | None = None
     fault_access: tuple[str, int] | None = None  # (array, index) of an out-of-bounds access
+    shared_wavefronts: int = 0  # passes of the 32 banks its warp-level shared accesses needed
+    shared_min_wavefronts: int = 0  # the fewest they could need: the rest are bank-conflict replays
+    conflict_line: int = 0
+    conflict_ways: int = 0
+    shared_arrays: list[ArrayTraffic] = field(default_factory=list)
+    last_block: tuple[int, int, int] = (0, 0, 0)  # the block whose shared memory shared_arrays shows
+
+    @property
+    def bank_replays(self) -> int:
+        return self.shared_wavefronts - self.shared_min_wavefronts
 
     @property
     def shared_per_block(self) -> int:
@@ -283,29 +315,7 @@ def launch(
     code: str | None = None,
 ) -> Launch:
     """Run one launch; ``args`` are already checked (see cupy_emulator._check_arguments)."""
-    n = len(kernel.params)
-    regions = (Region * max(n, 1))()
-    pointers = (ctypes.c_void_p * max(n, 1))()
-    keep = []
-    traffic = []
-    for k, (param, value) in enumerate(zip(kernel.params, args)):
-        param = param.concrete(type_argument)
-        if param.pointer:
-            shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
-            label = param.shown.encode()
-            keep += [shadow, label, value]
-            regions[k].name = label
-            regions[k].base = value.ctypes.data
-            regions[k].count = value.size
-            regions[k].elem_size = value.itemsize
-            regions[k].kind = 0
-            regions[k].shadow = shadow.ctypes.data
-            regions[k].slot = k
-            traffic.append((k, param, value, shadow))
-        else:
-            scalar = _CTYPES[param.ctype](value.item() if hasattr(value, "item") else value)
-            keep.append(scalar)
-            pointers[k] = ctypes.cast(ctypes.pointer(scalar), ctypes.c_void_p)
+    pointers, regions, arrays, keep = _arguments(kernel, type_argument, args)
     stats = Stats()
     error = ctypes.create_string_buffer(ERROR_BYTES)
     entry = getattr(library, symbol)
@@ -322,6 +332,48 @@ def launch(
         ctypes.c_int(ERROR_BYTES),
         ctypes.c_longlong(ACCESS_LIMIT),
     )
+    del keep  # the shadow arrays, names and scalars lived as long as the launch
+    record = _record(display_name, grid, block, shared_mem, stats, regions, arrays)
+    record.shared_arrays = _shared_arrays(library, stats)
+    record.last_block = _block_index(stats.last_block, grid)
+    LAUNCHES.append(record)
+    del LAUNCHES[:-50]
+    for recorder in RECORDERS:
+        recorder.append(record)
+    if rc != 0:
+        _raise_fault(record, explain_barrier(error.value.decode(errors="replace"), code, where), where)
+    return record
+
+
+def _arguments(kernel: sources.KernelSignature, type_argument: str | None, args: tuple):
+    """The ctypes arguments of a launch: scalar pointers, array regions with fresh shadow memory."""
+    n = len(kernel.params)
+    regions = (Region * max(n, 1))()
+    pointers = (ctypes.c_void_p * max(n, 1))()
+    keep, arrays = [], []
+    for k, (param, value) in enumerate(zip(kernel.params, args)):
+        param = param.concrete(type_argument)
+        if param.pointer:
+            shadow = np.full((value.size, SHADOW_FIELDS), -1, dtype=np.int32)
+            label = param.shown.encode()
+            keep += [shadow, label, value]
+            regions[k].name = label
+            regions[k].base = value.ctypes.data
+            regions[k].count = value.size
+            regions[k].elem_size = value.itemsize
+            regions[k].kind = 0
+            regions[k].shadow = shadow.ctypes.data
+            regions[k].slot = k
+            arrays.append((k, param, value, shadow))
+        else:
+            scalar = _CTYPES[param.ctype](value.item() if hasattr(value, "item") else value)
+            keep.append(scalar)
+            pointers[k] = ctypes.cast(ctypes.pointer(scalar), ctypes.c_void_p)
+    return pointers, regions, arrays, keep
+
+
+def _record(display_name, grid, block, shared_mem, stats: Stats, regions, arrays) -> Launch:
+    """What the launch did, from its stats and each array's region and shadow memory."""
     record = Launch(
         display_name,
         grid,
@@ -332,39 +384,52 @@ def launch(
         shared_stores=stats.shared_stores,
         barriers=stats.barriers,
         threads=stats.threads,
+        shared_wavefronts=stats.shared_wavefronts,
+        shared_min_wavefronts=stats.shared_min_wavefronts,
+        conflict_line=stats.conflict_line,
+        conflict_ways=stats.conflict_ways,
     )
-    for k, param, value, shadow in traffic:
+    for k, param, value, shadow in arrays:
+        region = regions[k]
         record.arrays.append(
             ArrayTraffic(
                 param.shown,
                 value.size,
                 value.itemsize,
-                regions[k].loads,
-                regions[k].stores,
-                regions[k].atomics,
+                region.loads,
+                region.stores,
+                region.atomics,
                 param.const,
                 writers=shadow[:, WRITER].copy(),
                 readers=shadow[:, READER].copy(),
                 shape=value.shape,
+                sectors=region.sectors,
+                min_sectors=region.min_sectors,
+                worst_line=region.worst_line,
+                worst_stride=region.worst_stride,
+                worst_ratio=region.worst_ratio,
             )
         )
-    LAUNCHES.append(record)
-    del LAUNCHES[:-50]
-    for recorder in RECORDERS:
-        recorder.append(record)
-    if rc != 0:
-        message = explain_barrier(error.value.decode(errors="replace"), code, where)
-        record.fault = message
-        match = re.search(r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but", message)
-        if match:
-            record.fault_access = (match.group(1), int(match.group(2)))
-        place = f"{where[0]}, line {where[1]}" if where else "your code"
-        raise KernelFault(
-            f"{message}\n  (kernel `{display_name}`, launched with grid={_dims(grid)}, "
-            f"block={_dims(block)}; defined in {place})",
-            record,
-        )
     return record
+
+
+def _raise_fault(record: Launch, message: str, where: tuple[str, int] | None) -> None:
+    """Keep the fault (and the element it names, for the picture) on the record, and raise it."""
+    record.fault = message
+    match = re.search(
+        r"(?:read|wrote|updated) (?:dynamic )?(?:shared )?(\w+)\[(-?\d+)\], but"
+        r"|data race on (?:shared )?(\w+)\[(\d+)\]|read shared (\w+)\[(\d+)\] on line",
+        message,
+    )
+    if match:
+        name, index = next((a, b) for a, b in zip(match.groups()[::2], match.groups()[1::2]) if a)
+        record.fault_access = (name, int(index))
+    place = f"{where[0]}, line {where[1]}" if where else "your code"
+    raise KernelFault(
+        f"{message}\n  (kernel `{record.kernel}`, launched with grid={_dims(record.grid)}, "
+        f"block={_dims(record.block)}; defined in {place})",
+        record,
+    )
 
 
 _BRANCH_MARK = re.compile(r"\[\[branch:([\d,]+)\]\]")
@@ -402,6 +467,47 @@ def explain_barrier(message: str, code: str | None, where: tuple[str, int] | Non
                     f"`return`, put the work under `if (i < n) {{ ... }}` and keep the __syncthreads() outside"
                 )
     return message[: mark.start()] + advice + message[mark.end() :]
+
+
+def _block_index(linear: int, grid: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (linear % grid[0], (linear // grid[0]) % grid[1], linear // (grid[0] * grid[1]))
+
+
+def _shared_arrays(library: ctypes.CDLL, stats: Stats) -> list[ArrayTraffic]:
+    """The library's __shared__ arrays as the last block run left them: who wrote and read each slot, when."""
+    try:
+        count = library.dojo_shared_count
+    except AttributeError:
+        return []
+    count.restype = ctypes.c_int
+    library.dojo_shared_region.restype = ctypes.POINTER(Region)
+    found = []
+    for k in range(count()):
+        region = library.dojo_shared_region(ctypes.c_int(k)).contents
+        if region.count <= 0 or region.padding != stats.launch_id or not region.shadow:  # not this launch's
+            continue
+        shadow = np.ctypeslib.as_array(
+            ctypes.cast(region.shadow, ctypes.POINTER(ctypes.c_int32)), shape=(region.count, SHADOW_FIELDS)
+        ).copy()
+        writers = shadow[:, WRITER]
+        found.append(
+            ArrayTraffic(
+                region.name.decode(errors="replace").lstrip("@"),
+                region.count,
+                region.elem_size,
+                0,
+                0,
+                0,
+                False,
+                writers=writers,
+                readers=shadow[:, READER],
+                shape=(region.rows, region.cols) if region.cols else (region.count,),
+                shared=True,
+                intervals=np.where(writers >= 0, shadow[:, 1] - stats.block_epoch, -1),
+                read_intervals=np.where(shadow[:, READER] >= 0, shadow[:, READER + 1] - stats.block_epoch, -1),
+            )
+        )
+    return found
 
 
 def _dims(d: tuple[int, int, int]) -> str:

@@ -18,7 +18,7 @@ labelled *modelled*: none was measured.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import runtime
 
@@ -58,6 +58,20 @@ class Traffic:
     shared_per_block: int
     launches: int
     threads: int
+    sectors: dict[str, int] = field(default_factory=dict)  # 32-byte sectors per array (warp-level accesses)
+    min_sectors: dict[str, int] = field(default_factory=dict)  # the fewest, were every access coalesced
+    worst: dict[str, tuple[float, int, int]] = field(default_factory=dict)  # (ratio, line, lane step) per array
+    bank_passes: int = 0  # shared memory: passes of the 32 banks used ...
+    min_bank_passes: int = 0  # ... and the fewest possible
+    conflict: tuple[int, int] = (0, 0)  # the worst bank conflict: (line, ways)
+
+    @property
+    def bank_replays(self) -> int:
+        return self.bank_passes - self.min_bank_passes
+
+    @property
+    def sector_bytes(self) -> int:
+        return 32 * sum(self.sectors.values())
 
     @property
     def bytes_read(self) -> int:
@@ -75,19 +89,73 @@ class Traffic:
 def measure(launches) -> Traffic:
     read: dict[str, int] = {}
     written: dict[str, int] = {}
-    for launch in launches:
-        for array in launch.arrays:
-            if array.bytes_read:
-                read[array.name] = read.get(array.name, 0) + array.bytes_read
-            if array.bytes_written:
-                written[array.name] = written.get(array.name, 0) + array.bytes_written
-    return Traffic(
+    found = Traffic(
         read,
         written,
         max((launch.shared_per_block for launch in launches), default=0),
         len(launches),
         sum(launch.threads for launch in launches),
     )
+    for launch in launches:
+        for array in launch.arrays:
+            if array.bytes_read:
+                read[array.name] = read.get(array.name, 0) + array.bytes_read
+            if array.bytes_written:
+                written[array.name] = written.get(array.name, 0) + array.bytes_written
+            found.sectors[array.name] = found.sectors.get(array.name, 0) + array.sectors
+            found.min_sectors[array.name] = found.min_sectors.get(array.name, 0) + array.min_sectors
+            if array.worst_ratio > found.worst.get(array.name, (0.0, 0, 0))[0]:
+                found.worst[array.name] = (array.worst_ratio, array.worst_line, array.worst_stride)
+        found.bank_passes += launch.shared_wavefronts
+        found.min_bank_passes += launch.shared_min_wavefronts
+        if launch.conflict_ways > found.conflict[1]:
+            found.conflict = (launch.conflict_line, launch.conflict_ways)
+    return found
+
+
+def ideal_sectors(inputs, outputs) -> int:
+    """Each input read once and each output written once, in whole 32-byte sectors."""
+    return sum(-(-(a if isinstance(a, int) else a.nbytes) // 32) for a in (*inputs, *outputs))
+
+
+def coalescing(traffic: Traffic) -> list[str]:
+    """Lines on sectors and banks: how the warps' accesses were served, and where they were not at best."""
+    used, fewest = sum(traffic.sectors.values()), sum(traffic.min_sectors.values())
+    if not used:
+        return []
+    lines = [
+        f"global memory: {used:,} sectors of 32 bytes for warp-level accesses that need {fewest:,} "
+        f"({used / max(fewest, 1):.2g}x: 1x is fully coalesced)"
+    ]
+    for name in traffic.sectors:
+        need = traffic.min_sectors.get(name, 0)
+        if need and traffic.sectors[name] > 1.05 * need:
+            ratio, line, step = traffic.worst[name]
+            how = (
+                f"neighbouring threads are {abs(step)} elements apart"
+                if step
+                else "neighbouring threads read one element, and the warp's other lanes are far from it"
+            )
+            lines.append(
+                f"  {_verb(traffic, name)} {name} in {traffic.sectors[name] / need:.2g}x the sectors it needs "
+                f"(line {line}: {how}; up to {ratio:.2g}x in one access)"
+            )
+    if traffic.bank_passes:
+        if traffic.bank_replays:
+            line, ways = traffic.conflict
+            lines.append(
+                f"shared memory: {traffic.bank_replays:,} bank-conflict replays on {traffic.bank_passes:,} bank passes "
+                f"(the worst: line {line}, {ways}-way); pad the array (e.g. [32][33]) or change the index"
+            )
+        else:
+            lines.append(f"shared memory: no bank conflicts ({traffic.bank_passes:,} bank passes, all at the minimum)")
+    return lines
+
+
+def _verb(traffic: Traffic, name: str) -> str:
+    if traffic.read.get(name) and traffic.written.get(name):
+        return "reads and writes"
+    return "writes" if traffic.written.get(name) else "reads"
 
 
 def ideal_bytes(inputs, outputs) -> int:
@@ -142,12 +210,13 @@ def report(
             f"your kernel {what}: {traffic.total:,} bytes for an ideal of {ideal:,} ({ratio:.1f}x the minimum "
             f"traffic); {traffic.launches} launch(es), {traffic.threads:,} threads, "
             f"{traffic.shared_per_block:,} bytes of shared memory per block"
-        )
+        ),
+        *coalescing(traffic),
     ]
     if not with_time:
         return "\n".join(lines)
     big = scaled_ideal or ideal
-    yours = modelled_seconds(ratio * big, flops, device)
+    yours = modelled_seconds(sector_ratio(traffic, ratio) * big, flops, device)
     line = (
         f"at {size or 'this size'} on an {device.name} ({device.bandwidth / 1e12:.2g} TB/s, "
         f"{device.fp64 / 1e12:.0f} TFLOPS FP64) that is at least {microseconds(yours)} (modelled)"
@@ -157,6 +226,18 @@ def report(
         line += f", {label}'s {microseconds(modelled_seconds(ref_ratio * big, flops, device))}"
     lines.append(line)
     return "\n".join(lines)
+
+
+def sector_ratio(traffic: Traffic, element_ratio: float) -> float:
+    """How much more than the ideal the traffic costs, in sectors: the element ratio times the coalescing.
+
+    A GPU moves whole 32-byte sectors: a warp reading 32 doubles 8 apart
+    moves 8 times the bytes it uses. The sectors over the fewest its accesses
+    could touch scale the element count; with no sector counts (a GPU run),
+    the element ratio stands.
+    """
+    used, fewest = sum(traffic.sectors.values()), sum(traffic.min_sectors.values())
+    return element_ratio * (used / fewest if fewest else 1.0)
 
 
 def _times(factor: float) -> str:

@@ -222,12 +222,76 @@ def _sandbox_note(message: str, sandboxed: bool) -> str:
         return ""
     if "Permission denied" in message:
         return (
-            "\n  (while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
-            "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+            "\n  (a kata's code may write only into tempfile.gettempdir():"
+            "\n  katas/, .katas/ and the tests are read-only to it. Remove the write.)"
         )
     if "Operation not permitted" in message:
-        return "\n  (while a kata runs, its code may not signal processes outside it. Remove the os.kill.)"
+        return "\n  (a kata's code may not signal processes outside it. Remove the os.kill.)"
     return ""
+
+
+def _explain(new: list, reports: list, fingerprint, kata, item, sandboxed: bool) -> None:
+    """Turn what the harness itself can explain into words: the sandbox, a closed stdout, a patched NumPy."""
+    for outcome in new:
+        outcome.message += _sandbox_note(outcome.message, sandboxed)
+        if "I/O operation on closed file" in outcome.message:
+            outcome.message = (
+                "your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
+                "to: remove the close() (to silence output, print less)"
+            )
+    replaced = fingerprint.replaced()
+    if replaced:
+        text = (
+            f"your code replaced {', '.join(replaced[:3])}{' and more' if len(replaced) > 3 else ''}: "
+            f"the checks rely on NumPy as it ships, so they cannot judge this kata. Remove the assignment."
+        )
+        new[:] = [type(new[0])(FAILING, text, check=item.name)] if new else []
+        for report in reports:
+            if report.when == "call":
+                report.outcome = "failed"
+                report.longrepr = f"[kata {kata.number} {FAILING}] {text}"
+
+
+def _send_results(channel: _ChildChannel, config, index: int, reports: list, new: list, artifacts: list) -> None:
+    """One check's pytest reports, warnings and kata outcomes, to the parent."""
+    for report in reports:
+        report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
+        channel.send(
+            {
+                "type": "report",
+                "index": index,
+                "report": config.hook.pytest_report_to_serializable(config=config, report=report),
+            }
+        )
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    warned = terminal.stats.pop("warnings", []) if terminal is not None else []
+    if warned:  # the parent's report names the first warning and counts them (report.warnings_note)
+        channel.send(
+            {
+                "type": "warnings",
+                "warnings": [
+                    {"message": w.message[:MAX_SECTION], "nodeid": w.nodeid, "fslocation": w.fslocation} for w in warned
+                ],
+            }
+        )
+    printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
+    channel.send(
+        {
+            "type": "outcomes",
+            "index": index,
+            "outcomes": [
+                {
+                    "state": str(o.state),
+                    "message": o.message,
+                    "check": o.check,
+                    "printed": printed if o.state != PASSED else "",
+                    "mistake": o.mistake,
+                }
+                for o in new
+            ],
+            "artifacts": artifacts,
+        }
+    )
 
 
 def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file, folder: Path) -> None:
@@ -260,63 +324,8 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
         with catch_warnings_for_item(config, ihook=item.ihook, when="runtest", item=item):
             reports = runtestprotocol(item, log=False, nextitem=nextitem)
         new = results[before:]
-        for outcome in new:
-            outcome.message += _sandbox_note(outcome.message, sandboxed)
-            if "I/O operation on closed file" in outcome.message:
-                outcome.message = (
-                    "your code closed sys.stdout (or sys.stderr), which the checks and pytest write "
-                    "to: remove the close() (to silence output, print less)"
-                )
-        replaced = fingerprint.replaced()
-        if replaced:
-            text = (
-                f"your code replaced {', '.join(replaced[:3])}{' and more' if len(replaced) > 3 else ''}: "
-                f"the checks rely on NumPy as it ships, so they cannot judge this kata. Remove the assignment."
-            )
-            new[:] = [type(new[0])(FAILING, text, check=item.name)] if new else []
-            for report in reports:
-                if report.when == "call":
-                    report.outcome = "failed"
-                    report.longrepr = f"[kata {kata.number} {FAILING}] {text}"
-        for report in reports:
-            report.sections = [(title, body[:MAX_SECTION]) for title, body in report.sections]
-            channel.send(
-                {
-                    "type": "report",
-                    "index": index,
-                    "report": config.hook.pytest_report_to_serializable(config=config, report=report),
-                }
-            )
-        terminal = config.pluginmanager.get_plugin("terminalreporter")
-        warned = terminal.stats.pop("warnings", []) if terminal is not None else []
-        if warned:  # the parent's report names the first warning and counts them (report.warnings_note)
-            channel.send(
-                {
-                    "type": "warnings",
-                    "warnings": [
-                        {"message": w.message[:MAX_SECTION], "nodeid": w.nodeid, "fslocation": w.fslocation}
-                        for w in warned
-                    ],
-                }
-            )
-        printed = reports[-1].capstdout[:MAX_SECTION] if reports else ""  # the last report holds every phase
-        channel.send(
-            {
-                "type": "outcomes",
-                "index": index,
-                "outcomes": [
-                    {
-                        "state": str(o.state),
-                        "message": o.message,
-                        "check": o.check,
-                        "printed": printed if o.state != PASSED else "",
-                        "mistake": o.mistake,
-                    }
-                    for o in new
-                ],
-                "artifacts": runner.plugin.results.artifacts.get(kata.id, []),
-            }
-        )
+        _explain(new, reports, fingerprint, kata, item, sandboxed)
+        _send_results(channel, config, index, reports, new, runner.plugin.results.artifacts.get(kata.id, []))
     channel.send({"type": "done", "loaded": prefork.loaded_in_this_process()})
 
 

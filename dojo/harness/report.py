@@ -44,14 +44,35 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+def _arrays_on_their_own_lines(lines: list[str]) -> list[str]:
+    """A multi-line array (NumPy prints rows 2.. indented by one space per bracket) starts a line of its own,
+    so that its rows line up under its first row wherever the message's text put it."""
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        start = max(line.rfind("[["), -1)
+        while start > 0 and line[start - 1] == "[":
+            start -= 1
+        if following.startswith(" ") and following.lstrip(" ").startswith("[") and line[:start].strip():
+            out.extend([line[:start].rstrip(), line[start:]])
+        else:
+            out.append(line)
+    return out
+
+
 def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
-    """Wrap long lines of a message and indent every line after the first."""
+    """Wrap long lines of a message and indent every line after the first.
+
+    A line that starts with spaces (an array's later rows, an indented note) keeps them when it wraps.
+    """
     lines = []
-    for raw in text.splitlines() or [""]:
-        wrapped = (
-            textwrap.wrap(raw, width, break_long_words=False) if len(raw) > width and not raw.startswith(" ") else [raw]
-        )
-        lines.extend(wrapped or [""])
+    for raw in _arrays_on_their_own_lines(text.splitlines()) or [""]:
+        lead = raw[: len(raw) - len(raw.lstrip(" "))]
+        if len(raw) <= width:
+            lines.append(raw)
+            continue
+        wrapped = textwrap.wrap(raw.strip(), width - len(lead), break_long_words=False)
+        lines.extend(lead + part for part in wrapped or [""])
     return ("\n" + prefix).join(line.rstrip() for line in lines)
 
 
@@ -208,11 +229,14 @@ class Writer:
         for kata in self.newly_passed:
             self.line(f"✓ kata {kata.number} {kata.title} passes now.", green=True, bold=True)
         shown = {kata.id for kata in self.newly_passed}
+        printed: set[str] = set()  # a file two checks (or two katas) recorded is named once
         for kata_id, paths in self.artifacts.items() if with_artifacts else ():
             if self.newly_passed and kata_id not in shown:
                 continue  # in a focused run, show artifacts with the news of the kata that made them
             for path in paths:
-                self.line(f"  artifact: {path}", cyan=True)
+                if path not in printed:
+                    printed.add(path)
+                    self.line(f"  artifact: {path}", cyan=True)
         if self.newly_passed and self.pair_prompt:
             self.line(
                 "⇄ Pair: swap roles now. The navigator takes the keyboard; the driver navigates.",
@@ -233,6 +257,7 @@ class Writer:
         self.line()
         self.passed_news(with_artifacts=False)  # the table lists them under their kata
         counts: dict[str, int] = {}
+        printed: set[str] = set()  # each artifact named once, under the first kata that recorded it
         for track in curriculum.tracks:
             rows = [summaries[k.id] for k in curriculum.in_track(track) if k.id in summaries]
             if not rows:
@@ -249,7 +274,9 @@ class Writer:
                     self.tr.write(f"  {first[:70]}", red=True)
                 self.line()
                 for path in self.artifacts.get(s.kata.id, []):
-                    self.line(f"          artifact: {path}", cyan=True)
+                    if path not in printed:
+                        printed.add(path)
+                        self.line(f"          artifact: {path}", cyan=True)
         self.line()
         order = [outcomes.PASSED, outcomes.FAILING, outcomes.ERROR, outcomes.NOT_STARTED, outcomes.SKIPPED]
         self.line("  ".join(f"{counts.get(state, 0)} {state}" for state in order), bold=True)

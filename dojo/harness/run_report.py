@@ -75,4 +75,4 @@ def _relative(root: Path, paths: list[str]) -> list[str]:
             shown.append(str(Path(path).resolve().relative_to(root.resolve())))
         except ValueError:
             shown.append(path)
-    return shown
+    return list(dict.fromkeys(shown))  # one path written two ways is one artifact

@@ -113,7 +113,7 @@ class RaceTable:
     def html(self) -> str:
         esc = html.escape
         head = "".join(
-            f'<th style="text-align:{a};padding:2px 8px">{h}</th>'
+            f'<th style="text-align:{a};padding:2px 8px;white-space:nowrap">{h}</th>'
             for h, a in (("contender", "left"), ("median", "right"), ("vs TF", "right"), ("rate", "left"))
         )
         body = "".join(

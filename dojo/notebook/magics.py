@@ -40,7 +40,9 @@ class KataMagics(Magics):
             if cell is not None:
                 display(self._define_and_check(line.strip(), cell))
                 return
-            display(self._line(words, line))
+            shown = self._line(words, line)
+            for item in shown if isinstance(shown, list) else [shown]:  # a race: one table per operation
+                display(item)
         except session.LEARNER_ERRORS as error:
             display(session.error_card(_say(error)))
 

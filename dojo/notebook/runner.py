@@ -57,7 +57,9 @@ class _Observer:
         if plugin is None:
             return
         self.summary = plugin.summary(self.kata_id)
-        worst = max(plugin.results.get(self.kata_id, []), key=lambda r: outcomes.SEVERITY[r.state], default=None)
+        worst = max(
+            plugin.results.outcomes.get(self.kata_id, []), key=lambda r: outcomes.SEVERITY[r.state], default=None
+        )
         self.mistake = worst.mistake if worst is not None else None
         self.newly_passed = any(kata.id == self.kata_id for kata in plugin.newly_passed)
 

@@ -1,7 +1,8 @@
-"""The session, exported: JSON (everything), CSV (one row per pair) and the PNG board of ``kata board``.
+"""The session, exported: JSON (everything), CSV (one row per pair), the PNG board of ``kata board``,
+the per-kata report (:mod:`.analysis`, HTML and CSV) and a copy of the database.
 
 The facilitator gets them at any time (admin token) and, when the server
-stops, in ``STATE_DIR/exports/``. The CSV is meant for a spreadsheet, so a
+stops or the board is reset, in ``STATE_DIR/exports/``. The CSV is meant for a spreadsheet, so a
 cell a pair controls (its name) that starts like a formula is neutralised.
 """
 
@@ -12,6 +13,8 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..files import write_atomic
+from . import analysis
 from .board import Room, row_key
 
 #: A spreadsheet runs a cell starting with one of these as a formula ("CSV injection").
@@ -27,7 +30,7 @@ def stamp(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
 
 
-def as_json(room: Room) -> dict:
+def as_json(room: Room, database=None) -> dict:
     now = room.clock()
     snapshot = room.snapshot(now)
     by_key = {row_key(client): pair for client, pair in room.pairs.items()}
@@ -49,6 +52,8 @@ def as_json(room: Room) -> dict:
         ],
         "rotation": snapshot["rotation"],
         "posts_accepted": room.accepted,
+        "help_queue": snapshot["queue"],
+        "katas": analysis.from_database(database, room.curriculum)["katas"] if database is not None else None,
     }
 
 
@@ -72,6 +77,8 @@ def as_csv(room: Room) -> str:
             "stuck",
             "minutes_on_kata",
             "last_mistake",
+            "attempts",
+            "presence",
             "posts",
         ]
     )
@@ -91,7 +98,9 @@ def as_csv(room: Room) -> str:
             *[by_track[m] for m in tracks],
             row["stuck"] or "",
             round(row["on_kata_s"] / 60, 1),
-            row["mistake"] or "",
+            row["failure"] or "",
+            row["attempts"],
+            row["presence"],
             row["posts"],
         ]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
@@ -118,17 +127,23 @@ def as_png(room: Room, path: Path) -> Path:
     return draw(board_exports(room), path)
 
 
-def write_all(room: Room, folder: Path) -> list[Path]:
-    """``room-<time>.json/.csv/.png`` in ``folder``; returns the paths written."""
+def write_all(room: Room, database, folder: Path) -> list[Path]:
+    """``room-<time>.json/.csv/.png``, ``-katas.html/.csv`` and ``.sqlite`` in ``folder``; the paths written."""
     import json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / ("room-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
-    json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
-    json_path.write_text(json.dumps(as_json(room), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    csv_path.write_text(as_csv(room), encoding="utf-8", newline="")
-    written = [json_path, csv_path]
+    report = analysis.from_database(database, room.curriculum)
+    texts = {
+        base.with_suffix(".json"): json.dumps(as_json(room, database), indent=1, ensure_ascii=False) + "\n",
+        base.with_suffix(".csv"): as_csv(room),
+        base.with_name(base.name + "-katas.html"): analysis.as_html(report),
+        base.with_name(base.name + "-katas.csv"): analysis.as_csv(report),
+    }
+    for path, text in texts.items():
+        write_atomic(path, text)
+    written = [*texts, database.copy_to(base.with_suffix(".sqlite"))]
     if room.pairs:
         written.append(as_png(room, base.with_suffix(".png")))
     return written

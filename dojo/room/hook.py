@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from . import protocol
-from .client import membership, room_path, status_line
+from .client import membership, plain, room_path, status_line
 from .poster import DELIVERED, REFUSED, SLOW, UNREACHABLE, record, send
 from .store import write_json_atomic
 
@@ -49,7 +49,26 @@ def payload(member: dict, curriculum, progress, results: dict) -> dict:
         "checks": [min(passed, total), total],
         "mistake": _one_line(mistake),
         "katas": {kata.id: progress.state(kata.id) for kata in curriculum.katas if kata.id in progress.katas},
+        "hints": hints_seen(curriculum, progress),
     }
+
+
+def hints_seen(curriculum, progress) -> dict[str, int]:
+    """Kata id -> hints asked for with ``kata hint``, where any were: the room reports the level pairs pass at.
+
+    ``hints_seen`` counts the first hint, which every learner is shown: level 0
+    is a pair that never asked, level 1 one that asked once, and so on.
+    """
+    seen = {}
+    for kata in curriculum.katas:
+        if kata.id in progress.katas:
+            try:
+                level = max(int(progress.entry(kata.id).get("hints_seen", 1)), 1) - 1
+            except (TypeError, ValueError):
+                continue
+            if level > 0:
+                seen[kata.id] = min(level, 99)
+    return seen
 
 
 def _one_line(mistake: str | None) -> str | None:
@@ -84,9 +103,14 @@ def start_poster(root: Path, body: dict) -> subprocess.Popen:
 def try_here(member: dict, body: dict) -> tuple[int, dict]:
     """One quick attempt from this process, in a thread: (outcome, answer), or SLOW once the wait is over."""
     done: list[tuple[int, dict]] = []
-    attempt = threading.Thread(
-        target=lambda: done.append(send(member, body, budget=protocol.HOOK_WAIT_SECONDS)), daemon=True
-    )  # a hung connection dies with pytest; the poster has taken over
+
+    def attempt_once() -> None:
+        try:
+            done.append(send(member, body, budget=protocol.HOOK_WAIT_SECONDS))
+        except Exception as error:
+            done.append((UNREACHABLE, {"error": f"unreachable: {plain(type(error).__name__)}"}))
+
+    attempt = threading.Thread(target=attempt_once, daemon=True)  # a hung connection dies with pytest
     attempt.start()
     attempt.join(protocol.HOOK_WAIT_SECONDS + 0.2)
     return done[0] if done else (SLOW, {})
@@ -108,10 +132,13 @@ def after_run(root: Path, curriculum, progress, results: dict, say) -> None:
             start_poster(Path(root), body)
         member = membership(root) or member
         if outcome == UNREACHABLE:
-            say(f"room  {member['url']} is not reachable: this run was not posted (`kata room leave` stops trying)")
+            say(
+                f"room  {plain(member['url'], 60)} is not reachable: this run was not posted "
+                "(`kata room leave` stops trying)"
+            )
         elif outcome == REFUSED:
-            say(f"room  the room refused this run ({answer.get('error')}): `kata room join` again with the right code?")
+            say(f"room  this run was not posted: {plain(answer.get('error'))}")
         else:
             say(status_line(member))
     except Exception as error:
-        say(f"room  not posted ({type(error).__name__}: {error})")
+        say(f"room  not posted ({plain(type(error).__name__)}: {plain(error)})")

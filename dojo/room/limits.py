@@ -80,4 +80,7 @@ class Limits:
     bad_code_burst: float = 10.0
     global_rate: float = 60.0  # all posts of the room together
     global_burst: float = 120.0
-    max_streams: int = 64  # board pages open at once
+    new_pair_rate: float = 0.1  # pairs the room has not seen, per address: a room behind NAT joins in a burst...
+    new_pair_burst: float = 40.0  # ...while a script inventing client ids gets no further than this
+    max_streams: int = 64  # board pages open at once (event streams, counted apart from every other request)
+    streams_per_address: int = 16

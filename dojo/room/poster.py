@@ -16,12 +16,14 @@ post), 5 still rate limited when the time budget ran out, 6 no answer in time.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 from . import protocol
-from .client import membership, request, room_path
+from .client import membership, plain, refusal_text, request, room_path
 from .store import read_json, write_json_atomic
 
 DELIVERED, UNREACHABLE, REFUSED, GAVE_UP, SLOW = 0, 3, 4, 5, 6
@@ -45,7 +47,7 @@ def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SEC
             reason = getattr(error, "reason", error)
             if isinstance(reason, TimeoutError):
                 return SLOW, {"error": "no answer in time"}
-            return UNREACHABLE, {"error": f"unreachable: {reason}"}
+            return UNREACHABLE, {"error": f"unreachable: {plain(reason)}"}
         if status == 200:
             return DELIVERED, answer
         if status in (429, 503):
@@ -57,7 +59,7 @@ def send(member: dict, payload: dict, budget: float = protocol.POSTER_BUDGET_SEC
                 time.sleep(wait)
                 continue
             return GAVE_UP, {"error": f"the room was busy ({status})"}
-        return REFUSED, {"error": f"refused ({status}: {answer.get('error', '')})"}
+        return REFUSED, {"error": refusal_text(status)}
 
 
 def record(root: Path, outcome: int, answer: dict) -> None:
@@ -65,20 +67,29 @@ def record(root: Path, outcome: int, answer: dict) -> None:
     data = read_json(room_path(root))
     if not data:
         return
-    data["last"] = {"ok": outcome == DELIVERED, "when": time.time(), "error": answer.get("error")}
+    error = answer.get("error")
+    data["last"] = {"ok": outcome == DELIVERED, "when": time.time(), "error": plain(error) if error else None}
     if outcome == DELIVERED and isinstance(answer.get("rotation"), dict):
         data["rotation"], data["fetched"] = answer["rotation"], time.time()
     write_json_atomic(room_path(root), data)
 
 
 def main(argv: list[str]) -> int:
+    # Whatever the room does (an answer trickled byte by byte resets every socket timeout), this process
+    # is gone a moment after its budget: nothing of a run outlives it by more than a few seconds.
+    deadline = threading.Timer(protocol.POSTER_BUDGET_SECONDS + 1.0, os._exit, (SLOW,))
+    deadline.daemon = True
+    deadline.start()
     root = Path(argv[0])
     member = membership(root)
     if member is None:
         return REFUSED
-    payload = json.loads(sys.stdin.read())
-    outcome, answer = send(member, payload)
-    record(root, outcome, answer)
+    try:
+        payload = json.loads(sys.stdin.read())
+        outcome, answer = send(member, payload)
+        record(root, outcome, answer)
+    except Exception:
+        return REFUSED
     return outcome
 
 

@@ -10,6 +10,8 @@ VERSION = 1
 
 POST_PATH = "/api/post"
 HELLO_PATH = "/api/hello"  # a join checks the code here; also gives the rotation timer
+HAND_PATH = "/api/hand"  # `kata help`: raise a hand; GET: the pair's place in the queue
+LEAVE_PATH = "/api/leave"  # `kata room leave`: the row is greyed
 BOARD_PATH = "/board"  # the page the facilitator projects
 CODE_HEADER = "X-Room-Code"  # the join code, on every request of a pair
 CLIENT_HEADER = "X-Room-Client"  # the pair's random client id (rate limits are kept per client)
@@ -18,6 +20,7 @@ CLIENT_HEADER = "X-Room-Client"  # the pair's random client id (rate limits are 
 MAX_BODY_BYTES = 16 * 1024
 MAX_NAME = 60
 MAX_MISTAKE = 240
+MAX_MESSAGE = 200  # a help message
 MAX_STREAK = 100_000
 MAX_CHECKS = 10_000
 CLIENT_ID_LENGTH = 16  # hex digits

@@ -2,16 +2,17 @@
 
 Routes (``CODE`` is the join code, ``TOKEN`` the admin token):
 
-=========================  ===========================  ==============================================
-``GET /board?code=CODE``   the board page               static HTML+JS+CSS from ``static/``, no CDN
-``GET /events?code=CODE``  server-sent events           the board as JSON on every change, every 5 s
-``GET /api/board``         the board as JSON            header ``X-Room-Code`` or ``?code=``
-``GET /api/hello``         a join checks its code       returns the rotation timer
-``POST /api/post``         a pair's state after a run   header ``X-Room-Code``; see :mod:`.validation`
-``GET /admin/export.EXT``  json, csv or png             ``Authorization: Bearer TOKEN`` (or ``?token=``)
-``POST /admin/reset``      empty the board              bearer token
-``POST /admin/rotation``   restart the timer            bearer token; body ``{"minutes": 10}``
-=========================  ===========================  ==============================================
+===============================  ======================================  =========================================
+``GET /board?code=CODE``         the projected board                     static HTML+JS+CSS from ``static/``
+``GET /events?code=CODE``        server-sent events                      the projector's view on every change
+``GET /api/board``               the projector's view as JSON            header ``X-Room-Code`` or ``?code=``
+``GET /api/hello``               a join checks its code                  returns the rotation timer
+``POST /api/post``               a pair's state after a run              see :mod:`.validation`
+``POST /api/hand``               ``kata help "..."``: a hand raised      ``{"client", "message"}``; its place
+``GET /api/hand?client=ID``      the pair's place in the help queue      for ``kata status``
+``POST /api/leave``              ``kata room leave``: the row greys      ``{"client"}``
+``GET /admin?token=TOKEN``       the facilitator's view and controls     :mod:`.admin` has the rest of ``/admin``
+===============================  ======================================  =========================================
 
 The board page needs the join code, not the admin token: everyone in the
 room has the code (it is on the projector), while people elsewhere on a
@@ -20,8 +21,14 @@ shared network do not, so they see neither the pairs' names nor the board.
 A post is checked in order, cheapest first: body size, the sender's address
 (rate), the code (wrong codes have a rate of their own, so the code cannot be
 guessed), the payload (:mod:`.validation`), the pair's own rate, the room's
-rate. It is written to disk before the answer, so an acknowledged post is
-never lost.
+rate, and for a pair the room has not seen yet, the rate of new pairs from
+that address (so one address cannot fill the room with invented pairs). It
+is committed to the SQLite file (:mod:`.database`) before the answer, so an
+acknowledged post is never lost.
+
+Idle and slow sockets are dealt with below the app (:mod:`.guard`); the
+event streams of open boards are counted apart from everything else,
+in all and per address.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,21 +55,23 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..course.curriculum import Curriculum
-from . import export, protocol
+from . import admin, export, protocol
 from .auth import Secrets, bearer, load_or_create
 from .board import Room, RoomFull, Settings
+from .guard import GuardSettings
 from .limits import Bucket, Buckets, Limits
-from .store import BoardStore
-from .validation import PayloadError, validate_post
+from .store import open_database
+from .validation import CLIENT_ID, PayloadError, validate_post, validate_text
 
 STATIC = Path(__file__).with_name("static")
 HEARTBEAT_SECONDS = 5.0  # the board is re-sent this often even without posts (time on kata, stuck by minutes)
+BODY_SECONDS = 10.0  # a request's body must arrive within this (a slow upload holds nothing longer)
 SECURITY_HEADERS = [
     # Scripts and styles from this server only: a name that smuggled markup in could not run anything.
     (
         b"content-security-policy",
         (
-            b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
         ),
     ),
@@ -78,10 +87,47 @@ class RoomConfig:
     state_dir: Path
     settings: Settings = field(default_factory=Settings)
     limits: Limits = field(default_factory=Limits)
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    trust_proxy: bool = False  # X-Forwarded-For names the client only behind a proxy the facilitator set up
 
 
 class TooLarge(Exception):
     pass
+
+
+class Streams:
+    """Open event streams (boards), bounded in all and per address, apart from every other request."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.by_address: dict[str, int] = {}
+
+    @property
+    def open(self) -> int:
+        return sum(self.by_address.values())
+
+    def refusal(self, address: str) -> str | None:
+        if self.open >= self.limits.max_streams:
+            return "too many boards open"
+        if self.by_address.get(address, 0) >= self.limits.streams_per_address:
+            return "too many boards open from this address"
+        return None
+
+    def take(self, address: str):
+        """Hold a slot now; returns the function that gives it back (calling it twice gives back once)."""
+        self.by_address[address] = self.by_address.get(address, 0) + 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if given_back:
+                return
+            given_back = True
+            self.by_address[address] -= 1
+            if not self.by_address[address]:
+                del self.by_address[address]
+
+        return give_back
 
 
 class RoomServer:
@@ -93,23 +139,22 @@ class RoomServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.secrets: Secrets = load_or_create(self.state_dir)
         self.room = Room(config.curriculum, config.settings)
-        self.store = BoardStore(self.state_dir)
-        saved = self.store.load()
-        if saved:
-            self.room.load(saved)
-            if self.room.rotation.get("minutes") != config.settings.rotate_minutes:
-                self.room.restart_rotation(config.settings.rotate_minutes)
+        self.database = open_database(self.room, self.state_dir)
+        if self.room.rotation.get("minutes") != config.settings.rotate_minutes:
+            self.room.restart_rotation(config.settings.rotate_minutes)
+            self.database.write_now(self.room.take_writes())
         limits = config.limits
         self.by_client = Buckets(limits.client_rate, limits.client_burst)
         self.by_address = Buckets(limits.address_rate, limits.address_burst)
+        self.new_pairs = Buckets(limits.new_pair_rate, limits.new_pair_burst)
         self.bad_codes = Buckets(limits.bad_code_rate, limits.bad_code_burst)
         self.bad_tokens = Buckets(limits.bad_code_rate, limits.bad_code_burst)  # the admin's own guesses
         self.everyone = Bucket(limits.global_rate, limits.global_burst)
-        self.streams = 0
+        self.streams = Streams(limits)
         self.closing = False
         self.refused = {"size": 0, "rate": 0, "code": 0, "payload": 0}
         self._changed = asyncio.Event()
-        self._snapshot_cache: tuple[tuple[int, int], bytes] | None = None
+        self._snapshot_cache: dict[bool, tuple[tuple[int, int], bytes]] = {}
         self.exported: list[Path] = []
 
     # ------------------------------------------------------------ helpers
@@ -118,16 +163,23 @@ class RoomServer:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    async def commit(self) -> None:
+        """Write what the room changed, then wake the boards: nothing is shown that is not on disk."""
+        await self.database.write(self.room.take_writes())
+        self.changed()
+
     async def wait_for_change(self, timeout: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def snapshot_bytes(self) -> bytes:
+    def snapshot_bytes(self, projector: bool = True) -> bytes:
         now = time.time()
         key = (self.room.version, int(now))
-        if self._snapshot_cache is None or self._snapshot_cache[0] != key:
-            self._snapshot_cache = (key, json.dumps(self.room.snapshot(now), ensure_ascii=False).encode("utf-8"))
-        return self._snapshot_cache[1]
+        cached = self._snapshot_cache.get(projector)
+        if cached is None or cached[0] != key:
+            data = json.dumps(self.room.snapshot(now, projector=projector), ensure_ascii=False).encode("utf-8")
+            cached = self._snapshot_cache[projector] = (key, data)
+        return cached[1]
 
     def refuse(self, why: str, status: int, message: str, retry_after: float | None = None) -> JSONResponse:
         self.refused[why] += 1
@@ -141,6 +193,7 @@ class RoomServer:
         return bearer(request.headers.get("authorization")) or request.query_params.get("token")
 
     def address(self, request: Request) -> str:
+        # Without --trust-proxy, uvicorn reads no X-Forwarded-For: this is the socket's own peer.
         return request.client.host if request.client else "?"
 
     def check_code(self, request: Request) -> Response | None:
@@ -170,36 +223,58 @@ class RoomServer:
         if length is not None and (not length.isdigit() or int(length) > protocol.MAX_BODY_BYTES):
             raise TooLarge
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > protocol.MAX_BODY_BYTES:  # a chunked body has no length to check up front
-                raise TooLarge
+
+        async def read() -> None:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > protocol.MAX_BODY_BYTES:  # a chunked body has no length to check up front
+                    raise TooLarge
+
+        try:
+            await asyncio.wait_for(read(), BODY_SECONDS)
+        except TimeoutError:
+            raise TooLarge from None  # a body trickled in byte by byte is refused like one too large
         return bytes(body)
+
+    async def read_json(self, request: Request) -> dict | Response:
+        """The request's JSON object, or the refusal to answer with."""
+        try:
+            data = json.loads(await self.read_body(request) or b"{}")
+        except TooLarge:
+            return self.refuse("size", 413, f"a request is at most {protocol.MAX_BODY_BYTES} bytes, sent at once")
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]] nested too deep
+            return self.refuse("payload", 400, "the body is not JSON")
+        if not isinstance(data, dict):
+            return self.refuse("payload", 422, "the body must be a JSON object")
+        return data
+
+    def client_refusal(self, request: Request, client) -> Response | None:
+        if not isinstance(client, str) or not CLIENT_ID.fullmatch(client):
+            return self.refuse("payload", 422, f"client must be {protocol.CLIENT_ID_LENGTH} lowercase hex digits")
+        mine = self.by_client.get(client)
+        if not mine.take():
+            return self.refuse("rate", 429, "this pair asks too often", mine.wait())
+        return None
 
     # ------------------------------------------------------------- routes
 
     async def post(self, request: Request) -> Response:
-        try:
-            body = await self.read_body(request)
-        except TooLarge:
-            return self.refuse("size", 413, f"a post is at most {protocol.MAX_BODY_BYTES} bytes")
         address = self.by_address.get(self.address(request))
         if not address.take():
             return self.refuse("rate", 429, "too many posts from this address", address.wait())
         refusal = self.check_code(request)
         if refusal is not None:
             return refusal
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]] nested too deep
-            return self.refuse("payload", 400, "the body is not JSON")
+        data = await self.read_json(request)
+        if isinstance(data, Response):
+            return data
         try:
             post = validate_post(data, self.config.curriculum)
         except PayloadError as error:
             return self.refuse("payload", 422, str(error))
-        mine = self.by_client.get(post.client)
-        if not mine.take():
-            return self.refuse("rate", 429, "this pair posts too often", mine.wait())
+        refusal = self.client_refusal(request, post.client) or self.newcomer_refusal(request, post.client)
+        if refusal is not None:
+            return refusal
         if not self.everyone.take():
             return self.refuse("rate", 429, "the room is busy: retry in a moment", self.everyone.wait())
         try:
@@ -207,9 +282,64 @@ class RoomServer:
         except RoomFull as error:
             return self.refuse("payload", 503, str(error))
         if fresh:
-            await self.store.save(self.room)
-            self.changed()
+            await self.commit()
         return JSONResponse({"ok": True, "fresh": fresh, "rotation": self.room.rotation_state()})
+
+    def newcomer_refusal(self, request: Request, client: str) -> Response | None:
+        """A pair the room has not seen takes a token from its address's bucket of new pairs."""
+        if client in self.room.pairs:
+            return None
+        bucket = self.new_pairs.get(self.address(request))
+        if bucket.take():
+            return None
+        return self.refuse("rate", 429, "too many new pairs from this address: wait", bucket.wait())
+
+    async def hand(self, request: Request) -> Response:
+        refusal = self.check_code(request)
+        if refusal is not None:
+            return refusal
+        if request.method == "GET":
+            client = request.query_params.get("client", "")
+            hand = self.room.hand_of(client) if CLIENT_ID.fullmatch(client) else None
+            return JSONResponse(
+                {
+                    "ok": True,
+                    "place": self.room.place_in_queue(client),
+                    "of": len(self.room.hands),
+                    "raised": hand["raised"] if hand else None,
+                }
+            )
+        data = await self.read_json(request)
+        if isinstance(data, Response):
+            return data
+        refusal = self.client_refusal(request, data.get("client"))
+        if refusal is not None:
+            return refusal
+        try:
+            message = validate_text(data.get("message"), "message", protocol.MAX_MESSAGE)
+            hand = self.room.raise_hand(data["client"], message)
+        except PayloadError as error:
+            return self.refuse("payload", 422, str(error))
+        except KeyError as error:
+            return self.refuse("payload", 409, error.args[0])
+        except RoomFull as error:
+            return self.refuse("payload", 503, str(error))
+        await self.commit()
+        return JSONResponse({"ok": True, "place": self.room.place_in_queue(hand["client"]), "of": len(self.room.hands)})
+
+    async def leave(self, request: Request) -> Response:
+        refusal = self.check_code(request)
+        if refusal is not None:
+            return refusal
+        data = await self.read_json(request)
+        if isinstance(data, Response):
+            return data
+        refusal = self.client_refusal(request, data.get("client"))
+        if refusal is not None:
+            return refusal
+        if self.room.leave(data["client"]):
+            await self.commit()
+        return JSONResponse({"ok": True})
 
     async def hello(self, request: Request) -> Response:
         refusal = self.check_code(request)
@@ -221,7 +351,7 @@ class RoomServer:
         refusal = self.check_code(request)
         if refusal is not None:
             return refusal
-        return Response(self.snapshot_bytes(), media_type="application/json")
+        return Response(self.snapshot_bytes(projector=True), media_type="application/json")
 
     async def page(self, request: Request) -> Response:
         refusal = self.check_code(request)
@@ -236,66 +366,31 @@ class RoomServer:
         refusal = self.check_code(request)
         if refusal is not None:
             return refusal
-        if self.streams >= self.config.limits.max_streams:
-            return self.refuse("rate", 503, "too many boards open", 10)
+        return self.stream(request, projector=True)
 
-        async def stream():
-            self.streams += 1
+    def stream(self, request: Request, projector: bool) -> Response:
+        """The board as server-sent events, one stream slot held while it is open."""
+        address = self.address(request)
+        why = self.streams.refusal(address)
+        if why is not None:
+            return self.refuse("rate", 503, why, 10)
+        give_back = self.streams.take(address)  # taken now, so that the next request already counts it
+
+        async def events():
             try:
                 yield b"retry: 2000\n\n"
                 while not self.closing:
-                    yield b"data: " + self.snapshot_bytes() + b"\n\n"
+                    yield b"data: " + self.snapshot_bytes(projector) + b"\n\n"
                     await self.wait_for_change(HEARTBEAT_SECONDS)
                     await asyncio.sleep(0.05)  # a burst of posts becomes one update
             finally:
-                self.streams -= 1
+                give_back()
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-    async def export_file(self, request: Request) -> Response:
-        refusal = self.admin_refusal(request)
-        if refusal is not None:
-            return refusal
-        kind = request.path_params["kind"]
-        if kind == "json":
-            return JSONResponse(export.as_json(self.room))
-        if kind == "csv":
-            return Response(
-                export.as_csv(self.room),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": 'attachment; filename="room.csv"'},
-            )
-        if kind == "png":
-            with tempfile.TemporaryDirectory() as folder:
-                path = await asyncio.to_thread(export.as_png, self.room, Path(folder) / "room.png")
-                return Response(path.read_bytes(), media_type="image/png")
-        return PlainTextResponse("export.json, export.csv or export.png", status_code=404)
-
-    async def reset(self, request: Request) -> Response:
-        refusal = self.admin_refusal(request)
-        if refusal is not None:
-            return refusal
-        self.exported += await asyncio.to_thread(export.write_all, self.room, self.state_dir / "exports")
-        self.room.reset()
-        await self.store.save(self.room)
-        self.changed()
-        return JSONResponse({"ok": True, "saved_before_reset": [p.name for p in self.exported[-3:]]})
-
-    async def rotation(self, request: Request) -> Response:
-        refusal = self.admin_refusal(request)
-        if refusal is not None:
-            return refusal
-        try:
-            body = json.loads(await self.read_body(request) or b"{}")
-            minutes = float(body.get("minutes", self.room.rotation["minutes"]))
-            if not 0 <= minutes <= 240:
-                raise ValueError
-        except (TooLarge, ValueError, TypeError, AttributeError):
-            return self.refuse("payload", 422, 'send {"minutes": M} with 0 <= M <= 240 (0: no timer)')
-        self.room.restart_rotation(minutes)
-        await self.store.save(self.room)
-        self.changed()
-        return JSONResponse({"ok": True, "rotation": self.room.rotation_state()})
+        stream = events()
+        # A board that leaves before its first byte never starts the generator, so its finally never runs:
+        # the slot is given back when the generator is collected instead.
+        weakref.finalize(stream, give_back)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     async def index(self, request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
@@ -303,10 +398,16 @@ class RoomServer:
 
     # --------------------------------------------------------------- life
 
+    def export_all(self) -> list[Path]:
+        paths = export.write_all(self.room, self.database, self.state_dir / "exports")
+        self.exported += paths
+        return paths
+
     def final_export(self) -> list[Path]:
-        self.store.save_now(self.room)
-        self.exported += export.write_all(self.room, self.state_dir / "exports")
-        return self.exported
+        self.database.write_now(self.room.take_writes())
+        paths = self.export_all()
+        self.database.close()
+        return paths
 
 
 def security_headers(app):
@@ -348,26 +449,85 @@ def create_app(config: RoomConfig, on_stop=None):
         Route("/api/board", server.board_json),
         Route(protocol.HELLO_PATH, server.hello),
         Route(protocol.POST_PATH, server.post, methods=["POST"]),
-        Route("/admin/export.{kind}", server.export_file),
-        Route("/admin/reset", server.reset, methods=["POST"]),
-        Route("/admin/rotation", server.rotation, methods=["POST"]),
+        Route(protocol.HAND_PATH, server.hand, methods=["GET", "POST"]),
+        Route(protocol.LEAVE_PATH, server.leave, methods=["POST"]),
+        *admin.routes(server),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return security_headers(app), server
 
 
+class PortBusy(Exception):
+    """Another program (often a room already running) listens on the address and port."""
+
+
+class StateInUse(Exception):
+    """Another room server is using the state folder."""
+
+
+def bind(host: str, port: int):
+    """The listening socket, bound now: a busy port is found before anything is printed or written."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
+    except OSError as error:
+        listener.close()
+        raise PortBusy(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path):
+    """Hold ``state_dir/server.lock`` while serving: a second server on the same folder stops before touching it."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "server.lock", "a+")
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # Windows: no advisory lock; the port check alone guards it
+            pass
+        except OSError:
+            raise StateInUse(f"another room server uses {state_dir}") from None
+        yield
+    finally:
+        handle.close()
+
+
 def serve(config: RoomConfig, host: str, port: int, on_ready=None, on_stop=None) -> None:
     """Run the room until Ctrl-C (or SIGTERM); the exports are written on the way out.
 
-    ``on_ready(secrets)`` is called before the server listens (to print the code and the token),
-    ``on_stop(paths)`` after the final export.
+    The port is bound and the state folder locked first: a second server on a
+    busy port raises :class:`PortBusy` (or :class:`StateInUse`) having printed
+    and written nothing. ``on_ready(secrets)`` is called once the port is
+    held (to print the code and the token), ``on_stop(paths)`` after the final export.
     """
+    listener = bind(host, port)
+    try:
+        with state_lock(config.state_dir):
+            app, server = create_app(config, on_stop=on_stop)
+            if on_ready is not None:
+                on_ready(server.secrets)
+            run_uvicorn(app, server, config, listener)
+    finally:
+        listener.close()
+
+
+def run_uvicorn(app, server: RoomServer, config: RoomConfig, listener) -> None:
     import signal
 
     import uvicorn
 
-    app, server = create_app(config, on_stop=on_stop)
+    from .guard import ConnectionGuard, guarded_protocol
 
     class Uvicorn(uvicorn.Server):
         def handle_exit(self, sig, frame) -> None:
@@ -380,27 +540,25 @@ def serve(config: RoomConfig, host: str, port: int, on_ready=None, on_stop=None)
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
-    if on_ready is not None:
-        on_ready(server.secrets)
+    guard = server.guard = ConnectionGuard(config.guard)
     # uvicorn raises the signal again once it has shut down: let SIGTERM end as quietly as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         Uvicorn(
             uvicorn.Config(
                 app,
-                host=host,
-                port=port,
                 log_level="warning",
                 access_log=False,  # tokens in URLs stay out of logs
-                http="h11",
+                http=guarded_protocol(guard),
                 ws="none",
                 lifespan="on",
                 timeout_graceful_shutdown=2,
-                timeout_keep_alive=10,
-                limit_concurrency=400,
+                timeout_keep_alive=5,
+                limit_concurrency=None,  # uvicorn's own limit counts idle sockets: the guard bounds them instead
+                proxy_headers=config.trust_proxy,  # then from a proxy on this machine only
                 h11_max_incomplete_event_size=protocol.MAX_BODY_BYTES,
             )
-        ).run()
+        ).run(sockets=[listener])
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,9 +1,10 @@
-"""The room's state on disk: one JSON file, replaced atomically, never half written.
+"""The room's files: small JSON files written atomically, and the room restored from its database.
 
-Standard library only (the pairs' side writes its membership file with it too).
-The server writes the board after every accepted post *before* it answers,
-so an acknowledged post survives a crash or a restart; concurrent posts share
-one write (:class:`BoardStore`), so a busy room does not write once per post.
+The JSON half is standard library only (the pairs' side keeps its membership
+file with it). :func:`open_database` is the server's: it opens the SQLite
+file of :mod:`.database`, migrates a ``board.json`` left by an earlier
+version of the room (then renamed ``board.json.migrated``, never read
+again), and puts what the database holds back into the :class:`~.board.Room`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 
 from ..files import write_atomic
 
-BOARD_FILE = "board.json"
+BOARD_FILE = "board.json"  # the whole room in one file, as earlier versions kept it
 
 
 def write_json_atomic(path: Path, data, mode: int | None = None) -> None:
-    """``data`` as indented JSON, written in one step (:func:`dojo.files.write_atomic`)."""
+    """``data`` as JSON, replacing ``path`` atomically: a reader sees the old file or the new one, never a mix."""
     write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode=mode)
 
 
@@ -30,37 +31,43 @@ def read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-class BoardStore:
-    """Writes the board's dict to ``state_dir/board.json``, coalescing concurrent saves.
+def open_database(room, state_dir: Path):
+    """The room's :class:`~.database.Database` in ``state_dir``, with ``room`` restored from it."""
+    from .database import DB_FILE, Database
 
-    ``await store.save(room)`` returns once a write that includes the room's
-    current version is on disk. Posts that arrive while a write is running
-    wait for the next one, which then covers all of them.
-    """
+    database = Database(Path(state_dir) / DB_FILE)
+    old = Path(state_dir) / BOARD_FILE
+    if database.is_empty() and old.exists():
+        room.load(read_json(old))
+        database.write_now(room.take_writes())
+        old.rename(old.with_name(BOARD_FILE + ".migrated"))
+        room.take_writes()
+    elif database.meta().get("started") is None:
+        database.write_now(room.take_writes())  # a new file: the session's start and settings
+    else:
+        restore(room, database)
+        room.take_writes()  # what restoring changed in memory is what the file already holds
+    return database
 
-    def __init__(self, state_dir: Path):
-        import asyncio  # here, not at the top: the pairs' poster imports this module and needs no event loop
 
-        self._to_thread = asyncio.to_thread
-        self.path = Path(state_dir) / BOARD_FILE
-        self.saved_version = -1
-        self._lock = asyncio.Lock()
-        self.writes = 0
-
-    def load(self) -> dict:
-        return read_json(self.path)
-
-    async def save(self, room) -> None:
-        wanted = room.version
-        async with self._lock:
-            if self.saved_version >= wanted:
-                return  # a write that started after our change already covered it
-            version, data = room.version, room.to_dict()
-            await self._to_thread(write_json_atomic, self.path, data)
-            self.saved_version = version
-            self.writes += 1
-
-    def save_now(self, room) -> None:
-        """Blocking write, for the shutdown."""
-        write_json_atomic(self.path, room.to_dict())
-        self.saved_version = room.version
+def restore(room, database) -> None:
+    """Put the pairs, the open hands, the session's tally and the recent mistakes back into ``room``."""
+    meta = database.meta()
+    room.started = float(meta.get("started", room.started))
+    if isinstance(meta.get("rotation"), dict):
+        room.rotation = meta["rotation"]
+    # --hide-names on the command line wins; otherwise the facilitator's last choice stands.
+    room.settings.hide_names = room.settings.hide_names or bool(meta.get("hide_names", False))
+    room.last_hand = int(meta.get("last_hand", 0))
+    for row in database.query("SELECT client, row FROM pairs"):
+        room.adopt(row["client"], json.loads(row["row"]))
+    for hand in database.query("SELECT * FROM hands WHERE done IS NULL ORDER BY raised, id"):
+        room.hands[hand["id"]] = dict(hand)
+    room.accepted = database.query("SELECT COUNT(*) AS n FROM posts")[0]["n"]
+    window = room.clock() - room.settings.mistake_minutes * 60
+    failures = "SELECT at, client, kata, mistake FROM events WHERE kind = 'failed' AND mistake IS NOT NULL"
+    for event in database.query(failures + " ORDER BY at, id"):
+        room._count(event["client"], event["kata"], event["mistake"])
+        if event["at"] >= window:
+            room.hits.append([event["at"], event["client"], event["kata"], event["mistake"]])
+    room.version += 1

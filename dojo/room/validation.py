@@ -8,7 +8,8 @@ A post is a small JSON object::
      "katas": {"neuron.weighted_sum": "passed", "activations.softmax": "failing"}}
 
 Every field is required except ``mistake`` and ``current`` (which may be
-null); unknown fields, wrong types, strings too long or with control
+null) and ``hints`` (kata id -> hint level the pair had reached, for the
+katas where it is above 0: the per-kata analysis reports at which level pairs pass); unknown fields, wrong types, strings too long or with control
 characters, a current kata the curriculum does not have, malformed kata ids
 and states outside :class:`dojo.states.KataState` are all rejected with a
 reason. Well-formed ids in ``katas`` that the room's course lacks (a pair on
@@ -21,14 +22,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..course.curriculum import Curriculum
 from ..states import KataState
 from . import protocol
 
-FIELDS = {"v", "client", "name", "seq", "current", "streak", "checks", "mistake", "katas"}
-REQUIRED = FIELDS - {"mistake"}
+FIELDS = {"v", "client", "name", "seq", "current", "streak", "checks", "mistake", "katas", "hints"}
+REQUIRED = FIELDS - {"mistake", "hints"}
+MAX_HINT_LEVEL = 99
 STATES = {state.value for state in KataState}
 KATA_ID = re.compile(r"[a-z_][a-z0-9_]{0,39}\.[A-Za-z_][A-Za-z0-9_]{0,59}")
 CLIENT_ID = re.compile(rf"[0-9a-f]{{{protocol.CLIENT_ID_LENGTH}}}")
@@ -49,6 +51,7 @@ class Post:
     total: int
     mistake: str | None
     katas: dict[str, str]
+    hints: dict[str, int] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -74,6 +77,25 @@ def _text(value, key: str, limit: int) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
         raise PayloadError(f"{key} must not contain control characters")
     return value
+
+
+def _hints(hints, curriculum: Curriculum) -> dict[str, int]:
+    """The optional hint levels: kata id -> 0..99, for katas of the room's course (others are left out)."""
+    if hints is None:
+        return {}
+    if not isinstance(hints, dict) or len(hints) > 2 * len(curriculum.katas):
+        raise PayloadError("hints must be an object of kata id -> hint level")
+    for kata_id, level in hints.items():
+        if not KATA_ID.fullmatch(kata_id):
+            raise PayloadError("hints must be keyed on kata ids like 'neuron.weighted_sum'")
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= MAX_HINT_LEVEL:
+            raise PayloadError(f"a hint level must be an integer from 0 to {MAX_HINT_LEVEL}")
+    return {kata_id: level for kata_id, level in hints.items() if kata_id in curriculum.by_id}
+
+
+def validate_text(value, key: str, limit: int) -> str:
+    """A short one-line text a person typed (a name, a help message): trimmed, bounded, no control characters."""
+    return _text(value, key, limit)
 
 
 def validate_post(data, curriculum: Curriculum) -> Post:
@@ -123,6 +145,7 @@ def validate_post(data, curriculum: Curriculum) -> Post:
     # katas the room's course does not have are left out (never stored), not a reason to refuse.
     known = {kata_id: state for kata_id, state in katas.items() if kata_id in curriculum.by_id}
     return Post(
+        hints=_hints(data.get("hints"), curriculum),
         client=client,
         name=name,
         seq=seq,

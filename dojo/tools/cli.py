@@ -19,6 +19,8 @@ way to work. Run ``kata --help`` or ``kata VERB --help``::
     kata dev check            for contributors: the course's structure, in seconds
     kata room serve           the live board on the workshop network (facilitator)
     kata room join URL CODE   post each run to the room (a pair); `kata room leave` stops
+    kata help "MESSAGE"       in a room: raise a hand in the facilitator's help queue
+    kata room report DB...    what several workshops learned about each kata (HTML + CSV)
 
 The checkout is found from the current folder only (the nearest folder up
 with ``curriculum/`` and ``katas/``), never from where the tool is installed,
@@ -161,17 +163,38 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
-    _room_line(ctx)
+    _room_line(ctx, ask_queue=True)
     return 0
 
 
-def _room_line(ctx: Context) -> None:
-    """The room this checkout joined, and its rotation timer (as cached from the last post)."""
-    from ..room.client import membership, status_line
+def _room_line(ctx: Context, ask_queue: bool = False) -> None:
+    """The room this checkout joined, its rotation timer (as cached), and with ``ask_queue`` the hand's place."""
+    from ..room.client import membership, queue_place, status_line
 
     member = membership(ctx.root)
-    if member is not None:
-        ctx.console.print(f"\n{escape(status_line(member))}")
+    if member is None:
+        return
+    ctx.console.print(f"\n{escape(status_line(member))}")
+    place = queue_place(member) if ask_queue else None
+    if place is not None:
+        ctx.console.print(f"room  your hand is up: number {place} in the help queue")
+
+
+def cmd_help(ctx: Context, args: argparse.Namespace) -> int:
+    """``kata help "message"``: raise a hand in the room's help queue."""
+    from ..room import client
+
+    try:
+        hand = client.raise_hand(ctx.root, " ".join(args.message))
+    except client.RoomError as error:
+        raise CliError(str(error)) from None
+    ctx.console.print(
+        f"your hand is up: number {hand['place']} in the help queue"
+        + (f" of {hand['of']}" if isinstance(hand.get("of"), int) else "")
+        + ". The facilitator sees your kata, your last failure and your message. "
+        "`kata status` shows your place."
+    )
+    return 0
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -524,6 +547,8 @@ def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) ->
 
     if args.action == "serve":
         return _room_serve(args, console)
+    if args.action == "report":
+        return _room_report(args, console)
     ctx = Context(console)
     if args.action == "join":
         name = args.name or progress_module.workshop_settings(ctx.root).get("name")
@@ -550,10 +575,39 @@ def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) ->
         )
         return 0
     member = client.membership(ctx.root)
+    if member is None:
+        console.print('not in a room: `kata room join URL CODE --name "Ana & Ben"` (the facilitator has URL and CODE)')
+        return 0
+    _room_line(ctx, ask_queue=True)
+    return 0
+
+
+def _room_report(args: argparse.Namespace, console: Console) -> int:
+    """``kata room report A.sqlite B.sqlite``: the per-kata report of several workshops, merged."""
+    import sqlite3
+
+    from ..files import write_atomic
+    from ..room import analysis
+
+    paths = [Path(p) for p in args.databases]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise CliError(f"no such file: {', '.join(missing)} (give the rooms' room.sqlite or exports/room-*.sqlite)")
+    try:
+        curriculum = load(find_root() / "curriculum")
+    except CurriculumError as error:
+        raise CliError(f"the curriculum does not load: {error}") from None
+    try:
+        report = analysis.from_files(paths, curriculum)
+    except sqlite3.Error as error:
+        raise CliError(f"cannot read the rooms' databases ({error}): are they room.sqlite files?") from None
+    out = Path(args.out).absolute()
+    write_atomic(out / "katas.html", analysis.as_html(report))
+    write_atomic(out / "katas.csv", analysis.as_csv(report))
     console.print(
-        escape(client.status_line(member))
-        if member
-        else 'not in a room: `kata room join URL CODE --name "Ana & Ben"` (the facilitator has URL and CODE)'
+        f"{len(report['katas'])} katas, {report['pairs']} pairs in {report['workshops']} workshops: "
+        f"wrote {escape(str(out / 'katas.html'))} and katas.csv",
+        soft_wrap=True,
     )
     return 0
 
@@ -561,7 +615,7 @@ def cmd_room(ctx: Context | None, args: argparse.Namespace, console: Console) ->
 def _room_serve(args: argparse.Namespace, console: Console) -> int:
     try:
         from ..room.board import Settings
-        from ..room.server import RoomConfig, serve
+        from ..room.server import PortBusy, RoomConfig, StateInUse, serve
     except ImportError as error:
         raise CliError(f"the room server needs starlette and uvicorn ({error}): pip install -e .") from None
     from ..room.address import lan_address
@@ -577,6 +631,9 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
         stuck_minutes=args.stuck_minutes,
         mistake_minutes=args.mistake_minutes,
         rotate_minutes=args.rotate_minutes,
+        quiet_minutes=args.quiet_minutes,
+        silent_minutes=args.silent_minutes,
+        hide_names=args.hide_names,
     )
     host = lan_address() if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{host}:{args.port}"
@@ -588,8 +645,9 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
             f'  pairs run    kata room join {escape(url)} {secrets.code} --name "Ana & Ben"',
             f"  the board    {escape(url)}/board?code={secrets.code}   (project it)",
             f"  admin token  {secrets.admin_token}   (keep it to yourself)",
+            f"  your view    {escape(url)}/admin?token={secrets.admin_token}   (help queue, controls; not projected)",
             f"  export       curl -H 'Authorization: Bearer {secrets.admin_token}' {escape(url)}/admin/export.csv"
-            f"   (.json, .png; also written when the server stops)",
+            f"   (.json, .png, .katas.html, .katas.csv; also written when the server stops)",
             "  [dim]Ctrl-C stops the server.[/]",
         ]
         for line in lines:
@@ -598,13 +656,13 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
     def stopped(paths) -> None:
         console.print("room stopped; the session is in " + ", ".join(escape(str(p)) for p in paths), soft_wrap=True)
 
-    serve(
-        RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings),
-        args.host,
-        args.port,
-        on_ready=ready,
-        on_stop=stopped,
-    )
+    config = RoomConfig(curriculum=curriculum, state_dir=state_dir, settings=settings, trust_proxy=args.trust_proxy)
+    try:
+        serve(config, args.host, args.port, on_ready=ready, on_stop=stopped)
+    except PortBusy as error:
+        raise CliError(f"{error}: is a room already running? Stop it, or give --port another number") from None
+    except StateInUse as error:
+        raise CliError(f"{error}: stop that server first, or give --state-dir another folder") from None
     return 0
 
 
@@ -670,6 +728,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--track", help="only this track")
     sub = verb("hint", cmd_hint, "reveal the next hint for the current kata (or KATA)")
     sub.add_argument("kata", nargs="?", help="kata number or id (default: the current kata)")
+    sub = verb("help", cmd_help, 'in a room: raise a hand, e.g. kata help "our shapes never match"')
+    sub.add_argument("message", nargs="+", help="what you need, in a few words")
     sub = verb("watch", cmd_watch, "rerun the next kata every time a file in katas/ is saved")
     sub.add_argument("--poll", action="store_true", help="poll modification times instead of file events")
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
@@ -731,6 +791,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--png", default="progress-board.png", help="where to draw the board")
     sub.add_argument("--no-png", action="store_true", help="only print the table")
     room = verb("room", None, "the live room: a web board on the workshop network (serve), pairs post to it (join)")
+    _room_actions(room)
+    return main
+
+
+def _room_actions(room: argparse.ArgumentParser) -> None:
+    """``kata room serve|join|leave|status|report`` and their options."""
     actions = room.add_subparsers(dest="action", metavar="ACTION")
     serve = actions.add_parser(
         "serve",
@@ -753,7 +819,22 @@ def parser() -> argparse.ArgumentParser:
         default=10,
         help="driver/navigator swap every this many minutes (default 10; 0: no timer)",
     )
-    serve.add_argument("--state-dir", help="where the board, the secrets and the exports live (default .katas/room)")
+    serve.add_argument("--quiet-minutes", type=float, default=10, help="a pair silent this long is greyed (10)")
+    serve.add_argument(
+        "--silent-minutes",
+        type=float,
+        default=5,
+        help="a pair stuck this long without `kata help` is flagged a silent hand (default 5)",
+    )
+    serve.add_argument(
+        "--hide-names", action="store_true", help="the projected board shows no name next to STUCK (also in /admin)"
+    )
+    serve.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="take the client's address from X-Forwarded-For (only behind your own proxy on this machine)",
+    )
+    serve.add_argument("--state-dir", help="where the database, the secrets and the exports live (default .katas/room)")
     join = actions.add_parser(
         "join",
         help="post each pytest run to the room",
@@ -763,8 +844,14 @@ def parser() -> argparse.ArgumentParser:
     join.add_argument("code", help="the join code")
     join.add_argument("--name", help="the pair's names, e.g. 'Ana & Ben' (default: kata workshop --name)")
     actions.add_parser("leave", help="stop posting to the room")
+    report = actions.add_parser(
+        "report",
+        help="what several workshops learned about each kata",
+        description="Merge rooms' databases (room.sqlite, or exports/room-*.sqlite) into katas.html and katas.csv.",
+    )
+    report.add_argument("databases", nargs="+", help="the rooms' SQLite files")
+    report.add_argument("--out", default=".", help="folder for katas.html and katas.csv (default: here)")
     actions.add_parser("status", help="the room this checkout joined")
-    return main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -194,6 +194,9 @@ def solution_text(root: Path, kata: Kata, curriculum: Curriculum | None = None) 
     return f"# {kata.target} relies on these, which katas/{kata.path} lacks or has differently: {names}\n\n{helpers}\n\n{found}"
 
 
+UNCHANGED = " (catch-up checks every file before writing any: nothing was changed)"
+
+
 def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool = False) -> list[Change]:
     """Fill in the answer key for every kata before ``before`` that is not done yet.
 
@@ -203,7 +206,6 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
     """
     progress = Progress.load(root)
     chosen = [k for k in curriculum.katas[: before.position] if overwrite or progress.state(k.id) not in DONE_STATES]
-    unchanged = " (catch-up checks every file before writing any: nothing was changed)"
     try:
         with _lock(root):
             originals: dict[Path, tuple[bytes, str]] = {}
@@ -214,72 +216,84 @@ def catch_up(root: Path, curriculum: Curriculum, before: Kata, overwrite: bool =
                 if (kata.module, kata.target) in filled:
                     continue  # one class grown by several katas is filled once
                 filled.add((kata.module, kata.target))
-                path = root / "katas" / kata.path
-                shown = _shown(root, path)
-                try:
-                    if path not in originals:
-                        originals[path] = _read(root, path)
-                    _, donor = _read(root, root / "solutions" / kata.path)
-                except WorkspaceError as error:
-                    raise WorkspaceError(f"{error}{unchanged}") from None
-                text = planned.get(path, originals[path][1])
-                found = definitions.definition_lines(text, kata.target)
-                if len(found) > 1:
-                    raise WorkspaceError(
-                        _twice(shown, kata.target, found).replace(" (nothing was changed)", "") + unchanged
-                    )
-                if definitions.same_code(
-                    definitions.definition(text, kata.target), definitions.definition(donor, kata.target)
-                ):
-                    continue
-                try:
-                    text = _bring_support(root, curriculum, kata, text, donor, shown, unchanged)
-                    planned[path] = definitions.splice(text, donor, kata.target)
-                except (SyntaxError, ValueError) as error:
-                    line = getattr(error, "lineno", None)
-                    raise WorkspaceError(
-                        f"{shown} has a syntax error at line {line}{_enclosing(text, line)}: fix it, "
-                        f"or `kata reset` the kata it is in, then catch up{unchanged}"
-                    ) from None
-                later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
-                note = (
-                    (
-                        f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now "
-                        f"solves too"
-                    )
-                    if later
-                    else ""
-                )
-                changes.append(Change(kata, path, None, note))
-            for path, text in planned.items():  # every file checked before any is written
-                shown = _shown(root, path)
-                problem = _compile_problem(shown, text)
-                if problem is not None:
-                    raise WorkspaceError(f"catch-up would leave {shown} not compiling ({problem[1]}){unchanged}")
-                for change in changes:
-                    found = definitions.definition_lines(text, change.kata.target) if change.path == path else [0]
-                    if len(found) != 1:
-                        raise WorkspaceError(
-                            f"catch-up would leave {shown} defining {change.kata.target} {len(found)} times{unchanged}"
-                        )
-            backups: dict[Path, Path] = {}
-            for path, text in planned.items():
-                try:
-                    backups[path] = backup(root, path, originals[path][0])
-                    _write(root, path, text)
-                except OSError as error:
-                    done = ", ".join(_shown(root, p) for p in backups if p != path) or "none"
-                    raise WorkspaceError(
-                        f"cannot write {_shown(root, path)} ({error.strerror or error}); "
-                        f"files already filled in: {done} (their backups are in "
-                        f".katas/backups/)"
-                    ) from None
+                change = _plan_one(root, curriculum, kata, before, originals, planned)
+                if change is not None:
+                    changes.append(change)
+            _check_plan(root, planned, changes)
+            backups = _write_plan(root, planned, originals)
     except ProgressError as error:
         raise WorkspaceError(str(error)) from None
     for change in changes:
         change.backup = backups[change.path]
     _record_answer_key(root, chosen)
     return changes
+
+
+def _plan_one(root: Path, curriculum: Curriculum, kata: Kata, before: Kata, originals: dict, planned: dict):
+    """Plan the answer key's ``kata.target`` (and what it relies on) into ``planned``; the Change, or None
+    when the file already holds the answer key's code."""
+    path = root / "katas" / kata.path
+    shown = _shown(root, path)
+    try:
+        if path not in originals:
+            originals[path] = _read(root, path)
+        _, donor = _read(root, root / "solutions" / kata.path)
+    except WorkspaceError as error:
+        raise WorkspaceError(f"{error}{UNCHANGED}") from None
+    text = planned.get(path, originals[path][1])
+    found = definitions.definition_lines(text, kata.target)
+    if len(found) > 1:
+        raise WorkspaceError(_twice(shown, kata.target, found).replace(" (nothing was changed)", "") + UNCHANGED)
+    if definitions.same_code(definitions.definition(text, kata.target), definitions.definition(donor, kata.target)):
+        return None
+    try:
+        text = _bring_support(root, curriculum, kata, text, donor, shown, UNCHANGED)
+        planned[path] = definitions.splice(text, donor, kata.target)
+    except (SyntaxError, ValueError) as error:
+        line = getattr(error, "lineno", None)
+        raise WorkspaceError(
+            f"{shown} has a syntax error at line {line}{_enclosing(text, line)}: fix it, "
+            f"or `kata reset` the kata it is in, then catch up{UNCHANGED}"
+        ) from None
+    later = [k for k in sharing(curriculum, kata) if k.position >= before.position]
+    note = (
+        f"{kata.target} also holds {', '.join(k.number for k in later)}, which the answer key now solves too"
+        if later
+        else ""
+    )
+    return Change(kata, path, None, note)
+
+
+def _check_plan(root: Path, planned: dict[Path, str], changes: list[Change]) -> None:
+    """Every planned file compiles and defines each filled target once: else nothing is written."""
+    for path, text in planned.items():
+        shown = _shown(root, path)
+        problem = _compile_problem(shown, text)
+        if problem is not None:
+            raise WorkspaceError(f"catch-up would leave {shown} not compiling ({problem[1]}){UNCHANGED}")
+        for change in changes:
+            found = definitions.definition_lines(text, change.kata.target) if change.path == path else [0]
+            if len(found) != 1:
+                raise WorkspaceError(
+                    f"catch-up would leave {shown} defining {change.kata.target} {len(found)} times{UNCHANGED}"
+                )
+
+
+def _write_plan(root: Path, planned: dict[Path, str], originals: dict) -> dict[Path, Path]:
+    """Back up and write each planned file; returns each file's backup."""
+    backups: dict[Path, Path] = {}
+    for path, text in planned.items():
+        try:
+            backups[path] = backup(root, path, originals[path][0])
+            _write(root, path, text)
+        except OSError as error:
+            done = ", ".join(_shown(root, p) for p in backups if p != path) or "none"
+            raise WorkspaceError(
+                f"cannot write {_shown(root, path)} ({error.strerror or error}); "
+                f"files already filled in: {done} (their backups are in "
+                f".katas/backups/)"
+            ) from None
+    return backups
 
 
 def _kata_targets(curriculum: Curriculum, module: str) -> set[str]:

@@ -377,6 +377,33 @@ def test_transpose(kata, request, rows, cols):
     )
 
 
+@pytest.mark.kata("gpu.transpose")
+def test_transpose_reads_and_writes_coalesced_without_bank_conflicts(kata):
+    """The point of the tile: whole sectors both ways, and a padded tile (emulator: sectors and banks counted)."""
+    import dojo.gpu
+    from dojo.gpu import traffic
+
+    if not dojo.gpu.emulated():
+        pytest.skip("sectors and bank conflicts are counted by the emulator; on a GPU, profile with Nsight Compute")
+    x = _rng(5).normal(size=(64, 96))
+    run = gpu_checks.run(kata, x, kata_id="gpu.transpose", call="transpose(x (64, 96))", second_order=False)
+    measured = traffic.measure(run.launches)
+    for line in traffic.coalescing(measured)[1:]:
+        if "sectors it needs" in line:
+            raise KataFailure(
+                f"transpose(x (64, 96)) {line.strip()}: a warp's 32 threads should read 32 neighbouring elements "
+                f"of x and write 32 neighbouring elements of y. Read a 32x32 tile of x by rows into shared "
+                f"memory, __syncthreads(), and write the tile's columns as rows of y"
+            )
+    if measured.bank_replays:
+        line, ways = measured.conflict
+        raise KataFailure(
+            f"transpose(x (64, 96)): {measured.bank_replays:,} shared-memory bank-conflict replays (line {line}, "
+            f"{ways}-way): a column of a [32][32] tile of doubles falls in one bank. Pad the tile to "
+            f"[32][33], so that a column spreads over all 32 banks"
+        )
+
+
 # ------------------------------------------------------------------ kata gpu.conv2d
 
 

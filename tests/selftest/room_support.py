@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Self
 from dojo.course.curriculum import load
 from dojo.room.board import Settings
+from dojo.room.guard import GuardSettings
 from dojo.room.limits import Limits
 from dojo.room.server import RoomConfig, serve
 options = json.loads(sys.argv[1])
 config = RoomConfig(curriculum=load(Path(options["curriculum"])), state_dir=Path(options["state_dir"]),
-                    settings=Settings(**options["settings"]), limits=Limits(**options["limits"]))
+                    settings=Settings(**options["settings"]), limits=Limits(**options["limits"]),
+                    guard=GuardSettings(**options["guard"]), trust_proxy=options["trust_proxy"])
 serve(config, "127.0.0.1", options["port"], on_ready=lambda s: print("ready", flush=True),
       on_stop=lambda paths: print("exported", json.dumps([str(p) for p in paths]), flush=True))
 """
@@ -63,8 +65,11 @@ class RoomProcess:
         port: int | None = None,
         settings: dict | None = None,
         limits: dict | None = None,
+        guard: dict | None = None,
+        trust_proxy: bool = False,
     ):
         from dojo.room.board import Settings
+        from dojo.room.guard import GuardSettings
         from dojo.room.limits import Limits
 
         self.state_dir = Path(state_dir)
@@ -76,6 +81,8 @@ class RoomProcess:
             "port": self.port,
             "settings": {**asdict(Settings()), **(settings or {})},
             "limits": {**asdict(Limits()), **(limits or {})},
+            "guard": {**asdict(GuardSettings()), **(guard or {})},
+            "trust_proxy": trust_proxy,
         }
         self.process: subprocess.Popen | None = None
         self.output = ""
@@ -88,14 +95,18 @@ class RoomProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # The port is bound before the secrets are written (a busy port changes nothing): wait for both.
+        secrets_file = self.state_dir / "secrets.json"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the room did not start:\n{self.process.stdout.read()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
+                    pass
+                json.loads(secrets_file.read_text())["admin_token"]
+                break
+            except (OSError, ValueError, KeyError):
                 time.sleep(0.1)
         else:
             raise RuntimeError("the room did not listen within 60 s")

@@ -11,7 +11,7 @@ import pytest
 from dojo.tools.devcheck import check
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("curriculum", "katas", "solutions", "tests/katas", "tests/selftest/mutants", "README.md")
+PARTS = ("curriculum", "katas", "solutions", "tests/katas", "tests/selftest/mutants", "README.md", "notebooks")
 
 
 @pytest.fixture

@@ -686,3 +686,79 @@ extern "C" __global__ void rotate(double* y) {
     across = code.replace("SYNC", "__syncwarp();").replace("(t / 32) * 32 + (t + 1) % 32", "(t + 32) % 64")
     with pytest.raises(KernelFault, match=r"data race on shared slot\[\d+\]|before any thread of its block wrote it"):
         _launch(across, "rotate", (1,), (64,), y)
+
+
+# ------------------------------------------------------- sectors and banks
+
+
+def test_sectors_count_how_a_warp_reads_not_how_many_elements():
+    """Coalesced: 32 doubles of a warp in 8 sectors. Strided by 8: a sector per lane, 4x. Broadcast: 1."""
+    code = r"""
+extern "C" __global__ void gather(const double* x, double* y, int step) {
+    int t = threadIdx.x;
+    y[t] = x[t * step];
+}
+"""
+    x = cp.asarray(np.arange(512.0))
+    for step, sectors in ((1, 8), (8, 32), (0, 1)):
+        with traffic.recording() as launches:
+            _launch(code, "gather", (1,), (32,), x, cp.empty(32), np.int32(step))
+        measured = traffic.measure(launches)
+        assert measured.sectors["x"] == sectors and measured.min_sectors["x"] == (1 if step == 0 else 8)
+        assert measured.sectors["y"] == measured.min_sectors["y"] == 8
+    text = "\n".join(traffic.coalescing(traffic.measure(launches)))
+    assert "1x: 1x is fully coalesced" in text  # the broadcast: one sector, one request
+    with traffic.recording() as launches:
+        _launch(code, "gather", (1,), (32,), x, cp.empty(32), np.int32(8))
+    assert "reads x in 4x the sectors it needs (line " in "\n".join(traffic.coalescing(traffic.measure(launches)))
+    assert "neighbouring threads are 8 elements apart" in "\n".join(traffic.coalescing(traffic.measure(launches)))
+
+
+def test_bank_conflicts_of_a_column_read_and_the_padding_that_removes_them():
+    code = r"""
+extern "C" __global__ void column(const double* x, double* y) {
+    __shared__ double tile[32][WIDTH];
+    int t = threadIdx.x;
+    for (int k = 0; k < 32; ++k) tile[k][t] = x[k * 32 + t];
+    __syncthreads();
+    y[t] = tile[t][0];
+}
+"""
+    x = cp.asarray(np.arange(1024.0))
+    replays = {}
+    for width in (32, 33):
+        with traffic.recording() as launches:
+            _launch(code.replace("WIDTH", str(width)), "column", (1,), (32,), x, cp.empty(32))
+        replays[width] = traffic.measure(launches).bank_replays
+    assert replays[33] == 0
+    assert replays[32] == 2 * 16 - 2  # two half-warps, each 16 lanes on one bank: 32 passes for a minimum of 2
+
+
+def test_the_picture_shows_shared_memory_who_wrote_and_read_each_slot_and_the_failing_slot(tmp_path):
+    from PIL import Image
+
+    from dojo.gpu import picture
+
+    code = r"""
+extern "C" __global__ void total(const double* x, double* out) {
+    __shared__ double partial[8];
+    int t = threadIdx.x;
+    partial[t] = x[t];
+    __syncthreads();
+    for (int s = 4; s > 0; s /= 2) {
+        if (t < s) partial[t] += partial[t + s];
+    }
+    if (t == 0) out[0] = partial[0];
+}
+"""
+    with pytest.raises(KernelFault) as fault:
+        _launch(code, "total", (1,), (8,), cp.asarray(np.ones(8)), cp.empty(1))
+    launch = fault.value.launch
+    assert [a.name for a in launch.shared_arrays] == ["partial"] and launch.fault_access == ("partial", 1)
+    panels = picture.layout(launch)
+    written, read = [p for p in panels if getattr(p.array, "shared", False)]
+    assert written.heading().startswith("shared partial (8,) of block (0, 0, 0): cell = last written by thread")
+    assert "last read by" in read.heading() and written.fault_index == 1
+    image = Image.open(picture.draw(launch, tmp_path / "race.png")).convert("RGB")
+    assert _cell_colour(image, written, 0, 1) == picture.FAULT  # the slot of the race, in red
+    assert _cell_colour(image, written, 0, 2) == picture.BLOCK_COLOURS[0]  # written by a thread of block 0

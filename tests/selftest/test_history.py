@@ -46,12 +46,12 @@ def test_a_copy_is_kept_of_each_changed_file_only(root):
     [
         (
             "",
-            "katas/toy.py is empty now, but its copy of {shown} was not: `kata restore katas/toy.py {when}` brings it back",
+            "katas/toy.py is empty now, but its copy of {shown} was not:\n    `kata restore katas/toy.py {when}` brings it back",
         ),
         (
             "def double(x:\n",
-            "katas/toy.py does not compile now, but its copy of {shown} did: "
-            "`kata restore katas/toy.py {when}` brings it back",
+            "katas/toy.py does not compile now, but its copy of {shown} did:\n"
+            "    `kata restore katas/toy.py {when}` brings it back",
         ),
     ],
     ids=["empty", "does not compile"],
@@ -171,6 +171,6 @@ def test_without_the_sandbox_an_erased_kata_file_is_named_on_the_next_card(pytes
     result = run()  # ... and the next run says so, with the command that brings it back
     (copy,) = [c for c in history.copies(pytester.path, "toy.py") if c.size]
     assert (
-        f"katas/toy.py is empty now, but its copy of {copy.shown} was not: "
-        f"`kata restore katas/toy.py {copy.when}` brings it back"
+        f"  katas/toy.py is empty now, but its copy of {copy.shown} was not:\n"
+        f"    `kata restore katas/toy.py {copy.when}` brings it back\n"
     ) in result.stdout, result.stdout

@@ -273,7 +273,7 @@ def test_every_notebook_with_the_answer_key_passes_and_pytest_agrees(tmp_path, h
     assert not failing, "\n\n".join(failing.values())
     progress = _progress(checkout)
     assert {kid for kid, entry in progress.items() if entry["state"] == "passed"} == {kata.id for kata in katas}
-    # The learner's pytest, in the same checkout: the notebook's passes are its passes (not rerun).
+    # The learner's pytest, in the same checkout: the notebook's passes are its passes.
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:randomly"], cwd=checkout, capture_output=True, text=True
     )
@@ -283,8 +283,9 @@ def test_every_notebook_with_the_answer_key_passes_and_pytest_agrees(tmp_path, h
         assert done.returncode == 0 and f"{total}/{total} katas done" in done.stdout, done.stdout[-3000:]
     else:
         assert f"{len(katas)}/{total} katas done" in done.stdout, done.stdout[-3000:]
+        # pytest reruns the katas whose module a later cell changed (as after an edit in a terminal),
+        # and they pass: it stops where the notebook stopped.
         assert f"kata {following.number}  {following.title}   not started" in done.stdout, done.stdout[-3000:]
-        assert f"{len(katas)} katas that passed before were not rerun" in done.stdout, done.stdout[-3000:]
 
 
 @needs_kernel
@@ -312,3 +313,21 @@ def test_pytest_and_the_notebook_agree_on_progress_both_ways(tmp_path):
     assert "   passed" in ran.cards[second.id].splitlines()[0], ran.cards[second.id]
     assert "still the stub" in ran.cards[second.id] and f"2/{total} katas done" in ran.cards[second.id]
     assert "   passed" in ran.cards[first.id].splitlines()[0]
+
+
+def test_a_named_home_is_a_light_checkout_of_the_course(tmp_path, monkeypatch):
+    from dojo.notebook import place
+
+    monkeypatch.chdir(ROOT)
+    found = place.find(tmp_path / "drive" / "katas-work")
+    home = tmp_path / "drive" / "katas-work"
+    assert found.course == ROOT and found.home == home.resolve() and not found.in_checkout
+    assert (home / "katas" / "neuron.py").read_text() == (ROOT / "katas" / "neuron.py").read_text()
+    assert (home / "curriculum" / "course.toml").exists() and (home / "tests" / "katas").is_dir()
+    (home / "katas" / "neuron.py").write_text("# the learner's own work\n")
+    again = place.find(home)  # a second kernel: the learner's files stay as they are
+    assert again.home == found.home and (home / "katas" / "neuron.py").read_text() == "# the learner's own work\n"
+    monkeypatch.setenv(place.HOME_VARIABLE, str(home))
+    assert place.find().home == found.home
+    monkeypatch.delenv(place.HOME_VARIABLE)
+    assert place.find().in_checkout

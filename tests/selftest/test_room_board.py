@@ -8,10 +8,12 @@ import json
 import os
 
 import pytest
-from room_support import COURSE, KATAS, post_body
+from room_support import COURSE, KATAS, client_id, post_body
 
 from dojo.room import auth, export, store
-from dojo.room.board import Room, Settings
+from dojo.room.board import HIDDEN_NAME, NO_NAMED_MISTAKE, Room, Settings, row_key
+from dojo.room.database import Database
+from dojo.room.store import open_database
 from dojo.room.validation import PayloadError, validate_post
 
 pytestmark = pytest.mark.slow  # left out of the quick tier: pictures drawn with Matplotlib
@@ -140,13 +142,154 @@ def test_rotation_timer_rounds():
     assert board.rotation_state()["round"] == 0
 
 
-def test_the_board_round_trips_through_its_dict():
+def saved(board: Room, path) -> Database:
+    database = Database(path)
+    database.write_now(board.take_writes())
+    return database
+
+
+def test_the_board_round_trips_through_its_database(tmp_path):
     board, clock = room()
     board.apply(post(1, mistake="the bias is missing"))
+    board.apply(post(2, name="Ana & Ben"))
+    board.raise_hand(client_id(2), "the shapes do not match")
+    saved(board, tmp_path / "room.sqlite").close()
     again = Room(COURSE, clock=clock)
-    again.load(json.loads(json.dumps(board.to_dict())))
+    open_database(again, tmp_path).close()
     assert again.snapshot()["pairs"] == board.snapshot()["pairs"]
     assert again.snapshot()["mistakes"] == board.snapshot()["mistakes"]
+    assert again.snapshot()["queue"] == board.snapshot()["queue"]
+    assert again.tally == board.tally
+
+
+def test_each_post_is_a_row_of_its_own_not_a_rewrite(tmp_path):
+    board, _ = room()
+    database = saved(board, tmp_path / "room.sqlite")
+    for seq in range(1, 4):
+        board.apply(post(1, seq=seq, streak=seq))
+        database.write_now(board.take_writes())
+    rows = database.query("SELECT seq FROM posts ORDER BY id")
+    assert [r["seq"] for r in rows] == [1, 2, 3]
+    assert database.query("PRAGMA journal_mode")[0][0] == "wal"
+    database.close()
+
+
+def test_an_old_board_json_is_migrated_once(tmp_path):
+    old = {
+        "format": 1,
+        "started": 999_000.0,
+        "pairs": {
+            client_id(7): {
+                "name": "Old Pair",
+                "first_seen": 999_000.0,
+                "last_seen": 999_500.0,
+                "posts": 3,
+                "seq": 3,
+                "current": KATAS[2],
+                "kata_since": 999_100.0,
+                "failing_since": 999_100.0,
+                "state": "failing",
+                "streak": 3,
+                "passed": 0,
+                "total": 2,
+                "katas": {KATAS[0]: "passed", KATAS[2]: "failing"},
+                "mistake": "the bias is missing",
+            }
+        },
+        "hits": [],
+        "tally": {},
+        "accepted": 3,
+        "rotation": {"minutes": 10.0, "started": 999_000.0},
+    }
+    store.write_json_atomic(tmp_path / "board.json", old)
+    board, _ = room()
+    open_database(board, tmp_path).close()
+    assert board.snapshot()["pairs"][0]["name"] == "Old Pair"
+    assert not (tmp_path / "board.json").exists() and (tmp_path / "board.json.migrated").exists()
+    again, _ = room()
+    open_database(again, tmp_path).close()  # from the database now
+    assert [r["name"] for r in again.snapshot()["pairs"]] == ["Old Pair"]
+
+
+def test_a_second_pair_with_the_same_name_is_made_distinct():
+    board, _ = room()
+    board.apply(post(1, name="Ana & Ben"))
+    board.apply(post(2, name="ana & ben"))
+    board.apply(post(3, name="Ana & Ben"))
+    names = sorted(r["name"] for r in board.snapshot()["pairs"])
+    assert names == ["Ana & Ben", "ana & ben (2)", "Ana & Ben (3)"] or names == sorted(
+        ["Ana & Ben", "ana & ben (2)", "Ana & Ben (3)"]
+    )
+    board.apply(post(1, seq=2, name="Ana & Ben"))  # the first keeps its own name
+    assert board.pairs[client_id(1)]["name"] == "Ana & Ben"
+
+
+def test_stuck_pairs_come_first_and_quiet_ones_last_greyed():
+    board, clock = room(stuck_runs=3, quiet_minutes=10)
+    board.apply(post(1, name="Aaron", state="passed", current=KATAS[2], streak=0))
+    board.apply(post(2, name="Zed", streak=4, mistake="the bias is missing"))
+    clock.now += 11 * 60
+    board.apply(post(3, name="Mia", state="passed", current=KATAS[2], streak=0))
+    board.apply(post(2, seq=2, name="Zed", streak=5, mistake="the bias is missing"))
+    rows = board.snapshot()["pairs"]
+    assert [r["name"] for r in rows] == ["Zed", "Mia", "Aaron"]
+    assert rows[0]["failure"] == "the bias is missing" and rows[0]["attempts"] == 2
+    assert rows[2]["presence"] == "quiet" and rows[2]["last_seen_s"] == 11 * 60
+    board.apply(post(3, seq=2, name="Mia", streak=1))
+    assert board.snapshot()["pairs"][1]["failure"] == NO_NAMED_MISTAKE
+    assert board.leave(client_id(3)) and board.snapshot()["pairs"][-1]["presence"] == "left"
+    assert board.remove(row_key(client_id(1))) and len(board.snapshot()["pairs"]) == 2
+
+
+def test_the_help_queue_keeps_order_and_flags_silent_hands():
+    board, clock = room(stuck_runs=2, silent_minutes=5)
+    for n in (1, 2, 3):
+        board.apply(post(n, streak=2, mistake="the bias is missing" if n == 1 else None))
+    board.raise_hand(client_id(2), "first")
+    board.raise_hand(client_id(1), "second")
+    board.raise_hand(client_id(2), "first, again")  # keeps its place
+    queue = board.snapshot()["queue"]
+    assert [(h["name"], h["place"], h["message"]) for h in queue] == [
+        ("pair 2", 1, "first, again"),
+        ("pair 1", 2, "second"),
+    ]
+    assert queue[0]["failure"] == NO_NAMED_MISTAKE and queue[1]["failure"] == "the bias is missing"
+    assert board.place_in_queue(client_id(1)) == 2 and board.place_in_queue(client_id(3)) is None
+    assert board.snapshot()["silent"] == []
+    clock.now += 6 * 60
+    assert board.snapshot()["silent"] == [row_key(client_id(3))]  # stuck 6 min, never asked
+    assert board.finish_hand(queue[0]["id"]) and board.place_in_queue(client_id(1)) == 1
+    with pytest.raises(KeyError):
+        board.raise_hand(client_id(9), "never posted")
+
+
+def test_the_projector_can_hide_the_names_of_stuck_pairs():
+    board, _ = room(stuck_runs=2)
+    board.apply(post(1, name="Struggling Pair", streak=3))
+    board.apply(post(2, name="Fine Pair", state="passed", current=KATAS[2], streak=0))
+    board.raise_hand(client_id(1), "help")
+    assert "Struggling Pair" in json.dumps(board.snapshot(projector=True))
+    board.hide_names(True)
+    shown = json.dumps(board.snapshot(projector=True))
+    assert "Struggling Pair" not in shown and "Fine Pair" in shown and HIDDEN_NAME in shown
+    assert "Struggling Pair" in json.dumps(board.snapshot(projector=False))  # the facilitator sees it
+
+
+def test_events_record_attempts_time_and_hints_to_pass():
+    board, clock = room()
+    board.apply(post(1, seq=1, current=KATAS[1], streak=1, mistake="the bias is missing"))
+    clock.now += 60
+    board.apply(post(1, seq=2, current=KATAS[1], streak=2))
+    clock.now += 60
+    passing = {**post_body(1, seq=3, current=KATAS[2], done=2), "hints": {KATAS[1]: 2}}
+    board.apply(validate_post(passing, COURSE))
+    passed = [e for e in board_events(board) if e[2] == "passed"]
+    assert passed == [(client_id(1), KATAS[1], "passed", 3, 120.0, 2)]
+
+
+def board_events(board: Room) -> list[tuple]:
+    rows = [params for sql, params in board.take_writes() if sql.startswith("INSERT INTO events")]
+    return [(r[0], r[1], r[2], r[4], r[5], r[6]) for r in rows]
 
 
 # ------------------------------------------------------------ exports, secrets
@@ -162,7 +305,7 @@ def test_csv_neutralises_formulas_in_names():
 
 
 def test_state_is_written_atomically(tmp_path, monkeypatch):
-    path = tmp_path / "board.json"
+    path = tmp_path / "room.json"
     store.write_json_atomic(path, {"pairs": 1})
 
     def crash(*args, **kwargs):

@@ -198,8 +198,9 @@ def test_a_restart_keeps_the_board_and_the_code_and_exports_on_stop(tmp_path):
             assert room.post(post_body(n, mistake="the bias is missing"))[0] == 200
         before, code = room.board(), room.code
     assert "exported" in room.output
-    exports = sorted((state / "exports").glob("room-*"))
-    assert {p.suffix for p in exports} == {".json", ".csv", ".png"}
+    exports = sorted((state / "exports").glob("room-*"), key=lambda p: len(p.name))
+    assert {p.suffix for p in exports} == {".json", ".csv", ".png", ".html", ".sqlite"}
+    assert not (state / "board.json").exists() and (state / "room.sqlite").exists()  # one database, no JSON
     assert len(json.loads(exports[0].with_suffix(".json").read_text())["pairs"]) == 3
     with RoomProcess(state) as again:
         assert again.code == code

@@ -97,8 +97,8 @@ def test_erasing_the_kata_file_from_the_kata_is_refused_and_named(course):
     assert "kata 1.1 Double it error" in out, out
     assert "your code raised PermissionError at katas/toy.py:6 (in double): [Errno 13] Permission denied:" in out, out
     assert (
-        "(while a kata runs, its code may write only into its temporary folder, tempfile.gettempdir(): "
-        "katas/, .katas/, curriculum/ and the tests are read-only to it. Remove the write.)"
+        "(a kata's code may write only into tempfile.gettempdir(): "
+        "katas/, .katas/ and the tests are read-only to it. Remove the write.)"
     ) in out, out
 
 
@@ -156,7 +156,7 @@ def test_learner_code_cannot_signal_the_harness(course):
     assert "your code raised PermissionError at katas/toy.py:7 (in double): [Errno 1] Operation not permitted" in out, (
         out
     )
-    assert "(while a kata runs, its code may not signal processes outside it. Remove the os.kill.)" in out, out
+    assert "(a kata's code may not signal processes outside it. Remove the os.kill.)" in out, out
 
 
 @pytest.mark.slow
@@ -239,7 +239,7 @@ def test_forked_children_new_sessions_and_daemons_do_not_outlive_a_correct_kata(
     )
     result = course.run("--kata-timeout", "3600")
     assert result.returncode == 0, result.stdout
-    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+    assert "✓ kata 1.1 Double it passes now." in flat(result), result.stdout
     assert result.left_behind == []
 
 
@@ -402,7 +402,7 @@ def course_with_a_server(course, tmp_path):
 def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with_a_server):
     result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 2 katas in this run pass" in flat(result) or "Every kata passes" in flat(result), result.stdout
+    assert "✓ kata 1.1 Double it passes now." in flat(result), result.stdout
     assert result.left_behind == []
 
 
@@ -439,3 +439,19 @@ def test_a_real_gpu_kata_whose_compile_outlasts_the_limit_says_compiling(tmp_pat
     assert "stopped after 3 s while your kernel was still compiling (g++ was running)" in out, out
     assert "a loop that never ends" not in out
     assert leftovers == []
+
+
+def test_a_0_byte_npy_in_the_cache_is_recomputed_not_blamed_on_the_learner(course_with_a_server):
+    """A full disk while copying a checkout leaves 0-byte .npy files: correct code still passes, and they are rewritten."""
+    course_with_a_server.write_impl("def double(x):\n    return 2 * x\n")
+    first = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert first.returncode == 0, first.stdout
+    arrays = sorted(Path(course_with_a_server.cache).glob("arrays/*/*.npy"))
+    assert arrays, "the first run cached nothing"
+    for array in arrays:
+        array.write_bytes(b"")
+    again = course_with_a_server.run("--recheck", KATAS_REFERENCE_CACHE=course_with_a_server.cache)
+    assert again.returncode == 0, again.stdout
+    assert "EOFError" not in again.stdout
+    assert again.stdout.strip().splitlines()[-1].strip("= ").startswith("2 passed"), again.stdout
+    assert all(array.stat().st_size > 0 for array in arrays)

@@ -928,9 +928,9 @@ def transpose_with_the_grid_swapped(x):
     return y
 
 
-@alternative("gpu.transpose")
+@mutant("gpu.transpose", expect=r"bank-conflict replays \(line \d+, 16-way\).*Pad the tile to \[32\]\[33\]")
 def transpose_with_an_unpadded_tile_and_square_blocks(x):
-    # Correct, one element per thread; the [32][32] tile makes each column read a 32-way bank conflict.
+    # Right values, one element per thread; the [32][32] tile makes each column read a bank conflict.
     code = r"""
 extern "C" __global__ void katas_transpose_square(const double* x, double* y, int rows, int cols) {
     __shared__ double tile[32][32];
@@ -949,9 +949,11 @@ extern "C" __global__ void katas_transpose_square(const double* x, double* y, in
     return y
 
 
-@alternative("gpu.transpose")
+@mutant(
+    "gpu.transpose", expect=r"writes y in 4x the sectors it needs \(line \d+: neighbouring threads are \d+ elements"
+)
 def transpose_naively(x):
-    # Correct without shared memory: reads are coalesced, writes are strided by rows.
+    # Right values without shared memory: reads are coalesced, writes are strided by rows.
     code = r"""
 extern "C" __global__ void katas_transpose_naive(const double* x, double* y, int rows, int cols) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -965,6 +967,51 @@ extern "C" __global__ void katas_transpose_naive(const double* x, double* y, int
     cp.RawKernel(code, "katas_transpose_naive")(
         ((x.size + 127) // 128,), (128,), (x, y, cp.int32(rows), cp.int32(cols))
     )
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_with_a_padded_tile_and_square_blocks(x):
+    # One element per thread, blocks of 32 x 32, the padded tile.
+    code = r"""
+extern "C" __global__ void katas_transpose_square_padded(const double* x, double* y, int rows, int cols) {
+    __shared__ double tile[32][33];
+    int c = blockIdx.x * 32 + threadIdx.x, r = blockIdx.y * 32 + threadIdx.y;
+    if (r < rows && c < cols) tile[threadIdx.y][threadIdx.x] = x[r * cols + c];
+    __syncthreads();
+    int out_r = blockIdx.x * 32 + threadIdx.y, out_c = blockIdx.y * 32 + threadIdx.x;
+    if (out_r < cols && out_c < rows) y[out_r * rows + out_c] = tile[threadIdx.x][threadIdx.y];
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((cols + 31) // 32, (rows + 31) // 32)
+    cp.RawKernel(code, "katas_transpose_square_padded")(grid, (32, 32), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@alternative("gpu.transpose")
+def transpose_with_a_dynamic_tile(x):
+    # The tile in dynamic shared memory, indexed by hand with a row length of 33; blocks of 32 x 16.
+    code = r"""
+extern "C" __global__ void katas_transpose_dynamic(const double* x, double* y, int rows, int cols) {
+    extern __shared__ double tile[];
+    const int width = 33;
+    int col0 = blockIdx.x * 32, row0 = blockIdx.y * 32;
+    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+        if (row0 + k < rows && col0 + threadIdx.x < cols) tile[k * width + threadIdx.x] = x[(row0 + k) * cols + col0 + threadIdx.x];
+    }
+    __syncthreads();
+    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+        if (col0 + k < cols && row0 + threadIdx.x < rows) y[(col0 + k) * rows + row0 + threadIdx.x] = tile[threadIdx.x * width + k];
+    }
+}
+"""
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((cols + 31) // 32, (rows + 31) // 32)
+    kernel = cp.RawKernel(code, "katas_transpose_dynamic")
+    kernel(grid, (32, 16), (x, y, cp.int32(rows), cp.int32(cols)), shared_mem=32 * 33 * 8)
     return y
 
 

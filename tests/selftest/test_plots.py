@@ -1,0 +1,75 @@
+"""Every capstone's picture reads at a glance: its title whole, its legend clear of the curves.
+
+Each case is one capstone's call of ``plot_history`` (dojo/testkit/plots.py),
+with its title and labels as the capstone writes them (figures filled in with
+plausible values, the longest the capstone can print) and histories of its
+length. The figure is rendered and measured: the title's and the legend's
+boxes lie inside the figure, and the legend overlaps no panel (so it covers no
+curve). The PNG is written too (to tmp), as the capstone writes it.
+"""
+
+import numpy as np
+import pytest
+
+from dojo.testkit.plots import draw_history, plot_history
+
+
+def _history(epochs, seed, keys=("loss", "val_loss", "accuracy", "val_accuracy")):
+    rng = np.random.default_rng(seed)
+    decay = np.exp(-np.arange(epochs) / 5)
+    return {key: list((decay if "loss" in key else 1 - 0.5 * decay) + 0.02 * rng.random(epochs)) for key in keys}
+
+
+CAPSTONES = {
+    "mlp": dict(title="The seed's MLP on the digits: test accuracy 98.3%", labels=("your fit", "keras fit")),
+    "cnn": dict(title="The seed's CNN on the digits: test accuracy 99.2%", labels=("your fit", "keras fit")),
+    "overfitting": dict(
+        title="75 digits to learn from: best val_loss 0.362 plain, 0.264 regularised (cross-entropy, penalty "
+        "left out)\nplain: 60 epochs in 15.8 s; regularised: stopped after 23 epochs, 25.5 s",
+        labels=("the seed's MLP", "+ L2(0.00390625), Dropout(0.1), EarlyStopping"),
+    ),
+    "transformer_vs_lstm": dict(
+        title="Negation, test accuracy (training time): Transformer 1.000 (121.7s), bag of words 0.494 (10.6s), "
+        "LSTM 1.000 (140.3s)",
+        labels=("your Transformer", "your LSTM"),
+        keys=("loss", "accuracy"),
+    ),
+}
+
+
+def _inside(box, outer, slack=0.5) -> bool:
+    return (
+        box.x0 >= outer.x0 - slack
+        and box.y0 >= outer.y0 - slack
+        and box.x1 <= outer.x1 + slack
+        and (box.y1 <= outer.y1 + slack)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CAPSTONES))
+def test_the_title_and_legend_are_inside_the_figure_and_clear_of_the_curves(name, tmp_path):
+    from matplotlib import pyplot as plt
+
+    case = dict(CAPSTONES[name])
+    keys = case.pop("keys", ("loss", "val_loss", "accuracy", "val_accuracy"))
+    yours, theirs = _history(40, 1, keys), _history(23, 2, keys)
+    figure = draw_history(yours, theirs, **case)
+    try:
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        frame = figure.bbox
+        title = figure._suptitle.get_window_extent(renderer)
+        assert _inside(title, frame), f"{name}: the title {title} is clipped by the figure {frame}"
+        words = " ".join(case["title"].split())
+        assert " ".join(figure._suptitle.get_text().split()) == words, "the title lost words when wrapped"
+        (legend,) = figure.legends
+        box = legend.get_window_extent(renderer)
+        assert _inside(box, frame), f"{name}: the legend {box} is clipped by the figure {frame}"
+        assert [text.get_text() for text in legend.get_texts()] == list(case["labels"])
+        for axis in figure.axes:
+            panel = axis.get_window_extent(renderer)
+            assert not box.overlaps(panel), f"{name}: the legend covers the {axis.get_title()} panel"
+            assert not title.overlaps(panel), f"{name}: the title runs into the {axis.get_title()} panel"
+    finally:
+        plt.close(figure)
+    assert plot_history(yours, theirs, tmp_path / f"{name}.png", **case).stat().st_size > 0
