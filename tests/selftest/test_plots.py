@@ -13,6 +13,9 @@ import pytest
 
 from dojo.testkit.plots import draw_history, plot_history
 
+# left out of the quick tier: pictures drawn with Matplotlib
+pytestmark = pytest.mark.slow
+
 
 def _history(epochs, seed, keys=("loss", "val_loss", "accuracy", "val_accuracy")):
     rng = np.random.default_rng(seed)

@@ -20,6 +20,9 @@ from room_support import ROOT, RoomProcess, env, post_body
 
 from dojo.room import protocol
 
+# left out of the quick tier: a room server per test
+pytestmark = pytest.mark.slow
+
 IDLE_SOCKETS = 1000
 
 

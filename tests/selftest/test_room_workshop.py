@@ -18,6 +18,9 @@ import pytest
 from room_support import RoomProcess, env
 from toy_course import write_course
 
+# left out of the quick tier: a room server and pytest runs
+pytestmark = pytest.mark.slow
+
 ADDS_TWO = "def double(x):\n    return x + 2\n\n\ndef square(x):\n    raise NotImplementedError\n"
 TRIPLES = "def double(x):\n    return x * 3\n\n\ndef square(x):\n    raise NotImplementedError\n"
 DOUBLES = "def double(x):\n    return 2 * x\n\n\ndef square(x):\n    raise NotImplementedError\n"
