@@ -322,15 +322,7 @@ class KataPlugin:
             return  # an interrupted run leaves the stored progress as it was
         self._recorded = True
         try:
-            self.newly_passed = recording.record_run(
-                self.root,
-                self.implementation.folder,
-                self.curriculum,
-                self.progress,
-                self.results,
-                self.reuse,
-                self.stopped_at,
-            )
+            self.newly_passed = recording.record(self)
         except OSError as error:  # a read-only checkout still gets its report
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
@@ -352,23 +344,10 @@ class KataPlugin:
                     finish.no_kata_selected_text(self.deselected_checks, keyword, marks), yellow=True
                 )
             return
-        writer = report.Writer(terminalreporter, impl_name=self._impl_label())
+        writer = report.Writer(terminalreporter, impl_name=run_report.implementation_label(self))
         if self.interrupted_in is not None:
             writer.interrupted(self.interrupted_in)
             return
         self._record()
         run_report.write(writer, self, self.root, self.newly_passed)
-        # Whoever listens for the end of a run (the live room's plugin, dojo/room/plugin.py) hears it now.
-        self.config.hook.pytest_katas_finished(
-            root=self.root,
-            curriculum=self.curriculum,
-            progress=self.progress,
-            results=self.results.outcomes,
-            say=terminalreporter.write_line,
-        )
-
-    def _impl_label(self) -> str:
-        try:
-            return str(self.implementation.folder.relative_to(self.root))
-        except ValueError:
-            return str(self.implementation.folder)
+        run_report.announce_end(self, terminalreporter.write_line)

@@ -20,6 +20,13 @@ from .results import RunResults
 from .reuse import PassReuse
 
 
+def record(run) -> list[Kata]:
+    """:func:`record_run` for the plugin's run (its checkout, folder, course, progress, results and stop)."""
+    return record_run(
+        run.root, run.implementation.folder, run.curriculum, run.progress, run.results, run.reuse, run.stopped_at
+    )
+
+
 def record_run(
     root: Path,
     folder: Path,

@@ -76,3 +76,18 @@ def _relative(root: Path, paths: list[str]) -> list[str]:
         except ValueError:
             shown.append(path)
     return list(dict.fromkeys(shown))  # one path written two ways is one artifact
+
+
+def implementation_label(run) -> str:
+    """The folder under test as the report names it: relative to the checkout where it can be."""
+    try:
+        return str(run.implementation.folder.relative_to(run.root))
+    except ValueError:
+        return str(run.implementation.folder)
+
+
+def announce_end(run, say) -> None:
+    """Whoever listens for the end of a run (the live room's plugin, ``dojo/room/plugin.py``) hears it now."""
+    run.config.hook.pytest_katas_finished(
+        root=run.root, curriculum=run.curriculum, progress=run.progress, results=run.results.outcomes, say=say
+    )
