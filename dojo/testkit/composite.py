@@ -74,3 +74,48 @@ def check_steps(
                 note=note,
             )
         matched.append(step.label.split(" (")[0])
+
+
+# ------------------------------------------------------------------ where inside one gradient
+
+
+def blocks_that_differ(got, expected, names: Sequence[str], *, rtol: float, atol: float) -> list[str] | None:
+    """Split the last axis of a gradient into ``len(names)`` equal blocks (an LSTM's four gates: Keras
+    keeps them side by side in one kernel) and name the blocks that differ; ``None`` when the shapes do."""
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape or expected.shape[-1] % len(names):
+        return None
+    width = expected.shape[-1] // len(names)
+    return [
+        name
+        for k, name in enumerate(names)
+        if not np.allclose(
+            got[..., k * width : (k + 1) * width], expected[..., k * width : (k + 1) * width], rtol=rtol, atol=atol
+        )
+    ]
+
+
+def last_step_that_differs(got, expected, *, rtol: float, atol: float) -> int | None:
+    """Walking back from the end of a sequence (axis 1), as backpropagation through time does: the first
+    time step whose values differ, or ``None`` when every step matches (or the shapes differ)."""
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape or expected.ndim < 2:
+        return None
+    for t in reversed(range(expected.shape[1])):
+        if not np.allclose(got[:, t], expected[:, t], rtol=rtol, atol=atol):
+            return t
+    return None
+
+
+def additive_part(got, whole, known_part, pattern, *, rtol: float, atol: float) -> float | None:
+    """``got`` should be ``whole = known_part + s * pattern`` (a data gradient plus a penalty's). When
+    ``got - known_part`` is a multiple ``s'`` of ``pattern``, return ``s'`` (what the learner's code put
+    in for ``s``); ``None`` when the difference has another shape, so that the known part differs too."""
+    rest = np.asarray(got, dtype=float) - np.asarray(known_part, dtype=float)
+    pattern = np.asarray(pattern, dtype=float)
+    if rest.shape != pattern.shape or not np.any(pattern):
+        return None
+    scale = float(np.sum(rest * pattern) / np.sum(pattern * pattern))
+    return scale if np.allclose(rest, scale * pattern, rtol=rtol, atol=atol) else None

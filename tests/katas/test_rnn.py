@@ -14,6 +14,7 @@ import pytest
 
 from dojo.testkit import sequences
 from dojo.testkit.checks import GRADIENT_RTOL, KataFailure, assert_close, call, check, show
+from dojo.testkit.composite import blocks_that_differ, last_step_that_differs
 from dojo.testkit.divergence import reraise_with_diagnosis
 from dojo.testkit.layers import check_layer
 from reference import rnn as ref
@@ -361,52 +362,94 @@ def _backward_case(kata, batch, steps, features, units, rs, seed):
             assert_close(got[i], expected[i], call=text, what=f"gave {names[i]} =", mistakes=mistakes, **GRAD)
         except KataFailure as failure:
             named = any(explanation in str(failure) for explanation in mistakes)
-            raise KataFailure(
-                str(failure) + ("" if named else _where_lstm_backward_differs(got, expected, units))
-            ) from None
+            if named:
+                raise
+            where = _where_bptt_differs(
+                lambda d, xs: call(kata, d, xs, kernel, recurrent, bias, rs), x, (kernel, recurrent, bias), dout, rs
+            )
+            raise KataFailure(str(failure) + where) from None
 
 
 GATE_NAMES = ("i (input gate)", "f (forget gate)", "c (candidate)", "o (output gate)")
 
+#: What one step's backward computes for each gate's block of columns of dz (dc_t: the cell state's
+#: gradient, dh_t * o_t * (1 - tanh(c_t)**2) plus the dc carried from step t+1).
+GATE_LINES = {
+    "i (input gate)": "di = dc_t * g_t * i_t * (1 - i_t)",
+    "f (forget gate)": "df = dc_t * c_{t-1} * f_t * (1 - f_t), with the PREVIOUS cell state c_{t-1}",
+    "c (candidate)": "dg = dc_t * i_t * (1 - g_t**2)",
+    "o (output gate)": "do = dh_t * tanh(c_t) * o_t * (1 - o_t)",
+}
 
-def _where_lstm_backward_differs(got, expected, units):
-    """Which gate's columns and which time step: the first place BPTT goes wrong, named."""
-    notes = []
+
+def _one_step_note(wrong: list[str]) -> str:
+    """What a mistake inside one step's backward is, from the gates whose columns differ."""
+    fed_by_dc = {"i (input gate)", "f (forget gate)", "c (candidate)"}
+    if len(wrong) == 1:
+        line = GATE_LINES[wrong[0]]
+        return f"only the columns of {wrong[0]} differ (Keras's blocks: i, f, c, o): look at that gate's line, {line}"
+    if "o (output gate)" not in wrong and set(wrong) <= fed_by_dc:
+        return (
+            f"the columns of {', '.join(wrong)} differ and o (output gate) matches: the gates fed by the cell "
+            f"state's gradient differ, so dc_t is wrong: dc_t = dh_t * o_t * (1 - tanh(c_t)**2) (+ the dc "
+            f"carried from step t+1), the derivative of tanh at c_t, not at h_t or z"
+        )
+    return f"the columns of {', '.join(wrong)} differ (Keras's blocks: i, f, c, o): look at dh_t and dc_t first"
+
+
+def _four_gradients(mine, keras) -> bool:
+    """The learner's backward gave four arrays of Keras's shapes (else the failure already says what)."""
+    return (
+        isinstance(mine, (tuple, list))
+        and len(mine) == 4
+        and all(np.shape(m) == np.shape(k) for m, k in zip(mine, keras))
+    )
+
+
+def _where_bptt_differs(backward, x, weights, dout, rs) -> str:
+    """Which sub-step of backpropagation through time differs first, inside the learner's own backward.
+
+    ``backward(dout, x)`` runs the learner's code and returns ``(dx, dkernel, drecurrent_kernel, dbias)``.
+    First one step alone (nothing carried between steps): if its gate columns differ, the mistake is
+    inside one step, and the gates that differ say which line. If one step matches, the mistake is in
+    what is carried back (dh, dc): the full sequence's dx says from which step back it differs.
+    """
+    one_x, one_dout = x[:, -1:], (dout[:, -1:] if rs else dout)
+    try:
+        mine = backward(one_dout, one_x)
+    except Exception:  # the full run already failed with its own message; this is only a note
+        return ""
+    keras = ref.lstm_backward(one_dout, one_x, *weights, rs)
+    if not _four_gradients(mine, keras):
+        return ""
     for index, name in ((3, "dbias"), (1, "dkernel"), (2, "drecurrent_kernel")):
-        mine = np.asarray(got[index], dtype=float)
-        if mine.shape != expected[index].shape:
-            continue
-        wrong = [
-            GATE_NAMES[g]
-            for g in range(4)
-            if not np.allclose(
-                mine[..., g * units : (g + 1) * units], expected[index][..., g * units : (g + 1) * units], **GRAD
-            )
-        ]
-        if wrong and len(wrong) < 4:
-            notes.append(
-                f"in {name}, only the columns of {', '.join(wrong)} differ (Keras's blocks: i, f, c, o): "
-                f"look at that gate's line of the backward pass"
-            )
-            break
-    dx = np.asarray(got[0], dtype=float)
-    if dx.shape == expected[0].shape and dx.ndim == 3:
-        steps = dx.shape[1]
-        wrong_steps = [t for t in range(steps) if not np.allclose(dx[:, t], expected[0][:, t], **GRAD)]
-        if wrong_steps and wrong_steps[-1] < steps - 1:
-            last = wrong_steps[-1]
-            notes.append(
-                f"dx is right for steps {last + 1}..{steps - 1} and wrong from step {last} back (of 0.."
-                f"{steps - 1}): the first step BPTT gets wrong, walking back from the end, is step {last}, "
-                f"{steps - 1 - last} step(s) before the last: look at what is carried into the previous "
-                f"step (dh, dc)"
-            )
-        elif wrong_steps == [steps - 1] or (wrong_steps and wrong_steps[-1] == steps - 1):
-            notes.append(
-                f"dx is already wrong at the last step ({steps - 1}): the error is in one step's "
-                f"gradients, before anything is carried back"
-            )
-    return ("\n  where: " + "; ".join(notes)) if notes else ""
+        wrong = blocks_that_differ(mine[index], keras[index], GATE_NAMES, **GRAD)
+        if wrong:
+            return f"\n  where: in one step alone (a sequence of length 1), {name}: " + _one_step_note(wrong)
+    try:
+        mine = backward(dout, x)
+    except Exception:  # as above
+        return ""
+    keras = ref.lstm_backward(dout, x, *weights, rs)
+    if not _four_gradients(mine, keras):
+        return ""
+    steps = x.shape[1]
+    step = last_step_that_differs(mine[0], keras[0], **GRAD)
+    if step is None:
+        return ""
+    if step == steps - 1:
+        return (
+            f"\n  where: one step alone, from zero states, matches Keras, but dx already differs at the last "
+            f"step ({step}) of {steps}: the mistake involves the previous step's states, zero in one step "
+            f"alone (c_{{t-1}} in df, h_{{t-1}} in drecurrent_kernel)"
+        )
+    matching = f"step {step + 1}" if step + 1 == steps - 1 else f"steps {step + 1}..{steps - 1}"
+    return (
+        f"\n  where: one step alone matches Keras, so each step's own gradients are right; over {steps} steps, "
+        f"walking back from the end, dx matches for {matching} and first differs at step "
+        f"{step}: what is carried back from step {step + 1} to step {step} differs (dh_{{t-1}} = dz_t @ "
+        f"recurrent_kernel.T, plus dout[:, t-1] when return_sequences=True; dc_{{t-1}} = dc_t * f_t)"
+    )
 
 
 @pytest.mark.kata("rnn.lstm_backward")
@@ -603,7 +646,31 @@ def test_simple_rnn_layer_against_keras(impl, rs):
 @pytest.mark.kata("rnn.LSTM")
 @pytest.mark.parametrize("rs", [False, True])
 def test_lstm_layer_against_keras(impl, rs):
-    _layer_case(impl, "LSTM", "lstm", 3, 6, 4, 5, rs, seed=13)
+    try:
+        _layer_case(impl, "LSTM", "lstm", 3, 6, 4, 5, rs, seed=13)
+    except KataFailure as failure:
+        named = ("flows back through the cell state is missing", "h_{t-1} is missing")
+        if "backward(dout" not in str(failure) or any(text in str(failure) for text in named):
+            raise  # a forward mistake, or a BPTT path the message already names
+        raise KataFailure(str(failure) + _where_layer_bptt_differs(impl.get("rnn", "LSTM"), rs, seed=13)) from None
+
+
+def _where_layer_bptt_differs(LSTM, rs, seed):
+    """The LSTM layer's backward walked as BPTT (see _where_bptt_differs), on fresh layers with the case's
+    weights: the note names a step of the layer's own backward, never the lstm_backward kata."""
+    weights = _weights("lstm", 4, 5, seed)
+    x = _sequence(3, 6, 4, seed)
+    dout = np.random.default_rng(seed + 1).normal(size=(3, 6, 5) if rs else (3, 5))
+
+    def backward(d, xs):
+        layer = LSTM(5, return_sequences=rs)
+        layer.build(xs.shape[1:], np.random.default_rng(0))
+        layer.set_weights([np.copy(w) for w in weights])
+        layer.forward(xs)
+        dx = layer.backward(d)
+        return (dx, *layer.grads)
+
+    return _where_bptt_differs(backward, x, weights, dout, rs)
 
 
 def _check_recurrent_initialisers(layer, units, text, forget_bias):

@@ -309,6 +309,48 @@ def lstm_backward_only_the_last_step(dout, x, kernel, recurrent_kernel, bias, re
     return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
 
 
+@mutant("rnn.lstm_backward", expect=r"o \(output gate\) matches: the gates fed by the cell state\'s gradient differ")
+def lstm_backward_tanh_derivative_at_the_cell(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
+    states, cells, gates = _lstm_run(x, kernel, recurrent_kernel, bias)
+    steps, units = x.shape[1], np.shape(recurrent_kernel)[0]
+    dz = np.zeros(x.shape[:2] + (4 * units,))
+    drecurrent = np.zeros_like(recurrent_kernel)
+    dh = dc = 0.0
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
+        tanh_c = np.tanh(cells[t + 1])
+        dc = dc + dh * o * (1 - cells[t + 1] ** 2)  # MISTAKE: 1 - c**2, not 1 - tanh(c)**2
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
+        drecurrent += states[t].T @ dz[:, t]
+        dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
+    return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
+
+
+@mutant("rnn.lstm_backward", expect=r"one step alone matches Keras.*first differs at step \d+: what is carried back")
+def lstm_backward_carrying_dc_without_the_forget_gate(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
+    states, cells, gates = _lstm_run(x, kernel, recurrent_kernel, bias)
+    steps, units = x.shape[1], np.shape(recurrent_kernel)[0]
+    dz = np.zeros(x.shape[:2] + (4 * units,))
+    drecurrent = np.zeros_like(recurrent_kernel)
+    dh = dc = 0.0
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        dh = dh + (dout[:, t] if return_sequences else (dout if t == steps - 1 else 0.0))
+        tanh_c = np.tanh(cells[t + 1])
+        dc = dc + dh * o * (1 - tanh_c**2)
+        dz[:, t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1
+        )
+        drecurrent += states[t].T @ dz[:, t]
+        dh, dc = dz[:, t] @ recurrent_kernel.T, dc  # MISTAKE: dc_{t-1} = dc_t * f_t, f_t left out
+    return dz @ kernel.T, np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))
+
+
 @alternative("rnn.lstm_backward")
 def lstm_backward_per_gate_slices(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
     """Recomputes the forward pass itself and sums each gate's gradients into its own columns."""
@@ -561,6 +603,115 @@ class LSTMForgettingGrads(LSTM):
     def backward(self, dout):
         dx, dkernel, drecurrent, dbias = lstm_backward(dout, self._x, *self.weights, self.return_sequences)
         return dx  # MISTAKE: self.grads never filled, the optimizer has nothing to apply
+
+
+@mutant("rnn.LSTM", expect="gradient that flows back through the cell state is missing")
+class LSTMLayerDroppingTheCellPath(LSTM):
+    """BPTT by hand in the layer: the cell state's own path back is dropped."""
+
+    def backward(self, dout):
+        kernel, recurrent_kernel, _ = self.weights
+        x, (states, cells, gates) = self._x, self._run
+        steps = x.shape[1]
+        dz = np.zeros(x.shape[:2] + (4 * self.units,))
+        drecurrent = np.zeros_like(recurrent_kernel)
+        dh = dc = 0.0
+        for t in reversed(range(steps)):
+            i, f, g, o = np.split(gates[t], 4, axis=1)
+            dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
+            tanh_c = np.tanh(cells[t + 1])
+            dc = dc + dh * o * (1 - tanh_c**2)
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
+            drecurrent += states[t].T @ dz[:, t]
+            dh, dc = dz[:, t] @ recurrent_kernel.T, 0.0  # MISTAKE: dc_{t-1} = dc_t * f_t dropped
+        self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
+        return dz @ kernel.T
+
+
+@mutant("rnn.LSTM", expect=r"in one step alone .*o \(output gate\) matches: .* dc_t is wrong")
+class LSTMLayerTanhDerivativeAtTheCell(LSTM):
+    """BPTT by hand in the layer: the derivative of tanh taken as 1 - c**2."""
+
+    def backward(self, dout):
+        kernel, recurrent_kernel, _ = self.weights
+        x, (states, cells, gates) = self._x, self._run
+        steps = x.shape[1]
+        dz = np.zeros(x.shape[:2] + (4 * self.units,))
+        drecurrent = np.zeros_like(recurrent_kernel)
+        dh = dc = 0.0
+        for t in reversed(range(steps)):
+            i, f, g, o = np.split(gates[t], 4, axis=1)
+            dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
+            tanh_c = np.tanh(cells[t + 1])
+            dc = dc + dh * o * (1 - cells[t + 1] ** 2)  # MISTAKE: 1 - c**2, not 1 - tanh(c)**2
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
+            drecurrent += states[t].T @ dz[:, t]
+            dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
+        self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
+        return dz @ kernel.T
+
+
+@mutant("rnn.LSTM", expect=r"in one step alone .*only the columns of f \(forget gate\) differ.*PREVIOUS cell state")
+class LSTMLayerForgetGateWithTheNewCell(LSTM):
+    """BPTT by hand in the layer: the forget gate's gradient with c_t."""
+
+    def backward(self, dout):
+        kernel, recurrent_kernel, _ = self.weights
+        x, (states, cells, gates) = self._x, self._run
+        steps = x.shape[1]
+        dz = np.zeros(x.shape[:2] + (4 * self.units,))
+        drecurrent = np.zeros_like(recurrent_kernel)
+        dh = dc = 0.0
+        for t in reversed(range(steps)):
+            i, f, g, o = np.split(gates[t], 4, axis=1)
+            dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
+            tanh_c = np.tanh(cells[t + 1])
+            dc = dc + dh * o * (1 - tanh_c**2)
+            dz[:, t] = np.concatenate(
+                [
+                    dc * g * i * (1 - i),
+                    dc * cells[t + 1] * f * (1 - f),  # MISTAKE: c_t, not c_{t-1}
+                    dc * i * (1 - g**2),
+                    dh * tanh_c * o * (1 - o),
+                ],
+                axis=1,
+            )
+            drecurrent += states[t].T @ dz[:, t]
+            dh, dc = dz[:, t] @ recurrent_kernel.T, dc * f
+        self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
+        return dz @ kernel.T
+
+
+@mutant("rnn.LSTM", expect=r"one step alone matches Keras.*what is carried back from step")
+class LSTMLayerCarryingDcWithoutTheForgetGate(LSTM):
+    """BPTT by hand in the layer: dc carried back without the forget gate."""
+
+    def backward(self, dout):
+        kernel, recurrent_kernel, _ = self.weights
+        x, (states, cells, gates) = self._x, self._run
+        steps = x.shape[1]
+        dz = np.zeros(x.shape[:2] + (4 * self.units,))
+        drecurrent = np.zeros_like(recurrent_kernel)
+        dh = dc = 0.0
+        for t in reversed(range(steps)):
+            i, f, g, o = np.split(gates[t], 4, axis=1)
+            dh = dh + (dout[:, t] if self.return_sequences else (dout if t == steps - 1 else 0.0))
+            tanh_c = np.tanh(cells[t + 1])
+            dc = dc + dh * o * (1 - tanh_c**2)
+            dz[:, t] = np.concatenate(
+                [dc * g * i * (1 - i), dc * cells[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)],
+                axis=1,
+            )
+            drecurrent += states[t].T @ dz[:, t]
+            dh, dc = dz[:, t] @ recurrent_kernel.T, dc  # MISTAKE: dc_{t-1} = dc_t * f_t, f_t left out
+        self.grads = [np.einsum("bti,btj->ij", x, dz), drecurrent, dz.sum(axis=(0, 1))]
+        return dz @ kernel.T
 
 
 @alternative("rnn.LSTM")
