@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from dojo.testkit.checks import GRADIENT_RTOL, assert_close, call, check, fail, show
+from dojo.testkit.composite import additive_part
 from dojo.testkit.gate import LearningGate
 from reference import regularization as ref
 from reference.layers import layer_run
@@ -814,6 +815,40 @@ def check_penalised_layer(layer, keras, x, dout, text):
     return y, penalty
 
 
+def _where_dkernel_differs(got, expected, data_only, kernel, l2) -> str:
+    """A penalised dkernel is two sub-steps added: the data's x.T @ dz, then the penalty's 2 * l2 * kernel.
+    Which of them differs, worked out from the learner's dkernel ("" where a named mistake says it)."""
+    if got.shape != expected.shape:
+        return ""
+    if l2 is None:
+        return "where: no penalty here (kernel_regularizer=None): the data's gradient x.T @ dz itself differs"
+    penalty = expected - data_only  # Keras's: 2 * l2 * kernel
+    if np.allclose(got, penalty, rtol=GRADIENT_RTOL, atol=1e-12):
+        return (
+            "where: dkernel holds only the penalty's gradient (2 * l2 * kernel): the data's gradient x.T @ dz was "
+            "replaced instead of added to (grads[0] = x.T @ dz + 2 * l2 * kernel)"
+        )
+    scale = additive_part(got, expected, data_only, kernel, rtol=GRADIENT_RTOL, atol=1e-12)
+    if scale is not None and min(abs(scale / l2), abs(scale / l2 - 1)) < 1e-6:
+        return ""  # missing (0) or half (1 * l2): the named mistakes above say so
+    if scale is not None:
+        twice = (
+            " (added twice? backward calls backward_from_logits: add it in one of them)"
+            if abs(scale / l2 - 4) < 1e-6
+            else ""
+        )
+        return (
+            f"where: the data's part (x.T @ dz) matches Keras; the penalty's part, dkernel - x.T @ dz, is "
+            f"{scale / l2:.6g} * l2 * kernel{twice}; the derivative of l2 * sum(kernel**2) is 2 * l2 * kernel"
+        )
+    if additive_part(got, expected, data_only, np.sign(kernel), rtol=GRADIENT_RTOL, atol=1e-12) is not None:
+        return "where: the penalty's part is a multiple of sign(kernel): that is L1's gradient; L2's is 2 * l2 * kernel"
+    return (
+        "where: dkernel - Keras's is not a multiple of the kernel, so the data's part x.T @ dz differs (the penalty "
+        "only adds 2 * l2 * kernel): compare with kernel_regularizer=None, where your Dense must give Keras's"
+    )
+
+
 @pytest.mark.kata("regularization.Dense")
 @pytest.mark.parametrize("activation, l2", [("relu", 2**-6), ("tanh", 0.01), (None, None)])
 def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2):
@@ -846,6 +881,7 @@ def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2)
             )
             / 2,
         },
+        note=_where_dkernel_differs(np.asarray(grads[0], dtype=float), keras["dkernel"], data_only, kernel, l2),
     )
     assert_close(
         grads[1],

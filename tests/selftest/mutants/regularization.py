@@ -484,6 +484,48 @@ class DensePenalisingOnlyThroughTheActivation(Dense):
         return model_module.Dense.backward_from_logits(self, dz)
 
 
+@mutant("regularization.Dense", expect="the bias is not penalised")
+class DensePenalisingTheBiasToo(Dense):
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        if self.kernel_regularizer is not None:
+            l2 = self.kernel_regularizer.l2
+            self.grads = [
+                self.grads[0] + 2 * l2 * self.weights[0],
+                self.grads[1] + 2 * l2 * self.weights[1],  # MISTAKE: Keras penalises the kernel only
+            ]
+        return dx
+
+
+@mutant("regularization.Dense", expect=r"factor 1/2 \(l2 \* kernel\)")
+class DenseWithAHalfPenaltyGradient(Dense):
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        if self.kernel_regularizer is not None:
+            self.grads[0] = self.grads[0] + self.kernel_regularizer.l2 * self.weights[0]  # MISTAKE: not 2 * l2
+        return dx
+
+
+@mutant("regularization.Dense", expect=r"data's part \(x.T @ dz\) matches Keras.* is 4 \* l2 \* kernel \(added twice")
+class DensePenalisingInBothWaysBack(Dense):
+    """backward adds the penalty's gradient, then calls backward_from_logits, which adds it again."""
+
+    def backward(self, dout):
+        dx = self.backward_from_logits(self._backward_activation(dout, self.z))
+        if self.kernel_regularizer is not None:
+            self.grads[0] = self.grads[0] + self.kernel_regularizer.gradient(self.weights[0])  # MISTAKE: twice
+        return dx
+
+
+@mutant("regularization.Dense", expect="dkernel holds only the penalty's gradient .* replaced instead of added")
+class DenseReplacingTheDataGradient(Dense):
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        if self.kernel_regularizer is not None:
+            self.grads[0] = self.kernel_regularizer.gradient(self.weights[0])  # MISTAKE: = instead of +=
+        return dx
+
+
 @alternative("regularization.Dense")
 class DensePenalisingInPlace(Dense):
     def regularization_loss(self):
