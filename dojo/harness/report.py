@@ -6,16 +6,18 @@ are respected and the output is plain text when piped.
 
 from __future__ import annotations
 
-import textwrap
+import re
 from dataclasses import dataclass
 
 from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
 from ..states import NOT_RUN
 from . import finish, learner_warnings, outcomes
+from .columns import card_width, display_width, wrap
 
 BAR_WIDTH = 30
-MESSAGE_WIDTH = 96
+FIELD = " " * 9  # the card's second column: "  why    " and the lines under it
+_LABELLED = re.compile(r"  [a-z]+ +(?=\S)")  # "  why    ...": a card field's first line
 
 STATE_MARKUP = {
     outcomes.PASSED: {"green": True},
@@ -50,30 +52,51 @@ def _arrays_on_their_own_lines(lines: list[str]) -> list[str]:
     out: list[str] = []
     for index, line in enumerate(lines):
         following = lines[index + 1] if index + 1 < len(lines) else ""
-        start = max(line.rfind("[["), -1)
+        start = line.rfind("[[")
         while start > 0 and line[start - 1] == "[":
             start -= 1
-        if following.startswith(" ") and following.lstrip(" ").startswith("[") and line[:start].strip():
+        if start > 0 and following.startswith(" ") and following.lstrip(" ").startswith("[") and line[:start].strip():
             out.extend([line[:start].rstrip(), line[start:]])
         else:
             out.append(line)
     return out
 
 
-def indent(text: str, prefix: str, width: int = MESSAGE_WIDTH) -> str:
-    """Wrap long lines of a message and indent every line after the first.
+def indent(text: str, prefix: str, width: int | None = None) -> str:
+    """Wrap a message to fit after ``prefix`` in the card's width, and indent every line after the first.
 
-    A line that starts with spaces (an array's later rows, an indented note) keeps them when it wraps.
+    ``width`` is the text's own width (default: the card's width less the prefix). A line that starts
+    with spaces (an array's later rows, an indented note) keeps them when it wraps.
     """
+    if width is None:
+        width = card_width() - display_width(prefix)
     lines = []
     for raw in _arrays_on_their_own_lines(text.splitlines()) or [""]:
         lead = raw[: len(raw) - len(raw.lstrip(" "))]
-        if len(raw) <= width:
-            lines.append(raw)
-            continue
-        wrapped = textwrap.wrap(raw.strip(), width - len(lead), break_long_words=False)
-        lines.extend(lead + part for part in wrapped or [""])
+        lines.extend(wrap(raw, width, subsequent=lead))
     return ("\n" + prefix).join(line.rstrip() for line in lines)
+
+
+def fit(text: str, width: int | None = None) -> list[str]:
+    """Every physical line of ``text`` within the card's width; a card field's line continues under the
+    field's column, any other line two columns in from its own indentation."""
+    width = width or card_width()
+    lines = []
+    for line in text.split("\n"):
+        label = _LABELLED.match(line)
+        lead = len(line) - len(line.lstrip(" "))
+        under = FIELD if label and label.end() == len(FIELD) else " " * min(lead + 2, len(FIELD))
+        lines.extend(wrap(line, width, subsequent=under))
+    return lines
+
+
+def _clip(text: str, width: int) -> str:
+    """The start of ``text`` in ``width`` columns, "…" where it was cut (the table's one-line reason)."""
+    if display_width(text) <= width:
+        return text
+    while text and display_width(text) > width - 1:
+        text = text[:-1]
+    return text.rstrip() + "…" if width > 0 else ""
 
 
 def attempts_note(streak: int, shown: int) -> str:
@@ -100,7 +123,9 @@ class Writer:
         self.not_rerun: list[Kata] = []  # katas that passed before and were not rerun (unchanged code)
 
     def line(self, text: str = "", **markup) -> None:
-        self.tr.write_line(text, **markup)
+        """Write ``text``, each of its lines wrapped to the card's width (an 80-column terminal at most)."""
+        for physical in fit(text):
+            self.tr.write_line(physical, **markup)
 
     # ------------------------------------------------------------- progress
 
@@ -114,8 +139,9 @@ class Writer:
             cells.append(
                 f"{track.number:>2} {track.name:<14} {bar(finished, len(katas), 6)} {finished:>2}/{len(katas):<2}"
             )
-        for start in range(0, len(cells), 3):
-            self.line("  " + "   ".join(cells[start : start + 3]))
+        per_row = max(1, (card_width() - 2 + 3) // (display_width(cells[0]) + 3)) if cells else 1
+        for start in range(0, len(cells), per_row):
+            self.line("  " + "   ".join(cells[start : start + per_row]).rstrip())
 
     # ---------------------------------------------------------------- focus
 
@@ -173,18 +199,23 @@ class Writer:
         header = f"kata {kata.number}  {kata.title}"
         if kata.kind == "capstone":
             header += "  [capstone]"
-        self.tr.write(header + "   ", bold=True)
-        self.tr.write(summary.state + checks, **STATE_MARKUP.get(summary.state, {}))
-        self.line()
+        state = summary.state + checks
+        if display_width(f"{header}   {state}") <= card_width():
+            self.tr.write(header + "   ", bold=True)
+            self.tr.write(state, **STATE_MARKUP.get(summary.state, {}))
+            self.line()
+        else:  # a long title: the state on a line of its own, under the title
+            self.line(header, bold=True)
+            self.line(FIELD + state, **STATE_MARKUP.get(summary.state, {}))
         self.line(f"  edit   {self.impl_name}/{kata.path}, {kata.target}")
         if kata.goal:
-            self.line(f"  task   {indent(kata.goal, '         ')}")
+            self.line(f"  task   {indent(kata.goal, FIELD)}")
         if summary.state != outcomes.NOT_STARTED:
             self.line(f"  check  {summary.check}")
-            self.line(f"  why    {indent(summary.message, '         ')}", **STATE_MARKUP[summary.state])
+            self.line(f"  why    {indent(summary.message, FIELD)}", **STATE_MARKUP[summary.state])
             self.printed(summary)
         level = min(self.hint_levels.get(kata.id, self.hint_level), len(kata.hints) - 1)
-        self.line(f"  hint   ({level + 1} of {len(kata.hints)}) {indent(kata.hints[level], '         ')}", cyan=True)
+        self.line(f"  hint   {indent(f'({level + 1} of {len(kata.hints)}) {kata.hints[level]}', FIELD)}", cyan=True)
         if summary.state in (outcomes.FAILING, outcomes.ERROR) and level < len(kata.hints) - 1:
             self.line(f"         {attempts_note(self.streaks.get(kata.id, 0), level)}")
         self.line()
@@ -208,7 +239,7 @@ class Writer:
         )
         self.line(f"  print  ({more})")
         for text in shown:
-            self.line(f"         {text[:MESSAGE_WIDTH]}")
+            self.line(f"{FIELD}{text[: card_width() - len(FIELD)]}")
 
     def interrupted(self, kata: Kata) -> None:
         """Ctrl-C while a kata's checks ran: say which, so the learner knows where it was."""
@@ -269,10 +300,15 @@ class Writer:
                 self.tr.write(label)
                 self.tr.write(f" {s.state:<12}", **STATE_MARKUP.get(s.state, {}))
                 self.tr.write(f" {s.passed}/{s.total}")
-                if s.state in (outcomes.FAILING, outcomes.ERROR):
-                    first = s.message.splitlines()[0] if s.message else ""
-                    self.tr.write(f"  {first[:70]}", red=True)
+                reason = (
+                    s.message.splitlines()[0] if s.message and s.state in (outcomes.FAILING, outcomes.ERROR) else ""
+                )
+                room = card_width() - display_width(f"{label} {s.state:<12} {s.passed}/{s.total}  ")
+                if reason and room >= 24:
+                    self.tr.write(f"  {_clip(reason, room)}", red=True)
                 self.line()
+                if reason and room < 24:  # no room beside the row: the reason's start on a line of its own
+                    self.line(FIELD + _clip(reason, card_width() - len(FIELD)), red=True)
                 for path in self.artifacts.get(s.kata.id, []):
                     if path not in printed:
                         printed.add(path)
