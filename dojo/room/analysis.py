@@ -9,7 +9,8 @@ a failure a learner met that no mutant's message explains.
 * time to pass: from the post where the kata first became the pair's
   current kata to the post where it passed (a pair that joined the room with
   the kata already passed, or passed it with ``kata catch-up``, is not counted);
-* attempts: the runs with the kata as the current one, the passing run included;
+* runs: the runs with the kata as the current one, the passing run included (every run counts, changed
+  code or not: the database's column is named ``attempts``, as in the files of earlier rooms);
 * hint level: how many hints the pair had asked for with ``kata hint`` when it passed (0: none).
 
 Several workshops merge (``kata room report A.sqlite B.sqlite``): their
@@ -28,7 +29,7 @@ from pathlib import Path
 from ..course.curriculum import Curriculum
 
 TOP_MISTAKES = 5
-EVENTS = "SELECT client, kata, kind, at, attempts, seconds, hints, mistake FROM events ORDER BY at, id"
+EVENTS = "SELECT client, kata, kind, at, attempts AS runs, seconds, hints, mistake FROM events ORDER BY at, id"
 
 
 def from_database(database, curriculum: Curriculum) -> dict:
@@ -85,7 +86,7 @@ def kata_row(kata, events: list[dict]) -> dict:
         "reached": len({e["client"] for e in events if e["kind"] in ("reached", "passed")}),
         "passed": len({e["client"] for e in passes}),
         "median_minutes": _median([e["seconds"] / 60 for e in passes if e.get("seconds") is not None]),
-        "median_attempts": _median([e.get("attempts") for e in passes]),
+        "median_runs": _median([e.get("runs") for e in passes]),
         "hint_levels": dict(sorted(Counter(int(e.get("hints") or 0) for e in passes).items())),
         "failing_runs": len(failures),
         "unnamed_failures": len(failures) - len(named),
@@ -109,7 +110,7 @@ def as_csv(data: dict) -> str:
             "pairs_reached",
             "pairs_passed",
             "median_minutes_to_pass",
-            "median_attempts_to_pass",
+            "median_runs_to_pass",
             "hint_levels_at_pass",
             "failing_runs",
             "failures_no_message_named",
@@ -127,7 +128,7 @@ def as_csv(data: dict) -> str:
             row["reached"],
             row["passed"],
             _blank(row["median_minutes"]),
-            _blank(row["median_attempts"]),
+            _blank(row["median_runs"]),
             levels,
             row["failing_runs"],
             row["unnamed_failures"],
@@ -180,7 +181,7 @@ def as_html(data: dict) -> str:
         minutes = row["median_minutes"]
         passed = f"{row['passed']} of {row['reached']} passed"
         took = "–" if minutes is None else f"{minutes:g} min"
-        runs = "" if row["median_attempts"] is None else f"{row['median_attempts']:g} runs"
+        runs = "" if row["median_runs"] is None else f"{row['median_runs']:g} runs"
         body.append(
             "<tr>"
             f"<td>{html.escape(str(row['number']))} {html.escape(row['title'])}<br>"

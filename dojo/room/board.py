@@ -8,9 +8,12 @@ What has to reach the disk is queued in :attr:`Room.outbox` as SQL writes
 * A pair's row is its latest post, plus what only the server can know:
   since when the pair is on its current kata, since when that kata fails,
   how many runs it took on each kata, and when it was last seen.
-* A pair is **stuck** when its current kata fails and either its failing
-  streak (runs in a row) reaches ``stuck_runs`` or it has failed for
-  ``stuck_minutes``. A stuck pair that has not raised a hand for
+* A pair is **stuck** when its current kata fails and either its streak of
+  failing attempts reaches ``stuck_attempts`` or it has failed for
+  ``stuck_minutes``. An attempt is a failing run whose kata code changed
+  since the last one counted (``dojo/course/attempts.py``: the streak the
+  hints step on); rerunning the same code, or a watch that reruns on every
+  save, is not one more attempt. The runs column counts every run. A stuck pair that has not raised a hand for
   ``silent_minutes`` is a **silent hand**: the facilitator should go to it.
 * A pair is **quiet** when it has not posted for ``quiet_minutes``, and
   **left** after ``kata room leave``; both rows are greyed and sorted last.
@@ -19,7 +22,7 @@ What has to reach the disk is queued in :attr:`Room.outbox` as SQL writes
 * The **mistakes panel** counts, for each named mistake hit in the last
   ``mistake_minutes``, how many different pairs hit it: "7 of 12 pairs".
 * **Events** (a kata reached, a failing run and its mistake, a kata passed
-  with its attempts, time and hint level) are the history :mod:`.analysis`
+  with its runs, time and hint level) are the history :mod:`.analysis`
   reads.
 * The **rotation timer** swaps driver and navigator every ``rotate_minutes``
   (0: no timer); rounds count from when it was (re)started.
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 
 from ..course.curriculum import Curriculum, Kata
 from ..states import DONE_STATES, ERROR, FAILING, PASSED
+from ..words import plural
 from . import database as db
 from .validation import Post
 
@@ -53,7 +57,7 @@ class RoomFull(Exception):
 
 @dataclass
 class Settings:
-    stuck_runs: int = 5
+    stuck_attempts: int = 5  # failing attempts (runs of changed code) in a row
     stuck_minutes: float = 10.0
     mistake_minutes: float = 10.0
     rotate_minutes: float = 10.0
@@ -168,7 +172,7 @@ class Room:
             "kata_since": now,
             "failing_since": None,
             "reached": {},  # kata id -> when this pair first had it as its current kata
-            "attempts": {},  # kata id -> runs with it as the current kata
+            "runs": {},  # kata id -> runs with it as the current kata (every run, changed code or not)
             "done": [],  # kata ids this pair has passed (or skipped) as far as the room knows
         }
         return pair
@@ -195,7 +199,7 @@ class Room:
                     "kind": "passed",
                     "at": now,
                     # The passing run counts, whether or not the post shows the kata as still current.
-                    "attempts": pair["attempts"].get(kata_id, 0) + (kata_id != post.current),
+                    "runs": pair["runs"].get(kata_id, 0) + (kata_id != post.current),
                     "seconds": round(now - reached, 1) if reached is not None else None,
                     "hints": post.hints.get(kata_id, 0),
                 }
@@ -205,7 +209,7 @@ class Room:
             if current not in pair["reached"]:
                 pair["reached"][current] = now
                 events.append({"client": client, "kata": current, "kind": "reached", "at": now})
-            pair["attempts"][current] = pair["attempts"].get(current, 0) + 1
+            pair["runs"][current] = pair["runs"].get(current, 0) + 1
             if post.state in FAILING_STATES:
                 events.append({"client": client, "kata": current, "kind": "failed", "at": now, "mistake": post.mistake})
         return events
@@ -311,8 +315,8 @@ class Room:
         """Why the pair counts as stuck, or None."""
         if pair.get("state") not in FAILING_STATES:
             return None
-        if pair.get("streak", 0) >= self.settings.stuck_runs:
-            return f"{pair['streak']} failing runs"
+        if pair.get("streak", 0) >= self.settings.stuck_attempts:
+            return plural(pair["streak"], "failing attempt")
         since = pair.get("failing_since")
         if since is not None and now - since >= self.settings.stuck_minutes * 60:
             return f"failing for {int((now - since) // 60)} min"
@@ -368,7 +372,7 @@ class Room:
             "kata": self.kata_info(current),
             "state": pair.get("state"),
             "streak": pair.get("streak", 0),
-            "attempts": pair.get("attempts", {}).get(current, 0) if current else 0,
+            "runs": pair.get("runs", {}).get(current, 0) if current else 0,
             "checks": f"{pair.get('passed', 0)}/{pair.get('total', 0)}",
             "done": sum(1 for state in katas.values() if state in DONE_STATES),
             "total": len(self.curriculum.katas),
@@ -475,7 +479,7 @@ class Room:
             pair["current"] = None
         pair.setdefault("asked", pair["name"])
         pair.setdefault("reached", {})
-        pair.setdefault("attempts", {})
+        pair.setdefault("runs", pair.pop("attempts", {}))  # "attempts" in rooms stored before it was renamed
         pair.setdefault("done", [k for k, v in pair["katas"].items() if v in DONE_STATES])
         pair.setdefault("last_seen", pair.get("first_seen", self.clock()))
         self.pairs[client] = pair

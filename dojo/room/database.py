@@ -5,7 +5,8 @@ Tables, each row written when it happens (never one file rewritten for the whole
 * ``pairs``: one row per pair, its board row as JSON, replaced on every post;
 * ``posts``: every accepted post, with the server's time;
 * ``events``: what happened to a pair on a kata (``reached``, ``failed``
-  with the mistake's name or none, ``passed`` with the attempts, the seconds
+  with the mistake's name or none, ``passed`` with the runs it took (the
+  column is named ``attempts``, as in the files of earlier rooms), the seconds
   since it was reached and the hint level), from which :mod:`.analysis`
   computes what the room learned about each kata;
 * ``hands``: the help queue (raised, done);
@@ -229,7 +230,7 @@ def add_post(client: str, at: float, post) -> Write:
 def add_event(event: dict) -> Write:
     return (
         "INSERT INTO events (client, kata, kind, at, attempts, seconds, hints, mistake) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        tuple(event.get(k) for k in ("client", "kata", "kind", "at", "attempts", "seconds", "hints", "mistake")),
+        tuple(event.get(k) for k in ("client", "kata", "kind", "at", "runs", "seconds", "hints", "mistake")),
     )
 
 

@@ -69,7 +69,7 @@ def as_csv(room: Room) -> str:
             "kata_number",
             "kata_title",
             "state",
-            "streak",
+            "failing_attempts",
             "checks",
             "done",
             "total",
@@ -77,7 +77,7 @@ def as_csv(room: Room) -> str:
             "stuck",
             "minutes_on_kata",
             "last_mistake",
-            "attempts",
+            "runs_on_kata",
             "presence",
             "posts",
         ]
@@ -99,7 +99,7 @@ def as_csv(room: Room) -> str:
             row["stuck"] or "",
             round(row["on_kata_s"] / 60, 1),
             row["failure"] or "",
-            row["attempts"],
+            row["runs"],
             row["presence"],
             row["posts"],
         ]

@@ -8,7 +8,8 @@ because of the room, and its exit code stays pytest's. The terminal gets one qui
 rotation timer, or that the room could not be reached.
 
 What is sent: the pair's name, its random client id, the state of each kata
-it has run, the current kata's id, failing streak and check counts, and when
+it has run, the current kata's id, its failing attempts in a row (runs that
+changed the code: the streak the hints step on) and check counts, and when
 the current kata failed on a known mistake, that mistake's name as the
 course wrote it. No code, no file names, no values from the pair's arrays.
 """

@@ -627,7 +627,7 @@ def _room_serve(args: argparse.Namespace, console: Console) -> int:
     except CurriculumError as error:
         raise CliError(f"the curriculum does not load: {error}") from None
     settings = Settings(
-        stuck_runs=args.stuck_runs,
+        stuck_attempts=args.stuck_attempts,
         stuck_minutes=args.stuck_minutes,
         mistake_minutes=args.mistake_minutes,
         rotate_minutes=args.rotate_minutes,
@@ -812,7 +812,14 @@ def _room_actions(room: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--stuck-runs", type=int, default=5, help="stuck after this many failing runs (default 5)")
+    serve.add_argument(
+        "--stuck-attempts",
+        "--stuck-runs",  # its name before attempts replaced runs: kept so that workshop scripts still work
+        dest="stuck_attempts",
+        type=int,
+        default=5,
+        help="stuck after this many failing attempts in a row, runs that changed the code (default 5)",
+    )
     serve.add_argument("--stuck-minutes", type=float, default=10, help="or after this long failing (default 10)")
     serve.add_argument(
         "--mistake-minutes",

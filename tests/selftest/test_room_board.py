@@ -88,18 +88,19 @@ def test_a_missing_field_is_rejected():
 # ---------------------------------------------------------------------- board
 
 
-def test_stuck_after_n_failing_runs_on_the_same_kata():
-    board, _ = room(stuck_runs=3, stuck_minutes=60)
+def test_stuck_after_n_failing_attempts_on_the_same_kata():
+    """The post's streak counts attempts (runs of changed code, dojo/course/attempts.py), and the board says so."""
+    board, _ = room(stuck_attempts=3, stuck_minutes=60)
     board.apply(post(1, seq=1, streak=2))
     assert board.snapshot()["pairs"][0]["stuck"] is None
     board.apply(post(1, seq=2, streak=3))
-    assert board.snapshot()["pairs"][0]["stuck"] == "3 failing runs"
+    assert board.snapshot()["pairs"][0]["stuck"] == "3 failing attempts"
     board.apply(post(1, seq=3, streak=0, state="passed", current=KATAS[2]))
     assert board.snapshot()["stuck"] == 0
 
 
 def test_stuck_after_m_minutes_failing_and_the_clock_restarts_on_a_new_kata():
-    board, clock = room(stuck_runs=99, stuck_minutes=5)
+    board, clock = room(stuck_attempts=99, stuck_minutes=5)
     board.apply(post(1, seq=1))
     clock.now += 4 * 60
     board.apply(post(1, seq=2))  # still failing the same kata: the failing time goes on
@@ -225,7 +226,7 @@ def test_a_second_pair_with_the_same_name_is_made_distinct():
 
 
 def test_stuck_pairs_come_first_and_quiet_ones_last_greyed():
-    board, clock = room(stuck_runs=3, quiet_minutes=10)
+    board, clock = room(stuck_attempts=3, quiet_minutes=10)
     board.apply(post(1, name="Aaron", state="passed", current=KATAS[2], streak=0))
     board.apply(post(2, name="Zed", streak=4, mistake="the bias is missing"))
     clock.now += 11 * 60
@@ -233,7 +234,7 @@ def test_stuck_pairs_come_first_and_quiet_ones_last_greyed():
     board.apply(post(2, seq=2, name="Zed", streak=5, mistake="the bias is missing"))
     rows = board.snapshot()["pairs"]
     assert [r["name"] for r in rows] == ["Zed", "Mia", "Aaron"]
-    assert rows[0]["failure"] == "the bias is missing" and rows[0]["attempts"] == 2
+    assert rows[0]["failure"] == "the bias is missing" and rows[0]["runs"] == 2
     assert rows[2]["presence"] == "quiet" and rows[2]["last_seen_s"] == 11 * 60
     board.apply(post(3, seq=2, name="Mia", streak=1))
     assert board.snapshot()["pairs"][1]["failure"] == NO_NAMED_MISTAKE
@@ -242,7 +243,7 @@ def test_stuck_pairs_come_first_and_quiet_ones_last_greyed():
 
 
 def test_the_help_queue_keeps_order_and_flags_silent_hands():
-    board, clock = room(stuck_runs=2, silent_minutes=5)
+    board, clock = room(stuck_attempts=2, silent_minutes=5)
     for n in (1, 2, 3):
         board.apply(post(n, streak=2, mistake="the bias is missing" if n == 1 else None))
     board.raise_hand(client_id(2), "first")
@@ -264,7 +265,7 @@ def test_the_help_queue_keeps_order_and_flags_silent_hands():
 
 
 def test_the_projector_can_hide_the_names_of_stuck_pairs():
-    board, _ = room(stuck_runs=2)
+    board, _ = room(stuck_attempts=2)
     board.apply(post(1, name="Struggling Pair", streak=3))
     board.apply(post(2, name="Fine Pair", state="passed", current=KATAS[2], streak=0))
     board.raise_hand(client_id(1), "help")
@@ -275,7 +276,17 @@ def test_the_projector_can_hide_the_names_of_stuck_pairs():
     assert "Struggling Pair" in json.dumps(board.snapshot(projector=False))  # the facilitator sees it
 
 
-def test_events_record_attempts_time_and_hints_to_pass():
+def test_a_room_stored_before_the_rename_keeps_its_runs():
+    board, _ = room()
+    board.apply(post(1, seq=1, current=KATAS[1], streak=1))
+    stored = json.loads(json.dumps(board.pairs[client_id(1)]))
+    stored["attempts"] = stored.pop("runs")  # as an older room wrote it
+    again, _ = room()
+    again.adopt(client_id(1), stored)
+    assert again.snapshot()["pairs"][0]["runs"] == 1
+
+
+def test_events_record_runs_time_and_hints_to_pass():
     board, clock = room()
     board.apply(post(1, seq=1, current=KATAS[1], streak=1, mistake="the bias is missing"))
     clock.now += 60

@@ -42,7 +42,7 @@ def browser():
 
 
 def test_the_board_updates_live_and_shows_names_as_text(browser, tmp_path):
-    with RoomProcess(tmp_path / "room", settings={"stuck_runs": 3, "rotate_minutes": 10}) as room:
+    with RoomProcess(tmp_path / "room", settings={"stuck_attempts": 3, "rotate_minutes": 10}) as room:
         assert room.post(post_body(1, seq=1, current=KATAS[1], name="Ana & Ben"))[0] == 200
         page = browser.new_page()
         requests = []
@@ -177,7 +177,7 @@ LAYOUT = """() => {
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_the_board_reads_at_projector_and_phone_sizes_with_60_hostile_names(browser, tmp_path, size):
     limits = {"new_pair_burst": 100, "streams_per_address": 64}
-    with RoomProcess(tmp_path / "room", settings={"stuck_runs": 5}, limits=limits) as room:
+    with RoomProcess(tmp_path / "room", settings={"stuck_attempts": 5}, limits=limits) as room:
         fill_the_room(room)
         width, height = size
         page = browser.new_page(viewport={"width": width, "height": height})
@@ -191,7 +191,7 @@ def test_the_board_reads_at_projector_and_phone_sizes_with_60_hostile_names(brow
         assert found["overlaps"] == [], found["overlaps"]
         assert found["outside"] == [], found["outside"]
         assert found["scrollWidth"] <= found["width"], found  # nothing scrolls sideways
-        # Stuck pairs first, with their mistake (or that none was named), attempts and when last seen.
+        # Stuck pairs first, with their mistake (or that none was named), runs and when last seen.
         rows = page.locator("#rows .row")
         first = rows.nth(0).inner_text()
         assert "STUCK" in first and "run" in first and "seen" in first
@@ -227,7 +227,7 @@ def test_the_facilitators_view_reads_too(browser, tmp_path, size):
 
 
 def test_the_facilitator_view_removes_rows_and_marks_hands_done_and_the_projector_hides_names(browser, tmp_path):
-    with RoomProcess(tmp_path / "room", settings={"stuck_runs": 2}) as room:
+    with RoomProcess(tmp_path / "room", settings={"stuck_attempts": 2}) as room:
         assert room.post(post_body(1, name="Stuck Pair", streak=3))[0] == 200
         assert room.post(post_body(2, name="Gone Home", state="passed", streak=0))[0] == 200
         status, _, _ = room.request(

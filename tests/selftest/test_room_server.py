@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # left out of the quick tier: a room server per t
 
 @pytest.fixture
 def room(tmp_path):
-    with RoomProcess(tmp_path / "room", settings={"stuck_runs": 3}) as running:
+    with RoomProcess(tmp_path / "room", settings={"stuck_attempts": 3}) as running:
         yield running
 
 
@@ -41,7 +41,7 @@ def test_pairs_post_from_their_own_processes_and_the_board_shows_stuck_and_mista
     board = room.board()
     assert len(board["pairs"]) == 6 and board["stuck"] == 4
     stuck = room.pair("pair 0")
-    assert stuck["stuck"] == "3 failing runs" and stuck["kata"]["id"] == KATAS[5] and stuck["posts"] == 3
+    assert stuck["stuck"] == "3 failing attempts" and stuck["kata"]["id"] == KATAS[5] and stuck["posts"] == 3
     assert stuck["kata"]["number"] and stuck["kata"]["title"]
     assert board["mistakes"][0] == {**board["mistakes"][0], "mistake": gates, "pairs": 4, "of": 6}
     assert room.pair("pair 5")["stuck"] is None and room.pair("pair 5")["done"] == 4
@@ -258,7 +258,7 @@ def test_serve_takes_the_stuck_and_rotation_settings():
             "127.0.0.1",
             "--port",
             "9000",
-            "--stuck-runs",
+            "--stuck-attempts",
             "3",
             "--stuck-minutes",
             "2.5",
@@ -270,5 +270,7 @@ def test_serve_takes_the_stuck_and_rotation_settings():
             "x",
         ]
     )
-    assert (args.stuck_runs, args.stuck_minutes, args.mistake_minutes, args.rotate_minutes) == (3, 2.5, 5, 0)
+    assert (args.stuck_attempts, args.stuck_minutes, args.mistake_minutes, args.rotate_minutes) == (3, 2.5, 5, 0)
     assert args.host == "127.0.0.1" and args.port == 9000 and args.state_dir == "x"
+    # the option's name before the streak counted attempts still works in workshop scripts
+    assert parser().parse_args(["room", "serve", "--stuck-runs", "4"]).stuck_attempts == 4

@@ -77,7 +77,7 @@ class Pair:
 
 def test_the_help_queue_and_the_per_kata_report_end_to_end(course, tmp_path):
     state = tmp_path / "room"
-    with RoomProcess(state, curriculum=course / "curriculum", settings={"stuck_runs": 2}) as room:
+    with RoomProcess(state, curriculum=course / "curriculum", settings={"stuck_attempts": 2}) as room:
         ana = Pair(room, course, tmp_path, "Ana & Ben")
         cleo = Pair(room, course, tmp_path, "Cleo & Dan")
         eve = Pair(room, course, tmp_path, "Eve & Fay")
@@ -113,7 +113,7 @@ def test_the_help_queue_and_the_per_kata_report_end_to_end(course, tmp_path):
         report = {row["id"]: row for row in json.loads(body)["katas"]}
         double = report["toy.double"]
         assert (double["reached"], double["passed"]) == (3, 2)
-        assert double["median_attempts"] == 3  # Ana: two failing runs and the passing one; Cleo the same
+        assert double["median_runs"] == 3  # Ana: two failing runs and the passing one; Cleo the same
         assert double["median_minutes"] is not None
         assert double["hint_levels"] == {"0": 1, "1": 1}  # Ana passed without a hint, Cleo after one
         assert double["mistakes"][0]["mistake"].startswith(NAMED) and double["mistakes"][0]["pairs"] == 2

@@ -75,7 +75,7 @@ function row(pair) {
     name,
     kataCell(pair),
     failureCell(pair),
-    el("div", { class: "attempts", role: "cell" }, pair.kata ? `${pair.attempts} run${pair.attempts === 1 ? "" : "s"}` : ""),
+    el("div", { class: "runs", role: "cell" }, pair.kata ? `${pair.runs} run${pair.runs === 1 ? "" : "s"}` : ""),
     el("div", { class: "time", role: "cell", "data-since": String(pair.on_kata_s), "data-seen": String(pair.last_seen_s) },
        el("span", { class: "on" }, duration(pair.on_kata_s + elapsed())),
        el("div", { class: "seen" }, `seen ${duration(pair.last_seen_s + elapsed())} ago`)),
@@ -216,7 +216,7 @@ function katasRow(kata) {
             el("td", {}, `${kata.number} ${kata.title}`),
             el("td", {}, `${kata.passed} / ${kata.reached}`),
             el("td", {}, kata.median_minutes === null ? "–" : String(kata.median_minutes)),
-            el("td", {}, kata.median_attempts === null ? "–" : String(kata.median_attempts)),
+            el("td", {}, kata.median_runs === null ? "–" : String(kata.median_runs)),
             el("td", {}, String(kata.unnamed_failures)),
             el("td", {}, top));
 }
