@@ -56,6 +56,7 @@ from pathlib import Path
 from ..files import write_atomic
 from ..paths import STATE_DIR
 from ..states import DONE_STATES, NOT_STARTED, PASSED, KataState
+from ..words import plural
 from . import attempts
 from .curriculum import Curriculum, Kata
 
@@ -259,7 +260,7 @@ def _set_aside(path: Path, clean: dict, problems: list[str]) -> str:
     except OSError as error:
         return (
             f"{_shown(path)} is damaged: {why}; it could not be set aside ({error.strerror or error}), "
-            f"so only what reads fine is used ({kept} katas)"
+            f"so only what reads fine is used ({plural(kept, 'kata')})"
         )
     rest = (
         f"kept the {kept} kata{'s' if kept != 1 else ''} that read{'' if kept != 1 else 's'} fine"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 
 from ..course.curriculum import Curriculum, Kata
+from ..words import plural
 
 NO_TESTS = int(pytest.ExitCode.NO_TESTS_COLLECTED)
 
@@ -71,6 +72,6 @@ def no_kata_selected_text(deselected: int, keyword: str, marks: str) -> str:
         part for part in (f"-k {keyword!r}" if keyword else "", f"-m {marks!r}" if marks else "") if part
     )
     return (
-        f"No kata in this run: {how or 'the selection'} left out all {deselected} kata checks. "
+        f"No kata in this run: {how or 'the selection'} left out {'all ' if deselected != 1 else ''}{plural(deselected, 'kata check')}. "
         f"`kata list` shows the katas; `pytest --kata 2.4` runs one."
     )

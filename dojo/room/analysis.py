@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..course.curriculum import Curriculum
+from ..words import plural
 
 TOP_MISTAKES = 5
 EVENTS = "SELECT client, kata, kind, at, attempts AS runs, seconds, hints, mistake FROM events ORDER BY at, id"
@@ -174,7 +175,7 @@ def as_html(data: dict) -> str:
     body = []
     for row in rows:
         mistakes = "".join(
-            f"<li>{html.escape(m['mistake'])} <span class='note'>({m['pairs']} pairs, {m['hits']} runs)</span></li>"
+            f"<li>{html.escape(m['mistake'])} <span class='note'>({plural(m['pairs'], 'pair')}, {plural(m['hits'], 'run')})</span></li>"
             for m in row["mistakes"]
         )
         levels = ", ".join(f"level {level}: {count}" for level, count in row["hint_levels"].items()) or "–"
@@ -198,8 +199,8 @@ def as_html(data: dict) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>Neural Katas: what the room learned</title><style>{STYLE}</style></head><body>"
-        f"<h1>What the room learned, kata by kata</h1><p class='note'>{data['pairs']} pairs in "
-        f"{data['workshops']} workshop{'s' if data['workshops'] != 1 else ''}. Failures no message named are "
+        f"<h1>What the room learned, kata by kata</h1><p class='note'>{plural(data['pairs'], 'pair')} in "
+        f"{plural(data['workshops'], 'workshop')}. Failures no message named are "
         "the course's to-do list: a mistake learners make that no mutant explains yet.</p>"
         "<table><colgroup><col style='width:20%'><col style='width:14%'><col style='width:14%'>"
         "<col style='width:12%'><col style='width:10%'><col style='width:30%'></colgroup>"

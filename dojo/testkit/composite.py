@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..words import plural
 from .checks import assert_close, check, show
 
 
@@ -51,7 +52,7 @@ def check_steps(
     step that differs, naming it and the steps after it in the forward pass that match."""
     check(
         isinstance(grads, (list, tuple)) and len(grads) == len(expected),
-        f"{text}: after backward, self.grads must hold {len(expected)} arrays ({', '.join(names)}), got {show(grads)}",
+        f"{text}: after backward, self.grads must hold {plural(len(expected), 'array')} ({', '.join(names)}), got {show(grads)}",
     )
     matched: list[str] = []
     for step in [*steps, *([dx_step] if dx_step is not None else [])]:

@@ -77,6 +77,7 @@ import numpy as np
 
 import reference.layers  # imported with the tests, so that a forked check sends these calls to the parent
 
+from ..words import plural
 from .checks import FORWARD_RTOL, GRADIENT_RTOL, assert_close, call, check, fail, show
 
 GRADIENT_ATOL = 1e-10
@@ -211,7 +212,7 @@ def _check_build(layer, input_shape, facts, text, seed):
     )
     check(
         len(mine) == len(shapes),
-        f"{text}: after build, self.weights holds {len(mine)} arrays; Keras's layer has {len(shapes)}: {order}"
+        f"{text}: after build, self.weights holds {plural(len(mine), 'array')}; Keras's layer has {len(shapes)}: {order}"
         + (" (a layer without weights keeps self.weights = [])" if not shapes else ""),
     )
     for index, (w, name, shape) in enumerate(zip(mine, names, shapes)):
@@ -319,7 +320,7 @@ def _check_grads(layer, expected, text, mistakes):
     listing = ", ".join(f"d {n}" for n in names)
     check(
         isinstance(grads, (list, tuple)) and len(grads) == len(names),
-        f"{text}: after backward, self.grads must hold {len(names)} arrays [{listing}], in the order of "
+        f"{text}: after backward, self.grads must hold {plural(len(names), 'array')} [{listing}], in the order of "
         f"self.weights; it is {show(grads)}",
     )
     shapes = [np.shape(g) for g in grads]

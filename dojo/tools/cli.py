@@ -49,6 +49,7 @@ from ..course.curriculum import Curriculum, CurriculumError, Kata, load
 from ..course.progress import Progress, ProgressError
 from ..harness.report import bar
 from ..states import DONE_STATES
+from ..words import plural
 
 STATE_STYLE = {
     "passed": "green",
@@ -605,7 +606,8 @@ def _room_report(args: argparse.Namespace, console: Console) -> int:
     write_atomic(out / "katas.html", analysis.as_html(report))
     write_atomic(out / "katas.csv", analysis.as_csv(report))
     console.print(
-        f"{len(report['katas'])} katas, {report['pairs']} pairs in {report['workshops']} workshops: "
+        f"{plural(len(report['katas']), 'kata')}, {plural(report['pairs'], 'pair')} in "
+        f"{plural(report['workshops'], 'workshop')}: "
         f"wrote {escape(str(out / 'katas.html'))} and katas.csv",
         soft_wrap=True,
     )

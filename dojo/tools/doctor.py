@@ -34,6 +34,7 @@ from ..course.digest_memo import DIGESTS_FILE
 from ..course.progress import Progress
 from ..harness import sandbox
 from ..paths import ROOM_FILE, STATE_DIR
+from ..words import plural
 
 OK, FIXED, NOTE, BROKEN = "ok", "fixed", "note", "broken"
 STYLE = {OK: "green", FIXED: "cyan", NOTE: "yellow", BROKEN: "bold red"}
@@ -113,7 +114,9 @@ def check_workspace(root: Path) -> tuple[list[Finding], Curriculum | None]:
         curriculum = load(root / "curriculum")
     except (CurriculumError, OSError, UnicodeDecodeError) as error:
         return [Finding(BROKEN, f"the curriculum does not load ({error}): `git checkout curriculum/`")], None
-    found = [Finding(OK, f"curriculum: {len(curriculum.katas)} katas in {len(curriculum.tracks)} tracks")]
+    found = [
+        Finding(OK, f"curriculum: {plural(len(curriculum.katas), 'kata')} in {plural(len(curriculum.tracks), 'track')}")
+    ]
     sources: dict[str, str | None] = {}
     for path in history.learner_files(root):
         if path.suffix == ".py":
@@ -129,7 +132,7 @@ def check_workspace(root: Path) -> tuple[list[Finding], Curriculum | None]:
         elif sources[shown] is not None:
             found.extend(_definitions(sources[shown], shown, kata))
     if all(f.level == OK for f in found[1:]):
-        found.append(Finding(OK, f"katas/: {len(sources)} files, UTF-8, each kata defined once"))
+        found.append(Finding(OK, f"katas/: {plural(len(sources), 'file')}, UTF-8, each kata defined once"))
     return found, curriculum
 
 
@@ -201,9 +204,12 @@ def _cache() -> list[Finding]:
     removed += _remove_damaged_arrays(cache, store)
     if removed:
         return [
-            Finding(FIXED, f"reference cache: removed {removed} damaged files of {folder} (recomputed when needed)")
+            Finding(
+                FIXED,
+                f"reference cache: removed {plural(removed, 'damaged file')} of {folder} (recomputed when needed)",
+            )
         ]
-    return [Finding(OK, f"reference cache: {entries} entries, each read back whole")]
+    return [Finding(OK, f"reference cache: {plural(entries, 'entry', 'entries')}, each read back whole")]
 
 
 def _remove_damaged_arrays(cache, store) -> int:
@@ -226,7 +232,7 @@ def _progress(root: Path) -> Finding:
     progress = Progress.load(root, say=said.append)  # a damaged file is set aside, what reads fine is kept
     if said:
         return Finding(FIXED, " ".join(said))
-    return Finding(OK, f"progress: {len(progress.katas)} katas recorded")
+    return Finding(OK, f"progress: {plural(len(progress.katas), 'kata')} recorded")
 
 
 def _digests(root: Path) -> Finding:
@@ -236,7 +242,7 @@ def _digests(root: Path) -> Finding:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("katas"), dict):
-            return Finding(OK, f"digests: {len(data['katas'])} katas")
+            return Finding(OK, f"digests: {plural(len(data['katas']), 'kata')}")
     except (OSError, ValueError, RecursionError):
         pass
     path.unlink(missing_ok=True)
@@ -252,7 +258,10 @@ def _history(root: Path) -> Finding:
         index.unlink(missing_ok=True)
         return Finding(FIXED, "history: its index was damaged and is removed (the next run rebuilds it)")
     kept = history.copies(root)
-    return Finding(OK, f"history: {len(kept)} copies of {len({c.file for c in kept})} files (`kata history`)")
+    return Finding(
+        OK,
+        f"history: {plural(len(kept), 'copy', 'copies')} of {plural(len({c.file for c in kept}), 'file')} (`kata history`)",
+    )
 
 
 # --------------------------------------------------------------------- room

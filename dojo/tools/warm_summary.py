@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import pytest
 
+from ..words import plural
+
 INTERRUPTED = int(pytest.ExitCode.INTERRUPTED)
 
 
 def summary(before: tuple[int, int, int], after: tuple[int, int, int], seconds: float, interrupted: bool) -> str:
     """One line: what the run computed; ``before``/``after`` are the store's (entries, arrays, bytes)."""
     added = max(after[0] - before[0], 0)
-    held = f"the cache holds {after[0]} values ({after[1]} arrays, {after[2] / 1e6:.1f} MB)"
+    held = f"the cache holds {plural(after[0], 'value')} ({plural(after[1], 'array')}, {after[2] / 1e6:.1f} MB)"
     if interrupted:
         return (
-            f"Interrupted (Ctrl-C) after {seconds:.0f} s: {added} new value{'s' if added != 1 else ''} computed "
+            f"Interrupted (Ctrl-C) after {seconds:.0f} s: {plural(added, 'new value')} computed "
             f"and kept, {held}. The rest will be computed when a kata needs it (or run `kata warm` again "
             f"to finish now)."
         )

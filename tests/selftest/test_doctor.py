@@ -29,8 +29,8 @@ def test_a_healthy_checkout_has_nothing_to_fix(checkout, capsys):
     code, lines = run(capsys)
     assert code == 0, lines
     assert lines[-1] == "nothing to fix"
-    assert "ok curriculum: 2 katas in 1 tracks" in lines
-    assert "ok katas/: 1 files, UTF-8, each kata defined once" in lines
+    assert "ok curriculum: 2 katas in 1 track" in lines
+    assert "ok katas/: 1 file, UTF-8, each kata defined once" in lines
     assert any(line.startswith("ok Python 3.") for line in lines)
     assert not any(line.startswith("broken") for line in lines)
 
@@ -99,7 +99,7 @@ def test_damaged_cache_progress_and_digests_are_repaired(checkout, capsys):
     assert "fixed digests: .katas/digests.json was damaged and is removed (the next run computes them)" in lines
     assert not array.exists() and len(list(cache.entries.glob("*/*.json"))) == 1
     code, lines = run(capsys)  # repaired: the second look finds it whole
-    assert "ok reference cache: 1 entries, each read back whole" in lines
+    assert "ok reference cache: 1 entry, each read back whole" in lines
 
 
 def test_the_cache_entries_are_readable_after_a_healthy_look(checkout, capsys):
@@ -122,3 +122,22 @@ def test_without_landlock_the_sandbox_is_a_note_not_a_problem(checkout, capsys, 
     code, lines = run(capsys)
     assert code == 0
     assert any(line.startswith("note no sandbox here (it needs Linux 5.13+ with Landlock)") for line in lines), lines
+
+
+def test_counts_read_right_at_one(checkout, capsys):
+    """ "1 kata recorded", never "1 katas recorded" (dojo/words.py's plural, used wherever a count is said)."""
+    from dojo.course.progress import Progress
+
+    progress = Progress.load(checkout)
+    progress.katas["toy.double"] = {"state": "passed", "streak": 0}
+    progress.save()
+    code, lines = run(capsys)
+    assert code == 0, lines
+    assert "ok progress: 1 kata recorded" in lines, lines
+
+
+def test_plural():
+    from dojo.words import plural
+
+    assert [plural(n, "kata") for n in (0, 1, 2)] == ["0 katas", "1 kata", "2 katas"]
+    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
