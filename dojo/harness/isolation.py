@@ -207,6 +207,11 @@ def _enter_sandbox(config, folder: Path, writable: list[str]) -> bool:
     """
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = str(folder)
+    # joblib (TensorFlow imports scikit-learn, which imports it) tests at import time whether it can make a
+    # semaphore in /dev/shm, which the sandbox refuses, and warns "joblib will operate in serial mode" from
+    # inside the kata's check: a warning on the learner's card that is not theirs. Serial is what the
+    # sandbox allows anyway, so say so before anything imports it (a value the learner set is kept).
+    os.environ.setdefault("JOBLIB_MULTIPROCESSING", "0")
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is not None:
         base = folder / "pytest"

@@ -8,6 +8,7 @@ Every process of a run carries a marker in its environment, so that one left
 behind is found whatever it renamed itself to.
 """
 
+import importlib.util
 import json
 import os
 import signal
@@ -128,6 +129,27 @@ def test_learner_code_cannot_change_the_cache_progress_curriculum_or_tests(cours
     assert {path: path.read_bytes() for path in before} == before
     assert json.loads(progress.read_text())["katas"]["toy.double"]["state"] == "passed"
     assert not (course.path / ".katas" / "reference-cache" / "entries" / "ab" / "abcd.json.x").exists()
+
+
+@needs_landlock
+@pytest.mark.skipif(importlib.util.find_spec("joblib") is None, reason="joblib is not installed")
+def test_joblib_imported_inside_the_sandbox_puts_no_warning_on_the_card(course):
+    """TensorFlow imports scikit-learn and so joblib inside a kata's check; joblib's semaphore test in
+    /dev/shm is refused by the sandbox. Its "serial mode" warning is not the learner's: no card shows it."""
+    (course.path / "tests" / "test_toy.py").write_text(
+        "import pytest\n\n"
+        '@pytest.mark.kata("toy.double")\ndef test_double(kata):\n'
+        "    import joblib  # as TensorFlow's import of scikit-learn does, inside the check\n"
+        "    assert kata(2) == 5\n\n"
+        '@pytest.mark.kata("toy.square")\ndef test_square(kata):\n    assert kata(3) == 9\n'
+    )
+    course.write_impl(body("pass"))
+    result = course.run("-rw")
+    assert result.returncode == 1, result.stdout
+    assert "serial mode" not in result.stdout + result.stderr, result.stdout
+    assert "warnings summary" not in result.stdout and " warning" not in result.stdout.split("collected")[-1], (
+        result.stdout
+    )
 
 
 @pytest.mark.slow
