@@ -61,7 +61,7 @@ from .. import wire
 from ..paths import STATE_DIR
 from ..refcache import server as reference_server
 from ..states import ERROR, FAILING, PASSED
-from . import guards, prefork, reaper, sandbox
+from . import guards, modes, prefork, reaper, sandbox
 from .timeout import compiling_message, timeout_message
 
 #: After the limit, how long the child has to write its traceback before it is killed.
@@ -344,6 +344,7 @@ class KataRunner:
         self.plugin = plugin
         self.memory_bytes = memory_bytes
         self.preloader = prefork.PRELOADER  # per process: nested sessions share it
+        self.restored: list[tuple] = []  # (kata, modes.Restored): permissions a kata's code changed, set back
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
         self._note_sandbox()
@@ -355,6 +356,7 @@ class KataRunner:
         sys.stdout.flush()
         sys.stderr.flush()
         run = KataRun()
+        permissions = modes.watch(self.plugin.root, self.plugin.implementation.folder)  # chmod is not a write
         try:
             with reaper.subreaper():  # until the kata's tree is ended, its orphans come to us (see .reaper)
                 try:
@@ -362,6 +364,7 @@ class KataRunner:
                 finally:  # Ctrl-C included
                     if run.pid:
                         run.strays = reaper.end_tree(run.pid, keep | reference_server.own_pids())
+                    self.restored += [(kata, r) for r in modes.restore(permissions, self.plugin.root)]
         finally:
             crash_file.close()
             shutil.rmtree(folder, ignore_errors=True)

@@ -46,6 +46,8 @@ def write(writer: report.Writer, run, root: Path, newly_passed: list[Kata]) -> N
         writer.table(curriculum, summaries, done=done)
     for damage in getattr(run, "damaged", []):  # a learner file that went empty or stopped compiling
         writer.line(f"  {damage.line()}")
+    for kata, restored in getattr(getattr(run, "runner", None), "restored", []):  # chmod: not a write
+        writer.line(f"  {restored.line(kata.number)}", yellow=True)
     not_rerun = run.reuse.not_rerun
     if not_rerun:
         count = len(not_rerun)

@@ -152,6 +152,30 @@ def test_joblib_imported_inside_the_sandbox_puts_no_warning_on_the_card(course):
     )
 
 
+def test_permissions_a_kata_changes_are_set_back_and_named(course):
+    """Landlock does not cover chmod: a kata's code can make its own file, its folder or a test file
+    unreadable. The harness sets the mode bits back after the kata and the card says what happened."""
+    course.write_impl(
+        body(
+            "os.chmod(__file__, 0)\nos.chmod(os.path.dirname(__file__), 0o500)\n"
+            "os.chmod(os.path.join(os.path.dirname(__file__), '..', 'tests', 'test_toy.py'), 0o200)"
+        )
+    )
+    watched = [course.path / "katas" / "toy.py", course.path / "katas", course.path / "tests" / "test_toy.py"]
+    before = {path: path.stat().st_mode & 0o7777 for path in watched}
+    result = course.run()
+    assert {path: path.stat().st_mode & 0o7777 for path in watched} == before
+    out = flat(result)
+    for path, found in (("katas/toy.py", "000"), ("katas", "500"), ("tests/test_toy.py", "200")):
+        assert (
+            f"kata 1.1's code changed the permissions of {path} (to {found}, with os.chmod): the harness set "
+            f"them back to {before[course.path / path]:03o}. A kata's code may not change the course's files; "
+            f"remove the chmod."
+        ) in out, out
+    again = course.run("--recheck")  # the next run reads every file as before
+    assert again.returncode == 0 and "3 passed" in flat(again) and "Permission" not in flat(again), flat(again)
+
+
 @pytest.mark.slow
 @needs_landlock
 def test_a_path_the_checks_hand_over_is_writable(course):
