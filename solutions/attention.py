@@ -44,9 +44,19 @@ def _masked_softmax(scores, mask):
     return np.where(mask, weights, 0.0)  # a fully masked row: zeros, not 1/S
 
 
+def _hide_masked_keys(key, mask, queries):
+    """``key`` with zeros for each key that every query masks (padding): such a key may hold anything,
+    inf or NaN, and its scores are replaced by -1e9 anyway, but ``inf * 0`` in the matmul would warn."""
+    if mask is None:
+        return key
+    shape = np.broadcast_shapes(np.shape(mask), key.shape[:-2] + (queries, key.shape[-2]))
+    hidden = ~np.broadcast_to(np.asarray(mask, dtype=bool), shape).any(axis=-2)  # (..., S)
+    return np.where(hidden[..., None], 0.0, key) if hidden.any() else key
+
+
 def _attention_weights(query, key, mask):
     scale = 1.0 / np.sqrt(query.shape[-1])
-    scores = (query @ np.swapaxes(key, -1, -2)) * scale  # (..., T, S)
+    scores = (query @ np.swapaxes(_hide_masked_keys(key, mask, query.shape[-2]), -1, -2)) * scale  # (..., T, S)
     return _masked_softmax(scores, mask), scale
 
 
