@@ -13,6 +13,14 @@ that already passed its own kata.
 does: the first sub-step whose gradients differ is where the mistake is (the
 steps after it in the forward pass all matched), and its advice says what
 that step receives and passes on.
+
+Some composites are one loop or one sum, not a chain of layers, and their
+sub-steps show inside a single gradient instead. :func:`blocks_that_differ`
+names the blocks of columns that differ (an LSTM's four gates, side by side
+in one kernel); :func:`last_step_that_differs` walks a sequence back from its
+end, as backpropagation through time does; :func:`additive_part` splits a
+gradient that is a known part plus a multiple of a pattern (the data's
+``x.T @ dz`` plus a penalty's ``2 * l2 * kernel``) and says which part is off.
 """
 
 from __future__ import annotations

@@ -814,14 +814,9 @@ def _room_actions(room: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument(
-        "--stuck-attempts",
-        "--stuck-runs",  # its name before attempts replaced runs: kept so that workshop scripts still work
-        dest="stuck_attempts",
-        type=int,
-        default=5,
-        help="stuck after this many failing attempts in a row, runs that changed the code (default 5)",
-    )
+    # --stuck-runs: the option's name before attempts replaced runs, kept so that workshop scripts still work
+    stuck = "stuck after this many failing attempts in a row, runs that changed the code (default 5)"
+    serve.add_argument("--stuck-attempts", "--stuck-runs", dest="stuck_attempts", type=int, default=5, help=stuck)
     serve.add_argument("--stuck-minutes", type=float, default=10, help="or after this long failing (default 10)")
     serve.add_argument(
         "--mistake-minutes",
