@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..course import attempts
 from ..course.curriculum import Curriculum, Kata
 from ..states import NOT_RUN
+from ..words import plural
 from . import finish, learner_warnings, outcomes
 from .columns import card_width, display_width, wrap
 
@@ -102,10 +103,8 @@ def _clip(text: str, width: int) -> str:
 def attempts_note(streak: int, shown: int) -> str:
     """Where the learner stands toward the next hint: attempts count, reruns of the same code do not."""
     left = attempts.attempts_until_next_hint(streak, shown)
-    more = f"{left} more attempt{'s' if left != 1 else ''}"
-    return (
-        f"(attempt {max(streak, 1)}: the next hint comes after {more} that change your code; `kata hint` shows it now)"
-    )
+    more = f"{plural(left, 'more attempt')} that change{'s' if left == 1 else ''} your code"
+    return f"(attempt {max(streak, 1)}: the next hint comes after {more}; `kata hint` shows it now)"
 
 
 class Writer:

@@ -16,6 +16,11 @@ from toy_course import SOLVED, write_course
 STUB = 'def {name}(x):\n    raise NotImplementedError("kata: {name}")\n'
 
 
+def flat(text) -> str:
+    """The card with its line wrapping undone: it wraps to the terminal, 80 columns at most."""
+    return " ".join(str(text).split())
+
+
 @pytest.fixture
 def course(pytester):
     """A tiny course: curriculum, tests, and a helper to write implementation folders."""
@@ -94,7 +99,8 @@ def test_all_runs_everything_and_prints_a_table(course):
             "1 Toys",
             "*1.1*Double it*passed*2/2*",
             "*1.2*Square it*not started*0/1*",
-            "*1.3*Cube it*failing*0/1*cube(?2, 3?) returned*",
+            "*1.3*Cube it*failing*0/1*",
+            "*cube(?2, 3?) returned*",  # under its row: beside it, an 80-column table has no room
             "1 passed  1 failing  0 error  1 not started  0 skipped",
         ]
     )
@@ -154,11 +160,9 @@ def test_assert_in_learner_code_is_their_error_not_the_verdict(course):
         double="def double(x):\n    assert x.sum() > 100, 'Array should be stochastic'\n    return 2 * x\n"
     )
     result = course.runpytest("tests")
-    result.stdout.fnmatch_lines(
-        [
-            "kata 1.1  Double it*error*",
-            "*why*your code raised AssertionError at katas/toy.py:4 (in double): Array should be stochastic*",
-        ]
+    result.stdout.fnmatch_lines(["kata 1.1  Double it*error*"])
+    assert "why your code raised AssertionError at katas/toy.py:4 (in double): Array should be stochastic" in flat(
+        result.stdout
     )
     result.stdout.no_fnmatch_line("*failing*")
 
@@ -307,12 +311,10 @@ def test_warnings_are_named_on_the_card_with_how_to_see_them(course):
     course.write_impl(double="def double(x):\n    np.exp(np.array([1000.0]))\n    return 2 * x\n")
     result = course.runpytest("tests", "--kata", "toy.double")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(
-        [
-            "*warnings in this run (a warning does not fail a kata; values are checked), the first:*overflow*",
-            "*`pytest -rw`*",
-        ]
+    assert "warnings in this run (a warning does not fail a kata; values are checked), the first:" in flat(
+        result.stdout
     )
+    assert "overflow" in flat(result.stdout) and "`pytest -rw`" in flat(result.stdout)
     shown = course.runpytest("tests", "--kata", "toy.double", "-rw")
     shown.stdout.fnmatch_lines(["*warnings summary*", "*katas/toy.py:4: RuntimeWarning: overflow*"])
 
@@ -392,11 +394,9 @@ def test_a_passed_kata_whose_code_did_not_change_is_not_rerun(course):
         double="def double(x):\n    # a comment does not change the code\n    return 2 * x\n", **stubs("square", "cube")
     )
     again = course.runpytest("tests")
-    again.stdout.fnmatch_lines(
-        [
-            "*kata 1.2  Square it*not started*",
-            "*(1 kata that passed before was not rerun: its code has not changed.*--recheck*",
-        ]
+    again.stdout.fnmatch_lines(["*kata 1.2  Square it*not started*"])
+    assert "(1 kata that passed before was not rerun: its code has not changed. `pytest --recheck`" in flat(
+        again.stdout
     )
     again.assert_outcomes(failed=1)  # only square's check ran
 
