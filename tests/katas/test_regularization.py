@@ -892,6 +892,8 @@ def test_dense_with_kernel_regularizer_matches_keras(kata, impl, activation, l2)
         mistakes={}
         if l2 is None
         else {"the bias is not penalised (kernel_regularizer only)": keras["dbias"] + 2 * l2 * bias},
+        note="where: dkernel matches Keras (its data part and its penalty), so the step that differs is the "
+        "bias's: dbias is the data's gradient alone, dz summed over the batch (dz.sum(axis=0), not a mean)",
     )
 
 

@@ -526,6 +526,17 @@ class DenseReplacingTheDataGradient(Dense):
         return dx
 
 
+@mutant("regularization.Dense", expect=r"dkernel matches Keras .* the step that differs is the bias's")
+class DenseAveragingTheBiasGradient(Dense):
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        dkernel = self.grads[0]
+        if self.kernel_regularizer is not None:
+            dkernel = dkernel + self.kernel_regularizer.gradient(self.weights[0])
+        self.grads = [dkernel, np.asarray(dz).mean(axis=0)]  # MISTAKE: a mean over the batch, not a sum
+        return dx
+
+
 @alternative("regularization.Dense")
 class DensePenalisingInPlace(Dense):
     def regularization_loss(self):
