@@ -357,7 +357,7 @@ class _WatchTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("tensorflow", "keras"):
             with open(os.environ["TENSORFLOW_IMPORTS"], "a") as log:
-                server = any(part in " ".join(sys.argv) for part in ("refcache.server", "refcache.daemon"))
+                server = any(part in " ".join(sys.argv) for part in ("refcache/server", "refcache/daemon"))
                 log.write(("server " if server else "harness ") + name + "\\n")
         return None
 
