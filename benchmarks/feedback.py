@@ -162,7 +162,8 @@ def new_miss(checkout: Path, tmp: Path, number: int, env: dict, daemon: bool) ->
         run([PYTHON, "-m", "pytest"], checkout, {**env, "KATAS_REFERENCE_CACHE": str(tmp / f"before-{number}")})
     else:
         env = {**env, "KATAS_REFERENCE_IDLE": "0"}
-    return run([PYTHON, "-m", "pytest"], checkout, {**env, "KATAS_REFERENCE_CACHE": str(tmp / f"miss-{number}")})
+    folder = tmp / f"miss-{'daemon' if daemon else 'alone'}-{number}"  # never a folder another case filled
+    return run([PYTHON, "-m", "pytest"], checkout, {**env, "KATAS_REFERENCE_CACHE": str(folder)})
 
 
 def first_answer_after_stubs(tmp: Path, number: int, env: dict, wait: float) -> float:

@@ -254,6 +254,7 @@ def test_a_daemon_that_dies_twice_is_reported_in_one_line(toy, monkeypatch):
 # ------------------------------------------------------------- who may talk
 
 
+@pytest.mark.slow
 def test_garbage_and_oversized_requests_are_refused_and_the_daemon_lives_on(toy):
     assert ask(toy) == [2.0, 4.0]
     pid = daemon_client.status(toy)["pid"]
@@ -269,6 +270,7 @@ def test_garbage_and_oversized_requests_are_refused_and_the_daemon_lives_on(toy)
     assert ask(toy) == [2.0, 4.0]
 
 
+@pytest.mark.slow
 def test_the_module_and_function_asked_for_are_checked_by_the_daemon(toy):
     ask(toy)
     identity = daemon.identity(toy)
