@@ -479,7 +479,11 @@ def cmd_stop(ctx: Context, args: argparse.Namespace) -> int:
         served = said.get("served")
         stopped.append(
             f"the reference daemon (pid {said.get('pid')}, up {_minutes(said.get('up'))}"
-            + (f", {served} values computed)" if isinstance(served, int) else ", not answering: sent SIGTERM)")
+            + (
+                f", {served} value{'s' if served != 1 else ''} computed)"
+                if isinstance(served, int)
+                else ", not answering: sent SIGTERM)"
+            )
         )
     if args.warm_up:
         pid = warmup.stop(ctx.root)

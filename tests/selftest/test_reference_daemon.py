@@ -166,7 +166,7 @@ def test_kata_stop_ends_it_in_one_line_and_says_when_nothing_ran(toy):
     assert stopped.returncode == 0, stopped.stderr
     lines = stopped.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Stopped the reference daemon (pid {pid}, up "), lines
-    assert lines[0].endswith(", 1 values computed)."), lines
+    assert lines[0].endswith(", 1 value computed)."), lines
     assert not alive(pid)
     again = subprocess.run(kata, cwd=toy, capture_output=True, text=True, timeout=BOUND)
     assert again.stdout.strip() == "Nothing was running for this checkout: no reference daemon."
