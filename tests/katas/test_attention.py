@@ -1164,10 +1164,8 @@ def test_transformer_learns_negation_beside_the_lstm(impl, request):
     # accuracies and training times in the title.
     from dojo.testkit.plots import plot_history
 
-    drawn = [("your Transformer", history)]
-    if "LSTM" in results:
-        drawn.append(("your LSTM", results["LSTM"][2]))
-    drawn.append(("bag of words (your Dense)", results["bag of words"][2]))
+    names = {"Transformer": "your Transformer", "bag of words": "bag of words (your Dense)", "LSTM": "your LSTM"}
+    drawn = [(names[name], run[2]) for name, run in results.items()]  # in the title's order
     path = plot_history(
         drawn[0][1],
         drawn[1][1],
