@@ -9,6 +9,8 @@ The title (which carries the capstone's figures) is wrapped, never clipped,
 breaking after a comma or a semicolon where it can, so that a name stays with
 its figure; the legend sits below the panels, never over a curve
 (``tests/selftest/test_plots.py`` measures both on every capstone's picture).
+The val_loss panel rings each run's best epoch: where overfitting starts, and
+the weights early stopping keeps.
 """
 
 from __future__ import annotations
@@ -61,6 +63,22 @@ def wrap_title(title: str, per_line: int) -> str:
     return "\n".join(wrapped)
 
 
+def _ring_the_best(axis, values, color) -> None:
+    """A ring around the lowest point of a val_loss curve: where it turned, the epoch whose weights
+    ``EarlyStopping(restore_best_weights=True)`` keeps. No label, so the legend stays one entry a run."""
+    best = min(range(len(values)), key=lambda epoch: values[epoch])
+    axis.plot(
+        best + 1,
+        values[best],
+        marker="o",
+        markersize=10,
+        fillstyle="none",
+        color=color,
+        linestyle="none",
+        clip_on=False,
+    )
+
+
 def draw_history(yours, keras, title: str = "Training curves", labels=("your fit", "keras fit"), others: Sequence = ()):
     """The figure of ``yours`` and ``keras`` (History objects or ``history.history`` dicts), not yet saved.
 
@@ -84,8 +102,10 @@ def draw_history(yours, keras, title: str = "Training curves", labels=("your fit
         for index, (label, history) in enumerate(runs):
             values = history.get(key)
             if values:
-                axis.plot(range(1, len(values) + 1), values, label=label, **STYLES[index % len(STYLES)])
-        axis.set_title(key)
+                (line,) = axis.plot(range(1, len(values) + 1), values, label=label, **STYLES[index % len(STYLES)])
+                if key == "val_loss":
+                    _ring_the_best(axis, values, line.get_color())
+        axis.set_title("val_loss (ring: best epoch)" if key == "val_loss" else key)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
     drawn = {}  # one legend entry per run, from whichever panel has its curve

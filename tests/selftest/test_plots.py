@@ -6,7 +6,8 @@ plausible values, the longest the capstone can print) and histories of its
 length. The figure is rendered and measured: the title's and the legend's
 boxes lie inside the figure, and the legend overlaps no panel (so it covers no
 curve); each panel with its title, axis label and tick labels lies inside the
-figure, clear of the next panel. The PNG is written too (to tmp), as the capstone writes it.
+figure, clear of the next panel; the val_loss panel rings each run's best epoch.
+The PNG is written too (to tmp), as the capstone writes it.
 """
 
 import numpy as np
@@ -92,6 +93,11 @@ def test_the_title_and_legend_are_inside_the_figure_and_clear_of_the_curves(name
             assert not whole.overlaps(next_whole), f"{name}: the {label} panel's labels run into the {next_label} panel"
         for label, whole in panels:
             assert _inside(whole, frame), f"{name}: the {label} panel's labels {whole} are clipped by {frame}"
+        if "val_loss" in keys:  # a ring on each run's lowest val_loss: where it turned, what EarlyStopping keeps
+            (panel,) = [axis for axis in figure.axes if axis.get_title().startswith("val_loss")]
+            rings = [line for line in panel.lines if line.get_fillstyle() == "none"]
+            lowest = [(int(np.argmin(run["val_loss"])) + 1, min(run["val_loss"])) for run in (yours, theirs)]
+            assert sorted((float(r.get_xdata()[0]), float(r.get_ydata()[0])) for r in rings) == sorted(lowest)
     finally:
         plt.close(figure)
     assert plot_history(yours, theirs, tmp_path / f"{name}.png", **case).stat().st_size > 0
