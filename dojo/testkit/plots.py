@@ -9,8 +9,7 @@ The title (which carries the capstone's figures) is wrapped, never clipped,
 breaking after a comma or a semicolon where it can, so that a name stays with
 its figure; the legend sits below the panels, never over a curve
 (``tests/selftest/test_plots.py`` measures both on every capstone's picture).
-The val_loss panel rings each run's best epoch: where overfitting starts, and
-the weights early stopping keeps.
+The val_loss panel rings each run's best epoch as drawn: where overfitting starts.
 """
 
 from __future__ import annotations
@@ -64,8 +63,9 @@ def wrap_title(title: str, per_line: int) -> str:
 
 
 def _ring_the_best(axis, values, color) -> None:
-    """A ring around the lowest point of a val_loss curve: where it turned, the epoch whose weights
-    ``EarlyStopping(restore_best_weights=True)`` keeps. No label, so the legend stays one entry a run."""
+    """A ring around the lowest point of a val_loss curve: where it turned, and the epoch whose weights
+    ``EarlyStopping(restore_best_weights=True)`` keeps when it monitors this very curve. No label, so the
+    legend stays one entry a run."""
     best = min(range(len(values)), key=lambda epoch: values[epoch])
     axis.plot(
         best + 1,
