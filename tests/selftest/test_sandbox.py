@@ -54,7 +54,7 @@ def course(pytester):
             "import os\nimport numpy as np\n" + preamble + "\n\n" + double + "\n\n" + SQUARE
         )
 
-    def run(*args: str, **environment: str) -> subprocess.CompletedProcess:
+    def run(*args: str, keep_daemon: bool = False, **environment: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "tests", "--color=no", *args],
             cwd=pytester.path,
@@ -65,8 +65,8 @@ def course(pytester):
         )
         # The reference daemon outlives a run on purpose (the next run reuses it): `kata stop` ends it,
         # and whatever is still running after that was left behind.
-        result.daemon = daemon_client.stop(pytester.path)
-        result.left_behind = left_behind(mark)
+        result.daemon = daemon_client.status(pytester.path) if keep_daemon else daemon_client.stop(pytester.path)
+        result.left_behind = [] if keep_daemon else left_behind(mark)
         for pid in result.left_behind:  # never leave them to the next test, whatever this one says
             os.kill(pid, signal.SIGKILL)
         return result
@@ -413,6 +413,23 @@ def test_learner_code_cannot_ask_or_kill_the_reference_daemon(course_with_a_serv
     assert "✓ kata 1.1 Double it passes now." in flat(result), result.stdout
     assert result.daemon is not None and result.daemon["served"] >= 2, result.daemon  # alive, and it served the checks
     assert result.left_behind == []
+
+
+@pytest.mark.slow
+def test_a_later_runs_miss_is_answered_by_the_daemon_the_first_run_started(course_with_a_server, tmp_path):
+    """Two runs, each with an empty cache of its own (every value a miss): the second finds the daemon up."""
+    course_with_a_server.write_impl("def double(x):\n    return 2 * x\n")
+    first = course_with_a_server.run(keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "first"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = course_with_a_server.run(
+        "--recheck", keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "second")
+    )  # --recheck: the katas that passed run again
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert any((tmp_path / "second").rglob("*.json")), "the second run's values were not computed for it"
+    assert second.daemon["pid"] == first.daemon["pid"], (first.daemon, second.daemon)
+    assert second.daemon["served"] > first.daemon["served"]
+    stopped = course_with_a_server.run("--co")  # a run that needs nothing, then the daemon is stopped
+    assert stopped.daemon["pid"] == first.daemon["pid"] and stopped.left_behind == []
 
 
 @pytest.mark.slow
