@@ -249,6 +249,7 @@ class Daemon:
     def status(self) -> dict:
         return {
             "pid": os.getpid(),
+            "stopping": self.stopping.is_set(),
             "identity": self.identity,
             "up": time.time() - self.started,
             "served": self.served,

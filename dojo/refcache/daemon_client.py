@@ -12,8 +12,9 @@ What can go wrong, and what the run does:
 * the daemon died mid-request (a crash, the memory cap, killed): a fresh one
   is started and asked again; a second death in a row is reported in one
   line with the last line of its log, as the per-run engine's death was;
-* it answers ``stale`` (the code on disk changed since it started): the run
-  waits until it has exited and starts a fresh one;
+* it answers ``stale`` (the code on disk changed since it started), or it is
+  on its way out (idle): the run waits until it has exited and starts a fresh
+  one, unless a racing run's fresh one answers first;
 * it cannot be used here (no Unix sockets, not Linux, ``.katas/`` not
   writable, ``KATAS_REFERENCE_IDLE=0``, it refused us): :func:`compute`
   returns None and the caller starts an engine for this run alone
@@ -167,17 +168,25 @@ def launched_pids() -> set[int]:
 # ---------------------------------------------------------------- starting
 
 
-def start(root: Path, *, replace: bool = False) -> str | None:
-    """Start the checkout's daemon unless one lives; None when one listens now, else why not (a phrase).
+def start(root: Path, identity: str) -> str | None:
+    """Make sure a daemon running code of this ``identity`` listens; None when one does, else why not (a phrase).
 
-    ``replace``: the one that lives is stale or died: wait until it is gone, then start a fresh one.
+    Under ``start.lock``: while another daemon holds the lock (a stale one finishing its last
+    conversation, one on its way out after its idle time, one that a racing run just started)
+    wait, until either it is gone (then start one) or it answers as a good one (then use it).
     """
     root = Path(root).resolve()
     with _start_lock(root):
-        if replace and not wait_until_gone(root):
-            return "the old reference daemon did not end"
-        if holder(root) is not None:
-            return None  # another run started it meanwhile
+        deadline = time.monotonic() + PATIENCE
+        while holder(root) is not None:
+            said = status(root)
+            if said is not None and not said.get("stopping") and said.get("identity") == identity:
+                return None
+            if time.monotonic() > deadline:
+                return "the old reference daemon did not end"
+            _reap()
+            time.sleep(0.05)
+        _reap()
         return _launch(root)
 
 
@@ -245,7 +254,7 @@ def compute(root: Path, message: dict, settings: dict) -> dict | None:
     root = Path(root).resolve()
     request = {"type": "ref", **{key: message.get(key) for key in ("module", "function", "args")}}
     request.update(settings=settings, identity=daemon.identity(root))
-    deaths, replace = 0, False
+    deaths = 0
     for _ in range(6):
         try:
             reply = ask(root, request)
@@ -253,18 +262,14 @@ def compute(root: Path, message: dict, settings: dict) -> dict | None:
             deaths += 1
             if deaths == 2:
                 return {"raised": "RuntimeError", "message": death_notice(root)}
-            reply, replace = None, True
-        if reply is None:
+            reply = None
+        if reply is None or reply.get("stale"):  # none listens, it died, or it runs older code
             try:
-                why = start(root, replace=replace)
+                why = start(root, request["identity"])
             except OSError:
                 return None  # .katas/ is not writable, say: an engine of the run's own
             if why is not None:
                 return None
-            replace = False
-            continue
-        if reply.get("stale"):
-            replace = True
             continue
         if "refused" in reply:
             return None
