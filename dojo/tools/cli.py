@@ -491,11 +491,11 @@ def cmd_stop(ctx: Context, args: argparse.Namespace) -> int:
             stopped.append(f"the background warm-up (pid {pid})")
     if not stopped:
         ctx.console.print(
-            "Nothing was running for this checkout: no reference daemon"
-            + (", no background warm-up." if args.warm_up else ".")
+            "Nothing was running for this checkout: no reference daemon" + (", no warm-up." if args.warm_up else "."),
+            soft_wrap=True,
         )
     else:
-        ctx.console.print(f"Stopped {' and '.join(stopped)}.")
+        ctx.console.print(f"Stopped {' and '.join(stopped)}.", soft_wrap=True)
     return 0
 
 

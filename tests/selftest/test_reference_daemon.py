@@ -331,3 +331,38 @@ def test_a_sandboxed_peer_and_another_user_are_refused_and_the_harness_is_not(tm
             ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/fd stays its own
 
         assert _peer_of_a_child(tmp_path, another_user) == "another user (uid 65534)"
+
+
+#: Stands in for a background warm-up: holds the warm-up's lock in a session of its own until killed.
+A_WARM_UP = """
+import sys, time
+from pathlib import Path
+from dojo.refcache.warmup import WarmLock
+lock = WarmLock(Path(sys.argv[1]))
+assert lock.acquire()
+print("holding", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+@pytest.mark.slow
+def test_kata_stop_warm_up_also_ends_a_background_warm_up(toy):
+    warm = subprocess.Popen(
+        [sys.executable, "-c", A_WARM_UP, str(toy)], stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True
+    )
+    try:
+        assert warm.stdout.readline().strip() == "holding"
+        done = subprocess.run(
+            [sys.executable, "-m", "dojo", "stop", "--warm-up"], cwd=toy, capture_output=True, text=True, timeout=BOUND
+        )
+        assert done.stdout.strip() == f"Stopped the background warm-up (pid {warm.pid}).", done.stdout + done.stderr
+        assert warm.wait(timeout=BOUND) != 0
+        again = subprocess.run(
+            [sys.executable, "-m", "dojo", "stop", "--warm-up"], cwd=toy, capture_output=True, text=True, timeout=BOUND
+        )
+        assert again.stdout.strip() == "Nothing was running for this checkout: no reference daemon, no warm-up."
+    finally:
+        if warm.poll() is None:
+            warm.kill()
+            warm.wait()
