@@ -299,6 +299,8 @@ def main(root: Path, ready_fd: int) -> int:
         if lock is None:
             ready.write("running\n")  # another daemon won the race: the asker connects to that one
             return 0
+        with contextlib.suppress(OSError):
+            os.ftruncate(sys.stderr.fileno(), 0)  # the log is this daemon's now (opened for appending)
         daemon.listen()
         ready.write(f"ready {os.getpid()}\n")
     try:

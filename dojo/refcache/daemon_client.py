@@ -203,7 +203,7 @@ def _launch(root: Path) -> str | None:
         environment.pop(name, None)
     read, write = os.pipe()
     try:
-        with open(folder / daemon.LOG_NAME, "wb") as log:
+        with open(folder / daemon.LOG_NAME, "ab") as log:  # the daemon empties it once it holds the lock
             process = subprocess.Popen(
                 [*COMMAND, str(root), str(write)],
                 stdin=subprocess.DEVNULL,
