@@ -161,7 +161,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     streak = entry.get("streak", 0)
     console.print(
         f"\n[bold]next[/]  kata {nxt.number}  {escape(nxt.title)}   {_state_text(state)}"
-        + (f"  ({streak} failing attempt{'s' if streak != 1 else ''} in a row)" if streak else "")
+        + (f"  ({plural(streak, 'failing attempt')} in a row)" if streak else "")
     )
     console.print(f"      edit katas/{nxt.path}, {nxt.target}")
     console.print("      run `pytest` (or `kata watch`); `kata hint` for a hint")
@@ -481,7 +481,7 @@ def cmd_stop(ctx: Context, args: argparse.Namespace) -> int:
         stopped.append(
             f"the reference daemon (pid {said.get('pid')}, up {_minutes(said.get('up'))}"
             + (
-                f", {served} value{'s' if served != 1 else ''} computed)"
+                f", {plural(served, 'value')} computed)"
                 if isinstance(served, int)
                 else ", not answering: sent SIGTERM)"
             )

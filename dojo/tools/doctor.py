@@ -319,5 +319,5 @@ def cmd_doctor(console, args) -> int:
     for finding in found:
         console.print(f"  [{STYLE[finding.level]}]{finding.level:<6}[/] {escape(finding.text)}", soft_wrap=True)
     broken = sum(f.level == BROKEN for f in found)
-    console.print(f"{broken} problem{'s' if broken != 1 else ''} to fix" if broken else "nothing to fix")
+    console.print(f"{plural(broken, 'problem')} to fix" if broken else "nothing to fix")
     return 1 if broken else 0

@@ -27,6 +27,5 @@ def summary(before: tuple[int, int, int], after: tuple[int, int, int], seconds: 
             f"to finish now)."
         )
     return (
-        f"Reference cache: {added} new value{'s' if added != 1 else ''} in {seconds:.0f} s; {held}; "
-        f"the next runs need no TensorFlow."
+        f"Reference cache: {plural(added, 'new value')} in {seconds:.0f} s; {held}; the next runs need no TensorFlow."
     )
