@@ -266,6 +266,10 @@ IM2COL_CASES = [
     (22, 2, 7, 7, 2, (3, 2), (2, 1), "valid"),
     (23, 2, 6, 6, 2, 3, (2, 2), "same"),
     (24, 1, 5, 6, 3, 2, (1, 1), "same"),
+    # odd sizes that the stride does not divide: here total = max((out - 1) * s + k - in, 0) is not
+    # max(k - s, 0) (true only where in % s == 0), and out = ceil(in / s) is not in // s
+    (26, 2, 7, 7, 2, 3, (2, 2), "same"),  # out 4x4, total 2: 1 before, 1 after
+    (27, 1, 7, 5, 2, (4, 3), (3, 3), "same"),  # rows: out 3, total 3 (1, 2); columns: out 2, total 1 (0, 1)
 ]
 
 
@@ -307,7 +311,7 @@ def test_im2col_matches_tf_extract_patches(kata, case):
         if len(shape) == 2 and shape[1] == columns and shape[0] != rows:
             fail(
                 f"{text} returned {shape[0]} rows, expected batch*out_h*out_w = {batch}*{out_h}*{out_w} = {rows}: "
-                f"{_size_rules(h, w, kh, kw, strides, padding)}"
+                f"{_size_rules(h, w, kh, kw, strides, padding)}{_same_padding_rule(h, w, kh, kw, strides, padding)}"
             )
         fail(
             f"{text} returned shape {shape}, expected {expected.shape}: one row per window, "
@@ -324,6 +328,19 @@ def test_im2col_matches_tf_extract_patches(kata, case):
             "+ k - in, 0) and pads total // 2 before (top/left), the rest after (bottom/right)"
         ] = wrong
     assert_close(got, expected, call=text, mistakes=mistakes)
+
+
+def _same_padding_rule(h, w, kh, kw, strides, padding):
+    """For 'same': the padding those output sizes need, with this case's numbers (empty for 'valid')."""
+    if padding != "same":
+        return ""
+    (sh, sw) = as_pair(strides)
+    (top, bottom), (left, right) = _keras_same_pads(h, kh, sh), _keras_same_pads(w, kw, sw)
+    return (
+        f"; the padding is total = max((out - 1) * stride + k - in, 0): {top + bottom} rows ({top} before, "
+        f"{bottom} after) and {left + right} columns ({left} before, {right} after); max(k - stride, 0) gives "
+        "the same only where the stride divides the input size"
+    )
 
 
 def _crop_rows(columns, padded, kh, kw, strides, out):

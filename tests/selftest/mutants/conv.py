@@ -141,6 +141,34 @@ def im2col_symmetric_same_padding(x, kernel_size, strides=(1, 1), padding="valid
     return _solution(x, kernel_size, strides, "valid")
 
 
+@mutant("conv.im2col", expect=r"rows? \(1 before, 1 after\).*max\(k - stride, 0\) gives the same only where")
+def im2col_same_padding_from_kernel_minus_stride(x, kernel_size, strides=(1, 1), padding="valid"):
+    # MISTAKE: 'same' total padding = max(k - s, 0), half of TF's documented rule (true only where s divides
+    # the size); the windows are then counted from the padded input, as for 'valid'.
+    x = np.asarray(x, dtype=float)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
+    if padding == "same":
+        th, tw = max(kh - sh, 0), max(kw - sw, 0)
+        x = np.pad(x, ((0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * x.shape[3])
+
+
+@mutant("conv.im2col", expect=r"ceil\(7/2\) = 4")
+def im2col_same_output_size_floored(x, kernel_size, strides=(1, 1), padding="valid"):
+    # MISTAKE: 'same' output size in // s (equal to ceil(in / s) whenever s divides the size).
+    x = np.asarray(x, dtype=float)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
+    if padding == "same":
+        pads = []
+        for size, k, s in ((x.shape[1], kh, sh), (x.shape[2], kw, sw)):
+            total = max((size // s - 1) * s + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * x.shape[3])
+
+
 @alternative("conv.im2col")
 def im2col_with_sliding_window_view(x, kernel_size, strides=(1, 1), padding="valid"):
     x = np.asarray(x, dtype=float)
