@@ -556,9 +556,11 @@ def leaky_relu_pytorch_default_slope(x, negative_slope=0.01):
     return np.where(x >= 0, x, negative_slope * x)
 
 
-@mutant("activations.elu", expect=r"expm1")
+@alternative("activations.elu")
 def elu_with_exp_minus_one(x, alpha=1.0):
-    # MISTAKE: exp(x) - 1 loses the digits of tiny negative x that expm1 keeps.
+    # Written as a mistake in the blind sweep (exp(x) - 1 loses the digits of a tiny x that expm1 keeps),
+    # but TensorFlow's float64 Elu computes exp(x) - 1 itself (elu(-1e-15) = -9.992e-16, measured): Keras
+    # agrees with this form, and the tests accept both.
     x = np.asarray(x, dtype=float)
     return np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0.0)) - 1.0))
 
