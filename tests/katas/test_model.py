@@ -346,6 +346,25 @@ def test_dense_backward_matches_gradient_tape(kata, activation):
 
 
 @pytest.mark.kata("model.dense_layer_backward")
+def test_dense_backward_on_a_sequence(kata):
+    # After a sequence layer, Dense sees (batch, time, features) and acts on the last axis: every
+    # (sample, step) row is one more sample for the kernel, so its gradients sum over both.
+    x = np.random.default_rng(25).normal(size=(2, 5, 4))
+    check_layer(
+        kata,
+        dict(units=3, activation="tanh"),
+        (5, 4),
+        x,
+        seed=25,
+        shape_advice=(
+            "Dense acts on the last axis, also of a (batch, time, features) input, as after an RNN or "
+            "attention: do the backward on rows, x.reshape(-1, input_dim) and dz.reshape(-1, units), "
+            "then reshape dx back to x's shape"
+        ),
+    )
+
+
+@pytest.mark.kata("model.dense_layer_backward")
 def test_dense_backward_from_logits_skips_the_activation(kata):
     rng = np.random.default_rng(24)
     x, kernel, bias, dz = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))
@@ -428,6 +447,24 @@ def test_predict_other_models_and_a_batch_of_one(kata, impl, spec):
             ref.predict(spec, weights, x, batch_size=2),
             call=f"{describe(spec)}.predict(x ({n}, ...), batch_size=2)",
         )
+
+
+@pytest.mark.kata("model.sequential_predict")
+def test_predict_runs_in_inference_mode(kata, impl):
+    # Keras's predict calls the layers with training=False: Dropout keeps every unit there and
+    # BatchNormalization uses its moving statistics. A probe layer records the flag it is given.
+    probe = probe_layer(impl)
+    weights = random_weights(SMALL_SIGMOID, 34)
+    model = model_with_probe(impl, SMALL_SIGMOID, weights, probe)
+    x = np.random.default_rng(34).normal(size=(40, 6))  # 40 = 32 + 8: two batches
+    got = call(model.predict, x)
+    assert_close(got, ref.predict(SMALL_SIGMOID, weights, x), call=f"{describe(SMALL_SIGMOID)}.predict(x (40, 6))")
+    check(
+        probe.seen and not any(probe.seen),
+        f"predict called the layers' forward with training={probe.seen}; prediction runs in inference mode: "
+        f"forward(x, training=False) (the default), or Dropout would drop units and BatchNormalization use "
+        f"the batch's statistics there",
+    )
 
 
 @pytest.mark.kata("model.sequential_predict")
@@ -1133,6 +1170,13 @@ def _recorded_fit(impl, n=40, epochs=3, **fit_kwargs):
 def test_fit_shuffles_anew_every_epoch_and_trains_on_every_sample_once(kata, impl):
     _, recorder, _, _, _ = _recorded_fit(impl, n=40, epochs=3, batch_size=8, validation_split=0.25, shuffle=True)
     epochs = [sum(recorder.batches[e * 4 : (e + 1) * 4], []) for e in range(3)]
+    validation_seen = sorted({i for batch in recorder.batches for i in batch if i >= 30})
+    check(
+        not validation_seen or len(recorder.batches) == 12,
+        f"fit(validation_split=0.25) ran the layers with training=True on the validation samples "
+        f"(ids {validation_seen[0] if validation_seen else ''} to {validation_seen[-1] if validation_seen else ''}):"
+        f" validation runs forward(x, training=False), as evaluate does, or Dropout would drop units there",
+    )
     check(
         len(recorder.batches) == 12,
         f"fit(30 training samples, batch_size=8, epochs=3) trained on "

@@ -560,3 +560,61 @@ class SeedMlpWithRunningMeans(Sequential):
             if progress is not None:
                 progress.update(number, dict(means))
         return means
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("model.sequential_fit", expect=r"with metrics=\['accuracy'\] Keras returns \[loss, accuracy\]")
+class TrainOnBatchReturnsOnlyTheLoss(Sequential):
+    """train_on_batch returns the loss alone, also when metrics were compiled (Keras: [loss, accuracy])."""
+
+    def train_on_batch(self, x, y):
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self._ensure_built(x)
+        loss, _ = self._train_step(x, y)
+        return loss
+
+
+@mutant("model.sequential_predict", expect=r"predict called the layers' forward with training=\[True")
+class PredictInTrainingMode(Sequential):
+    """predict runs the layers with training=True (Dropout drops, BatchNormalization uses batch statistics)."""
+
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        return np.concatenate(
+            [self.forward(x[i : i + batch_size], training=True) for i in range(0, len(x), batch_size)], axis=0
+        )
+
+
+@mutant("model.dense_layer_backward", expect=r"Dense acts on the last axis, also of a \(batch, time, features\) input")
+class DenseBackwardOnlyForMatrices(Dense):
+    """backward assumes x is (batch, input_dim): a Dense after a sequence layer, (batch, time, features), breaks."""
+
+    def backward_from_logits(self, dz):
+        x, kernel = self.inputs, self.weights[0]
+        self.grads = [x.T @ dz, dz.sum(axis=0)]
+        return dz @ kernel.T
+
+
+@mutant("model.sequential_fit", expect=r"ran the layers with training=True on the validation samples")
+class ValidationInTrainingMode(Sequential):
+    """fit's validation loss is computed with training=True."""
+
+    def _evaluate(self, x, y, batch_size):
+        return self._run_batches(
+            x,
+            y,
+            batch_indices(len(x), batch_size, False, None),
+            lambda xb, yb: self._loss_and_output(xb, yb, training=True),
+        )
+
+
+@alternative("model.sequential_predict")
+class PredictInOneForwardPass(Sequential):
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        return self.forward(x, training=False)
