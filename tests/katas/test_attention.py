@@ -99,6 +99,18 @@ def _attention_case(kata, query, key, value, mask=None, text=None):
     for explanation, options in variants.items():
         wrong_o, wrong_w = ref.attention_variant(query, key, value, mask, **options)
         mistakes_w[explanation], mistakes_o[explanation] = wrong_w, wrong_o
+    if mask is not None:
+        # scores * mask: a masked score becomes 0, which the softmax still weighs (a NumPy simulation, only
+        # to name the mistake)
+        scores = np.asarray(query) @ np.swapaxes(key, -1, -2) / np.sqrt(query.shape[-1])
+        scores = scores * np.broadcast_to(np.asarray(mask, dtype=float), scores.shape)
+        multiplied = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        multiplied /= multiplied.sum(axis=-1, keepdims=True)
+        explanation = (
+            "the scores were multiplied by the mask: a masked score becomes 0, and exp(0) still gets weight. "
+            "Replace masked scores with a large negative number (Keras: -1e9) before the softmax"
+        )
+        mistakes_w[explanation], mistakes_o[explanation] = multiplied, multiplied @ np.asarray(value)
     mistakes_w["(output, weights) came back as (weights, output)"] = output
     got_w = np.asarray(got[1]) if got[1] is not None else None
     if got_w is not None and got_w.shape == weights.shape and np.isnan(got_w).any():
@@ -873,6 +885,29 @@ def test_global_average_pooling_against_keras(impl, with_mask):
             * (1 if mask is None else mask[..., None])
         },
         **GRAD,
+    )
+
+
+@pytest.mark.kata("attention.GlobalAveragePooling1D")
+def test_global_average_pooling_keeps_nan_and_inf_of_masked_steps_out(impl):
+    # Padding steps can hold anything (an overflowed activation, a NaN from an empty row): Keras
+    # selects with ops.where, so what a masked step holds never reaches the mean.
+    layer = call(impl.get("attention", "GlobalAveragePooling1D"))
+    x = np.random.default_rng(5).normal(size=(2, 4, 3))
+    mask = np.array([[True, True, False, False], [True, False, True, False]])
+    x[0, 2] = np.nan
+    x[0, 3, 0], x[1, 1, 1], x[1, 3, 2] = np.inf, -np.inf, 1e308
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = layer.forward(x, training=True, mask=mask)
+        multiplied = (x * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    assert_close(
+        out,
+        ref.global_average_pooling_1d(x, mask),
+        call="GlobalAveragePooling1D() on x (2, 4, 3) whose masked steps hold NaN, inf and 1e308",
+        mistakes={
+            "a masked step's NaN or inf reached the mean: x * mask keeps it (NaN * 0 and inf * 0 are NaN); "
+            "select with np.where(mask[..., None], x, 0.0), as Keras does": multiplied
+        },
     )
 
 
