@@ -34,6 +34,7 @@ from dojo.testkit.checks import (
     show,
 )
 from dojo.testkit.composite import Step, check_steps
+from dojo.testkit.layers import call_with_advice, check_layer
 from reference import attention as ref
 
 # left out of the quick tier: the answer key against every kata (capstones train models): the full suite's part
@@ -424,7 +425,11 @@ def test_layer_normalization_weights_and_default_epsilon(impl):
         layer.forward(x),
         ref.layer_norm_forward(x, gamma, beta),
         call="LayerNormalization().forward(x)",
-        mistakes={TORCH_DEFAULT: ref.layer_norm_forward(x, gamma, beta, 1e-5)},
+        mistakes={
+            TORCH_DEFAULT: ref.layer_norm_forward(x, gamma, beta, 1e-5),
+            "this is epsilon=1e-6, the value Keras's Transformer tutorial passes explicitly; the layer's own "
+            "default is 1e-3": ref.layer_norm_forward(x, gamma, beta, 1e-6),
+        },
     )
 
 
@@ -914,6 +919,28 @@ def test_global_average_pooling_keeps_nan_and_inf_of_masked_steps_out(impl):
 # ------------------------------------------------------------------ TransformerBlock
 
 BLOCK = {"embed_dim": 8, "num_heads": 2, "ff_dim": 12}  # key_dim 4
+DENSE_ON_A_SEQUENCE = (
+    "Inside the Transformer block your Dense gets (batch, steps, features), not (batch, input_dim): "
+    "x @ kernel + bias works on the last axis as it is, but backward must work on rows: "
+    "x.reshape(-1, input_dim) and dz.reshape(-1, units), then reshape dx back to x's shape"
+)
+
+
+@pytest.mark.kata("attention.TransformerBlock")
+def test_your_dense_on_a_sequence(impl):
+    # The block's feed-forward part is two of your Dense layers on (batch, steps, embed_dim): the first
+    # place a Dense sees more than (batch, input_dim). Keras's Dense acts on the last axis; checked here
+    # first, so that a Dense that cannot is named, not the block.
+    x = np.random.default_rng(26).normal(size=(2, 5, 8))
+    check_layer(
+        impl.get("model", "Dense"),
+        dict(units=12, activation="relu"),
+        (5, 8),
+        x,
+        seed=26,
+        name="your Dense(12, activation='relu') on a sequence, input (batch, steps, features) = (2, 5, 8)",
+        shape_advice=DENSE_ON_A_SEQUENCE,
+    )
 
 
 @pytest.mark.kata("attention.TransformerBlock")
@@ -954,7 +981,7 @@ def _block_case(impl, x, seed, **options):
     }
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     dout = np.random.default_rng(seed + 2).normal(size=x.shape)
-    dx = block.backward(dout)
+    dx = call_with_advice(block.backward, dout, advice=DENSE_ON_A_SEQUENCE)
     _, dx_expected, grads = ref.transformer_block(8, 2, 12, 4, x, weights, dout, epsilon=eps)
     names = MHA_NAMES + (
         "hidden kernel",

@@ -419,6 +419,7 @@ BACKWARD_CASES = [
     (55, 2, 6, 7, 2, 2, 3, (1, 1), "same"),  # even kernel
     (56, 1, 9, 7, 2, (3, 2), 2, (3, 2), "same"),
     (57, 1, 5, 5, 2, 3, 2, (1, 1), "same"),  # one row/column of padding on every side: dx is cut from the middle
+    (58, 1, 7, 8, 2, 3, 2, (3, 3), "same"),  # stride 3 on sizes it does not divide: rows (1, 1), columns (0, 1)
 ]
 
 
@@ -875,6 +876,24 @@ def test_conv2d_layer_batch_of_one_large_values(kata):
         seed=71,
         shape_hint=_conv_shape_hint(config, (5, 5, 2)),
         mistakes=_conv_layer_mistakes(config, (5, 5, 2)),
+        shape_advice=CONV_SHAPE_ADVICE,
+    )
+
+
+@pytest.mark.kata("conv.Conv2D")
+def test_conv2d_layer_same_padding_on_odd_sizes_with_strides(kata):
+    # 7 is divided by neither stride: out = ceil(7 / 2) = 4 rows and ceil(7 / 3) = 3 columns, where 7 // s
+    # would give 3 and 2 (the same as ceil wherever the stride divides the size).
+    config = dict(filters=2, kernel_size=3, strides=(2, 3), padding="same", activation="relu")
+    x = np.random.default_rng(72).normal(size=(2, 7, 7, 2))
+    check_layer(
+        kata,
+        config,
+        (7, 7, 2),
+        x,
+        seed=72,
+        shape_hint=_conv_shape_hint(config, (7, 7, 2)),
+        mistakes=_conv_layer_mistakes(config, (7, 7, 2)),
         shape_advice=CONV_SHAPE_ADVICE,
     )
 

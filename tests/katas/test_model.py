@@ -346,25 +346,6 @@ def test_dense_backward_matches_gradient_tape(kata, activation):
 
 
 @pytest.mark.kata("model.dense_layer_backward")
-def test_dense_backward_on_a_sequence(kata):
-    # After a sequence layer, Dense sees (batch, time, features) and acts on the last axis: every
-    # (sample, step) row is one more sample for the kernel, so its gradients sum over both.
-    x = np.random.default_rng(25).normal(size=(2, 5, 4))
-    check_layer(
-        kata,
-        dict(units=3, activation="tanh"),
-        (5, 4),
-        x,
-        seed=25,
-        shape_advice=(
-            "Dense acts on the last axis, also of a (batch, time, features) input, as after an RNN or "
-            "attention: do the backward on rows, x.reshape(-1, input_dim) and dz.reshape(-1, units), "
-            "then reshape dx back to x's shape"
-        ),
-    )
-
-
-@pytest.mark.kata("model.dense_layer_backward")
 def test_dense_backward_from_logits_skips_the_activation(kata):
     rng = np.random.default_rng(24)
     x, kernel, bias, dz = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))

@@ -812,3 +812,23 @@ def layer_norm_forward_with_np_var(x, gamma, beta, epsilon=1e-3):
     x = np.asarray(x, dtype=np.float64)
     centred = x - x.mean(axis=-1, keepdims=True)
     return centred / np.sqrt(np.var(x, axis=-1, keepdims=True) + epsilon) * gamma + beta
+
+
+# second blind batch: the layers
+
+
+@mutant("attention.LayerNormalization", expect=r"epsilon=1e-6, the value Keras's Transformer tutorial passes")
+class LayerNormalizationTutorialEpsilon(LayerNormalization):
+    # MISTAKE: the Transformer tutorial's epsilon=1e-6 made the default; Keras's default is 1e-3.
+    def __init__(self, epsilon=1e-6, name=None, input_shape=None):
+        super().__init__(epsilon=epsilon, name=name, input_shape=input_shape)
+
+
+@mutant("attention.TokenAndPositionEmbedding", expect=r"sum dout over the batch")
+class TokenAndPositionEmbeddingAveragedPositionGradient(TokenAndPositionEmbedding):
+    # MISTAKE: the position table's gradient averaged over the batch instead of summed.
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float64)
+        dposition = np.zeros_like(self.weights[1])
+        dposition[: dout.shape[1]] = dout.mean(axis=0)
+        self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]

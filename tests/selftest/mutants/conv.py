@@ -720,3 +720,16 @@ def conv2d_backward_with_loops_over_the_kernel(dout, x, kernel, strides=(1, 1), 
             )
     dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2]]
     return dx, dkernel, dout.sum(axis=(0, 1, 2))
+
+
+# second blind batch: the layers
+
+
+@mutant("conv.Conv2D", expect=r"ceil")
+class Conv2DSameShapeFloored(Conv2D):
+    # MISTAKE: compute_output_shape with 'same' as in // stride (right whenever the stride divides the size).
+    def compute_output_shape(self, input_shape):
+        (h, w), (sh, sw) = input_shape[:2], self.strides
+        if self.padding == "same":
+            return h // sh, w // sw, self.filters
+        return super().compute_output_shape(input_shape)

@@ -589,9 +589,16 @@ class PredictInTrainingMode(Sequential):
         )
 
 
-@mutant("model.dense_layer_backward", expect=r"Dense acts on the last axis, also of a \(batch, time, features\) input")
+@mutant(
+    "attention.TransformerBlock",
+    expect=r"your Dense gets \(batch, steps, features\).*backward must work on rows",
+    module="model",
+    target="Dense",
+)
 class DenseBackwardOnlyForMatrices(Dense):
-    """backward assumes x is (batch, input_dim): a Dense after a sequence layer, (batch, time, features), breaks."""
+    """backward assumes x is (batch, input_dim): a Dense after a sequence layer, (batch, time, features), breaks.
+    The model track's kata asks for (batch, input_dim) only; the Transformer block's feed-forward layers are
+    where a Dense first sees a sequence, so that is where this mistake must be caught."""
 
     def backward_from_logits(self, dz):
         x, kernel = self.inputs, self.weights[0]

@@ -639,3 +639,34 @@ def batch_norm_backward_by_the_chain_rule(dout, x, gamma, epsilon=1e-3):
     dmean = np.sum(-dx_hat / np.sqrt(var + epsilon), axis=axes) + dvar * np.mean(-2.0 * (x - mean), axis=axes)
     dx = dx_hat / np.sqrt(var + epsilon) + dvar * 2.0 * (x - mean) / n + dmean / n
     return dx, np.sum(dout * x_hat, axis=axes), np.sum(dout, axis=axes)
+
+
+# second blind batch: the layers
+
+
+@mutant("regularization.Dense", expect=r"the bias is not penalised")
+class DensePenalisingTheBiasToo(Dense):
+    # MISTAKE: the L2 gradient added to the bias as well (kernel_regularizer is for the kernel only).
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        if self.kernel_regularizer is not None:
+            self.grads = [g + self.kernel_regularizer.gradient(w) for g, w in zip(self.grads, self.weights)]
+        return dx
+
+
+@mutant("regularization.Dropout", expect=r"the layer is active at inference")
+class DropoutScaledAtInference(Dropout):
+    # MISTAKE: the original (non-inverted) dropout: no scaling in training, x * (1 - rate) at inference.
+    def forward(self, x, training=False):
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        x = np.asarray(x, dtype=float)
+        if not training:
+            self.mask = None
+            return x * (1.0 - self.rate)
+        self.mask = self.rng.random(x.shape) >= self.rate
+        return x * self.mask
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=float)
+        return dout if self.mask is None else dout * self.mask

@@ -799,3 +799,16 @@ def lstm_cell_forward_gate_by_gate(x_t, h, c, kernel, recurrent_kernel, bias):
 
     c_t = sigmoid(gate(1)) * c + sigmoid(gate(0)) * np.tanh(gate(2))
     return sigmoid(gate(3)) * np.tanh(c_t), c_t
+
+
+# second blind batch: the layers
+
+
+@mutant("rnn.SimpleRNN", expect=r"SimpleRNN\(5, return_sequences=True\).*backward\(dout \(3, 6, 5\)\)")
+class SimpleRNNBackwardFromTheLastStepOnly(SimpleRNN):
+    # MISTAKE: with return_sequences=True, backward keeps only the last step's gradient.
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float64)
+        last = dout[:, -1] if self.return_sequences else dout
+        dx, *self.grads = simple_rnn_backward(last, self._x, *self.weights, return_sequences=False)
+        return dx
