@@ -402,6 +402,24 @@ class SequentialKeepingStopTraining(Sequential):
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
 
+@mutant(
+    "regularization.overfitting",
+    expect=r"the regularised run went on for all 60 epochs.*fit ends when it is set",
+    module="model",
+    target="Sequential",
+)
+class SequentialNeverLookingAtStopTraining(Sequential):
+    """fit runs every epoch it was asked for: setting stop_training has no effect."""
+
+    @property
+    def stop_training(self):
+        return False
+
+    @stop_training.setter
+    def stop_training(self, value):
+        pass
+
+
 @mutant("model.sequential_fit", expect="penalties are missing")
 class SequentialPenalisingOnlyInEvaluate(Sequential):
     """evaluate adds sum(self.losses); the training step reports the data loss alone."""

@@ -223,6 +223,20 @@ class EarlyStoppingNeverResettingWait(EarlyStopping):
             self.model.stop_training = True
 
 
+@mutant(
+    "regularization.overfitting",
+    expect=r"the regularised run went on for all 60 epochs.*sets model.stop_training",
+    module="training",
+    target="EarlyStopping",
+)
+class EarlyStoppingThatOnlyRestores(EarlyStopping):
+    """Tracks the best epoch and restores its weights, but never asks fit to stop."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        self.model.stop_training = False
+
+
 @mutant("training.EarlyStopping", expect="'max'")
 class EarlyStoppingAlwaysMinimising(EarlyStopping):
     def _improved(self, current):
