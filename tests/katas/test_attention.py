@@ -221,12 +221,18 @@ def _attention_backward_case(kata, batch, T, S, d, dv, seed, mask=None):
     )
     expected = ref.attention_backward(dout, query, key, value, mask)
     constant = ref.attention_backward_without_softmax(dout, query, key, value, mask)
+    unmasked = ref.attention_backward(dout, query, key, value) if mask is not None else None
     names = ("dquery", "dkey", "dvalue")
     for i in (2, 0, 1):
         mistakes = {
             "no gradient flows through the softmax: the weights depend on query and key, so "
             "dscores = w * (dw - sum(dw * w, axis=-1)) with dw = dout @ value^T": constant[i],
         }
+        if unmasked is not None:
+            mistakes[
+                "the backward ignored the mask: recompute the weights exactly as the forward did, masked "
+                "(a masked weight is 0, so its score gets no gradient)"
+            ] = unmasked[i]
         if i < 2:
             mistakes[
                 "the 1/sqrt(d) scale is missing from the backward pass: dscores reach query and key "

@@ -535,6 +535,18 @@ def test_early_stopping_on_accuracy(kata):
 
 
 @pytest.mark.kata("training.EarlyStopping")
+def test_early_stopping_with_an_explicit_mode(kata):
+    # mode="max" on a monitor named like a loss: Keras uses the mode it is given; "auto" alone guesses.
+    _check_early_stopping(
+        kata,
+        {"monitor": "val_loss", "mode": "max", "patience": 1},
+        [1.0, 1.2, 1.1, 1.3, 1.25, 1.2],
+        hint="mode='max' was given: use it (an improvement is then current - min_delta > best); only "
+        "mode='auto' guesses the direction from the monitor's name",
+    )
+
+
+@pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_without_the_monitored_value(kata):
     _check_early_stopping(
         kata,

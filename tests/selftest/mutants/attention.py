@@ -832,3 +832,18 @@ class TokenAndPositionEmbeddingAveragedPositionGradient(TokenAndPositionEmbeddin
         dposition = np.zeros_like(self.weights[1])
         dposition[: dout.shape[1]] = dout.mean(axis=0)
         self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]
+
+
+# third blind batch
+
+
+@mutant("attention.attention_backward", expect=r"the backward ignored the mask")
+def attention_backward_ignoring_the_mask(dout, query, key, value, mask=None):
+    # MISTAKE: the backward recomputes the weights without the mask (the forward used it).
+    query, key, value, dout = (np.asarray(a, dtype=np.float64) for a in (query, key, value, dout))
+    scale = 1.0 / np.sqrt(query.shape[-1])
+    weights = softmax(query @ np.swapaxes(key, -1, -2) * scale, axis=-1)
+    dvalue = np.swapaxes(weights, -1, -2) @ dout
+    dweights = dout @ np.swapaxes(value, -1, -2)
+    dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
+    return (dscores @ key) * scale, (np.swapaxes(dscores, -1, -2) @ query) * scale, dvalue

@@ -559,3 +559,17 @@ def sparse_cce_with_take_along_axis(y_true, y_pred, from_logits=False):
     p = np.clip(y_pred, 1e-7, 1 - 1e-7)
     picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
     return float(np.mean(np.log(p.sum(-1)) - np.log(picked)))
+
+
+# third blind batch
+
+
+@mutant("losses.binary_crossentropy_grad", expect=r"line the labels up with the logits first")
+def bce_grad_from_logits_without_lining_up_the_labels(y_true, y_pred, from_logits=False):
+    # MISTAKE: from logits, labels (batch,) against logits (batch, 1) broadcast to (batch, batch).
+    y_pred = _f(y_pred)
+    if from_logits:
+        return (sigmoid(y_pred) - _f(y_true)) / y_pred.size
+    y_true = _match_rank(_f(y_true), y_pred)
+    p = _clip(y_pred)
+    return np.where(_inside_clip(y_pred), (p - y_true) / (p * (1.0 - p)), 0.0) / y_pred.size

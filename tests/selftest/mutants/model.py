@@ -643,3 +643,34 @@ class PredictInOneForwardPass(Sequential):
         x = np.asarray(x, dtype=float)
         self._ensure_built(x)
         return self.forward(x, training=False)
+
+
+# third blind batch
+
+
+@mutant("model.sequential_evaluate", expect=r"plain mean of the 3 batch accuracies")
+class EvaluateAccuracyAveragedOverBatches(Sequential):
+    """The loss is weighted by batch size, but the accuracy is the plain mean of the batches' accuracies."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        loss_total, seen, accuracies = 0.0, 0, []
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            seen += len(index)
+            loss_total += loss * len(index)
+            if "accuracy" in self.metrics:
+                accuracies.append(accuracy(y[index], out))
+            logs = {"loss": loss_total / seen, **({"accuracy": float(np.mean(accuracies))} if accuracies else {})}
+            if progress is not None:
+                progress.update(number, logs)
+        return logs
+
+
+@mutant("model.sequential_compile", expect=r"without regard to case")
+class CompileWithCaseSensitiveOptimizerNames(Sequential):
+    """compile(optimizer="Adam") refused: only the lower-case names are looked up (Keras accepts both)."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if isinstance(optimizer, str) and optimizer not in ("sgd", "rmsprop", "adam"):
+            raise ValueError(f"Unknown optimizer: {optimizer!r}. Use 'sgd', 'rmsprop' or 'adam'")
+        super().compile(optimizer, loss, metrics)

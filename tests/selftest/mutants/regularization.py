@@ -670,3 +670,16 @@ class DropoutScaledAtInference(Dropout):
     def backward(self, dout):
         dout = np.asarray(dout, dtype=float)
         return dout if self.mask is None else dout * self.mask
+
+
+# third blind batch
+
+
+@mutant("regularization.dropout_backward", expect=r"when rate >= 1, return zeros before scaling")
+def dropout_backward_without_the_rate_one_guard(dout, mask, rate):
+    # MISTAKE: rate = 1 divides by zero: NaN (0 / 0) where Keras gives zeros.
+    dout = np.asarray(dout, dtype=float)
+    if mask is None:
+        return dout.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return dout * mask / (1.0 - rate)

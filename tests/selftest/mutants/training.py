@@ -470,3 +470,13 @@ def accuracy_counting_matches(y_true, y_pred):
     else:
         guess, truth = np.where(y_pred.ravel() > 0.5, 1, 0), y_true.ravel()
     return np.count_nonzero(guess == truth) / guess.size
+
+
+# third blind batch
+
+
+@mutant("training.EarlyStopping", expect=r"mode='max' was given: use it")
+class EarlyStoppingIgnoringAnExplicitMode(EarlyStopping):
+    # MISTAKE: mode given explicitly is ignored; the direction is always guessed from the name.
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, restore_best_weights=False, mode="auto"):
+        super().__init__(monitor, patience, min_delta, restore_best_weights, "auto")
