@@ -491,6 +491,14 @@ def check_batch_norm_backward(kata, x, gamma, beta, epsilon, text, seed):
         },
         {"dbeta must be summed over every axis but the last (the batch, and for images h and w too)": dout.sum(axis=0)},
     ]
+    if x.ndim > 2:  # statistics over the batch axis alone, as if every pixel were a feature of its own
+        centred = x - x.mean(axis=0)
+        alone = 1.0 / np.sqrt(np.square(centred).mean(axis=0) + epsilon)
+        hat = centred * alone
+        mistakes[0][
+            "the mean and variance were taken over axis 0 only; for an input (batch, h, w, channels) every "
+            "pixel is one more sample of its channel: reduce over every axis but the last"
+        ] = gamma * alone * (dout - dout.mean(axis=0) - hat * (dout * hat).mean(axis=0))
     for name, mine, keras, known in zip(("dx", "dgamma", "dbeta"), got, expected, mistakes):
         assert_close(mine, keras, rtol=GRADIENT_RTOL, call=text, what=f"gave {name} =", mistakes=known)
 
