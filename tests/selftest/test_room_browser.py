@@ -281,5 +281,5 @@ def test_the_board_reconnects_by_itself_after_a_refused_stream(browser, tmp_path
         page.wait_for_function("() => document.getElementById('live').textContent !== 'live'", timeout=120_000)
         holder.close()  # the slot frees; a bare EventSource would never try again
         assert room.post(post_body(1, name="Back Again"))[0] == 200
-        page.locator("#rows .row", has_text="Back Again").wait_for(timeout=60_000)
+        page.locator("#rows .row", has_text="Back Again").wait_for(timeout=120_000)
         page.wait_for_function("() => document.getElementById('live').textContent === 'live'", timeout=120_000)
