@@ -14,8 +14,17 @@ that a noisy machine hits every case alike:
   ``--sandbox-only`` times just these two;
 * ``failing 1.1, warm, no fork``: the same with ``KATAS_IN_PROCESS=1`` (the
   checks in the harness's own process), to price the fork-per-kata runner;
-* ``failing 1.1, cold``: the same with the reference cache deleted first
-  (TensorFlow is imported and computes the expected values);
+* ``failing 1.1, cold``: the same with the reference cache deleted and the
+  reference daemon stopped first (TensorFlow is imported and computes the
+  expected values);
+* ``new miss, daemon warm``: kata 1.1 wrong, with a new, empty cache of its
+  own (every value of the run is new: none on disk, none in the daemon's
+  memory), while the checkout's reference daemon is up from an earlier run:
+  a later wrong answer that needs new values. Goal: within 2 s of
+  ``failing 1.1, warm``;
+* ``new miss, no daemon``: the same with ``KATAS_REFERENCE_IDLE=0``: a new
+  TensorFlow process for the run, as every run that missed had before the
+  daemon;
 * ``failing in rnn, warm``: a wrong ``simple_rnn_forward`` after every
   earlier kata (capstones included) passed and was recorded;
 * ``watch rerun``: from saving a file under ``kata watch`` to its report;
@@ -138,6 +147,25 @@ def stop_warm_up(checkout: Path) -> None:
         time.sleep(0.2)
 
 
+def stop_daemon(checkout: Path, env: dict) -> None:
+    """`kata stop` in the copy: its reference daemon ends (and the next miss starts TensorFlow anew)."""
+    subprocess.run([PYTHON, "-m", "dojo", "stop"], cwd=checkout, env=env, capture_output=True, timeout=600)
+
+
+def new_miss(checkout: Path, tmp: Path, number: int, env: dict, daemon: bool) -> float:
+    """A wrong 1.1 whose every reference value is new: an empty cache folder of its own.
+
+    With ``daemon``, an untimed run (on another new folder, so that the timed run's values are in
+    no one's memory) first makes sure the daemon is up, as a learner's earlier run left it.
+    """
+    if daemon:
+        run([PYTHON, "-m", "pytest"], checkout, {**env, "KATAS_REFERENCE_CACHE": str(tmp / f"before-{number}")})
+    else:
+        env = {**env, "KATAS_REFERENCE_IDLE": "0"}
+    folder = tmp / f"miss-{'daemon' if daemon else 'alone'}-{number}"  # never a folder another case filled
+    return run([PYTHON, "-m", "pytest"], checkout, {**env, "KATAS_REFERENCE_CACHE": str(folder)})
+
+
 def first_answer_after_stubs(tmp: Path, number: int, env: dict, wait: float) -> float:
     """Fresh copy, empty cache, warm-up on: stubs, ``wait`` seconds, then the timed wrong 1.1."""
     checkout = copy_checkout(tmp / f"first-{number}")
@@ -149,6 +177,7 @@ def first_answer_after_stubs(tmp: Path, number: int, env: dict, wait: float) -> 
         return run([PYTHON, "-m", "pytest"], checkout, learner)
     finally:
         stop_warm_up(checkout)
+        stop_daemon(checkout, env)
         shutil.rmtree(checkout, ignore_errors=True)
 
 
@@ -161,6 +190,8 @@ CASES = (
     "failing in rnn, warm",
     "watch rerun",
     "failing 1.1, cold",
+    "new miss, daemon warm",
+    "new miss, no daemon",
     "first answer, 60 s after the stubs",
 )
 
@@ -186,6 +217,11 @@ def _ratios(median: dict[str, float]) -> None:
     ratio("failing 1.1 warm / stubs", "failing 1.1, warm", "stubs", "(goal <= 1.5x)")
     ratio("failing in rnn warm / stubs", "failing in rnn, warm", "stubs", "(goal <= 1.5x)")
     ratio("failing 1.1 cold / warm", "failing 1.1, cold", "failing 1.1, warm")
+    for case in ("new miss, daemon warm", "new miss, no daemon"):
+        if case in median and "failing 1.1, warm" in median:
+            extra = median[case] - median["failing 1.1, warm"]
+            goal = "(goal <= 2 s)" if "warm" in case else ""
+            print(f"{case + ' - failing 1.1 warm':<38} {extra:+5.2f} s  {goal}".rstrip())
     ratio("sandbox / no sandbox (warm)", "failing 1.1, warm", "failing 1.1, warm, no sandbox", "(goal <= 1.10x)")
     ratio("fork-per-kata / in-process (warm)", "failing 1.1, warm", "failing 1.1, warm, no fork", "(goal <= 1.2x)")
     ratio(
@@ -244,8 +280,12 @@ def main() -> int:
             "failing in rnn, warm": lambda n: run([PYTHON, "-m", "pytest"], late, env),
             "watch rerun": lambda n: watch_rerun(wrong, env),
             "failing 1.1, cold": lambda n: (
-                shutil.rmtree(wrong / CACHE, ignore_errors=True) or run([PYTHON, "-m", "pytest"], wrong, env)
+                stop_daemon(wrong, env)
+                or shutil.rmtree(wrong / CACHE, ignore_errors=True)
+                or run([PYTHON, "-m", "pytest"], wrong, env)
             ),
+            "new miss, daemon warm": lambda n: new_miss(wrong, tmp, n, env, daemon=True),
+            "new miss, no daemon": lambda n: new_miss(wrong, tmp, n, env, daemon=False),
             "first answer, 60 s after the stubs": lambda n: first_answer_after_stubs(tmp, n, env, args.wait),
         }
         for number in range(args.repeat):
@@ -253,6 +293,9 @@ def main() -> int:
                 times.setdefault(name, []).append(timed[name](number))
             # The cold case emptied the cache: refill it so that the next round's warm cases are warm.
             run([PYTHON, "-m", "pytest"], wrong, env)
+        for checkout in (fresh, wrong, late):  # nothing of the benchmark outlives it
+            if checkout is not None:
+                stop_daemon(checkout, env)
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, value in median.items():
         print(f"{name:<36} {value:6.2f} s   (runs: {', '.join(f'{v:.2f}' for v in times[name])})")

@@ -416,8 +416,9 @@ class Conv2D(conv_module.Conv2D):
         raise NotImplementedError("kata regularization.Conv2D: Conv2D.backward")
 
 
-# The capstone (kata regularization.overfitting) trains the seed's MLP on a few
-# hundred digits twice: as it is (it overfits: val_loss turns up), then with
-# Dropout, L2 and your EarlyStopping (its best val_loss is lower), and draws
-# both runs in one picture. Before that it checks your fit against
+# The capstone (kata regularization.overfitting) trains the seed's MLP on 150
+# digits (validated on 450 more) twice: as it is (it overfits: val_loss bottoms
+# out within a few epochs, then climbs), then with Dropout, L2 and your
+# EarlyStopping (its best val_loss is lower and it stops well before its 60
+# epochs), and draws both runs in one picture. Before that it checks your fit against
 # keras.Model.fit on a model with L2 penalties and one with BatchNormalization.

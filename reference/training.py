@@ -127,12 +127,15 @@ def run_early_stopping(config: dict, logs_per_epoch: list[dict], reuse_runs: int
     }
 
 
-def run_model_checkpoint(filename: str, config: dict, logs_per_epoch: list[dict]) -> list[dict[str, int]]:
+def run_model_checkpoint(
+    filename: str, config: dict, logs_per_epoch: list[dict], reuse_runs: int = 1
+) -> list[dict[str, int]]:
     """Drive ``keras.callbacks.ModelCheckpoint`` (weights only) like ``fit`` does.
 
     ``filename`` is a stem such as ``"best"`` or ``"ckpt-{epoch:02d}"``; Keras
     writes ``<stem>.weights.h5``. Returns, after every epoch, the files present
-    as ``{stem: epoch whose weights the file holds}``.
+    as ``{stem: epoch whose weights the file holds}``. ``reuse_runs`` > 1 hands
+    the same callback to that many fits in a row (the states of every run, in order).
     """
     model = _tiny_model(with_accuracy="acc" in config.get("monitor", "val_loss"))
     reader = _tiny_model(with_accuracy=False)
@@ -142,18 +145,19 @@ def run_model_checkpoint(filename: str, config: dict, logs_per_epoch: list[dict]
             os.path.join(folder, filename + suffix), save_weights_only=True, **config
         )
         callback.set_model(model)
-        callback.on_train_begin()
         states = []
-        for epoch, logs in enumerate(logs_per_epoch):
-            model.set_weights(scripted_weights(epoch))
-            callback.on_epoch_begin(epoch)
-            callback.on_epoch_end(epoch, dict(logs))
-            state = {}
-            for name in sorted(os.listdir(folder)):
-                reader.load_weights(os.path.join(folder, name))
-                state[name.removesuffix(suffix)] = epoch_of(reader.get_weights())
-            states.append(state)
-        callback.on_train_end()
+        for _ in range(reuse_runs):
+            callback.on_train_begin()
+            for epoch, logs in enumerate(logs_per_epoch):
+                model.set_weights(scripted_weights(epoch))
+                callback.on_epoch_begin(epoch)
+                callback.on_epoch_end(epoch, dict(logs))
+                state = {}
+                for name in sorted(os.listdir(folder)):
+                    reader.load_weights(os.path.join(folder, name))
+                    state[name.removesuffix(suffix)] = epoch_of(reader.get_weights())
+                states.append(state)
+            callback.on_train_end()
     return states
 
 

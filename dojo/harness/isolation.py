@@ -21,8 +21,10 @@ The child is forked after the harness, NumPy, the checks and the test modules
 are imported, so it starts in milliseconds. It never needs TensorFlow: every
 call into the reference engine is sent to the parent (as data, see
 :mod:`dojo.wire`), which answers from the reference cache or has the
-reference server compute it (:mod:`dojo.refcache.server`: TensorFlow
-in a process of its own, so that the parent can keep forking). Time spent
+checkout's reference daemon compute it (:mod:`dojo.refcache.server`: TensorFlow
+in a process of its own, so that the parent can keep forking). Only the
+parent talks to the daemon: the child has no way to it but this pipe, and the
+daemon refuses a sandboxed process that finds its socket. Time spent
 there is not charged to the learner.
 
 Messages from child to parent (:mod:`dojo.wire`: a JSON line, then the bytes of its
@@ -658,7 +660,7 @@ class _ChildExit:
 
 
 def _serve_reference(message: dict) -> dict:
-    """Answer one reference call for the child: from the reference cache here, else from the reference server.
+    """Answer one reference call for the child: from the reference cache here, else from the reference daemon.
 
     Never computed in this process: that would import TensorFlow, after which forking the next
     kata's child is no longer safe (see :mod:`dojo.refcache.server`).

@@ -10,8 +10,8 @@ So while a kata runs the harness is a *child subreaper*
 (``PR_SET_CHILD_SUBREAPER``): a process whose parent dies is handed to the
 harness instead of to init, new session or not. After each kata, :func:`end_tree` kills the kata's child and
 every process below it, then every process handed to the harness meanwhile
-(the orphans), except the harness's own (the reference server, started by the
-harness itself). It repeats until a scan finds none: a process that forks
+(the orphans), except the harness's own (the reference engine or daemon, started
+by the harness itself). It repeats until a scan finds none: a process that forks
 while it is being killed leaves an orphan that the next scan finds.
 
 The tree is read from ``/proc/<pid>/stat`` (parent, state, command name);

@@ -15,11 +15,14 @@ starts, for good. Before any learner code runs, the child:
   on ``/dev/null``; reading and running programs stay allowed everywhere;
 * on ABI 6 and newer, scopes signals and abstract Unix sockets: it cannot
   signal, or connect to, a process outside its sandbox (the harness, the
-  reference server, the learner's shell).
+  reference daemon, the learner's shell).
 
 Landlock also forbids a sandboxed process to trace a process outside its
 domain, and ``/proc/<pid>/fd`` and ``/proc/<pid>/mem`` need that right: the
-reference server's pipes are out of reach on every ABI.
+reference engine's pipes are out of reach on every ABI. What Landlock does
+not confine on any ABI is ``connect`` to a Unix socket that is a path, such
+as the reference daemon's: the daemon refuses a peer with ``NoNewPrivs``
+set, which this sandbox sets (:mod:`dojo.refcache.peers`).
 
 This is a small ctypes layer of the three system calls (the PyPI ``landlock``
 package is a pre-release without ABI 6's scopes). The rights and structures

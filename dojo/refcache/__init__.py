@@ -2,12 +2,16 @@
 
 The kata tests compare the learner's NumPy with what Keras computes on the same
 seeded inputs. Those values do not depend on the learner's code, so each is
-computed once and kept on disk. Four modules, one concern:
+computed once and kept on disk. The modules, one concern each:
 
 * :mod:`.store`   the cache itself: keys, the on-disk format, the
   ``cache_public_functions`` wrapper every ``reference/`` module ends with;
-* :mod:`.server`  the process that runs TensorFlow when a value is missing,
-  so the harness (which forks a child per kata) never imports it;
+* :mod:`.server`  hands a missing value to a process that runs TensorFlow,
+  so the harness (which forks a child per kata) never imports it: the
+  checkout's daemon, or an engine of the run's own where there is none;
+* :mod:`.daemon`, :mod:`.daemon_client`, :mod:`.peers`  that daemon, which
+  outlives a run (one per checkout, behind a Unix socket only the learner's
+  harness may use), the harness's side of it, and who may connect;
 * :mod:`.warmup`  computes the rest of the course in the background;
 * :mod:`.options` the pytest options (``--fresh-reference``) and the hook that
   starts the warm-up.

@@ -4,21 +4,25 @@ The harness forks a child for every kata (:mod:`dojo.harness.isolation`), and a
 fork of a process in which TensorFlow's threads run can crash in the child and
 blame correct code. So when a check asks for an expected value that the
 reference cache does not hold yet, the harness does not compute it itself: it
-hands the call to this server, a plain new Python process (started, not
-forked) that imports TensorFlow once, computes the value, stores it in the
+hands the call to another process, a plain new Python process (started, not
+forked) that imports TensorFlow, computes the value, stores it in the
 reference cache and answers. The harness's process stays free of TensorFlow
 for the whole run, and every kata keeps its child, cold cache or warm.
 
-The conversation is the child's own wire format (:mod:`dojo.wire`),
-one message each way (a JSON line, then its arrays' bytes): a request ``{"module", "function", "args"}`` on the
-server's stdin, a reply ``{"value"}``, ``{"raised", "message"}`` or
-``{"not_data"}`` on its stdout. The server's stdout carries replies only:
-TensorFlow's start-up chatter goes to a log file, whose last line is quoted
-if the server dies.
+Which process: the checkout's reference daemon (:mod:`.daemon`, reached by
+:mod:`.daemon_client`), which outlives the run so that the next run's miss
+finds TensorFlow imported already. Where the daemon cannot serve (not Linux,
+``KATAS_REFERENCE_IDLE=0``, ``.katas/`` not writable), an engine of this run's
+own, defined here: started on the first miss, stopped when the process exits
+(or its stdin closes), talking over its stdin and stdout.
 
-One server per harness process, started on the first cache miss and stopped
-when the process exits (or its stdin closes). It serves only functions of the
-trusted ``reference`` package.
+Either way the conversation is the child's own wire format (:mod:`dojo.wire`),
+one message each way (a JSON line, then its arrays' bytes): a request ``{"module", "function", "args"}``,
+a reply ``{"value"}``, ``{"raised", "message"}`` or ``{"not_data"}``. The
+run's own engine's stdout carries replies only: TensorFlow's start-up chatter
+goes to a log file, whose last line is quoted if the engine dies.
+
+Both serve only functions of the trusted ``reference`` package (:func:`answer`).
 """
 
 from __future__ import annotations
@@ -111,9 +115,19 @@ class _Server:
 
 
 def compute(message: dict) -> dict:
-    """Have the server compute one reference call (starting it if needed); the reply, as the child expects it."""
+    """Have TensorFlow compute one reference call; the reply, as the child expects it.
+
+    The checkout's daemon computes it (started if none runs); where it cannot, an engine of this run's own.
+    """
     global _server
     with _lock:
+        from . import daemon_client
+
+        if daemon_client.usable():
+            settings = {name: os.environ.get(name) for name in CACHE_SETTINGS}
+            reply = daemon_client.compute(_reference_home(), message, settings)
+            if reply is not None:
+                return reply
         if _server is None or not _server.alive():
             _server = _Server(_reference_home())
         return _server.call(message)
@@ -135,9 +149,11 @@ def shutdown() -> None:
 
 
 def own_pids() -> set[int]:
-    """The server's process id, if one runs: the harness's own, never ended as a kata's stray."""
+    """The engines this process started (its own, the daemon): never ended as a kata's strays."""
+    from . import daemon_client
+
     server = _server
-    return {server.process.pid} if server is not None else set()
+    return daemon_client.launched_pids() | ({server.process.pid} if server is not None else set())
 
 
 def forget_in_child() -> None:

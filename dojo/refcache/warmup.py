@@ -337,6 +337,26 @@ def start_in_background(root: Path, first: str | None = None) -> str:
     return "started"
 
 
+def stop(root: Path, patience: float = 600.0) -> int | None:
+    """End the background warm-up (its whole session: it runs in one of its own) and wait until its
+    lock is free; its pid, or None when none ran."""
+    import signal
+
+    lock = WarmLock(root)
+    pid = lock.holder()
+    if pid is None or pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.killpg(pid, signal.SIGTERM)  # started with start_new_session: its pid names its group
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + patience
+    while lock.holder() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pid
+
+
 if __name__ == "__main__":
     if len(sys.argv) in (3, 4) and sys.argv[1] == "--background":
         sys.exit(_run_in_background(Path(sys.argv[2]), *sys.argv[3:]))

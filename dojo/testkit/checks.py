@@ -282,6 +282,8 @@ def assert_close(
     try:
         return _assert_close(got, expected, call, rtol, atol, mistakes, what)
     except KataFailure as failure:
+        if "float32" in note:  # the caller names float32 in its own words: keep one explanation
+            failure = KataFailure(str(failure).split(FLOAT32_HINT_START)[0], failure.mistake)
         if note:
             raise KataFailure(f"{failure}\n  {note}", failure.mistake) from None
         raise
@@ -348,8 +350,38 @@ def _assert_close(got, expected, call, rtol, atol, mistakes, what) -> np.ndarray
 
 def _difference(array: np.ndarray, expected: np.ndarray, call: str, what: str, rtol: float, atol: float) -> str:
     if expected.ndim == 0 or expected.size <= 12:
-        return f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}  (rtol={rtol:g})"
-    return f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}, rtol={rtol:g}"
+        text = f"{call} {what} {show(array, 6)}\n  expected {show(expected, 6)}  (rtol={rtol:g})"
+    else:
+        text = f"{call} {what} a wrong value {first_difference(array, expected, rtol, atol)}, rtol={rtol:g}"
+    return text + float32_hint(array, expected)
+
+
+#: float32 keeps about 7 significant digits: its rounding errors, summed over a few operations, stay
+#: below this fraction of the largest value. A float64 formula that is wrong differs by far more.
+FLOAT32_SCALE = 2e-6
+FLOAT32_HINT_START = "; the differences are at float32's precision"
+
+
+def float32_hint(got: np.ndarray, expected: np.ndarray) -> str:
+    """'; the differences are at float32's precision ...' when they are, else ''.
+
+    Every value within a few float32 roundings of the largest one, but not within float64's: the
+    arithmetic ran in float32 somewhere (np.float32 data, a float32 buffer, astype), which a kata that
+    asks for float64 must reject, and which the learner should hear named, not as a wrong formula.
+    """
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape or expected.size == 0 or got.dtype.kind not in "f":
+        return ""
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = float(np.max(np.abs(got.astype(float) - expected)))
+    scale = float(np.max(np.abs(expected)))
+    if not (np.isfinite(error) and 0 < error <= FLOAT32_SCALE * scale):
+        return ""
+    return (
+        f"{FLOAT32_HINT_START} (about 7 significant digits; largest {error:.1e} on "
+        f"values up to {scale:.3g}): somewhere the arithmetic ran in float32 (np.float32, astype, a float32 "
+        f"array filled with results). Keep every array float64"
+    )
 
 
 def assert_raises(

@@ -12,6 +12,7 @@ way to work. Run ``kata --help`` or ``kata VERB --help``::
     kata solution KATA        the answer key's version (once the kata passes, or --force)
     kata bench [ARGS]         benchmarks (dojo.bench)
     kata warm [--fresh]       compute every expected value of the course now (a workshop's setup step)
+    kata stop                 end this checkout's reference daemon (TensorFlow kept up between runs)
     kata catch-up N           fill in the answer key for every kata before N (workshop)
     kata workshop on|off      pair prompts after each kata passed
     kata progress --export    JSON + Markdown for the facilitator
@@ -462,6 +463,42 @@ def cmd_warm(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if code in (0, None) else 1
 
 
+def _minutes(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "?"
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def cmd_stop(ctx: Context, args: argparse.Namespace) -> int:
+    """End what runs in the background for this checkout: the reference daemon, and a warm-up if one runs."""
+    from ..refcache import daemon_client, warmup
+
+    stopped = []
+    said = daemon_client.stop(ctx.root)
+    if said is not None:
+        served = said.get("served")
+        stopped.append(
+            f"the reference daemon (pid {said.get('pid')}, up {_minutes(said.get('up'))}"
+            + (
+                f", {served} value{'s' if served != 1 else ''} computed)"
+                if isinstance(served, int)
+                else ", not answering: sent SIGTERM)"
+            )
+        )
+    if args.warm_up:
+        pid = warmup.stop(ctx.root)
+        if pid is not None:
+            stopped.append(f"the background warm-up (pid {pid})")
+    if not stopped:
+        ctx.console.print(
+            "Nothing was running for this checkout: no reference daemon" + (", no warm-up." if args.warm_up else "."),
+            soft_wrap=True,
+        )
+    else:
+        ctx.console.print(f"Stopped {' and '.join(stopped)}.", soft_wrap=True)
+    return 0
+
+
 def cmd_catch_up(ctx: Context, args: argparse.Namespace) -> int:
     from .workspace import WorkspaceError, catch_up
 
@@ -776,6 +813,13 @@ def parser() -> argparse.ArgumentParser:
         "for TensorFlow (a workshop's setup step)",
     )
     sub.add_argument("--fresh", action="store_true", help="recompute every value live and refresh the cache")
+    sub = verb(
+        "stop",
+        cmd_stop,
+        "end this checkout's reference daemon (TensorFlow, kept up between runs; it ends by itself after "
+        "10 idle minutes)",
+    )
+    sub.add_argument("--warm-up", action="store_true", help="also end a background warm-up that is running")
     sub = verb("catch-up", cmd_catch_up, "fill in the answer key for every kata before KATA (or track N)")
     sub.add_argument("kata", help="a kata (8.2, conv.im2col) or a track number (8: up to its first kata)")
     sub.add_argument("--overwrite", action="store_true", help="also replace katas you already passed")

@@ -8,7 +8,8 @@ It looks at four things, in the order a learner would fix them:
 * **the workspace**: the curriculum loads, each file of ``katas/`` is UTF-8
   and compiles, and each kata's function or class is defined exactly once;
 * **``.katas/``**: the reference cache (every entry read back whole), the
-  progress file, the digests and the history of your files;
+  reference daemon (running or not), the progress file, the digests and the
+  history of your files;
 * **the room**: the membership this checkout joined, if any.
 
 It repairs what it safely can (what it repairs is a cache or a copy, never
@@ -178,7 +179,26 @@ def _definitions(source: str, shown: str, kata) -> list[Finding]:
 
 
 def check_state(root: Path) -> list[Finding]:
-    return [*_cache(), _progress(root), _digests(root), _history(root)]
+    return [*_cache(), _daemon(root), _progress(root), _digests(root), _history(root)]
+
+
+def _daemon(root: Path) -> Finding:
+    """Whether the reference daemon (TensorFlow kept up between runs) runs for this checkout."""
+    from ..refcache import daemon, daemon_client
+
+    if not daemon_client.usable():
+        return Finding(OK, "reference daemon: off here (each run that needs TensorFlow starts it for itself)")
+    said = daemon_client.status(root)
+    if said is not None:
+        return Finding(
+            OK,
+            f"reference daemon: running (pid {said['pid']}, {said.get('served', 0)} values computed; it ends after "
+            f"{said.get('idle_timeout', daemon.idle_seconds()) / 60:g} idle minutes, `kata stop` ends it now)",
+        )
+    pid = daemon_client.holder(root)
+    if pid is not None:
+        return Finding(NOTE, f"reference daemon: pid {pid} holds its lock but does not answer: `kata stop` ends it")
+    return Finding(OK, "reference daemon: not running (the first run that needs TensorFlow starts it)")
 
 
 def _cache() -> list[Finding]:

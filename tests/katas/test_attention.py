@@ -34,6 +34,7 @@ from dojo.testkit.checks import (
     show,
 )
 from dojo.testkit.composite import Step, check_steps
+from dojo.testkit.layers import call_with_advice, check_layer
 from reference import attention as ref
 
 # left out of the quick tier: the answer key against every kata (capstones train models): the full suite's part
@@ -99,6 +100,18 @@ def _attention_case(kata, query, key, value, mask=None, text=None):
     for explanation, options in variants.items():
         wrong_o, wrong_w = ref.attention_variant(query, key, value, mask, **options)
         mistakes_w[explanation], mistakes_o[explanation] = wrong_w, wrong_o
+    if mask is not None:
+        # scores * mask: a masked score becomes 0, which the softmax still weighs (a NumPy simulation, only
+        # to name the mistake)
+        scores = np.asarray(query) @ np.swapaxes(key, -1, -2) / np.sqrt(query.shape[-1])
+        scores = scores * np.broadcast_to(np.asarray(mask, dtype=float), scores.shape)
+        multiplied = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        multiplied /= multiplied.sum(axis=-1, keepdims=True)
+        explanation = (
+            "the scores were multiplied by the mask: a masked score becomes 0, and exp(0) still gets weight. "
+            "Replace masked scores with a large negative number (Keras: -1e9) before the softmax"
+        )
+        mistakes_w[explanation], mistakes_o[explanation] = multiplied, multiplied @ np.asarray(value)
     mistakes_w["(output, weights) came back as (weights, output)"] = output
     got_w = np.asarray(got[1]) if got[1] is not None else None
     if got_w is not None and got_w.shape == weights.shape and np.isnan(got_w).any():
@@ -208,12 +221,18 @@ def _attention_backward_case(kata, batch, T, S, d, dv, seed, mask=None):
     )
     expected = ref.attention_backward(dout, query, key, value, mask)
     constant = ref.attention_backward_without_softmax(dout, query, key, value, mask)
+    unmasked = ref.attention_backward(dout, query, key, value) if mask is not None else None
     names = ("dquery", "dkey", "dvalue")
     for i in (2, 0, 1):
         mistakes = {
             "no gradient flows through the softmax: the weights depend on query and key, so "
             "dscores = w * (dw - sum(dw * w, axis=-1)) with dw = dout @ value^T": constant[i],
         }
+        if unmasked is not None:
+            mistakes[
+                "the backward ignored the mask: recompute the weights exactly as the forward did, masked "
+                "(a masked weight is 0, so its score gets no gradient)"
+            ] = unmasked[i]
         if i < 2:
             mistakes[
                 "the 1/sqrt(d) scale is missing from the backward pass: dscores reach query and key "
@@ -412,7 +431,11 @@ def test_layer_normalization_weights_and_default_epsilon(impl):
         layer.forward(x),
         ref.layer_norm_forward(x, gamma, beta),
         call="LayerNormalization().forward(x)",
-        mistakes={TORCH_DEFAULT: ref.layer_norm_forward(x, gamma, beta, 1e-5)},
+        mistakes={
+            TORCH_DEFAULT: ref.layer_norm_forward(x, gamma, beta, 1e-5),
+            "this is epsilon=1e-6, the value Keras's Transformer tutorial passes explicitly; the layer's own "
+            "default is 1e-3": ref.layer_norm_forward(x, gamma, beta, 1e-6),
+        },
     )
 
 
@@ -876,9 +899,54 @@ def test_global_average_pooling_against_keras(impl, with_mask):
     )
 
 
+@pytest.mark.kata("attention.GlobalAveragePooling1D")
+def test_global_average_pooling_keeps_nan_and_inf_of_masked_steps_out(impl):
+    # Padding steps can hold anything (an overflowed activation, a NaN from an empty row): Keras
+    # selects with ops.where, so what a masked step holds never reaches the mean.
+    layer = call(impl.get("attention", "GlobalAveragePooling1D"))
+    x = np.random.default_rng(5).normal(size=(2, 4, 3))
+    mask = np.array([[True, True, False, False], [True, False, True, False]])
+    x[0, 2] = np.nan
+    x[0, 3, 0], x[1, 1, 1], x[1, 3, 2] = np.inf, -np.inf, 1e308
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = layer.forward(x, training=True, mask=mask)
+        multiplied = (x * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    assert_close(
+        out,
+        ref.global_average_pooling_1d(x, mask),
+        call="GlobalAveragePooling1D() on x (2, 4, 3) whose masked steps hold NaN, inf and 1e308",
+        mistakes={
+            "a masked step's NaN or inf reached the mean: x * mask keeps it (NaN * 0 and inf * 0 are NaN); "
+            "select with np.where(mask[..., None], x, 0.0), as Keras does": multiplied
+        },
+    )
+
+
 # ------------------------------------------------------------------ TransformerBlock
 
 BLOCK = {"embed_dim": 8, "num_heads": 2, "ff_dim": 12}  # key_dim 4
+DENSE_ON_A_SEQUENCE = (
+    "Inside the Transformer block your Dense gets (batch, steps, features), not (batch, input_dim): "
+    "x @ kernel + bias works on the last axis as it is, but backward must work on rows: "
+    "x.reshape(-1, input_dim) and dz.reshape(-1, units), then reshape dx back to x's shape"
+)
+
+
+@pytest.mark.kata("attention.TransformerBlock")
+def test_your_dense_on_a_sequence(impl):
+    # The block's feed-forward part is two of your Dense layers on (batch, steps, embed_dim): the first
+    # place a Dense sees more than (batch, input_dim). Keras's Dense acts on the last axis; checked here
+    # first, so that a Dense that cannot is named, not the block.
+    x = np.random.default_rng(26).normal(size=(2, 5, 8))
+    check_layer(
+        impl.get("model", "Dense"),
+        dict(units=12, activation="relu"),
+        (5, 8),
+        x,
+        seed=26,
+        name="your Dense(12, activation='relu') on a sequence, input (batch, steps, features) = (2, 5, 8)",
+        shape_advice=DENSE_ON_A_SEQUENCE,
+    )
 
 
 @pytest.mark.kata("attention.TransformerBlock")
@@ -919,7 +987,7 @@ def _block_case(impl, x, seed, **options):
     }
     assert_close(out, expected, call=f"{text}: forward", mistakes=mistakes)
     dout = np.random.default_rng(seed + 2).normal(size=x.shape)
-    dx = block.backward(dout)
+    dx = call_with_advice(block.backward, dout, advice=DENSE_ON_A_SEQUENCE)
     _, dx_expected, grads = ref.transformer_block(8, 2, 12, 4, x, weights, dout, epsilon=eps)
     names = MHA_NAMES + (
         "hidden kernel",
@@ -1143,11 +1211,11 @@ def test_transformer_learns_negation_beside_the_lstm(impl, request):
         bag = Sequential([Dense(16, activation="relu"), Dense(1, activation="sigmoid")], seed=0)
         bag.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
-        bag.fit(sequences.bag_of_words(x_train), y_train, epochs=15, batch_size=32, verbose=0)
+        bag_history = bag.fit(sequences.bag_of_words(x_train), y_train, epochs=15, batch_size=32, verbose=0)
         results["bag of words"] = (
             bag.evaluate(sequences.bag_of_words(x_test), y_test)[1],
             time.perf_counter() - start,
-            None,
+            bag_history,
         )
 
         lstm = _lstm_beside(impl, vocab)
@@ -1160,17 +1228,21 @@ def test_transformer_learns_negation_beside_the_lstm(impl, request):
             results["LSTM"] = (lstm.evaluate(x_test, y_test)[1], time.perf_counter() - start, lstm_history)
     line = ", ".join(f"{name} {accuracy:.3f} ({seconds:.1f}s)" for name, (accuracy, seconds, _) in results.items())
     print(f"\nnegation task ({NEGATION_STEPS} words), test accuracy (training time): {line}")
-    if "LSTM" in results:
-        from dojo.testkit.plots import plot_history
+    # The picture: every run's training curves (the LSTM's when your rnn track has one), the test
+    # accuracies and training times in the title.
+    from dojo.testkit.plots import plot_history
 
-        path = plot_history(
-            history,
-            results["LSTM"][2],
-            request.config.rootpath / ".katas" / "plots" / "transformer_vs_lstm.png",
-            title=f"Negation, test accuracy (training time): {line}",
-            labels=("your Transformer", "your LSTM"),
-        )
-        request.node.user_properties.append(("artifact", str(path)))
+    names = {"Transformer": "your Transformer", "bag of words": "bag of words (your Dense)", "LSTM": "your LSTM"}
+    drawn = [(names[name], run[2]) for name, run in results.items()]  # in the title's order
+    path = plot_history(
+        drawn[0][1],
+        drawn[1][1],
+        request.config.rootpath / ".katas" / "plots" / "transformer_vs_lstm.png",
+        title=f"Negation ({NEGATION_STEPS}-word reviews), test accuracy (training time): {line}",
+        labels=(drawn[0][0], drawn[1][0]),
+        others=drawn[2:],
+    )
+    request.node.user_properties.append(("artifact", str(path)))
     transformer_accuracy, bag_accuracy = results["Transformer"][0], results["bag of words"][0]
     check(
         bag_accuracy < 0.65,

@@ -174,6 +174,40 @@ def test_numerical_gradient_of_one_element(kata):
     )
 
 
+def _probed_in_an_integer_array(f, x, eps):
+    """What probing an integer array in place gives: x[i] = x[i] + eps is cut back to an integer."""
+    probed, grad = np.array(x), np.zeros(np.shape(x))
+    for index in np.ndindex(probed.shape):
+        original = probed[index]
+        probed[index] = original + eps
+        plus = f(probed)
+        probed[index] = original - eps
+        minus = f(probed)
+        probed[index] = original
+        grad[index] = (plus - minus) / (2 * eps)
+    return grad
+
+
+@pytest.mark.kata("backprop.numerical_gradient")
+def test_numerical_gradient_at_integer_points(kata):
+    # np.array([1, -2, 3]) is an integer array: written into it, 1 + 1e-6 is cut back to 1 and 1 - 1e-6
+    # to 0, so the probes are not eps apart. The gradient is the float one all the same.
+    x = np.array([1, -2, 3])
+    f = FUNCTIONS["quartic"]
+    got = call(kata, f, x)
+    text = f"numerical_gradient(sum(x**4), np.array({x.tolist()}) (integers))"
+    check(
+        np.array_equal(x, [1, -2, 3]) and x.dtype.kind == "i",
+        f"{text} changed the caller's array to {show(x)}: probe a copy",
+    )
+    mistakes = _numerical_mistakes(f, x * 1.0, 1e-6)
+    mistakes[
+        "the probes were written into the integer array itself, which cuts x + eps and x - eps back to "
+        "integers: probe a float copy, x = np.array(x, dtype=float)"
+    ] = _probed_in_an_integer_array(f, x, 1e-6)
+    _assert_numerical(got, ref.gradient_of("quartic", x.astype(float)), text, mistakes)
+
+
 # ------------------------------------------------------------------ kata backprop.dense_backward
 
 

@@ -266,6 +266,10 @@ IM2COL_CASES = [
     (22, 2, 7, 7, 2, (3, 2), (2, 1), "valid"),
     (23, 2, 6, 6, 2, 3, (2, 2), "same"),
     (24, 1, 5, 6, 3, 2, (1, 1), "same"),
+    # odd sizes that the stride does not divide: here total = max((out - 1) * s + k - in, 0) is not
+    # max(k - s, 0) (true only where in % s == 0), and out = ceil(in / s) is not in // s
+    (26, 2, 7, 7, 2, 3, (2, 2), "same"),  # out 4x4, total 2: 1 before, 1 after
+    (27, 1, 7, 5, 2, (4, 3), (3, 3), "same"),  # rows: out 3, total 3 (1, 2); columns: out 2, total 1 (0, 1)
 ]
 
 
@@ -307,7 +311,7 @@ def test_im2col_matches_tf_extract_patches(kata, case):
         if len(shape) == 2 and shape[1] == columns and shape[0] != rows:
             fail(
                 f"{text} returned {shape[0]} rows, expected batch*out_h*out_w = {batch}*{out_h}*{out_w} = {rows}: "
-                f"{_size_rules(h, w, kh, kw, strides, padding)}"
+                f"{_size_rules(h, w, kh, kw, strides, padding)}{_same_padding_rule(h, w, kh, kw, strides, padding)}"
             )
         fail(
             f"{text} returned shape {shape}, expected {expected.shape}: one row per window, "
@@ -324,6 +328,19 @@ def test_im2col_matches_tf_extract_patches(kata, case):
             "+ k - in, 0) and pads total // 2 before (top/left), the rest after (bottom/right)"
         ] = wrong
     assert_close(got, expected, call=text, mistakes=mistakes)
+
+
+def _same_padding_rule(h, w, kh, kw, strides, padding):
+    """For 'same': the padding those output sizes need, with this case's numbers (empty for 'valid')."""
+    if padding != "same":
+        return ""
+    (sh, sw) = as_pair(strides)
+    (top, bottom), (left, right) = _keras_same_pads(h, kh, sh), _keras_same_pads(w, kw, sw)
+    return (
+        f"; the padding is total = max((out - 1) * stride + k - in, 0): {top + bottom} rows ({top} before, "
+        f"{bottom} after) and {left + right} columns ({left} before, {right} after); max(k - stride, 0) gives "
+        "the same only where the stride divides the input size"
+    )
 
 
 def _crop_rows(columns, padded, kh, kw, strides, out):
@@ -402,6 +419,7 @@ BACKWARD_CASES = [
     (55, 2, 6, 7, 2, 2, 3, (1, 1), "same"),  # even kernel
     (56, 1, 9, 7, 2, (3, 2), 2, (3, 2), "same"),
     (57, 1, 5, 5, 2, 3, 2, (1, 1), "same"),  # one row/column of padding on every side: dx is cut from the middle
+    (58, 1, 7, 8, 2, 3, 2, (3, 3), "same"),  # stride 3 on sizes it does not divide: rows (1, 1), columns (0, 1)
 ]
 
 
@@ -858,6 +876,24 @@ def test_conv2d_layer_batch_of_one_large_values(kata):
         seed=71,
         shape_hint=_conv_shape_hint(config, (5, 5, 2)),
         mistakes=_conv_layer_mistakes(config, (5, 5, 2)),
+        shape_advice=CONV_SHAPE_ADVICE,
+    )
+
+
+@pytest.mark.kata("conv.Conv2D")
+def test_conv2d_layer_same_padding_on_odd_sizes_with_strides(kata):
+    # 7 is divided by neither stride: out = ceil(7 / 2) = 4 rows and ceil(7 / 3) = 3 columns, where 7 // s
+    # would give 3 and 2 (the same as ceil wherever the stride divides the size).
+    config = dict(filters=2, kernel_size=3, strides=(2, 3), padding="same", activation="relu")
+    x = np.random.default_rng(72).normal(size=(2, 7, 7, 2))
+    check_layer(
+        kata,
+        config,
+        (7, 7, 2),
+        x,
+        seed=72,
+        shape_hint=_conv_shape_hint(config, (7, 7, 2)),
+        mistakes=_conv_layer_mistakes(config, (7, 7, 2)),
         shape_advice=CONV_SHAPE_ADVICE,
     )
 

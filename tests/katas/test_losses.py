@@ -440,6 +440,25 @@ def test_bce_grad_labels_of_shape_batch_against_batch_by_one(kata):
 
 
 @pytest.mark.kata("losses.binary_crossentropy_grad")
+def test_bce_grad_labels_of_shape_batch_against_logits_batch_by_one(kata):
+    rng = _rng(20)
+    y_true, z = rng.integers(0, 2, size=5).astype(float), rng.normal(size=(5, 1))
+    _check_grad(
+        kata,
+        "binary_crossentropy",
+        y_true,
+        z,
+        "binary_crossentropy_grad(y_true (5,), logits (5, 1), from_logits=True)",
+        lambda: {
+            "labels (batch,) against logits (batch, 1) broadcast to a (batch, batch) table: line the labels up "
+            "with the logits first (y_true.reshape(y_pred.shape)), with from_logits=True too": (expit(z) - y_true)
+            / z.size
+        },
+        from_logits=True,
+    )
+
+
+@pytest.mark.kata("losses.binary_crossentropy_grad")
 @pytest.mark.parametrize("scale, seed", [(2.0, 20), (1000.0, 21)])
 def test_bce_grad_from_logits(kata, scale, seed):
     rng = _rng(seed)
@@ -483,6 +502,10 @@ def _ce_mistakes(y_true, y_pred):
             -np.sum(y_true * np.log(clipped), axis=-1)
         ),
         "the sign is flipped: the loss is -sum(t * log(p))": -ref.categorical_crossentropy(y_true, y_pred),
+        "y_pred was clipped before renormalising (a value above 1 - 1e-7 was cut before the row's sum was "
+        "taken): Keras first divides each row by its sum, then clips": np.mean(
+            -np.sum(y_true * np.log(clipped / clipped.sum(-1, keepdims=True)), axis=-1)
+        ),
     }
 
 

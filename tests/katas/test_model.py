@@ -431,6 +431,24 @@ def test_predict_other_models_and_a_batch_of_one(kata, impl, spec):
 
 
 @pytest.mark.kata("model.sequential_predict")
+def test_predict_runs_in_inference_mode(kata, impl):
+    # Keras's predict calls the layers with training=False: Dropout keeps every unit there and
+    # BatchNormalization uses its moving statistics. A probe layer records the flag it is given.
+    probe = probe_layer(impl)
+    weights = random_weights(SMALL_SIGMOID, 34)
+    model = model_with_probe(impl, SMALL_SIGMOID, weights, probe)
+    x = np.random.default_rng(34).normal(size=(40, 6))  # 40 = 32 + 8: two batches
+    got = call(model.predict, x)
+    assert_close(got, ref.predict(SMALL_SIGMOID, weights, x), call=f"{describe(SMALL_SIGMOID)}.predict(x (40, 6))")
+    check(
+        probe.seen and not any(probe.seen),
+        f"predict called the layers' forward with training={probe.seen}; prediction runs in inference mode: "
+        f"forward(x, training=False) (the default), or Dropout would drop units and BatchNormalization use "
+        f"the batch's statistics there",
+    )
+
+
+@pytest.mark.kata("model.sequential_predict")
 def test_build_chains_shapes_and_names_layers_as_keras(kata, impl):
     Dense = impl.get("model", "Dense")
     model = kata([Dense(4, activation="relu"), Dense(3), Dense(2, activation="softmax")])
@@ -583,7 +601,13 @@ def test_compile_accepts_the_seeds_strings(kata, impl):
     optimizers = impl.module("optimizers")
     for name, cls in [("adam", "Adam"), ("sgd", "SGD"), ("rmsprop", "RMSprop"), ("Adam", "Adam")]:
         model = build_model(impl, SMALL_SOFTMAX)
-        call(model.compile, optimizer=name, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        try:
+            call(model.compile, optimizer=name, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        except ValueError as error:
+            fail(
+                f"compile(optimizer={name!r}) raised ValueError: {error}. Keras looks optimizer names up "
+                f"without regard to case: 'Adam' and 'adam' are the same optimizer"
+            )
         check(
             isinstance(getattr(model, "optimizer", None), getattr(optimizers, cls)),
             f"after compile(optimizer={name!r}), model.optimizer is {show(getattr(model, 'optimizer', None))}; "
@@ -670,7 +694,19 @@ def test_evaluate_the_seed_mlp_with_accuracy(kata, impl):
             "samples, not 32), i.e. the mean over all samples": unweighted
         },
     )
-    assert_close(got[1], expected[1], rtol=LOGGED_RTOL, call="evaluate(x (70, 784), y) accuracy", what="is")
+    hits = ref.predict(SEED_MLP, weights, x).argmax(axis=-1) == y  # Keras's predictions: the mistake's inputs
+    batch_mean = np.mean([hits[start : start + 32].mean() for start in range(0, 70, 32)])
+    assert_close(
+        got[1],
+        expected[1],
+        rtol=LOGGED_RTOL,
+        call="evaluate(x (70, 784), y) accuracy",
+        what="is",
+        mistakes={
+            "that is the plain mean of the 3 batch accuracies; like the loss, weight each batch by its size (the "
+            "last holds 6 samples), i.e. the fraction of all 70 samples that are right": batch_mean
+        },
+    )
 
 
 @pytest.mark.kata("model.sequential_evaluate")
@@ -1133,6 +1169,13 @@ def _recorded_fit(impl, n=40, epochs=3, **fit_kwargs):
 def test_fit_shuffles_anew_every_epoch_and_trains_on_every_sample_once(kata, impl):
     _, recorder, _, _, _ = _recorded_fit(impl, n=40, epochs=3, batch_size=8, validation_split=0.25, shuffle=True)
     epochs = [sum(recorder.batches[e * 4 : (e + 1) * 4], []) for e in range(3)]
+    validation_seen = sorted({i for batch in recorder.batches for i in batch if i >= 30})
+    check(
+        not validation_seen or len(recorder.batches) == 12,
+        f"fit(validation_split=0.25) ran the layers with training=True on the validation samples "
+        f"(ids {validation_seen[0] if validation_seen else ''} to {validation_seen[-1] if validation_seen else ''}):"
+        f" validation runs forward(x, training=False), as evaluate does, or Dropout would drop units there",
+    )
     check(
         len(recorder.batches) == 12,
         f"fit(30 training samples, batch_size=8, epochs=3) trained on "

@@ -56,9 +56,25 @@ def test_weighted_sum_random_vectors(kata, n, seed):
 
 @pytest.mark.kata("neuron.weighted_sum")
 def test_weighted_sum_edge_cases(kata):
-    for inputs, weights in [([0.0, 0.0], [3.0, -2.0]), ([1e8, -1e8], [1.0, 1.0]), ([2.0], [-4.0])]:
+    # The last pair cancels: 1100 - 1099.9999 = 1e-4 in float64; float32 holds 1.1 and 1.0999999 to 7
+    # digits only, and its sum is 1.19e-4, 19% off.
+    for inputs, weights in [
+        ([0.0, 0.0], [3.0, -2.0]),
+        ([1e8, -1e8], [1.0, 1.0]),
+        ([2.0], [-4.0]),
+        ([1.1, -1.0999999], [1000.0, 1000.0]),
+    ]:
         got = call(kata, inputs, weights)
-        assert_close(got, ref.weighted_sum(inputs, weights), call=f"weighted_sum({inputs}, {weights})")
+        in_float32 = float(np.dot(np.float32(inputs), np.float32(weights)))
+        assert_close(
+            got,
+            ref.weighted_sum(inputs, weights),
+            call=f"weighted_sum({inputs}, {weights})",
+            mistakes={
+                "that is the sum computed in float32 (7 significant digits), where two close numbers cancel: "
+                "keep float64 (np.asarray(inputs, dtype=float))": in_float32
+            },
+        )
 
 
 # ------------------------------------------------------------------ kata neuron.neuron

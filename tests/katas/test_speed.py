@@ -183,6 +183,8 @@ def _attention_mistakes(query, key, value):
         ),
         "the softmax ran over the queries (axis T); it must run over the keys (the last axis, S), "
         "so that each query's weights sum to 1": np.einsum("bnts,bsnh->btnh", over_queries, value),
+        f"the scores were divided by sqrt(S) = sqrt({key.shape[1]}), the number of keys; divide by sqrt(H) = "
+        f"sqrt({query.shape[-1]}), the head size": ref.attention(query, key, value, scale=1.0 / np.sqrt(key.shape[1])),
     }
 
 

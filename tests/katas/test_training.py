@@ -350,9 +350,12 @@ class FakeModel:
         np.savez(path, *self.weights)
 
 
-def _run_learner_early_stopping(cls, config, logs_per_epoch, reuse_runs=1):
+def _run_learner_early_stopping(cls, config, logs_per_epoch, reuse_runs=1, in_place=True):
     """Drive the learner's callback as fit does; ``reuse_runs`` > 1 hands the same callback (and model)
-    to that many fits in a row, as Keras's does, and reports the last."""
+    to that many fits in a row, as Keras's does, and reports the last.
+
+    Each epoch's weights are written into the model's arrays in place, as an optimizer updates them
+    (``in_place=False`` hands the model new arrays instead: only to tell one mistake from another)."""
     callback = cls(**config)
     model = FakeModel()
     callback.set_model(model)
@@ -361,7 +364,11 @@ def _run_learner_early_stopping(cls, config, logs_per_epoch, reuse_runs=1):
         callback.on_train_begin()
         epochs_run = 0
         for epoch, logs in enumerate(logs_per_epoch):
-            model.weights = ref.scripted_weights(epoch)
+            if in_place and model.weights:
+                for array, value in zip(model.weights, ref.scripted_weights(epoch)):
+                    array[...] = value
+            else:
+                model.weights = ref.scripted_weights(epoch)
             callback.on_epoch_end(epoch, dict(logs))
             epochs_run = epoch + 1
             if model.stop_training:
@@ -407,8 +414,12 @@ def _check_early_stopping(kata, config, monitor_values, hint="", reuse_runs=1):
         )
     if got["final_weights_epoch"] != expected["final_weights_epoch"]:
         best_kept = expected["final_weights_epoch"] != expected["epochs_run"] - 1
+        live = _run_learner_early_stopping(kata, config, logs, reuse_runs, in_place=False)
         why = (
-            hint
+            "the best weights you kept changed with the model: they are the model's own arrays, which the "
+            "optimizer updates in place every step. Keep copies: self.model.get_weights() returns them"
+            if live["final_weights_epoch"] == expected["final_weights_epoch"]
+            else hint
             if reuse_runs > 1 and hint
             else "the best weights were not put back: with restore_best_weights, on_train_end sets the best "
             "epoch's weights on the model, also when training did not stop early (Keras 3)"
@@ -524,6 +535,18 @@ def test_early_stopping_on_accuracy(kata):
 
 
 @pytest.mark.kata("training.EarlyStopping")
+def test_early_stopping_with_an_explicit_mode(kata):
+    # mode="max" on a monitor named like a loss: Keras uses the mode it is given; "auto" alone guesses.
+    _check_early_stopping(
+        kata,
+        {"monitor": "val_loss", "mode": "max", "patience": 1},
+        [1.0, 1.2, 1.1, 1.3, 1.25, 1.2],
+        hint="mode='max' was given: use it (an improvement is then current - min_delta > best); only "
+        "mode='auto' guesses the direction from the monitor's name",
+    )
+
+
+@pytest.mark.kata("training.EarlyStopping")
 def test_early_stopping_without_the_monitored_value(kata):
     _check_early_stopping(
         kata,
@@ -545,7 +568,9 @@ def _folder_state(folder):
     return state
 
 
-def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint=""):
+def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint="", reuse_runs=1):
+    """Drive the learner's ModelCheckpoint as fit does (``reuse_runs`` > 1: the same callback given to that
+    many fits in a row) and compare the files after every epoch with Keras's."""
     monitor = config.get("monitor", "val_loss")
     logs = [
         {"loss": 1.0 + epoch, monitor: value} if value is not None else {"loss": 1.0 + epoch}
@@ -556,26 +581,35 @@ def _check_checkpoint(kata, tmp_path, stem, config, monitor_values, hint=""):
     callback = kata(str(folder / (stem + ".npz")), **config)
     model = FakeModel()
     callback.set_model(model)
-    callback.on_train_begin()
     got = []
     with warnings.catch_warnings():
         # A case without the monitored value provokes Keras's "Can save best model only with val_loss
         # available" on purpose (the learner's ModelCheckpoint may say it too, as Keras does): this
         # check's doing, not a warning to show the learner.
         warnings.filterwarnings("ignore", message="Can save best model only with")
-        for epoch, epoch_logs in enumerate(logs):
-            model.weights = ref.scripted_weights(epoch)
-            callback.on_epoch_end(epoch, dict(epoch_logs))
-            got.append(_folder_state(folder))
-        callback.on_train_end()
-    expected = ref.run_model_checkpoint(stem, config, logs)
+        for _ in range(reuse_runs):
+            callback.on_train_begin()
+            for epoch, epoch_logs in enumerate(logs):
+                model.weights = ref.scripted_weights(epoch)
+                callback.on_epoch_end(epoch, dict(epoch_logs))
+                got.append(_folder_state(folder))
+            callback.on_train_end()
+    expected = ref.run_model_checkpoint(stem, config, logs, reuse_runs)
     args = ", ".join([repr(stem + ".npz")] + [f"{k}={v!r}" for k, v in config.items()])
-    for epoch, (mine, theirs) in enumerate(zip(got, expected)):
+    for step, (mine, theirs) in enumerate(zip(got, expected)):
         if mine != theirs:
+            run, epoch = divmod(step, len(logs))
+            when = (
+                f"in the second fit (the same callback given to fit again), after epoch {epoch}"
+                if run
+                else (f"after epoch {epoch}")
+            )
+            # A reuse test's hint is about the second fit: a first fit that already differs is another mistake.
+            says = hint if reuse_runs == 1 or run > 0 else ""
             fail(
-                f"ModelCheckpoint({args}) with {monitor} = {monitor_values}: after epoch {epoch} the files "
+                f"ModelCheckpoint({args}) with {monitor} = {monitor_values}: {when} the files "
                 f"hold {mine}, Keras's hold {theirs} (file: the epoch whose weights it holds)"
-                + (f". {hint}" if hint else "")
+                + (f". {says}" if says else "")
             )
 
 
@@ -661,4 +695,18 @@ def test_checkpoint_without_the_monitored_value(kata, tmp_path):
         {"save_best_only": True},
         [None, None],
         hint="Without the monitored value Keras cannot compare, so it saves (and warns)",
+    )
+
+
+@pytest.mark.kata("training.ModelCheckpoint")
+def test_checkpoint_reused_in_a_second_fit_keeps_the_best(kata, tmp_path):
+    _check_checkpoint(
+        kata,
+        tmp_path,
+        "best",
+        {"save_best_only": True},
+        [1.0, 0.8, 0.9, 0.7],
+        hint="Keras sets the best value once, in __init__, and keeps it across fit calls: a second fit "
+        "saves only what beats the first fit's best. Do not reset self.best in on_train_begin",
+        reuse_runs=2,
     )

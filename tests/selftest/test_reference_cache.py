@@ -357,7 +357,7 @@ class _WatchTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("tensorflow", "keras"):
             with open(os.environ["TENSORFLOW_IMPORTS"], "a") as log:
-                server = any(part in " ".join(sys.argv) for part in ("refcache/server", "refcache.server"))
+                server = any(part in " ".join(sys.argv) for part in ("refcache/server", "refcache/daemon"))
                 log.write(("server " if server else "harness ") + name + "\\n")
         return None
 
@@ -377,6 +377,9 @@ def _run_kata(impl: Path, cache: Path, *extra: str, kata: str = "neuron.weighted
     env.update(
         KATAS_REFERENCE_CACHE=str(cache),
         KATAS_NO_WARMUP="1",
+        # An engine of the run's own, which imports its TensorFlow under this run's watch (a daemon
+        # started earlier by another test would answer without it; the daemon has its own tests).
+        KATAS_REFERENCE_IDLE="0",
         TENSORFLOW_IMPORTS=str(imports),
         PYTHONPATH=os.pathsep.join([str(watch), str(ROOT)]),
     )

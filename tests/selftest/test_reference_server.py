@@ -1,7 +1,12 @@
-"""The reference server: cache misses are computed in a process of their own, and only reference calls are served."""
+"""The run's own reference engine: cache misses are computed in a process of their own, only reference calls served.
+
+These tests run with ``KATAS_REFERENCE_IDLE=0``: no daemon, each run starts an engine of its own (what a run
+does where the daemon cannot serve). The daemon has its own tests (test_reference_daemon.py).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -20,8 +25,14 @@ def _request(module: str, function: str, *args, **kwargs) -> dict:
 def one_server_for_the_module():
     """The tests share a server (each starts TensorFlow, seconds of CPU): the cache settings travel with
     every request, so one server serves each test's private cache. Stopped when the module is done."""
+    saved = os.environ.get("KATAS_REFERENCE_IDLE")
+    os.environ["KATAS_REFERENCE_IDLE"] = "0"
     yield
     reference_server.shutdown()
+    if saved is None:
+        os.environ.pop("KATAS_REFERENCE_IDLE", None)
+    else:
+        os.environ["KATAS_REFERENCE_IDLE"] = saved
 
 
 @pytest.fixture
@@ -79,8 +90,6 @@ def test_a_server_that_dies_is_reported_in_one_line_and_restarted(private_cache,
 
 
 def test_a_kata_child_cannot_reach_the_server(private_cache):
-    import os
-
     # The real server, answering a request it refuses before importing anything: it is up and serving,
     # without the seconds TensorFlow takes to start (what the child can reach does not depend on them).
     refused = reference_server.compute(_request("reference.neuron", "_private", 1.0))

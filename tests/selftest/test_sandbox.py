@@ -20,6 +20,7 @@ import pytest
 from toy_course import write_course
 
 from dojo.harness import reaper, sandbox
+from dojo.refcache import daemon_client
 
 OUTER_TIMEOUT = 240
 MARK = "KATAS_SELFTEST_RUN"
@@ -53,7 +54,7 @@ def course(pytester):
             "import os\nimport numpy as np\n" + preamble + "\n\n" + double + "\n\n" + SQUARE
         )
 
-    def run(*args: str, **environment: str) -> subprocess.CompletedProcess:
+    def run(*args: str, keep_daemon: bool = False, **environment: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "tests", "--color=no", *args],
             cwd=pytester.path,
@@ -62,7 +63,10 @@ def course(pytester):
             timeout=OUTER_TIMEOUT,
             env={**os.environ, MARK: mark, "COLUMNS": "200", **environment},
         )
-        result.left_behind = left_behind(mark)
+        # The reference daemon outlives a run on purpose (the next run reuses it): `kata stop` ends it,
+        # and whatever is still running after that was left behind.
+        result.daemon = daemon_client.status(pytester.path) if keep_daemon else daemon_client.stop(pytester.path)
+        result.left_behind = [] if keep_daemon else left_behind(mark)
         for pid in result.left_behind:  # never leave them to the next test, whatever this one says
             os.kill(pid, signal.SIGKILL)
         return result
@@ -351,37 +355,41 @@ def test_square(kata):
     assert kata(3.0) == 9.0
 """
 
-#: Finds the harness's real reference server, writes a request into its stdin through /proc, then kills it.
-#: It returns the right answer only if it found the server and both attacks were refused.
-ATTACK_THE_SERVER = """
-import glob
+#: Finds the checkout's reference daemon (which the check's first call started), asks it for a value
+#: through its socket, then kills it. It returns the right answer only if both attacks were refused.
+ATTACK_THE_DAEMON = """
+import json
+import signal
+import socket
+from pathlib import Path
+
+from dojo import wire
+from dojo.refcache import daemon
 
 
 def double(x):
-    found = []
-    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
-        pid = int(cmdline.split("/")[2])
-        try:
-            text = open(cmdline, "rb").read()
-            parent = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if b"dojo.refcache.server" in text and parent == os.getppid():  # this run's server, no one else's
-            found.append(pid)
-    if not found:
+    root = Path(__file__).resolve().parents[1]
+    folder = daemon.folder(root)
+    if not (folder / daemon.SOCKET_NAME).exists():
+        return 0 * x  # nothing found: the attack proves nothing
+    request = {"type": "ref", "module": "reference.toyref", "function": "twice",
+               "args": wire.encode([[x], {}]), "identity": daemon.identity(root)}
+    try:
+        with socket.socket(socket.AF_UNIX) as connection:
+            with daemon.address(folder / daemon.SOCKET_NAME) as where:
+                connection.connect(where)
+            connection.sendall(wire.dumps(request))
+            connection.shutdown(socket.SHUT_WR)
+            reply = wire.read(connection.makefile("rb"), 1 << 20) or {}
+        if "value" in reply or "stale" in reply:
+            return 0 * x  # it answered (or ended on our word)
+    except OSError:
+        pass
+    try:
+        os.kill(json.loads((folder / daemon.LOCK_NAME).read_text())["pid"], signal.SIGKILL)
         return 0 * x
-    for pid in found:
-        try:
-            with open(f"/proc/{pid}/fd/0", "wb") as stdin:
-                stdin.write(b'{"type": "ref", "module": "reference.toyref", "function": "twice"}\\n')
-            return 0 * x
-        except OSError:
-            pass
-        try:
-            os.kill(pid, 9)
-            return 0 * x
-        except OSError:
-            pass
+    except OSError:
+        pass
     return 2 * x
 """
 
@@ -392,27 +400,44 @@ def course_with_a_server(course, tmp_path):
     (course.path / "reference" / "__init__.py").write_text("")
     (course.path / "reference" / "toyref.py").write_text(REFERENCE)
     (course.path / "tests" / "test_toy.py").write_text(CHECKS_WITH_THE_SERVER)
-    course.write_impl(ATTACK_THE_SERVER)
+    course.write_impl(ATTACK_THE_DAEMON)
     course.cache = str(tmp_path / "reference-cache")
     return course
 
 
 @pytest.mark.slow
 @needs_landlock
-def test_learner_code_cannot_steer_or_kill_the_real_reference_server(course_with_a_server):
+def test_learner_code_cannot_ask_or_kill_the_reference_daemon(course_with_a_server):
     result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✓ kata 1.1 Double it passes now." in flat(result), result.stdout
+    assert result.daemon is not None and result.daemon["served"] >= 2, result.daemon  # alive, and it served the checks
     assert result.left_behind == []
 
 
 @pytest.mark.slow
-def test_without_the_sandbox_the_same_attack_reaches_the_server(course_with_a_server):
-    """The control: the attack above is real (it finds the server and gets a request in), so its pass means refused."""
+def test_a_later_runs_miss_is_answered_by_the_daemon_the_first_run_started(course_with_a_server, tmp_path):
+    """Two runs, each with an empty cache of its own (every value a miss): the second finds the daemon up."""
+    course_with_a_server.write_impl("def double(x):\n    return 2 * x\n")
+    first = course_with_a_server.run(keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "first"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = course_with_a_server.run(
+        "--recheck", keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "second")
+    )  # --recheck: the katas that passed run again
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert any((tmp_path / "second").rglob("*.json")), "the second run's values were not computed for it"
+    assert second.daemon["pid"] == first.daemon["pid"], (first.daemon, second.daemon)
+    assert second.daemon["served"] > first.daemon["served"]
+    stopped = course_with_a_server.run("--co")  # a run that needs nothing, then the daemon is stopped
+    assert stopped.daemon["pid"] == first.daemon["pid"] and stopped.left_behind == []
+
+
+@pytest.mark.slow
+def test_without_the_sandbox_the_same_attack_reaches_the_daemon(course_with_a_server):
+    """The control: the attack above is real (it finds the daemon and gets an answer), so its pass means refused."""
     result = course_with_a_server.run(KATAS_REFERENCE_CACHE=course_with_a_server.cache, KATAS_NO_SANDBOX="1")
     assert result.returncode == 1, result.stdout
-    # The server read the injected request: its reply to it reached the check in place of the real one.
-    assert "the check could not use what your code returned: RuntimeError: bad reference request" in flat(result)
+    assert "kata 1.1 Double it" in flat(result) and "passes now" not in flat(result), result.stdout
 
 
 @pytest.mark.slow

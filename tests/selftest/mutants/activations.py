@@ -544,3 +544,44 @@ def softmax_backward_with_the_jacobian(dout, x, axis=-1):
     # J[..., j, k] = s_j (delta_jk - s_k); dx_k = sum_j d_j J[..., j, k].
     jacobian = s[..., :, None] * (np.eye(s.shape[-1]) - s[..., None, :])
     return np.moveaxis(np.einsum("...j,...jk->...k", d, jacobian), -1, axis)
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("activations.leaky_relu", expect=r"0\.01 \(PyTorch's default\)")
+def leaky_relu_pytorch_default_slope(x, negative_slope=0.01):
+    # MISTAKE: PyTorch's default slope (0.01); Keras's LeakyReLU defaults to 0.2.
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, x, negative_slope * x)
+
+
+@alternative("activations.elu")
+def elu_with_exp_minus_one(x, alpha=1.0):
+    # Written as a mistake in the blind sweep (exp(x) - 1 loses the digits of a tiny x that expm1 keeps),
+    # but TensorFlow's float64 Elu computes exp(x) - 1 itself (elu(-1e-15) = -9.992e-16, measured): Keras
+    # agrees with this form, and the tests accept both.
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0.0)) - 1.0))
+
+
+@mutant("activations.softmax_backward", expect=r"ignored the `axis` argument")
+def softmax_backward_ignores_axis(dout, x, axis=-1):
+    # MISTAKE: the axis argument is accepted but the sums always run over the last axis.
+    s = softmax(x)
+    dout = np.asarray(dout, dtype=float)
+    return s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
+
+
+@mutant("activations.relu_backward", expect=r"use x > 0, not x >= 0")
+def relu_backward_passes_at_zero(dout, x):
+    # MISTAKE: x >= 0: the gradient also passes where the input is exactly 0 (TF passes 0 there).
+    return np.asarray(dout, dtype=float) * (np.asarray(x) >= 0)
+
+
+@alternative("activations.softmax")
+def softmax_through_logsumexp(x, axis=-1):
+    from scipy.special import logsumexp
+
+    x = np.asarray(x, dtype=float)
+    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))

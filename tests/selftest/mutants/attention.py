@@ -751,3 +751,99 @@ class TransformerBlockReadsNegationWrittenOut(TransformerBlock):
         dx = d1 + self.attention.backward(d1)
         self.grads = [g for layer in self.sublayers for g in layer.grads]
         return dx
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("attention.scaled_dot_product_attention", expect=r"the scores were multiplied by the mask")
+def attention_masked_by_multiplying_the_scores(query, key, value, mask=None):
+    # MISTAKE: scores * mask: a masked score becomes 0, which still gets exp(0 - max) of the weight.
+    query, key, value = (np.asarray(a, dtype=np.float64) for a in (query, key, value))
+    scores = query @ np.swapaxes(key, -1, -2) / np.sqrt(query.shape[-1])
+    if mask is not None:
+        scores = scores * np.asarray(mask, dtype=float)
+    weights = softmax(scores, axis=-1)
+    return weights @ value, weights
+
+
+@mutant("attention.scaled_dot_product_attention", expect=r"a fully masked row got uniform weights 1/S")
+def attention_fully_masked_rows_uniform(query, key, value, mask=None):
+    # MISTAKE: masked scores set to -1e9, and nothing more: a row with every key masked gets 1/S everywhere
+    # (Keras's Softmax gives such a row zeros).
+    query, key, value = (np.asarray(a, dtype=np.float64) for a in (query, key, value))
+    scores = query @ np.swapaxes(key, -1, -2) / np.sqrt(query.shape[-1])
+    if mask is not None:
+        scores = np.where(np.broadcast_to(np.asarray(mask, dtype=bool), scores.shape), scores, -1e9)
+    weights = softmax(scores, axis=-1)
+    return weights @ value, weights
+
+
+@mutant("attention.layer_norm_forward", expect=r"PyTorch's epsilon \(1e-5\)")
+def layer_norm_forward_pytorch_epsilon(x, gamma, beta, epsilon=1e-5):
+    # MISTAKE: PyTorch's default epsilon (1e-5); Keras's LayerNormalization defaults to 1e-3.
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+@mutant("attention.MultiHeadAttention", expect=r"Keras's key defaults to value")
+class MultiHeadAttentionKeyDefaultsToQuery(MultiHeadAttention):
+    # MISTAKE: key omitted -> key = query (Keras: key = value).
+    def forward(self, query, value=None, key=None, **options):
+        if key is None and value is not None:
+            key = query
+        return super().forward(query, value, key, **options)
+
+
+@mutant("attention.GlobalAveragePooling1D", expect=r"a masked step's NaN or inf reached the mean")
+class GlobalAveragePooling1DMaskByMultiplying(GlobalAveragePooling1D):
+    # MISTAKE: (x * mask).sum / mask.sum: a NaN or inf in a masked step still reaches the sum (NaN * 0 = NaN).
+    def forward(self, x, training=False, mask=None):
+        x = np.asarray(x, dtype=np.float64)
+        self._weights_per_step = self._step_weights(x.shape, mask)
+        with np.errstate(invalid="ignore"):
+            return np.einsum("bt,btf->bf", self._weights_per_step, x)
+
+
+@alternative("attention.layer_norm_forward")
+def layer_norm_forward_with_np_var(x, gamma, beta, epsilon=1e-3):
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(np.var(x, axis=-1, keepdims=True) + epsilon) * gamma + beta
+
+
+# second blind batch: the layers
+
+
+@mutant("attention.LayerNormalization", expect=r"epsilon=1e-6, the value Keras's Transformer tutorial passes")
+class LayerNormalizationTutorialEpsilon(LayerNormalization):
+    # MISTAKE: the Transformer tutorial's epsilon=1e-6 made the default; Keras's default is 1e-3.
+    def __init__(self, epsilon=1e-6, name=None, input_shape=None):
+        super().__init__(epsilon=epsilon, name=name, input_shape=input_shape)
+
+
+@mutant("attention.TokenAndPositionEmbedding", expect=r"sum dout over the batch")
+class TokenAndPositionEmbeddingAveragedPositionGradient(TokenAndPositionEmbedding):
+    # MISTAKE: the position table's gradient averaged over the batch instead of summed.
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float64)
+        dposition = np.zeros_like(self.weights[1])
+        dposition[: dout.shape[1]] = dout.mean(axis=0)
+        self.grads = [embedding_backward(dout, self._ids, self.vocab_size), dposition]
+
+
+# third blind batch
+
+
+@mutant("attention.attention_backward", expect=r"the backward ignored the mask")
+def attention_backward_ignoring_the_mask(dout, query, key, value, mask=None):
+    # MISTAKE: the backward recomputes the weights without the mask (the forward used it).
+    query, key, value, dout = (np.asarray(a, dtype=np.float64) for a in (query, key, value, dout))
+    scale = 1.0 / np.sqrt(query.shape[-1])
+    weights = softmax(query @ np.swapaxes(key, -1, -2) * scale, axis=-1)
+    dvalue = np.swapaxes(weights, -1, -2) @ dout
+    dweights = dout @ np.swapaxes(value, -1, -2)
+    dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
+    return (dscores @ key) * scale, (np.swapaxes(dscores, -1, -2) @ query) * scale, dvalue

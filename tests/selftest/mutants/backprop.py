@@ -189,3 +189,64 @@ def glorot_uniform_from_unit_interval(shape, rng):
         fan_in = fan_out = shape[0]
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return limit * (2.0 * rng.random(shape) - 1.0)
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("backprop.glorot_uniform", expect=r"the receptive field is missing")
+def glorot_uniform_without_receptive_field(shape, rng):
+    # MISTAKE: the fans of a convolution kernel (kh, kw, in, out) taken as in and out alone.
+    shape = tuple(shape)
+    fan_in, fan_out = (shape[-2], shape[-1]) if len(shape) >= 2 else (shape[0], shape[0])
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+@mutant("backprop.numerical_gradient", expect=r"one-sided difference")
+def numerical_gradient_forward_difference(f, x, eps=1e-6):
+    # MISTAKE: one-sided differences: an O(eps) error instead of O(eps**2).
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    base = float(f(x))
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + eps
+        grad[index] = (float(f(x)) - base) / eps
+        x[index] = original
+    return grad
+
+
+@mutant("backprop.dense_backward", expect=r"dbias is the mean of dout")
+def dense_backward_bias_mean_over_batch(dout, x, kernel):
+    # MISTAKE: the bias gradient averaged over the batch instead of summed.
+    dout, x, kernel = (np.asarray(a, dtype=float) for a in (dout, x, kernel))
+    return dout @ kernel.T, x.T @ dout, dout.mean(axis=0)
+
+
+@mutant("backprop.numerical_gradient", expect=r"written into the integer array itself")
+def numerical_gradient_probes_the_callers_array(f, x, eps=1e-6):
+    # MISTAKE: probes x itself (no copy); restores each entry, but f sees the caller's array mutated
+    # and an integer array loses the probes.
+    grad = np.zeros(np.shape(x), dtype=float)
+    for index in np.ndindex(np.shape(x)):
+        original = x[index]
+        x[index] = original + eps
+        plus = float(f(x))
+        x[index] = original - eps
+        minus = float(f(x))
+        x[index] = original
+        grad[index] = (plus - minus) / (2.0 * eps)
+    return grad
+
+
+@alternative("backprop.numerical_gradient")
+def numerical_gradient_with_unit_vectors(f, x, eps=1e-6):
+    x = np.asarray(x, dtype=float)
+    flat = np.empty(x.size)
+    for i in range(x.size):
+        step = np.zeros(x.size)
+        step[i] = eps
+        step = step.reshape(x.shape)
+        flat[i] = (float(f(x + step)) - float(f(x - step))) / (2 * eps)
+    return flat.reshape(x.shape)

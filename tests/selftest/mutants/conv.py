@@ -141,6 +141,34 @@ def im2col_symmetric_same_padding(x, kernel_size, strides=(1, 1), padding="valid
     return _solution(x, kernel_size, strides, "valid")
 
 
+@mutant("conv.im2col", expect=r"rows? \(1 before, 1 after\).*max\(k - stride, 0\) gives the same only where")
+def im2col_same_padding_from_kernel_minus_stride(x, kernel_size, strides=(1, 1), padding="valid"):
+    # MISTAKE: 'same' total padding = max(k - s, 0), half of TF's documented rule (true only where s divides
+    # the size); the windows are then counted from the padded input, as for 'valid'.
+    x = np.asarray(x, dtype=float)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
+    if padding == "same":
+        th, tw = max(kh - sh, 0), max(kw - sw, 0)
+        x = np.pad(x, ((0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * x.shape[3])
+
+
+@mutant("conv.im2col", expect=r"ceil\(7/2\) = 4")
+def im2col_same_output_size_floored(x, kernel_size, strides=(1, 1), padding="valid"):
+    # MISTAKE: 'same' output size in // s (equal to ceil(in / s) whenever s divides the size).
+    x = np.asarray(x, dtype=float)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
+    if padding == "same":
+        pads = []
+        for size, k, s in ((x.shape[1], kh, sh), (x.shape[2], kw, sw)):
+            total = max((size // s - 1) * s + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * x.shape[3])
+
+
 @alternative("conv.im2col")
 def im2col_with_sliding_window_view(x, kernel_size, strides=(1, 1), padding="valid"):
     x = np.asarray(x, dtype=float)
@@ -618,3 +646,90 @@ class Conv2DOnSlidingWindows(Conv2D):
         self._x = x
         self._z = np.einsum("bijcuv,uvcf->bijf", windows, kernel, optimize=True) + bias
         return self._forward_activation(self._z)
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("conv.max_pool2d_backward", expect=r"the gradient went to every tied cell")
+def max_pool2d_backward_to_every_tied_maximum(dout, x, pool_size=(2, 2), strides=None, padding="valid"):
+    # MISTAKE: the gradient goes to every input equal to the window's maximum (TF: the first one only).
+    dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
+    (ph, pw) = pool = _pair(pool_size)
+    sh, sw = strides = pool if strides is None else _pair(strides)
+    out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
+    patches = _patches_padded_with(x, pool, strides, padding, -np.inf)
+    is_max = patches == patches.max(axis=(3, 4), keepdims=True)
+    dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
+    for di in range(ph):
+        for dj in range(pw):
+            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += (
+                dout * is_max[:, :, :, di, dj, :]
+            )
+    return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
+
+
+@mutant("conv.conv2d_backward", expect=r"padding='same'.*cuts that same padding off dx")
+def conv2d_backward_cuts_dx_from_the_corner(
+    dout, x, kernel, strides=(1, 1), padding="valid", _solution=conv2d_backward
+):
+    # MISTAKE: with 'same', dx is cut from the top-left corner of the padded gradient, ignoring the
+    # padding before (correct only where total // 2 == 0: total padding of 0 or 1).
+    x, kernel = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
+    kh, kw = kernel.shape[:2]
+    out_h, out_w, pads_h, pads_w = _geometry(x.shape, (kh, kw), strides, padding)
+    dx, dkernel, dbias = _solution(dout, x, kernel, strides, padding)
+    padded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
+    padded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2]] = dx
+    return padded[:, : x.shape[1], : x.shape[2]], dkernel, dbias
+
+
+@mutant("conv.MaxPooling2D", expect=r"strides default to the pool size")
+class MaxPooling2DStrideOneByDefault(MaxPooling2D):
+    # MISTAKE: strides=None taken as 1 (Keras: strides default to the pool size).
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", name=None, input_shape=None):
+        super().__init__(pool_size, (1, 1) if strides is None else strides, padding, name=name, input_shape=input_shape)
+
+
+@mutant("conv.conv2d", expect=r"float32's precision")
+def conv2d_in_float32(x, kernel, bias, strides=(1, 1), padding="valid"):
+    # MISTAKE: float32 matrix product for speed, cast back to float64.
+    x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
+    kh, kw, _, filters = kernel.shape
+    out_h, out_w, _, _ = _geometry(x.shape, (kh, kw), strides, padding)
+    columns = im2col(x, (kh, kw), strides, padding).astype(np.float32)
+    out = columns @ kernel.reshape(-1, filters).astype(np.float32) + bias.astype(np.float32)
+    return out.astype(float).reshape(x.shape[0], out_h, out_w, filters)
+
+
+@alternative("conv.conv2d_backward")
+def conv2d_backward_with_loops_over_the_kernel(dout, x, kernel, strides=(1, 1), padding="valid"):
+    dout, x, kernel = (np.asarray(a, dtype=float) for a in (dout, x, kernel))
+    kh, kw, in_ch, filters = kernel.shape
+    sh, sw = _pair(strides)
+    out_h, out_w, pads_h, pads_w = _geometry(x.shape, (kh, kw), (sh, sw), padding)
+    padded = _pad(x, pads_h, pads_w)
+    dpadded = np.zeros_like(padded)
+    dkernel = np.zeros_like(kernel)
+    for i in range(kh):
+        for j in range(kw):
+            window = padded[:, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw, :]
+            dkernel[i, j] = np.einsum("bhwc,bhwf->cf", window, dout)
+            dpadded[:, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw, :] += np.einsum(
+                "bhwf,cf->bhwc", dout, kernel[i, j]
+            )
+    dx = dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2]]
+    return dx, dkernel, dout.sum(axis=(0, 1, 2))
+
+
+# second blind batch: the layers
+
+
+@mutant("conv.Conv2D", expect=r"ceil")
+class Conv2DSameShapeFloored(Conv2D):
+    # MISTAKE: compute_output_shape with 'same' as in // stride (right whenever the stride divides the size).
+    def compute_output_shape(self, input_shape):
+        (h, w), (sh, sw) = input_shape[:2], self.strides
+        if self.padding == "same":
+            return h // sh, w // sw, self.filters
+        return super().compute_output_shape(input_shape)

@@ -1158,3 +1158,131 @@ extern "C" __global__ void katas_lstm_2d(const double* zx, const double* zh, con
         ((units + 31) // 32, batch), (32,), (zx, zh, bias, c, h_new, c_new, cp.int32(batch), cp.int32(units))
     )
     return h_new, c_new
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+# float32 arithmetic inside each kernel of a float64 kata: the answer key's kernel with its arithmetic
+# (an accumulator, a shared tile, a local value) in float, the pointers still double.
+
+
+@mutant("gpu.leaky_relu", expect=r"float32's precision|returned inf at index")
+def leaky_relu_in_float_inside(x, negative_slope=0.2):
+    kernel = cp.ElementwiseKernel(
+        "T x, T slope", "T y", "float v = x; y = v >= 0 ? v : (float)slope * v", "katas_mutant_leaky_float"
+    )
+    return kernel(x, x.dtype.type(negative_slope))
+
+
+@mutant("gpu.relu", expect=r"float32's precision")
+def relu_in_float_inside(x):
+    code = _relu_kernel.code.replace("y[i] = x[i] > 0.0 ? x[i] : 0.0;", "float v = x[i]; y[i] = v > 0.0f ? v : 0.0f;")
+    assert code != _relu_kernel.code
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_relu")(((x.size + 127) // 128,), (128,), (x, y, cp.int32(x.size)))
+    return y
+
+
+@mutant("gpu.add_bias", expect=r"float32's precision")
+def add_bias_in_float_inside(x, bias):
+    code = _add_bias_kernel.code.replace(
+        "x[row * units + col] + bias[col]", "(float)x[row * units + col] + (float)bias[col]"
+    )
+    assert code != _add_bias_kernel.code
+    batch, units = x.shape
+    y = cp.empty_like(x)
+    grid = ((units + 15) // 16, (batch + 15) // 16)
+    cp.RawKernel(code, "katas_add_bias")(grid, (16, 16), (x, bias, y, cp.int32(batch), cp.int32(units)))
+    return y
+
+
+@mutant("gpu.row_sums", expect=r"float32's precision")
+def row_sums_with_a_float_accumulator(x):
+    code = _row_sums_kernel.code.replace("double sum = 0.0;", "float sum = 0.0f;")
+    assert code != _row_sums_kernel.code
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_row_sums")(
+        (rows,), (SUM_THREADS,), (x, out, cp.int32(rows), cp.int32(cols)), shared_mem=SUM_THREADS * x.itemsize
+    )
+    return out
+
+
+@mutant("gpu.warp_row_sums", expect=r"float32's precision")
+def warp_row_sums_with_a_float_accumulator(x):
+    code = _warp_row_sums_kernel.code.replace("double sum = 0.0;", "float sum = 0.0f;")
+    assert code != _warp_row_sums_kernel.code
+    rows, cols = x.shape
+    out = cp.empty((rows,), dtype=x.dtype)
+    cp.RawKernel(code, "katas_warp_row_sums")((rows,), (WARP_SUM_THREADS,), (x, out, cp.int32(rows), cp.int32(cols)))
+    return out
+
+
+@mutant("gpu.softmax", expect=r"float32's precision")
+def softmax_with_expf(x):
+    code = _softmax_kernel.code.replace("exp(in[j] - row_max)", "expf(in[j] - row_max)")
+    assert code != _softmax_kernel.code
+    rows, cols = x.shape
+    y = cp.empty_like(x)
+    cp.RawKernel(code, "katas_softmax")((rows,), (SOFTMAX_THREADS,), (x, y, cp.int32(rows), cp.int32(cols)))
+    return y
+
+
+@mutant("gpu.dense_forward", expect=r"float32's precision")
+def dense_forward_with_a_float_accumulator(x, kernel, bias):
+    code = _dense_kernel.code.replace("double acc = 0.0;", "float acc = 0.0f;")
+    assert code != _dense_kernel.code
+    batch, inputs = x.shape
+    units = kernel.shape[1]
+    y = cp.empty((batch, units), dtype=x.dtype)
+    grid = ((units + TILE - 1) // TILE, (batch + TILE - 1) // TILE)
+    cp.RawKernel(code, "katas_dense")(
+        grid, (TILE, TILE), (x, kernel, bias, y, cp.int32(batch), cp.int32(inputs), cp.int32(units))
+    )
+    return y
+
+
+@mutant("gpu.transpose", expect=r"float32's precision")
+def transpose_through_a_float_tile(x):
+    code = _transpose_kernel.code.replace("__shared__ double tile", "__shared__ float tile")
+    assert code != _transpose_kernel.code
+    rows, cols = x.shape
+    y = cp.empty((cols, rows), dtype=x.dtype)
+    grid = ((cols + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE, (rows + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE)
+    cp.RawKernel(code, "katas_transpose")(
+        grid, (TRANSPOSE_TILE, TRANSPOSE_ROWS), (x, y, cp.int32(rows), cp.int32(cols))
+    )
+    return y
+
+
+@mutant("gpu.conv2d", expect=r"float32's precision")
+def conv2d_with_a_float_accumulator(x, kernel, bias):
+    code = _conv_kernel.code.replace("double acc = bias[o];", "float acc = bias[o];")
+    assert code != _conv_kernel.code
+    batch, height, width, in_ch = x.shape
+    kh, kw, _, out_ch = kernel.shape
+    out_h, out_w = height - kh + 1, width - kw + 1
+    y = cp.empty((batch, out_h, out_w, out_ch), dtype=x.dtype)
+    cp.RawKernel(code, "katas_conv2d")(
+        ((y.size + CONV_THREADS - 1) // CONV_THREADS,),
+        (CONV_THREADS,),
+        (x, kernel, bias, y, *(cp.int32(v) for v in (batch, height, width, in_ch, kh, kw, out_ch, out_h, out_w))),
+    )
+    return y
+
+
+@alternative("gpu.relu")
+def relu_with_a_grid_stride_loop(x):
+    kernel = cp.RawKernel(
+        r"""
+extern "C" __global__ void katas_relu_grid_stride(const double* x, double* y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        double v = x[i];
+        y[i] = v > 0.0 ? v : 0.0;
+    }
+}
+""",
+        "katas_relu_grid_stride",
+    )
+    y = cp.empty_like(x)
+    kernel((32,), (128,), (x, y, cp.int32(x.size)))
+    return y

@@ -497,3 +497,79 @@ def bce_as_an_integer(y_true, y_pred, from_logits=False):
         p = _clip(y_pred)
         per_element = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     return int(np.mean(per_element))  # int() cuts the fraction off
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("losses.binary_crossentropy_grad", expect=r"clip passes no gradient outside its range")
+def bce_grad_through_the_clip(y_true, y_pred, from_logits=False):
+    # MISTAKE: the gradient passes where p was clipped (TF's clip stops it there).
+    y_pred = _f(y_pred)
+    y_true = _match_rank(_f(y_true), y_pred)
+    if from_logits:
+        return (sigmoid(y_pred) - y_true) / y_pred.size
+    p = _clip(y_pred)
+    return (p - y_true) / (p * (1.0 - p)) / y_pred.size
+
+
+@mutant("losses.binary_crossentropy", expect=r"returned nan where Keras gives .*max\(z, 0\) - z\*t \+ log1p")
+def bce_logits_through_log_sigmoid(y_true, y_pred, from_logits=False):
+    # MISTAKE: from_logits as log(sigmoid(z)) and log(1 - sigmoid(z)): -inf for extreme logits.
+    y_pred = _f(y_pred)
+    y_true = _match_rank(_f(y_true), y_pred)
+    p = sigmoid(y_pred) if from_logits else _clip(y_pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_element = -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p))
+    return float(np.mean(per_element))
+
+
+@mutant("losses.sparse_categorical_crossentropy", expect=r"labels of shape \(batch, 1\)")
+def sparse_cce_labels_column_not_squeezed(y_true, y_pred, from_logits=False):
+    # MISTAKE: labels of shape (batch, 1) give one-hot rows of shape (batch, 1, classes), broadcast.
+    y_pred = _f(y_pred)
+    one_hot = np.eye(y_pred.shape[-1])[np.asarray(y_true).astype(int)]
+    logits = y_pred if from_logits else np.log(_clip(y_pred))
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(np.mean(-np.sum(one_hot * log_p, axis=-1)))
+
+
+@mutant("losses.categorical_crossentropy", expect=r"clipped before renormalising")
+def cce_clip_before_renormalising(y_true, y_pred, from_logits=False):
+    # MISTAKE: clips first, then renormalises (Keras renormalises, then clips).
+    y_true, y_pred = _f(y_true), _f(y_pred)
+    if from_logits:
+        shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    else:
+        p = _clip(y_pred)
+        log_p = np.log(p / p.sum(axis=-1, keepdims=True))
+    return float(np.mean(-np.sum(y_true * log_p, axis=-1)))
+
+
+@alternative("losses.sparse_categorical_crossentropy")
+def sparse_cce_with_take_along_axis(y_true, y_pred, from_logits=False):
+    y_pred = _f(y_pred)
+    labels = np.asarray(y_true).astype(int).reshape(y_pred.shape[:-1])
+    if from_logits:
+        log_norm = np.log(np.exp(y_pred - y_pred.max(-1, keepdims=True)).sum(-1)) + y_pred.max(-1)
+        picked = np.take_along_axis(y_pred, labels[..., None], axis=-1)[..., 0]
+        return float(np.mean(log_norm - picked))
+    p = np.clip(y_pred, 1e-7, 1 - 1e-7)
+    picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+    return float(np.mean(np.log(p.sum(-1)) - np.log(picked)))
+
+
+# third blind batch
+
+
+@mutant("losses.binary_crossentropy_grad", expect=r"line the labels up with the logits first")
+def bce_grad_from_logits_without_lining_up_the_labels(y_true, y_pred, from_logits=False):
+    # MISTAKE: from logits, labels (batch,) against logits (batch, 1) broadcast to (batch, batch).
+    y_pred = _f(y_pred)
+    if from_logits:
+        return (sigmoid(y_pred) - _f(y_true)) / y_pred.size
+    y_true = _match_rank(_f(y_true), y_pred)
+    p = _clip(y_pred)
+    return np.where(_inside_clip(y_pred), (p - y_true) / (p * (1.0 - p)), 0.0) / y_pred.size

@@ -402,6 +402,24 @@ class SequentialKeepingStopTraining(Sequential):
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
 
+@mutant(
+    "regularization.overfitting",
+    expect=r"the regularised run went on for all 60 epochs.*fit ends when it is set",
+    module="model",
+    target="Sequential",
+)
+class SequentialNeverLookingAtStopTraining(Sequential):
+    """fit runs every epoch it was asked for: setting stop_training has no effect."""
+
+    @property
+    def stop_training(self):
+        return False
+
+    @stop_training.setter
+    def stop_training(self, value):
+        pass
+
+
 @mutant("model.sequential_fit", expect="penalties are missing")
 class SequentialPenalisingOnlyInEvaluate(Sequential):
     """evaluate adds sum(self.losses); the training step reports the data loss alone."""
@@ -560,3 +578,99 @@ class SeedMlpWithRunningMeans(Sequential):
             if progress is not None:
                 progress.update(number, dict(means))
         return means
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("model.sequential_fit", expect=r"with metrics=\['accuracy'\] Keras returns \[loss, accuracy\]")
+class TrainOnBatchReturnsOnlyTheLoss(Sequential):
+    """train_on_batch returns the loss alone, also when metrics were compiled (Keras: [loss, accuracy])."""
+
+    def train_on_batch(self, x, y):
+        self._check_compiled()
+        x, y = np.asarray(x, dtype=float), np.asarray(y)
+        self._ensure_built(x)
+        loss, _ = self._train_step(x, y)
+        return loss
+
+
+@mutant("model.sequential_predict", expect=r"predict called the layers' forward with training=\[True")
+class PredictInTrainingMode(Sequential):
+    """predict runs the layers with training=True (Dropout drops, BatchNormalization uses batch statistics)."""
+
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        return np.concatenate(
+            [self.forward(x[i : i + batch_size], training=True) for i in range(0, len(x), batch_size)], axis=0
+        )
+
+
+@mutant(
+    "attention.TransformerBlock",
+    expect=r"your Dense gets \(batch, steps, features\).*backward must work on rows",
+    module="model",
+    target="Dense",
+)
+class DenseBackwardOnlyForMatrices(Dense):
+    """backward assumes x is (batch, input_dim): a Dense after a sequence layer, (batch, time, features), breaks.
+    The model track's kata asks for (batch, input_dim) only; the Transformer block's feed-forward layers are
+    where a Dense first sees a sequence, so that is where this mistake must be caught."""
+
+    def backward_from_logits(self, dz):
+        x, kernel = self.inputs, self.weights[0]
+        self.grads = [x.T @ dz, dz.sum(axis=0)]
+        return dz @ kernel.T
+
+
+@mutant("model.sequential_fit", expect=r"ran the layers with training=True on the validation samples")
+class ValidationInTrainingMode(Sequential):
+    """fit's validation loss is computed with training=True."""
+
+    def _evaluate(self, x, y, batch_size):
+        return self._run_batches(
+            x,
+            y,
+            batch_indices(len(x), batch_size, False, None),
+            lambda xb, yb: self._loss_and_output(xb, yb, training=True),
+        )
+
+
+@alternative("model.sequential_predict")
+class PredictInOneForwardPass(Sequential):
+    def predict(self, x, batch_size=32, verbose=0):
+        x = np.asarray(x, dtype=float)
+        self._ensure_built(x)
+        return self.forward(x, training=False)
+
+
+# third blind batch
+
+
+@mutant("model.sequential_evaluate", expect=r"plain mean of the 3 batch accuracies")
+class EvaluateAccuracyAveragedOverBatches(Sequential):
+    """The loss is weighted by batch size, but the accuracy is the plain mean of the batches' accuracies."""
+
+    def _run_batches(self, x, y, batches, step, progress=None):
+        loss_total, seen, accuracies = 0.0, 0, []
+        for number, index in enumerate(batches, start=1):
+            loss, out = step(x[index], y[index])
+            seen += len(index)
+            loss_total += loss * len(index)
+            if "accuracy" in self.metrics:
+                accuracies.append(accuracy(y[index], out))
+            logs = {"loss": loss_total / seen, **({"accuracy": float(np.mean(accuracies))} if accuracies else {})}
+            if progress is not None:
+                progress.update(number, logs)
+        return logs
+
+
+@mutant("model.sequential_compile", expect=r"without regard to case")
+class CompileWithCaseSensitiveOptimizerNames(Sequential):
+    """compile(optimizer="Adam") refused: only the lower-case names are looked up (Keras accepts both)."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if isinstance(optimizer, str) and optimizer not in ("sgd", "rmsprop", "adam"):
+            raise ValueError(f"Unknown optimizer: {optimizer!r}. Use 'sgd', 'rmsprop' or 'adam'")
+        super().compile(optimizer, loss, metrics)

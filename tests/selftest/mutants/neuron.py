@@ -89,3 +89,32 @@ def neuron_asserting_positive_inputs(inputs, weights, bias, activation=None):
     assert all(v > 0 for v in inputs), "inputs must be positive"  # a learner's own check, false for [0, 0, 0]
     z = float(np.dot(inputs, weights)) + bias
     return z if activation is None else activation(z)
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("neuron.neuron", expect=r"the activation was applied before adding the bias")
+def neuron_bias_after_the_activation(inputs, weights, bias, activation=None):
+    # MISTAKE: activation(w . x) + b: the same as the answer key when activation is None.
+    z = float(np.dot(np.asarray(inputs, dtype=float), np.asarray(weights, dtype=float)))
+    return z + bias if activation is None else activation(z) + bias
+
+
+@mutant("neuron.dense_forward", expect=r"float32")
+def dense_forward_in_float32(x, kernel, bias):
+    # MISTAKE: float32 arithmetic (the dtype most tutorials use), returned as float64.
+    x, kernel, bias = (np.asarray(a, dtype=np.float32) for a in (x, kernel, bias))
+    return (x @ kernel + bias).astype(float)
+
+
+@mutant("neuron.weighted_sum", expect=r"float32")
+def weighted_sum_in_float32(inputs, weights):
+    # MISTAKE: float32 arithmetic inside, float64 outside.
+    return float(np.dot(np.asarray(inputs, dtype=np.float32), np.asarray(weights, dtype=np.float32)))
+
+
+@alternative("neuron.dense_forward")
+def dense_forward_with_einsum(x, kernel, bias):
+    x, kernel, bias = (np.asarray(a, dtype=float) for a in (x, kernel, bias))
+    return np.einsum("...i,ij->...j", x, kernel) + bias

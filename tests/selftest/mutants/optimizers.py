@@ -290,3 +290,84 @@ class SGDDampenedMomentum(SGD):
             v[...] = self.momentum * v + (1 - self.momentum) * grad
             update = self.momentum * v + (1 - self.momentum) * grad if self.nesterov else v
             param -= self.learning_rate * update
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("optimizers.RMSprop", expect=r"epsilon defaults to 1e-8")
+class RMSpropPyTorchEpsilon(RMSprop):
+    # MISTAKE: PyTorch's default epsilon (1e-8); Keras's is 1e-7. Only shows with epsilon left to its default.
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8):
+        super().__init__(learning_rate, rho, epsilon)
+
+
+@mutant("optimizers.Adam", expect=r"epsilon defaults to 1e-8")
+class AdamPaperEpsilon(Adam):
+    # MISTAKE: the Adam paper's default epsilon (1e-8); Keras's is 1e-7.
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+
+
+@mutant("optimizers.Adam", expect=r"epsilon is inside the square root")
+class AdamEpsilonInsideTheRoot(Adam):
+    # MISTAKE: sqrt(v + epsilon), RMSprop's placement, in Adam.
+    def apply(self, params, grads):
+        if self.momentums is None:
+            self.momentums = [np.zeros(np.shape(p)) for p in params]
+            self.velocities = [np.zeros(np.shape(p)) for p in params]
+        t = self.iterations + 1
+        alpha = self.learning_rate * np.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+        for param, grad, m, v in zip(params, grads, self.momentums, self.velocities):
+            grad = np.asarray(grad, dtype=float)
+            m += (grad - m) * (1.0 - self.beta_1)
+            v += (grad * grad - v) * (1.0 - self.beta_2)
+            param -= alpha * m / np.sqrt(v + self.epsilon)
+        self.iterations = t
+
+
+@mutant("optimizers.sgd_momentum", expect=r"float32")
+class SGDFloat32Velocity(SGD):
+    # MISTAKE: the velocity kept in float32 (np.zeros_like of a float32 copy): each step rounds it.
+    def apply(self, params, grads):
+        if self.momentum == 0:
+            return super().apply(params, grads)
+        if self.velocities is None:
+            self.velocities = [np.zeros(np.shape(p), dtype=np.float32) for p in params]
+        for param, grad, velocity in zip(params, grads, self.velocities):
+            grad = np.asarray(grad, dtype=float)
+            velocity *= self.momentum
+            velocity -= (self.learning_rate * grad).astype(np.float32)
+            if self.nesterov:
+                param += self.momentum * velocity - self.learning_rate * grad
+            else:
+                param += velocity
+
+
+@mutant("optimizers.RMSprop", expect=r"moving average")
+class RMSpropStartsFromTheFirstSquare(RMSprop):
+    # MISTAKE: the moving average starts at the first g**2 instead of 0 (some tutorials' "warm start").
+    def apply(self, params, grads):
+        first = self.velocities is None
+        if first:
+            self.velocities = [np.asarray(g, dtype=float) ** 2 for g in grads]
+        for param, grad, v in zip(params, grads, self.velocities):
+            grad = np.asarray(grad, dtype=float)
+            if not first:
+                v *= self.rho
+                v += (1.0 - self.rho) * grad * grad
+            param -= self.learning_rate * grad / np.sqrt(v + self.epsilon)
+
+
+@alternative("optimizers.RMSprop")
+class RMSpropWithSlices:
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+        self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
+        self.mean_squares = {}
+
+    def apply(self, params, grads):
+        for i, (param, grad) in enumerate(zip(params, grads)):
+            grad = np.asarray(grad, dtype=float)
+            old = self.mean_squares.get(i, np.zeros(np.shape(param)))
+            self.mean_squares[i] = self.rho * old + (1 - self.rho) * np.square(grad)
+            param[...] = param - self.learning_rate * grad / np.sqrt(self.mean_squares[i] + self.epsilon)

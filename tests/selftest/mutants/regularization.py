@@ -553,3 +553,133 @@ class DenseAddingThePenaltyGradientInBackwardOnly(Dense):
     def _penalise(self):
         if self.kernel_regularizer is not None:
             self.grads = [self.grads[0] + 2 * self.kernel_regularizer.l2 * self.weights[0], self.grads[1]]
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("regularization.batch_norm_forward", expect=r"the variance is the unbiased one")
+def batch_norm_forward_unbiased_moving_variance(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
+    # MISTAKE (PyTorch's habit): normalises with the biased variance but moves the moving variance with
+    # the unbiased one, n / (n - 1) times larger. Keras uses the biased variance for both.
+    x = np.asarray(x, dtype=float)
+    moving_mean, moving_variance = np.asarray(moving_mean, dtype=float), np.asarray(moving_variance, dtype=float)
+    if training:
+        rows = x.reshape(-1, x.shape[-1])
+        mean, variance = rows.mean(axis=0), rows.var(axis=0)
+        moving_mean = moving_mean * momentum + mean * (1.0 - momentum)
+        moving_variance = moving_variance * momentum + rows.var(axis=0, ddof=1) * (1.0 - momentum)
+    else:
+        mean, variance = moving_mean, moving_variance
+        moving_mean, moving_variance = moving_mean.copy(), moving_variance.copy()
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta, moving_mean, moving_variance
+
+
+@mutant("regularization.batch_norm_forward", expect=r"epsilon is PyTorch's 1e-5")
+def batch_norm_forward_pytorch_epsilon(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-5, training=True
+):
+    # MISTAKE: PyTorch's default epsilon (1e-5); Keras's BatchNormalization defaults to 1e-3.
+    x = np.asarray(x, dtype=float)
+    moving_mean, moving_variance = np.asarray(moving_mean, dtype=float), np.asarray(moving_variance, dtype=float)
+    if training:
+        rows = x.reshape(-1, x.shape[-1])
+        mean, variance = rows.mean(axis=0), rows.var(axis=0)
+        moving_mean = moving_mean * momentum + mean * (1.0 - momentum)
+        moving_variance = moving_variance * momentum + variance * (1.0 - momentum)
+    else:
+        mean, variance = moving_mean, moving_variance
+        moving_mean, moving_variance = moving_mean.copy(), moving_variance.copy()
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta, moving_mean, moving_variance
+
+
+@mutant("regularization.batch_norm_forward", expect=r"momentum is used as 1 - momentum")
+def batch_norm_forward_pytorch_momentum(
+    x, gamma, beta, moving_mean, moving_variance, momentum=0.99, epsilon=1e-3, training=True
+):
+    # MISTAKE: PyTorch's convention, moving = (1 - momentum) * moving + momentum * batch.
+    x = np.asarray(x, dtype=float)
+    moving_mean, moving_variance = np.asarray(moving_mean, dtype=float), np.asarray(moving_variance, dtype=float)
+    if training:
+        rows = x.reshape(-1, x.shape[-1])
+        mean, variance = rows.mean(axis=0), rows.var(axis=0)
+        moving_mean = moving_mean * (1.0 - momentum) + mean * momentum
+        moving_variance = moving_variance * (1.0 - momentum) + variance * momentum
+    else:
+        mean, variance = moving_mean, moving_variance
+        moving_mean, moving_variance = moving_mean.copy(), moving_variance.copy()
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta, moving_mean, moving_variance
+
+
+@mutant("regularization.batch_norm_backward", expect=r"taken over axis 0 only")
+def batch_norm_backward_over_the_batch_axis_only(dout, x, gamma, epsilon=1e-3):
+    # MISTAKE: statistics over axis 0 alone; for NHWC images every pixel is a sample too.
+    dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
+    centred = x - x.mean(axis=0)
+    inverse = 1.0 / np.sqrt(np.square(centred).mean(axis=0) + epsilon)
+    x_hat = centred * inverse
+    axes = tuple(range(x.ndim - 1))
+    dbeta, dgamma = dout.sum(axis=axes), (dout * x_hat).sum(axis=axes)
+    dx = gamma * inverse * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
+    return dx, dgamma, dbeta
+
+
+@alternative("regularization.batch_norm_backward")
+def batch_norm_backward_by_the_chain_rule(dout, x, gamma, epsilon=1e-3):
+    dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
+    axes = tuple(range(x.ndim - 1))
+    n = x.size // x.shape[-1]
+    mean = x.mean(axis=axes)
+    var = ((x - mean) ** 2).mean(axis=axes)
+    x_hat = (x - mean) / np.sqrt(var + epsilon)
+    dx_hat = dout * gamma
+    dvar = np.sum(dx_hat * (x - mean), axis=axes) * -0.5 * (var + epsilon) ** -1.5
+    dmean = np.sum(-dx_hat / np.sqrt(var + epsilon), axis=axes) + dvar * np.mean(-2.0 * (x - mean), axis=axes)
+    dx = dx_hat / np.sqrt(var + epsilon) + dvar * 2.0 * (x - mean) / n + dmean / n
+    return dx, np.sum(dout * x_hat, axis=axes), np.sum(dout, axis=axes)
+
+
+# second blind batch: the layers
+
+
+@mutant("regularization.Dense", expect=r"the bias is not penalised")
+class DensePenalisingTheBiasToo(Dense):
+    # MISTAKE: the L2 gradient added to the bias as well (kernel_regularizer is for the kernel only).
+    def backward_from_logits(self, dz):
+        dx = model_module.Dense.backward_from_logits(self, dz)
+        if self.kernel_regularizer is not None:
+            self.grads = [g + self.kernel_regularizer.gradient(w) for g, w in zip(self.grads, self.weights)]
+        return dx
+
+
+@mutant("regularization.Dropout", expect=r"the layer is active at inference")
+class DropoutScaledAtInference(Dropout):
+    # MISTAKE: the original (non-inverted) dropout: no scaling in training, x * (1 - rate) at inference.
+    def forward(self, x, training=False):
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        x = np.asarray(x, dtype=float)
+        if not training:
+            self.mask = None
+            return x * (1.0 - self.rate)
+        self.mask = self.rng.random(x.shape) >= self.rate
+        return x * self.mask
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=float)
+        return dout if self.mask is None else dout * self.mask
+
+
+# third blind batch
+
+
+@mutant("regularization.dropout_backward", expect=r"when rate >= 1, return zeros before scaling")
+def dropout_backward_without_the_rate_one_guard(dout, mask, rate):
+    # MISTAKE: rate = 1 divides by zero: NaN (0 / 0) where Keras gives zeros.
+    dout = np.asarray(dout, dtype=float)
+    if mask is None:
+        return dout.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return dout * mask / (1.0 - rate)

@@ -735,3 +735,80 @@ class SimpleRNNForecastWithStoredStates(SimpleRNN):
             dh = dz @ recurrent.T
         self.grads = grads
         return dx
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("rnn.embedding_backward", expect=r"writes each repeated row once; accumulate with np\.add\.at")
+def embedding_backward_with_fancy_index_add(dout, ids, vocab_size):
+    # MISTAKE: grad[ids] += dout writes each repeated id once (the last wins) instead of adding them up.
+    dout = np.asarray(dout, dtype=np.float64)
+    grad = np.zeros((vocab_size, dout.shape[-1]))
+    grad[np.asarray(ids, dtype=np.int64)] += dout
+    return grad
+
+
+@mutant("rnn.lstm_backward", expect=r"with return_sequences=True, dout hold")
+def lstm_backward_only_from_the_last_step(dout, x, kernel, recurrent_kernel, bias, return_sequences=False):
+    # MISTAKE: with return_sequences=True only the last step's gradient goes in; the others are dropped.
+    x = np.asarray(x, dtype=np.float64)
+    kernel, recurrent_kernel, bias = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias))
+    dout = np.asarray(dout, dtype=np.float64)
+    run = _lstm_run(x, kernel, recurrent_kernel, bias)
+    return _lstm_bptt(dout[:, -1] if return_sequences else dout, x, kernel, recurrent_kernel, run, False)
+
+
+@mutant("rnn.gru_forward", expect=r"the reset gate was applied before the matmul")
+def gru_forward_reset_before(x, kernel, recurrent_kernel, bias, return_sequences=False):
+    # MISTAKE: the reset gate applied to h before the recurrent product (reset_after=False, the paper's GRU).
+    x = np.asarray(x, dtype=np.float64)
+    kernel, recurrent_kernel, bias = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias))
+    units = recurrent_kernel.shape[0]
+    h = np.zeros((x.shape[0], units))
+    outputs = []
+    for t in range(x.shape[1]):
+        xz, xr, xh = np.split(x[:, t] @ kernel + bias[0], 3, axis=1)
+        uz, ur, uh = np.split(recurrent_kernel, 3, axis=1)
+        bz, br, bh = np.split(bias[1], 3)
+        z = sigmoid(xz + h @ uz + bz)
+        r = sigmoid(xr + h @ ur + br)
+        candidate = np.tanh(xh + (r * h) @ uh + bh)
+        h = z * h + (1.0 - z) * candidate
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if return_sequences else h
+
+
+@mutant("rnn.LSTM", expect=r"unit_forget_bias=True")
+class LSTMWithoutUnitForgetBias(LSTM):
+    # MISTAKE: every bias zero; Keras's LSTM starts the forget gate's bias at 1 (unit_forget_bias=True).
+    def build(self, input_shape, rng):
+        self.weights = _recurrent_weights(input_shape, self.units, 4, np.zeros(4 * self.units), rng)
+        self.built = True
+
+
+@alternative("rnn.lstm_cell_forward")
+def lstm_cell_forward_gate_by_gate(x_t, h, c, kernel, recurrent_kernel, bias):
+    x_t, h, c = (np.asarray(a, dtype=float) for a in (x_t, h, c))
+    kernel, recurrent_kernel, bias = (np.asarray(a, dtype=float) for a in (kernel, recurrent_kernel, bias))
+    units = recurrent_kernel.shape[0]
+
+    def gate(k):
+        block = slice(k * units, (k + 1) * units)
+        return x_t @ kernel[:, block] + h @ recurrent_kernel[:, block] + bias[block]
+
+    c_t = sigmoid(gate(1)) * c + sigmoid(gate(0)) * np.tanh(gate(2))
+    return sigmoid(gate(3)) * np.tanh(c_t), c_t
+
+
+# second blind batch: the layers
+
+
+@mutant("rnn.SimpleRNN", expect=r"SimpleRNN\(5, return_sequences=True\).*backward\(dout \(3, 6, 5\)\)")
+class SimpleRNNBackwardFromTheLastStepOnly(SimpleRNN):
+    # MISTAKE: with return_sequences=True, backward keeps only the last step's gradient.
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float64)
+        last = dout[:, -1] if self.return_sequences else dout
+        dx, *self.grads = simple_rnn_backward(last, self._x, *self.weights, return_sequences=False)
+        return dx

@@ -158,3 +158,43 @@ def attention_with_a_loop_over_heads_only(query, key, value):
         weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
         out[:, :, n] = weights @ value[:, :, n]
     return out
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("speed.pairwise_squared_distances", expect=r"float32's precision")
+def distances_in_float32(a, b):
+    # MISTAKE: float32 for speed; the cancellation in |a|^2 - 2ab + |b|^2 then loses most digits.
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    squared = (a * a).sum(axis=1)[:, None] - 2.0 * (a @ b.T) + (b * b).sum(axis=1)[None, :]
+    return np.maximum(squared, 0.0).astype(float)
+
+
+@mutant("speed.attention", expect=r"float32's precision")
+def attention_in_float32(query, key, value):
+    # MISTAKE: float32 for speed, cast back to float64 at the end.
+    q, k, v = (np.asarray(t, dtype=np.float32).transpose(0, 2, 1, 3) for t in (query, key, value))
+    scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(q.shape[-1]))
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return (weights @ v).transpose(0, 2, 1, 3).astype(float)
+
+
+@mutant("speed.attention", expect=r"divided by sqrt\(S\) = sqrt\(\d+\), the number of keys")
+def attention_scaled_by_the_sequence_length(query, key, value):
+    # MISTAKE: divides by sqrt(T) (the number of keys) instead of sqrt(H) (the head size).
+    q, k, v = (np.asarray(t, dtype=float).transpose(0, 2, 1, 3) for t in (query, key, value))
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(k.shape[2])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return (weights @ v).transpose(0, 2, 1, 3)
+
+
+@alternative("speed.attention")
+def attention_with_matmul_and_scipy_softmax(query, key, value):
+    from scipy.special import softmax as scipy_softmax
+
+    q, k, v = (np.moveaxis(np.asarray(t, dtype=float), 2, 1) for t in (query, key, value))
+    weights = scipy_softmax(np.matmul(q, np.swapaxes(k, -1, -2)) / np.sqrt(q.shape[-1]), axis=-1)
+    return np.moveaxis(np.matmul(weights, v), 1, 2)

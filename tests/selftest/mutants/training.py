@@ -223,6 +223,20 @@ class EarlyStoppingNeverResettingWait(EarlyStopping):
             self.model.stop_training = True
 
 
+@mutant(
+    "regularization.overfitting",
+    expect=r"the regularised run went on for all 60 epochs.*sets model.stop_training",
+    module="training",
+    target="EarlyStopping",
+)
+class EarlyStoppingThatOnlyRestores(EarlyStopping):
+    """Tracks the best epoch and restores its weights, but never asks fit to stop."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        self.model.stop_training = False
+
+
 @mutant("training.EarlyStopping", expect="'max'")
 class EarlyStoppingAlwaysMinimising(EarlyStopping):
     def _improved(self, current):
@@ -375,3 +389,94 @@ def train_val_split_validation_size_first(x, y, validation_split):
     if split_at <= 0 or split_at >= len(x):
         raise ValueError(f"validation_split={validation_split} leaves one side empty")
     return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
+
+
+# ---- blind sweep (issue 24, round 3): written from the answer key, before reading the kata's tests
+
+
+@mutant("training.ModelCheckpoint", expect=r"second fit .*Do not reset self\.best in on_train_begin")
+class ModelCheckpointForgetsTheBestEachFit(ModelCheckpoint):
+    # MISTAKE: the best value is reset when training begins; Keras keeps it across fit calls (it is set
+    # once, in __init__), so a second fit saves only what beats the first fit's best.
+    def on_train_begin(self, logs=None):
+        self.best = None
+
+
+@mutant("training.EarlyStopping", expect=r"the best weights you kept changed with the model")
+class EarlyStoppingKeepsLiveWeights(EarlyStopping):
+    # MISTAKE: "saves" the best weights as references to the arrays the optimizer keeps updating in place.
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = list(self.model.weights)
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._improved(current):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = list(self.model.weights)
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+
+@mutant("training.EarlyStopping", expect=r"one epoch late")
+class EarlyStoppingOneEpochTooPatient(EarlyStopping):
+    # MISTAKE: stops when wait > patience: one epoch later than Keras.
+    def on_epoch_end(self, epoch, logs=None):
+        patience = self.patience
+        self.patience = patience + 1
+        try:
+            super().on_epoch_end(epoch, logs)
+        finally:
+            self.patience = patience
+
+
+@mutant("training.train_val_split", expect=r"split_at = floor\(n \* \(1 - validation_split\)\)")
+def train_val_split_counts_validation_first(x, y, validation_split):
+    # MISTAKE: n_val = int(n * split) then split_at = n - n_val: one more training sample than Keras
+    # wherever n * split is not a whole number.
+    x, y = np.asarray(x), np.asarray(y)
+    if not 0.0 <= validation_split < 1.0 or len(x) != len(y):
+        raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={validation_split}")
+    split_at = len(x) - int(len(x) * validation_split)
+    if split_at in (0, len(x)):
+        raise ValueError(f"not enough samples to split with validation_split={validation_split}")
+    return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
+
+
+@mutant("training.accuracy", expect=r"y_pred > 0\.5 \(strictly\)")
+def accuracy_threshold_inclusive(y_true, y_pred):
+    # MISTAKE: p >= 0.5 counts as class 1; Keras's binary accuracy uses p > 0.5.
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=float)
+    if y_pred.ndim >= 2 and y_pred.shape[-1] > 1:
+        predicted = y_pred.argmax(axis=-1)
+        labels = y_true.argmax(axis=-1) if y_true.shape == y_pred.shape else y_true.reshape(predicted.shape)
+    else:
+        predicted = (y_pred >= 0.5).astype(int).reshape(-1)
+        labels = y_true.reshape(-1)
+    return float(np.mean(predicted == labels))
+
+
+@alternative("training.accuracy")
+def accuracy_counting_matches(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=float)
+    if y_pred.ndim >= 2 and y_pred.shape[-1] > 1:
+        guess = np.argmax(y_pred, axis=-1)
+        truth = np.argmax(y_true, axis=-1) if y_true.shape == y_pred.shape else y_true.reshape(guess.shape)
+    else:
+        guess, truth = np.where(y_pred.ravel() > 0.5, 1, 0), y_true.ravel()
+    return np.count_nonzero(guess == truth) / guess.size
+
+
+# third blind batch
+
+
+@mutant("training.EarlyStopping", expect=r"mode='max' was given: use it")
+class EarlyStoppingIgnoringAnExplicitMode(EarlyStopping):
+    # MISTAKE: mode given explicitly is ignored; the direction is always guessed from the name.
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, restore_best_weights=False, mode="auto"):
+        super().__init__(monitor, patience, min_delta, restore_best_weights, "auto")

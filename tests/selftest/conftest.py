@@ -1,0 +1,24 @@
+"""The self-tests leave no reference daemon running (dojo/refcache/daemon.py).
+
+A run that misses the reference cache starts the checkout's daemon, which
+outlives the run on purpose (ten idle minutes for a learner). The self-tests
+start many, on toy checkouts and on this one: here each ends after
+``KATAS_REFERENCE_IDLE`` seconds without a request (30, unless the caller
+chose), and at the end of the session this checkout's is stopped. A test of
+the daemon stops its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("KATAS_REFERENCE_IDLE", "30")  # inherited by every run and daemon the tests start
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the others may still use it; the controller stops it at the very end
+    from dojo.refcache import daemon_client
+
+    daemon_client.stop(Path(__file__).resolve().parents[2])
