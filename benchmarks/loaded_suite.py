@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,8 +43,11 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def summary_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if " passed" in line or " failed" in line or " error" in line]
-    return lines[-1].strip() if lines else "(no summary line: -q given twice hides it; the exit status speaks)"
+    """pytest's last line ("12 passed, 3 deselected in 4.56s"), wherever the run's own report put it."""
+    lines = [
+        line for line in output.splitlines() if re.search(r"\b(passed|failed|errors?|deselected|skipped)\b.* in ", line)
+    ]
+    return lines[-1].strip(" =") if lines else "(no summary line: -q given twice hides it; the exit status speaks)"
 
 
 def run_suite(pytest_args: list[str]) -> tuple[int, float, str]:

@@ -109,7 +109,7 @@ class RoomProcess:
             except (OSError, ValueError, KeyError):
                 time.sleep(0.1)
         else:
-            raise RuntimeError("the room did not listen within 60 s")
+            raise RuntimeError("the room did not listen within 300 s")
         secrets = json.loads((self.state_dir / "secrets.json").read_text())
         self.code, self.token = secrets["code"], secrets["admin_token"]
         return self

@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# left out of the quick tier, as the other benchmark self-tests (test_bench): a benchmark script that compiles
+# and races kernels on the emulator is not what a contributor needs checked before every commit
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -90,7 +90,10 @@ def test_a_server_that_dies_is_reported_in_one_line_and_restarted(private_cache,
 
 
 def test_a_kata_child_cannot_reach_the_server(private_cache):
-    reference_server.compute(_request("reference.neuron", "weighted_sum", [1.0], [2.0]))
+    # The real server, answering a request it refuses before importing anything: it is up and serving,
+    # without the seconds TensorFlow takes to start (what the child can reach does not depend on them).
+    refused = reference_server.compute(_request("reference.neuron", "_private", 1.0))
+    assert "no reference function" in refused["message"], refused
     server = reference_server._server
     read, write = os.pipe()
     pid = os.fork()

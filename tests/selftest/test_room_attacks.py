@@ -41,11 +41,11 @@ def test_a_thousand_idle_sockets_from_one_address_stop_neither_a_board_nor_a_pai
         idle = []
         try:
             for _ in range(IDLE_SOCKETS):  # from 127.0.0.1, the address the pair and the board use too
-                idle.append(socket.create_connection(("127.0.0.1", room.port), timeout=10))
+                idle.append(socket.create_connection(("127.0.0.1", room.port), timeout=60))
             # The board and a pair, from the same address, while every one of those sockets is held open.
             assert room.post(post_body(1, name="Ana & Ben"))[0] == 200
             assert room.pair("Ana & Ben") is not None
-            stream = http.client.HTTPConnection("127.0.0.1", room.port, timeout=10)
+            stream = http.client.HTTPConnection("127.0.0.1", room.port, timeout=60)
             stream.request("GET", f"/events?code={room.code}")
             answer = stream.getresponse()
             assert answer.status == 200
@@ -62,9 +62,9 @@ def test_a_thousand_idle_sockets_from_one_address_stop_neither_a_board_nor_a_pai
 
 def test_a_request_head_trickled_byte_by_byte_is_cut_off(tmp_path):
     with RoomProcess(tmp_path / "room", guard={"header_seconds": 2}) as room:
-        slow = socket.create_connection(("127.0.0.1", room.port), timeout=30)
+        slow = socket.create_connection(("127.0.0.1", room.port), timeout=60)
         slow.sendall(b"GET /api/board HTTP/1.1\r\nHost: x\r\n")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         closed = False
         while time.monotonic() < deadline and not closed:
             try:
@@ -89,7 +89,7 @@ def test_a_body_trickled_byte_by_byte_is_refused(tmp_path):
         )
         slow.sendall(head.encode() + b"{")
         answer = b""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and b"\r\n\r\n" not in answer:
             try:
                 slow.sendall(b" ")
@@ -109,7 +109,7 @@ def test_event_streams_are_bounded_apart_from_posts(tmp_path):
         held = []
 
         def open_stream(source: str) -> int:
-            connection = http.client.HTTPConnection("127.0.0.1", room.port, timeout=10, source_address=(source, 0))
+            connection = http.client.HTTPConnection("127.0.0.1", room.port, timeout=60, source_address=(source, 0))
             connection.request("GET", f"/events?code={room.code}")
             status = connection.getresponse().status
             held.append(connection)
@@ -125,7 +125,7 @@ def test_event_streams_are_bounded_apart_from_posts(tmp_path):
                 connection.close()
         held.clear()
         # Boards that left give their slots back (the next heartbeat finds them gone).
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and open_stream("127.0.0.2") != 200:
             held.pop().close()
             time.sleep(0.5)
@@ -209,7 +209,7 @@ def serve_command(port: int, state_dir, cwd=ROOT) -> subprocess.CompletedProcess
         env=env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
 

@@ -27,8 +27,10 @@ ARGS = [
 TRAP = '<img src=x onerror="document.body.dataset.pwned=1">'
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for the whole module (each test opens its own pages and closes them): launching it
+    took seconds per test, and a page starts from nothing whichever browser holds it."""
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: install it (apt-get install -y chromium), as .ci/run does")
     from playwright.sync_api import sync_playwright
@@ -174,53 +176,64 @@ LAYOUT = """() => {
 }"""
 
 
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-def test_the_board_reads_at_projector_and_phone_sizes_with_60_hostile_names(browser, tmp_path, size):
+@pytest.fixture(scope="module")
+def full_room(tmp_path_factory):
+    """One room filled with 60 hostile pairs, read by every layout test at every size. The layout tests only
+    look (they post nothing and press no button), so one room serves them all: filling it over HTTP and
+    starting its server cost more than measuring a page."""
     limits = {"new_pair_burst": 100, "streams_per_address": 64}
-    with RoomProcess(tmp_path / "room", settings={"stuck_attempts": 5}, limits=limits) as room:
+    # The room lives while the tests read it: on a busy machine that may be minutes, and no pair should turn
+    # quiet or stuck by the clock meanwhile (each test reads the room as it was filled).
+    settings = {"stuck_attempts": 5, "stuck_minutes": 600, "quiet_minutes": 600, "silent_minutes": 600}
+    with RoomProcess(tmp_path_factory.mktemp("full-room") / "room", settings=settings, limits=limits) as room:
         fill_the_room(room)
-        width, height = size
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(f"{room.url}/board?code={room.code}")
-        page.wait_for_function("() => document.querySelectorAll('#rows .row').length === 60", timeout=30_000)
-        page.wait_for_function("() => document.querySelectorAll('#queue li').length === 9", timeout=30_000)
-        found = page.evaluate(LAYOUT)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"board-{width}x{height}.png"), full_page=True)
-        assert found["boxes"] > 60 * 5  # every row's text was measured
-        assert found["overlaps"] == [], found["overlaps"]
-        assert found["outside"] == [], found["outside"]
-        assert found["scrollWidth"] <= found["width"], found  # nothing scrolls sideways
-        # Stuck pairs first, with their mistake (or that none was named), runs and when last seen.
-        rows = page.locator("#rows .row")
-        first = rows.nth(0).inner_text()
-        assert "STUCK" in first and "run" in first and "seen" in first
-        stuck = [rows.nth(n).get_attribute("class") for n in range(60)]
-        flags = ["stuck" in classes.split() for classes in stuck]
-        assert flags == sorted(flags, reverse=True)  # no stuck row below a row that is not
-        assert page.locator("#rows .row.stuck .failure", has_text="failing, no named mistake").count() > 0
-        assert page.locator("#rows .row.presence-left").count() == 2
-        assert page.evaluate("document.body.dataset.pwned") is None
-        page.close()
+        yield room
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_the_board_reads_at_projector_and_phone_sizes_with_60_hostile_names(browser, full_room, size):
+    room = full_room
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{room.url}/board?code={room.code}")
+    page.wait_for_function("() => document.querySelectorAll('#rows .row').length === 60", timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('#queue li').length === 9", timeout=120_000)
+    found = page.evaluate(LAYOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"board-{width}x{height}.png"), full_page=True)
+    assert found["boxes"] > 60 * 5  # every row's text was measured
+    assert found["overlaps"] == [], found["overlaps"]
+    assert found["outside"] == [], found["outside"]
+    assert found["scrollWidth"] <= found["width"], found  # nothing scrolls sideways
+    # Stuck pairs first, with their mistake (or that none was named), runs and when last seen.
+    rows = page.locator("#rows .row")
+    first = rows.nth(0).inner_text()
+    assert "STUCK" in first and "run" in first and "seen" in first
+    stuck = [rows.nth(n).get_attribute("class") for n in range(60)]
+    flags = ["stuck" in classes.split() for classes in stuck]
+    assert flags == sorted(flags, reverse=True)  # no stuck row below a row that is not
+    assert page.locator("#rows .row.stuck .failure", has_text="failing, no named mistake").count() > 0
+    assert page.locator("#rows .row.presence-left").count() == 2
+    assert page.evaluate("document.body.dataset.pwned") is None
+    page.close()
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["1280x800", "390x844"])
-def test_the_facilitators_view_reads_too(browser, tmp_path, size):
-    with RoomProcess(tmp_path / "room", limits={"new_pair_burst": 100}) as room:
-        fill_the_room(room)
-        width, height = size
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(f"{room.url}/admin?token={room.token}")
-        page.wait_for_function(
-            "() => document.querySelectorAll('#rows .row button.remove').length === 60", timeout=30_000
-        )
-        page.wait_for_function("() => document.querySelectorAll('#queue li button[data-done]').length === 9")
-        found = page.evaluate(LAYOUT)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"admin-{width}x{height}.png"), full_page=True)
-        assert found["overlaps"] == [] and found["outside"] == [], found
-        assert found["scrollWidth"] <= found["width"], found
-        page.close()
+def test_the_facilitators_view_reads_too(browser, full_room, size):
+    room = full_room
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{room.url}/admin?token={room.token}")
+    page.wait_for_function("() => document.querySelectorAll('#rows .row button.remove').length === 60", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#queue li button[data-done]').length === 9", timeout=120_000
+    )
+    found = page.evaluate(LAYOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"admin-{width}x{height}.png"), full_page=True)
+    assert found["overlaps"] == [] and found["outside"] == [], found
+    assert found["scrollWidth"] <= found["width"], found
+    page.close()
 
 
 # ---------------------------------------------------------- views and streams
@@ -259,7 +272,7 @@ def test_the_board_reconnects_by_itself_after_a_refused_stream(browser, tmp_path
     import http.client
 
     with RoomProcess(tmp_path / "room", limits={"max_streams": 1}) as room:
-        holder = http.client.HTTPConnection("127.0.0.1", room.port, timeout=10)
+        holder = http.client.HTTPConnection("127.0.0.1", room.port, timeout=120)
         holder.request("GET", f"/events?code={room.code}")
         held = holder.getresponse()
         assert held.status == 200  # the only stream slot is taken: the page's stream is refused (503)
@@ -268,5 +281,5 @@ def test_the_board_reconnects_by_itself_after_a_refused_stream(browser, tmp_path
         page.wait_for_function("() => document.getElementById('live').textContent !== 'live'", timeout=120_000)
         holder.close()  # the slot frees; a bare EventSource would never try again
         assert room.post(post_body(1, name="Back Again"))[0] == 200
-        page.locator("#rows .row", has_text="Back Again").wait_for(timeout=60_000)
+        page.locator("#rows .row", has_text="Back Again").wait_for(timeout=120_000)
         page.wait_for_function("() => document.getElementById('live').textContent === 'live'", timeout=120_000)
