@@ -587,25 +587,27 @@ class _Plugins:
 class _Config:
     """What the warm-up trigger reads from pytest's config: the kata plugin (its progress's current kata)."""
 
-    def __init__(self, recording: bool, root: Path, current: str | None):
+    def __init__(self, recording: bool, root: Path, current: str | None, checks: bool = True):
         from types import SimpleNamespace
 
         progress = SimpleNamespace(current=current)
-        self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root, progress=progress))
+        groups = {"neuron.weighted_sum": ["its checks"]} if checks else {}
+        self.pluginmanager = _Plugins(SimpleNamespace(recording=recording, root=root, progress=progress, groups=groups))
         self.stash = {}
 
 
 @pytest.mark.parametrize(
-    ("recording", "current", "no_warmup", "starts"),
+    ("recording", "current", "no_warmup", "starts", "checks"),
     [
-        (True, None, False, True),  # the very first run, on the stubs: start before any answer needs a value
-        (True, "neuron.weighted_sum", False, True),  # a later run: that kata's values first
-        (False, "neuron.weighted_sum", False, False),  # --impl solutions, a mutant's copy: not the learner's run
-        (True, None, True, False),  # KATAS_NO_WARMUP=1
+        (True, None, False, True, True),  # the very first run, on the stubs: start before any answer needs a value
+        (True, "neuron.weighted_sum", False, True, True),  # a later run: that kata's values first
+        (False, "neuron.weighted_sum", False, False, True),  # --impl solutions, a mutant's copy: not the learner's run
+        (True, None, True, False, True),  # KATAS_NO_WARMUP=1
+        (True, None, False, False, False),  # `pytest tests/selftest` in a checkout: no kata check collected
     ],
 )
 def test_every_learners_run_starts_the_warm_up_with_the_current_kata_first(
-    tmp_path, monkeypatch, recording, current, no_warmup, starts
+    tmp_path, monkeypatch, recording, current, no_warmup, starts, checks
 ):
     from dojo.refcache import options as reference_cache
 
@@ -614,7 +616,7 @@ def test_every_learners_run_starts_the_warm_up_with_the_current_kata_first(
     monkeypatch.setattr(
         warmup, "start_in_background", lambda root, first=None: calls.append((root, first)) or "started"
     )
-    reference_cache._maybe_warm_up(_Config(recording, tmp_path, current))
+    reference_cache._maybe_warm_up(_Config(recording, tmp_path, current, checks))
     assert calls == ([(tmp_path, current)] if starts else [])
 
 
