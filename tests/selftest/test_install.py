@@ -87,7 +87,14 @@ def test_a_gpu_kata_and_a_plain_kata_pass_from_the_installed_wheel(installed, tm
     done = _run(
         [str(installed), "-m", "pytest", "--impl", "solutions", "--kata", "gpu.relu", "--kata", "neuron.weighted_sum"],
         cwd=course,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KATAS_REFERENCE_CACHE": str(tmp_path / "cache")},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "KATAS_REFERENCE_CACHE": str(tmp_path / "cache"),
+            # The wheel's reference daemon (it lives beside the installed `reference`, not in the course)
+            # ends after this many idle seconds instead of the default ten minutes: no process outlives CI.
+            "KATAS_REFERENCE_IDLE": "30",
+        },
     )
     assert "2 katas" in done.stdout or "gpu.relu" in done.stdout or "pass" in done.stdout, done.stdout
     assert "error" not in done.stdout.lower().split("progress")[0], done.stdout
