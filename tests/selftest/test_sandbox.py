@@ -465,7 +465,12 @@ def test_learner_code_cannot_ask_or_kill_the_reference_daemon(course_with_a_serv
 def test_a_later_runs_miss_is_answered_by_the_daemon_the_first_run_started(course_with_a_server, tmp_path):
     """Two runs, each with an empty cache of its own (every value a miss): the second finds the daemon up."""
     course_with_a_server.write_impl("def double(x):\n    return 2 * x\n")
-    first = course_with_a_server.run(keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "first"))
+    # The daemon's idle time is the self-tests' 30 s unless given: on a loaded machine the second run's
+    # start could take that long, and a daemon that idled out would fail the pid check for no fault.
+    # The last run below stops it, so the longer idle time leaves nothing behind.
+    first = course_with_a_server.run(
+        keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "first"), KATAS_REFERENCE_IDLE="600"
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     second = course_with_a_server.run(
         "--recheck", keep_daemon=True, KATAS_REFERENCE_CACHE=str(tmp_path / "second")
