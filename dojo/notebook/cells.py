@@ -22,6 +22,7 @@ Two rules keep work from being lost:
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ class Written:
 
 
 def defines(source: str, name: str) -> bool:
+    if name not in source:  # most cells of a notebook: no need to parse them
+        return False
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -53,11 +56,20 @@ def defines(source: str, name: str) -> bool:
     )
 
 
-def newest_cell_defining(history: list[str], name: str) -> str | None:
-    """The newest cell of ``history`` (Python source, magics already translated) that defines ``name``."""
-    for source in reversed(history):
-        if defines(source, name):
-            return source
+def newest_cell_defining(
+    history: list[str], name: str, translate: Callable[[str], str] = lambda text: text
+) -> str | None:
+    """The newest cell of ``history`` that defines ``name``, as Python source (``translate`` turns a
+    cell's text into it: IPython's magics translated).
+
+    From the newest back, translating only the cells it reads: a check near the end of a long
+    notebook would otherwise translate the whole history again, every check.
+    """
+    for text in reversed(history):
+        if text and name in text:  # translating adds no name of the learner's
+            source = translate(text)
+            if defines(source, name):
+                return source
     return None
 
 

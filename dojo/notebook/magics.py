@@ -88,8 +88,8 @@ def check_card(key: str, shell) -> Card:
     """Check the newest cell of this kernel's history that defines the kata's name."""
     current = session.current()
     kata = current.kata(key)
-    history = [shell.transform_cell(text) for text in shell.user_ns.get("In", []) if text]
-    return current.check(kata.id, cells.newest_cell_defining(history, kata.target))
+    history = shell.user_ns.get("In", [])
+    return current.check(kata.id, cells.newest_cell_defining(history, kata.target, shell.transform_cell))
 
 
 def _room(current: session.Session, arguments: str) -> Card:
