@@ -23,6 +23,7 @@ the digest the plugin compares on later runs.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -146,6 +147,14 @@ class AnswerKeyPasses:
         self.learner = Dependencies(folder or self.root / "katas", self.tests)
         self.key = Dependencies(self.root / "solutions", self.tests)
         self._memos: tuple[dict, dict] = ({}, {})
+
+    def now(self) -> AnswerKeyPasses:
+        """The same question about the learner's folder as it is now (its files may have changed since this
+        one parsed them); the answer key's side, parsed already, is kept."""
+        fresh = copy.copy(self)
+        fresh.learner = Dependencies(self.learner.folder, self.tests)
+        fresh._memos = ({}, self._memos[1])
+        return fresh
 
     def digest(self, kata: Kata) -> str | None:
         """The digest of ``kata`` in the learner's folder when everything its verdict depends on is the

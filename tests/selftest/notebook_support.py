@@ -15,6 +15,7 @@ import shutil
 import textwrap
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from dojo.course import definitions
@@ -54,11 +55,39 @@ def answer_cell(kata) -> str:
     """The answer key's code for the kata's target, as a learner would write it in the stub cell: the
     definition, and before it the imports and helpers of the answer key that it needs and the stub
     module lacks (``from .activations import sigmoid`` included: a cell may import as the file does)."""
-    text = (ROOT / "solutions" / kata.path).read_text(encoding="utf-8")
-    solution, stub = ast.parse(text), ast.parse((ROOT / "katas" / kata.path).read_text(encoding="utf-8"))
+    return _answer_cell(kata.id)
+
+
+@cache
+def _course():
+    return load(ROOT / "curriculum")
+
+
+@cache
+def _parsed(path: Path) -> tuple[str, ast.Module]:
+    """A file of the project's answer key or stubs, read and parsed once (they do not change during a run)."""
+    text = path.read_text(encoding="utf-8")
+    return text, ast.parse(text)
+
+
+def _definition(parsed: tuple[str, ast.Module], name: str) -> str | None:
+    """The top-level definition of ``name``, as :func:`dojo.course.definitions.definition` gives it."""
+    text, tree = parsed
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    node = next((node for node in tree.body if isinstance(node, kinds) and node.name == name), None)
+    if node is None:
+        return None
+    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return "\n".join(text.splitlines()[first - 1 : node.end_lineno]) + "\n"
+
+
+@cache
+def _answer_cell(kata_id: str) -> str:
+    """:func:`answer_cell`, computed once per kata: every kernel run and the in-process test ask again."""
+    kata = _course().by_id[kata_id]
+    (text, solution), (_, stub) = _parsed(ROOT / "solutions" / kata.path), _parsed(ROOT / "katas" / kata.path)
     have, offered = _bound(stub), _bound(solution)
-    targets = {k.target for k in load(ROOT / "curriculum").katas}
-    stub_lines = (ROOT / "katas" / kata.path).read_text(encoding="utf-8")
+    targets = {k.target for k in _course().katas}
 
     def wanted(name: str) -> bool:
         """Missing from the stub module, or a helper the answer key writes differently (``_Recurrent``)."""
@@ -67,7 +96,7 @@ def answer_cell(kata) -> str:
         if name not in have:
             return True
         return name not in targets and not definitions.same_code(
-            definitions.definition(stub_lines, name), definitions.definition(text, name)
+            _definition(_parsed(ROOT / "katas" / kata.path), name), _definition((text, solution), name)
         )
 
     needed, queue = [], [offered[kata.target]]

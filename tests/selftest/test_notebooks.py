@@ -272,13 +272,14 @@ def test_every_katas_answer_cell_written_the_notebooks_way_leaves_the_answer_key
     monkeypatch.setattr(session, "check_kata", written_not_run)
     current = session.Session()
     assert current.place.katas == checkout / "katas"
+    passes = AnswerKeyPasses(ROOT, checkout / "katas")
     for kata in CURRICULUM.katas:
         with pytest.raises(_Written):
             current.check(kata.id, answer_cell(kata))
-        assert AnswerKeyPasses(ROOT, checkout / "katas").digest(kata) is not None, (
+        assert passes.now().digest(kata) is not None, (
             f"{kata.id}: its answer cell, written by the notebook's check, is not the answer key's code"
         )
-    after_every_cell = AnswerKeyPasses(ROOT, checkout / "katas")
+    after_every_cell = passes.now()
     changed = [kata.id for kata in CURRICULUM.katas if after_every_cell.digest(kata) is None]
     assert not changed, f"a later cell changed what these katas depend on: {changed}"
 
