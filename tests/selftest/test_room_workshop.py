@@ -30,7 +30,13 @@ NAMED = "added 2 instead of doubling"
 @pytest.fixture
 def course(tmp_path):
     root = tmp_path / "course"
-    write_course(root, ("double", "square"), ("double_named_mistake", "square"), ini="testpaths = tests\n")
+    write_course(
+        root,
+        ("double", "square"),
+        ("double_named_mistake", "square"),
+        ini="testpaths = tests\n",
+        installed_plugins=False,  # the harness and the room come from the course's conftest
+    )
     (root / "katas").mkdir()
     (root / "katas" / "toy.py").write_text(ADDS_TWO)
     return root
