@@ -247,7 +247,9 @@ def test_the_facilitator_view_removes_rows_and_marks_hands_done_and_the_projecto
             "POST", "/api/hand", {"client": client_id(1), "message": "help us"}, headers={"X-Room-Code": room.code}
         )
         assert status == 200
-        assert browser.new_page().goto(f"{room.url}/admin?token={room.code}").status == 403
+        refused = browser.new_page()
+        assert refused.goto(f"{room.url}/admin?token={room.code}").status == 403
+        refused.close()
         admin = browser.new_page(viewport={"width": 1280, "height": 800})
         admin.goto(f"{room.url}/admin?token={room.token}")
         admin.locator("#queue li", has_text="help us").wait_for(timeout=120_000)
@@ -266,6 +268,8 @@ def test_the_facilitator_view_removes_rows_and_marks_hands_done_and_the_projecto
         admin.locator("#rows .row", has_text="Gone Home").locator("button.remove").click()
         projector.wait_for_function("() => !document.body.innerText.includes('Gone Home')", timeout=120_000)
         assert room.pair("Gone Home") is None and room.board()["queue"] == []
+        admin.close()  # a page left open ticks every second, and retries its stream, until the browser ends
+        projector.close()
 
 
 def test_the_board_reconnects_by_itself_after_a_refused_stream(browser, tmp_path):
@@ -283,3 +287,4 @@ def test_the_board_reconnects_by_itself_after_a_refused_stream(browser, tmp_path
         assert room.post(post_body(1, name="Back Again"))[0] == 200
         page.locator("#rows .row", has_text="Back Again").wait_for(timeout=120_000)
         page.wait_for_function("() => document.getElementById('live').textContent === 'live'", timeout=120_000)
+        page.close()
