@@ -56,7 +56,14 @@ def env() -> dict:
 
 
 class RoomProcess:
-    """``with RoomProcess(tmp_path) as room:`` a running server; ``room.stop()`` ends it like Ctrl-C."""
+    """``with RoomProcess(tmp_path) as room:`` a running server; ``room.stop()`` ends it like Ctrl-C.
+
+    Leaving the ``with`` block ends it the same way with ``clean_stop=True`` (the server then exports the
+    board: JSON, CSV, the Matplotlib PNG, the report and the database, about a second of CPU); otherwise
+    it is killed, as a crash would end it: for the tests that read nothing a clean stop writes.
+    test_room_server.py's restart test proves both the clean stop's exports and that a crash loses
+    nothing the server acknowledged.
+    """
 
     def __init__(
         self,
@@ -67,6 +74,7 @@ class RoomProcess:
         limits: dict | None = None,
         guard: dict | None = None,
         trust_proxy: bool = False,
+        clean_stop: bool = False,
     ):
         from dojo.room.board import Settings
         from dojo.room.guard import GuardSettings
@@ -86,6 +94,7 @@ class RoomProcess:
         }
         self.process: subprocess.Popen | None = None
         self.output = ""
+        self.clean_stop = clean_stop
 
     def start(self) -> Self:
         self.process = subprocess.Popen(
@@ -128,8 +137,18 @@ class RoomProcess:
     def __enter__(self) -> Self:
         return self.start()
 
+    def kill(self) -> str:
+        """SIGKILL, as a crash; returns what the server printed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.output, _ = self.process.communicate()
+        return self.output
+
     def __exit__(self, *exc) -> None:
-        self.stop()
+        if self.clean_stop:
+            self.stop()
+        else:
+            self.kill()
 
     # --------------------------------------------------------------- requests
 

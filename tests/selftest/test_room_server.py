@@ -193,7 +193,7 @@ def test_the_room_wide_limit_holds_against_many_addresses(tmp_path):
 
 def test_a_restart_keeps_the_board_and_the_code_and_exports_on_stop(tmp_path):
     state = tmp_path / "room"
-    with RoomProcess(state) as room:
+    with RoomProcess(state, clean_stop=True) as room:
         for n in range(3):
             assert room.post(post_body(n, mistake="the bias is missing"))[0] == 200
         before, code = room.board(), room.code

@@ -83,7 +83,8 @@ class Pair:
 
 def test_the_help_queue_and_the_per_kata_report_end_to_end(course, tmp_path):
     state = tmp_path / "room"
-    with RoomProcess(state, curriculum=course / "curriculum", settings={"stuck_attempts": 2}) as room:
+    settings = {"stuck_attempts": 2}
+    with RoomProcess(state, curriculum=course / "curriculum", settings=settings, clean_stop=True) as room:
         ana = Pair(room, course, tmp_path, "Ana & Ben")
         cleo = Pair(room, course, tmp_path, "Cleo & Dan")
         eve = Pair(room, course, tmp_path, "Eve & Fay")
