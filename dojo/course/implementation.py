@@ -24,6 +24,9 @@ import traceback
 import types
 from pathlib import Path
 
+#: Every implementation folder is imported as a package whose name starts with this.
+PACKAGE_PREFIX = "_kata_impl_"
+
 
 class KataLoadError(Exception):
     """A module of the implementation could not be imported."""
@@ -48,7 +51,7 @@ class Implementation:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"implementation folder {self.folder} does not exist")
         digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
-        self.package = f"_kata_impl_{self.folder.name}_{digest}"
+        self.package = f"{PACKAGE_PREFIX}{self.folder.name}_{digest}"
         self._errors: dict[str, KataLoadError] = {}
 
     def __repr__(self) -> str:
