@@ -64,6 +64,23 @@ class Implementation:
             package.__file__ = None
             sys.modules[self.package] = package
 
+    def forget_modules(self) -> None:
+        """Drop this folder's modules from ``sys.modules``: the next import reads the files afresh.
+
+        The package itself stays, so that code holding it (a notebook's relative imports) still
+        resolves; the package also keeps each submodule as an attribute, and that goes too:
+        ``from . import optimizers`` would otherwise find the old module while the tests import a
+        new one (two different ``Adam`` classes).
+        """
+        prefix = self.package + "."
+        package = sys.modules.get(self.package)
+        for name, loaded in list(sys.modules.items()):
+            if name.startswith(prefix):
+                del sys.modules[name]
+                attribute = name[len(prefix) :]
+                if package is not None and getattr(package, attribute, None) is loaded:
+                    delattr(package, attribute)
+
     def module(self, name: str) -> types.ModuleType:
         """Import ``<folder>/<name>.py``; raise KataLoadError if it is broken."""
         if name in self._errors:
