@@ -217,17 +217,6 @@ def _window_maxima(padded, cells):
     return maxima
 
 
-def _patches_padded_with(x, pool, strides, padding, value):
-    """Every window of ``x`` padded with ``value``, copied to ``(batch, out_h, out_w, ph, pw, channels)``."""
-    (ph, pw) = pool
-    out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
-    padded = _pad(x, pads_h, pads_w, value)
-    patches = np.empty((x.shape[0], out_h, out_w, ph, pw, x.shape[3]))
-    for number, cell in enumerate(_window_cells(pool, strides, out_h, out_w)):
-        patches[:, :, :, number // pw, number % pw, :] = padded[cell]
-    return patches
-
-
 def max_pool2d_backward(dout, x, pool_size=(2, 2), strides=None, padding="valid"):
     """Gradient of ``max_pool2d``: each window's gradient goes to its maximum.
 
