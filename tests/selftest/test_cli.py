@@ -1,15 +1,20 @@
 """The `kata` command and the plugin's progress, run as a learner would: in a copy of the repository.
 
-Each test copies the repository's files (tracked and untracked-but-not-ignored,
-no `.katas/`) into `tmp_path`, commits them in a fresh git repository (the
-pristine stubs `kata reset` restores come from git), and runs `python -m dojo`
-and `python -m pytest` there in subprocesses. A tiny extra track, "Extra"
-with one kata that needs no TensorFlow, keeps most runs fast and gives the
-tests a track that can run alone after the real ones.
+Each test gets its own copy of a template: the repository's files (tracked and
+untracked-but-not-ignored, no `.katas/`) committed in a fresh git repository
+(the pristine stubs `kata reset` restores come from git), built once per module
+and copied whole, `.git` included, into `tmp_path`. The tests run `python -m
+dojo` and `python -m pytest` there in subprocesses that write bytecode, as a
+learner's Python does: the template's own modules are compiled once, and a
+test's later runs reuse what its first run compiled (the kata files never are:
+the harness imports them with bytecode off). A tiny extra track, "Extra" with
+one kata that needs no TensorFlow, keeps most runs fast and gives the tests a
+track that can run alone after the real ones.
 """
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import shutil
@@ -110,22 +115,31 @@ def template(tmp_path_factory) -> Path:
         )
     )
     (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Neural Katas as shipped")
+    _git(repo, "gc", "-q")  # one pack, not hundreds of loose objects: each test copies .git
+    # The tool's own modules compiled once for every copy (copies keep the files' times, so the bytecode stays
+    # valid there). Not katas/ or solutions/ (a run imports them with bytecode off), nor the kata tests (pytest
+    # rewrites them into bytecode that names the file it came from: each copy's first run compiles its own).
+    for part in ("dojo", "reference", "kernels", "conftest.py"):
+        path = repo / part
+        compiled = compileall.compile_dir(path, quiet=1) if path.is_dir() else compileall.compile_file(path, quiet=1)
+        assert compiled, f"{part} did not compile"
     return repo
 
 
 @pytest.fixture
 def repo(template, tmp_path) -> Path:
     copy = tmp_path / "neural-katas"
-    shutil.copytree(template, copy)
-    _git(copy, "init", "-q")
-    _git(copy, "add", "-A")
-    _git(copy, "commit", "-qm", "Neural Katas as shipped")
+    shutil.copytree(template, copy, symlinks=True)  # copy2: the files' times, so the bytecode stays valid
     return copy
 
 
 def _env(repo: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS")}
-    env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    dropped = ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")  # bytecode: as a learner's
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120")
     # No background warm-up in a throwaway copy; its reference values are this checkout's (same sources, same keys).
     env.update(KATAS_NO_WARMUP="1")
     env.setdefault("KATAS_REFERENCE_CACHE", str(ROOT / ".katas" / "reference-cache"))
