@@ -129,11 +129,35 @@ def template(tmp_path_factory) -> Path:
     return repo
 
 
+def _copy(source: Path, folder: Path) -> Path:
+    copy = folder / "neural-katas"
+    # copy2 keeps the files' times, so the bytecode stays valid; pytest's rewritten kata tests are left behind
+    # (they name the file they were compiled from: a traceback in the copy would point at the source).
+    shutil.copytree(source, copy, symlinks=True, ignore=_rewritten)
+    return copy
+
+
+def _rewritten(folder: str, names: list[str]) -> list[str]:
+    return ["__pycache__"] if Path(folder).name == "katas" and Path(folder).parent.name == "tests" else []
+
+
 @pytest.fixture
 def repo(template, tmp_path) -> Path:
-    copy = tmp_path / "neural-katas"
-    shutil.copytree(template, copy, symlinks=True)  # copy2: the files' times, so the bytecode stays valid
-    return copy
+    return _copy(template, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def stubs_run(template, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A learner's first plain `pytest`, on the stubs as shipped: run once for the tests that start there.
+    Read it only; a test that goes on from there takes its own copy (`after_stubs_run`)."""
+    checkout = _copy(template, tmp_path_factory.mktemp("stubs-run"))
+    return checkout, run_pytest(checkout)
+
+
+@pytest.fixture
+def after_stubs_run(stubs_run, tmp_path) -> Path:
+    """A copy of the checkout that the stubs' plain `pytest` ran in: its progress and state as that run left them."""
+    return _copy(stubs_run[0], tmp_path)
 
 
 def _env(repo: Path) -> dict:
@@ -182,8 +206,8 @@ STUB_EXTRA = '    # TODO: kata extra.double\n    raise NotImplementedError("kata
 # --------------------------------------------------------------- pytest itself
 
 
-def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(repo):
-    result = run_pytest(repo)
+def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(stubs_run):
+    repo, result = stubs_run
     assert result.returncode == 1
     assert f"kata {N['neuron.weighted_sum']}  The weighted sum   not started" in result.stdout
     assert "hint   (1 of 3)" in result.stdout
@@ -201,10 +225,11 @@ def test_answer_key_runs_leave_the_learners_progress_alone(repo):
 
 def test_hint_level_rises_every_three_attempts_and_never_on_reruns_of_the_same_code(repo):
     replace(repo, "extra", STUB_EXTRA, "    return 0")  # wrong, and fails without TensorFlow: fast
-    reruns = [run_pytest(repo, "--track", "extra").stdout for _ in range(6)]
+    # Three runs: had a rerun counted as an attempt, the third would show hint 2 (as the third attempt does below).
+    reruns = [run_pytest(repo, "--track", "extra").stdout for _ in range(3)]
     assert all(f"kata {EXTRA}  Double it   failing" in r for r in reruns)
     assert "double(3) returned 0, expected 6" in reruns[0]
-    # The same wrong code six times is one attempt: the card stays at hint 1 and says what brings the next.
+    # The same wrong code three times is one attempt: the card stays at hint 1 and says what brings the next.
     assert all("hint   (1 of 3)" in r for r in reruns), reruns[-1]
     assert "(attempt 1: the next hint comes after 2 more attempts that change your code" in " ".join(reruns[-1].split())
     assert progress(repo)["katas"]["extra.double"]["streak"] == 1
@@ -265,8 +290,8 @@ def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
 # ------------------------------------------------------------------ the verbs
 
 
-def test_status_and_list_show_the_next_kata(repo):
-    run_pytest(repo)
+def test_status_and_list_show_the_next_kata(after_stubs_run):
+    repo = after_stubs_run
     status = kata(repo, "status")
     assert status.returncode == 0
     assert f"next  kata {N['neuron.weighted_sum']}  The weighted sum   not started" in status.stdout
@@ -407,7 +432,8 @@ def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
     replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
     (repo / ".katas").mkdir()
     (repo / ".katas" / "progress.json").write_text(json.dumps({"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
-    result = kata(repo, "catch-up", "extra")
+    # The second track: it fills in the rest of the first (a later one would fill in dozens more, proving no more).
+    result = kata(repo, "catch-up", "activations")
     assert result.returncode == 0
     assert (
         f"filled in kata {N['neuron.weighted_sum']}" not in result.stdout
@@ -416,8 +442,8 @@ def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
     assert "# mine" in (repo / "katas" / "neuron.py").read_text()
 
 
-def test_export_and_the_room_board(repo, tmp_path):
-    run_pytest(repo)
+def test_export_and_the_room_board(after_stubs_run, tmp_path):
+    repo = after_stubs_run
     out = tmp_path / "exports"
     assert kata(repo, "progress", "--export", "--name", "Ana & Ben", "--out", str(out)).returncode == 0
     kata(repo, "workshop", "--name", "Chen & Dee")
