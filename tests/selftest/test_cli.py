@@ -168,14 +168,18 @@ def short_template(tmp_path_factory) -> Path:
 
 def _copy(source: Path, folder: Path) -> Path:
     copy = folder / "neural-katas"
-    # copy2 keeps the files' times, so the bytecode stays valid; pytest's rewritten kata tests are left behind
-    # (they name the file they were compiled from: a traceback in the copy would point at the source).
-    shutil.copytree(source, copy, symlinks=True, ignore=_rewritten)
+    shutil.copytree(source, copy, symlinks=True, ignore=_not_copied)  # copy2: the files' times, so bytecode stays valid
     return copy
 
 
-def _rewritten(folder: str, names: list[str]) -> list[str]:
-    return ["__pycache__"] if Path(folder).name == "katas" and Path(folder).parent.name == "tests" else []
+def _not_copied(folder: str, names: list[str]) -> list[str]:
+    """What a copy of a checkout that has run leaves behind: pytest's rewritten kata tests (they name the file
+    they were compiled from: a traceback in the copy would point at the source) and the reference daemon's
+    socket and lock (that daemon serves the source checkout; the copy starts its own if it needs one)."""
+    here = Path(folder)
+    if here.name == "katas" and here.parent.name == "tests":
+        return ["__pycache__"]
+    return ["reference-daemon"] if here.name == ".katas" else []
 
 
 @pytest.fixture
