@@ -351,8 +351,14 @@ class CourseCheck:
 
     # ------------------------------------------------------ tests, variants
 
-    def _decorated_ids(self, folder: Path, decorator: str) -> tuple[dict[str, int], list[Problem]]:
-        counts: dict[str, int] = {}
+    def _decorated_ids(self, folder: Path, *decorators: str) -> tuple[dict[str, dict[str, int]], list[Problem]]:
+        """For each of ``decorators``, how many calls of it name each kata id, over ``folder``'s modules.
+
+        One parse and one walk per file for all the decorators; a call's name is read from its
+        ``Name``/``Attribute`` chain (``ast.unparse`` of every call of the mutants, twice, was most of
+        a ``kata dev check``).
+        """
+        counts: dict[str, dict[str, int]] = {decorator: {} for decorator in decorators}
         problems: list[Problem] = []
         for path in sorted(folder.glob("*.py")):
             try:
@@ -363,15 +369,16 @@ class CourseCheck:
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
                     continue
-                if ast.unparse(node.func) == decorator:
-                    counts[str(node.args[0].value)] = counts.get(str(node.args[0].value), 0) + 1
+                named = counts.get(_dotted_name(node.func))
+                if named is not None:
+                    named[str(node.args[0].value)] = named.get(str(node.args[0].value), 0) + 1
         return counts, problems
 
     def check_tests_and_variants(self, curriculum: Curriculum) -> None:
-        markers, problems = self._decorated_ids(self.root / "tests" / "katas", "pytest.mark.kata")
-        mutants, more = self._decorated_ids(self.root / "tests" / "selftest" / "mutants", "mutant")
-        alternatives, most = self._decorated_ids(self.root / "tests" / "selftest" / "mutants", "alternative")
-        self.problems.extend(problems + more + most)
+        marked, problems = self._decorated_ids(self.root / "tests" / "katas", "pytest.mark.kata")
+        variants, more = self._decorated_ids(self.root / "tests" / "selftest" / "mutants", "mutant", "alternative")
+        markers, mutants, alternatives = marked["pytest.mark.kata"], variants["mutant"], variants["alternative"]
+        self.problems.extend(problems + more)
         known = set(curriculum.by_id)
         for kata in curriculum.katas:
             if not markers.get(kata.id):
@@ -447,3 +454,14 @@ class CourseCheck:
 def check(root: Path) -> list[Problem]:
     """Every structural problem of the course at ``root``."""
     return CourseCheck(root).run()
+
+
+def _dotted_name(node: ast.expr) -> str | None:
+    """``pytest.mark.kata`` for that chain of attributes, ``mutant`` for a plain name, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
