@@ -26,7 +26,7 @@ LOOP_LIMIT = "5"
 
 @pytest.fixture
 def course(pytester):
-    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"))
+    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"), installed_plugins=False)
     (pytester.path / "katas").mkdir()
 
     def write(double: str, square: str = SQUARE, preamble: str = "") -> None:
