@@ -72,10 +72,14 @@ def first_is_quick(values, ids):
     "body",
     first_is_quick(
         [
-            "sum(range(10**18))",  # a loop inside C
-            "while True:\n    try:\n        while True: pass\n    except BaseException: pass",  # swallows everything
-            "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",  # ignores the alarm
-            "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: pass",  # switches it off
+            "sum(range(10**18))",  # a loop inside C, busy: no Python handler can run in it
+            # The other three defeat what could stop a loop from inside (an exception raised into it, the
+            # alarm) and then wait for ever rather than burn a core until the limit: the harness ends the
+            # kata from outside either way, and a busy Python loop is test_harness.py's
+            # test_infinite_loop_is_stopped_by_the_time_limit.
+            "import time\nwhile True:\n    try:\n        while True: time.sleep(0.05)\n    except BaseException: pass",
+            "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: time.sleep(0.05)",
+            "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: time.sleep(0.05)",
         ],
         ["C loop", "catches BaseException", "SIGALRM ignored", "itimer off"],
     ),
