@@ -14,6 +14,7 @@ Examples::
 
     python benchmarks/loaded_suite.py                      # the whole suite, three times, loaded
     python benchmarks/loaded_suite.py -- tests/selftest/test_isolation.py -p no:randomly
+    python benchmarks/loaded_suite.py --busy 0             # the suite's time on a quiet machine: median of three
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -76,17 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pytest {' '.join(pytest_args)}: {args.runs} runs, {args.busy} busy loops, {os.cpu_count()} cores")
     loops = start_busy_loops(args.busy)
     failed = 0
+    times: list[float] = []
     try:
         for number in range(1, args.runs + 1):
             code, seconds, output = run_suite(pytest_args)
             failed += code != 0
+            times.append(seconds)
             load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
             print(f"run {number}: exit {code}, {seconds:.0f} s, load {load}: {summary_line(output)}", flush=True)
             if code != 0:
                 print(output)
     finally:
         stop(loops)
-    print(f"{args.runs - failed} of {args.runs} loaded runs passed")
+    print(
+        f"{args.runs - failed} of {args.runs} runs passed ({args.busy} busy loops); median {statistics.median(times):.0f} s"
+    )
     return 1 if failed else 0
 
 

@@ -24,6 +24,9 @@ import traceback
 import types
 from pathlib import Path
 
+#: Every implementation folder is imported as a package whose name starts with this.
+PACKAGE_PREFIX = "_kata_impl_"
+
 
 class KataLoadError(Exception):
     """A module of the implementation could not be imported."""
@@ -48,7 +51,7 @@ class Implementation:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"implementation folder {self.folder} does not exist")
         digest = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
-        self.package = f"_kata_impl_{self.folder.name}_{digest}"
+        self.package = f"{PACKAGE_PREFIX}{self.folder.name}_{digest}"
         self._errors: dict[str, KataLoadError] = {}
 
     def __repr__(self) -> str:
@@ -60,6 +63,23 @@ class Implementation:
             package.__path__ = [str(self.folder)]
             package.__file__ = None
             sys.modules[self.package] = package
+
+    def forget_modules(self) -> None:
+        """Drop this folder's modules from ``sys.modules``: the next import reads the files afresh.
+
+        The package itself stays, so that code holding it (a notebook's relative imports) still
+        resolves; the package also keeps each submodule as an attribute, and that goes too:
+        ``from . import optimizers`` would otherwise find the old module while the tests import a
+        new one (two different ``Adam`` classes).
+        """
+        prefix = self.package + "."
+        package = sys.modules.get(self.package)
+        for name, loaded in list(sys.modules.items()):
+            if name.startswith(prefix):
+                del sys.modules[name]
+                attribute = name[len(prefix) :]
+                if package is not None and getattr(package, attribute, None) is loaded:
+                    delattr(package, attribute)
 
     def module(self, name: str) -> types.ModuleType:
         """Import ``<folder>/<name>.py``; raise KataLoadError if it is broken."""

@@ -30,6 +30,8 @@ def card_width() -> int:
 
 def display_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: wide and full-width characters 2, combining marks 0."""
+    if text.isascii():  # one column each: most of a card, and measured for every line of every run
+        return len(text)
     width = 0
     for char in text:
         if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):

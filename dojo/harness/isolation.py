@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import builtins
 import faulthandler
+import gc
 import glob
 import importlib.util
 import os
@@ -302,6 +303,11 @@ def _send_results(channel: _ChildChannel, config, index: int, reports: list, new
 
 
 def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_file, folder: Path) -> None:
+    # Everything inherited from the parent (pytest, NumPy, the checks: hundreds of thousands of objects)
+    # lives on in the parent anyway: the garbage collector leaves it alone here. A full collection in
+    # the child otherwise walks all of it, touching every inherited page (copy-on-write), for each one:
+    # hypothesis's first search runs gc.collect() (0.2 s each in a child), as do NumPy-heavy checks.
+    gc.freeze()
     runner.plugin._in_child = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.enable(file=crash_file, all_threads=True)

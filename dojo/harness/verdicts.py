@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ..course.implementation import Implementation
+
 #: Plugins a nested session does without. It only needs the harness and pytest's core; each of these
 #: costs time in every one of the hundreds of nested sessions the mutation self-tests start (loading
 #: entry points, fixtures to parse, and the unraisable-exception plugin's repeated ``gc.collect()`` at
@@ -63,13 +65,19 @@ class _Recorder:
             self.verdicts[kata_id] = Verdict(summary.state, summary.message, summary.passed, summary.total)
 
 
-def _forget_kata_test_modules(root: Path) -> None:
-    """Drop the kata test modules from ``sys.modules``, so that the next nested session imports them
-    afresh: a variant that changed a module-level array in place must not leak into the next run."""
+def _forget_session_modules(root: Path, implementation: Path) -> None:
+    """Drop the kata test modules and the implementation's own from ``sys.modules``.
+
+    The next nested session imports the tests afresh: a variant that changed a module-level array in
+    place must not leak into the next run. The implementation's modules are of no use after its
+    session, and the mutation self-tests run hundreds of sessions in one process: every one left
+    behind made each later kata child inherit more (and hypothesis parse more, see dojo.testkit.stability).
+    """
     folder = str(root / "tests" / "katas")
     for name, module in list(sys.modules.items()):
         if (getattr(module, "__file__", None) or "").startswith(folder):
             del sys.modules[name]
+    Implementation(implementation).forget_modules()
 
 
 def run_katas(
@@ -107,7 +115,7 @@ def run_katas(
         # more entries per session made every later import, and pytest's scan of installed plugins,
         # slower in a process that runs hundreds of sessions (a third slower after 300 of them).
         sys.path[:] = import_path
-        _forget_kata_test_modules(root)
+        _forget_session_modules(root, implementation)
     missing = [k for k in kata_ids if k not in recorder.verdicts]
     if missing:
         raise RuntimeError(f"nested pytest for {missing} ended with {code!r} and no verdict")

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from ..course.curriculum import Kata
+from ..course.implementation import Implementation
 from ..course.progress import Progress
 from ..harness import outcomes
 from ..harness.report import KataSummary
@@ -100,17 +100,7 @@ def _kata_modules_forgotten(home: Path):
     itself stays: a notebook's relative imports (``from .activations import sigmoid``)
     resolve through it (:meth:`dojo.notebook.session.Session.namespace`).
     """
-    folder = str((home / "katas").resolve())
-
-    def forget():
-        for name, module in list(sys.modules.items()):
-            if name.startswith("_kata_impl_") and (getattr(module, "__file__", None) or "").startswith(folder):
-                del sys.modules[name]
-                package, _, attribute = name.rpartition(".")
-                # The package keeps its submodules as attributes: `from . import optimizers` would find
-                # the old module there while the tests import a new one (two different Adam classes).
-                if package in sys.modules and getattr(sys.modules[package], attribute, None) is module:
-                    delattr(sys.modules[package], attribute)
+    forget = Implementation(home / "katas").forget_modules
 
     forget()
     try:

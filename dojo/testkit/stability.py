@@ -16,11 +16,14 @@ search; the reference engine is asked once, for the input that was found.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from dojo.course.implementation import PACKAGE_PREFIX
 
 EXAMPLES = 25  # enough to reach the ends of the ranges below; hypothesis tries the bounds early
 
@@ -107,6 +110,35 @@ def _broken(function: Callable, args: tuple) -> bool:
     return not np.all(np.isfinite(array))
 
 
+def _mine_only_the_learners_constants(function: Callable) -> None:
+    """Let hypothesis take number constants from the learner's code alone, not from the harness's.
+
+    Hypothesis now and then tries a constant it found in the "local" code loaded
+    (every module outside the standard library and site-packages), parsing the
+    source of each such module the first time it sees it. The learner's own
+    constants are worth trying (``np.clip(x, -500, 500)`` is tried at 500), but in
+    a checkout the harness itself (``dojo``, ``reference``, ``kernels``: about 80
+    modules) is local too: parsing it cost about 0.7 s in every kata's child
+    process, where the search itself takes well under 0.2 s, and its constants
+    (ports, limits, sizes) are noise for a search on a formula. Every module but
+    those of the implementation that ``function`` comes from is marked as already
+    seen. This is hypothesis's private state: if it moves, the search is slower
+    again, never wrong.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - another hypothesis layout
+        return
+    seen = getattr(providers, "_seen_modules", None)
+    if not isinstance(seen, set):
+        return
+    module = getattr(function, "__module__", None) or ""
+    learners = module.split(".")[0] if module.startswith(PACKAGE_PREFIX) else None
+    for name, loaded in list(sys.modules.items()):
+        if learners is None or name.split(".")[0] != learners:
+            seen.add(id(loaded))
+
+
 def smallest_breaking_input(function: Callable, strategy: Any) -> tuple | None:
     """The simplest argument tuple drawn from ``strategy`` for which ``function`` returns NaN/inf, or None.
 
@@ -115,6 +147,7 @@ def smallest_breaking_input(function: Callable, strategy: Any) -> tuple | None:
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
+    _mine_only_the_learners_constants(function)
     try:
         return find(strategy, lambda args: _broken(function, args), settings=_settings())
     except NoSuchExample:
