@@ -25,7 +25,10 @@ def flat(text) -> str:
 def course(pytester):
     """A tiny course: curriculum, tests, and a helper to write implementation folders."""
     write_course(
-        pytester.path, ("double", "square", "cube"), ("cube", "square", "double", "double_zero"), installed_plugins=False
+        pytester.path,
+        ("double", "square", "cube"),
+        ("cube", "square", "double", "double_zero"),
+        installed_plugins=False,
     )
 
     def write(folder="katas", **bodies):
