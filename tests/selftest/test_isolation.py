@@ -118,6 +118,27 @@ def test_deep_recursion_after_raising_the_limit_is_reported(course):
     assert "crashed Python" in flat(result) or "RecursionError" in flat(result) or "stopped after" in flat(result)
 
 
+def test_a_runaway_recursions_traceback_is_cut_before_pytest_reads_it():
+    """pytest formats every entry of a failure's traceback: a million of them took longer than any limit."""
+    import traceback
+
+    from dojo.harness import recursion
+
+    def down(depth):
+        return down(depth + 1)
+
+    with pytest.raises(RecursionError) as whole:
+        down(0)
+    with pytest.raises(RecursionError) as caught, recursion.short_tracebacks():
+        down(0)
+    entries = traceback.extract_tb(caught.value.__traceback__)
+    assert len(entries) <= recursion.KEPT_FRAMES < len(traceback.extract_tb(whole.value.__traceback__)) / 2
+    assert entries[-1].name == "down" and entries[-1].line == "return down(depth + 1)"  # the learner's line
+    with pytest.raises(TypeError) as other, recursion.short_tracebacks():
+        down("not a number")  # any other error keeps its whole traceback
+    assert traceback.extract_tb(other.value.__traceback__)[-1].name == "down"
+
+
 @pytest.mark.parametrize("value", first_is_quick(["0", "-1", "inf", "nan", "soon"], ["0", "-1", "inf", "nan", "soon"]))
 def test_the_time_limit_accepts_only_finite_positive_seconds(course, value):
     # In this process: pytest refuses the option before any learner code runs, so nothing here can hang or crash.
