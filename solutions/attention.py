@@ -22,6 +22,8 @@ Keras facts the code follows (read in the installed Keras source):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .activations import softmax
@@ -31,6 +33,58 @@ from .rnn import embedding_backward, embedding_forward
 
 #: What Keras's masked softmax writes into masked scores before the softmax.
 MASKED_SCORE = -1e9
+
+
+# ------------------------------------------------------------------ einsum
+
+
+@functools.lru_cache(maxsize=256)
+def _matmul_plan(subscripts, shape_a, shape_b):
+    """How ``np.einsum(subscripts, a, b)`` of two operands is one (batched) matrix product.
+
+    Every letter is one of four kinds: in both operands and the output, a
+    *batch* axis (``b`` in ``"bt,btf->bf"``); in both operands only,
+    *contracted* (summed: ``d`` in ``"btd,dnh->bnth"``); in one operand and
+    the output, *kept* from it. So: transpose ``a`` to ``(batch, kept_a,
+    contracted)`` and ``b`` to ``(batch, contracted, kept_b)``, flatten each
+    group into one axis, ``matmul``, unflatten, transpose into the output's
+    order. Returns the permutations and shapes, worked out once per shape.
+    """
+    inputs, output = subscripts.replace(" ", "").split("->")
+    letters_a, letters_b = inputs.split(",")
+    size = dict(zip(letters_a, shape_a)) | dict(zip(letters_b, shape_b))
+    batch = [c for c in letters_a if c in letters_b and c in output]
+    summed = [c for c in letters_a if c in letters_b and c not in output]
+    kept_a = [c for c in letters_a if c not in letters_b]
+    kept_b = [c for c in letters_b if c not in letters_a]
+
+    def flat(*groups):
+        return tuple(int(np.prod([size[c] for c in group])) for group in groups)
+
+    order_a, order_b = batch + kept_a + summed, batch + summed + kept_b
+    product = batch + kept_a + kept_b
+    return (
+        tuple(letters_a.index(c) for c in order_a),
+        flat(batch, kept_a, summed) if batch else flat(kept_a, summed),
+        tuple(letters_b.index(c) for c in order_b),
+        flat(batch, summed, kept_b) if batch else flat(summed, kept_b),
+        tuple(size[c] for c in product),
+        tuple(product.index(c) for c in output),
+    )
+
+
+def _contract(subscripts, a, b):
+    """``np.einsum(subscripts, a, b, optimize=True)`` for two float arrays, as one ``matmul``.
+
+    NumPy's optimised einsum makes the same matrix product (so the numbers are
+    the same to the last bit), but works out its plan again on every call: in
+    the Transformer's training loop, on small batches, that planning cost more
+    than the arithmetic. Here the plan is cached per shape (:func:`_matmul_plan`).
+    """
+    perm_a, shape_a, perm_b, shape_b, shape_product, perm_out = _matmul_plan(subscripts, a.shape, b.shape)
+    product = np.reshape(a.transpose(perm_a), shape_a) @ np.reshape(b.transpose(perm_b), shape_b)
+    return product.reshape(shape_product).transpose(perm_out)
+
 
 # ----------------------------------------------------------------- attention
 
@@ -225,34 +279,34 @@ class MultiHeadAttention(Layer):
         key = value if key is None else np.asarray(key, dtype=np.float64)
         wq, bq, wk, bk, wv, bv, wo, bo = self.weights
         # Project, one head per slice of axis n: (batch, heads, steps, size).
-        q = np.einsum("btd,dnh->bnth", query, wq, optimize=True) + bq[:, None, :]
-        k = np.einsum("bsd,dnh->bnsh", key, wk, optimize=True) + bk[:, None, :]
-        v = np.einsum("bsd,dnh->bnsh", value, wv, optimize=True) + bv[:, None, :]
+        q = _contract("btd,dnh->bnth", query, wq) + bq[:, None, :]
+        k = _contract("bsd,dnh->bnsh", key, wk) + bk[:, None, :]
+        v = _contract("bsd,dnh->bnsh", value, wv) + bv[:, None, :]
         mask = _heads_mask(attention_mask, use_causal_mask, query.shape[1], value.shape[1])
         heads, scores = scaled_dot_product_attention(q, k, v, mask)
         self._cache = (query, key, value, q, k, v, mask, heads)
-        out = np.einsum("bnth,nhd->btd", heads, wo, optimize=True) + bo  # concatenate the heads and project back
+        out = _contract("bnth,nhd->btd", heads, wo) + bo  # concatenate the heads and project back
         return (out, scores) if return_attention_scores else out
 
     def backward(self, dout):
         dout = np.asarray(dout, dtype=np.float64)
         query, key, value, q, k, v, mask, heads = self._cache
         wq, _, wk, _, wv, _, wo, _ = self.weights
-        dheads = np.einsum("btd,nhd->bnth", dout, wo, optimize=True)
+        dheads = _contract("btd,nhd->bnth", dout, wo)
         dq, dk, dv = attention_backward(dheads, q, k, v, mask)
         self.grads = [
-            np.einsum("btd,bnth->dnh", query, dq, optimize=True),
+            _contract("btd,bnth->dnh", query, dq),
             dq.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", key, dk, optimize=True),
+            _contract("bsd,bnsh->dnh", key, dk),
             dk.sum(axis=(0, 2)),
-            np.einsum("bsd,bnsh->dnh", value, dv, optimize=True),
+            _contract("bsd,bnsh->dnh", value, dv),
             dv.sum(axis=(0, 2)),
-            np.einsum("bnth,btd->nhd", heads, dout, optimize=True),
+            _contract("bnth,btd->nhd", heads, dout),
             dout.sum(axis=(0, 1)),
         ]
-        dquery = np.einsum("bnth,dnh->btd", dq, wq, optimize=True)
-        dkey = np.einsum("bnsh,dnh->bsd", dk, wk, optimize=True)
-        dvalue = np.einsum("bnsh,dnh->bsd", dv, wv, optimize=True)
+        dquery = _contract("bnth,dnh->btd", dq, wq)
+        dkey = _contract("bnsh,dnh->bsd", dk, wk)
+        dvalue = _contract("bnsh,dnh->bsd", dv, wv)
         value_given, key_given = self._inputs_given
         if not value_given:  # self-attention: one input played all three parts
             return dquery + dvalue + dkey
@@ -326,7 +380,7 @@ class GlobalAveragePooling1D(Layer):
         self._weights_per_step = self._step_weights(x.shape, mask)
         # np.where keeps a masked step's inf or NaN out of the sum, as Keras's ops.where does.
         kept = x if mask is None else np.where(np.asarray(mask, dtype=bool)[..., None], x, 0.0)
-        return np.einsum("bt,btf->bf", self._weights_per_step, kept, optimize=True)
+        return _contract("bt,btf->bf", self._weights_per_step, kept)
 
     def backward(self, dout):
         return self._weights_per_step[..., None] * np.asarray(dout, dtype=np.float64)[:, None, :]

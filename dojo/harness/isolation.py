@@ -313,6 +313,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     faulthandler.enable(file=crash_file, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
     guards.limit_resources(runner.memory_bytes)
+    guards.one_blas_thread()  # before the sandbox: threadpoolctl opens the loaded BLAS library
     sandboxed = _enter_sandbox(runner.plugin.config, folder, runner.writable())
     guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
     reference_server.forget_in_child()

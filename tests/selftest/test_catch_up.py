@@ -22,19 +22,19 @@ import sys
 import pytest
 from test_cli import COURSE, N, _env, repo, template  # noqa: F401 - template and repo are fixtures
 
-from dojo.course import answer_key, definitions, dependencies
+from dojo.course import answer_key, definitions
 from dojo.course.curriculum import load
 from dojo.course.progress import Progress
+from dojo.harness.reuse import PassReuse
 from dojo.tools.workspace import WorkspaceError, catch_up, solution_text
 
 REAL_TRACKS = COURSE.tracks  # the copy appends a tiny "Extra" track after these
 
 
-def _plugin_digest(root, kata) -> str | None:
-    """The digest the plugin compares on a plain run (dojo/harness/plugin.py, kata_digest)."""
-    tests = root / "tests" / "katas"
-    wanted, text = dependencies.tests_dependencies(tests / f"test_{kata.module}.py", kata.id)
-    return dependencies.Dependencies(root / "katas", tests).digest(kata, wanted, text)
+def _plugin_digests(root) -> PassReuse:
+    """What the plugin computes on a plain run to compare with the recorded digests (dojo/harness/reuse.py):
+    one per run, so each kata file is parsed once however many katas it holds."""
+    return PassReuse(root, root / "katas", recording=False)
 
 
 @pytest.mark.slow
@@ -44,10 +44,11 @@ def test_every_track_boundary_is_reached_with_every_earlier_kata_recorded_as_pas
         first = curriculum.in_track(track)[0]
         catch_up(repo, curriculum, first)
         progress = Progress.load(repo)
+        run = _plugin_digests(repo)  # as a plain run right after this catch-up
         for kata in curriculum.katas[: first.position]:
             entry = progress.entry(kata.id)
             assert entry.get("state") == "passed", f"catch-up {track.number}: {kata.number} is {entry}"
-            assert entry.get("digest") == _plugin_digest(repo, kata), (
+            assert entry.get("digest") == run.digest(kata), (
                 f"catch-up {track.number}: {kata.number}'s recorded digest is not what a run computes: it would rerun"
             )
         assert progress.state(first.id) == "not started"

@@ -1,17 +1,26 @@
 """The `kata` command and the plugin's progress, run as a learner would: in a copy of the repository.
 
-Each test copies the repository's files (tracked and untracked-but-not-ignored,
-no `.katas/`) into `tmp_path`, commits them in a fresh git repository (the
-pristine stubs `kata reset` restores come from git), and runs `python -m dojo`
-and `python -m pytest` there in subprocesses. A tiny extra track, "Extra"
-with one kata that needs no TensorFlow, keeps most runs fast and gives the
-tests a track that can run alone after the real ones.
+Each test gets its own copy of a template: the repository's files (tracked and
+untracked-but-not-ignored, no `.katas/`) committed in a fresh git repository
+(the pristine stubs `kata reset` restores come from git), built once per module
+and copied whole, `.git` included, into `tmp_path`. This file's tests keep two
+tracks of the course (SHORT_TRACKS: nothing they check needs more, and each run
+collects less); the whole-course template serves the other files that import
+these fixtures. The tests run `python -m dojo` and `python -m pytest` there in
+subprocesses that write bytecode, as a learner's Python does: the template's
+own modules are compiled once, and a test's later runs reuse what its first
+run compiled (the kata files never are: the harness imports them with bytecode
+off). A tiny extra track, "Extra" with one kata that needs no TensorFlow, keeps
+most runs fast and gives the tests a track that can run alone after the real
+ones.
 """
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +39,13 @@ COURSE = load(ROOT / "curriculum")
 TOTAL = len(COURSE.katas)  # katas of the real course, before the extra track
 # Numbers are derived from the manifest order, so the tests derive them too.
 EXTRA = f"{len(COURSE.tracks) + 1}.1"  # the extra track is appended last
-N = {kata.id: kata.number for kata in COURSE.katas}
+N = {kata.id: kata.number for kata in COURSE.katas}  # the first track's are the same in the short course
+#: The tracks this file's own tests keep (`checkout`): the first, and the GPU track for `kata gpu-picture`.
+#: A run collects the kata tests of these alone: about half a second less per run than the whole course,
+#: and nothing these tests check needs the other tracks (test_catch_up.py and others run the whole course).
+SHORT_TRACKS = ("neuron", "gpu")
+SHORT_TOTAL = sum(len(COURSE.in_track(COURSE.track(name))) for name in SHORT_TRACKS)
+SHORT_EXTRA = f"{len(SHORT_TRACKS) + 1}.1"
 
 EXTRA_TRACK = """
 [track]
@@ -93,13 +108,15 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("template") / "neural-katas"
+def _build(folder: Path, tracks: tuple[str, ...] | None = None) -> Path:
+    """The repository as shipped, plus the extra track, committed; with only ``tracks`` of the course if given."""
+    repo = folder / "neural-katas"
     for name in _files():
         target = repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    if tracks is not None:
+        _keep_only(repo, tracks)
     (repo / "curriculum" / "extra.toml").write_text(EXTRA_TRACK)
     course = repo / "curriculum" / "course.toml"
     course.write_text(course.read_text().replace("\n]", '\n    "extra",\n]'))
@@ -110,22 +127,90 @@ def template(tmp_path_factory) -> Path:
         )
     )
     (repo / "tests" / "katas" / "test_extra.py").write_text(EXTRA_TEST)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Neural Katas as shipped")
+    _git(repo, "gc", "-q")  # one pack, not hundreds of loose objects: each test copies .git
+    # The tool's own modules compiled once for every copy (copies keep the files' times, so the bytecode stays
+    # valid there). Not katas/ or solutions/ (a run imports them with bytecode off), nor the kata tests (pytest
+    # rewrites them into bytecode that names the file it came from: each copy's first run compiles its own).
+    for part in ("dojo", "reference", "kernels", "conftest.py"):
+        path = repo / part
+        compiled = compileall.compile_dir(path, quiet=1) if path.is_dir() else compileall.compile_file(path, quiet=1)
+        assert compiled, f"{part} did not compile"
     return repo
+
+
+def _keep_only(repo: Path, tracks: tuple[str, ...]) -> None:
+    """A shorter course, as if it had shipped with these tracks alone (in this order)."""
+    for track in COURSE.tracks:
+        if track.module not in tracks:
+            for part in (f"curriculum/{track.module}.toml", f"katas/{track.module}.py", f"solutions/{track.module}.py"):
+                (repo / part).unlink()
+            for part in (f"tests/katas/test_{track.module}.py", f"notebooks/{track.module}.ipynb"):
+                (repo / part).unlink(missing_ok=True)
+    listed = "".join(f'    "{name}",\n' for name in tracks)
+    course = repo / "curriculum" / "course.toml"
+    course.write_text(re.sub(r"(?ms)^tracks = \[.*?^\]", f"tracks = [\n{listed}]", course.read_text()))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The whole course (for the tests of other files that import these fixtures)."""
+    return _build(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="module")
+def short_template(tmp_path_factory) -> Path:
+    """The course cut to SHORT_TRACKS: what this file's tests need."""
+    return _build(tmp_path_factory.mktemp("short-template"), SHORT_TRACKS)
+
+
+def _copy(source: Path, folder: Path) -> Path:
+    copy = folder / "neural-katas"
+    shutil.copytree(source, copy, symlinks=True, ignore=_not_copied)  # copy2: the files' times, so bytecode stays valid
+    return copy
+
+
+def _not_copied(folder: str, names: list[str]) -> list[str]:
+    """What a copy of a checkout that has run leaves behind: pytest's rewritten kata tests (they name the file
+    they were compiled from: a traceback in the copy would point at the source) and the reference daemon's
+    socket and lock (that daemon serves the source checkout; the copy starts its own if it needs one)."""
+    here = Path(folder)
+    if here.name == "katas" and here.parent.name == "tests":
+        return ["__pycache__"]
+    return ["reference-daemon"] if here.name == ".katas" else []
 
 
 @pytest.fixture
 def repo(template, tmp_path) -> Path:
-    copy = tmp_path / "neural-katas"
-    shutil.copytree(template, copy)
-    _git(copy, "init", "-q")
-    _git(copy, "add", "-A")
-    _git(copy, "commit", "-qm", "Neural Katas as shipped")
-    return copy
+    return _copy(template, tmp_path)
+
+
+@pytest.fixture
+def checkout(short_template, tmp_path) -> Path:
+    """A copy of the short course, for this file's tests."""
+    return _copy(short_template, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def stubs_run(short_template, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A learner's first plain `pytest`, on the stubs as shipped: run once for the tests that start there.
+    Read it only; a test that goes on from there takes its own copy (`after_stubs_run`)."""
+    checkout = _copy(short_template, tmp_path_factory.mktemp("stubs-run"))
+    return checkout, run_pytest(checkout)
+
+
+@pytest.fixture
+def after_stubs_run(stubs_run, tmp_path) -> Path:
+    """A copy of the checkout that the stubs' plain `pytest` ran in: its progress and state as that run left them."""
+    return _copy(stubs_run[0], tmp_path)
 
 
 def _env(repo: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS")}
-    env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    dropped = ("KATAS_IMPL", "KATAS_ROOT", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")  # bytecode: as a learner's
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(PYTHONPATH=str(repo), NO_COLOR="1", COLUMNS="120")
     # No background warm-up in a throwaway copy; its reference values are this checkout's (same sources, same keys).
     env.update(KATAS_NO_WARMUP="1")
     env.setdefault("KATAS_REFERENCE_CACHE", str(ROOT / ".katas" / "reference-cache"))
@@ -168,61 +253,62 @@ STUB_EXTRA = '    # TODO: kata extra.double\n    raise NotImplementedError("kata
 # --------------------------------------------------------------- pytest itself
 
 
-def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(repo):
-    result = run_pytest(repo)
+def test_plain_pytest_on_the_stubs_stops_at_kata_1_1_and_records_it(stubs_run):
+    checkout, result = stubs_run
     assert result.returncode == 1
     assert f"kata {N['neuron.weighted_sum']}  The weighted sum   not started" in result.stdout
     assert "hint   (1 of 3)" in result.stdout
-    stored = progress(repo)
+    stored = progress(checkout)
     assert stored["current"] == "neuron.weighted_sum"
     assert stored["katas"]["neuron.weighted_sum"]["state"] == "not started"
     assert "neuron.neuron" not in stored["katas"]  # never ran: no entry, still "not started"
 
 
-def test_answer_key_runs_leave_the_learners_progress_alone(repo):
-    result = run_pytest(repo, "--impl", "solutions", "--track", "extra")
+def test_answer_key_runs_leave_the_learners_progress_alone(checkout):
+    result = run_pytest(checkout, "--impl", "solutions", "--track", "extra")
     assert result.returncode == 0
-    assert not (repo / ".katas" / "progress.json").exists()
+    assert not (checkout / ".katas" / "progress.json").exists()
 
 
-def test_hint_level_rises_every_three_attempts_and_never_on_reruns_of_the_same_code(repo):
-    replace(repo, "extra", STUB_EXTRA, "    return 0")  # wrong, and fails without TensorFlow: fast
-    reruns = [run_pytest(repo, "--track", "extra").stdout for _ in range(6)]
-    assert all(f"kata {EXTRA}  Double it   failing" in r for r in reruns)
+def test_hint_level_rises_every_three_attempts_and_never_on_reruns_of_the_same_code(checkout):
+    replace(checkout, "extra", STUB_EXTRA, "    return 0")  # wrong, and fails without TensorFlow: fast
+    # Three runs: had a rerun counted as an attempt, the third would show hint 2 (as the third attempt does below).
+    reruns = [run_pytest(checkout, "--track", "extra").stdout for _ in range(3)]
+    assert all(f"kata {SHORT_EXTRA}  Double it   failing" in r for r in reruns)
     assert "double(3) returned 0, expected 6" in reruns[0]
-    # The same wrong code six times is one attempt: the card stays at hint 1 and says what brings the next.
+    # The same wrong code three times is one attempt: the card stays at hint 1 and says what brings the next.
     assert all("hint   (1 of 3)" in r for r in reruns), reruns[-1]
     assert "(attempt 1: the next hint comes after 2 more attempts that change your code" in " ".join(reruns[-1].split())
-    assert progress(repo)["katas"]["extra.double"]["streak"] == 1
-    replace(repo, "extra", "    return 0", "    return 0  # a comment is no new code")
-    assert "(attempt 1:" in run_pytest(repo, "--track", "extra").stdout
-    replace(repo, "extra", "    return 0  # a comment is no new code", "    return 1")
-    second = run_pytest(repo, "--track", "extra").stdout
+    assert progress(checkout)["katas"]["extra.double"]["streak"] == 1
+    replace(checkout, "extra", "    return 0", "    return 0  # a comment is no new code")
+    assert "(attempt 1:" in run_pytest(checkout, "--track", "extra").stdout
+    replace(checkout, "extra", "    return 0  # a comment is no new code", "    return 1")
+    second = run_pytest(checkout, "--track", "extra").stdout
     assert "hint   (1 of 3)" in second and "(attempt 2: the next hint comes after 1 more attempt that" in second
-    replace(repo, "extra", "    return 1", "    return x")
-    third = run_pytest(repo, "--track", "extra").stdout
+    replace(checkout, "extra", "    return 1", "    return x")
+    third = run_pytest(checkout, "--track", "extra").stdout
     assert "hint   (2 of 3)" in third and "(attempt 3: the next hint comes after 3 more attempts" in third
-    assert progress(repo)["katas"]["extra.double"]["streak"] == 3
+    assert progress(checkout)["katas"]["extra.double"]["streak"] == 3
 
 
-def test_kata_hint_reveals_the_next_hint_and_the_report_follows(repo):
-    first = kata(repo, "hint")
+def test_kata_hint_reveals_the_next_hint_and_the_report_follows(checkout):
+    first = kata(checkout, "hint")
     assert first.returncode == 0
     assert "hint 2 of 3" in first.stdout and "hint 3 of 3" not in first.stdout
-    assert "hint   (2 of 3)" in run_pytest(repo).stdout
-    kata(repo, "hint")
-    last = kata(repo, "hint")
+    assert "hint   (2 of 3)" in run_pytest(checkout).stdout
+    kata(checkout, "hint")
+    last = kata(checkout, "hint")
     assert "hint 3 of 3" in last.stdout and "That was the last hint" in last.stdout
-    assert "hint   (3 of 3)" in run_pytest(repo).stdout
+    assert "hint   (3 of 3)" in run_pytest(checkout).stdout
 
 
-def test_a_stub_left_untouched_stays_not_started(repo):
+def test_a_stub_left_untouched_stays_not_started(checkout):
     # A syntax error in weighted_sum stops the whole module importing; neuron
     # and dense_forward are still the shipped stubs, so they are "not started", not "error".
-    replace(repo, "neuron", STUB_1_1, "    return (")
-    result = run_pytest(repo, "--all", "--track", "1")
+    replace(checkout, "neuron", STUB_1_1, "    return (")
+    result = run_pytest(checkout, "--all", "--track", "1")
     assert result.returncode == 1
-    states = {kid: e["state"] for kid, e in progress(repo)["katas"].items()}
+    states = {kid: e["state"] for kid, e in progress(checkout)["katas"].items()}
     assert states == {
         "neuron.weighted_sum": "error",
         "neuron.neuron": "not started",
@@ -230,9 +316,9 @@ def test_a_stub_left_untouched_stays_not_started(repo):
     }
 
 
-def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
-    (repo / ".katas").mkdir()
-    (repo / ".katas" / "progress.json").write_text(
+def test_progress_survives_unknown_ids_and_a_damaged_entry(checkout):
+    (checkout / ".katas").mkdir()
+    (checkout / ".katas" / "progress.json").write_text(
         json.dumps(
             {
                 "format": 1,
@@ -241,207 +327,209 @@ def test_progress_survives_unknown_ids_and_a_damaged_entry(repo):
             }
         )
     )
-    status = kata(repo, "status")
-    assert status.returncode == 0 and f"0/{TOTAL + 1} katas done" in status.stdout
+    status = kata(checkout, "status")
+    assert status.returncode == 0 and f"0/{SHORT_TOTAL + 1} katas done" in status.stdout
     assert f"kata {N['neuron.weighted_sum']}" in status.stdout
-    run_pytest(repo)
-    assert progress(repo)["katas"]["gone.kata"] == {"state": "passed"}  # kept, in case it comes back
+    run_pytest(checkout)
+    assert progress(checkout)["katas"]["gone.kata"] == {"state": "passed"}  # kept, in case it comes back
 
 
 # ------------------------------------------------------------------ the verbs
 
 
-def test_status_and_list_show_the_next_kata(repo):
-    run_pytest(repo)
-    status = kata(repo, "status")
+def test_status_and_list_show_the_next_kata(after_stubs_run):
+    checkout = after_stubs_run
+    status = kata(checkout, "status")
     assert status.returncode == 0
     assert f"next  kata {N['neuron.weighted_sum']}  The weighted sum   not started" in status.stdout
     assert "edit katas/neuron.py, weighted_sum" in status.stdout
-    listing = kata(repo, "list")
+    listing = kata(checkout, "list")
     assert listing.returncode == 0
     assert (
         f"→ {N['neuron.weighted_sum']}" in listing.stdout
         and "neuron.dense_forward" in listing.stdout
-        and EXTRA in listing.stdout
+        and SHORT_EXTRA in listing.stdout
     )
-    only = kata(repo, "list", "--track", "extra")
-    assert EXTRA in only.stdout and "neuron.weighted_sum" not in only.stdout
+    only = kata(checkout, "list", "--track", "extra")
+    assert SHORT_EXTRA in only.stdout and "neuron.weighted_sum" not in only.stdout
 
 
-def test_hints_are_printed_as_written(repo):
-    assert "Multiply x[0] by two? No: all of x." in kata(repo, "hint", EXTRA).stdout  # no markup eaten
+def test_hints_are_printed_as_written(checkout):
+    assert "Multiply x[0] by two? No: all of x." in kata(checkout, "hint", SHORT_EXTRA).stdout  # no markup eaten
 
 
-def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(repo):
-    assert "katas done" in kata(repo).stdout
-    bad = kata(repo, "hint", "no.such_kata")
+def test_no_verb_means_status_and_a_bad_kata_is_a_clear_error(checkout):
+    assert "katas done" in kata(checkout).stdout
+    bad = kata(checkout, "hint", "no.such_kata")
     assert bad.returncode == 2 and "no kata 'no.such_kata'" in bad.stdout
 
 
-def test_track_runs_alone_with_earlier_katas_counted_done(repo):
-    stub = kata(repo, "track", "extra")
+def test_track_runs_alone_with_earlier_katas_counted_done(checkout):
+    stub = kata(checkout, "track", "extra")
     assert stub.returncode == 1
-    assert f"{TOTAL}/{TOTAL + 1} katas done" in stub.stdout
-    assert f"kata {EXTRA}  Double it   not started" in stub.stdout
+    assert f"{SHORT_TOTAL}/{SHORT_TOTAL + 1} katas done" in stub.stdout
+    assert f"kata {SHORT_EXTRA}  Double it   not started" in stub.stdout
     assert f"kata {N['neuron.weighted_sum']}" not in stub.stdout
-    replace(repo, "extra", STUB_EXTRA, "    return x + x")
-    done = run_pytest(repo, "--track", "extra")
+    replace(checkout, "extra", STUB_EXTRA, "    return x + x")
+    done = run_pytest(checkout, "--track", "extra")
     assert done.returncode == 0
-    assert f"{TOTAL + 1}/{TOTAL + 1} katas done" in done.stdout
-    assert f"✓ kata {EXTRA} Double it passes now." in done.stdout
+    assert f"{SHORT_TOTAL + 1}/{SHORT_TOTAL + 1} katas done" in done.stdout
+    assert f"✓ kata {SHORT_EXTRA} Double it passes now." in done.stdout
 
 
-def test_workshop_mode_prompts_a_swap_and_shows_artifacts(repo):
-    assert "workshop mode is on" in kata(repo, "workshop", "on", "--name", "Ana & Ben").stdout
-    replace(repo, "extra", STUB_EXTRA, "    return x * 2")
-    first = run_pytest(repo, "--track", "extra")
-    assert f"✓ kata {EXTRA} Double it passes now." in first.stdout
+def test_workshop_mode_prompts_a_swap_and_shows_artifacts(checkout):
+    assert "workshop mode is on" in kata(checkout, "workshop", "on", "--name", "Ana & Ben").stdout
+    replace(checkout, "extra", STUB_EXTRA, "    return x * 2")
+    first = run_pytest(checkout, "--track", "extra")
+    assert f"✓ kata {SHORT_EXTRA} Double it passes now." in first.stdout
     assert "artifact: .katas/plots/double.txt" in first.stdout
     assert "swap roles" in first.stdout
-    again = run_pytest(repo, "--track", "extra")
+    again = run_pytest(checkout, "--track", "extra")
     assert "swap roles" not in again.stdout  # only when a kata passes for the first time
-    kata(repo, "workshop", "off")
-    assert json.loads((repo / ".katas" / "workshop.json").read_text())["pair_prompts"] is False
+    kata(checkout, "workshop", "off")
+    assert json.loads((checkout / ".katas" / "workshop.json").read_text())["pair_prompts"] is False
 
 
-def test_the_all_table_lists_artifacts_under_their_kata(repo):
-    replace(repo, "extra", STUB_EXTRA, "    return x + x")
-    table = run_pytest(repo, "--all", "--track", "extra").stdout
+def test_the_all_table_lists_artifacts_under_their_kata(checkout):
+    replace(checkout, "extra", STUB_EXTRA, "    return x + x")
+    table = run_pytest(checkout, "--all", "--track", "extra").stdout
     assert table.count("artifact: .katas/plots/double.txt") == 1
-    assert f"✓ kata {EXTRA} Double it passes now." in table
+    assert f"✓ kata {SHORT_EXTRA} Double it passes now." in table
 
 
-def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(repo):
-    replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
+def test_reset_restores_one_stub_keeps_the_rest_and_backs_up(checkout):
+    replace(checkout, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
     replace(
-        repo,
+        checkout,
         "neuron",
         '    # TODO: kata neuron.neuron\n    raise NotImplementedError("kata neuron.neuron")',
         "    return weighted_sum(inputs, weights) + bias  # mine too",
     )
-    before = (repo / "katas" / "neuron.py").read_text()
-    result = kata(repo, "reset", "1.2")
+    before = (checkout / "katas" / "neuron.py").read_text()
+    result = kata(checkout, "reset", "1.2")
     assert result.returncode == 0, result.stdout + result.stderr
-    after = (repo / "katas" / "neuron.py").read_text()
+    after = (checkout / "katas" / "neuron.py").read_text()
     assert "# mine\n" in after and "# mine too" not in after
     assert 'raise NotImplementedError("kata neuron.neuron")' in after
-    backups = list((repo / ".katas" / "backups").glob("neuron-*.py"))
+    backups = list((checkout / ".katas" / "backups").glob("neuron-*.py"))
     assert len(backups) == 1 and backups[0].read_text() == before
-    assert "nothing to do" in kata(repo, "reset", "1.2").stdout  # a second reset changes nothing
+    assert "nothing to do" in kata(checkout, "reset", "1.2").stdout  # a second reset changes nothing
 
 
-def test_reset_repairs_a_kata_with_a_syntax_error(repo):
-    replace(repo, "neuron", STUB_1_1, "    return (inputs *")
-    result = kata(repo, "reset", "1.1")
+def test_reset_repairs_a_kata_with_a_syntax_error(checkout):
+    replace(checkout, "neuron", STUB_1_1, "    return (inputs *")
+    result = kata(checkout, "reset", "1.1")
     assert result.returncode == 0, result.stdout
-    assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
-    assert "return (inputs *" in next((repo / ".katas" / "backups").glob("neuron-*.py")).read_text()
+    assert STUB_1_1 in (checkout / "katas" / "neuron.py").read_text()
+    assert "return (inputs *" in next((checkout / ".katas" / "backups").glob("neuron-*.py")).read_text()
 
 
-def test_reset_finds_the_stub_even_after_the_learner_committed_work(repo):
-    replace(repo, "neuron", STUB_1_1, "    return 42.0")
-    _git(repo, "commit", "-qam", "my work")
-    assert kata(repo, "reset", "neuron.weighted_sum").returncode == 0
-    assert STUB_1_1 in (repo / "katas" / "neuron.py").read_text()
+def test_reset_finds_the_stub_even_after_the_learner_committed_work(checkout):
+    replace(checkout, "neuron", STUB_1_1, "    return 42.0")
+    _git(checkout, "commit", "-qam", "my work")
+    assert kata(checkout, "reset", "neuron.weighted_sum").returncode == 0
+    assert STUB_1_1 in (checkout / "katas" / "neuron.py").read_text()
 
 
-def test_reset_without_git_uses_the_copy_kept_by_the_first_run(repo):
-    pristine = (repo / "katas" / "neuron.py").read_text()
-    shutil.rmtree(repo / ".git")
-    replace(repo, "neuron", STUB_1_1, "    return 42.0")
-    missing = kata(repo, "reset", "1.1")
+def test_reset_without_git_uses_the_copy_kept_by_the_first_run(checkout):
+    pristine = (checkout / "katas" / "neuron.py").read_text()
+    shutil.rmtree(checkout / ".git")
+    replace(checkout, "neuron", STUB_1_1, "    return 42.0")
+    missing = kata(checkout, "reset", "1.1")
     assert missing.returncode == 2 and "no pristine copy" in missing.stdout
-    (repo / "katas" / "neuron.py").write_text(pristine)
-    run_pytest(repo)  # a run on untouched stubs keeps a copy in .katas/pristine/
-    assert (repo / ".katas" / "pristine" / "neuron.py").read_text() == pristine
-    replace(repo, "neuron", STUB_1_1, "    return 42.0")
-    run_pytest(repo)  # edited: the copy is not replaced
-    assert kata(repo, "reset", "1.1").returncode == 0
-    assert (repo / "katas" / "neuron.py").read_text() == pristine
+    (checkout / "katas" / "neuron.py").write_text(pristine)
+    run_pytest(checkout)  # a run on untouched stubs keeps a copy in .katas/pristine/
+    assert (checkout / ".katas" / "pristine" / "neuron.py").read_text() == pristine
+    replace(checkout, "neuron", STUB_1_1, "    return 42.0")
+    run_pytest(checkout)  # edited: the copy is not replaced
+    assert kata(checkout, "reset", "1.1").returncode == 0
+    assert (checkout / "katas" / "neuron.py").read_text() == pristine
 
 
-def test_solution_is_shown_once_the_kata_passes_or_with_force(repo):
-    refused = kata(repo, "solution", EXTRA)
+def test_solution_is_shown_once_the_kata_passes_or_with_force(checkout):
+    refused = kata(checkout, "solution", SHORT_EXTRA)
     assert refused.returncode == 1 and "does not pass yet" in refused.stdout and "return 2 * x" not in refused.stdout
-    forced = kata(repo, "solution", EXTRA, "--force")
+    forced = kata(checkout, "solution", SHORT_EXTRA, "--force")
     assert forced.returncode == 0 and "return 2 * x" in forced.stdout
-    replace(repo, "extra", STUB_EXTRA, "    return x + x")
-    run_pytest(repo, "--track", "extra")
-    shown = kata(repo, "solution", EXTRA)
+    replace(checkout, "extra", STUB_EXTRA, "    return x + x")
+    run_pytest(checkout, "--track", "extra")
+    shown = kata(checkout, "solution", SHORT_EXTRA)
     assert shown.returncode == 0 and "return 2 * x" in shown.stdout
 
 
-def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(repo):
-    replace(repo, "neuron", STUB_1_1, "    return 0.0  # my broken try")
-    before = (repo / "katas" / "neuron.py").read_text()
-    result = kata(repo, "catch-up", "1.3")
+def test_catch_up_fills_the_earlier_katas_and_keeps_a_backup(checkout):
+    replace(checkout, "neuron", STUB_1_1, "    return 0.0  # my broken try")
+    before = (checkout / "katas" / "neuron.py").read_text()
+    result = kata(checkout, "catch-up", "1.3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
         f"filled in kata {N['neuron.weighted_sum']}" in result.stdout
         and f"filled in kata {N['neuron.neuron']}" in result.stdout
     )
-    text = (repo / "katas" / "neuron.py").read_text()
+    text = (checkout / "katas" / "neuron.py").read_text()
     assert 'raise NotImplementedError("kata neuron.dense_forward")' in text
     assert "my broken try" not in text and 'NotImplementedError("kata neuron.weighted_sum' not in text
-    backup = next((repo / ".katas" / "backups").glob("neuron-*.py"))
+    backup = next((checkout / ".katas" / "backups").glob("neuron-*.py"))
     assert backup.read_text() == before
-    after = run_pytest(repo)
+    after = run_pytest(checkout)
     assert after.returncode == 1 and f"kata {N['neuron.dense_forward']}  A Dense layer   not started" in after.stdout
 
 
-def test_catch_up_to_a_track_keeps_katas_already_passed(repo):
-    replace(repo, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
-    (repo / ".katas").mkdir()
-    (repo / ".katas" / "progress.json").write_text(json.dumps({"katas": {"neuron.weighted_sum": {"state": "passed"}}}))
-    result = kata(repo, "catch-up", "extra")
+def test_catch_up_to_a_track_keeps_katas_already_passed(checkout):
+    replace(checkout, "neuron", STUB_1_1, "    return float(np.dot(inputs, weights))  # mine")
+    (checkout / ".katas").mkdir()
+    (checkout / ".katas" / "progress.json").write_text(
+        json.dumps({"katas": {"neuron.weighted_sum": {"state": "passed"}}})
+    )
+    result = kata(checkout, "catch-up", "extra")
     assert result.returncode == 0
     assert (
         f"filled in kata {N['neuron.weighted_sum']}" not in result.stdout
         and f"filled in kata {N['neuron.dense_forward']}" in result.stdout
     )
-    assert "# mine" in (repo / "katas" / "neuron.py").read_text()
+    assert "# mine" in (checkout / "katas" / "neuron.py").read_text()
 
 
-def test_export_and_the_room_board(repo, tmp_path):
-    run_pytest(repo)
+def test_export_and_the_room_board(after_stubs_run, tmp_path):
+    checkout = after_stubs_run
     out = tmp_path / "exports"
-    assert kata(repo, "progress", "--export", "--name", "Ana & Ben", "--out", str(out)).returncode == 0
-    kata(repo, "workshop", "--name", "Chen & Dee")
-    assert kata(repo, "progress", "--export", "--out", str(out)).returncode == 0  # name from `workshop --name`
+    assert kata(checkout, "progress", "--export", "--name", "Ana & Ben", "--out", str(out)).returncode == 0
+    kata(checkout, "workshop", "--name", "Chen & Dee")
+    assert kata(checkout, "progress", "--export", "--out", str(out)).returncode == 0  # name from `workshop --name`
     summary = json.loads((out / "progress-ana---ben.json").read_text())
-    assert summary["name"] == "Ana & Ben" and summary["total"] == TOTAL + 1
+    assert summary["name"] == "Ana & Ben" and summary["total"] == SHORT_TOTAL + 1
     assert summary["next"]["id"] == "neuron.weighted_sum"
     assert "| 1 Neurons | 0/3 |" in (out / "progress-ana---ben.md").read_text()
     png = tmp_path / "board.png"
-    board = kata(repo, "board", *map(str, sorted(out.glob("*.json"))), "--png", str(png))
+    board = kata(checkout, "board", *map(str, sorted(out.glob("*.json"))), "--png", str(png))
     assert board.returncode == 0, board.stdout + board.stderr
     assert "Ana & Ben" in board.stdout and "Chen & Dee" in board.stdout and "1.1 The weighted sum" in board.stdout
     assert png.read_bytes().startswith(b"\x89PNG")
-    bad = kata(repo, "board", str(out / "progress-ana---ben.md"))
+    bad = kata(checkout, "board", str(out / "progress-ana---ben.md"))
     assert bad.returncode == 2 and "not a progress export" in bad.stdout
 
 
-def test_export_needs_a_name(repo):
-    result = kata(repo, "progress", "--export")
+def test_export_needs_a_name(checkout):
+    result = kata(checkout, "progress", "--export")
     assert result.returncode == 2 and "--name" in result.stdout
 
 
-def test_bench_says_clearly_when_the_benchmark_tool_is_broken(repo):
-    (repo / "dojo" / "bench" / "__init__.py").write_text("raise ImportError('a broken install')\n")
-    result = kata(repo, "bench")
+def test_bench_says_clearly_when_the_benchmark_tool_is_broken(checkout):
+    (checkout / "dojo" / "bench" / "__init__.py").write_text("raise ImportError('a broken install')\n")
+    result = kata(checkout, "bench")
     assert result.returncode == 2 and "dojo.bench" in result.stdout and "a broken install" in result.stdout
 
 
-def test_bench_hands_its_arguments_to_dojo_bench(repo):
+def test_bench_hands_its_arguments_to_dojo_bench(checkout):
     # A stand-in benchmark tool: the real one times everything, which is not what this test is about.
-    (repo / "dojo" / "bench" / "__init__.py").write_text(
+    (checkout / "dojo" / "bench" / "__init__.py").write_text(
         "def main(args):\n    print('bench got', args)\n    return 0\n"
     )
-    result = kata(repo, "bench", "--op", "conv2d")
+    result = kata(checkout, "bench", "--op", "conv2d")
     assert result.returncode == 0 and "bench got ['--op', 'conv2d']" in result.stdout
 
 
-def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
+def test_watch_reruns_the_kata_when_a_file_is_saved(checkout, tmp_path):
     log = tmp_path / "watch.log"
     with log.open("w") as out:
         watcher = subprocess.Popen(
@@ -460,10 +548,10 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
                 "--track",
                 "extra",
             ],
-            cwd=repo,
+            cwd=checkout,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**_env(repo), "PYTHONUNBUFFERED": "1"},
+            env={**_env(checkout), "PYTHONUNBUFFERED": "1"},
         )
         try:
             deadline = time.monotonic() + 600
@@ -471,7 +559,7 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
                 assert watcher.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "watch never started waiting:\n" + log.read_text()
                 time.sleep(0.1)
-            replace(repo, "extra", STUB_EXTRA, "    return 0")
+            replace(checkout, "extra", STUB_EXTRA, "    return 0")
             code = watcher.wait(timeout=600)
         finally:
             if watcher.poll() is None:
@@ -479,13 +567,13 @@ def test_watch_reruns_the_kata_when_a_file_is_saved(repo, tmp_path):
     text = log.read_text()
     assert code == 1
     assert text.count("Neural Katas") >= 2
-    assert f"kata {EXTRA}  Double it   not started" in text
+    assert f"kata {SHORT_EXTRA}  Double it   not started" in text
     assert "changed: extra.py" in text
-    assert f"kata {EXTRA}  Double it   failing" in text
+    assert f"kata {SHORT_EXTRA}  Double it   failing" in text
 
 
-def test_watch_stops_after_its_timeout_without_a_change(repo):
-    result = kata(repo, "watch", "--poll", "--once", "--interval", "0.1", "--timeout", "0.5")
+def test_watch_stops_after_its_timeout_without_a_change(checkout):
+    result = kata(checkout, "watch", "--poll", "--once", "--interval", "0.1", "--timeout", "0.5")
     assert result.returncode == 2 and "no change within 0.5 s" in result.stdout
 
 
@@ -494,13 +582,13 @@ def test_the_console_script_is_declared():
     assert 'kata = "dojo.tools.cli:main"' in text
 
 
-def test_gpu_picture_draws_which_thread_touched_which_element(repo):
+def test_gpu_picture_draws_which_thread_touched_which_element(checkout):
     from PIL import Image
 
-    result = kata(repo, "gpu-picture", "gpu.add_bias", "--impl", "solutions")
+    result = kata(checkout, "gpu-picture", "gpu.add_bias", "--impl", "solutions")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "picture: .katas/gpu/gpu.add_bias.png" in result.stdout
-    with Image.open(repo / ".katas" / "gpu" / "gpu.add_bias.png") as image:
+    with Image.open(checkout / ".katas" / "gpu" / "gpu.add_bias.png") as image:
         assert image.format == "PNG" and image.width > 200 and image.height > 200
-    refused = kata(repo, "gpu-picture", "1.1")
+    refused = kata(checkout, "gpu-picture", "1.1")
     assert refused.returncode != 0 and "is not a GPU kernel kata" in refused.stdout + refused.stderr
