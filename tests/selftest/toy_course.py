@@ -72,11 +72,25 @@ def kata_tests(*checks: str) -> str:
     return CHECK_IMPORTS + "".join(CHECKS[check] for check in checks)
 
 
-def write_course(root: Path, katas: tuple[str, ...], checks: tuple[str, ...], ini: str = "") -> None:
-    """A runnable course in ``root``: conftest, pytest.ini, curriculum/toy.toml and tests/test_toy.py."""
+#: pytest's options for a toy course that loads only the plugins its conftest names. Scanning every
+#: installed package for plugins and importing them (hypothesis, anyio with trio, xdist, benchmark) is over
+#: half of a toy run's CPU time, and no toy check uses one: the harness and the room come from the conftest.
+#: The real course's runs keep them (test_harness.py's runs on the shipped stubs, test_reference_cache.py's).
+WITHOUT_INSTALLED_PLUGINS = "--disable-plugin-autoload"
+
+
+def write_course(
+    root: Path, katas: tuple[str, ...], checks: tuple[str, ...], ini: str = "", installed_plugins: bool = True
+) -> None:
+    """A runnable course in ``root``: conftest, pytest.ini, curriculum/toy.toml and tests/test_toy.py.
+
+    ``installed_plugins=False`` keeps the plugins pytest would find installed out of the course's runs
+    (:data:`WITHOUT_INSTALLED_PLUGINS`), for the self-tests that run many of them in subprocesses.
+    """
     for folder in ("curriculum", "tests"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "conftest.py").write_text('pytest_plugins = ["dojo.harness.plugin", "dojo.room.plugin"]\n')
-    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n" + ini)
+    addopts = "-p no:cacheprovider" + ("" if installed_plugins else " " + WITHOUT_INSTALLED_PLUGINS)
+    (root / "pytest.ini").write_text(f"[pytest]\naddopts = {addopts}\n" + ini)
     (root / "curriculum" / "toy.toml").write_text(curriculum(*katas))
     (root / "tests" / "test_toy.py").write_text(kata_tests(*checks))
