@@ -51,6 +51,7 @@ from . import (
     options,
     outcomes,
     recording,
+    recursion,
     report,
     returned,
     run_report,
@@ -245,7 +246,7 @@ class KataPlugin:
         limit = self._fallback_limit(item)
         # No child to end (the in-process fallback): an os._exit in learner code must not end pytest.
         refusing = exits_raise() if limit else contextlib.nullcontext()
-        with time_limit(limit), refusing, self._restoring_globals():
+        with time_limit(limit), refusing, self._restoring_globals(), recursion.short_tracebacks():
             return (yield)
 
     @contextlib.contextmanager

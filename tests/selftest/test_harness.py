@@ -24,7 +24,12 @@ def flat(text) -> str:
 @pytest.fixture
 def course(pytester):
     """A tiny course: curriculum, tests, and a helper to write implementation folders."""
-    write_course(pytester.path, ("double", "square", "cube"), ("cube", "square", "double", "double_zero"))
+    write_course(
+        pytester.path,
+        ("double", "square", "cube"),
+        ("cube", "square", "double", "double_zero"),
+        installed_plugins=False,
+    )
 
     def write(folder="katas", **bodies):
         path = pytester.path / folder

@@ -3,6 +3,7 @@
 Each test writes a tiny course (as test_harness.py does), puts one hostile or
 accidental piece of code into the learner's file, runs pytest in a separate
 process with a hard outer timeout, and checks the report and the exit status.
+(The time limit's own validation runs no learner code: it runs pytest in this process.)
 """
 
 import os
@@ -26,7 +27,7 @@ LOOP_LIMIT = "5"
 
 @pytest.fixture
 def course(pytester):
-    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"))
+    write_course(pytester.path, ("double", "square"), ("double", "double_zero", "square"), installed_plugins=False)
     (pytester.path / "katas").mkdir()
 
     def write(double: str, square: str = SQUARE, preamble: str = "") -> None:
@@ -72,10 +73,14 @@ def first_is_quick(values, ids):
     "body",
     first_is_quick(
         [
-            "sum(range(10**18))",  # a loop inside C
-            "while True:\n    try:\n        while True: pass\n    except BaseException: pass",  # swallows everything
-            "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass",  # ignores the alarm
-            "import signal\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: pass",  # switches it off
+            "sum(range(10**18))",  # a loop inside C, busy: no Python handler can run in it
+            # The other three defeat what could stop a loop from inside (an exception raised into it, the
+            # alarm) and then wait for ever rather than burn a core until the limit: the harness ends the
+            # kata from outside either way, and a busy Python loop is test_harness.py's
+            # test_infinite_loop_is_stopped_by_the_time_limit.
+            "import time\nwhile True:\n    try:\n        while True: time.sleep(0.05)\n    except BaseException: pass",
+            "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: time.sleep(0.05)",
+            "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: time.sleep(0.05)",
         ],
         ["C loop", "catches BaseException", "SIGALRM ignored", "itimer off"],
     ),
@@ -113,12 +118,35 @@ def test_deep_recursion_after_raising_the_limit_is_reported(course):
     assert "crashed Python" in flat(result) or "RecursionError" in flat(result) or "stopped after" in flat(result)
 
 
+def test_a_runaway_recursions_traceback_is_cut_before_pytest_reads_it():
+    """pytest formats every entry of a failure's traceback: a million of them took longer than any limit."""
+    import traceback
+
+    from dojo.harness import recursion
+
+    def down(depth):
+        return down(depth + 1)
+
+    with pytest.raises(RecursionError) as whole:
+        down(0)
+    with pytest.raises(RecursionError) as caught, recursion.short_tracebacks():
+        down(0)
+    entries = traceback.extract_tb(caught.value.__traceback__)
+    assert len(entries) <= recursion.KEPT_FRAMES < len(traceback.extract_tb(whole.value.__traceback__)) / 2
+    assert entries[-1].name == "down" and entries[-1].line == "return down(depth + 1)"  # the learner's line
+    with pytest.raises(TypeError) as other, recursion.short_tracebacks():
+        down("not a number")  # any other error keeps its whole traceback
+    assert traceback.extract_tb(other.value.__traceback__)[-1].name == "down"
+
+
 @pytest.mark.parametrize("value", first_is_quick(["0", "-1", "inf", "nan", "soon"], ["0", "-1", "inf", "nan", "soon"]))
 def test_the_time_limit_accepts_only_finite_positive_seconds(course, value):
+    # In this process: pytest refuses the option before any learner code runs, so nothing here can hang or crash.
     course.write_impl("def double(x):\n    return 2 * x\n")
-    result = course.run("--kata-timeout", value)
-    assert result.returncode == 4, result.stdout + result.stderr  # a usage error
-    assert "--kata-timeout" in result.stderr and ("above 0" in result.stderr or "number of seconds" in result.stderr)
+    result = course.runpytest("tests", "--color=no", "--kata-timeout", value)
+    stderr = result.stderr.str()
+    assert result.ret == 4, result.stdout.str() + stderr  # a usage error
+    assert "--kata-timeout" in stderr and ("above 0" in stderr or "number of seconds" in stderr)
 
 
 # ------------------------------------------------------- exits and crashes

@@ -73,7 +73,7 @@ def request(x=(1.0, 2.0)) -> dict:
 def toy(tmp_path, monkeypatch):
     """A checkout with a NumPy-only ``reference`` package and a private cache; its daemon stopped after."""
     root = Checkout(tmp_path / "course")
-    write_course(root, ("double",), ("double",))
+    write_course(root, ("double",), ("double",), installed_plugins=False)
     (root / "katas").mkdir()
     (root / "reference").mkdir()
     (root / "reference" / "__init__.py").write_text("")
