@@ -428,7 +428,8 @@ def max_pool2d_zero_padding(x, pool_size=(2, 2), strides=None, padding="valid"):
     x = np.asarray(x, dtype=float)
     pool = _pair(pool_size)
     strides = pool if strides is None else _pair(strides)
-    return _patches_padded_with(x, pool, strides, padding, 0.0).max(axis=(3, 4))
+    out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
+    return _window_maxima(_pad(x, pads_h, pads_w, 0.0), _window_cells(pool, strides, out_h, out_w))
 
 
 @alternative("conv.max_pool2d")
@@ -470,17 +471,15 @@ def max_pool2d_backward_assigns(dout, x, pool_size=(2, 2), strides=None, padding
 def max_pool2d_backward_to_every_tie(dout, x, pool_size=(2, 2), strides=None, padding="valid"):
     """mask = (window == window.max()): each tied maximum gets the whole gradient."""
     dout, x = np.asarray(dout, dtype=float), np.asarray(x, dtype=float)
-    (ph, pw) = pool = _pair(pool_size)
-    sh, sw = strides = pool if strides is None else _pair(strides)
+    pool = _pair(pool_size)
+    strides = pool if strides is None else _pair(strides)
     out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
-    patches = _patches_padded_with(x, pool, strides, padding, -np.inf)
-    best = patches.max(axis=(3, 4), keepdims=True)
-    dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
-    for di in range(ph):
-        for dj in range(pw):
-            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dout * (
-                patches[:, :, :, di, dj, :] == best[:, :, :, 0, 0, :]
-            )
+    padded = _pad(x, pads_h, pads_w, -np.inf)
+    cells = _window_cells(pool, strides, out_h, out_w)
+    best = _window_maxima(padded, cells)
+    dpadded = np.zeros(padded.shape)
+    for cell in cells:
+        dpadded[cell] += dout * (padded[cell] == best)
     return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
@@ -658,14 +657,19 @@ def max_pool2d_backward_to_every_tied_maximum(dout, x, pool_size=(2, 2), strides
     (ph, pw) = pool = _pair(pool_size)
     sh, sw = strides = pool if strides is None else _pair(strides)
     out_h, out_w, pads_h, pads_w = _geometry(x.shape, pool, strides, padding)
-    patches = _patches_padded_with(x, pool, strides, padding, -np.inf)
-    is_max = patches == patches.max(axis=(3, 4), keepdims=True)
-    dpadded = np.zeros((x.shape[0], x.shape[1] + sum(pads_h), x.shape[2] + sum(pads_w), x.shape[3]))
-    for di in range(ph):
-        for dj in range(pw):
-            dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += (
-                dout * is_max[:, :, :, di, dj, :]
-            )
+    padded = _pad(x, pads_h, pads_w, -np.inf)
+    windows = np.stack(
+        [
+            padded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :]
+            for di in range(ph)
+            for dj in range(pw)
+        ]
+    )
+    is_max = windows == windows.max(axis=0)
+    dpadded = np.zeros(padded.shape)
+    for number in range(ph * pw):
+        di, dj = divmod(number, pw)
+        dpadded[:, di : di + sh * (out_h - 1) + 1 : sh, dj : dj + sw * (out_w - 1) + 1 : sw, :] += dout * is_max[number]
     return dpadded[:, pads_h[0] : pads_h[0] + x.shape[1], pads_w[0] : pads_w[0] + x.shape[2], :]
 
 
