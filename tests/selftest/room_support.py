@@ -256,3 +256,20 @@ def finish(process: subprocess.Popen, timeout: float = 600) -> dict:
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])
+
+
+def toy_room_course(root: Path, katas: str) -> Path:
+    """The room tests' toy course at ``root``: kata ``double`` (with a named mistake) and ``square``,
+    the harness and the room hook from its conftest (no installed plugins), ``katas/toy.py`` = ``katas``."""
+    from toy_course import write_course
+
+    write_course(
+        root,
+        ("double", "square"),
+        ("double_named_mistake", "square"),
+        ini="testpaths = tests\n",
+        installed_plugins=False,  # the harness and the room come from the course's conftest
+    )
+    (root / "katas").mkdir()
+    (root / "katas" / "toy.py").write_text(katas)
+    return root

@@ -15,8 +15,7 @@ import threading
 import time
 
 import pytest
-from room_support import RoomProcess, env
-from toy_course import write_course
+from room_support import RoomProcess, env, toy_room_course
 
 from dojo.course.curriculum import load
 from dojo.course.progress import Progress
@@ -37,17 +36,7 @@ def square(x):
 
 @pytest.fixture
 def course(tmp_path):
-    root = tmp_path / "course"
-    write_course(
-        root,
-        ("double", "square"),
-        ("double_named_mistake", "square"),
-        ini="testpaths = tests\n",
-        installed_plugins=False,  # the harness and the room come from the course's conftest
-    )
-    (root / "katas").mkdir()
-    (root / "katas" / "toy.py").write_text(KATAS)
-    return root
+    return toy_room_course(tmp_path / "course", KATAS)
 
 
 def run(root, *args):

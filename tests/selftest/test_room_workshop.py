@@ -15,8 +15,7 @@ import sys
 import time
 
 import pytest
-from room_support import RoomProcess, env
-from toy_course import write_course
+from room_support import RoomProcess, env, toy_room_course
 
 # left out of the quick tier: a room server and pytest runs
 pytestmark = pytest.mark.slow
@@ -29,17 +28,7 @@ NAMED = "added 2 instead of doubling"
 
 @pytest.fixture
 def course(tmp_path):
-    root = tmp_path / "course"
-    write_course(
-        root,
-        ("double", "square"),
-        ("double_named_mistake", "square"),
-        ini="testpaths = tests\n",
-        installed_plugins=False,  # the harness and the room come from the course's conftest
-    )
-    (root / "katas").mkdir()
-    (root / "katas" / "toy.py").write_text(ADDS_TWO)
-    return root
+    return toy_room_course(tmp_path / "course", ADDS_TWO)
 
 
 def kata(root, *args) -> subprocess.CompletedProcess:
