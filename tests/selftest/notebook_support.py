@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import re
 import shutil
 import textwrap
@@ -175,6 +176,17 @@ def execute(cells: list[dict], workdir: Path, timeout: float = 1800) -> Ran:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     started = time.monotonic()
+    # The setup cell installs the course with %pip wherever `dojo` cannot be imported (Colab, a
+    # fresh laptop). Here it must always find this checkout's: an install from the kernel would put
+    # the temporary copy (which has no dojo/) into the interpreter everyone shares, and every later
+    # subprocess of the suite would then fail to import dojo.
+    # And should that branch ever run, pip only says what it would do (PIP_DRY_RUN): the test then fails
+    # on the missing course, instead of breaking the interpreter for the rest of the suite.
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        "PIP_DRY_RUN": "1",
+    }
     client = NotebookClient(
         document,
         timeout=timeout,
@@ -182,7 +194,7 @@ def execute(cells: list[dict], workdir: Path, timeout: float = 1800) -> Ran:
         allow_errors=True,
         resources={"metadata": {"path": str(workdir)}},
     )
-    client.execute()
+    client.execute(env=environment)
     cards, errors = {}, []
     for cell in document.cells:
         if cell.cell_type != "code":
