@@ -10,6 +10,7 @@ the verdicts the plugin recorded.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,28 +56,56 @@ class _Recorder:
     def __init__(self, kata_ids: list[str]):
         self.kata_ids = kata_ids
         self.verdicts: dict[str, Verdict] = {}
+        self.isolated = False  # every kata ran in a forked child (see _forget_session_modules)
 
     def pytest_sessionfinish(self, session):
         plugin = session.config.pluginmanager.get_plugin("neural-katas")
         if plugin is None:
             return
+        # Still true at the end only if it was all along: TensorFlow, once loaded, stays loaded.
+        self.isolated = plugin.isolated
         for kata_id in self.kata_ids:
             summary = plugin.summary(kata_id)
             self.verdicts[kata_id] = Verdict(summary.state, summary.message, summary.passed, summary.total)
 
 
-def _forget_session_modules(root: Path, implementation: Path) -> None:
-    """Drop the kata test modules and the implementation's own from ``sys.modules``.
+#: Kata test modules kept loaded between nested sessions, with the size and time of the file they
+#: were read from: a file changed since (a course update under a long-lived notebook kernel) is read again.
+_KEPT_TEST_MODULES: dict[str, tuple[int, int]] = {}
 
-    The next nested session imports the tests afresh: a variant that changed a module-level array in
-    place must not leak into the next run. The implementation's modules are of no use after its
-    session, and the mutation self-tests run hundreds of sessions in one process: every one left
-    behind made each later kata child inherit more (and hypothesis parse more, see dojo.testkit.stability).
+
+def _file_stamp(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _forget_session_modules(root: Path, implementation: Path, keep_tests: bool) -> None:
+    """Drop the implementation's modules from ``sys.modules``, and the kata test modules unless kept.
+
+    The implementation's modules are of no use after its session, and the mutation self-tests run
+    hundreds of sessions in one process: every one left behind made each later kata child inherit
+    more (and hypothesis parse more, see dojo.testkit.stability).
+
+    The kata test modules are kept (``keep_tests``) when every kata of the session ran in a forked
+    child: whatever a check or a variant did to a module-level array then happened in the child's
+    copy, and the next session finds the module as it was imported. Importing a big test module
+    again (assertion rewriting, module-level hypothesis strategies, parametrised tests) was the
+    largest part of a nested session's own time. Where a kata ran in this process (TensorFlow
+    loaded, no fork), a change could leak, so the modules are imported afresh.
     """
     folder = str(root / "tests" / "katas")
     for name, module in list(sys.modules.items()):
-        if (getattr(module, "__file__", None) or "").startswith(folder):
-            del sys.modules[name]
+        path = getattr(module, "__file__", None) or ""
+        if not path.startswith(folder):
+            continue
+        stamp = _file_stamp(path)
+        if keep_tests and stamp is not None and _KEPT_TEST_MODULES.setdefault(path, stamp) == stamp:
+            continue
+        _KEPT_TEST_MODULES.pop(path, None)
+        del sys.modules[name]
     Implementation(implementation).forget_modules()
 
 
@@ -115,7 +144,7 @@ def run_katas(
         # more entries per session made every later import, and pytest's scan of installed plugins,
         # slower in a process that runs hundreds of sessions (a third slower after 300 of them).
         sys.path[:] = import_path
-        _forget_session_modules(root, implementation)
+        _forget_session_modules(root, implementation, keep_tests=recorder.isolated)
     missing = [k for k in kata_ids if k not in recorder.verdicts]
     if missing:
         raise RuntimeError(f"nested pytest for {missing} ended with {code!r} and no verdict")

@@ -273,6 +273,37 @@ def test_the_numpy_fingerprint_covers_numpy_random_even_before_it_is_loaded():
     assert "numpy.random.default_rng" in result.stdout, result.stdout
 
 
+def test_the_numpy_fingerprint_compares_by_identity_not_by_what_a_replacement_says(monkeypatch):
+    """The check after every test compares NumPy's namespaces with their copies by identity: a replacement
+    whose ``__eq__`` always says True, or a whole submodule swapped, is still named; NumPy as it was is not."""
+    import types
+
+    import numpy as np
+
+    from dojo.harness.guards import NumpyFingerprint
+
+    class EqualToAnything:
+        def __eq__(self, other):
+            return True
+
+        __hash__ = object.__hash__
+
+        def __call__(self, *args, **kwargs):
+            return True
+
+    fingerprint = NumpyFingerprint()
+    assert fingerprint.replaced() == []
+    monkeypatch.setattr(np, "allclose", EqualToAnything())
+    assert fingerprint.replaced() == ["numpy.allclose"]
+    monkeypatch.undo()
+    assert fingerprint.replaced() == []
+    monkeypatch.setattr(np, "linalg", types.ModuleType("linalg"))
+    assert "numpy.linalg.solve" in fingerprint.replaced()
+    monkeypatch.undo()
+    monkeypatch.delattr(np, "isclose")
+    assert fingerprint.replaced() == ["numpy.isclose"]
+
+
 @pytest.mark.slow
 def test_replacing_a_numpy_function_the_checks_use_is_caught(course):
     course.write_impl(
