@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import builtins
 import faulthandler
+import functools
 import gc
 import glob
 import importlib.util
@@ -327,7 +328,7 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
     faulthandler.register(signal.SIGUSR1, file=crash_file, all_threads=True, chain=False)
     guards.limit_resources(runner.memory_bytes)
     guards.one_blas_thread()  # before the sandbox: threadpoolctl opens the loaded BLAS library
-    sandboxed = _enter_sandbox(runner.plugin.config, folder, runner.writable())
+    sandboxed = _enter_sandbox(runner.plugin.config, folder, runner.writable_folders)
     guards.install_import_guard(runner.plugin.implementation.folder, tuple(kata.imports))
     reference_server.forget_in_child()
     channel = _ChildChannel(out_fd, in_fd)
@@ -359,6 +360,12 @@ def _child_main(runner: KataRunner, kata, items, out_fd: int, in_fd: int, crash_
 # ------------------------------------------------------------------ parent side
 
 
+@functools.cache
+def _cupy_installed() -> bool:
+    """Asked once a process: the search walks every folder of ``sys.path``."""
+    return importlib.util.find_spec("cupy") is not None
+
+
 class KataRunner:
     """Forks one child per kata and turns whatever happens in it into reports and outcomes."""
 
@@ -368,6 +375,7 @@ class KataRunner:
         self.preloader = prefork.PRELOADER  # per process: nested sessions share it
         self.restored: list[tuple] = []  # (kata, modes.Restored): permissions a kata's code changed, set back
         self.reference_modules: list[str] = []  # see reference_modules(): set before each fork
+        self.writable_folders: list[str] = []  # see writable(): set before each fork
 
     def run(self, kata, items: list[pytest.Item], limit: float) -> KataRun:
         self._note_sandbox()
@@ -376,6 +384,7 @@ class KataRunner:
         crash_file = tempfile.TemporaryFile()
         self.preloader.before_fork()  # what earlier children imported: this one starts with it
         self.reference_modules = reference_modules()  # read here: the child only looks these up
+        self.writable_folders = self.writable()  # made here: the child's sandbox lets it write in them
         self._flush_captured()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -441,7 +450,7 @@ class KataRunner:
             gpu_root / STATE_DIR / "gpu",
             Path(os.environ.get("KATAS_GPU_CACHE", gpu_root / STATE_DIR / "gpu-cache")),
         ]
-        if importlib.util.find_spec("cupy") is not None:  # a real GPU: CuPy's kernel cache, as CuPy finds it
+        if _cupy_installed():  # a real GPU: CuPy's kernel cache, as CuPy finds it
             folders.append(Path(os.environ.get("CUPY_CACHE_DIR", Path.home() / ".cupy" / "kernel_cache")))
         for folder in folders:
             try:

@@ -40,6 +40,8 @@ LIBRARIES = {
     "scipy.special": lambda: importlib.import_module("scipy.special"),
     "scipy.ndimage": lambda: importlib.import_module("scipy.ndimage"),
     "hypothesis": lambda: importlib.import_module("hypothesis"),
+    # The stability searches' array strategies: 10 ms of imports (numpy.typing with them) in each child.
+    "hypothesis.extra.numpy": lambda: importlib.import_module("hypothesis.extra.numpy"),
     "matplotlib.pyplot": _matplotlib,
 }
 
