@@ -69,9 +69,20 @@ class _Recorder:
             self.verdicts[kata_id] = Verdict(summary.state, summary.message, summary.passed, summary.total)
 
 
-#: Kata test modules kept loaded between nested sessions, with the size and time of the file they
-#: were read from: a file changed since (a course update under a long-lived notebook kernel) is read again.
-_KEPT_TEST_MODULES: dict[str, tuple[int, int]] = {}
+#: Kata test modules kept loaded between nested sessions: file -> (module name, size and time of the
+#: file when kept). A file changed since (a course update under a long-lived notebook kernel) is read again.
+_KEPT_TEST_MODULES: dict[str, tuple[str, tuple[int, int]]] = {}
+
+
+def _drop_kept_test_modules_outside(folder: str) -> None:
+    """Another checkout's kept test modules go before this session: they share its modules' names
+    (``test_conv``), and pytest refuses a loaded module whose file is not the one it collects."""
+    for path, (name, _) in list(_KEPT_TEST_MODULES.items()):
+        if path.startswith(folder + os.sep):
+            continue
+        del _KEPT_TEST_MODULES[path]
+        if getattr(sys.modules.get(name), "__file__", None) == path:
+            del sys.modules[name]
 
 
 def _file_stamp(path: str) -> tuple[int, int] | None:
@@ -102,7 +113,7 @@ def _forget_session_modules(root: Path, implementation: Path, keep_tests: bool) 
         if not path.startswith(folder):
             continue
         stamp = _file_stamp(path)
-        if keep_tests and stamp is not None and _KEPT_TEST_MODULES.setdefault(path, stamp) == stamp:
+        if keep_tests and stamp is not None and _KEPT_TEST_MODULES.setdefault(path, (name, stamp)) == (name, stamp):
             continue
         _KEPT_TEST_MODULES.pop(path, None)
         del sys.modules[name]
@@ -137,6 +148,7 @@ def run_katas(
     for kata_id in kata_ids:
         args += ["--kata", kata_id]
     import_path = list(sys.path)
+    _drop_kept_test_modules_outside(str(root / "tests" / "katas"))
     try:
         code = pytest.main(args, plugins=[recorder, *observers])
     finally:

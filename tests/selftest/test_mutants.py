@@ -8,6 +8,7 @@ import pytest
 from mutation import REGISTRY, ROOT, build_implementation, run_kata
 
 from dojo.course.curriculum import load
+from dojo.harness.verdicts import run_katas
 
 CURRICULUM = load(ROOT / "curriculum")
 
@@ -83,3 +84,15 @@ def test_a_nested_session_leaves_the_import_path_as_it_found_it(tmp_path):
     before = list(sys.path)
     run_kata(variant.kata_id, _implementation(variant, tmp_path))
     assert sys.path == before
+
+
+def test_a_nested_session_after_one_in_another_checkout_collects_its_own_tests(tmp_path):
+    """Kata test modules stay loaded between nested sessions; a session in another checkout (a notebook's
+    home, a benchmark gate) has test modules of the same names, and must collect its own, not be refused."""
+    from notebook_support import course_copy
+
+    variant = next(v for v in REGISTRY if v.kata_id == "neuron.weighted_sum" and v.kind == "alternative")
+    assert run_kata(variant.kata_id, _implementation(variant, tmp_path)).state == "passed"
+    checkout = course_copy(tmp_path / "checkout")
+    verdict = run_katas(checkout, checkout / "katas", [variant.kata_id])[variant.kata_id]
+    assert verdict.state == "not started", verdict
