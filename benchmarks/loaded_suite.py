@@ -1,6 +1,6 @@
 """The README's test command, several times in a row, with every core kept busy (not a test).
 
-    python benchmarks/loaded_suite.py [--runs 3] [--busy 2] [-- PYTEST ARGS]
+    python benchmarks/loaded_suite.py [--runs 3] [--busy 2] [--against CHECKOUT] [-- PYTEST ARGS]
 
 Starts ``--busy`` background busy loops (default: one per core), each a
 Python process spinning at the same priority as the suite, then runs
@@ -10,11 +10,21 @@ It prints each run's exit status, wall time and summary line, and exits 1 if
 any run failed: a test whose verdict depends on the machine's speed shows up
 here as a failure that a quiet machine never gives.
 
+``--against CHECKOUT`` times another checkout of the course (a ``git
+worktree`` of main, say) side by side with this one: the runs alternate, this
+one then that one, ``--runs`` times each, and the last line gives both medians
+and their ratio. On a shared machine whose speed drifts by a quarter within an
+hour, that ratio is the figure that says whether a change made the suite
+slower; two medians taken an hour apart do not. Each run imports ``dojo`` from
+its own checkout, its subprocesses too (``PYTHONPATH``), so the pair times
+the two versions of the harness, not the one installed.
+
 Examples::
 
     python benchmarks/loaded_suite.py                      # the whole suite, three times, loaded
     python benchmarks/loaded_suite.py -- tests/selftest/test_isolation.py -p no:randomly
     python benchmarks/loaded_suite.py --busy 0             # the suite's time on a quiet machine: median of three
+    python benchmarks/loaded_suite.py --busy 0 --against ../main   # this change against main, alternating
 """
 
 from __future__ import annotations
@@ -52,10 +62,19 @@ def summary_line(output: str) -> str:
     return lines[-1].strip(" =") if lines else "(no summary line: -q given twice hides it; the exit status speaks)"
 
 
-def run_suite(pytest_args: list[str]) -> tuple[int, float, str]:
+def run_suite(pytest_args: list[str], checkout: Path = ROOT, own_path: bool = False) -> tuple[int, float, str]:
+    """One run of pytest in ``checkout``; ``own_path``: its subprocesses import that checkout's ``dojo`` too."""
+    environment = dict(os.environ)
+    if own_path:
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, (str(checkout), os.environ.get("PYTHONPATH"))))
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "pytest", *pytest_args],
+        cwd=checkout,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - started
     output = done.stdout + done.stderr
@@ -74,25 +93,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs in a row (default 3)")
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="busy loops (default: one per core)")
+    parser.add_argument("--against", type=Path, help="another checkout, timed side by side with this one")
     args = parser.parse_args(argv)
+    checkouts = [ROOT]
+    if args.against is not None:
+        other = args.against.resolve()
+        if not (other / "dojo").is_dir() or other == ROOT:
+            parser.error(f"--against {args.against}: not another checkout of the course (no dojo/ there)")
+        checkouts.append(other)
     print(f"pytest {' '.join(pytest_args)}: {args.runs} runs, {args.busy} busy loops, {os.cpu_count()} cores")
     loops = start_busy_loops(args.busy)
     failed = 0
-    times: list[float] = []
+    times: dict[Path, list[float]] = {checkout: [] for checkout in checkouts}
     try:
         for number in range(1, args.runs + 1):
-            code, seconds, output = run_suite(pytest_args)
-            failed += code != 0
-            times.append(seconds)
-            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-            print(f"run {number}: exit {code}, {seconds:.0f} s, load {load}: {summary_line(output)}", flush=True)
-            if code != 0:
-                print(output)
+            for checkout in checkouts:  # alternating: a drift of the machine's speed falls on both
+                code, seconds, output = run_suite(pytest_args, checkout, own_path=len(checkouts) > 1)
+                failed += code != 0
+                times[checkout].append(seconds)
+                load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+                where = f" {checkout}" if len(checkouts) > 1 else ""
+                print(
+                    f"run {number}{where}: exit {code}, {seconds:.0f} s, load {load}: {summary_line(output)}",
+                    flush=True,
+                )
+                if code != 0:
+                    print(output)
     finally:
         stop(loops)
-    print(
-        f"{args.runs - failed} of {args.runs} runs passed ({args.busy} busy loops); median {statistics.median(times):.0f} s"
-    )
+    runs = args.runs * len(checkouts)
+    medians = {checkout: statistics.median(seconds) for checkout, seconds in times.items()}
+    print(f"{runs - failed} of {runs} runs passed ({args.busy} busy loops); median {medians[ROOT]:.0f} s")
+    if len(checkouts) > 1:
+        other = checkouts[1]
+        print(
+            f"side by side: this checkout {medians[ROOT]:.0f} s, {other} {medians[other]:.0f} s: "
+            f"ratio {medians[ROOT] / medians[other]:.2f}"
+        )
     return 1 if failed else 0
 
 

@@ -4,8 +4,13 @@ A run that misses the reference cache starts the checkout's daemon, which
 outlives the run on purpose (ten idle minutes for a learner). The self-tests
 start many, on toy checkouts and on this one: here each ends after
 ``KATAS_REFERENCE_IDLE`` seconds without a request (30, unless the caller
-chose), and at the end of the session this checkout's is stopped. A test of
-the daemon stops its own.
+chose). A session without ``-n`` stops this checkout's at its end. Under
+pytest-xdist (the README's command) this file is loaded by the workers only,
+never by the controller that outlives them (pytest loads a conftest below
+``tests/`` where it collects, and the controller collects nothing): no worker
+can know that the others are done with the daemon, so it ends by itself after
+its idle seconds, and ``.ci/run`` stops it at once when CI ends. A test of the
+daemon stops its own.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ os.environ.setdefault("KATAS_REFERENCE_IDLE", "30")  # inherited by every run an
 
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
-        return  # an xdist worker: the others may still use it; the controller stops it at the very end
+        return  # an xdist worker: the others may still use it (it ends after its idle seconds)
     from dojo.refcache import daemon_client
 
     daemon_client.stop(Path(__file__).resolve().parents[2])
