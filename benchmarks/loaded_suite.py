@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(checkouts) > 1:
         other = checkouts[1]
         print(
-            f"side by side: this checkout {medians[ROOT]:.0f} s, {other} {medians[other]:.0f} s: "
+            f"side by side: this checkout {medians[ROOT]:.1f} s, {other} {medians[other]:.1f} s: "
             f"ratio {medians[ROOT] / medians[other]:.2f}"
         )
     return 1 if failed else 0

@@ -51,7 +51,9 @@ def test_side_by_side_alternates_the_checkouts_and_gives_both_medians_and_their_
     assert code == 0, said
     runs = re.findall(r"^run (\d) (\S+): exit 0", said, re.MULTILINE)
     assert runs == [("1", str(ROOT)), ("1", str(other)), ("2", str(ROOT)), ("2", str(other))], said
-    assert re.search(rf"side by side: this checkout \d+ s, {re.escape(str(other))} \d+ s: ratio \d+\.\d\d$", said), said
+    assert re.search(
+        rf"side by side: this checkout \d+\.\d s, {re.escape(str(other))} \d+\.\d s: ratio \d+\.\d\d$", said
+    ), said
 
 
 def test_against_a_folder_that_is_not_a_checkout_is_one_line(tmp_path, capsys):
