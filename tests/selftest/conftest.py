@@ -4,13 +4,14 @@ A run that misses the reference cache starts the checkout's daemon, which
 outlives the run on purpose (ten idle minutes for a learner). The self-tests
 start many, on toy checkouts and on this one: here each ends after
 ``KATAS_REFERENCE_IDLE`` seconds without a request (30, unless the caller
-chose). A session without ``-n`` stops this checkout's at its end. Under
-pytest-xdist (the README's command) this file is loaded by the workers only,
-never by the controller that outlives them (pytest loads a conftest below
-``tests/`` where it collects, and the controller collects nothing): no worker
-can know that the others are done with the daemon, so it ends by itself after
-its idle seconds, and ``.ci/run`` stops it at once when CI ends. A test of the
-daemon stops its own.
+chose). A session without ``-n`` stops this checkout's at its end. Under the
+README's command (``pytest tests -n auto``) only the xdist workers load this
+file: the controller that outlives them loads the conftests on the way to
+``tests/``, and this one lies below it. No worker can know that the others are
+done with the daemon, so it ends by itself after its idle seconds, and
+``.ci/run`` stops it at once when CI ends. (``pytest tests/selftest -n auto``
+names this folder: there the controller loads the file and stops the daemon
+at the very end.) A test of the daemon stops its own.
 """
 
 from __future__ import annotations
