@@ -85,6 +85,22 @@ def install_import_guard(folder: Path, allowed: tuple[str, ...] = ()) -> None:
     importlib.import_module = guarded_import_module
 
 
+#: The builtins the fingerprint's check uses, bound when the harness imports this module, before any
+#: learner code runs: a kata that rebinds ``builtins.all`` (or ``map``, ``sorted``, ...) in its child
+#: cannot make a replaced NumPy function look unchanged.
+_all, _callable, _getattr, _isinstance, _len, _map, _sorted, _vars, _zip = (
+    all,
+    callable,
+    getattr,
+    isinstance,
+    len,
+    map,
+    sorted,
+    vars,
+    zip,
+)
+
+
 class NumpyFingerprint:
     """The identity of every public callable of NumPy (and a few submodules), taken before the kata."""
 
@@ -109,32 +125,32 @@ class NumpyFingerprint:
 
     @staticmethod
     def _module(sub: str) -> types.ModuleType | None:
-        module = vars(np).get(sub) if sub else np
-        return module if isinstance(module, types.ModuleType) else None
+        module = _vars(np).get(sub) if sub else np
+        return module if _isinstance(module, types.ModuleType) else None
 
     @classmethod
     def _methods(cls) -> list[object]:
-        return [getattr(np.ndarray, name, None) for name in cls.NDARRAY_METHODS]
+        return [_getattr(np.ndarray, name, None) for name in cls.NDARRAY_METHODS]
 
     def replaced(self) -> list[str]:
         """Names whose object changed since the fingerprint was taken."""
         names = []
         for sub, copy in self.copies.items():
             module = self._module(sub)  # np.linalg itself may have been replaced
-            now = vars(module) if module is not None else {}
+            now = _vars(module) if module is not None else {}
             if module is self.modules[sub] and _unchanged(now, copy):
                 continue
             prefix = f"numpy.{sub + '.' if sub else ''}"
             names += [
                 f"{prefix}{name}"
                 for name, value in copy.items()
-                if not name.startswith("_") and callable(value) and now.get(name) is not value
+                if not name.startswith("_") and _callable(value) and now.get(name) is not value
             ]
         methods = self._methods()
         names += [
-            f"numpy.ndarray.{n}" for n, was, now in zip(self.NDARRAY_METHODS, self.methods, methods) if was is not now
+            f"numpy.ndarray.{n}" for n, was, now in _zip(self.NDARRAY_METHODS, self.methods, methods) if was is not now
         ]
-        return sorted(names)
+        return _sorted(names)
 
 
 def _unchanged(now: dict, copy: dict) -> bool:
@@ -145,7 +161,7 @@ def _unchanged(now: dict, copy: dict) -> bool:
     a key removed and added back, which moves it to the end) sends :meth:`NumpyFingerprint.replaced`
     to its name-by-name comparison.
     """
-    return len(now) == len(copy) and all(map(is_, now, copy)) and all(map(is_, now.values(), copy.values()))
+    return _len(now) == _len(copy) and _all(_map(is_, now, copy)) and _all(_map(is_, now.values(), copy.values()))
 
 
 def _address_space_in_use() -> int:

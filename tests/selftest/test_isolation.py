@@ -304,6 +304,26 @@ def test_the_numpy_fingerprint_compares_by_identity_not_by_what_a_replacement_sa
     assert fingerprint.replaced() == ["numpy.isclose"]
 
 
+def test_the_numpy_fingerprint_is_not_fooled_by_rebound_builtins(monkeypatch):
+    """A kata that rebinds the builtins the check uses (``all`` always True, ``sorted`` always empty, ...)
+    beside a replaced NumPy function still has the replacement named."""
+    import builtins
+
+    import numpy as np
+
+    from dojo.harness.guards import NumpyFingerprint
+
+    fingerprint = NumpyFingerprint()
+    with monkeypatch.context() as patched:
+        patched.setattr(np, "allclose", lambda *args, **kwargs: True)
+        patched.setattr(builtins, "all", lambda *args: True)
+        patched.setattr(builtins, "map", lambda *args: iter(()))
+        patched.setattr(builtins, "sorted", lambda *args, **kwargs: [])
+        patched.setattr(builtins, "callable", lambda *args: False)
+        named = fingerprint.replaced()
+    assert named == ["numpy.allclose"]
+
+
 @pytest.mark.slow
 def test_replacing_a_numpy_function_the_checks_use_is_caught(course):
     course.write_impl(
