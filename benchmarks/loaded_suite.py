@@ -13,8 +13,8 @@ here as a failure that a quiet machine never gives.
 ``--against CHECKOUT`` times another checkout of the course (a ``git
 worktree`` of main, say) side by side with this one: the runs alternate, this
 one then that one, ``--runs`` times each, and the last line gives both medians
-and their ratio. On a shared machine whose speed drifts by a quarter within an
-hour, that ratio is the figure that says whether a change made the suite
+and their ratio. On a shared machine whose speed drifts by a fifth or more within
+a few hours, that ratio is the figure that says whether a change made the suite
 slower; two medians taken an hour apart do not. Each run imports ``dojo`` from
 its own checkout, its subprocesses too (``PYTHONPATH``), so the pair times
 the two versions of the harness, not the one installed.
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     checkouts = [ROOT]
     if args.against is not None:
         other = args.against.resolve()
-        if not (other / "dojo").is_dir() or other == ROOT:
+        if other == ROOT:
+            parser.error(f"--against {args.against}: that is this checkout; name another (a git worktree of main)")
+        if not (other / "dojo").is_dir():
             parser.error(f"--against {args.against}: not another checkout of the course (no dojo/ there)")
         checkouts.append(other)
     print(f"pytest {' '.join(pytest_args)}: {args.runs} runs, {args.busy} busy loops, {os.cpu_count()} cores")

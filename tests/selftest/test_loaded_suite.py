@@ -61,3 +61,10 @@ def test_against_a_folder_that_is_not_a_checkout_is_one_line(tmp_path, capsys):
         _loaded_suite().main(["--busy", "0", "--against", str(tmp_path)])
     assert stopped.value.code == 2
     assert "not another checkout of the course (no dojo/ there)" in capsys.readouterr().err
+
+
+def test_against_this_same_checkout_is_one_line(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _loaded_suite().main(["--busy", "0", "--against", str(ROOT)])
+    assert stopped.value.code == 2
+    assert "that is this checkout; name another" in capsys.readouterr().err
